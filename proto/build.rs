@@ -1,0 +1,57 @@
+//! Compiles every `.proto` under `kommune/` with protox (pure Rust, no protoc), writes the descriptor set
+//! for reflection, and lists the RPCs marked `(kommune.common.v1.public)` for the auth layers.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    let mut protos = Vec::new();
+    collect_protos(&root.join("kommune"), &mut protos)?;
+    protos.sort();
+    println!("cargo:rerun-if-changed=kommune");
+
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_files(&protos)?;
+    let pool = compiler.descriptor_pool();
+    let fds = compiler.file_descriptor_set();
+    fs::write(out.join("kommune_descriptor.bin"), fds.encode_to_vec())?;
+
+    let public = pool
+        .get_extension_by_name("kommune.common.v1.public")
+        .ok_or("extension kommune.common.v1.public is missing")?;
+    let mut public_methods = Vec::new();
+    for service in pool.services() {
+        for method in service.methods() {
+            if method.options().get_extension(&public).as_bool() == Some(true) {
+                public_methods.push(format!("/{}/{}", service.full_name(), method.name()));
+            }
+        }
+    }
+    public_methods.sort();
+    fs::write(
+        out.join("public_methods.rs"),
+        format!("&{public_methods:?}"),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}
+
+fn collect_protos(dir: &PathBuf, protos: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, protos)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            protos.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! The kommune contracts: generated messages, clients and servers for every `kommune.*.v1` package,
+//! the descriptor set (for reflection) and the list of public RPCs (read from the method option).
+
+/// `kommune.common.v1`: paging, the event envelope, audit records and method options.
+pub mod common {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("kommune.common.v1");
+    }
+}
+
+/// `kommune.identity.v1`: municipalities, users, service accounts, API keys and tokens.
+pub mod identity {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("kommune.identity.v1");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every kommune proto and its imports.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kommune_descriptor.bin"));
+
+/// gRPC paths (`/package.Service/Method`) of the RPCs marked `(kommune.common.v1.public) = true`:
+/// they need no bearer token.
+pub const PUBLIC_METHODS: &[&str] = include!(concat!(env!("OUT_DIR"), "/public_methods.rs"));
+
+/// True when the gRPC path names a public RPC.
+pub fn is_public_method(path: &str) -> bool {
+    PUBLIC_METHODS.contains(&path)
+}

@@ -1,0 +1,138 @@
+//! Typed configuration from flags and environment variables, with defaults that need nothing set.
+//! Binaries flatten these `clap` structs; tests build them as plain values.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (the default, for developers).
+    #[default]
+    Text,
+    /// One JSON object per line (for production log pipelines).
+    Json,
+}
+
+/// Settings of logging and tracing. The OTLP endpoint is read from the standard
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` variable; log levels from `RUST_LOG`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TelemetryConfig {
+    /// Log format: text or json.
+    #[arg(long, env = "KOMMUNE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Settings every gRPC server shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerConfig {
+    /// Longest time a unary call may take before it fails with DEADLINE_EXCEEDED/CANCELLED.
+    #[arg(long, env = "KOMMUNE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Calls served at once; calls beyond it are shed at once with UNAVAILABLE.
+    #[arg(long, env = "KOMMUNE_CONCURRENCY_LIMIT", default_value_t = 1024)]
+    pub concurrency_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { request_timeout_secs: 30, concurrency_limit: 1024 }
+    }
+}
+
+impl ServerConfig {
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+/// The configuration of one service binary.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceConfig {
+    /// Address to serve gRPC on; defaults to the service's own loopback port.
+    #[arg(long, env = "KOMMUNE_LISTEN_ADDR")]
+    pub listen_addr: Option<SocketAddr>,
+    /// Database URL (`postgres://…` or `sqlite://…`); defaults to a SQLite file under the data directory.
+    #[arg(long, env = "KOMMUNE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory for SQLite files and generated secrets in the embedded setup.
+    #[arg(long, env = "KOMMUNE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Where identity serves, to fetch the public keys that verify tokens.
+    #[arg(long, env = "KOMMUNE_IDENTITY_ADDR", default_value = "http://127.0.0.1:50052")]
+    pub identity_addr: String,
+    /// Server settings.
+    #[command(flatten)]
+    pub server: ServerConfig,
+    /// Telemetry settings.
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl ServiceConfig {
+    /// The listen address, or the service's default loopback port.
+    pub fn listen_addr_or(&self, default_port: u16) -> SocketAddr {
+        self.listen_addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], default_port)))
+    }
+
+    /// The database URL, or a SQLite file named after the service under the data directory.
+    pub fn database_url_or_default(&self, service: &str) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| sqlite_url(&self.data_dir, service))
+    }
+}
+
+/// The URL of a service's SQLite file under `data_dir`.
+pub fn sqlite_url(data_dir: &std::path::Path, service: &str) -> String {
+    format!("sqlite://{}/{service}.db?mode=rwc", data_dir.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        service: ServiceConfig,
+    }
+
+    #[test]
+    fn defaults_need_nothing_set() {
+        let cli = Cli::try_parse_from(["kommune-identity"]).map_err(|e| e.to_string());
+        let config = cli.map(|c| c.service);
+        let config = config.as_ref().map_err(Clone::clone);
+        assert_eq!(
+            config.map(|c| c.database_url_or_default("identity")),
+            Ok("sqlite://data/identity.db?mode=rwc".to_owned())
+        );
+        assert_eq!(
+            config.map(|c| c.listen_addr_or(50052)),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 50052)))
+        );
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let cli = Cli::try_parse_from([
+            "kommune-identity",
+            "--listen-addr",
+            "0.0.0.0:50051",
+            "--database-url",
+            "postgres://db/identity",
+            "--log-format",
+            "json",
+        ]);
+        let config = cli.map(|c| c.service).map_err(|e| e.to_string());
+        assert_eq!(config.as_ref().map(|c| c.listen_addr_or(1).port()), Ok(50051));
+        assert_eq!(
+            config.as_ref().map(|c| c.database_url_or_default("identity")),
+            Ok("postgres://db/identity".to_owned())
+        );
+        assert_eq!(config.map(|c| c.telemetry.log_format), Ok(LogFormat::Json));
+    }
+}

@@ -1,0 +1,125 @@
+//! Idempotency keys for creates: a retry with the same key returns the first result, a reuse of the key
+//! with other parameters fails, and the key is stored in the same transaction as the change.
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use sea_orm::entity::prelude::*;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, Set, TransactionTrait};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+use crate::error::Error;
+
+/// Rows of stored idempotency keys.
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// A key and the response it produced.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        /// The caller and RPC the key belongs to.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        /// The client's key.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// Hash of the request (without the key).
+        pub request_hash: String,
+        /// The encoded response.
+        pub response: Vec<u8>,
+        /// When the key was first used.
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The longest key accepted.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// An idempotency key in its scope (caller and RPC), with the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    scope: String,
+    key: String,
+    request_hash: String,
+}
+
+impl IdempotencyKey {
+    /// The key of a request, if it has one. `request` is the request with its key field cleared, so a
+    /// retry is recognised by its parameters.
+    pub fn of(caller: &Caller, rpc: &str, key: &str, request: &impl Message) -> Result<Option<Self>, Error> {
+        if key.is_empty() {
+            return Ok(None);
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::invalid("idempotency_key", format!("must be at most {MAX_KEY_LEN} bytes")));
+        }
+        Ok(Some(Self {
+            scope: format!("{}|{rpc}", caller.subject),
+            key: key.to_owned(),
+            request_hash: hex::encode(Sha256::digest(request.encode_to_vec())),
+        }))
+    }
+}
+
+/// Runs `op` in one transaction, storing its response under `key`; when the key was used before with
+/// the same request, returns the stored response without running `op`.
+pub async fn run<R>(
+    db: &DatabaseConnection,
+    key: Option<IdempotencyKey>,
+    now: DateTime<Utc>,
+    op: impl AsyncFnOnce(&DatabaseTransaction) -> Result<R, Error>,
+) -> Result<R, Error>
+where
+    R: Message + Default,
+{
+    let Some(key) = key else {
+        let txn = db.begin().await?;
+        let response = op(&txn).await?;
+        txn.commit().await?;
+        return Ok(response);
+    };
+    if let Some(stored) = stored_response(db, &key).await? {
+        return Ok(stored);
+    }
+    let result = async {
+        let txn = db.begin().await?;
+        let response = op(&txn).await?;
+        entity::ActiveModel {
+            scope: Set(key.scope.clone()),
+            key: Set(key.key.clone()),
+            request_hash: Set(key.request_hash.clone()),
+            response: Set(response.encode_to_vec()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(response)
+    }
+    .await;
+    match result {
+        Ok(response) => Ok(response),
+        // A concurrent request with the same key may have won; its response is the answer.
+        Err(err) => stored_response(db, &key).await?.map_or(Err(err), Ok),
+    }
+}
+
+async fn stored_response<R: Message + Default>(db: &DatabaseConnection, key: &IdempotencyKey) -> Result<Option<R>, Error> {
+    let Some(stored) = entity::Entity::find_by_id((key.scope.clone(), key.key.clone())).one(db).await? else {
+        return Ok(None);
+    };
+    if stored.request_hash != key.request_hash {
+        return Err(Error::invalid(
+            "idempotency_key",
+            "was already used with different parameters; use a new key for a new request",
+        ));
+    }
+    R::decode(stored.response.as_slice()).map(Some).map_err(Error::internal)
+}

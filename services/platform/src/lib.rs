@@ -1,0 +1,34 @@
+//! kommune-platform: the plumbing every kommune service shares, so each service holds only its domain.
+//!
+//! - [`config`]: typed configuration from flags and environment, with defaults that need nothing set
+//! - [`telemetry`]: logs, OTLP traces and metrics, W3C trace context
+//! - [`server`]: the gRPC server with health, reflection, tracing, RED metrics, load shedding, auth,
+//!   timeouts and graceful shutdown
+//! - [`auth`]: token verification and the caller
+//! - [`error`]: the one error type and its mapping to `tonic::Status`
+//! - [`db`], [`migration`]: database connections and the platform's own tables
+//! - [`outbox`], [`audit`], [`idempotency`]: the transactional outbox and event feed, the audit
+//!   chain, idempotency keys
+//! - [`clock`], [`paging`], [`validate`], [`pii`]: time, cursor paging, request validation and the
+//!   personal-ID guard
+
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod migration;
+pub mod outbox;
+pub mod paging;
+pub mod pii;
+pub mod server;
+pub mod telemetry;
+pub mod testing;
+pub mod validate;
+
+pub use error::{Error, FieldViolation, Result};
+
+/// A boxed error for start-up paths.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

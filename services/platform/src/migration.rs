@@ -1,0 +1,145 @@
+//! The platform's own tables, present in every service's database: the outbox, the audit chain and
+//! idempotency keys. A service's migrator lists [`migrations`] before its own.
+
+use sea_orm::DbBackend;
+use sea_orm_migration::prelude::*;
+
+/// The platform's migrations, oldest first.
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(PlatformTables)]
+}
+
+/// Creates the outbox, audit and idempotency tables.
+struct PlatformTables;
+
+impl MigrationName for PlatformTables {
+    fn name(&self) -> &str {
+        "m20261123_000001_platform_tables"
+    }
+}
+
+#[derive(DeriveIden)]
+enum OutboxEvents {
+    Table,
+    Id,
+    TxId,
+    EventId,
+    EventType,
+    Subject,
+    Payload,
+    OccurredAt,
+}
+
+#[derive(DeriveIden)]
+enum AuditRecords {
+    Table,
+    Id,
+    EntityType,
+    EntityId,
+    Sequence,
+    Actor,
+    Action,
+    OccurredAt,
+    Payload,
+    Redacted,
+    PayloadHash,
+    PreviousHash,
+    RecordHash,
+}
+
+#[derive(DeriveIden)]
+enum IdempotencyKeys {
+    Table,
+    Scope,
+    Key,
+    RequestHash,
+    Response,
+    CreatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for PlatformTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // On PostgreSQL each outbox row records its transaction id, so the feed can hold back rows
+        // until every older transaction has ended (sequence values commit out of order). SQLite
+        // writes one transaction at a time: 0 everywhere keeps plain id order.
+        let tx_id_default = match manager.get_database_backend() {
+            DbBackend::Postgres => Expr::cust("(pg_current_xact_id()::text)::bigint"),
+            _ => Expr::val(0).into(),
+        };
+        manager
+            .create_table(
+                Table::create()
+                    .table(OutboxEvents::Table)
+                    .col(ColumnDef::new(OutboxEvents::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(OutboxEvents::TxId).big_integer().not_null().default(tx_id_default))
+                    .col(ColumnDef::new(OutboxEvents::EventId).string().not_null().unique_key())
+                    .col(ColumnDef::new(OutboxEvents::EventType).string().not_null())
+                    .col(ColumnDef::new(OutboxEvents::Subject).string().not_null())
+                    .col(ColumnDef::new(OutboxEvents::Payload).blob().not_null())
+                    .col(ColumnDef::new(OutboxEvents::OccurredAt).timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_events_position")
+                    .table(OutboxEvents::Table)
+                    .col(OutboxEvents::TxId)
+                    .col(OutboxEvents::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditRecords::Table)
+                    .col(ColumnDef::new(AuditRecords::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(AuditRecords::EntityType).string().not_null())
+                    .col(ColumnDef::new(AuditRecords::EntityId).string().not_null())
+                    .col(ColumnDef::new(AuditRecords::Sequence).big_integer().not_null())
+                    .col(ColumnDef::new(AuditRecords::Actor).string().not_null())
+                    .col(ColumnDef::new(AuditRecords::Action).string().not_null())
+                    .col(ColumnDef::new(AuditRecords::OccurredAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(AuditRecords::Payload).text().null())
+                    .col(ColumnDef::new(AuditRecords::Redacted).boolean().not_null().default(false))
+                    .col(ColumnDef::new(AuditRecords::PayloadHash).string().not_null())
+                    .col(ColumnDef::new(AuditRecords::PreviousHash).string().not_null())
+                    .col(ColumnDef::new(AuditRecords::RecordHash).string().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("audit_records_chain")
+                    .table(AuditRecords::Table)
+                    .col(AuditRecords::EntityType)
+                    .col(AuditRecords::EntityId)
+                    .col(AuditRecords::Sequence)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(IdempotencyKeys::Table)
+                    .col(ColumnDef::new(IdempotencyKeys::Scope).string().not_null())
+                    .col(ColumnDef::new(IdempotencyKeys::Key).string().not_null())
+                    .col(ColumnDef::new(IdempotencyKeys::RequestHash).string().not_null())
+                    .col(ColumnDef::new(IdempotencyKeys::Response).blob().not_null())
+                    .col(ColumnDef::new(IdempotencyKeys::CreatedAt).timestamp_with_time_zone().not_null())
+                    .primary_key(Index::create().col(IdempotencyKeys::Scope).col(IdempotencyKeys::Key))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(AuditRecords::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(OutboxEvents::Table).to_owned()).await
+    }
+}

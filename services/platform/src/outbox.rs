@@ -1,0 +1,215 @@
+//! The transactional outbox and its `WatchEvents` feed. A service writes its change and the event in one
+//! transaction; the feed delivers events at least once, in an order no late commit can skip.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Name;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryOrder, QuerySelect, Set};
+use tokio::sync::{Notify, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use uuid::Uuid;
+
+use kommune_proto::common::v1::EventEnvelope;
+
+use crate::clock::to_timestamp;
+use crate::error::Error;
+
+/// Rows of the outbox.
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// One event waiting in (and kept by) the outbox.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox_events")]
+    pub struct Model {
+        /// Insertion order (from a sequence; commits may land out of this order on PostgreSQL).
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The writing transaction's id on PostgreSQL (0 on SQLite).
+        pub tx_id: i64,
+        /// Unique event id (UUID).
+        pub event_id: String,
+        /// Full protobuf name of the payload.
+        pub event_type: String,
+        /// Id of the entity the event is about.
+        pub subject: String,
+        /// Encoded payload message.
+        pub payload: Vec<u8>,
+        /// Commit time.
+        pub occurred_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use entity::{ActiveModel, Column, Entity, Model};
+
+/// Adds an event to the outbox inside the caller's transaction.
+pub async fn publish<M: Name>(
+    txn: &impl ConnectionTrait,
+    occurred_at: DateTimeUtc,
+    subject: impl Into<String>,
+    payload: &M,
+) -> Result<(), Error> {
+    ActiveModel {
+        event_id: Set(Uuid::now_v7().to_string()),
+        event_type: Set(M::full_name()),
+        subject: Set(subject.into()),
+        payload: Set(payload.encode_to_vec()),
+        occurred_at: Set(occurred_at),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// A position in the feed: after the event with this transaction id and row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursor {
+    tx_id: i64,
+    id: i64,
+}
+
+impl Cursor {
+    /// Parses a cursor from an envelope; empty means the beginning.
+    pub fn parse(field: &str, value: &str) -> Result<Self, Error> {
+        if value.is_empty() {
+            return Ok(Self::default());
+        }
+        let invalid = || Error::invalid(field, "is not a cursor from this feed");
+        let (tx_id, id) = value.split_once('.').ok_or_else(invalid)?;
+        Ok(Self {
+            tx_id: tx_id.parse().map_err(|_| invalid())?,
+            id: id.parse().map_err(|_| invalid())?,
+        })
+    }
+
+    fn of(row: &Model) -> Self {
+        Self { tx_id: row.tx_id, id: row.id }
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.tx_id, self.id)
+    }
+}
+
+/// Wakes feeds in this process when a transaction with events commits; feeds also poll, for events
+/// written by other replicas.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    committed: Arc<Notify>,
+}
+
+const BATCH: u64 = 200;
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Outbox {
+    /// A new outbox handle.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Call after committing a transaction that published events.
+    pub fn notify_committed(&self) {
+        self.committed.notify_waiters();
+    }
+
+    /// Streams events after `after`, in delivery order; when `follow`, keeps waiting for new ones.
+    pub fn watch(
+        &self,
+        db: DatabaseConnection,
+        after: Cursor,
+        follow: bool,
+    ) -> ReceiverStream<Result<EventEnvelope, tonic::Status>> {
+        let (tx, rx) = mpsc::channel(BATCH as usize);
+        let committed = self.committed.clone();
+        tokio::spawn(async move {
+            let mut cursor = after;
+            loop {
+                // Registered before reading, so a commit between the read and the wait is not missed.
+                let woken = committed.notified();
+                let rows = match next_batch(&db, cursor, BATCH).await {
+                    Ok(rows) => rows,
+                    Err(err) => {
+                        let _ = tx.send(Err(err.into())).await;
+                        return;
+                    }
+                };
+                let caught_up = (rows.len() as u64) < BATCH;
+                for row in rows {
+                    cursor = Cursor::of(&row);
+                    if tx.send(Ok(envelope(row))).await.is_err() {
+                        return; // the client went away
+                    }
+                }
+                if caught_up {
+                    if !follow {
+                        return;
+                    }
+                    tokio::select! {
+                        () = woken => {},
+                        () = tokio::time::sleep(POLL_INTERVAL) => {},
+                        () = tx.closed() => return,
+                    }
+                }
+            }
+        });
+        ReceiverStream::new(rx)
+    }
+}
+
+/// The next events after `cursor` that can no longer be preceded by a late commit.
+pub async fn next_batch(db: &DatabaseConnection, cursor: Cursor, limit: u64) -> Result<Vec<Model>, Error> {
+    let mut query = Entity::find()
+        .filter(
+            Column::TxId
+                .gt(cursor.tx_id)
+                .or(Column::TxId.eq(cursor.tx_id).and(Column::Id.gt(cursor.id))),
+        )
+        .order_by_asc(Column::TxId)
+        .order_by_asc(Column::Id)
+        .limit(limit);
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Only rows of transactions older than every transaction still running: their set is final.
+        query = query.filter(Expr::cust("tx_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"));
+    }
+    Ok(query.all(db).await?)
+}
+
+fn envelope(row: Model) -> EventEnvelope {
+    let cursor = Cursor::of(&row).to_string();
+    let type_url = format!("type.googleapis.com/{}", row.event_type);
+    EventEnvelope {
+        event_id: row.event_id,
+        sequence: row.id as u64,
+        cursor,
+        event_type: row.event_type,
+        occurred_at: Some(to_timestamp(row.occurred_at)),
+        subject: row.subject,
+        payload: Some(prost_types::Any { type_url, value: row.payload }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = Cursor { tx_id: 812, id: 17 };
+        assert_eq!(Cursor::parse("after_cursor", &cursor.to_string()).ok(), Some(cursor));
+        assert_eq!(Cursor::parse("after_cursor", "").ok(), Some(Cursor::default()));
+        assert!(Cursor::parse("after_cursor", "17").is_err());
+        assert!(Cursor::parse("after_cursor", "a.b").is_err());
+    }
+}

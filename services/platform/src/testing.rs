@@ -1,0 +1,37 @@
+//! Test support shared by every service's tests: a fresh database per test, on SQLite by default or on
+//! PostgreSQL when `KOMMUNE_TEST_POSTGRES_URL` names a server (the test command starts one).
+
+use sea_orm::{ConnectionTrait, Database};
+use uuid::Uuid;
+
+/// The environment variable naming a PostgreSQL server for tests (a URL to its `postgres` database).
+pub const POSTGRES_URL_VAR: &str = "KOMMUNE_TEST_POSTGRES_URL";
+
+/// A URL of a new, empty database: a uniquely named PostgreSQL database when the test server is
+/// configured, otherwise a SQLite file in a fresh temporary directory.
+pub async fn fresh_database_url(service: &str) -> String {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("test_{service}_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(admin_url.as_str())
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin_url}: {e}"));
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+            let _ = admin.close().await;
+            let (base, _) = admin_url.rsplit_once('/').unwrap_or((admin_url.as_str(), ""));
+            format!("{base}/{name}")
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("kommune-test-{}", Uuid::new_v4().simple()));
+            crate::config::sqlite_url(&dir, service)
+        }
+    }
+}
+
+/// Whether tests run against PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(POSTGRES_URL_VAR).is_ok_and(|v| !v.is_empty())
+}

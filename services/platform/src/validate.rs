@@ -1,0 +1,159 @@
+//! Request validation that collects every violation before answering, so a caller fixes all fields at once.
+
+use uuid::Uuid;
+
+use crate::error::{Error, FieldViolation};
+use crate::pii;
+
+/// Collects the field violations of one request.
+#[derive(Debug, Default)]
+pub struct Validator {
+    violations: Vec<FieldViolation>,
+}
+
+impl Validator {
+    /// An empty validator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a violation.
+    pub fn violation(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.violations.push(FieldViolation::new(field, description));
+    }
+
+    /// A required free-text field: non-blank, at most `max_chars`, and free of personal ID numbers.
+    /// Returns the trimmed text.
+    pub fn text(&mut self, field: &str, value: &str, max_chars: usize) -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            self.violation(field, "is required");
+        } else {
+            self.optional_text(field, value, max_chars);
+        }
+        value.to_owned()
+    }
+
+    /// An optional free-text field: at most `max_chars` and free of personal ID numbers.
+    pub fn optional_text(&mut self, field: &str, value: &str, max_chars: usize) -> String {
+        let value = value.trim();
+        if value.chars().count() > max_chars {
+            self.violation(field, format!("must be at most {max_chars} characters"));
+        }
+        if pii::contains_personal_id(value) {
+            self.violation(
+                field,
+                "must not contain a personal ID number (CPR or personnummer); use the dedicated field",
+            );
+        }
+        value.to_owned()
+    }
+
+    /// A required id field holding a UUID.
+    pub fn id(&mut self, field: &str, value: &str) -> Option<Uuid> {
+        if value.is_empty() {
+            self.violation(field, "is required");
+            return None;
+        }
+        self.optional_id(field, value)
+    }
+
+    /// An optional id field: a UUID when set.
+    pub fn optional_id(&mut self, field: &str, value: &str) -> Option<Uuid> {
+        if value.is_empty() {
+            return None;
+        }
+        match Uuid::parse_str(value) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.violation(field, "must be a UUID");
+                None
+            }
+        }
+    }
+
+    /// An e-mail address: one `@` with text either side and a dot in the domain. Returns it lowercased.
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim().to_lowercase();
+        let valid = match value.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+                    && !value.chars().any(char::is_whitespace)
+                    && value.len() <= 254
+            }
+            None => false,
+        };
+        if !valid {
+            self.violation(field, "must be an e-mail address");
+        }
+        value
+    }
+
+    /// Digits only, of exactly `len` digits.
+    pub fn digits(&mut self, field: &str, value: &str, len: usize) -> String {
+        let value = value.trim();
+        if value.len() != len || !value.bytes().all(|b| b.is_ascii_digit()) {
+            self.violation(field, format!("must be {len} digits"));
+        }
+        value.to_owned()
+    }
+
+    /// Runs `check` and records its error, if any, against `field`.
+    pub fn check(&mut self, field: &str, check: Result<(), String>) {
+        if let Err(description) = check {
+            self.violation(field, description);
+        }
+    }
+
+    /// Ok when nothing was violated, otherwise `INVALID_ARGUMENT` naming every field.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(self.violations))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(v: Validator) -> Vec<String> {
+        match v.finish() {
+            Err(Error::InvalidArgument(vs)) => vs.into_iter().map(|v| v.field).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn collects_every_violation() {
+        let mut v = Validator::new();
+        v.text("name", "Anne 010190-1234", 100);
+        v.email("email", "not-an-address");
+        v.id("municipality_id", "42");
+        v.digits("cvr_number", "1234", 8);
+        assert_eq!(fields(v), ["name", "email", "municipality_id", "cvr_number"]);
+    }
+
+    #[test]
+    fn accepts_good_input() {
+        let mut v = Validator::new();
+        assert_eq!(v.text("name", "  Anne Hansen ", 100), "Anne Hansen");
+        assert_eq!(v.email("email", "Anne@Aarhus.DK"), "anne@aarhus.dk");
+        v.digits("cvr_number", "29189919", 8);
+        assert!(v.finish().is_ok());
+    }
+
+    #[test]
+    fn blank_and_long_text_are_rejected() {
+        let mut v = Validator::new();
+        v.text("title", "   ", 10);
+        v.text("description", "a much longer text", 10);
+        assert_eq!(fields(v), ["title", "description"]);
+    }
+}

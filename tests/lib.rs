@@ -1,0 +1,1 @@
+//! Suite-level tests live in `tests/`.
