@@ -103,22 +103,15 @@ mod tests {
 
     #[test]
     fn defaults_need_nothing_set() {
-        let cli = Cli::try_parse_from(["kommune-identity"]).map_err(|e| e.to_string());
-        let config = cli.map(|c| c.service);
-        let config = config.as_ref().map_err(Clone::clone);
-        assert_eq!(
-            config.map(|c| c.database_url_or_default("identity")),
-            Ok("sqlite://data/identity.db?mode=rwc".to_owned())
-        );
-        assert_eq!(
-            config.map(|c| c.listen_addr_or(50052)),
-            Ok(SocketAddr::from(([127, 0, 0, 1], 50052)))
-        );
+        let config = Cli::try_parse_from(["kommune-identity"]).unwrap().service;
+        assert_eq!(config.database_url_or_default("identity"), "sqlite://data/identity.db?mode=rwc");
+        assert_eq!(config.listen_addr_or(50052), SocketAddr::from(([127, 0, 0, 1], 50052)));
+        assert_eq!(config.identity_addr, "http://127.0.0.1:50052");
     }
 
     #[test]
     fn flags_override_defaults() {
-        let cli = Cli::try_parse_from([
+        let config = Cli::try_parse_from([
             "kommune-identity",
             "--listen-addr",
             "0.0.0.0:50051",
@@ -126,13 +119,11 @@ mod tests {
             "postgres://db/identity",
             "--log-format",
             "json",
-        ]);
-        let config = cli.map(|c| c.service).map_err(|e| e.to_string());
-        assert_eq!(config.as_ref().map(|c| c.listen_addr_or(1).port()), Ok(50051));
-        assert_eq!(
-            config.as_ref().map(|c| c.database_url_or_default("identity")),
-            Ok("postgres://db/identity".to_owned())
-        );
-        assert_eq!(config.map(|c| c.telemetry.log_format), Ok(LogFormat::Json));
+        ])
+        .unwrap()
+        .service;
+        assert_eq!(config.listen_addr_or(1).port(), 50051);
+        assert_eq!(config.database_url_or_default("identity"), "postgres://db/identity");
+        assert_eq!(config.telemetry.log_format, LogFormat::Json);
     }
 }
