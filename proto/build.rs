@@ -37,10 +37,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("&{public_methods:?}"),
     )?;
 
+    // Type names let events be packed into `google.protobuf.Any` under their full names.
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(fds)?;
+        .compile_fds_with_config(fds, config)?;
     Ok(())
 }
 

@@ -1,0 +1,215 @@
+//! Identity's rules as plain functions: who a principal may be, who may manage whom, and the shape of
+//! API keys. No I/O here.
+
+use kommune_proto::identity::v1::Role;
+use kommune_platform::auth::Caller;
+use kommune_platform::error::Error;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Roles that act within one municipality.
+pub const MUNICIPAL_ROLES: [Role; 2] = [Role::MunicipalCaseworker, Role::MunicipalProjectLeader];
+
+/// Checks a principal's roles against its municipality: at least one role; municipal roles need a
+/// municipality and suite-wide roles forbid one (so a principal is never both). `ROLE_SERVICE` is
+/// for service accounts only. Returns the roles without duplicates.
+pub fn check_roles(roles: &[Role], municipality_id: Option<Uuid>, service_account: bool) -> Result<Vec<Role>, String> {
+    let mut unique: Vec<Role> = Vec::new();
+    for role in roles {
+        if *role == Role::Unspecified {
+            return Err("must not contain ROLE_UNSPECIFIED".into());
+        }
+        if *role == Role::Service && !service_account {
+            return Err("ROLE_SERVICE is only for service accounts".into());
+        }
+        if !unique.contains(role) {
+            unique.push(*role);
+        }
+    }
+    if unique.is_empty() {
+        return Err("must name at least one role".into());
+    }
+    let municipal = unique.iter().filter(|r| MUNICIPAL_ROLES.contains(r)).count();
+    if municipal > 0 && municipal < unique.len() {
+        return Err("must not mix municipal and suite-wide roles".into());
+    }
+    match (municipal > 0, municipality_id.is_some()) {
+        (true, false) => Err("municipal roles need a municipality_id".into()),
+        (false, true) if !service_account => Err("suite-wide roles must not have a municipality_id".into()),
+        _ => Ok(unique),
+    }
+}
+
+/// Whether `caller` may create or change a user of `municipality_id` holding `roles`: consortium
+/// admins manage everyone; a municipality's project leaders manage their own municipality's users.
+pub fn may_manage_user(caller: &Caller, municipality_id: Option<Uuid>, roles: &[Role]) -> Result<(), Error> {
+    if caller.has_role(Role::ConsortiumAdmin) {
+        return Ok(());
+    }
+    let own = municipality_id.is_some() && municipality_id == caller.municipality_id;
+    if caller.has_role(Role::MunicipalProjectLeader) && own && roles.iter().all(|r| MUNICIPAL_ROLES.contains(r)) {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(
+        "only consortium admins, or a municipality's project leaders for their own municipality's users, manage users".into(),
+    ))
+}
+
+/// Whether `caller` may see a principal belonging to `municipality_id` (`None`: suite-wide).
+pub fn may_see(caller: &Caller, municipality_id: Option<Uuid>) -> bool {
+    match municipality_id {
+        Some(m) => caller.can_see_municipality(m),
+        None => caller.is_suite_wide(),
+    }
+}
+
+/// The CVR number's modulus-11 check (weights 2, 7, 6, 5, 4, 3, 2, 1).
+pub fn check_cvr(cvr: &str) -> Result<(), String> {
+    const WEIGHTS: [u32; 8] = [2, 7, 6, 5, 4, 3, 2, 1];
+    let digits: Vec<u32> = cvr.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 8 || cvr.len() != 8 {
+        return Err("must be 8 digits".into());
+    }
+    let sum: u32 = digits.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum();
+    if sum % 11 == 0 { Ok(()) } else { Err("is not a valid CVR number (check digit)".into()) }
+}
+
+/// A service account name: 2–63 lowercase letters, digits and dashes, starting with a letter.
+pub fn check_service_account_name(name: &str) -> Result<(), String> {
+    let valid = (2..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid { Ok(()) } else { Err("must be 2-63 lowercase letters, digits and dashes, starting with a letter".into()) }
+}
+
+/// The prefix of every generated API key, so leaked keys are recognisable by scanners.
+pub const API_KEY_PREFIX: &str = "kmn_";
+/// The shortest API key accepted (a configured bootstrap key may be any string this long).
+pub const MIN_API_KEY_LEN: usize = 16;
+/// How many characters of a key are kept to recognise it.
+const DISPLAY_PREFIX_LEN: usize = 12;
+
+/// A new API key from 32 random bytes.
+pub fn api_key_from_random(random: &[u8; 32]) -> String {
+    use base64::Engine;
+    format!("{API_KEY_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
+}
+
+/// The stored form of an API key. Keys are 256-bit random, so a plain SHA-256 is enough (no
+/// password hashing needed) and lets the key be looked up by its hash.
+pub fn api_key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// The part of a key shown to recognise it.
+pub fn api_key_display_prefix(key: &str) -> String {
+    key.chars().take(DISPLAY_PREFIX_LEN).collect()
+}
+
+/// A subject naming a user or a service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// `user:<id>`.
+    User(Uuid),
+    /// `service-account:<id>`.
+    ServiceAccount(Uuid),
+}
+
+impl Subject {
+    /// Parses `user:<uuid>` or `service-account:<uuid>`.
+    pub fn parse(value: &str) -> Option<Self> {
+        use kommune_platform::auth::{SERVICE_ACCOUNT_SUBJECT_PREFIX, USER_SUBJECT_PREFIX};
+        if let Some(id) = value.strip_prefix(USER_SUBJECT_PREFIX) {
+            Uuid::parse_str(id).ok().map(Self::User)
+        } else if let Some(id) = value.strip_prefix(SERVICE_ACCOUNT_SUBJECT_PREFIX) {
+            Uuid::parse_str(id).ok().map(Self::ServiceAccount)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use kommune_platform::auth::{SERVICE_ACCOUNT_SUBJECT_PREFIX, USER_SUBJECT_PREFIX};
+        match self {
+            Self::User(id) => write!(f, "{USER_SUBJECT_PREFIX}{id}"),
+            Self::ServiceAccount(id) => write!(f, "{SERVICE_ACCOUNT_SUBJECT_PREFIX}{id}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(roles: Vec<Role>, municipality: Option<Uuid>) -> Caller {
+        Caller { subject: "user:x".into(), municipality_id: municipality, roles, token: String::new() }
+    }
+
+    #[test]
+    fn roles_must_fit_the_municipality() {
+        let m = Some(Uuid::now_v7());
+        assert!(check_roles(&[Role::MunicipalCaseworker], m, false).is_ok());
+        assert!(check_roles(&[Role::MunicipalCaseworker], None, false).is_err());
+        assert!(check_roles(&[Role::SupplierSecondLine], m, false).is_err());
+        assert!(check_roles(&[Role::SupplierSecondLine, Role::MunicipalCaseworker], m, false).is_err());
+        assert!(check_roles(&[], None, false).is_err());
+        assert!(check_roles(&[Role::Unspecified], None, false).is_err());
+        assert!(check_roles(&[Role::Service], None, false).is_err());
+        assert_eq!(check_roles(&[Role::Service, Role::Service], None, true), Ok(vec![Role::Service]));
+        // A municipality's own system may act for it with a suite-wide-looking service role.
+        assert!(check_roles(&[Role::Service], m, true).is_ok());
+    }
+
+    #[test]
+    fn project_leaders_manage_only_their_own_municipal_users() {
+        let own = Uuid::now_v7();
+        let other = Uuid::now_v7();
+        let leader = caller(vec![Role::MunicipalProjectLeader], Some(own));
+        assert!(may_manage_user(&leader, Some(own), &[Role::MunicipalCaseworker]).is_ok());
+        assert!(may_manage_user(&leader, Some(other), &[Role::MunicipalCaseworker]).is_err());
+        assert!(may_manage_user(&leader, Some(own), &[Role::ConsortiumAdmin]).is_err());
+        let caseworker = caller(vec![Role::MunicipalCaseworker], Some(own));
+        assert!(may_manage_user(&caseworker, Some(own), &[Role::MunicipalCaseworker]).is_err());
+        let admin = caller(vec![Role::ConsortiumAdmin], None);
+        assert!(may_manage_user(&admin, None, &[Role::SupplierSecondLine]).is_ok());
+    }
+
+    #[test]
+    fn cvr_numbers_carry_a_check_digit() {
+        assert!(check_cvr("64942212").is_ok()); // Københavns Kommune
+        assert!(check_cvr("55133018").is_ok()); // Aarhus Kommune
+        assert!(check_cvr("64942213").is_err());
+        assert!(check_cvr("1234567").is_err());
+        assert!(check_cvr("6494221x").is_err());
+    }
+
+    #[test]
+    fn api_keys_are_hashed_and_recognisable() {
+        let key = api_key_from_random(&[7; 32]);
+        assert!(key.starts_with(API_KEY_PREFIX));
+        assert_eq!(key.len(), API_KEY_PREFIX.len() + 43);
+        assert_eq!(api_key_hash(&key), api_key_hash(&key));
+        assert_ne!(api_key_hash(&key), api_key_hash(&api_key_from_random(&[8; 32])));
+        assert_eq!(api_key_display_prefix(&key).len(), 12);
+    }
+
+    #[test]
+    fn subjects_round_trip() {
+        let id = Uuid::now_v7();
+        assert_eq!(Subject::parse(&Subject::User(id).to_string()), Some(Subject::User(id)));
+        assert_eq!(Subject::parse(&Subject::ServiceAccount(id).to_string()), Some(Subject::ServiceAccount(id)));
+        assert_eq!(Subject::parse("group:1"), None);
+        assert_eq!(Subject::parse("user:not-a-uuid"), None);
+    }
+
+    #[test]
+    fn service_account_names_are_slugs() {
+        assert!(check_service_account_name("cases").is_ok());
+        assert!(check_service_account_name("aarhus-erp-2").is_ok());
+        assert!(check_service_account_name("Cases").is_err());
+        assert!(check_service_account_name("2cases").is_err());
+        assert!(check_service_account_name("c").is_err());
+    }
+}

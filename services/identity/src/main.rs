@@ -1,0 +1,53 @@
+//! The identity service binary.
+
+use clap::{Parser, Subcommand};
+use kommune_identity::{DEFAULT_PORT, Identity, IdentityConfig, Options, SERVICE_NAME};
+use kommune_platform::BoxError;
+use kommune_platform::clock::SystemClock;
+
+/// kommune identity: municipalities, users, service accounts, API keys and tokens.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: IdentityConfig,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let cli = Cli::parse();
+    let _telemetry = kommune_platform::telemetry::init("kommune-identity", &cli.config.service.telemetry)?;
+    let database_url = cli.config.service.database_url_or_default(SERVICE_NAME);
+    if let Some(Command::Migrate) = cli.command {
+        kommune_platform::db::connect_and_migrate::<kommune_identity::migration::Migrator>(&database_url).await?;
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
+    let identity = Identity::build(Options {
+        database_url,
+        bootstrap_admin_key: cli.config.bootstrap_admin_key.clone(),
+        token_ttl: chrono::Duration::seconds(cli.config.token_ttl_secs),
+        clock: std::sync::Arc::new(SystemClock),
+    })
+    .await?;
+    if let Some(key) = identity.generated_admin_key() {
+        // Shown once: the operator must store it (or configure KOMMUNE_BOOTSTRAP_ADMIN_KEY instead).
+        eprintln!("bootstrap consortium-admin API key (shown once): {key}");
+    }
+    let addr = cli.config.service.listen_addr_or(DEFAULT_PORT);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "identity listening");
+    identity
+        .serve(listener, &cli.config.service.server, kommune_platform::server::shutdown_signal())
+        .await
+}
