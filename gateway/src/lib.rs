@@ -1,1 +1,104 @@
+//! kommune-gateway: the one door for other systems. It verifies every call's token (except RPCs marked
+//! public), starts the trace, and forwards the call by its path to the owning service; its own health
+//! reports each upstream. The crate also holds the all-in-one `kommune` binary ([`standalone`]).
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::Uri;
+use tokio::net::TcpListener;
+use tonic_health::ServingStatus;
+use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::server::HealthReporter;
+
+use kommune_platform::BoxError;
+use kommune_platform::auth::TokenVerifier;
+use kommune_platform::clock::SharedClock;
+use kommune_platform::config::{ServerConfig, TelemetryConfig};
+use kommune_platform::server::GrpcServer;
+
+pub mod proxy;
+pub mod standalone;
+
+/// The gateway's default port.
+pub const DEFAULT_PORT: u16 = 50051;
+/// How often upstream health is checked.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The gateway's configuration: its address and each service's. A service without an address is not
+/// routed; more services join by setting `KOMMUNE_<SERVICE>_ADDR`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayConfig {
+    /// Address to serve on.
+    #[arg(long, env = "KOMMUNE_LISTEN_ADDR", default_value = "127.0.0.1:50051")]
+    pub listen_addr: SocketAddr,
+    /// Identity's address (also where token keys come from).
+    #[arg(long, env = "KOMMUNE_IDENTITY_ADDR", default_value = "http://127.0.0.1:50052")]
+    pub identity_addr: String,
+    /// Server settings.
+    #[command(flatten)]
+    pub server: ServerConfig,
+    /// Telemetry settings.
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl GatewayConfig {
+    /// The services to route to, by name.
+    pub fn upstreams(&self) -> Result<HashMap<String, Uri>, BoxError> {
+        let mut upstreams = HashMap::new();
+        upstreams.insert("identity".to_owned(), self.identity_addr.parse()?);
+        Ok(upstreams)
+    }
+}
+
+/// The health-check name under which the gateway reports an upstream, e.g. `kommune.identity.v1`.
+pub fn upstream_health_name(service: &str) -> String {
+    format!("kommune.{service}.v1")
+}
+
+/// Serves the gateway on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    upstreams: HashMap<String, Uri>,
+    identity_addr: &str,
+    clock: SharedClock,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), BoxError> {
+    let verifier = TokenVerifier::remote(identity_addr, clock);
+    let server = GrpcServer::new();
+    let health = server.health_reporter();
+    let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
+    let result = server
+        .serve(listener, verifier, config, Some(proxy::Proxy::new(upstreams)), shutdown)
+        .await;
+    watcher.abort();
+    result
+}
+
+/// Reports each upstream's own overall health under [`upstream_health_name`].
+async fn watch_upstreams(health: HealthReporter, upstreams: HashMap<String, Uri>) {
+    let mut clients: Vec<_> = upstreams
+        .into_iter()
+        .map(|(service, uri)| {
+            let channel = tonic::transport::Endpoint::from(uri)
+                .connect_timeout(HEALTH_INTERVAL)
+                .timeout(HEALTH_INTERVAL)
+                .connect_lazy();
+            (upstream_health_name(&service), HealthClient::new(channel))
+        })
+        .collect();
+    loop {
+        for (name, client) in &mut clients {
+            let response = client.check(HealthCheckRequest { service: String::new() }).await;
+            let serving = response.is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32);
+            let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+            health.set_service_status(name.as_str(), status).await;
+        }
+        tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}

@@ -28,6 +28,8 @@ use domain::Subject;
 pub const SERVICE_NAME: &str = "identity";
 /// The default port of a standalone identity binary.
 pub const DEFAULT_PORT: u16 = 50052;
+/// Default lifetime of access tokens: short, so a revoked key stops working soon.
+pub const DEFAULT_TOKEN_TTL_SECS: i64 = 900;
 /// The service account created on first start, holding the bootstrap admin key.
 pub const BOOTSTRAP_ACCOUNT: &str = "consortium-admin";
 
@@ -42,7 +44,7 @@ pub struct IdentityConfig {
     #[arg(long, env = "KOMMUNE_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     pub bootstrap_admin_key: Option<String>,
     /// Lifetime of issued access tokens, in seconds.
-    #[arg(long, env = "KOMMUNE_TOKEN_TTL_SECS", default_value_t = 900)]
+    #[arg(long, env = "KOMMUNE_TOKEN_TTL_SECS", default_value_t = DEFAULT_TOKEN_TTL_SECS)]
     pub token_ttl_secs: i64,
 }
 

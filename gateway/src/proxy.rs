@@ -1,0 +1,116 @@
+//! Forwarding by path: `/kommune.<service>.v1.X/Method` goes to `<service>`'s address, frames as they
+//! are, with no per-RPC code. A service that cannot be reached is answered UNAVAILABLE at once.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, Response, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tonic::Status;
+use tower::Service;
+
+use kommune_platform::server::inject_trace_context;
+
+/// How long connecting to a service may take before the call fails UNAVAILABLE.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The service a gRPC path belongs to: `identity` for `/kommune.identity.v1.UserService/GetUser`.
+pub fn owning_service(path: &str) -> Option<&str> {
+    let package = path.strip_prefix("/kommune.")?;
+    let (service, _) = package.split_once('.')?;
+    Some(service)
+}
+
+/// Forwards calls to the services' addresses.
+#[derive(Clone)]
+pub struct Proxy {
+    upstreams: Arc<HashMap<String, Uri>>,
+    client: Client<HttpConnector, Body>,
+}
+
+impl Proxy {
+    /// A proxy to `upstreams` (service name → base URI such as `http://127.0.0.1:50052`).
+    pub fn new(upstreams: HashMap<String, Uri>) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).http2_only(true).build(connector);
+        Self { upstreams: Arc::new(upstreams), client }
+    }
+
+    fn target(&self, uri: &Uri) -> Result<(String, Uri), Status> {
+        let path = uri.path();
+        let service = owning_service(path).ok_or_else(|| Status::unimplemented(format!("unknown method {path}")))?;
+        let base = self
+            .upstreams
+            .get(service)
+            .ok_or_else(|| Status::unimplemented(format!("service {service} is not served behind this gateway")))?;
+        let mut parts = base.clone().into_parts();
+        parts.path_and_query = uri.path_and_query().cloned();
+        let target = Uri::from_parts(parts).map_err(|_| Status::internal("bad upstream address"))?;
+        Ok((service.to_owned(), target))
+    }
+}
+
+impl Service<Request<Body>> for Proxy {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let (service, target) = match self.target(request.uri()) {
+            Ok(found) => found,
+            Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
+        };
+        *request.uri_mut() = target;
+        // The gateway's span becomes the parent of the service's.
+        inject_trace_context(request.headers_mut());
+        let client = self.client.clone();
+        Box::pin(async move {
+            match client.request(request).await {
+                Ok(response) => Ok(response.map(Body::new)),
+                Err(err) => {
+                    tracing::warn!(%service, error = %err, "upstream unreachable");
+                    Ok(Status::unavailable(format!("{service} is unavailable; retry later")).into_http())
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_service() {
+        assert_eq!(owning_service("/kommune.identity.v1.UserService/GetUser"), Some("identity"));
+        assert_eq!(owning_service("/kommune.cases.v2.CaseService/FileCase"), Some("cases"));
+        assert_eq!(owning_service("/grpc.health.v1.Health/Check"), None);
+        assert_eq!(owning_service("/kommune"), None);
+    }
+
+    #[test]
+    fn targets_keep_the_path_and_swap_the_authority() {
+        let proxy = Proxy::new(HashMap::from([("identity".to_owned(), Uri::from_static("http://127.0.0.1:50052"))]));
+        let (service, target) = proxy
+            .target(&Uri::from_static("http://gateway/kommune.identity.v1.UserService/GetUser"))
+            .unwrap();
+        assert_eq!(service, "identity");
+        assert_eq!(target, Uri::from_static("http://127.0.0.1:50052/kommune.identity.v1.UserService/GetUser"));
+        let missing = proxy.target(&Uri::from_static("http://gateway/kommune.cases.v1.CaseService/GetCase"));
+        assert_eq!(missing.map(|_| ()).unwrap_err().code(), tonic::Code::Unimplemented);
+    }
+}

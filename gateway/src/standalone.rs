@@ -1,0 +1,159 @@
+//! The embedded suite: every implemented service on its own loopback port plus the gateway in front,
+//! in one process, on SQLite files under a data directory. The same code and hops as production;
+//! which services run is configuration.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use kommune_platform::BoxError;
+use kommune_platform::clock::SharedClock;
+use kommune_platform::config::{ServerConfig, TelemetryConfig, sqlite_url};
+
+/// The services this build can run.
+pub const SERVICES: &[&str] = &["identity"];
+/// The file under the data directory holding the bootstrap admin key.
+pub const ADMIN_KEY_FILE: &str = "admin-key";
+
+/// Configuration of the embedded suite.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StandaloneConfig {
+    /// The gateway's address.
+    #[arg(long, env = "KOMMUNE_LISTEN_ADDR", default_value = "127.0.0.1:50051")]
+    pub listen_addr: SocketAddr,
+    /// Directory for the SQLite files and the admin key.
+    #[arg(long, env = "KOMMUNE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The services to run (comma-separated).
+    #[arg(long, env = "KOMMUNE_SERVICES", value_delimiter = ',', default_values_t = SERVICES.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())]
+    pub services: Vec<String>,
+    /// Server settings.
+    #[command(flatten)]
+    pub server: ServerConfig,
+    /// Telemetry settings.
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+}
+
+/// A running suite.
+pub struct Running {
+    /// Where the gateway listens.
+    pub gateway_addr: SocketAddr,
+    /// Where each service listens.
+    pub service_addrs: HashMap<String, SocketAddr>,
+    /// The file holding the admin key, when the suite bootstrapped one.
+    pub admin_key_file: Option<PathBuf>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), BoxError>>>,
+}
+
+impl Running {
+    /// Stops every server gracefully and waits for them.
+    pub async fn stop(self) -> Result<(), BoxError> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.await??;
+        }
+        Ok(())
+    }
+}
+
+fn stopped(mut stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send {
+    async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Starts the configured services and the gateway.
+pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Running, BoxError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut service_addrs = HashMap::new();
+    let mut admin_key_file = None;
+    for service in &config.services {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        service_addrs.insert(service.clone(), listener.local_addr()?);
+        match service.as_str() {
+            "identity" => {
+                let identity = kommune_identity::Identity::build(kommune_identity::Options {
+                    database_url: sqlite_url(&config.data_dir, "identity"),
+                    bootstrap_admin_key: None,
+                    token_ttl: chrono::Duration::seconds(kommune_identity::DEFAULT_TOKEN_TTL_SECS),
+                    clock: clock.clone(),
+                })
+                .await?;
+                let path = config.data_dir.join(ADMIN_KEY_FILE);
+                if let Some(key) = identity.generated_admin_key() {
+                    write_secret(&path, key)?;
+                }
+                if path.exists() {
+                    admin_key_file = Some(path);
+                }
+                let server = config.server.clone();
+                let stop = stopped(stop_rx.clone());
+                tasks.push(tokio::spawn(async move { identity.serve(listener, &server, stop).await }));
+            }
+            other => return Err(format!("unknown service {other}; this build runs {}", SERVICES.join(", ")).into()),
+        }
+    }
+    let identity_addr = service_addrs
+        .get("identity")
+        .map(|addr| format!("http://{addr}"))
+        .ok_or("the suite needs the identity service")?;
+    let upstreams = service_addrs
+        .iter()
+        .map(|(name, addr)| Ok((name.clone(), format!("http://{addr}").parse()?)))
+        .collect::<Result<HashMap<_, _>, BoxError>>()?;
+    let listener = TcpListener::bind(config.listen_addr).await?;
+    let gateway_addr = listener.local_addr()?;
+    let server = config.server.clone();
+    let stop_gateway = stopped(stop_rx);
+    tasks.push(tokio::spawn(async move {
+        crate::serve(listener, upstreams, &identity_addr, clock, &server, stop_gateway).await
+    }));
+    Ok(Running { gateway_addr, service_addrs, admin_key_file, stop, tasks })
+}
+
+/// Writes a secret readable only by its owner.
+fn write_secret(path: &Path, secret: &str) -> Result<(), BoxError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, format!("{secret}\n"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// Reads the admin key back from its file.
+pub fn read_admin_key(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|k| k.trim().to_owned())
+}
+
+/// The newcomer's welcome: where the suite listens and the first call to make.
+pub fn banner(running: &Running) -> String {
+    let addr = running.gateway_addr;
+    let mut services: Vec<_> = running.service_addrs.keys().cloned().collect();
+    services.sort();
+    let mut text = format!("kommune gateway listening on http://{addr} (services: {})\n", services.join(", "));
+    match running.admin_key_file.as_deref() {
+        Some(path) => {
+            let key = read_admin_key(path).unwrap_or_default();
+            text.push_str(&format!(
+                "consortium-admin API key: {key}\n  (kept in {path}; anyone holding it administers this suite)\n\n\
+                 first call (grpcurl; the gateway serves reflection):\n  \
+                 grpcurl -plaintext -d \"{{\\\"api_key\\\": \\\"$(cat {path})\\\"}}\" {addr} kommune.identity.v1.TokenService/ExchangeApiKey\n",
+                path = path.display()
+            ));
+        }
+        None => text.push_str("no admin key file: this data directory was bootstrapped elsewhere\n"),
+    }
+    text
+}
