@@ -9,9 +9,9 @@ use std::time::Duration;
 use http::Uri;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::server::HealthReporter;
 
 use kommune_platform::BoxError;
@@ -36,7 +36,11 @@ pub struct GatewayConfig {
     #[arg(long, env = "KOMMUNE_LISTEN_ADDR", default_value = "127.0.0.1:50051")]
     pub listen_addr: SocketAddr,
     /// Identity's address (also where token keys come from).
-    #[arg(long, env = "KOMMUNE_IDENTITY_ADDR", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        env = "KOMMUNE_IDENTITY_ADDR",
+        default_value = "http://127.0.0.1:50052"
+    )]
     pub identity_addr: String,
     /// Server settings.
     #[command(flatten)]
@@ -74,7 +78,13 @@ pub async fn serve(
     let health = server.health_reporter();
     let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
     let result = server
-        .serve(listener, verifier, config, Some(proxy::Proxy::new(upstreams)), shutdown)
+        .serve(
+            listener,
+            verifier,
+            config,
+            Some(proxy::Proxy::new(upstreams)),
+            shutdown,
+        )
         .await;
     watcher.abort();
     result
@@ -94,9 +104,18 @@ async fn watch_upstreams(health: HealthReporter, upstreams: HashMap<String, Uri>
         .collect();
     loop {
         for (name, client) in &mut clients {
-            let response = client.check(HealthCheckRequest { service: String::new() }).await;
-            let serving = response.is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32);
-            let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+            let response = client
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await;
+            let serving =
+                response.is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32);
+            let status = if serving {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
             health.set_service_status(name.as_str(), status).await;
         }
         tokio::time::sleep(HEALTH_INTERVAL).await;

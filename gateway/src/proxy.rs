@@ -42,20 +42,28 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).http2_only(true).build(connector);
-        Self { upstreams: Arc::new(upstreams), client }
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build(connector);
+        Self {
+            upstreams: Arc::new(upstreams),
+            client,
+        }
     }
 
     fn target(&self, uri: &Uri) -> Result<(String, Uri), Status> {
         let path = uri.path();
-        let service = owning_service(path).ok_or_else(|| Status::unimplemented(format!("unknown method {path}")))?;
-        let base = self
-            .upstreams
-            .get(service)
-            .ok_or_else(|| Status::unimplemented(format!("service {service} is not served behind this gateway")))?;
+        let service = owning_service(path)
+            .ok_or_else(|| Status::unimplemented(format!("unknown method {path}")))?;
+        let base = self.upstreams.get(service).ok_or_else(|| {
+            Status::unimplemented(format!(
+                "service {service} is not served behind this gateway"
+            ))
+        })?;
         let mut parts = base.clone().into_parts();
         parts.path_and_query = uri.path_and_query().cloned();
-        let target = Uri::from_parts(parts).map_err(|_| Status::internal("bad upstream address"))?;
+        let target =
+            Uri::from_parts(parts).map_err(|_| Status::internal("bad upstream address"))?;
         Ok((service.to_owned(), target))
     }
 }
@@ -83,7 +91,10 @@ impl Service<Request<Body>> for Proxy {
                 Ok(response) => Ok(response.map(Body::new)),
                 Err(err) => {
                     tracing::warn!(%service, error = %err, "upstream unreachable");
-                    Ok(Status::unavailable(format!("{service} is unavailable; retry later")).into_http())
+                    Ok(
+                        Status::unavailable(format!("{service} is unavailable; retry later"))
+                            .into_http(),
+                    )
                 }
             }
         })
@@ -96,21 +107,40 @@ mod tests {
 
     #[test]
     fn paths_name_their_service() {
-        assert_eq!(owning_service("/kommune.identity.v1.UserService/GetUser"), Some("identity"));
-        assert_eq!(owning_service("/kommune.cases.v2.CaseService/FileCase"), Some("cases"));
+        assert_eq!(
+            owning_service("/kommune.identity.v1.UserService/GetUser"),
+            Some("identity")
+        );
+        assert_eq!(
+            owning_service("/kommune.cases.v2.CaseService/FileCase"),
+            Some("cases")
+        );
         assert_eq!(owning_service("/grpc.health.v1.Health/Check"), None);
         assert_eq!(owning_service("/kommune"), None);
     }
 
     #[test]
     fn targets_keep_the_path_and_swap_the_authority() {
-        let proxy = Proxy::new(HashMap::from([("identity".to_owned(), Uri::from_static("http://127.0.0.1:50052"))]));
+        let proxy = Proxy::new(HashMap::from([(
+            "identity".to_owned(),
+            Uri::from_static("http://127.0.0.1:50052"),
+        )]));
         let (service, target) = proxy
-            .target(&Uri::from_static("http://gateway/kommune.identity.v1.UserService/GetUser"))
+            .target(&Uri::from_static(
+                "http://gateway/kommune.identity.v1.UserService/GetUser",
+            ))
             .unwrap();
         assert_eq!(service, "identity");
-        assert_eq!(target, Uri::from_static("http://127.0.0.1:50052/kommune.identity.v1.UserService/GetUser"));
-        let missing = proxy.target(&Uri::from_static("http://gateway/kommune.cases.v1.CaseService/GetCase"));
-        assert_eq!(missing.map(|_| ()).unwrap_err().code(), tonic::Code::Unimplemented);
+        assert_eq!(
+            target,
+            Uri::from_static("http://127.0.0.1:50052/kommune.identity.v1.UserService/GetUser")
+        );
+        let missing = proxy.target(&Uri::from_static(
+            "http://gateway/kommune.cases.v1.CaseService/GetCase",
+        ));
+        assert_eq!(
+            missing.map(|_| ()).unwrap_err().code(),
+            tonic::Code::Unimplemented
+        );
     }
 }

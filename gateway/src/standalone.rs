@@ -62,10 +62,8 @@ impl Running {
     }
 }
 
-fn stopped(mut stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send {
-    async move {
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    }
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 /// Starts the configured services and the gateway.
@@ -95,9 +93,17 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                 }
                 let server = config.server.clone();
                 let stop = stopped(stop_rx.clone());
-                tasks.push(tokio::spawn(async move { identity.serve(listener, &server, stop).await }));
+                tasks.push(tokio::spawn(async move {
+                    identity.serve(listener, &server, stop).await
+                }));
             }
-            other => return Err(format!("unknown service {other}; this build runs {}", SERVICES.join(", ")).into()),
+            other => {
+                return Err(format!(
+                    "unknown service {other}; this build runs {}",
+                    SERVICES.join(", ")
+                )
+                .into());
+            }
         }
     }
     let identity_addr = service_addrs
@@ -113,9 +119,23 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
     let server = config.server.clone();
     let stop_gateway = stopped(stop_rx);
     tasks.push(tokio::spawn(async move {
-        crate::serve(listener, upstreams, &identity_addr, clock, &server, stop_gateway).await
+        crate::serve(
+            listener,
+            upstreams,
+            &identity_addr,
+            clock,
+            &server,
+            stop_gateway,
+        )
+        .await
     }));
-    Ok(Running { gateway_addr, service_addrs, admin_key_file, stop, tasks })
+    Ok(Running {
+        gateway_addr,
+        service_addrs,
+        admin_key_file,
+        stop,
+        tasks,
+    })
 }
 
 /// Writes a secret readable only by its owner.
@@ -134,7 +154,9 @@ fn write_secret(path: &Path, secret: &str) -> Result<(), BoxError> {
 
 /// Reads the admin key back from its file.
 pub fn read_admin_key(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|k| k.trim().to_owned())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|k| k.trim().to_owned())
 }
 
 /// The newcomer's welcome: where the suite listens and the first call to make.
@@ -142,7 +164,10 @@ pub fn banner(running: &Running) -> String {
     let addr = running.gateway_addr;
     let mut services: Vec<_> = running.service_addrs.keys().cloned().collect();
     services.sort();
-    let mut text = format!("kommune gateway listening on http://{addr} (services: {})\n", services.join(", "));
+    let mut text = format!(
+        "kommune gateway listening on http://{addr} (services: {})\n",
+        services.join(", ")
+    );
     match running.admin_key_file.as_deref() {
         Some(path) => {
             let key = read_admin_key(path).unwrap_or_default();
@@ -153,7 +178,9 @@ pub fn banner(running: &Running) -> String {
                 path = path.display()
             ));
         }
-        None => text.push_str("no admin key file: this data directory was bootstrapped elsewhere\n"),
+        None => {
+            text.push_str("no admin key file: this data directory was bootstrapped elsewhere\n")
+        }
     }
     text
 }

@@ -18,7 +18,8 @@ pub mod identity {
 }
 
 /// The encoded `FileDescriptorSet` of every kommune proto and its imports.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kommune_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/kommune_descriptor.bin"));
 
 /// gRPC paths (`/package.Service/Method`) of the RPCs marked `(kommune.common.v1.public) = true`:
 /// they need no bearer token.

@@ -9,6 +9,7 @@ use serde_json::json;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::{Caller, caller};
 use kommune_platform::clock::{SharedClock, from_timestamp, to_timestamp};
@@ -16,7 +17,6 @@ use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox::{self, Cursor, Outbox};
 use kommune_platform::paging::Page;
 use kommune_platform::validate::Validator;
-use kommune_platform::Error;
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 
@@ -59,7 +59,14 @@ impl IdentityApi {
         Self { state }
     }
 
-    fn audit<'a>(&self, caller: &'a Caller, entity_type: &'a str, entity_id: &str, action: &'a str, payload: serde_json::Value) -> AuditEntry<'a> {
+    fn audit<'a>(
+        &self,
+        caller: &'a Caller,
+        entity_type: &'a str,
+        entity_id: &str,
+        action: &'a str,
+        payload: serde_json::Value,
+    ) -> AuditEntry<'a> {
         AuditEntry {
             entity_type,
             entity_id: entity_id.to_owned(),
@@ -73,7 +80,11 @@ impl IdentityApi {
     async fn municipality_exists(&self, id: Uuid, field: &'static str) -> Result<(), Error> {
         match municipalities::find(&self.state.db, &id.to_string()).await? {
             Some(_) => Ok(()),
-            None => Err(Error::not_found_field("municipality", id.to_string(), field)),
+            None => Err(Error::not_found_field(
+                "municipality",
+                id.to_string(),
+                field,
+            )),
         }
     }
 }
@@ -99,7 +110,10 @@ fn municipality_to_proto(m: municipalities::Model) -> pb::Municipality {
 }
 
 fn roles_to_proto(roles: &str) -> Vec<i32> {
-    store::decode_roles(roles).into_iter().map(|r| r as i32).collect()
+    store::decode_roles(roles)
+        .into_iter()
+        .map(|r| r as i32)
+        .collect()
 }
 
 fn user_to_proto(u: users::Model) -> pb::User {
@@ -160,9 +174,16 @@ fn role_names(roles: &[Role]) -> Vec<&'static str> {
 #[tonic::async_trait]
 impl pb::token_service_server::TokenService for IdentityApi {
     #[tracing::instrument(skip_all)]
-    async fn exchange_api_key(&self, request: Request<pb::ExchangeApiKeyRequest>) -> Result<Response<pb::ExchangeApiKeyResponse>, Status> {
+    async fn exchange_api_key(
+        &self,
+        request: Request<pb::ExchangeApiKeyRequest>,
+    ) -> Result<Response<pb::ExchangeApiKeyResponse>, Status> {
         let key = request.into_inner().api_key;
-        let rejected = || Status::from(Error::Unauthenticated("invalid, expired or revoked API key".into()));
+        let rejected = || {
+            Status::from(Error::Unauthenticated(
+                "invalid, expired or revoked API key".into(),
+            ))
+        };
         if key.len() < domain::MIN_API_KEY_LEN {
             return Err(rejected());
         }
@@ -177,14 +198,22 @@ impl pb::token_service_server::TokenService for IdentityApi {
                 Some(u) if u.active => (u.municipality_id, store::decode_roles(&u.roles)),
                 _ => return Err(rejected()),
             },
-            Some(Subject::ServiceAccount(id)) => match service_accounts::find(db, &id.to_string()).await? {
-                Some(a) if a.active => (a.municipality_id, store::decode_roles(&a.roles)),
-                _ => return Err(rejected()),
-            },
+            Some(Subject::ServiceAccount(id)) => {
+                match service_accounts::find(db, &id.to_string()).await? {
+                    Some(a) if a.active => (a.municipality_id, store::decode_roles(&a.roles)),
+                    _ => return Err(rejected()),
+                }
+            }
             None => return Err(rejected()),
         };
         let expires_at = now + self.state.token_ttl;
-        let token = self.state.keys.issue(stored.subject.clone(), municipality_id, &roles, now, expires_at)?;
+        let token = self.state.keys.issue(
+            stored.subject.clone(),
+            municipality_id,
+            &roles,
+            now,
+            expires_at,
+        )?;
         tracing::info!(subject = %stored.subject, api_key_id = %stored.id, "token issued");
         Ok(Response::new(pb::ExchangeApiKeyResponse {
             access_token: token,
@@ -193,15 +222,26 @@ impl pb::token_service_server::TokenService for IdentityApi {
         }))
     }
 
-    async fn get_public_keys(&self, _request: Request<pb::GetPublicKeysRequest>) -> Result<Response<pb::GetPublicKeysResponse>, Status> {
-        Ok(Response::new(pb::GetPublicKeysResponse { keys: self.state.keys.public_keys().to_vec() }))
+    async fn get_public_keys(
+        &self,
+        _request: Request<pb::GetPublicKeysRequest>,
+    ) -> Result<Response<pb::GetPublicKeysResponse>, Status> {
+        Ok(Response::new(pb::GetPublicKeysResponse {
+            keys: self.state.keys.public_keys().to_vec(),
+        }))
     }
 
-    async fn get_caller(&self, request: Request<pb::GetCallerRequest>) -> Result<Response<pb::GetCallerResponse>, Status> {
+    async fn get_caller(
+        &self,
+        request: Request<pb::GetCallerRequest>,
+    ) -> Result<Response<pb::GetCallerResponse>, Status> {
         let caller = caller(&request)?;
         Ok(Response::new(pb::GetCallerResponse {
             subject: caller.subject,
-            municipality_id: caller.municipality_id.map(|m| m.to_string()).unwrap_or_default(),
+            municipality_id: caller
+                .municipality_id
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
             roles: caller.roles.into_iter().map(|r| r as i32).collect(),
         }))
     }
@@ -225,7 +265,12 @@ impl pb::municipality_service_server::MunicipalityService for IdentityApi {
         let debtor_system = debtor_system_name(req.debtor_system).map_err(Status::from)?;
         v.finish()?;
 
-        let key = IdempotencyKey::of(&caller, "CreateMunicipality", &std::mem::take(&mut req.idempotency_key), &req)?;
+        let key = IdempotencyKey::of(
+            &caller,
+            "CreateMunicipality",
+            &std::mem::take(&mut req.idempotency_key),
+            &req,
+        )?;
         let now = self.state.clock.now();
         let response = idempotency::run(&self.state.db, key, now, async |txn: &DatabaseTransaction| {
             let m = municipalities::insert(txn, municipalities::Model {
@@ -250,7 +295,10 @@ impl pb::municipality_service_server::MunicipalityService for IdentityApi {
         Ok(Response::new(response))
     }
 
-    async fn get_municipality(&self, request: Request<pb::GetMunicipalityRequest>) -> Result<Response<pb::GetMunicipalityResponse>, Status> {
+    async fn get_municipality(
+        &self,
+        request: Request<pb::GetMunicipalityRequest>,
+    ) -> Result<Response<pb::GetMunicipalityResponse>, Status> {
         caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
@@ -260,7 +308,9 @@ impl pb::municipality_service_server::MunicipalityService for IdentityApi {
         let m = municipalities::find(&self.state.db, &id)
             .await?
             .ok_or_else(|| Error::not_found("municipality", &id))?;
-        Ok(Response::new(pb::GetMunicipalityResponse { municipality: Some(municipality_to_proto(m)) }))
+        Ok(Response::new(pb::GetMunicipalityResponse {
+            municipality: Some(municipality_to_proto(m)),
+        }))
     }
 
     async fn list_municipalities(
@@ -292,7 +342,11 @@ impl pb::municipality_service_server::MunicipalityService for IdentityApi {
             v.check("cvr_number", domain::check_cvr(&c));
             c
         });
-        let debtor_system = req.debtor_system.map(debtor_system_name).transpose().map_err(Status::from)?;
+        let debtor_system = req
+            .debtor_system
+            .map(debtor_system_name)
+            .transpose()
+            .map_err(Status::from)?;
         v.finish()?;
         let id = id.map(|i| i.to_string()).unwrap_or_default();
 
@@ -302,7 +356,11 @@ impl pb::municipality_service_server::MunicipalityService for IdentityApi {
             .await?
             .ok_or_else(|| Error::not_found("municipality", &id))?;
         if m.version != req.expected_version {
-            return Err(Error::Aborted(format!("municipality is at version {}, not {}", m.version, req.expected_version)).into());
+            return Err(Error::Aborted(format!(
+                "municipality is at version {}, not {}",
+                m.version, req.expected_version
+            ))
+            .into());
         }
         let mut changes = serde_json::Map::new();
         if let Some(name) = name {
@@ -324,18 +382,36 @@ impl pb::municipality_service_server::MunicipalityService for IdentityApi {
         m.version += 1;
         m.updated_at = now;
         let m = municipalities::update(&txn, m).await?;
-        audit::record(&txn, self.audit(&caller, MUNICIPALITY, &m.id, "update", changes.into())).await?;
-        outbox::publish(&txn, now, &m.id, &pb::MunicipalityUpdated { municipality_id: m.id.clone(), version: m.version }).await?;
+        audit::record(
+            &txn,
+            self.audit(&caller, MUNICIPALITY, &m.id, "update", changes.into()),
+        )
+        .await?;
+        outbox::publish(
+            &txn,
+            now,
+            &m.id,
+            &pb::MunicipalityUpdated {
+                municipality_id: m.id.clone(),
+                version: m.version,
+            },
+        )
+        .await?;
         txn.commit().await.map_err(Error::from)?;
         self.state.outbox.notify_committed();
-        Ok(Response::new(pb::UpdateMunicipalityResponse { municipality: Some(municipality_to_proto(m)) }))
+        Ok(Response::new(pb::UpdateMunicipalityResponse {
+            municipality: Some(municipality_to_proto(m)),
+        }))
     }
 }
 
 #[tonic::async_trait]
 impl pb::user_service_server::UserService for IdentityApi {
     #[tracing::instrument(skip_all)]
-    async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Result<Response<pb::CreateUserResponse>, Status> {
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
         let caller = caller(&request)?;
         let mut req = request.into_inner();
         let mut v = Validator::new();
@@ -356,7 +432,12 @@ impl pb::user_service_server::UserService for IdentityApi {
             self.municipality_exists(m, "municipality_id").await?;
         }
 
-        let key = IdempotencyKey::of(&caller, "CreateUser", &std::mem::take(&mut req.idempotency_key), &req)?;
+        let key = IdempotencyKey::of(
+            &caller,
+            "CreateUser",
+            &std::mem::take(&mut req.idempotency_key),
+            &req,
+        )?;
         let now = self.state.clock.now();
         let response = idempotency::run(&self.state.db, key, now, async |txn: &DatabaseTransaction| {
             let u = users::insert(txn, users::Model {
@@ -382,22 +463,37 @@ impl pb::user_service_server::UserService for IdentityApi {
         Ok(Response::new(response))
     }
 
-    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::GetUserResponse>, Status> {
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::GetUserResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let id = v.id("user_id", &req.user_id);
         v.finish()?;
         let id = id.map(|i| i.to_string()).unwrap_or_default();
-        let u = users::find(&self.state.db, &id).await?.ok_or_else(|| Error::not_found("user", &id))?;
-        let municipality = u.municipality_id.as_deref().and_then(|m| Uuid::parse_str(m).ok());
+        let u = users::find(&self.state.db, &id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", &id))?;
+        let municipality = u
+            .municipality_id
+            .as_deref()
+            .and_then(|m| Uuid::parse_str(m).ok());
         if !domain::may_see(&caller, municipality) {
-            return Err(Error::PermissionDenied("the user belongs to another municipality".into()).into());
+            return Err(
+                Error::PermissionDenied("the user belongs to another municipality".into()).into(),
+            );
         }
-        Ok(Response::new(pb::GetUserResponse { user: Some(user_to_proto(u)) }))
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(user_to_proto(u)),
+        }))
     }
 
-    async fn list_users(&self, request: Request<pb::ListUsersRequest>) -> Result<Response<pb::ListUsersResponse>, Status> {
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
@@ -409,43 +505,72 @@ impl pb::user_service_server::UserService for IdentityApi {
         } else {
             match (requested, caller.municipality_id) {
                 (Some(r), Some(own)) if r != own => {
-                    return Err(Error::PermissionDenied("municipal users see only their own municipality's users".into()).into());
+                    return Err(Error::PermissionDenied(
+                        "municipal users see only their own municipality's users".into(),
+                    )
+                    .into());
                 }
                 (_, Some(own)) => Some(own),
-                (_, None) => return Err(Error::PermissionDenied("the caller belongs to no municipality".into()).into()),
+                (_, None) => {
+                    return Err(Error::PermissionDenied(
+                        "the caller belongs to no municipality".into(),
+                    )
+                    .into());
+                }
             }
         };
         let municipality = municipality.map(|m| m.to_string());
         let (rows, page) = users::list(&self.state.db, municipality.as_deref(), &page).await?;
-        Ok(Response::new(pb::ListUsersResponse { users: rows.into_iter().map(user_to_proto).collect(), page: Some(page) }))
+        Ok(Response::new(pb::ListUsersResponse {
+            users: rows.into_iter().map(user_to_proto).collect(),
+            page: Some(page),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> Result<Response<pb::UpdateUserResponse>, Status> {
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let id = v.id("user_id", &req.user_id);
         let name = req.name.as_deref().map(|n| v.text("name", n, NAME_MAX));
         let email = req.email.as_deref().map(|e| v.email("email", e));
-        let roles = req.roles.as_ref().map(|r| roles_from_proto(&mut v, "roles.roles", &r.roles));
+        let roles = req
+            .roles
+            .as_ref()
+            .map(|r| roles_from_proto(&mut v, "roles.roles", &r.roles));
         v.finish()?;
         let id = id.map(|i| i.to_string()).unwrap_or_default();
 
         let now = self.state.clock.now();
         let txn = self.state.db.begin().await.map_err(Error::from)?;
-        let mut u = users::find(&txn, &id).await?.ok_or_else(|| Error::not_found("user", &id))?;
-        let municipality = u.municipality_id.as_deref().and_then(|m| Uuid::parse_str(m).ok());
+        let mut u = users::find(&txn, &id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", &id))?;
+        let municipality = u
+            .municipality_id
+            .as_deref()
+            .and_then(|m| Uuid::parse_str(m).ok());
         if !domain::may_see(&caller, municipality) {
-            return Err(Error::PermissionDenied("the user belongs to another municipality".into()).into());
+            return Err(
+                Error::PermissionDenied("the user belongs to another municipality".into()).into(),
+            );
         }
         domain::may_manage_user(&caller, municipality, &store::decode_roles(&u.roles))?;
         if u.version != req.expected_version {
-            return Err(Error::Aborted(format!("user is at version {}, not {}", u.version, req.expected_version)).into());
+            return Err(Error::Aborted(format!(
+                "user is at version {}, not {}",
+                u.version, req.expected_version
+            ))
+            .into());
         }
         let mut changes = serde_json::Map::new();
         if let Some(roles) = roles {
-            let roles = domain::check_roles(&roles, municipality, false).map_err(|d| Error::invalid("roles.roles", d))?;
+            let roles = domain::check_roles(&roles, municipality, false)
+                .map_err(|d| Error::invalid("roles.roles", d))?;
             domain::may_manage_user(&caller, municipality, &roles)?;
             changes.insert("roles".into(), json!(role_names(&roles)));
             u.roles = store::encode_roles(&roles);
@@ -465,7 +590,11 @@ impl pb::user_service_server::UserService for IdentityApi {
         u.version += 1;
         u.updated_at = now;
         let u = users::update(&txn, u).await?;
-        audit::record(&txn, self.audit(&caller, USER, &u.id, "update", changes.into())).await?;
+        audit::record(
+            &txn,
+            self.audit(&caller, USER, &u.id, "update", changes.into()),
+        )
+        .await?;
         let event = pb::UserUpdated {
             user_id: u.id.clone(),
             municipality_id: u.municipality_id.clone().unwrap_or_default(),
@@ -474,7 +603,9 @@ impl pb::user_service_server::UserService for IdentityApi {
         outbox::publish(&txn, now, &u.id, &event).await?;
         txn.commit().await.map_err(Error::from)?;
         self.state.outbox.notify_committed();
-        Ok(Response::new(pb::UpdateUserResponse { user: Some(user_to_proto(u)) }))
+        Ok(Response::new(pb::UpdateUserResponse {
+            user: Some(user_to_proto(u)),
+        }))
     }
 }
 
@@ -505,12 +636,33 @@ impl pb::service_account_service_server::ServiceAccountService for IdentityApi {
         if let Some(m) = municipality_id {
             self.municipality_exists(m, "municipality_id").await?;
         }
-        let key = IdempotencyKey::of(&caller, "CreateServiceAccount", &std::mem::take(&mut req.idempotency_key), &req)?;
+        let key = IdempotencyKey::of(
+            &caller,
+            "CreateServiceAccount",
+            &std::mem::take(&mut req.idempotency_key),
+            &req,
+        )?;
         let now = self.state.clock.now();
-        let response = idempotency::run(&self.state.db, key, now, async |txn: &DatabaseTransaction| {
-            let account = create_service_account(txn, &caller, name, description, municipality_id, &roles, now).await?;
-            Ok(pb::CreateServiceAccountResponse { service_account: Some(service_account_to_proto(account)) })
-        })
+        let response = idempotency::run(
+            &self.state.db,
+            key,
+            now,
+            async |txn: &DatabaseTransaction| {
+                let account = create_service_account(
+                    txn,
+                    &caller,
+                    name,
+                    description,
+                    municipality_id,
+                    &roles,
+                    now,
+                )
+                .await?;
+                Ok(pb::CreateServiceAccountResponse {
+                    service_account: Some(service_account_to_proto(account)),
+                })
+            },
+        )
         .await?;
         self.state.outbox.notify_committed();
         Ok(Response::new(response))
@@ -531,7 +683,10 @@ impl pb::service_account_service_server::ServiceAccountService for IdentityApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn create_api_key(&self, request: Request<pb::CreateApiKeyRequest>) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
         let caller = caller(&request)?;
         let mut req = request.into_inner();
         let mut v = Validator::new();
@@ -552,44 +707,81 @@ impl pb::service_account_service_server::ServiceAccountService for IdentityApi {
             None => None,
         };
         v.finish()?;
-        let Some(subject) = subject else { return Err(Error::invalid("subject", "is required").into()) };
+        let Some(subject) = subject else {
+            return Err(Error::invalid("subject", "is required").into());
+        };
         if !caller.has_role(Role::ConsortiumAdmin) && caller.subject != subject.to_string() {
-            return Err(Error::PermissionDenied("only consortium admins create keys for others".into()).into());
+            return Err(Error::PermissionDenied(
+                "only consortium admins create keys for others".into(),
+            )
+            .into());
         }
         let exists = match subject {
-            Subject::User(id) => users::find(&self.state.db, &id.to_string()).await?.is_some(),
-            Subject::ServiceAccount(id) => service_accounts::find(&self.state.db, &id.to_string()).await?.is_some(),
+            Subject::User(id) => users::find(&self.state.db, &id.to_string())
+                .await?
+                .is_some(),
+            Subject::ServiceAccount(id) => service_accounts::find(&self.state.db, &id.to_string())
+                .await?
+                .is_some(),
         };
         if !exists {
             return Err(Error::not_found_field("subject", subject.to_string(), "subject").into());
         }
-        let key = IdempotencyKey::of(&caller, "CreateApiKey", &std::mem::take(&mut req.idempotency_key), &req)?;
-        let response = idempotency::run(&self.state.db, key, now, async |txn: &DatabaseTransaction| {
-            let secret = domain::api_key_from_random(&random_key_bytes()?);
-            let key = create_api_key(txn, &caller, subject, &secret, description, expires_at, now).await?;
-            Ok(pb::CreateApiKeyResponse { api_key: Some(api_key_to_proto(key)), secret })
-        })
+        let key = IdempotencyKey::of(
+            &caller,
+            "CreateApiKey",
+            &std::mem::take(&mut req.idempotency_key),
+            &req,
+        )?;
+        let response = idempotency::run(
+            &self.state.db,
+            key,
+            now,
+            async |txn: &DatabaseTransaction| {
+                let secret = domain::api_key_from_random(&random_key_bytes()?);
+                let key =
+                    create_api_key(txn, &caller, subject, &secret, description, expires_at, now)
+                        .await?;
+                Ok(pb::CreateApiKeyResponse {
+                    api_key: Some(api_key_to_proto(key)),
+                    secret,
+                })
+            },
+        )
         .await?;
         self.state.outbox.notify_committed();
         Ok(Response::new(response))
     }
 
-    async fn list_api_keys(&self, request: Request<pb::ListApiKeysRequest>) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+    async fn list_api_keys(
+        &self,
+        request: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let Some(subject) = Subject::parse(&req.subject) else {
-            return Err(Error::invalid("subject", "must be user:<id> or service-account:<id>").into());
+            return Err(
+                Error::invalid("subject", "must be user:<id> or service-account:<id>").into(),
+            );
         };
         if !caller.has_role(Role::ConsortiumAdmin) && caller.subject != subject.to_string() {
-            return Err(Error::PermissionDenied("only consortium admins list others' keys".into()).into());
+            return Err(
+                Error::PermissionDenied("only consortium admins list others' keys".into()).into(),
+            );
         }
         let page = Page::from_request(req.page.as_ref())?;
         let (rows, page) = api_keys::list(&self.state.db, &subject.to_string(), &page).await?;
-        Ok(Response::new(pb::ListApiKeysResponse { api_keys: rows.into_iter().map(api_key_to_proto).collect(), page: Some(page) }))
+        Ok(Response::new(pb::ListApiKeysResponse {
+            api_keys: rows.into_iter().map(api_key_to_proto).collect(),
+            page: Some(page),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
+    async fn revoke_api_key(
+        &self,
+        request: Request<pb::RevokeApiKeyRequest>,
+    ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
@@ -598,19 +790,45 @@ impl pb::service_account_service_server::ServiceAccountService for IdentityApi {
         let id = id.map(|i| i.to_string()).unwrap_or_default();
         let now = self.state.clock.now();
         let txn = self.state.db.begin().await.map_err(Error::from)?;
-        let key = api_keys::find(&txn, &id).await?.ok_or_else(|| Error::not_found("api key", &id))?;
+        let key = api_keys::find(&txn, &id)
+            .await?
+            .ok_or_else(|| Error::not_found("api key", &id))?;
         if !caller.has_role(Role::ConsortiumAdmin) && caller.subject != key.subject {
-            return Err(Error::PermissionDenied("only consortium admins revoke others' keys".into()).into());
+            return Err(Error::PermissionDenied(
+                "only consortium admins revoke others' keys".into(),
+            )
+            .into());
         }
         let already_revoked = key.revoked_at.is_some();
         let key = api_keys::revoke(&txn, key, now).await?;
         if !already_revoked {
-            audit::record(&txn, self.audit(&caller, API_KEY, &key.id, "revoke", json!({"subject": key.subject}))).await?;
-            outbox::publish(&txn, now, &key.id, &pb::ApiKeyRevoked { api_key_id: key.id.clone(), subject: key.subject.clone() }).await?;
+            audit::record(
+                &txn,
+                self.audit(
+                    &caller,
+                    API_KEY,
+                    &key.id,
+                    "revoke",
+                    json!({"subject": key.subject}),
+                ),
+            )
+            .await?;
+            outbox::publish(
+                &txn,
+                now,
+                &key.id,
+                &pb::ApiKeyRevoked {
+                    api_key_id: key.id.clone(),
+                    subject: key.subject.clone(),
+                },
+            )
+            .await?;
         }
         txn.commit().await.map_err(Error::from)?;
         self.state.outbox.notify_committed();
-        Ok(Response::new(pb::RevokeApiKeyResponse { api_key: Some(api_key_to_proto(key)) }))
+        Ok(Response::new(pb::RevokeApiKeyResponse {
+            api_key: Some(api_key_to_proto(key)),
+        }))
     }
 }
 
@@ -624,28 +842,42 @@ pub(crate) async fn create_service_account(
     roles: &[Role],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<service_accounts::Model, Error> {
-    let account = service_accounts::insert(txn, service_accounts::Model {
-        id: Uuid::now_v7().to_string(),
-        name,
-        description,
-        municipality_id: municipality_id.map(|m| m.to_string()),
-        roles: store::encode_roles(roles),
-        active: true,
-        version: 1,
-        created_at: now,
-    })
+    let account = service_accounts::insert(
+        txn,
+        service_accounts::Model {
+            id: Uuid::now_v7().to_string(),
+            name,
+            description,
+            municipality_id: municipality_id.map(|m| m.to_string()),
+            roles: store::encode_roles(roles),
+            active: true,
+            version: 1,
+            created_at: now,
+        },
+    )
     .await?;
     let payload = json!({"name": account.name, "description": account.description, "municipality_id": account.municipality_id, "roles": role_names(roles)});
-    audit::record(txn, AuditEntry {
-        entity_type: SERVICE_ACCOUNT,
-        entity_id: account.id.clone(),
-        actor: &caller.subject,
-        action: "create",
-        occurred_at: now,
-        payload,
-    })
+    audit::record(
+        txn,
+        AuditEntry {
+            entity_type: SERVICE_ACCOUNT,
+            entity_id: account.id.clone(),
+            actor: &caller.subject,
+            action: "create",
+            occurred_at: now,
+            payload,
+        },
+    )
     .await?;
-    outbox::publish(txn, now, &account.id, &pb::ServiceAccountCreated { service_account_id: account.id.clone() }).await?;
+    outbox::publish(
+        txn,
+        now,
+        &account.id,
+        &pb::ServiceAccountCreated {
+            service_account_id: account.id.clone(),
+        },
+    )
+    .await?;
     Ok(account)
 }
 
@@ -659,28 +891,43 @@ pub(crate) async fn create_api_key(
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<api_keys::Model, Error> {
-    let key = api_keys::insert(txn, api_keys::Model {
-        id: Uuid::now_v7().to_string(),
-        subject: subject.to_string(),
-        key_hash: domain::api_key_hash(secret),
-        prefix: domain::api_key_display_prefix(secret),
-        description,
-        created_at: now,
-        expires_at,
-        revoked_at: None,
-    })
+    let key = api_keys::insert(
+        txn,
+        api_keys::Model {
+            id: Uuid::now_v7().to_string(),
+            subject: subject.to_string(),
+            key_hash: domain::api_key_hash(secret),
+            prefix: domain::api_key_display_prefix(secret),
+            description,
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        },
+    )
     .await?;
     let payload = json!({"subject": key.subject, "prefix": key.prefix, "description": key.description, "expires_at": key.expires_at});
-    audit::record(txn, AuditEntry {
-        entity_type: API_KEY,
-        entity_id: key.id.clone(),
-        actor: &caller.subject,
-        action: "create",
-        occurred_at: now,
-        payload,
-    })
+    audit::record(
+        txn,
+        AuditEntry {
+            entity_type: API_KEY,
+            entity_id: key.id.clone(),
+            actor: &caller.subject,
+            action: "create",
+            occurred_at: now,
+            payload,
+        },
+    )
     .await?;
-    outbox::publish(txn, now, &key.id, &pb::ApiKeyCreated { api_key_id: key.id.clone(), subject: key.subject.clone() }).await?;
+    outbox::publish(
+        txn,
+        now,
+        &key.id,
+        &pb::ApiKeyCreated {
+            api_key_id: key.id.clone(),
+            subject: key.subject.clone(),
+        },
+    )
+    .await?;
     Ok(key)
 }
 
@@ -692,10 +939,15 @@ impl pb::audit_service_server::AuditService for IdentityApi {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        self.may_read_audit(&caller, &req.entity_type, &req.entity_id).await?;
+        self.may_read_audit(&caller, &req.entity_type, &req.entity_id)
+            .await?;
         let page = Page::from_request(req.page.as_ref())?;
-        let (records, page) = audit::list(&self.state.db, &req.entity_type, &req.entity_id, &page).await?;
-        Ok(Response::new(pb::ListAuditRecordsResponse { records, page: Some(page) }))
+        let (records, page) =
+            audit::list(&self.state.db, &req.entity_type, &req.entity_id, &page).await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            records,
+            page: Some(page),
+        }))
     }
 
     async fn verify_audit_chain(
@@ -704,18 +956,29 @@ impl pb::audit_service_server::AuditService for IdentityApi {
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        self.may_read_audit(&caller, &req.entity_type, &req.entity_id).await?;
+        self.may_read_audit(&caller, &req.entity_type, &req.entity_id)
+            .await?;
         let verification = audit::verify(&self.state.db, &req.entity_type, &req.entity_id).await?;
-        Ok(Response::new(pb::VerifyAuditChainResponse { verification: Some(verification) }))
+        Ok(Response::new(pb::VerifyAuditChainResponse {
+            verification: Some(verification),
+        }))
     }
 }
 
 impl IdentityApi {
     /// Suite-wide callers read every trail; municipal callers read their own municipality's and its users'.
-    async fn may_read_audit(&self, caller: &Caller, entity_type: &str, entity_id: &str) -> Result<(), Error> {
+    async fn may_read_audit(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        entity_id: &str,
+    ) -> Result<(), Error> {
         let mut v = Validator::new();
         if ![MUNICIPALITY, USER, SERVICE_ACCOUNT, API_KEY].contains(&entity_type) {
-            v.violation("entity_type", "must be municipality, user, service_account or api_key");
+            v.violation(
+                "entity_type",
+                "must be municipality, user, service_account or api_key",
+            );
         }
         let id = v.id("entity_id", entity_id);
         v.finish()?;
@@ -733,23 +996,37 @@ impl IdentityApi {
         if own {
             Ok(())
         } else {
-            Err(Error::PermissionDenied("municipal users read only their own municipality's audit trail".into()))
+            Err(Error::PermissionDenied(
+                "municipal users read only their own municipality's audit trail".into(),
+            ))
         }
     }
 }
 
 #[tonic::async_trait]
 impl pb::event_service_server::EventService for IdentityApi {
-    type WatchEventsStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::WatchEventsResponse, Status>> + Send>>;
+    type WatchEventsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::WatchEventsResponse, Status>> + Send>,
+    >;
 
-    async fn watch_events(&self, request: Request<pb::WatchEventsRequest>) -> Result<Response<Self::WatchEventsStream>, Status> {
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let caller = caller(&request)?;
-        caller.require_any_role(&[Role::Service, Role::ConsortiumAdmin], "watching identity's events")?;
+        caller.require_any_role(
+            &[Role::Service, Role::ConsortiumAdmin],
+            "watching identity's events",
+        )?;
         let req = request.into_inner();
         let after = Cursor::parse("after_cursor", &req.after_cursor)?;
-        let events = self.state.outbox.watch(self.state.db.clone(), after, req.follow);
-        Ok(Response::new(Box::pin(tokio_stream::StreamExt::map(events, |item| {
-            item.map(|event| pb::WatchEventsResponse { event: Some(event) })
-        }))))
+        let events = self
+            .state
+            .outbox
+            .watch(self.state.db.clone(), after, req.follow);
+        Ok(Response::new(Box::pin(tokio_stream::StreamExt::map(
+            events,
+            |item| item.map(|event| pb::WatchEventsResponse { event: Some(event) }),
+        ))))
     }
 }

@@ -26,10 +26,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let cli = Cli::parse();
-    let _telemetry = kommune_platform::telemetry::init("kommune-identity", &cli.config.service.telemetry)?;
+    let _telemetry =
+        kommune_platform::telemetry::init("kommune-identity", &cli.config.service.telemetry)?;
     let database_url = cli.config.service.database_url_or_default(SERVICE_NAME);
     if let Some(Command::Migrate) = cli.command {
-        kommune_platform::db::connect_and_migrate::<kommune_identity::migration::Migrator>(&database_url).await?;
+        kommune_platform::db::connect_and_migrate::<kommune_identity::migration::Migrator>(
+            &database_url,
+        )
+        .await?;
         tracing::info!("migrations applied");
         return Ok(());
     }
@@ -48,6 +52,10 @@ async fn main() -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "identity listening");
     identity
-        .serve(listener, &cli.config.service.server, kommune_platform::server::shutdown_signal())
+        .serve(
+            listener,
+            &cli.config.service.server,
+            kommune_platform::server::shutdown_signal(),
+        )
         .await
 }

@@ -23,20 +23,27 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
 impl KeyRing {
     /// Loads the keys, creating the first one on an empty database. Replicas starting together may
     /// each create one; all are published and the newest signs.
-    pub async fn load_or_create(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Self, Error> {
+    pub async fn load_or_create(
+        db: &DatabaseConnection,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Error> {
         let mut keys = signing_keys::all(db).await?;
         if keys.is_empty() {
             signing_keys::insert(db, generate(now)?).await?;
             keys = signing_keys::all(db).await?;
         }
-        let newest = keys.first().ok_or_else(|| Error::internal("no signing key after creating one"))?;
+        let newest = keys
+            .first()
+            .ok_or_else(|| Error::internal("no signing key after creating one"))?;
         let signing = EncodingKey::from_ed_der(&newest.private_key);
         let public = keys
             .iter()
@@ -47,7 +54,11 @@ impl KeyRing {
                 create_time: Some(to_timestamp(k.created_at)),
             })
             .collect();
-        Ok(Self { key_id: newest.key_id.clone(), signing, public })
+        Ok(Self {
+            key_id: newest.key_id.clone(),
+            signing,
+            public,
+        })
     }
 
     /// The published public keys.

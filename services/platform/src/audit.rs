@@ -84,7 +84,8 @@ pub async fn record(txn: &impl ConnectionTrait, entry: AuditEntry<'_>) -> Result
         .limit(1)
         .one(txn)
         .await?;
-    let (sequence, previous_hash) = last.map_or((1, String::new()), |r| (r.sequence + 1, r.record_hash));
+    let (sequence, previous_hash) =
+        last.map_or((1, String::new()), |r| (r.sequence + 1, r.record_hash));
     let payload = entry.payload.to_string();
     let payload_hash = payload_hash(&payload);
     let link = ChainLink {
@@ -116,17 +117,25 @@ pub async fn record(txn: &impl ConnectionTrait, entry: AuditEntry<'_>) -> Result
     .await;
     match inserted {
         Ok(_) => Ok(()),
-        Err(err) if crate::db::is_unique_violation(&err) => {
-            Err(Error::Aborted(format!("{} {} was changed concurrently; retry", entry.entity_type, entry.entity_id)))
-        }
+        Err(err) if crate::db::is_unique_violation(&err) => Err(Error::Aborted(format!(
+            "{} {} was changed concurrently; retry",
+            entry.entity_type, entry.entity_id
+        ))),
         Err(err) => Err(err.into()),
     }
 }
 
 /// Removes the payloads of an entity's records (erasure); the chain still verifies.
-pub async fn redact(txn: &impl ConnectionTrait, entity_type: &str, entity_id: &str) -> Result<u64, Error> {
+pub async fn redact(
+    txn: &impl ConnectionTrait,
+    entity_type: &str,
+    entity_id: &str,
+) -> Result<u64, Error> {
     let result = Entity::update_many()
-        .col_expr(Column::Payload, sea_orm::sea_query::Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::Payload,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
         .col_expr(Column::Redacted, sea_orm::sea_query::Expr::value(true))
         .filter(Column::EntityType.eq(entity_type))
         .filter(Column::EntityId.eq(entity_id))
@@ -143,7 +152,9 @@ pub async fn list(
     page: &Page,
 ) -> Result<(Vec<AuditRecord>, kommune_proto::common::v1::PageResponse), Error> {
     let after: i64 = match &page.after {
-        Some(after) => after.parse().map_err(|_| Error::invalid("page.page_token", "is not a token from this list"))?,
+        Some(after) => after
+            .parse()
+            .map_err(|_| Error::invalid("page.page_token", "is not a token from this list"))?,
         None => 0,
     };
     let rows = Entity::find()
@@ -159,7 +170,11 @@ pub async fn list(
 }
 
 /// Verifies an entity's whole chain.
-pub async fn verify(db: &impl ConnectionTrait, entity_type: &str, entity_id: &str) -> Result<AuditChainVerification, Error> {
+pub async fn verify(
+    db: &impl ConnectionTrait,
+    entity_type: &str,
+    entity_id: &str,
+) -> Result<AuditChainVerification, Error> {
     let rows = Entity::find()
         .filter(Column::EntityType.eq(entity_type))
         .filter(Column::EntityId.eq(entity_id))
@@ -244,10 +259,16 @@ fn verify_chain(rows: &[Model]) -> AuditChainVerification {
     for (index, row) in rows.iter().enumerate() {
         let expected_sequence = index as i64 + 1;
         let reason = if row.sequence != expected_sequence {
-            Some(format!("expected record {expected_sequence}, found {}", row.sequence))
+            Some(format!(
+                "expected record {expected_sequence}, found {}",
+                row.sequence
+            ))
         } else if row.previous_hash != previous_hash {
             Some("does not link to the previous record".to_owned())
-        } else if !row.redacted && row.payload.as_deref().map(payload_hash).as_deref() != Some(row.payload_hash.as_str()) {
+        } else if !row.redacted
+            && row.payload.as_deref().map(payload_hash).as_deref()
+                != Some(row.payload_hash.as_str())
+        {
             Some("payload does not match its hash".to_owned())
         } else if ChainLink::of(row).hash() != row.record_hash {
             Some("record does not match its hash".to_owned())
@@ -264,7 +285,12 @@ fn verify_chain(rows: &[Model]) -> AuditChainVerification {
         }
         previous_hash = &row.record_hash;
     }
-    AuditChainVerification { valid: true, records_checked: rows.len() as u64, first_invalid_sequence: 0, reason: String::new() }
+    AuditChainVerification {
+        valid: true,
+        records_checked: rows.len() as u64,
+        first_invalid_sequence: 0,
+        reason: String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -274,7 +300,10 @@ mod tests {
     fn chain(payloads: &[&str]) -> Vec<Model> {
         let mut rows: Vec<Model> = Vec::new();
         for (i, payload) in payloads.iter().enumerate() {
-            let previous_hash = rows.last().map(|r| r.record_hash.clone()).unwrap_or_default();
+            let previous_hash = rows
+                .last()
+                .map(|r| r.record_hash.clone())
+                .unwrap_or_default();
             let mut row = Model {
                 id: i as i64 + 1,
                 entity_type: "user".into(),
@@ -282,7 +311,8 @@ mod tests {
                 sequence: i as i64 + 1,
                 actor: "user:admin".into(),
                 action: "update".into(),
-                occurred_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap_or_default(),
+                occurred_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0)
+                    .unwrap_or_default(),
                 payload: Some((*payload).to_owned()),
                 redacted: false,
                 payload_hash: payload_hash(payload),

@@ -98,17 +98,31 @@ impl Caller {
             Ok(())
         } else {
             let names: Vec<_> = roles.iter().map(|r| r.as_str_name()).collect();
-            Err(Error::PermissionDenied(format!("{action} requires one of the roles {}", names.join(", "))))
+            Err(Error::PermissionDenied(format!(
+                "{action} requires one of the roles {}",
+                names.join(", ")
+            )))
         }
     }
 
     fn from_claims(claims: Claims, token: String) -> Result<Self, Error> {
         let municipality_id = match claims.mun.as_deref() {
             None | Some("") => None,
-            Some(m) => Some(Uuid::parse_str(m).map_err(|_| Error::Unauthenticated("malformed token".into()))?),
+            Some(m) => Some(
+                Uuid::parse_str(m).map_err(|_| Error::Unauthenticated("malformed token".into()))?,
+            ),
         };
-        let roles = claims.roles.iter().filter_map(|r| Role::from_str_name(r)).collect();
-        Ok(Self { subject: claims.sub, municipality_id, roles, token })
+        let roles = claims
+            .roles
+            .iter()
+            .filter_map(|r| Role::from_str_name(r))
+            .collect();
+        Ok(Self {
+            subject: claims.sub,
+            municipality_id,
+            roles,
+            token,
+        })
     }
 }
 
@@ -152,7 +166,12 @@ impl std::fmt::Debug for TokenVerifier {
 impl TokenVerifier {
     /// A verifier fetching keys from identity at `identity_addr` (e.g. `http://127.0.0.1:50052`).
     pub fn remote(identity_addr: impl Into<String>, clock: SharedClock) -> Arc<Self> {
-        Arc::new(Self::new(KeySource::Remote { identity_addr: identity_addr.into() }, clock))
+        Arc::new(Self::new(
+            KeySource::Remote {
+                identity_addr: identity_addr.into(),
+            },
+            clock,
+        ))
     }
 
     /// A verifier whose keys the owner sets with [`TokenVerifier::set_keys`].
@@ -161,7 +180,12 @@ impl TokenVerifier {
     }
 
     fn new(source: KeySource, clock: SharedClock) -> Self {
-        Self { source, clock, keys: RwLock::new(HashMap::new()), last_fetch: Mutex::new(None) }
+        Self {
+            source,
+            clock,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+        }
     }
 
     /// Replaces the verification keys.
@@ -174,7 +198,9 @@ impl TokenVerifier {
                     Ok(k) => {
                         decoded.insert(key.key_id.clone(), k);
                     }
-                    Err(err) => tracing::warn!(key_id = %key.key_id, error = %err, "skipping unusable public key"),
+                    Err(err) => {
+                        tracing::warn!(key_id = %key.key_id, error = %err, "skipping unusable public key")
+                    }
                 }
             }
         }
@@ -186,7 +212,9 @@ impl TokenVerifier {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::Unauthenticated("malformed bearer token".into()))?;
         if header.alg != ALGORITHM {
-            return Err(Error::Unauthenticated("token signed with an unsupported algorithm".into()));
+            return Err(Error::Unauthenticated(
+                "token signed with an unsupported algorithm".into(),
+            ));
         }
         let kid = header
             .kid
@@ -195,9 +223,9 @@ impl TokenVerifier {
             Some(key) => key,
             None => {
                 self.refresh().await?;
-                self.key(&kid)
-                    .await
-                    .ok_or_else(|| Error::Unauthenticated("token signed by an unknown key".into()))?
+                self.key(&kid).await.ok_or_else(|| {
+                    Error::Unauthenticated("token signed by an unknown key".into())
+                })?
             }
         };
         let mut validation = Validation::new(ALGORITHM);
@@ -256,7 +284,10 @@ async fn fetch_public_keys(identity_addr: &str) -> Result<Vec<PublicKey>, Error>
 /// The bearer token of an `authorization` header value.
 pub fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -264,7 +295,12 @@ mod tests {
     use super::*;
 
     fn caller(roles: Vec<Role>, municipality: Option<Uuid>) -> Caller {
-        Caller { subject: "user:x".into(), municipality_id: municipality, roles, token: String::new() }
+        Caller {
+            subject: "user:x".into(),
+            municipality_id: municipality,
+            roles,
+            token: String::new(),
+        }
     }
 
     #[test]
@@ -282,7 +318,9 @@ mod tests {
     fn role_requirements_name_the_roles() {
         let caseworker = caller(vec![Role::MunicipalCaseworker], None);
         let err = caseworker.require_any_role(&[Role::ConsortiumAdmin], "creating a municipality");
-        assert!(matches!(err, Err(Error::PermissionDenied(m)) if m.contains("ROLE_CONSORTIUM_ADMIN")));
+        assert!(
+            matches!(err, Err(Error::PermissionDenied(m)) if m.contains("ROLE_CONSORTIUM_ADMIN"))
+        );
     }
 
     #[test]

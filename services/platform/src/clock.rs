@@ -46,7 +46,9 @@ impl ManualClock {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DateTime<Utc>> {
         // A poisoned lock only means another test thread panicked; the time itself is still valid.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -87,7 +89,10 @@ mod tests {
     fn timestamps_round_trip_and_reject_invalid_nanos() {
         let time = DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap_or_default();
         assert_eq!(from_timestamp(&to_timestamp(time)), Some(time));
-        let bad = prost_types::Timestamp { seconds: 0, nanos: -1 };
+        let bad = prost_types::Timestamp {
+            seconds: 0,
+            nanos: -1,
+        };
         assert_eq!(from_timestamp(&bad), None);
     }
 }

@@ -35,7 +35,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { request_timeout_secs: 30, concurrency_limit: 1024 }
+        Self {
+            request_timeout_secs: 30,
+            concurrency_limit: 1024,
+        }
     }
 }
 
@@ -59,7 +62,11 @@ pub struct ServiceConfig {
     #[arg(long, env = "KOMMUNE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// Where identity serves, to fetch the public keys that verify tokens.
-    #[arg(long, env = "KOMMUNE_IDENTITY_ADDR", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        env = "KOMMUNE_IDENTITY_ADDR",
+        default_value = "http://127.0.0.1:50052"
+    )]
     pub identity_addr: String,
     /// Server settings.
     #[command(flatten)]
@@ -104,8 +111,14 @@ mod tests {
     #[test]
     fn defaults_need_nothing_set() {
         let config = Cli::try_parse_from(["kommune-identity"]).unwrap().service;
-        assert_eq!(config.database_url_or_default("identity"), "sqlite://data/identity.db?mode=rwc");
-        assert_eq!(config.listen_addr_or(50052), SocketAddr::from(([127, 0, 0, 1], 50052)));
+        assert_eq!(
+            config.database_url_or_default("identity"),
+            "sqlite://data/identity.db?mode=rwc"
+        );
+        assert_eq!(
+            config.listen_addr_or(50052),
+            SocketAddr::from(([127, 0, 0, 1], 50052))
+        );
         assert_eq!(config.identity_addr, "http://127.0.0.1:50052");
     }
 
@@ -123,7 +136,10 @@ mod tests {
         .unwrap()
         .service;
         assert_eq!(config.listen_addr_or(1).port(), 50051);
-        assert_eq!(config.database_url_or_default("identity"), "postgres://db/identity");
+        assert_eq!(
+            config.database_url_or_default("identity"),
+            "postgres://db/identity"
+        );
         assert_eq!(config.telemetry.log_format, LogFormat::Json);
     }
 }

@@ -16,7 +16,10 @@ pub struct FieldViolation {
 impl FieldViolation {
     /// A violation of `field`.
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self { field: field.into(), description: description.into() }
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -71,13 +74,25 @@ impl Error {
     }
 
     /// A missing entity named by a request field.
-    pub fn not_found_field(entity: &'static str, id: impl Into<String>, field: &'static str) -> Self {
-        Self::NotFound { entity, id: id.into(), field: Some(field) }
+    pub fn not_found_field(
+        entity: &'static str,
+        id: impl Into<String>,
+        field: &'static str,
+    ) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.into(),
+            field: Some(field),
+        }
     }
 
     /// A missing entity.
     pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
-        Self::NotFound { entity, id: id.into(), field: None }
+        Self::NotFound {
+            entity,
+            id: id.into(),
+            field: None,
+        }
     }
 
     /// An internal failure; `cause` is logged here and not sent to the caller.
@@ -105,7 +120,9 @@ impl From<sea_orm::TransactionError<Error>> for Error {
 impl From<Status> for Error {
     fn from(status: Status) -> Self {
         match status.code() {
-            Code::Unavailable | Code::DeadlineExceeded => Self::Unavailable(status.message().to_owned()),
+            Code::Unavailable | Code::DeadlineExceeded => {
+                Self::Unavailable(status.message().to_owned())
+            }
             Code::Unauthenticated => Self::Unauthenticated(status.message().to_owned()),
             Code::PermissionDenied => Self::PermissionDenied(status.message().to_owned()),
             _ => Self::internal(format!("upstream call failed: {status}")),
@@ -142,7 +159,11 @@ impl From<Error> for Status {
             Error::AlreadyExists { field, description } => {
                 let mut details = ErrorDetails::new();
                 details.add_bad_request_violation(field, description.clone());
-                Status::with_error_details(Code::AlreadyExists, format!("{field}: {description}"), details)
+                Status::with_error_details(
+                    Code::AlreadyExists,
+                    format!("{field}: {description}"),
+                    details,
+                )
             }
             Error::Unauthenticated(message) => Status::unauthenticated(message),
             Error::PermissionDenied(message) => Status::permission_denied(message),

@@ -53,12 +53,20 @@ pub struct IdempotencyKey {
 impl IdempotencyKey {
     /// The key of a request, if it has one. `request` is the request with its key field cleared, so a
     /// retry is recognised by its parameters.
-    pub fn of(caller: &Caller, rpc: &str, key: &str, request: &impl Message) -> Result<Option<Self>, Error> {
+    pub fn of(
+        caller: &Caller,
+        rpc: &str,
+        key: &str,
+        request: &impl Message,
+    ) -> Result<Option<Self>, Error> {
         if key.is_empty() {
             return Ok(None);
         }
         if key.len() > MAX_KEY_LEN {
-            return Err(Error::invalid("idempotency_key", format!("must be at most {MAX_KEY_LEN} bytes")));
+            return Err(Error::invalid(
+                "idempotency_key",
+                format!("must be at most {MAX_KEY_LEN} bytes"),
+            ));
         }
         Ok(Some(Self {
             scope: format!("{}|{rpc}", caller.subject),
@@ -107,12 +115,18 @@ where
     match result {
         Ok(response) => Ok(response),
         // A concurrent request with the same key may have won; its response is the answer.
-        Err(err) => stored_response(db, &key).await?.map_or(Err(err), Ok),
+        Err(err) => stored_response(db, &key).await?.ok_or(err),
     }
 }
 
-async fn stored_response<R: Message + Default>(db: &DatabaseConnection, key: &IdempotencyKey) -> Result<Option<R>, Error> {
-    let Some(stored) = entity::Entity::find_by_id((key.scope.clone(), key.key.clone())).one(db).await? else {
+async fn stored_response<R: Message + Default>(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+) -> Result<Option<R>, Error> {
+    let Some(stored) = entity::Entity::find_by_id((key.scope.clone(), key.key.clone()))
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
     if stored.request_hash != key.request_hash {
@@ -121,5 +135,7 @@ async fn stored_response<R: Message + Default>(db: &DatabaseConnection, key: &Id
             "was already used with different parameters; use a new key for a new request",
         ));
     }
-    R::decode(stored.response.as_slice()).map(Some).map_err(Error::internal)
+    R::decode(stored.response.as_slice())
+        .map(Some)
+        .map_err(Error::internal)
 }

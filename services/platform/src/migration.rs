@@ -65,19 +65,39 @@ impl MigrationTrait for PlatformTables {
         // writes one transaction at a time: 0 everywhere keeps plain id order.
         let tx_id_default = match manager.get_database_backend() {
             DbBackend::Postgres => Expr::cust("(pg_current_xact_id()::text)::bigint"),
-            _ => Expr::val(0).into(),
+            _ => Expr::val(0),
         };
         manager
             .create_table(
                 Table::create()
                     .table(OutboxEvents::Table)
-                    .col(ColumnDef::new(OutboxEvents::Id).big_integer().not_null().auto_increment().primary_key())
-                    .col(ColumnDef::new(OutboxEvents::TxId).big_integer().not_null().default(tx_id_default))
-                    .col(ColumnDef::new(OutboxEvents::EventId).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(OutboxEvents::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(OutboxEvents::TxId)
+                            .big_integer()
+                            .not_null()
+                            .default(tx_id_default),
+                    )
+                    .col(
+                        ColumnDef::new(OutboxEvents::EventId)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(OutboxEvents::EventType).string().not_null())
                     .col(ColumnDef::new(OutboxEvents::Subject).string().not_null())
                     .col(ColumnDef::new(OutboxEvents::Payload).blob().not_null())
-                    .col(ColumnDef::new(OutboxEvents::OccurredAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(OutboxEvents::OccurredAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -95,17 +115,44 @@ impl MigrationTrait for PlatformTables {
             .create_table(
                 Table::create()
                     .table(AuditRecords::Table)
-                    .col(ColumnDef::new(AuditRecords::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(
+                        ColumnDef::new(AuditRecords::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(AuditRecords::EntityType).string().not_null())
                     .col(ColumnDef::new(AuditRecords::EntityId).string().not_null())
-                    .col(ColumnDef::new(AuditRecords::Sequence).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(AuditRecords::Sequence)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(AuditRecords::Actor).string().not_null())
                     .col(ColumnDef::new(AuditRecords::Action).string().not_null())
-                    .col(ColumnDef::new(AuditRecords::OccurredAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(AuditRecords::OccurredAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(AuditRecords::Payload).text().null())
-                    .col(ColumnDef::new(AuditRecords::Redacted).boolean().not_null().default(false))
-                    .col(ColumnDef::new(AuditRecords::PayloadHash).string().not_null())
-                    .col(ColumnDef::new(AuditRecords::PreviousHash).string().not_null())
+                    .col(
+                        ColumnDef::new(AuditRecords::Redacted)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(AuditRecords::PayloadHash)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AuditRecords::PreviousHash)
+                            .string()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(AuditRecords::RecordHash).string().not_null())
                     .to_owned(),
             )
@@ -128,18 +175,36 @@ impl MigrationTrait for PlatformTables {
                     .table(IdempotencyKeys::Table)
                     .col(ColumnDef::new(IdempotencyKeys::Scope).string().not_null())
                     .col(ColumnDef::new(IdempotencyKeys::Key).string().not_null())
-                    .col(ColumnDef::new(IdempotencyKeys::RequestHash).string().not_null())
+                    .col(
+                        ColumnDef::new(IdempotencyKeys::RequestHash)
+                            .string()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(IdempotencyKeys::Response).blob().not_null())
-                    .col(ColumnDef::new(IdempotencyKeys::CreatedAt).timestamp_with_time_zone().not_null())
-                    .primary_key(Index::create().col(IdempotencyKeys::Scope).col(IdempotencyKeys::Key))
+                    .col(
+                        ColumnDef::new(IdempotencyKeys::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(IdempotencyKeys::Scope)
+                            .col(IdempotencyKeys::Key),
+                    )
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(AuditRecords::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(OutboxEvents::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(AuditRecords::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(OutboxEvents::Table).to_owned())
+            .await
     }
 }

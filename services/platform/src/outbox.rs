@@ -93,7 +93,10 @@ impl Cursor {
     }
 
     fn of(row: &Model) -> Self {
-        Self { tx_id: row.tx_id, id: row.id }
+        Self {
+            tx_id: row.tx_id,
+            id: row.id,
+        }
     }
 }
 
@@ -169,7 +172,11 @@ impl Outbox {
 }
 
 /// The next events after `cursor` that can no longer be preceded by a late commit.
-pub async fn next_batch(db: &DatabaseConnection, cursor: Cursor, limit: u64) -> Result<Vec<Model>, Error> {
+pub async fn next_batch(
+    db: &DatabaseConnection,
+    cursor: Cursor,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
     let mut query = Entity::find()
         .filter(
             Column::TxId
@@ -181,7 +188,9 @@ pub async fn next_batch(db: &DatabaseConnection, cursor: Cursor, limit: u64) -> 
         .limit(limit);
     if db.get_database_backend() == DbBackend::Postgres {
         // Only rows of transactions older than every transaction still running: their set is final.
-        query = query.filter(Expr::cust("tx_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"));
+        query = query.filter(Expr::cust(
+            "tx_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint",
+        ));
     }
     Ok(query.all(db).await?)
 }
@@ -196,7 +205,10 @@ fn envelope(row: Model) -> EventEnvelope {
         event_type: row.event_type,
         occurred_at: Some(to_timestamp(row.occurred_at)),
         subject: row.subject,
-        payload: Some(prost_types::Any { type_url, value: row.payload }),
+        payload: Some(prost_types::Any {
+            type_url,
+            value: row.payload,
+        }),
     }
 }
 
@@ -207,8 +219,14 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let cursor = Cursor { tx_id: 812, id: 17 };
-        assert_eq!(Cursor::parse("after_cursor", &cursor.to_string()).ok(), Some(cursor));
-        assert_eq!(Cursor::parse("after_cursor", "").ok(), Some(Cursor::default()));
+        assert_eq!(
+            Cursor::parse("after_cursor", &cursor.to_string()).ok(),
+            Some(cursor)
+        );
+        assert_eq!(
+            Cursor::parse("after_cursor", "").ok(),
+            Some(Cursor::default())
+        );
         assert!(Cursor::parse("after_cursor", "17").is_err());
         assert!(Cursor::parse("after_cursor", "a.b").is_err());
     }

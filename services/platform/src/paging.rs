@@ -24,7 +24,10 @@ impl Page {
     /// Reads the request's paging (absent means the first page of the default size).
     pub fn from_request(request: Option<&PageRequest>) -> Result<Self, Error> {
         let Some(request) = request else {
-            return Ok(Self { size: DEFAULT_PAGE_SIZE, after: None });
+            return Ok(Self {
+                size: DEFAULT_PAGE_SIZE,
+                after: None,
+            });
         };
         let size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
@@ -50,7 +53,11 @@ impl Page {
     }
 
     /// Trims the fetched rows to the page and builds the response paging from the last row's sort key.
-    pub fn finish<T>(&self, mut rows: Vec<T>, sort_key: impl Fn(&T) -> String) -> (Vec<T>, PageResponse) {
+    pub fn finish<T>(
+        &self,
+        mut rows: Vec<T>,
+        sort_key: impl Fn(&T) -> String,
+    ) -> (Vec<T>, PageResponse) {
         let more = rows.len() as u64 > self.size;
         rows.truncate(self.size as usize);
         let next_page_token = match rows.last() {
@@ -67,12 +74,18 @@ mod tests {
 
     #[test]
     fn pages_follow_each_other() {
-        let first = Page::from_request(Some(&PageRequest { page_size: 2, page_token: String::new() }))
-            .unwrap_or_else(|_| unreachable!());
+        let first = Page::from_request(Some(&PageRequest {
+            page_size: 2,
+            page_token: String::new(),
+        }))
+        .unwrap_or_else(|_| unreachable!());
         let (rows, page) = first.finish(vec!["a", "b", "c"], |s| s.to_string());
         assert_eq!(rows, ["a", "b"]);
-        let next = Page::from_request(Some(&PageRequest { page_size: 2, page_token: page.next_page_token }))
-            .unwrap_or_else(|_| unreachable!());
+        let next = Page::from_request(Some(&PageRequest {
+            page_size: 2,
+            page_token: page.next_page_token,
+        }))
+        .unwrap_or_else(|_| unreachable!());
         assert_eq!(next.after.as_deref(), Some("b"));
         let (rows, page) = next.finish(vec!["c"], |s| s.to_string());
         assert_eq!(rows, ["c"]);
@@ -81,9 +94,24 @@ mod tests {
 
     #[test]
     fn bad_paging_is_rejected_and_sizes_are_clamped() {
-        assert!(Page::from_request(Some(&PageRequest { page_size: -1, page_token: String::new() })).is_err());
-        assert!(Page::from_request(Some(&PageRequest { page_size: 1, page_token: "***".into() })).is_err());
-        let page = Page::from_request(Some(&PageRequest { page_size: 10_000, page_token: String::new() }));
+        assert!(
+            Page::from_request(Some(&PageRequest {
+                page_size: -1,
+                page_token: String::new()
+            }))
+            .is_err()
+        );
+        assert!(
+            Page::from_request(Some(&PageRequest {
+                page_size: 1,
+                page_token: "***".into()
+            }))
+            .is_err()
+        );
+        let page = Page::from_request(Some(&PageRequest {
+            page_size: 10_000,
+            page_token: String::new(),
+        }));
         assert_eq!(page.map(|p| p.size).ok(), Some(MAX_PAGE_SIZE));
     }
 }

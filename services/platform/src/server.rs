@@ -25,9 +25,12 @@ use tower::{Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::BoxError;
 use crate::auth::{Caller, TokenVerifier, bearer_token};
 use crate::config::ServerConfig;
-use crate::BoxError;
+
+/// Response header carrying the trace id of the call.
+pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -50,13 +53,22 @@ impl GrpcServer {
         let (health, health_service) = tonic_health::server::health_reporter();
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
-        Self { routes, served: Vec::new(), health }
+        Self {
+            routes,
+            served: Vec::new(),
+            health,
+        }
     }
 
     /// Adds a service; its health is reported under its full name.
     pub fn add_service<S>(mut self, service: S) -> Self
     where
-        S: Service<Request<tonic::body::Body>, Error = Infallible> + NamedService + Clone + Send + Sync + 'static,
+        S: Service<Request<tonic::body::Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
         S::Response: axum::response::IntoResponse,
         S::Future: Send + 'static,
     {
@@ -81,8 +93,11 @@ impl GrpcServer {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), BoxError>
     where
-        F: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>, Error = Infallible>
-            + Clone
+        F: Service<
+                Request<axum::body::Body>,
+                Response = Response<axum::body::Body>,
+                Error = Infallible,
+            > + Clone
             + Send
             + Sync
             + 'static,
@@ -105,22 +120,35 @@ impl GrpcServer {
         routes.add_service(reflection.build_v1()?);
         routes.add_service(reflection_alpha.build_v1alpha()?);
         let routes = match fallback {
-            Some(fallback) => Routes::from(routes.routes().into_axum_router().fallback_service(fallback)),
+            Some(fallback) => Routes::from(
+                routes
+                    .routes()
+                    .into_axum_router()
+                    .fallback_service(fallback),
+            ),
             None => routes.routes(),
         };
 
-        self.health.set_service_status("", ServingStatus::Serving).await;
+        self.health
+            .set_service_status("", ServingStatus::Serving)
+            .await;
         for name in &self.served {
-            self.health.set_service_status(*name, ServingStatus::Serving).await;
+            self.health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
         }
         let health = self.health.clone();
         let served = self.served.clone();
         let shutdown = async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight calls");
-            health.set_service_status("", ServingStatus::NotServing).await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
             for name in served {
-                health.set_service_status(name, ServingStatus::NotServing).await;
+                health
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
             }
         };
 
@@ -131,14 +159,22 @@ impl GrpcServer {
         tonic::transport::Server::builder()
             .timeout(config.request_timeout())
             .layer(layers)
-            .serve_with_incoming_shutdown(routes.prepare(), TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(
+                routes.prepare(),
+                TcpListenerStream::new(listener),
+                shutdown,
+            )
             .await?;
         Ok(())
     }
 }
 
 /// No fallback: the server answers UNIMPLEMENTED for services it does not have.
-pub type NoFallback = tower::util::BoxCloneSyncService<Request<axum::body::Body>, Response<axum::body::Body>, Infallible>;
+pub type NoFallback = tower::util::BoxCloneSyncService<
+    Request<axum::body::Body>,
+    Response<axum::body::Body>,
+    Infallible,
+>;
 
 /// Completes on SIGTERM or ctrl-c.
 pub async fn shutdown_signal() {
@@ -201,7 +237,10 @@ struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(key), http::HeaderValue::try_from(value)) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(key),
+            http::HeaderValue::try_from(value),
+        ) {
             self.0.insert(name, value);
         }
     }
@@ -210,11 +249,15 @@ impl Injector for HeaderInjector<'_> {
 /// Writes the current span's W3C trace context (`traceparent`) into outgoing headers.
 pub fn inject_trace_context(headers: &mut HeaderMap) {
     let context = tracing::Span::current().context();
-    global::get_text_map_propagator(|propagator| propagator.inject_context(&context, &mut HeaderInjector(headers)));
+    global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers))
+    });
 }
 
 /// A tonic client interceptor carrying the current trace context, for calls between services.
-pub fn trace_context_interceptor(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+pub fn trace_context_interceptor(
+    mut request: tonic::Request<()>,
+) -> Result<tonic::Request<()>, Status> {
     let mut headers = std::mem::take(request.metadata_mut()).into_headers();
     inject_trace_context(&mut headers);
     *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
@@ -256,7 +299,10 @@ impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner, metrics: self.metrics.clone() }
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -294,9 +340,12 @@ where
             rpc.grpc.status_code = tracing::field::Empty,
             trace_id = tracing::field::Empty,
         );
-        let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
+        let parent =
+            global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
         let _ = span.set_parent(parent);
-        let trace_id = opentelemetry::trace::TraceContextExt::span(&span.context()).span_context().trace_id();
+        let trace_id = opentelemetry::trace::TraceContextExt::span(&span.context())
+            .span_context()
+            .trace_id();
         span.record("trace_id", tracing::field::display(trace_id));
 
         let clone = self.inner.clone();
@@ -305,7 +354,19 @@ where
         let started = Instant::now();
         Box::pin(
             async move {
-                let response = inner.call(request).await;
+                let mut response = inner.call(request).await;
+                if let Ok(response) = response.as_mut()
+                    && trace_id != opentelemetry::trace::TraceId::INVALID
+                {
+                    // The innermost server's id wins, so a caller sees the id its call was traced under
+                    // and can quote it to support.
+                    if let Ok(value) = http::HeaderValue::from_str(&trace_id.to_string()) {
+                        response
+                            .headers_mut()
+                            .entry(TRACE_ID_HEADER)
+                            .or_insert(value);
+                    }
+                }
                 let code = response.as_ref().map_or(Code::Internal, status_of);
                 tracing::Span::current().record("rpc.grpc.status_code", code as i32);
                 if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
@@ -319,7 +380,9 @@ where
                     KeyValue::new("rpc.grpc.status_code", code as i64),
                 ];
                 metrics.requests.add(1, &attributes);
-                metrics.duration.record(started.elapsed().as_secs_f64(), &attributes);
+                metrics
+                    .duration
+                    .record(started.elapsed().as_secs_f64(), &attributes);
                 response
             }
             .instrument(span),
@@ -334,7 +397,9 @@ struct ShedLayer {
 
 impl ShedLayer {
     fn new(limit: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(limit.max(1))) }
+        Self {
+            permits: Arc::new(Semaphore::new(limit.max(1))),
+        }
     }
 }
 
@@ -342,7 +407,10 @@ impl<S> Layer<S> for ShedLayer {
     type Service = Shed<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Shed { inner, permits: self.permits.clone() }
+        Shed {
+            inner,
+            permits: self.permits.clone(),
+        }
     }
 }
 
@@ -372,7 +440,9 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             tracing::warn!("shedding load: concurrency limit reached");
-            return Box::pin(async { Ok(Status::unavailable("server overloaded; retry").into_http()) });
+            return Box::pin(async {
+                Ok(Status::unavailable("server overloaded; retry").into_http())
+            });
         };
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -393,7 +463,10 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Auth { inner, verifier: self.verifier.clone() }
+        Auth {
+            inner,
+            verifier: self.verifier.clone(),
+        }
     }
 }
 
@@ -407,7 +480,9 @@ pub struct Auth<S> {
 
 /// Whether a call to `path` needs no token.
 pub fn is_open_path(path: &str) -> bool {
-    kommune_proto::is_public_method(path) || path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
+    kommune_proto::is_public_method(path)
+        || path.starts_with("/grpc.health.")
+        || path.starts_with("/grpc.reflection.")
 }
 
 impl<S, B, R> Service<Request<B>> for Auth<S>
@@ -470,9 +545,13 @@ mod tests {
 
     #[test]
     fn only_public_rpcs_health_and_reflection_are_open() {
-        assert!(is_open_path("/kommune.identity.v1.TokenService/ExchangeApiKey"));
+        assert!(is_open_path(
+            "/kommune.identity.v1.TokenService/ExchangeApiKey"
+        ));
         assert!(is_open_path("/grpc.health.v1.Health/Check"));
-        assert!(is_open_path("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
+        assert!(is_open_path(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ));
         assert!(!is_open_path("/kommune.identity.v1.TokenService/GetCaller"));
         assert!(!is_open_path("/kommune.identity.v1.UserService/CreateUser"));
     }

@@ -34,7 +34,10 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs logging, tracing and metrics for the process named `service_name`.
-pub fn init(service_name: &'static str, config: &TelemetryConfig) -> Result<TelemetryGuard, crate::BoxError> {
+pub fn init(
+    service_name: &'static str,
+    config: &TelemetryConfig,
+) -> Result<TelemetryGuard, crate::BoxError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder()
         .with_service_name(service_name)
@@ -45,9 +48,13 @@ pub fn init(service_name: &'static str, config: &TelemetryConfig) -> Result<Tele
     let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
     let mut meter_provider = None;
     if otlp {
-        let spans = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
+        let spans = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()?;
         tracer_builder = tracer_builder.with_batch_exporter(spans);
-        let metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic().build()?;
+        let metrics = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .build()?;
         let meters = SdkMeterProvider::builder()
             .with_resource(resource)
             .with_periodic_exporter(metrics)
@@ -60,10 +67,14 @@ pub fn init(service_name: &'static str, config: &TelemetryConfig) -> Result<Tele
     global::set_tracer_provider(tracer_provider.clone());
     let tracer = tracer_provider.tracer(service_name);
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let fmt = match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .boxed(),
     };
     // A second init in one process (tests) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
@@ -71,5 +82,8 @@ pub fn init(service_name: &'static str, config: &TelemetryConfig) -> Result<Tele
         .with(fmt)
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init();
-    Ok(TelemetryGuard { tracer_provider, meter_provider })
+    Ok(TelemetryGuard {
+        tracer_provider,
+        meter_provider,
+    })
 }

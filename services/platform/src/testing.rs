@@ -21,11 +21,14 @@ pub async fn fresh_database_url(service: &str) -> String {
                 .await
                 .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
             let _ = admin.close().await;
-            let (base, _) = admin_url.rsplit_once('/').unwrap_or((admin_url.as_str(), ""));
+            let (base, _) = admin_url
+                .rsplit_once('/')
+                .unwrap_or((admin_url.as_str(), ""));
             format!("{base}/{name}")
         }
         _ => {
-            let dir = std::env::temp_dir().join(format!("kommune-test-{}", Uuid::new_v4().simple()));
+            let dir =
+                std::env::temp_dir().join(format!("kommune-test-{}", Uuid::new_v4().simple()));
             crate::config::sqlite_url(&dir, service)
         }
     }

@@ -19,7 +19,8 @@ impl Validator {
 
     /// Records a violation.
     pub fn violation(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.violations.push(FieldViolation::new(field, description));
+        self.violations
+            .push(FieldViolation::new(field, description));
     }
 
     /// A required free-text field: non-blank, at most `max_chars`, and free of personal ID numbers.
@@ -137,7 +138,10 @@ mod tests {
         v.email("email", "not-an-address");
         v.id("municipality_id", "42");
         v.digits("cvr_number", "1234", 8);
-        assert_eq!(fields(v), ["name", "email", "municipality_id", "cvr_number"]);
+        assert_eq!(
+            fields(v),
+            ["name", "email", "municipality_id", "cvr_number"]
+        );
     }
 
     #[test]

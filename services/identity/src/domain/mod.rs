@@ -1,9 +1,9 @@
 //! Identity's rules as plain functions: who a principal may be, who may manage whom, and the shape of
 //! API keys. No I/O here.
 
-use kommune_proto::identity::v1::Role;
 use kommune_platform::auth::Caller;
 use kommune_platform::error::Error;
+use kommune_proto::identity::v1::Role;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -13,7 +13,11 @@ pub const MUNICIPAL_ROLES: [Role; 2] = [Role::MunicipalCaseworker, Role::Municip
 /// Checks a principal's roles against its municipality: at least one role; municipal roles need a
 /// municipality and suite-wide roles forbid one (so a principal is never both). `ROLE_SERVICE` is
 /// for service accounts only. Returns the roles without duplicates.
-pub fn check_roles(roles: &[Role], municipality_id: Option<Uuid>, service_account: bool) -> Result<Vec<Role>, String> {
+pub fn check_roles(
+    roles: &[Role],
+    municipality_id: Option<Uuid>,
+    service_account: bool,
+) -> Result<Vec<Role>, String> {
     let mut unique: Vec<Role> = Vec::new();
     for role in roles {
         if *role == Role::Unspecified {
@@ -29,25 +33,37 @@ pub fn check_roles(roles: &[Role], municipality_id: Option<Uuid>, service_accoun
     if unique.is_empty() {
         return Err("must name at least one role".into());
     }
-    let municipal = unique.iter().filter(|r| MUNICIPAL_ROLES.contains(r)).count();
+    let municipal = unique
+        .iter()
+        .filter(|r| MUNICIPAL_ROLES.contains(r))
+        .count();
     if municipal > 0 && municipal < unique.len() {
         return Err("must not mix municipal and suite-wide roles".into());
     }
     match (municipal > 0, municipality_id.is_some()) {
         (true, false) => Err("municipal roles need a municipality_id".into()),
-        (false, true) if !service_account => Err("suite-wide roles must not have a municipality_id".into()),
+        (false, true) if !service_account => {
+            Err("suite-wide roles must not have a municipality_id".into())
+        }
         _ => Ok(unique),
     }
 }
 
 /// Whether `caller` may create or change a user of `municipality_id` holding `roles`: consortium
 /// admins manage everyone; a municipality's project leaders manage their own municipality's users.
-pub fn may_manage_user(caller: &Caller, municipality_id: Option<Uuid>, roles: &[Role]) -> Result<(), Error> {
+pub fn may_manage_user(
+    caller: &Caller,
+    municipality_id: Option<Uuid>,
+    roles: &[Role],
+) -> Result<(), Error> {
     if caller.has_role(Role::ConsortiumAdmin) {
         return Ok(());
     }
     let own = municipality_id.is_some() && municipality_id == caller.municipality_id;
-    if caller.has_role(Role::MunicipalProjectLeader) && own && roles.iter().all(|r| MUNICIPAL_ROLES.contains(r)) {
+    if caller.has_role(Role::MunicipalProjectLeader)
+        && own
+        && roles.iter().all(|r| MUNICIPAL_ROLES.contains(r))
+    {
         return Ok(());
     }
     Err(Error::PermissionDenied(
@@ -71,15 +87,25 @@ pub fn check_cvr(cvr: &str) -> Result<(), String> {
         return Err("must be 8 digits".into());
     }
     let sum: u32 = digits.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum();
-    if sum % 11 == 0 { Ok(()) } else { Err("is not a valid CVR number (check digit)".into()) }
+    if sum.is_multiple_of(11) {
+        Ok(())
+    } else {
+        Err("is not a valid CVR number (check digit)".into())
+    }
 }
 
 /// A service account name: 2–63 lowercase letters, digits and dashes, starting with a letter.
 pub fn check_service_account_name(name: &str) -> Result<(), String> {
     let valid = (2..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid { Ok(()) } else { Err("must be 2-63 lowercase letters, digits and dashes, starting with a letter".into()) }
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err("must be 2-63 lowercase letters, digits and dashes, starting with a letter".into())
+    }
 }
 
 /// The prefix of every generated API key, so leaked keys are recognisable by scanners.
@@ -92,7 +118,10 @@ const DISPLAY_PREFIX_LEN: usize = 12;
 /// A new API key from 32 random bytes.
 pub fn api_key_from_random(random: &[u8; 32]) -> String {
     use base64::Engine;
-    format!("{API_KEY_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
+    format!(
+        "{API_KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+    )
 }
 
 /// The stored form of an API key. Keys are 256-bit random, so a plain SHA-256 is enough (no
@@ -144,7 +173,12 @@ mod tests {
     use super::*;
 
     fn caller(roles: Vec<Role>, municipality: Option<Uuid>) -> Caller {
-        Caller { subject: "user:x".into(), municipality_id: municipality, roles, token: String::new() }
+        Caller {
+            subject: "user:x".into(),
+            municipality_id: municipality,
+            roles,
+            token: String::new(),
+        }
     }
 
     #[test]
@@ -153,11 +187,21 @@ mod tests {
         assert!(check_roles(&[Role::MunicipalCaseworker], m, false).is_ok());
         assert!(check_roles(&[Role::MunicipalCaseworker], None, false).is_err());
         assert!(check_roles(&[Role::SupplierSecondLine], m, false).is_err());
-        assert!(check_roles(&[Role::SupplierSecondLine, Role::MunicipalCaseworker], m, false).is_err());
+        assert!(
+            check_roles(
+                &[Role::SupplierSecondLine, Role::MunicipalCaseworker],
+                m,
+                false
+            )
+            .is_err()
+        );
         assert!(check_roles(&[], None, false).is_err());
         assert!(check_roles(&[Role::Unspecified], None, false).is_err());
         assert!(check_roles(&[Role::Service], None, false).is_err());
-        assert_eq!(check_roles(&[Role::Service, Role::Service], None, true), Ok(vec![Role::Service]));
+        assert_eq!(
+            check_roles(&[Role::Service, Role::Service], None, true),
+            Ok(vec![Role::Service])
+        );
         // A municipality's own system may act for it with a suite-wide-looking service role.
         assert!(check_roles(&[Role::Service], m, true).is_ok());
     }
@@ -191,15 +235,24 @@ mod tests {
         assert!(key.starts_with(API_KEY_PREFIX));
         assert_eq!(key.len(), API_KEY_PREFIX.len() + 43);
         assert_eq!(api_key_hash(&key), api_key_hash(&key));
-        assert_ne!(api_key_hash(&key), api_key_hash(&api_key_from_random(&[8; 32])));
+        assert_ne!(
+            api_key_hash(&key),
+            api_key_hash(&api_key_from_random(&[8; 32]))
+        );
         assert_eq!(api_key_display_prefix(&key).len(), 12);
     }
 
     #[test]
     fn subjects_round_trip() {
         let id = Uuid::now_v7();
-        assert_eq!(Subject::parse(&Subject::User(id).to_string()), Some(Subject::User(id)));
-        assert_eq!(Subject::parse(&Subject::ServiceAccount(id).to_string()), Some(Subject::ServiceAccount(id)));
+        assert_eq!(
+            Subject::parse(&Subject::User(id).to_string()),
+            Some(Subject::User(id))
+        );
+        assert_eq!(
+            Subject::parse(&Subject::ServiceAccount(id).to_string()),
+            Some(Subject::ServiceAccount(id))
+        );
         assert_eq!(Subject::parse("group:1"), None);
         assert_eq!(Subject::parse("user:not-a-uuid"), None);
     }

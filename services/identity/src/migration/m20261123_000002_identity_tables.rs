@@ -75,15 +75,45 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Municipalities::Table)
-                    .col(ColumnDef::new(Municipalities::Id).string().not_null().primary_key())
-                    .col(ColumnDef::new(Municipalities::Code).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Municipalities::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Municipalities::Code)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Municipalities::Name).string().not_null())
-                    .col(ColumnDef::new(Municipalities::CvrNumber).string().not_null())
-                    .col(ColumnDef::new(Municipalities::DebtorSystem).string().not_null())
+                    .col(
+                        ColumnDef::new(Municipalities::CvrNumber)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Municipalities::DebtorSystem)
+                            .string()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Municipalities::Active).boolean().not_null())
-                    .col(ColumnDef::new(Municipalities::Version).big_integer().not_null())
-                    .col(ColumnDef::new(Municipalities::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Municipalities::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Municipalities::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Municipalities::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Municipalities::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -94,12 +124,25 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Users::Id).string().not_null().primary_key())
                     .col(ColumnDef::new(Users::MunicipalityId).string().null())
                     .col(ColumnDef::new(Users::Name).string().not_null())
-                    .col(ColumnDef::new(Users::Email).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::Email)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::Roles).string().not_null())
                     .col(ColumnDef::new(Users::Active).boolean().not_null())
                     .col(ColumnDef::new(Users::Version).big_integer().not_null())
-                    .col(ColumnDef::new(Users::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Users::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Users::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Users::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("users_municipality")
@@ -123,14 +166,40 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ServiceAccounts::Table)
-                    .col(ColumnDef::new(ServiceAccounts::Id).string().not_null().primary_key())
-                    .col(ColumnDef::new(ServiceAccounts::Name).string().not_null().unique_key())
-                    .col(ColumnDef::new(ServiceAccounts::Description).string().not_null())
-                    .col(ColumnDef::new(ServiceAccounts::MunicipalityId).string().null())
+                    .col(
+                        ColumnDef::new(ServiceAccounts::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ServiceAccounts::Name)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ServiceAccounts::Description)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ServiceAccounts::MunicipalityId)
+                            .string()
+                            .null(),
+                    )
                     .col(ColumnDef::new(ServiceAccounts::Roles).string().not_null())
                     .col(ColumnDef::new(ServiceAccounts::Active).boolean().not_null())
-                    .col(ColumnDef::new(ServiceAccounts::Version).big_integer().not_null())
-                    .col(ColumnDef::new(ServiceAccounts::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(ServiceAccounts::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ServiceAccounts::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("service_accounts_municipality")
@@ -144,14 +213,36 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ApiKeys::Table)
-                    .col(ColumnDef::new(ApiKeys::Id).string().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(ApiKeys::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(ApiKeys::Subject).string().not_null())
-                    .col(ColumnDef::new(ApiKeys::KeyHash).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(ApiKeys::KeyHash)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(ApiKeys::Prefix).string().not_null())
                     .col(ColumnDef::new(ApiKeys::Description).string().not_null())
-                    .col(ColumnDef::new(ApiKeys::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(ApiKeys::ExpiresAt).timestamp_with_time_zone().null())
-                    .col(ColumnDef::new(ApiKeys::RevokedAt).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(ApiKeys::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeys::ExpiresAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeys::RevokedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -169,10 +260,19 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(SigningKeys::Table)
-                    .col(ColumnDef::new(SigningKeys::KeyId).string().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(SigningKeys::KeyId)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(SigningKeys::PrivateKey).blob().not_null())
                     .col(ColumnDef::new(SigningKeys::PublicKey).blob().not_null())
-                    .col(ColumnDef::new(SigningKeys::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(SigningKeys::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await
@@ -186,7 +286,9 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Municipalities::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

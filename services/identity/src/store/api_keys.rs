@@ -52,8 +52,14 @@ pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, E
 }
 
 /// The key with this hash.
-pub async fn find_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<Model>, Error> {
-    Ok(Entity::find().filter(Column::KeyHash.eq(key_hash)).one(db).await?)
+pub async fn find_by_hash(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+) -> Result<Option<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::KeyHash.eq(key_hash))
+        .one(db)
+        .await?)
 }
 
 /// One key.
@@ -78,7 +84,11 @@ pub async fn list(
 }
 
 /// Marks a key revoked at `now` (keeping an earlier revocation).
-pub async fn revoke(txn: &impl ConnectionTrait, key: Model, now: DateTime<Utc>) -> Result<Model, Error> {
+pub async fn revoke(
+    txn: &impl ConnectionTrait,
+    key: Model,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
     if key.revoked_at.is_some() {
         return Ok(key);
     }

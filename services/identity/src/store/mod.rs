@@ -7,13 +7,17 @@ pub mod service_accounts;
 pub mod signing_keys;
 pub mod users;
 
-use kommune_proto::identity::v1::Role;
 use kommune_platform::Error;
+use kommune_proto::identity::v1::Role;
 use sea_orm::DbErr;
 
 /// Roles as stored: proto names joined by commas.
 pub fn encode_roles(roles: &[Role]) -> String {
-    roles.iter().map(|r| r.as_str_name()).collect::<Vec<_>>().join(",")
+    roles
+        .iter()
+        .map(|r| r.as_str_name())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Roles as read back; unknown names (from a newer version) are skipped.
@@ -24,7 +28,10 @@ pub fn decode_roles(roles: &str) -> Vec<Role> {
 /// Maps a unique violation on `field` to ALREADY_EXISTS, other errors to INTERNAL.
 fn unique(err: DbErr, field: &'static str, description: impl FnOnce() -> String) -> Error {
     if kommune_platform::db::is_unique_violation(&err) {
-        Error::AlreadyExists { field, description: description() }
+        Error::AlreadyExists {
+            field,
+            description: description(),
+        }
     } else {
         err.into()
     }

@@ -40,10 +40,11 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Inserts a new municipality.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     let code = model.code.clone();
-    ActiveModel::from(model)
-        .insert(txn)
-        .await
-        .map_err(|e| super::unique(e, "code", || format!("a municipality with code {code} exists")))
+    ActiveModel::from(model).insert(txn).await.map_err(|e| {
+        super::unique(e, "code", || {
+            format!("a municipality with code {code} exists")
+        })
+    })
 }
 
 /// One municipality.
@@ -52,8 +53,13 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
 }
 
 /// A page of municipalities by code.
-pub async fn list(db: &impl ConnectionTrait, page: &Page) -> Result<(Vec<Model>, kommune_proto::common::v1::PageResponse), Error> {
-    let mut query = Entity::find().order_by_asc(Column::Code).limit(page.fetch_limit());
+pub async fn list(
+    db: &impl ConnectionTrait,
+    page: &Page,
+) -> Result<(Vec<Model>, kommune_proto::common::v1::PageResponse), Error> {
+    let mut query = Entity::find()
+        .order_by_asc(Column::Code)
+        .limit(page.fetch_limit());
     if let Some(after) = &page.after {
         query = query.filter(Column::Code.gt(after.as_str()));
     }
@@ -63,13 +69,15 @@ pub async fn list(db: &impl ConnectionTrait, page: &Page) -> Result<(Vec<Model>,
 /// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
 pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
     let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()))
+        .set(ActiveModel::from(changed.clone()).reset_all())
         .filter(Column::Id.eq(changed.id.as_str()))
         .filter(Column::Version.eq(changed.version - 1))
         .exec(txn)
         .await?;
     if result.rows_affected == 0 {
-        return Err(Error::Aborted("the municipality was changed concurrently; read it again".into()));
+        return Err(Error::Aborted(
+            "the municipality was changed concurrently; read it again".into(),
+        ));
     }
     Ok(changed)
 }

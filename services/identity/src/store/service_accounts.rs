@@ -38,10 +38,11 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Inserts a new service account.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     let name = model.name.clone();
-    ActiveModel::from(model)
-        .insert(txn)
-        .await
-        .map_err(|e| super::unique(e, "name", || format!("a service account named {name} exists")))
+    ActiveModel::from(model).insert(txn).await.map_err(|e| {
+        super::unique(e, "name", || {
+            format!("a service account named {name} exists")
+        })
+    })
 }
 
 /// One service account.
@@ -50,8 +51,13 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
 }
 
 /// A page of service accounts by name.
-pub async fn list(db: &impl ConnectionTrait, page: &Page) -> Result<(Vec<Model>, kommune_proto::common::v1::PageResponse), Error> {
-    let mut query = Entity::find().order_by_asc(Column::Name).limit(page.fetch_limit());
+pub async fn list(
+    db: &impl ConnectionTrait,
+    page: &Page,
+) -> Result<(Vec<Model>, kommune_proto::common::v1::PageResponse), Error> {
+    let mut query = Entity::find()
+        .order_by_asc(Column::Name)
+        .limit(page.fetch_limit());
     if let Some(after) = &page.after {
         query = query.filter(Column::Name.gt(after.as_str()));
     }

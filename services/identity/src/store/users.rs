@@ -61,7 +61,9 @@ pub async fn list(
     municipality_id: Option<&str>,
     page: &Page,
 ) -> Result<(Vec<Model>, kommune_proto::common::v1::PageResponse), Error> {
-    let mut query = Entity::find().order_by_asc(Column::Email).limit(page.fetch_limit());
+    let mut query = Entity::find()
+        .order_by_asc(Column::Email)
+        .limit(page.fetch_limit());
     if let Some(municipality_id) = municipality_id {
         query = query.filter(Column::MunicipalityId.eq(municipality_id));
     }
@@ -75,14 +77,16 @@ pub async fn list(
 pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
     let email = changed.email.clone();
     let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()))
+        .set(ActiveModel::from(changed.clone()).reset_all())
         .filter(Column::Id.eq(changed.id.as_str()))
         .filter(Column::Version.eq(changed.version - 1))
         .exec(txn)
         .await
         .map_err(|e| super::unique(e, "email", || email_taken(&email)))?;
     if result.rows_affected == 0 {
-        return Err(Error::Aborted("the user was changed concurrently; read it again".into()));
+        return Err(Error::Aborted(
+            "the user was changed concurrently; read it again".into(),
+        ));
     }
     Ok(changed)
 }

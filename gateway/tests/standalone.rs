@@ -1,0 +1,181 @@
+//! The `kommune` binary started as a newcomer would, followed by the first call from README.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use kommune_proto::identity::v1 as pb;
+
+const README_ADDR: &str = "127.0.0.1:50051";
+
+/// The shell block of README.md's first call.
+fn readme_first_call() -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let after_marker = readme
+        .split("<!-- first-call")
+        .nth(1)
+        .expect("README has a first-call block");
+    let block = after_marker.split("```sh\n").nth(1).unwrap();
+    block.split("```").next().unwrap().to_owned()
+}
+
+fn scratch_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir =
+        std::env::temp_dir().join(format!("kommune-standalone-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts `kommune` in `dir` and returns it with the gateway address and the banner it printed.
+async fn start(dir: &Path) -> (Child, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kommune"))
+        .args(["--listen-addr", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("KOMMUNE_DATA_DIR")
+        .env_remove("KOMMUNE_LISTEN_ADDR")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("kommune exited before listening");
+            banner.push_str(&line);
+            banner.push('\n');
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+    })
+    .await
+    .expect("kommune did not start listening");
+    // The rest of the banner follows at once.
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await
+    {
+        banner.push_str(&line);
+        banner.push('\n');
+    }
+    (child, addr, banner)
+}
+
+async fn stop(mut child: Child) {
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("no graceful shutdown")
+        .unwrap();
+    assert!(status.success(), "kommune exited with {status}");
+}
+
+async fn exchange(addr: &str, key: &str) -> String {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    pb::token_service_client::TokenServiceClient::new(channel)
+        .exchange_api_key(pb::ExchangeApiKeyRequest {
+            api_key: key.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token
+}
+
+#[tokio::test]
+async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
+    let dir = scratch_dir();
+    let (child, addr, banner) = start(&dir).await;
+    let key = std::fs::read_to_string(dir.join("data/admin-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("kmn_"));
+    assert!(
+        banner.contains(&key),
+        "the banner shows the admin key once:\n{banner}"
+    );
+    assert!(dir.join("data/identity.db").exists());
+
+    match std::env::var("KOMMUNE_GRPCURL") {
+        Ok(grpcurl) if !grpcurl.is_empty() => {
+            // The README block, exactly as written but for the address.
+            let script = readme_first_call().replace(README_ADDR, &addr);
+            let bin_dir = Path::new(&grpcurl).parent().unwrap();
+            let path = format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            let output = std::process::Command::new("sh")
+                .args(["-ec", &script])
+                .current_dir(&dir)
+                .env("PATH", path)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "README first call failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(stdout.contains("ROLE_CONSORTIUM_ADMIN"), "{stdout}");
+            assert!(stdout.contains("Københavns Kommune"), "{stdout}");
+        }
+        _ => {
+            // Without grpcurl, the same calls through a generated client.
+            let token = exchange(&addr, &key).await;
+            let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect_lazy();
+            let mut request = tonic::Request::new(pb::GetCallerRequest {});
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let caller = pb::token_service_client::TokenServiceClient::new(channel)
+                .get_caller(request)
+                .await
+                .unwrap();
+            assert_eq!(
+                caller.into_inner().roles,
+                vec![pb::Role::ConsortiumAdmin as i32]
+            );
+        }
+    }
+    stop(child).await;
+
+    // A second start keeps the data and the key; nothing is bootstrapped twice.
+    let (child, addr, _) = start(&dir).await;
+    assert_eq!(
+        std::fs::read_to_string(dir.join("data/admin-key"))
+            .unwrap()
+            .trim(),
+        key
+    );
+    assert!(!exchange(&addr, &key).await.is_empty());
+    stop(child).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,1 +1,0 @@
-//! Suite-level tests live in `tests/`.

@@ -1,0 +1,416 @@
+//! Suite-level tests: identity behind the gateway, called as another municipal system would, over real
+//! gRPC and a real database (SQLite, or PostgreSQL when `KOMMUNE_TEST_POSTGRES_URL` is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use sea_orm::ConnectionTrait;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use kommune_identity::{Identity, Options};
+use kommune_platform::clock::SystemClock;
+use kommune_platform::config::ServerConfig;
+use kommune_platform::testing::fresh_database_url;
+use kommune_proto::identity::v1 as pb;
+use pb::Role;
+
+const ADMIN_KEY: &str = "suite-bootstrap-admin-key-0123456789";
+
+struct Suite {
+    gateway: Channel,
+    database_url: String,
+    admin_token: String,
+    identity_stop: Option<oneshot::Sender<()>>,
+    identity_task: Option<JoinHandle<()>>,
+    _gateway_stop: oneshot::Sender<()>,
+}
+
+async fn until(stop: oneshot::Receiver<()>) {
+    let _ = stop.await;
+}
+
+impl Suite {
+    async fn start() -> Self {
+        let database_url = fresh_database_url("identity").await;
+        let identity = Identity::build(Options {
+            database_url: database_url.clone(),
+            bootstrap_admin_key: Some(ADMIN_KEY.into()),
+            token_ttl: chrono::Duration::seconds(kommune_identity::DEFAULT_TOKEN_TTL_SECS),
+            clock: Arc::new(SystemClock),
+        })
+        .await
+        .unwrap();
+        let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let identity_addr = format!("http://{}", identity_listener.local_addr().unwrap());
+        let (identity_stop, stopped) = oneshot::channel();
+        let identity_task = tokio::spawn(async move {
+            identity
+                .serve(identity_listener, &ServerConfig::default(), until(stopped))
+                .await
+                .unwrap();
+        });
+
+        let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_addr = gateway_listener.local_addr().unwrap();
+        let (gateway_stop, stopped) = oneshot::channel();
+        let upstreams = HashMap::from([("identity".to_owned(), identity_addr.parse().unwrap())]);
+        tokio::spawn(async move {
+            let config = ServerConfig::default();
+            kommune_gateway::serve(
+                gateway_listener,
+                upstreams,
+                &identity_addr,
+                Arc::new(SystemClock),
+                &config,
+                until(stopped),
+            )
+            .await
+            .unwrap();
+        });
+        let gateway = Channel::from_shared(format!("http://{gateway_addr}"))
+            .unwrap()
+            .connect_lazy();
+        let mut suite = Self {
+            gateway,
+            database_url,
+            admin_token: String::new(),
+            identity_stop: Some(identity_stop),
+            identity_task: Some(identity_task),
+            _gateway_stop: gateway_stop,
+        };
+        suite.admin_token = suite.exchange(ADMIN_KEY).await.unwrap();
+        suite
+    }
+
+    async fn exchange(&self, api_key: &str) -> Result<String, Status> {
+        let response = pb::token_service_client::TokenServiceClient::new(self.gateway.clone())
+            .exchange_api_key(pb::ExchangeApiKeyRequest {
+                api_key: api_key.into(),
+            })
+            .await?;
+        Ok(response.into_inner().access_token)
+    }
+
+    fn tokens(&self) -> pb::token_service_client::TokenServiceClient<Channel> {
+        pb::token_service_client::TokenServiceClient::new(self.gateway.clone())
+    }
+    fn municipalities(
+        &self,
+    ) -> pb::municipality_service_client::MunicipalityServiceClient<Channel> {
+        pb::municipality_service_client::MunicipalityServiceClient::new(self.gateway.clone())
+    }
+    fn users(&self) -> pb::user_service_client::UserServiceClient<Channel> {
+        pb::user_service_client::UserServiceClient::new(self.gateway.clone())
+    }
+
+    async fn municipality(&self, code: &str, cvr: &str) -> String {
+        let request = pb::CreateMunicipalityRequest {
+            code: code.into(),
+            name: format!("Kommune {code}"),
+            cvr_number: cvr.into(),
+            ..Default::default()
+        };
+        self.municipalities()
+            .create_municipality(bearer(request, &self.admin_token))
+            .await
+            .unwrap()
+            .into_inner()
+            .municipality
+            .unwrap()
+            .municipality_id
+    }
+
+    async fn user(&self, municipality_id: &str, email: &str, role: Role) -> pb::User {
+        let request = pb::CreateUserRequest {
+            municipality_id: municipality_id.into(),
+            name: "Test Person".into(),
+            email: email.into(),
+            roles: vec![role as i32],
+            ..Default::default()
+        };
+        self.users()
+            .create_user(bearer(request, &self.admin_token))
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap()
+    }
+
+    async fn token_for(&self, user: &pb::User) -> String {
+        let key = pb::service_account_service_client::ServiceAccountServiceClient::new(
+            self.gateway.clone(),
+        )
+        .create_api_key(bearer(
+            pb::CreateApiKeyRequest {
+                subject: format!("user:{}", user.user_id),
+                ..Default::default()
+            },
+            &self.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+        self.exchange(&key.secret).await.unwrap()
+    }
+
+    async fn stop_identity(&mut self) {
+        if let Some(stop) = self.identity_stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.identity_task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+fn bearer<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn tokens_are_exchanged_and_checked_at_the_door() {
+    let suite = Suite::start().await;
+    let caller = suite
+        .tokens()
+        .get_caller(bearer(pb::GetCallerRequest {}, &suite.admin_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(caller.roles, vec![Role::ConsortiumAdmin as i32]);
+
+    // Public RPCs need no token; every other one does.
+    let keys = suite
+        .tokens()
+        .get_public_keys(pb::GetPublicKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!keys.keys.is_empty());
+    let missing = suite
+        .users()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (missing.code(), missing.message()),
+        (Code::Unauthenticated, "missing bearer token")
+    );
+    let garbage = suite
+        .users()
+        .list_users(bearer(pb::ListUsersRequest::default(), "garbage"))
+        .await
+        .unwrap_err();
+    assert_eq!(garbage.code(), Code::Unauthenticated);
+    let wrong_key = suite
+        .exchange("kmn_not-a-key-anyone-was-given-000")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong_key.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_municipal_user_is_denied_another_municipalitys_data() {
+    let suite = Suite::start().await;
+    let aarhus = suite.municipality("751", "55133018").await;
+    let odense = suite.municipality("461", "35209115").await;
+    let caseworker = suite
+        .user(&aarhus, "cw@aarhus.dk", Role::MunicipalCaseworker)
+        .await;
+    let stranger = suite
+        .user(&odense, "cw@odense.dk", Role::MunicipalCaseworker)
+        .await;
+    let token = suite.token_for(&caseworker).await;
+
+    let denied = suite
+        .users()
+        .get_user(bearer(
+            pb::GetUserRequest {
+                user_id: stranger.user_id,
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let own = suite
+        .users()
+        .get_user(bearer(
+            pb::GetUserRequest {
+                user_id: caseworker.user_id.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(own.into_inner().user.unwrap().municipality_id, aarhus);
+    let listed = suite
+        .users()
+        .list_users(bearer(pb::ListUsersRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .users;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|u| u.user_id.as_str())
+            .collect::<Vec<_>>(),
+        [caseworker.user_id.as_str()]
+    );
+}
+
+#[tokio::test]
+async fn events_of_concurrent_writers_are_read_back_through_the_gateway() {
+    let suite = Suite::start().await;
+    let municipality = suite.municipality("101", "64942212").await;
+    let emails: Vec<_> = (0..12).map(|i| format!("u{i}@kk.dk")).collect();
+    let writers = emails
+        .iter()
+        .map(|email| suite.user(&municipality, email, Role::MunicipalCaseworker));
+    let created = futures::future::join_all(writers).await;
+
+    let stream = pb::event_service_client::EventServiceClient::new(suite.gateway.clone())
+        .watch_events(bearer(
+            pb::WatchEventsRequest {
+                after_cursor: String::new(),
+                follow: false,
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let events: Vec<_> = stream.map(|r| r.unwrap().event.unwrap()).collect().await;
+    let mut users: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "kommune.identity.v1.UserCreated")
+        .map(|e| e.subject.clone())
+        .collect();
+    users.sort();
+    let mut expected: Vec<_> = created.into_iter().map(|u| u.user_id).collect();
+    expected.sort();
+    assert_eq!(users, expected);
+    assert!(events.windows(2).all(|w| w[0].cursor != w[1].cursor));
+}
+
+#[tokio::test]
+async fn an_edited_audit_record_is_detected() {
+    let suite = Suite::start().await;
+    let municipality = suite.municipality("101", "64942212").await;
+    let update = pb::UpdateMunicipalityRequest {
+        municipality_id: municipality.clone(),
+        expected_version: 1,
+        name: Some("Københavns Kommune".into()),
+        ..Default::default()
+    };
+    suite
+        .municipalities()
+        .update_municipality(bearer(update, &suite.admin_token))
+        .await
+        .unwrap();
+    let verify = || {
+        let request = pb::VerifyAuditChainRequest {
+            entity_type: "municipality".into(),
+            entity_id: municipality.clone(),
+        };
+        let mut audit = pb::audit_service_client::AuditServiceClient::new(suite.gateway.clone());
+        let request = bearer(request, &suite.admin_token);
+        async move {
+            audit
+                .verify_audit_chain(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .verification
+                .unwrap()
+        }
+    };
+    assert!(verify().await.valid);
+
+    let db = kommune_platform::db::connect(&suite.database_url)
+        .await
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE audit_records SET actor = 'user:somebody-else' WHERE entity_id = '{municipality}' AND sequence = 1"
+    ))
+    .await
+    .unwrap();
+    let tampered = verify().await;
+    assert!(!tampered.valid);
+    assert_eq!(tampered.first_invalid_sequence, 1);
+}
+
+#[tokio::test]
+async fn a_service_that_is_down_is_answered_unavailable_at_once() {
+    let mut suite = Suite::start().await;
+    let gateway = suite.gateway.clone();
+    let health = |service: &str| {
+        let mut client = HealthClient::new(gateway.clone());
+        let request = HealthCheckRequest {
+            service: service.into(),
+        };
+        async move { client.check(request).await.unwrap().into_inner().status }
+    };
+    assert_eq!(health("").await, ServingStatus::Serving as i32);
+
+    suite.stop_identity().await;
+    let mut request = bearer(pb::GetCallerRequest {}, &suite.admin_token);
+    request.set_timeout(Duration::from_secs(20));
+    let started = Instant::now();
+    let status = suite.tokens().get_caller(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // The gateway stays up and reports the upstream as not serving.
+    assert_eq!(health("").await, ServingStatus::Serving as i32);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while health("kommune.identity.v1").await != ServingStatus::NotServing as i32 {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never reported identity down"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_trace_id_follows_a_call_from_the_gateway_into_the_service() {
+    let _telemetry = kommune_platform::telemetry::init("suite-test", &Default::default()).unwrap();
+    let suite = Suite::start().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = bearer(pb::GetCallerRequest {}, &suite.admin_token);
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b7-01")
+            .parse()
+            .unwrap(),
+    );
+    let response = suite.tokens().get_caller(request).await.unwrap();
+    let seen = response
+        .metadata()
+        .get(kommune_platform::server::TRACE_ID_HEADER)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(seen, trace_id);
+}
