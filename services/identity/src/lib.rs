@@ -4,25 +4,24 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use sea_orm::TransactionTrait;
 use tokio::net::TcpListener;
 
-use kommune_platform::auth::{Caller, TokenVerifier};
+use kommune_platform::BoxError;
+use kommune_platform::auth::TokenVerifier;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, ServiceConfig};
-use kommune_platform::outbox::Outbox;
 use kommune_platform::server::{GrpcServer, NoFallback};
-use kommune_platform::{BoxError, Error};
 use kommune_proto::identity::v1 as pb;
 
 pub mod api;
 pub mod domain;
 pub mod migration;
+pub mod registry;
 pub mod store;
 pub mod tokens;
 
-use api::{IdentityApi, State};
-use domain::Subject;
+use api::IdentityApi;
+use registry::Registry;
 
 /// The service's name (database file, telemetry).
 pub const SERVICE_NAME: &str = "identity";
@@ -74,22 +73,15 @@ impl Identity {
         let db =
             kommune_platform::db::connect_and_migrate::<migration::Migrator>(&options.database_url)
                 .await?;
-        let now = options.clock.now();
-        let keys = tokens::KeyRing::load_or_create(&db, now).await?;
+        let keys = tokens::KeyRing::load_or_create(&db, options.clock.now()).await?;
         let verifier = TokenVerifier::local(options.clock.clone());
         verifier.set_keys(keys.public_keys()).await;
-        let outbox = Outbox::new();
-        let generated_admin_key =
-            bootstrap(&db, options.bootstrap_admin_key.as_deref(), now).await?;
-        let state = Arc::new(State {
-            db,
-            clock: options.clock,
-            outbox,
-            keys,
-            token_ttl: options.token_ttl,
-        });
+        let registry = Registry::new(db, options.clock, keys, options.token_ttl);
+        let generated_admin_key = registry
+            .bootstrap(options.bootstrap_admin_key.as_deref())
+            .await?;
         Ok(Self {
-            api: IdentityApi::new(state),
+            api: IdentityApi::new(Arc::new(registry)),
             verifier,
             generated_admin_key,
         })
@@ -144,67 +136,4 @@ impl Identity {
             )
             .await
     }
-}
-
-/// On an empty database, creates the consortium-admin service account and its API key (the
-/// configured one, or a new one that is returned to be shown once).
-async fn bootstrap(
-    db: &sea_orm::DatabaseConnection,
-    configured_key: Option<&str>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<String>, Error> {
-    if store::users::count(db).await? + store::service_accounts::count(db).await? > 0 {
-        return Ok(None);
-    }
-    let (secret, generated) = match configured_key {
-        Some(key) if key.len() >= domain::MIN_API_KEY_LEN => (key.to_owned(), false),
-        Some(_) => {
-            return Err(Error::internal(format!(
-                "KOMMUNE_BOOTSTRAP_ADMIN_KEY must be at least {} characters",
-                domain::MIN_API_KEY_LEN
-            )));
-        }
-        None => (
-            domain::api_key_from_random(&tokens::random_key_bytes()?),
-            true,
-        ),
-    };
-    let system = Caller {
-        subject: "system:bootstrap".into(),
-        municipality_id: None,
-        roles: Vec::new(),
-        token: String::new(),
-    };
-    let txn = db.begin().await?;
-    let account = api::create_service_account(
-        &txn,
-        &system,
-        BOOTSTRAP_ACCOUNT.into(),
-        "Created on first start; holds the bootstrap admin key".into(),
-        None,
-        &[pb::Role::ConsortiumAdmin],
-        now,
-    )
-    .await;
-    let account = match account {
-        Ok(account) => account,
-        // Another replica bootstrapped at the same moment.
-        Err(Error::AlreadyExists { .. }) => return Ok(None),
-        Err(err) => return Err(err),
-    };
-    let subject =
-        Subject::ServiceAccount(uuid::Uuid::parse_str(&account.id).map_err(Error::internal)?);
-    api::create_api_key(
-        &txn,
-        &system,
-        subject,
-        &secret,
-        "Bootstrap admin key".into(),
-        None,
-        now,
-    )
-    .await?;
-    txn.commit().await?;
-    tracing::info!(service_account = %account.id, "bootstrapped identity with a consortium-admin key");
-    Ok(generated.then_some(secret))
 }

@@ -331,6 +331,31 @@ async fn revoked_keys_and_inactive_principals_cannot_sign_in() {
         .unwrap()
         .into_inner();
     let token = identity.exchange(&created.secret).await.unwrap();
+
+    // A retried create returns the same key, never its secret again (the secret is not stored).
+    let retry = pb::CreateApiKeyRequest {
+        subject: subject.clone(),
+        idempotency_key: "k1".into(),
+        ..Default::default()
+    };
+    let first = identity
+        .accounts()
+        .create_api_key(bearer(retry.clone(), admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = identity
+        .accounts()
+        .create_api_key(bearer(retry, admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        first.api_key.unwrap().api_key_id,
+        again.api_key.unwrap().api_key_id
+    );
+    assert!(!first.secret.is_empty());
+    assert!(again.secret.is_empty());
     let caller = identity
         .tokens()
         .get_caller(bearer(pb::GetCallerRequest {}, &token))

@@ -14,7 +14,7 @@ use crate::error::Error;
 pub mod entity {
     use sea_orm::entity::prelude::*;
 
-    /// A key and the response it produced.
+    /// A key and what it created.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "idempotency_keys")]
     pub struct Model {
@@ -26,8 +26,8 @@ pub mod entity {
         pub key: String,
         /// Hash of the request (without the key).
         pub request_hash: String,
-        /// The encoded response.
-        pub response: Vec<u8>,
+        /// Id of the entity the request created.
+        pub entity_id: String,
         /// When the key was first used.
         pub created_at: DateTimeUtc,
     }
@@ -76,53 +76,64 @@ impl IdempotencyKey {
     }
 }
 
-/// Runs `op` in one transaction, storing its response under `key`; when the key was used before with
-/// the same request, returns the stored response without running `op`.
-pub async fn run<R>(
+/// What an idempotent create produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    /// The create ran now.
+    New(T),
+    /// The key was used before with the same request; this is the id of the entity it created.
+    Replayed(String),
+}
+
+/// Runs `op` in one transaction and stores the id of what it created under `key`, in the same
+/// transaction. When the key was used before with the same request, `op` does not run and the stored
+/// id is returned. Only ids are stored, so no secret or personal data outlives its entity here.
+pub async fn run<T>(
     db: &DatabaseConnection,
     key: Option<IdempotencyKey>,
     now: DateTime<Utc>,
-    op: impl AsyncFnOnce(&DatabaseTransaction) -> Result<R, Error>,
-) -> Result<R, Error>
-where
-    R: Message + Default,
-{
+    id_of: impl Fn(&T) -> String,
+    op: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
+) -> Result<Created<T>, Error> {
     let Some(key) = key else {
         let txn = db.begin().await?;
-        let response = op(&txn).await?;
+        let created = op(&txn).await?;
         txn.commit().await?;
-        return Ok(response);
+        return Ok(Created::New(created));
     };
-    if let Some(stored) = stored_response(db, &key).await? {
-        return Ok(stored);
+    if let Some(id) = stored_entity(db, &key).await? {
+        return Ok(Created::Replayed(id));
     }
     let result = async {
         let txn = db.begin().await?;
-        let response = op(&txn).await?;
+        let created = op(&txn).await?;
         entity::ActiveModel {
             scope: Set(key.scope.clone()),
             key: Set(key.key.clone()),
             request_hash: Set(key.request_hash.clone()),
-            response: Set(response.encode_to_vec()),
+            entity_id: Set(id_of(&created)),
             created_at: Set(now),
         }
         .insert(&txn)
         .await?;
         txn.commit().await?;
-        Ok(response)
+        Ok(created)
     }
     .await;
     match result {
-        Ok(response) => Ok(response),
-        // A concurrent request with the same key may have won; its response is the answer.
-        Err(err) => stored_response(db, &key).await?.ok_or(err),
+        Ok(created) => Ok(Created::New(created)),
+        // A concurrent request with the same key may have won; what it created is the answer.
+        Err(err) => stored_entity(db, &key)
+            .await?
+            .map(Created::Replayed)
+            .ok_or(err),
     }
 }
 
-async fn stored_response<R: Message + Default>(
+async fn stored_entity(
     db: &DatabaseConnection,
     key: &IdempotencyKey,
-) -> Result<Option<R>, Error> {
+) -> Result<Option<String>, Error> {
     let Some(stored) = entity::Entity::find_by_id((key.scope.clone(), key.key.clone()))
         .one(db)
         .await?
@@ -135,7 +146,5 @@ async fn stored_response<R: Message + Default>(
             "was already used with different parameters; use a new key for a new request",
         ));
     }
-    R::decode(stored.response.as_slice())
-        .map(Some)
-        .map_err(Error::internal)
+    Ok(Some(stored.entity_id))
 }

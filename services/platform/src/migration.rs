@@ -53,7 +53,7 @@ enum IdempotencyKeys {
     Scope,
     Key,
     RequestHash,
-    Response,
+    EntityId,
     CreatedAt,
 }
 
@@ -180,7 +180,11 @@ impl MigrationTrait for PlatformTables {
                             .string()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(IdempotencyKeys::Response).blob().not_null())
+                    .col(
+                        ColumnDef::new(IdempotencyKeys::EntityId)
+                            .string()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(IdempotencyKeys::CreatedAt)
                             .timestamp_with_time_zone()

@@ -1,9 +1,10 @@
 //! Identity's rules as plain functions: who a principal may be, who may manage whom, and the shape of
 //! API keys. No I/O here.
 
+use chrono::{DateTime, Utc};
 use kommune_platform::auth::Caller;
 use kommune_platform::error::Error;
-use kommune_proto::identity::v1::Role;
+use kommune_proto::identity::v1::{DebtorSystem, Role};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -165,6 +166,120 @@ impl std::fmt::Display for Subject {
             Self::User(id) => write!(f, "{USER_SUBJECT_PREFIX}{id}"),
             Self::ServiceAccount(id) => write!(f, "{SERVICE_ACCOUNT_SUBJECT_PREFIX}{id}"),
         }
+    }
+}
+
+/// A municipality to register (validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMunicipality {
+    /// Three-digit code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// CVR number (check digit verified).
+    pub cvr_number: String,
+    /// Debtor system.
+    pub debtor_system: DebtorSystem,
+}
+
+/// Changes to a municipality; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MunicipalityChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New CVR number.
+    pub cvr_number: Option<String>,
+    /// New debtor system.
+    pub debtor_system: Option<DebtorSystem>,
+    /// New active flag.
+    pub active: Option<bool>,
+}
+
+/// A user to register (validated; roles checked against the municipality).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// The user's municipality, for municipal roles.
+    pub municipality_id: Option<Uuid>,
+    /// Full name.
+    pub name: String,
+    /// E-mail, lowercased.
+    pub email: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New e-mail, lowercased.
+    pub email: Option<String>,
+    /// New roles (checked against the user's municipality when applied).
+    pub roles: Option<Vec<Role>>,
+    /// New active flag.
+    pub active: Option<bool>,
+}
+
+/// A service account to register (validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewServiceAccount {
+    /// Unique slug.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The municipality it acts for, if any.
+    pub municipality_id: Option<Uuid>,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+/// An API key to create (validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// Who it authenticates.
+    pub subject: Subject,
+    /// What it is for.
+    pub description: String,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The kinds of entity in identity's audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditedEntity {
+    /// A municipality.
+    Municipality,
+    /// A user.
+    User,
+    /// A service account.
+    ServiceAccount,
+    /// An API key.
+    ApiKey,
+}
+
+impl AuditedEntity {
+    /// Every kind.
+    pub const ALL: [Self; 4] = [
+        Self::Municipality,
+        Self::User,
+        Self::ServiceAccount,
+        Self::ApiKey,
+    ];
+
+    /// The name used in audit records and requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Municipality => "municipality",
+            Self::User => "user",
+            Self::ServiceAccount => "service_account",
+            Self::ApiKey => "api_key",
+        }
+    }
+
+    /// Parses a name from a request.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
     }
 }
 

@@ -1,0 +1,782 @@
+//! Identity's operations: each checks who may do it, then writes the change, its audit record and its
+//! event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::auth::Caller;
+use kommune_platform::clock::SharedClock;
+use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::outbox::{self, Cursor, Outbox};
+use kommune_platform::paging::Page;
+use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope, PageResponse};
+use kommune_proto::identity::v1 as pb;
+use pb::Role;
+
+use crate::domain::{
+    self, AuditedEntity, MunicipalityChanges, NewApiKey, NewMunicipality, NewServiceAccount,
+    NewUser, Subject, UserChanges,
+};
+use crate::store::{self, api_keys, municipalities, service_accounts, users};
+use crate::tokens::{KeyRing, random_key_bytes};
+
+/// A signed access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub token: String,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An API key as created: its metadata, and its secret unless this was a replayed request.
+#[derive(Debug, Clone)]
+pub struct CreatedApiKey {
+    /// The stored key.
+    pub key: api_keys::Model,
+    /// The secret, shown only to the request that created it.
+    pub secret: Option<String>,
+}
+
+/// Identity's state and operations.
+pub struct Registry {
+    db: DatabaseConnection,
+    clock: SharedClock,
+    outbox: Outbox,
+    keys: KeyRing,
+    token_ttl: Duration,
+}
+
+fn role_names(roles: &[Role]) -> Vec<&'static str> {
+    roles.iter().map(|r| r.as_str_name()).collect()
+}
+
+fn parse_uuid(value: Option<&str>) -> Option<Uuid> {
+    value.and_then(|v| Uuid::parse_str(v).ok())
+}
+
+fn stale(entity: &str, version: i64, expected: i64) -> Error {
+    Error::Aborted(format!(
+        "the {entity} is at version {version}, not {expected}; read it again"
+    ))
+}
+
+impl Registry {
+    /// Identity over its database, clock and signing keys.
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        keys: KeyRing,
+        token_ttl: Duration,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            outbox: Outbox::new(),
+            keys,
+            token_ttl,
+        }
+    }
+
+    fn audit<'a>(
+        &self,
+        actor: &'a Caller,
+        entity: AuditedEntity,
+        id: &str,
+        action: &'a str,
+        payload: serde_json::Value,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            entity_type: entity.as_str(),
+            entity_id: id.to_owned(),
+            actor: &actor.subject,
+            action,
+            occurred_at: self.clock.now(),
+            payload,
+        }
+    }
+
+    async fn require_municipality(&self, id: Uuid) -> Result<(), Error> {
+        match municipalities::find(&self.db, &id.to_string()).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found_field(
+                "municipality",
+                id.to_string(),
+                "municipality_id",
+            )),
+        }
+    }
+
+    // Tokens.
+
+    /// Exchanges an API key for an access token. Every failure looks the same to the caller.
+    pub async fn exchange_api_key(&self, key: &str) -> Result<IssuedToken, Error> {
+        let rejected = || Error::Unauthenticated("invalid, expired or revoked API key".into());
+        if key.len() < domain::MIN_API_KEY_LEN {
+            return Err(rejected());
+        }
+        let now = self.clock.now();
+        let stored = api_keys::find_by_hash(&self.db, &domain::api_key_hash(key)).await?;
+        let Some(stored) = stored.filter(|k| k.is_usable(now)) else {
+            return Err(rejected());
+        };
+        let (municipality_id, roles) = match Subject::parse(&stored.subject) {
+            Some(Subject::User(id)) => match users::find(&self.db, &id.to_string()).await? {
+                Some(u) if u.active => (u.municipality_id, store::decode_roles(&u.roles)),
+                _ => return Err(rejected()),
+            },
+            Some(Subject::ServiceAccount(id)) => {
+                match service_accounts::find(&self.db, &id.to_string()).await? {
+                    Some(a) if a.active => (a.municipality_id, store::decode_roles(&a.roles)),
+                    _ => return Err(rejected()),
+                }
+            }
+            None => return Err(rejected()),
+        };
+        let expires_at = now + self.token_ttl;
+        let token = self.keys.issue(
+            stored.subject.clone(),
+            municipality_id,
+            &roles,
+            now,
+            expires_at,
+        )?;
+        tracing::info!(subject = %stored.subject, api_key_id = %stored.id, "token issued");
+        Ok(IssuedToken { token, expires_at })
+    }
+
+    /// The keys that verify tokens.
+    pub fn public_keys(&self) -> &[pb::PublicKey] {
+        self.keys.public_keys()
+    }
+
+    // Municipalities.
+
+    /// Registers a municipality (consortium admins).
+    pub async fn create_municipality(
+        &self,
+        caller: &Caller,
+        new: NewMunicipality,
+        key: Option<IdempotencyKey>,
+    ) -> Result<municipalities::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "registering a municipality")?;
+        let now = self.clock.now();
+        let created = idempotency::run(&self.db, key, now, |m: &municipalities::Model| m.id.clone(), async |txn: &DatabaseTransaction| {
+            let m = municipalities::insert(txn, municipalities::Model {
+                id: Uuid::now_v7().to_string(),
+                code: new.code,
+                name: new.name,
+                cvr_number: new.cvr_number,
+                debtor_system: new.debtor_system.as_str_name().to_owned(),
+                active: true,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+            let payload = json!({"code": m.code, "name": m.name, "cvr_number": m.cvr_number, "debtor_system": m.debtor_system});
+            audit::record(txn, self.audit(caller, AuditedEntity::Municipality, &m.id, "create", payload)).await?;
+            outbox::publish(txn, now, &m.id, &pb::MunicipalityCreated { municipality_id: m.id.clone() }).await?;
+            Ok(m)
+        })
+        .await?;
+        self.outbox.notify_committed();
+        match created {
+            Created::New(m) => Ok(m),
+            Created::Replayed(id) => self.get_municipality(&id).await,
+        }
+    }
+
+    /// One municipality (anyone signed in).
+    pub async fn get_municipality(&self, id: &str) -> Result<municipalities::Model, Error> {
+        municipalities::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("municipality", id))
+    }
+
+    /// A page of municipalities by code (anyone signed in).
+    pub async fn list_municipalities(
+        &self,
+        page: &Page,
+    ) -> Result<(Vec<municipalities::Model>, PageResponse), Error> {
+        municipalities::list(&self.db, page).await
+    }
+
+    /// Changes a municipality (consortium admins).
+    pub async fn update_municipality(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        changes: MunicipalityChanges,
+    ) -> Result<municipalities::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "changing a municipality")?;
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut m = municipalities::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("municipality", id))?;
+        if m.version != expected_version {
+            return Err(stale("municipality", m.version, expected_version));
+        }
+        let payload = json!({
+            "name": changes.name,
+            "cvr_number": changes.cvr_number,
+            "debtor_system": changes.debtor_system.map(|d| d.as_str_name()),
+            "active": changes.active,
+        });
+        if let Some(name) = changes.name {
+            m.name = name;
+        }
+        if let Some(cvr_number) = changes.cvr_number {
+            m.cvr_number = cvr_number;
+        }
+        if let Some(debtor_system) = changes.debtor_system {
+            m.debtor_system = debtor_system.as_str_name().to_owned();
+        }
+        if let Some(active) = changes.active {
+            m.active = active;
+        }
+        m.version += 1;
+        m.updated_at = now;
+        let m = municipalities::update(&txn, m).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                AuditedEntity::Municipality,
+                &m.id,
+                "update",
+                payload,
+            ),
+        )
+        .await?;
+        outbox::publish(
+            &txn,
+            now,
+            &m.id,
+            &pb::MunicipalityUpdated {
+                municipality_id: m.id.clone(),
+                version: m.version,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(m)
+    }
+
+    // Users.
+
+    /// Registers a user (consortium admins; a municipality's project leaders for their own users).
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        new: NewUser,
+        key: Option<IdempotencyKey>,
+    ) -> Result<users::Model, Error> {
+        domain::may_manage_user(caller, new.municipality_id, &new.roles)?;
+        if let Some(m) = new.municipality_id {
+            self.require_municipality(m).await?;
+        }
+        let now = self.clock.now();
+        let created = idempotency::run(&self.db, key, now, |u: &users::Model| u.id.clone(), async |txn: &DatabaseTransaction| {
+            let u = users::insert(txn, users::Model {
+                id: Uuid::now_v7().to_string(),
+                municipality_id: new.municipality_id.map(|m| m.to_string()),
+                name: new.name,
+                email: new.email,
+                roles: store::encode_roles(&new.roles),
+                active: true,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+            let payload = json!({"municipality_id": u.municipality_id, "name": u.name, "email": u.email, "roles": role_names(&new.roles)});
+            audit::record(txn, self.audit(caller, AuditedEntity::User, &u.id, "create", payload)).await?;
+            let event = pb::UserCreated { user_id: u.id.clone(), municipality_id: u.municipality_id.clone().unwrap_or_default() };
+            outbox::publish(txn, now, &u.id, &event).await?;
+            Ok(u)
+        })
+        .await?;
+        self.outbox.notify_committed();
+        match created {
+            Created::New(u) => Ok(u),
+            Created::Replayed(id) => self.get_user(caller, &id).await,
+        }
+    }
+
+    /// One user, if the caller may see its municipality.
+    pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<users::Model, Error> {
+        let u = users::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", id))?;
+        if !domain::may_see(caller, parse_uuid(u.municipality_id.as_deref())) {
+            return Err(Error::PermissionDenied(
+                "the user belongs to another municipality".into(),
+            ));
+        }
+        Ok(u)
+    }
+
+    /// A page of users: suite-wide callers see any municipality's (or all); municipal callers only their own.
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        municipality_id: Option<Uuid>,
+        page: &Page,
+    ) -> Result<(Vec<users::Model>, PageResponse), Error> {
+        let municipality = if caller.is_suite_wide() {
+            municipality_id
+        } else {
+            let own = caller.municipality_id.ok_or_else(|| {
+                Error::PermissionDenied("the caller belongs to no municipality".into())
+            })?;
+            if municipality_id.is_some_and(|m| m != own) {
+                return Err(Error::PermissionDenied(
+                    "municipal users see only their own municipality's users".into(),
+                ));
+            }
+            Some(own)
+        };
+        users::list(
+            &self.db,
+            municipality.map(|m| m.to_string()).as_deref(),
+            page,
+        )
+        .await
+    }
+
+    /// Changes a user (consortium admins; project leaders for their own municipality's users).
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        changes: UserChanges,
+    ) -> Result<users::Model, Error> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut u = users::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", id))?;
+        let municipality = parse_uuid(u.municipality_id.as_deref());
+        if !domain::may_see(caller, municipality) {
+            return Err(Error::PermissionDenied(
+                "the user belongs to another municipality".into(),
+            ));
+        }
+        domain::may_manage_user(caller, municipality, &store::decode_roles(&u.roles))?;
+        if u.version != expected_version {
+            return Err(stale("user", u.version, expected_version));
+        }
+        if let Some(roles) = &changes.roles {
+            let roles = domain::check_roles(roles, municipality, false)
+                .map_err(|d| Error::invalid("roles.roles", d))?;
+            domain::may_manage_user(caller, municipality, &roles)?;
+            u.roles = store::encode_roles(&roles);
+        }
+        let payload = json!({
+            "name": changes.name,
+            "email": changes.email,
+            "roles": changes.roles.as_deref().map(role_names),
+            "active": changes.active,
+        });
+        if let Some(name) = changes.name {
+            u.name = name;
+        }
+        if let Some(email) = changes.email {
+            u.email = email;
+        }
+        if let Some(active) = changes.active {
+            u.active = active;
+        }
+        u.version += 1;
+        u.updated_at = now;
+        let u = users::update(&txn, u).await?;
+        audit::record(
+            &txn,
+            self.audit(caller, AuditedEntity::User, &u.id, "update", payload),
+        )
+        .await?;
+        let event = pb::UserUpdated {
+            user_id: u.id.clone(),
+            municipality_id: u.municipality_id.clone().unwrap_or_default(),
+            version: u.version,
+        };
+        outbox::publish(&txn, now, &u.id, &event).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(u)
+    }
+
+    // Service accounts and API keys.
+
+    /// Registers a service account (consortium admins).
+    pub async fn create_service_account(
+        &self,
+        caller: &Caller,
+        new: NewServiceAccount,
+        key: Option<IdempotencyKey>,
+    ) -> Result<service_accounts::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "creating a service account")?;
+        if let Some(m) = new.municipality_id {
+            self.require_municipality(m).await?;
+        }
+        let now = self.clock.now();
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |a: &service_accounts::Model| a.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                self.insert_service_account(txn, caller, new, now).await
+            },
+        )
+        .await?;
+        self.outbox.notify_committed();
+        match created {
+            Created::New(a) => Ok(a),
+            Created::Replayed(id) => service_accounts::find(&self.db, &id)
+                .await?
+                .ok_or_else(|| Error::not_found("service account", id)),
+        }
+    }
+
+    async fn insert_service_account(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        new: NewServiceAccount,
+        now: DateTime<Utc>,
+    ) -> Result<service_accounts::Model, Error> {
+        let account = service_accounts::insert(
+            txn,
+            service_accounts::Model {
+                id: Uuid::now_v7().to_string(),
+                name: new.name,
+                description: new.description,
+                municipality_id: new.municipality_id.map(|m| m.to_string()),
+                roles: store::encode_roles(&new.roles),
+                active: true,
+                version: 1,
+                created_at: now,
+            },
+        )
+        .await?;
+        let payload = json!({"name": account.name, "description": account.description, "municipality_id": account.municipality_id, "roles": role_names(&new.roles)});
+        audit::record(
+            txn,
+            self.audit(
+                caller,
+                AuditedEntity::ServiceAccount,
+                &account.id,
+                "create",
+                payload,
+            ),
+        )
+        .await?;
+        outbox::publish(
+            txn,
+            now,
+            &account.id,
+            &pb::ServiceAccountCreated {
+                service_account_id: account.id.clone(),
+            },
+        )
+        .await?;
+        Ok(account)
+    }
+
+    /// A page of service accounts (consortium admins).
+    pub async fn list_service_accounts(
+        &self,
+        caller: &Caller,
+        page: &Page,
+    ) -> Result<(Vec<service_accounts::Model>, PageResponse), Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "listing service accounts")?;
+        service_accounts::list(&self.db, page).await
+    }
+
+    fn require_admin_or_self(caller: &Caller, subject: &str, action: &str) -> Result<(), Error> {
+        if caller.has_role(Role::ConsortiumAdmin) || caller.subject == subject {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "only consortium admins {action} others' keys"
+            )))
+        }
+    }
+
+    /// Creates an API key (consortium admins for anyone; a user for themselves). A replayed request gets
+    /// the key's metadata but not its secret, which is never stored.
+    pub async fn create_api_key(
+        &self,
+        caller: &Caller,
+        new: NewApiKey,
+        key: Option<IdempotencyKey>,
+    ) -> Result<CreatedApiKey, Error> {
+        Self::require_admin_or_self(caller, &new.subject.to_string(), "create")?;
+        let exists = match new.subject {
+            Subject::User(id) => users::find(&self.db, &id.to_string()).await?.is_some(),
+            Subject::ServiceAccount(id) => service_accounts::find(&self.db, &id.to_string())
+                .await?
+                .is_some(),
+        };
+        if !exists {
+            return Err(Error::not_found_field(
+                "subject",
+                new.subject.to_string(),
+                "subject",
+            ));
+        }
+        let now = self.clock.now();
+        let secret = domain::api_key_from_random(&random_key_bytes()?);
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |k: &api_keys::Model| k.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                self.insert_api_key(txn, caller, new, &secret, now).await
+            },
+        )
+        .await?;
+        self.outbox.notify_committed();
+        match created {
+            Created::New(key) => Ok(CreatedApiKey {
+                key,
+                secret: Some(secret),
+            }),
+            Created::Replayed(id) => {
+                let key = api_keys::find(&self.db, &id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("api key", id))?;
+                Ok(CreatedApiKey { key, secret: None })
+            }
+        }
+    }
+
+    async fn insert_api_key(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        new: NewApiKey,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<api_keys::Model, Error> {
+        let key = api_keys::insert(
+            txn,
+            api_keys::Model {
+                id: Uuid::now_v7().to_string(),
+                subject: new.subject.to_string(),
+                key_hash: domain::api_key_hash(secret),
+                prefix: domain::api_key_display_prefix(secret),
+                description: new.description,
+                created_at: now,
+                expires_at: new.expires_at,
+                revoked_at: None,
+            },
+        )
+        .await?;
+        let payload = json!({"subject": key.subject, "prefix": key.prefix, "description": key.description, "expires_at": key.expires_at});
+        audit::record(
+            txn,
+            self.audit(caller, AuditedEntity::ApiKey, &key.id, "create", payload),
+        )
+        .await?;
+        outbox::publish(
+            txn,
+            now,
+            &key.id,
+            &pb::ApiKeyCreated {
+                api_key_id: key.id.clone(),
+                subject: key.subject.clone(),
+            },
+        )
+        .await?;
+        Ok(key)
+    }
+
+    /// A page of a subject's keys (consortium admins; anyone for their own).
+    pub async fn list_api_keys(
+        &self,
+        caller: &Caller,
+        subject: Subject,
+        page: &Page,
+    ) -> Result<(Vec<api_keys::Model>, PageResponse), Error> {
+        Self::require_admin_or_self(caller, &subject.to_string(), "list")?;
+        api_keys::list(&self.db, &subject.to_string(), page).await
+    }
+
+    /// Revokes a key (consortium admins; anyone their own). Revoking twice changes nothing.
+    pub async fn revoke_api_key(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<api_keys::Model, Error> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let key = api_keys::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("api key", id))?;
+        Self::require_admin_or_self(caller, &key.subject, "revoke")?;
+        if key.revoked_at.is_some() {
+            return Ok(key);
+        }
+        let key = api_keys::revoke(&txn, key, now).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                AuditedEntity::ApiKey,
+                &key.id,
+                "revoke",
+                json!({"subject": key.subject}),
+            ),
+        )
+        .await?;
+        outbox::publish(
+            &txn,
+            now,
+            &key.id,
+            &pb::ApiKeyRevoked {
+                api_key_id: key.id.clone(),
+                subject: key.subject.clone(),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(key)
+    }
+
+    // Audit and events.
+
+    /// Suite-wide callers read every trail; municipal callers their own municipality's and its users'.
+    async fn may_read_audit(
+        &self,
+        caller: &Caller,
+        entity: AuditedEntity,
+        id: Uuid,
+    ) -> Result<(), Error> {
+        if caller.is_suite_wide() {
+            return Ok(());
+        }
+        let own = match entity {
+            AuditedEntity::Municipality => caller.municipality_id == Some(id),
+            AuditedEntity::User => users::find(&self.db, &id.to_string())
+                .await?
+                .is_some_and(|u| {
+                    parse_uuid(u.municipality_id.as_deref())
+                        .is_some_and(|m| caller.municipality_id == Some(m))
+                }),
+            AuditedEntity::ServiceAccount | AuditedEntity::ApiKey => false,
+        };
+        if own {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(
+                "municipal users read only their own municipality's audit trail".into(),
+            ))
+        }
+    }
+
+    /// A page of an entity's audit records.
+    pub async fn audit_records(
+        &self,
+        caller: &Caller,
+        entity: AuditedEntity,
+        id: Uuid,
+        page: &Page,
+    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
+        self.may_read_audit(caller, entity, id).await?;
+        audit::list(&self.db, entity.as_str(), &id.to_string(), page).await
+    }
+
+    /// Verifies an entity's audit chain.
+    pub async fn verify_audit_chain(
+        &self,
+        caller: &Caller,
+        entity: AuditedEntity,
+        id: Uuid,
+    ) -> Result<AuditChainVerification, Error> {
+        self.may_read_audit(caller, entity, id).await?;
+        audit::verify(&self.db, entity.as_str(), &id.to_string()).await
+    }
+
+    /// Identity's events after `after` (service accounts and consortium admins).
+    pub fn watch_events(
+        &self,
+        caller: &Caller,
+        after: Cursor,
+        follow: bool,
+    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<EventEnvelope, tonic::Status>>, Error>
+    {
+        caller.require_any_role(
+            &[Role::Service, Role::ConsortiumAdmin],
+            "watching identity's events",
+        )?;
+        Ok(self.outbox.watch(self.db.clone(), after, follow))
+    }
+
+    // Bootstrap.
+
+    /// On an empty database, creates the consortium-admin service account and its API key (the
+    /// configured one, or a new one that is returned to be shown once).
+    pub async fn bootstrap(&self, configured_key: Option<&str>) -> Result<Option<String>, Error> {
+        if users::count(&self.db).await? + service_accounts::count(&self.db).await? > 0 {
+            return Ok(None);
+        }
+        let (secret, generated) = match configured_key {
+            Some(key) if key.len() >= domain::MIN_API_KEY_LEN => (key.to_owned(), false),
+            Some(_) => {
+                return Err(Error::internal(format!(
+                    "KOMMUNE_BOOTSTRAP_ADMIN_KEY must be at least {} characters",
+                    domain::MIN_API_KEY_LEN
+                )));
+            }
+            None => (domain::api_key_from_random(&random_key_bytes()?), true),
+        };
+        let system = Caller {
+            subject: "system:bootstrap".into(),
+            municipality_id: None,
+            roles: Vec::new(),
+            token: String::new(),
+        };
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let account = NewServiceAccount {
+            name: crate::BOOTSTRAP_ACCOUNT.into(),
+            description: "Created on first start; holds the bootstrap admin key".into(),
+            municipality_id: None,
+            roles: vec![Role::ConsortiumAdmin],
+        };
+        let account = match self
+            .insert_service_account(&txn, &system, account, now)
+            .await
+        {
+            Ok(account) => account,
+            // Another replica bootstrapped at the same moment.
+            Err(Error::AlreadyExists { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let subject =
+            Subject::ServiceAccount(Uuid::parse_str(&account.id).map_err(Error::internal)?);
+        let new_key = NewApiKey {
+            subject,
+            description: "Bootstrap admin key".into(),
+            expires_at: None,
+        };
+        self.insert_api_key(&txn, &system, new_key, &secret, now)
+            .await?;
+        txn.commit().await?;
+        tracing::info!(service_account = %account.id, "bootstrapped identity with a consortium-admin key");
+        Ok(generated.then_some(secret))
+    }
+}
