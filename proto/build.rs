@@ -10,8 +10,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
     let mut protos = Vec::new();
     collect_protos(&root.join("kommune"), &mut protos)?;
+    // Not used by kommune's messages, but in the descriptor set so reflection clients can decode the
+    // error details every service sends.
+    protos.push(root.join("google/rpc/error_details.proto"));
     protos.sort();
     println!("cargo:rerun-if-changed=kommune");
+    println!("cargo:rerun-if-changed=google");
 
     let mut compiler = protox::Compiler::new([&root])?;
     compiler.include_imports(true).include_source_info(true);
