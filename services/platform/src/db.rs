@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 /// Connects to `url` (`sqlite://…` or `postgres://…`), creating a SQLite file's directory when needed.
@@ -36,10 +39,22 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Connects to `url` and applies every pending migration of `M`.
+/// Key of the advisory lock that serialises migrations of one PostgreSQL database.
+const MIGRATION_LOCK: i64 = 0x006b_6f6d_6d75_6e65; // "kommune"
+
+/// Connects to `url` and applies every pending migration of `M`. Replicas starting together on
+/// PostgreSQL take turns (an advisory lock held by a transaction), so none sees a half-migrated schema.
 pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> Result<DatabaseConnection, DbErr> {
     let db = connect(url).await?;
-    M::up(&db, None).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        let lock = db.begin().await?;
+        lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+        M::up(&db, None).await?;
+        lock.commit().await?;
+    } else {
+        M::up(&db, None).await?;
+    }
     Ok(db)
 }
 

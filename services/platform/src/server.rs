@@ -279,7 +279,10 @@ struct ObserveLayer {
 
 impl ObserveLayer {
     fn new() -> Self {
-        let meter = global::meter("kommune");
+        Self::with_meter(&global::meter("kommune"))
+    }
+
+    fn with_meter(meter: &opentelemetry::metrics::Meter) -> Self {
         let metrics = RpcMetrics {
             requests: meter
                 .u64_counter("rpc.server.requests")
@@ -533,6 +536,135 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use tower::ServiceExt;
+
+    type Body = tonic::body::Body;
+
+    fn grpc_request(path: &str) -> Request<Body> {
+        Request::builder()
+            .uri(format!("http://test{path}"))
+            .body(Body::default())
+            .unwrap()
+    }
+
+    /// A service answering each call with `code` (OK in trailers, errors in headers, as tonic does).
+    fn answering(
+        code: Code,
+    ) -> impl Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(move |_request: Request<Body>| async move {
+            Ok::<_, Infallible>(if code == Code::Ok {
+                Response::new(Body::default())
+            } else {
+                Status::new(code, "no").into_http()
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn every_rpc_is_counted_by_method_and_status() {
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        let layer = ObserveLayer::with_meter(&provider.meter("test"));
+        let path = "/kommune.identity.v1.UserService/GetUser";
+        layer
+            .layer(answering(Code::NotFound))
+            .oneshot(grpc_request(path))
+            .await
+            .unwrap();
+        layer
+            .layer(answering(Code::NotFound))
+            .oneshot(grpc_request(path))
+            .await
+            .unwrap();
+        layer
+            .layer(answering(Code::Ok))
+            .oneshot(grpc_request(path))
+            .await
+            .unwrap();
+        provider.force_flush().unwrap();
+
+        let mut counts = Vec::new();
+        for resource in exporter.get_finished_metrics().unwrap() {
+            for scope in resource.scope_metrics() {
+                for metric in scope
+                    .metrics()
+                    .filter(|m| m.name() == "rpc.server.requests")
+                {
+                    if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+                        for point in sum.data_points() {
+                            let attribute = |key: &str| {
+                                point
+                                    .attributes()
+                                    .find(|kv| kv.key.as_str() == key)
+                                    .map(|kv| kv.value.to_string())
+                            };
+                            counts.push((
+                                attribute("rpc.method"),
+                                attribute("rpc.grpc.status_code"),
+                                point.value(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        counts.sort();
+        assert_eq!(
+            counts,
+            [
+                (Some("GetUser".to_owned()), Some("0".to_owned()), 1),
+                (Some("GetUser".to_owned()), Some("5".to_owned()), 2)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_limit_are_shed_at_once() {
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = Arc::new(tokio::sync::Mutex::new(Some(released)));
+        let slow = tower::service_fn(move |_request: Request<Body>| {
+            let released = released.clone();
+            async move {
+                if let Some(released) = released.lock().await.take() {
+                    let _ = released.await;
+                }
+                Ok::<_, Infallible>(Response::new(Body::default()))
+            }
+        });
+        let shed = ShedLayer::new(1);
+        let first = tokio::spawn(shed.layer(slow.clone()).oneshot(grpc_request("/a.B/C")));
+        tokio::task::yield_now().await;
+        while shed.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = shed
+            .layer(slow.clone())
+            .oneshot(grpc_request("/a.B/C"))
+            .await
+            .unwrap();
+        assert_eq!(status_of(&second), Code::Unavailable);
+        release.send(()).unwrap();
+        assert_eq!(status_of(&first.await.unwrap().unwrap()), Code::Ok);
+        let third = shed
+            .layer(slow)
+            .oneshot(grpc_request("/a.B/C"))
+            .await
+            .unwrap();
+        assert_eq!(status_of(&third), Code::Ok);
+    }
 
     #[test]
     fn paths_split_into_service_and_method() {

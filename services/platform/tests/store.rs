@@ -103,3 +103,16 @@ async fn a_transaction_that_commits_late_is_never_skipped() {
         ["early", "late"]
     );
 }
+
+#[tokio::test]
+async fn replicas_starting_together_migrate_one_at_a_time() {
+    if !on_postgres() {
+        // The embedded SQLite setup runs one process per database.
+        return;
+    }
+    let url = fresh_database_url("platform").await;
+    let replicas = (0..4).map(|_| kommune_platform::db::connect_and_migrate::<Migrator>(&url));
+    for replica in futures::future::join_all(replicas).await {
+        replica.unwrap();
+    }
+}
