@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -21,7 +21,7 @@ use tonic_health::pb::health_client::HealthClient;
 use kommune_identity::{Identity, Options};
 use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::fresh_database_url;
+use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 
@@ -78,9 +78,7 @@ impl Suite {
             .await
             .unwrap();
         });
-        let gateway = Channel::from_shared(format!("http://{gateway_addr}"))
-            .unwrap()
-            .connect_lazy();
+        let gateway = channel_to(gateway_addr);
         let mut suite = Self {
             gateway,
             database_url,
@@ -173,14 +171,6 @@ impl Suite {
             task.await.unwrap();
         }
     }
-}
-
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use kommune_platform::testing::{channel_to, with_bearer};
 use kommune_proto::identity::v1 as pb;
 
 const README_ADDR: &str = "127.0.0.1:50051";
@@ -92,9 +93,7 @@ async fn stop(mut child: Child) {
 }
 
 async fn exchange(addr: &str, key: &str) -> String {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
+    let channel = channel_to(addr);
     pb::token_service_client::TokenServiceClient::new(channel)
         .exchange_api_key(pb::ExchangeApiKeyRequest {
             api_key: key.into(),
@@ -148,13 +147,8 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
         _ => {
             // Without grpcurl, the same calls through a generated client.
             let token = exchange(&addr, &key).await;
-            let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-                .unwrap()
-                .connect_lazy();
-            let mut request = tonic::Request::new(pb::GetCallerRequest {});
-            request
-                .metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let channel = channel_to(&addr);
+            let request = with_bearer(pb::GetCallerRequest {}, &token);
             let caller = pb::token_service_client::TokenServiceClient::new(channel)
                 .get_caller(request)
                 .await
@@ -176,6 +170,57 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
         key
     );
     assert!(!exchange(&addr, &key).await.is_empty());
+    stop(child).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_a_crash() {
+    let dir = scratch_dir();
+    let (mut child, addr, _) = start(&dir).await;
+    let key = std::fs::read_to_string(dir.join("data/admin-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let token = exchange(&addr, &key).await;
+    let channel = channel_to(&addr);
+    let request = with_bearer(
+        pb::CreateMunicipalityRequest {
+            code: "101".into(),
+            name: "Københavns Kommune".into(),
+            cvr_number: "64942212".into(),
+            ..Default::default()
+        },
+        &token,
+    );
+    let created = pb::municipality_service_client::MunicipalityServiceClient::new(channel)
+        .create_municipality(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .municipality
+        .unwrap();
+
+    // No graceful shutdown: the process dies the moment after it acknowledged the write.
+    child.kill().await.unwrap();
+
+    let (child, addr, _) = start(&dir).await;
+    let token = exchange(&addr, &key).await;
+    let channel = channel_to(&addr);
+    let request = with_bearer(
+        pb::GetMunicipalityRequest {
+            municipality_id: created.municipality_id.clone(),
+        },
+        &token,
+    );
+    let read = pb::municipality_service_client::MunicipalityServiceClient::new(channel)
+        .get_municipality(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .municipality
+        .unwrap();
+    assert_eq!(read, created);
     stop(child).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

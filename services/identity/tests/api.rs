@@ -12,14 +12,14 @@ use sea_orm::ConnectionTrait;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use kommune_identity::{Identity, Options};
 use kommune_platform::auth::{AUDIENCE, Claims, ISSUER};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::fresh_database_url;
+use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 use pb::audit_service_client::AuditServiceClient;
@@ -68,9 +68,7 @@ impl TestIdentity {
                 .await
                 .unwrap();
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
+        let channel = channel_to(addr);
         let mut this = Self {
             channel,
             clock,
@@ -168,14 +166,6 @@ impl TestIdentity {
             .into_inner();
         self.exchange(&key.secret).await.unwrap()
     }
-}
-
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 /// The fields a status's `google.rpc.BadRequest` names.

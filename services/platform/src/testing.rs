@@ -38,3 +38,19 @@ pub async fn fresh_database_url(service: &str) -> String {
 pub fn on_postgres() -> bool {
     std::env::var(POSTGRES_URL_VAR).is_ok_and(|v| !v.is_empty())
 }
+
+/// A request carrying `token` as its bearer token.
+pub fn with_bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// A lazily connecting channel to a server listening on `addr`.
+pub fn channel_to(addr: impl std::fmt::Display) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .map(|endpoint| endpoint.connect_lazy())
+        .unwrap_or_else(|e| panic!("bad address {addr}: {e}"))
+}
