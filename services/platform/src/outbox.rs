@@ -115,6 +115,8 @@ pub struct Outbox {
 
 const BATCH: u64 = 200;
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How soon to look again for events held back behind a running transaction.
+const HELD_BACK_RETRY: Duration = Duration::from_millis(20);
 
 impl Outbox {
     /// A new outbox handle.
@@ -137,37 +139,55 @@ impl Outbox {
         let (tx, rx) = mpsc::channel(BATCH as usize);
         let committed = self.committed.clone();
         tokio::spawn(async move {
-            let mut cursor = after;
-            loop {
-                // Registered before reading, so a commit between the read and the wait is not missed.
-                let woken = committed.notified();
-                let rows = match next_batch(&db, cursor, BATCH).await {
-                    Ok(rows) => rows,
-                    Err(err) => {
-                        let _ = tx.send(Err(err.into())).await;
-                        return;
-                    }
-                };
-                let caught_up = (rows.len() as u64) < BATCH;
-                for row in rows {
-                    cursor = Cursor::of(&row);
-                    if tx.send(Ok(envelope(row))).await.is_err() {
-                        return; // the client went away
-                    }
-                }
-                if caught_up {
-                    if !follow {
-                        return;
-                    }
-                    tokio::select! {
-                        () = woken => {},
-                        () = tokio::time::sleep(POLL_INTERVAL) => {},
-                        () = tx.closed() => return,
-                    }
-                }
+            if let Err(err) = feed(&db, &committed, &tx, after, follow).await {
+                let _ = tx.send(Err(err.into())).await;
             }
         });
         ReceiverStream::new(rx)
+    }
+}
+
+type Sender = mpsc::Sender<Result<EventEnvelope, tonic::Status>>;
+
+/// Sends events after `cursor` until the client goes away or, unless following, until every event
+/// committed before the call was sent.
+async fn feed(
+    db: &DatabaseConnection,
+    committed: &Notify,
+    tx: &Sender,
+    mut cursor: Cursor,
+    follow: bool,
+) -> Result<(), Error> {
+    let committed_before_call = if follow { None } else { last_id(db).await? };
+    loop {
+        // Registered before reading, so a commit between the read and the wait is not missed.
+        let woken = committed.notified();
+        let rows = next_batch(db, cursor, BATCH).await?;
+        let caught_up = (rows.len() as u64) < BATCH;
+        for row in rows {
+            cursor = Cursor::of(&row);
+            if tx.send(Ok(envelope(row))).await.is_err() {
+                return Ok(()); // the client went away
+            }
+        }
+        if !caught_up {
+            continue;
+        }
+        if follow {
+            tokio::select! {
+                () = woken => {},
+                () = tokio::time::sleep(POLL_INTERVAL) => {},
+                () = tx.closed() => return Ok(()),
+            }
+        } else {
+            match committed_before_call {
+                // Committed before the call, but held back behind a transaction still running.
+                Some(last) if undelivered_up_to(db, cursor, last).await? => {
+                    tokio::time::sleep(HELD_BACK_RETRY).await;
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 }
 
@@ -178,21 +198,50 @@ pub async fn next_batch(
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
     let mut query = Entity::find()
-        .filter(
-            Column::TxId
-                .gt(cursor.tx_id)
-                .or(Column::TxId.eq(cursor.tx_id).and(Column::Id.gt(cursor.id))),
-        )
+        .filter(after(cursor))
         .order_by_asc(Column::TxId)
         .order_by_asc(Column::Id)
         .limit(limit);
     if db.get_database_backend() == DbBackend::Postgres {
         // Only rows of transactions older than every transaction still running: their set is final.
+        // (The horizon is the whole server's: a long transaction anywhere delays, never loses, events.)
         query = query.filter(Expr::cust(
             "tx_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint",
         ));
     }
     Ok(query.all(db).await?)
+}
+
+/// Rows after `cursor` in delivery order.
+fn after(cursor: Cursor) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(Column::TxId.gt(cursor.tx_id))
+        .add(Column::TxId.eq(cursor.tx_id).and(Column::Id.gt(cursor.id)))
+}
+
+/// The id of the newest committed event, if any.
+async fn last_id(db: &DatabaseConnection) -> Result<Option<i64>, Error> {
+    let last: Option<Option<i64>> = Entity::find()
+        .select_only()
+        .column_as(Column::Id.max(), "last")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(last.flatten())
+}
+
+/// Whether an event with an id up to `last` is still to be delivered after `cursor`.
+async fn undelivered_up_to(
+    db: &DatabaseConnection,
+    cursor: Cursor,
+    last: i64,
+) -> Result<bool, Error> {
+    let found = Entity::find()
+        .filter(after(cursor))
+        .filter(Column::Id.lte(last))
+        .one(db)
+        .await?;
+    Ok(found.is_some())
 }
 
 fn envelope(row: Model) -> EventEnvelope {

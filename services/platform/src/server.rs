@@ -210,15 +210,18 @@ fn split_path(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or((path, ""))
 }
 
-/// gRPC status code of a response that carries it in its headers (trailers-only responses: errors
-/// and rejections). Successful responses carry it in trailers; they count as OK.
-fn status_of<B>(response: &Response<B>) -> Code {
-    response
-        .headers()
+/// The gRPC status in a header or trailer map, if any.
+fn status_in(headers: &HeaderMap) -> Option<Code> {
+    headers
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
-        .map_or(Code::Ok, Code::from_i32)
+        .map(Code::from_i32)
+}
+
+/// The status of a trailers-only response (errors, rejections); `None` when it comes in trailers.
+fn header_status<B>(response: &Response<B>) -> Option<Code> {
+    status_in(response.headers())
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
@@ -322,9 +325,9 @@ where
     S::Future: Send + 'static,
     B: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = Response<ObservedBody<R>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -353,43 +356,123 @@ where
 
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let metrics = self.metrics.clone();
-        let started = Instant::now();
+        let call = CallEnd {
+            metrics: self.metrics.clone(),
+            service,
+            method,
+            started: Instant::now(),
+            span: span.clone(),
+        };
         Box::pin(
             async move {
-                let mut response = inner.call(request).await;
-                if let Ok(response) = response.as_mut()
-                    && trace_id != opentelemetry::trace::TraceId::INVALID
+                let mut response = inner.call(request).await?;
+                // The innermost server's id wins, so a caller sees the id its call was traced under
+                // and can quote it to support.
+                if trace_id != opentelemetry::trace::TraceId::INVALID
+                    && let Ok(value) = http::HeaderValue::from_str(&trace_id.to_string())
                 {
-                    // The innermost server's id wins, so a caller sees the id its call was traced under
-                    // and can quote it to support.
-                    if let Ok(value) = http::HeaderValue::from_str(&trace_id.to_string()) {
-                        response
-                            .headers_mut()
-                            .entry(TRACE_ID_HEADER)
-                            .or_insert(value);
+                    response
+                        .headers_mut()
+                        .entry(TRACE_ID_HEADER)
+                        .or_insert(value);
+                }
+                // Errors come as trailers-only responses with the status in the headers; every other
+                // call ends with trailers, read when the body ends.
+                let call = match header_status(&response) {
+                    Some(code) => {
+                        call.record(code);
+                        None
                     }
-                }
-                let code = response.as_ref().map_or(Code::Internal, status_of);
-                tracing::Span::current().record("rpc.grpc.status_code", code as i32);
-                if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
-                    tracing::warn!(code = ?code, "rpc failed");
-                } else {
-                    tracing::debug!(code = ?code, "rpc served");
-                }
-                let attributes = [
-                    KeyValue::new("rpc.service", service),
-                    KeyValue::new("rpc.method", method),
-                    KeyValue::new("rpc.grpc.status_code", code as i64),
-                ];
-                metrics.requests.add(1, &attributes);
-                metrics
-                    .duration
-                    .record(started.elapsed().as_secs_f64(), &attributes);
-                response
+                    None => Some(call),
+                };
+                Ok(response.map(|inner| ObservedBody { inner, call }))
             }
             .instrument(span),
         )
+    }
+}
+
+/// What is needed to record a call when it ends.
+#[derive(Clone)]
+struct CallEnd {
+    metrics: RpcMetrics,
+    service: String,
+    method: String,
+    started: Instant,
+    span: tracing::Span,
+}
+
+impl CallEnd {
+    fn record(self, code: Code) {
+        let _entered = self.span.enter();
+        self.span.record("rpc.grpc.status_code", code as i32);
+        if matches!(code, Code::Internal | Code::Unknown | Code::DataLoss) {
+            tracing::warn!(code = ?code, "rpc failed");
+        } else {
+            tracing::debug!(code = ?code, "rpc served");
+        }
+        let attributes = [
+            KeyValue::new("rpc.service", self.service),
+            KeyValue::new("rpc.method", self.method),
+            KeyValue::new("rpc.grpc.status_code", code as i64),
+        ];
+        self.metrics.requests.add(1, &attributes);
+        self.metrics
+            .duration
+            .record(self.started.elapsed().as_secs_f64(), &attributes);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that records its call's RED metrics when the call ends: at the trailers, at
+    /// the end of the body, or, when the client goes away first, as CANCELLED.
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<CallEnd>,
+    }
+
+    impl<B> PinnedDrop for ObservedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(call) = this.project().call.take() {
+                call.record(Code::Cancelled);
+            }
+        }
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        let ended = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame
+                .trailers_ref()
+                .map(|trailers| status_in(trailers).unwrap_or(Code::Unknown)),
+            Poll::Ready(Some(Err(_))) => Some(Code::Internal),
+            Poll::Ready(None) => Some(Code::Ok),
+            Poll::Pending => None,
+        };
+        if let Some(code) = ended
+            && let Some(call) = this.call.take()
+        {
+            call.record(code);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -551,7 +634,7 @@ mod tests {
             .unwrap()
     }
 
-    /// A service answering each call with `code` (OK in trailers, errors in headers, as tonic does).
+    /// A service answering each call with `code` in its headers, as tonic answers errors.
     fn answering(
         code: Code,
     ) -> impl Service<
@@ -563,12 +646,41 @@ mod tests {
     + Send
     + 'static {
         tower::service_fn(move |_request: Request<Body>| async move {
-            Ok::<_, Infallible>(if code == Code::Ok {
-                Response::new(Body::default())
-            } else {
-                Status::new(code, "no").into_http()
-            })
+            Ok::<_, Infallible>(Status::new(code, "no").into_http())
         })
+    }
+
+    /// A service whose response ends with `code` in its trailers, as streams and unary successes do.
+    fn ending_with(
+        code: Code,
+    ) -> impl Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(move |_request: Request<Body>| async move {
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", (code as i32).into());
+            let frames =
+                futures::stream::iter([Ok::<_, Status>(http_body::Frame::trailers(trailers))]);
+            Ok::<_, Infallible>(Response::new(Body::new(http_body_util::StreamBody::new(
+                frames,
+            ))))
+        })
+    }
+
+    /// Sends one request through `service` and reads the whole response, as a client would.
+    async fn call<S>(service: S, path: &str)
+    where
+        S: Service<Request<Body>, Response = Response<ObservedBody<Body>>, Error = Infallible>,
+    {
+        let response = service.oneshot(grpc_request(path)).await.unwrap();
+        http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -579,21 +691,18 @@ mod tests {
             .build();
         let layer = ObserveLayer::with_meter(&provider.meter("test"));
         let path = "/kommune.identity.v1.UserService/GetUser";
-        layer
-            .layer(answering(Code::NotFound))
-            .oneshot(grpc_request(path))
-            .await
-            .unwrap();
-        layer
-            .layer(answering(Code::NotFound))
-            .oneshot(grpc_request(path))
-            .await
-            .unwrap();
-        layer
-            .layer(answering(Code::Ok))
-            .oneshot(grpc_request(path))
-            .await
-            .unwrap();
+        call(layer.layer(answering(Code::NotFound)), path).await;
+        call(layer.layer(answering(Code::NotFound)), path).await;
+        call(layer.layer(ending_with(Code::Ok)), path).await;
+        call(layer.layer(ending_with(Code::Internal)), path).await;
+        // A client that goes away before the end of the response.
+        drop(
+            layer
+                .layer(ending_with(Code::Ok))
+                .oneshot(grpc_request(path))
+                .await
+                .unwrap(),
+        );
         provider.force_flush().unwrap();
 
         let mut counts = Vec::new();
@@ -611,24 +720,20 @@ mod tests {
                                     .find(|kv| kv.key.as_str() == key)
                                     .map(|kv| kv.value.to_string())
                             };
-                            counts.push((
-                                attribute("rpc.method"),
-                                attribute("rpc.grpc.status_code"),
-                                point.value(),
-                            ));
+                            let method = attribute("rpc.method").unwrap_or_default();
+                            let code = attribute("rpc.grpc.status_code").unwrap_or_default();
+                            counts.push((method, code, point.value()));
                         }
                     }
                 }
             }
         }
         counts.sort();
-        assert_eq!(
-            counts,
-            [
-                (Some("GetUser".to_owned()), Some("0".to_owned()), 1),
-                (Some("GetUser".to_owned()), Some("5".to_owned()), 2)
-            ]
-        );
+        let expected: Vec<(String, String, u64)> = [("0", 1), ("1", 1), ("13", 1), ("5", 2)]
+            .into_iter()
+            .map(|(code, n)| ("GetUser".to_owned(), code.to_owned(), n))
+            .collect();
+        assert_eq!(counts, expected);
     }
 
     #[tokio::test]
@@ -655,15 +760,15 @@ mod tests {
             .oneshot(grpc_request("/a.B/C"))
             .await
             .unwrap();
-        assert_eq!(status_of(&second), Code::Unavailable);
+        assert_eq!(header_status(&second), Some(Code::Unavailable));
         release.send(()).unwrap();
-        assert_eq!(status_of(&first.await.unwrap().unwrap()), Code::Ok);
+        assert_eq!(header_status(&first.await.unwrap().unwrap()), None);
         let third = shed
             .layer(slow)
             .oneshot(grpc_request("/a.B/C"))
             .await
             .unwrap();
-        assert_eq!(status_of(&third), Code::Ok);
+        assert_eq!(header_status(&third), None);
     }
 
     #[test]
