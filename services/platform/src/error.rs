@@ -117,19 +117,6 @@ impl From<sea_orm::TransactionError<Error>> for Error {
     }
 }
 
-impl From<Status> for Error {
-    fn from(status: Status) -> Self {
-        match status.code() {
-            Code::Unavailable | Code::DeadlineExceeded => {
-                Self::Unavailable(status.message().to_owned())
-            }
-            Code::Unauthenticated => Self::Unauthenticated(status.message().to_owned()),
-            Code::PermissionDenied => Self::PermissionDenied(status.message().to_owned()),
-            _ => Self::internal(format!("upstream call failed: {status}")),
-        }
-    }
-}
-
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match err {

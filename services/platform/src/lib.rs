@@ -25,6 +25,7 @@ pub mod paging;
 pub mod pii;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod validate;
 

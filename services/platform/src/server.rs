@@ -257,16 +257,6 @@ pub fn inject_trace_context(headers: &mut HeaderMap) {
     });
 }
 
-/// A tonic client interceptor carrying the current trace context, for calls between services.
-pub fn trace_context_interceptor(
-    mut request: tonic::Request<()>,
-) -> Result<tonic::Request<()>, Status> {
-    let mut headers = std::mem::take(request.metadata_mut()).into_headers();
-    inject_trace_context(&mut headers);
-    *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
-    Ok(request)
-}
-
 /// RED metrics of every RPC: a request counter and a duration histogram, both by service,
 /// method and gRPC status code.
 #[derive(Clone)]
@@ -345,6 +335,7 @@ where
             rpc.method = %method,
             rpc.grpc.status_code = tracing::field::Empty,
             trace_id = tracing::field::Empty,
+            subject = tracing::field::Empty,
         );
         let parent =
             global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
