@@ -43,14 +43,9 @@ async fn until(stop: oneshot::Receiver<()>) {
 impl Suite {
     async fn start() -> Self {
         let database_url = fresh_database_url("identity").await;
-        let identity = Identity::build(Options {
-            database_url: database_url.clone(),
-            bootstrap_admin_key: Some(ADMIN_KEY.into()),
-            token_ttl: chrono::Duration::seconds(kommune_identity::DEFAULT_TOKEN_TTL_SECS),
-            clock: Arc::new(SystemClock),
-        })
-        .await
-        .unwrap();
+        let mut options = Options::new(database_url.clone(), Arc::new(SystemClock));
+        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
+        let identity = Identity::build(options).await.unwrap();
         let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let identity_addr = format!("http://{}", identity_listener.local_addr().unwrap());
         let (identity_stop, stopped) = oneshot::channel();
@@ -71,6 +66,7 @@ impl Suite {
                 gateway_listener,
                 upstreams,
                 &identity_addr,
+                Vec::new(),
                 Arc::new(SystemClock),
                 &config,
                 until(stopped),

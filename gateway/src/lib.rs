@@ -15,7 +15,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::server::HealthReporter;
 
 use kommune_platform::BoxError;
-use kommune_platform::auth::TokenVerifier;
+use kommune_platform::auth::{AuthConfig, TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig};
 use kommune_platform::server::GrpcServer;
@@ -42,6 +42,9 @@ pub struct GatewayConfig {
         default_value = "http://127.0.0.1:50052"
     )]
     pub identity_addr: String,
+    /// Token verification settings.
+    #[command(flatten)]
+    pub auth: AuthConfig,
     /// Server settings.
     #[command(flatten)]
     pub server: ServerConfig,
@@ -69,11 +72,12 @@ pub async fn serve(
     listener: TcpListener,
     upstreams: HashMap<String, Uri>,
     identity_addr: &str,
+    trusted_issuers: Vec<TrustedIssuer>,
     clock: SharedClock,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
-    let verifier = TokenVerifier::remote(identity_addr, clock);
+    let verifier = TokenVerifier::remote(identity_addr, clock, trusted_issuers);
     let server = GrpcServer::new();
     let health = server.health_reporter();
     let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));

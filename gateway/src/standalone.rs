@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use kommune_platform::BoxError;
+use kommune_platform::auth::AuthConfig;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig, sqlite_url};
 
@@ -31,6 +32,9 @@ pub struct StandaloneConfig {
     /// The services to run (comma-separated).
     #[arg(long, env = "KOMMUNE_SERVICES", value_delimiter = ',', default_values_t = SERVICES.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())]
     pub services: Vec<String>,
+    /// Token verification settings.
+    #[command(flatten)]
+    pub auth: AuthConfig,
     /// Server settings.
     #[command(flatten)]
     pub server: ServerConfig,
@@ -68,6 +72,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 
 /// Starts the configured services and the gateway.
 pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Running, BoxError> {
+    let trusted_issuers = config.auth.trusted_issuers()?;
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut service_addrs = HashMap::new();
@@ -77,13 +82,12 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
         service_addrs.insert(service.clone(), listener.local_addr()?);
         match service.as_str() {
             "identity" => {
-                let identity = kommune_identity::Identity::build(kommune_identity::Options {
-                    database_url: sqlite_url(&config.data_dir, "identity"),
-                    bootstrap_admin_key: None,
-                    token_ttl: chrono::Duration::seconds(kommune_identity::DEFAULT_TOKEN_TTL_SECS),
-                    clock: clock.clone(),
-                })
-                .await?;
+                let mut options = kommune_identity::Options::new(
+                    sqlite_url(&config.data_dir, "identity"),
+                    clock.clone(),
+                );
+                options.trusted_issuers = trusted_issuers.clone();
+                let identity = kommune_identity::Identity::build(options).await?;
                 let path = config.data_dir.join(ADMIN_KEY_FILE);
                 if let Some(key) = identity.generated_admin_key() {
                     write_secret(&path, key)?;
@@ -123,6 +127,7 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
             listener,
             upstreams,
             &identity_addr,
+            trusted_issuers,
             clock,
             &server,
             stop_gateway,

@@ -25,6 +25,7 @@ async fn main() -> Result<(), BoxError> {
         listener,
         config.upstreams()?,
         &config.identity_addr,
+        config.auth.trusted_issuers()?,
         Arc::new(SystemClock),
         &config.server,
         kommune_platform::server::shutdown_signal(),

@@ -1,16 +1,18 @@
-//! kommune identity: municipalities, users, service accounts, API keys and the tokens every other
-//! service trusts.
+//! kommune identity: municipalities, users, support eligibility, service accounts, API keys and the
+//! tokens every other service trusts.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use tokio::net::TcpListener;
 
-use kommune_platform::BoxError;
-use kommune_platform::auth::TokenVerifier;
+use kommune_platform::auth::{KeySource, TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, ServiceConfig};
 use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_platform::{BoxError, Error};
 use kommune_proto::identity::v1 as pb;
 
 pub mod api;
@@ -21,7 +23,7 @@ pub mod store;
 pub mod tokens;
 
 use api::IdentityApi;
-use registry::Registry;
+use registry::{Policy, Registry};
 
 /// The service's name (database file, telemetry).
 pub const SERVICE_NAME: &str = "identity";
@@ -45,6 +47,9 @@ pub struct IdentityConfig {
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, env = "KOMMUNE_TOKEN_TTL_SECS", default_value_t = DEFAULT_TOKEN_TTL_SECS)]
     pub token_ttl_secs: i64,
+    /// The day each municipality's support-eligibility baseline is counted on (`YYYY-MM-DD`).
+    #[arg(long, env = "KOMMUNE_ELIGIBILITY_BASELINE_DATE", default_value_t = domain::eligibility::DEFAULT_BASELINE_DATE)]
+    pub eligibility_baseline_date: NaiveDate,
 }
 
 /// What identity needs to start.
@@ -54,15 +59,45 @@ pub struct Options {
     pub database_url: String,
     /// A configured bootstrap admin key, if any.
     pub bootstrap_admin_key: Option<String>,
-    /// Lifetime of issued tokens.
-    pub token_ttl: Duration,
+    /// Token lifetime and eligibility baseline.
+    pub policy: Policy,
+    /// Outside identity providers whose tokens are trusted.
+    pub trusted_issuers: Vec<TrustedIssuer>,
     /// The clock.
     pub clock: SharedClock,
 }
 
+impl Options {
+    /// Options with the defaults of everything but the database and the clock.
+    pub fn new(database_url: impl Into<String>, clock: SharedClock) -> Self {
+        Self {
+            database_url: database_url.into(),
+            bootstrap_admin_key: None,
+            policy: Policy {
+                token_ttl: Duration::seconds(DEFAULT_TOKEN_TTL_SECS),
+                baseline_date: domain::eligibility::DEFAULT_BASELINE_DATE,
+            },
+            trusted_issuers: Vec::new(),
+            clock,
+        }
+    }
+}
+
+/// Identity verifies its own tokens with the keys in its database, reloaded when a token names a key
+/// this replica has not loaded (another replica rotated).
+struct RegistryKeys(Arc<Registry>);
+
+impl KeySource for RegistryKeys {
+    fn fetch(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<pb::PublicKey>, Error>> + Send + '_>> {
+        Box::pin(self.0.reload_keys())
+    }
+}
+
 /// A built identity service, ready to serve.
 pub struct Identity {
-    api: IdentityApi,
+    registry: Arc<Registry>,
     verifier: Arc<TokenVerifier>,
     generated_admin_key: Option<String>,
 }
@@ -74,14 +109,23 @@ impl Identity {
             kommune_platform::db::connect_and_migrate::<migration::Migrator>(&options.database_url)
                 .await?;
         let keys = tokens::KeyRing::load_or_create(&db, options.clock.now()).await?;
-        let verifier = TokenVerifier::local(options.clock.clone());
-        verifier.set_keys(keys.public_keys()).await;
-        let registry = Registry::new(db, options.clock, keys, options.token_ttl);
+        let registry = Arc::new(Registry::new(
+            db,
+            options.clock.clone(),
+            keys,
+            options.policy,
+        ));
+        let verifier = TokenVerifier::new(
+            RegistryKeys(registry.clone()),
+            options.clock,
+            options.trusted_issuers,
+        );
+        verifier.set_keys(&registry.public_keys()).await;
         let generated_admin_key = registry
             .bootstrap(options.bootstrap_admin_key.as_deref())
             .await?;
         Ok(Self {
-            api: IdentityApi::new(Arc::new(registry)),
+            registry,
             verifier,
             generated_admin_key,
         })
@@ -95,38 +139,45 @@ impl Identity {
 
     /// The server with every identity service.
     pub fn server(&self) -> GrpcServer {
+        let api = IdentityApi::new(self.registry.clone());
         GrpcServer::new()
             .add_service(pb::token_service_server::TokenServiceServer::new(
-                self.api.clone(),
+                api.clone(),
             ))
             .add_service(
-                pb::municipality_service_server::MunicipalityServiceServer::new(self.api.clone()),
+                pb::municipality_service_server::MunicipalityServiceServer::new(api.clone()),
             )
-            .add_service(pb::user_service_server::UserServiceServer::new(
-                self.api.clone(),
-            ))
+            .add_service(pb::user_service_server::UserServiceServer::new(api.clone()))
+            .add_service(pb::eligibility_service_server::EligibilityServiceServer::new(api.clone()))
             .add_service(
-                pb::service_account_service_server::ServiceAccountServiceServer::new(
-                    self.api.clone(),
-                ),
+                pb::service_account_service_server::ServiceAccountServiceServer::new(api.clone()),
             )
             .add_service(pb::audit_service_server::AuditServiceServer::new(
-                self.api.clone(),
+                api.clone(),
             ))
-            .add_service(pb::event_service_server::EventServiceServer::new(
-                self.api.clone(),
-            ))
+            .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`.
+    /// Serves on `listener` until `shutdown`, reloading the signing keys now and then so every replica
+    /// signs with the newest key soon after a rotation.
     pub async fn serve(
         self,
         listener: TcpListener,
         config: &ServerConfig,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), BoxError> {
-        let server = self.server();
-        server
+        let (registry, verifier) = (self.registry.clone(), self.verifier.clone());
+        let reloader = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tokens::RELOAD_INTERVAL).await;
+                match registry.reload_keys().await {
+                    Ok(keys) => verifier.set_keys(&keys).await,
+                    Err(err) => tracing::warn!(error = %err, "cannot reload signing keys"),
+                }
+            }
+        });
+        let result = self
+            .server()
             .serve(
                 listener,
                 self.verifier,
@@ -134,6 +185,8 @@ impl Identity {
                 None::<NoFallback>,
                 shutdown,
             )
-            .await
+            .await;
+        reloader.abort();
+        result
     }
 }

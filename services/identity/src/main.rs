@@ -1,11 +1,14 @@
 //! The identity service binary.
 
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
+use kommune_identity::registry::Policy;
 use kommune_identity::{DEFAULT_PORT, Identity, IdentityConfig, Options, SERVICE_NAME};
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
 
-/// kommune identity: municipalities, users, service accounts, API keys and tokens.
+/// kommune identity: municipalities, users, support eligibility, service accounts, API keys and tokens.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -26,9 +29,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let cli = Cli::parse();
+    let config = cli.config;
     let _telemetry =
-        kommune_platform::telemetry::init("kommune-identity", &cli.config.service.telemetry)?;
-    let database_url = cli.config.service.database_url_or_default(SERVICE_NAME);
+        kommune_platform::telemetry::init("kommune-identity", &config.service.telemetry)?;
+    let database_url = config.service.database_url_or_default(SERVICE_NAME);
     if let Some(Command::Migrate) = cli.command {
         kommune_platform::db::connect_and_migrate::<kommune_identity::migration::Migrator>(
             &database_url,
@@ -39,22 +43,26 @@ async fn main() -> Result<(), BoxError> {
     }
     let identity = Identity::build(Options {
         database_url,
-        bootstrap_admin_key: cli.config.bootstrap_admin_key.clone(),
-        token_ttl: chrono::Duration::seconds(cli.config.token_ttl_secs),
-        clock: std::sync::Arc::new(SystemClock),
+        bootstrap_admin_key: config.bootstrap_admin_key.clone(),
+        policy: Policy {
+            token_ttl: chrono::Duration::seconds(config.token_ttl_secs),
+            baseline_date: config.eligibility_baseline_date,
+        },
+        trusted_issuers: config.service.auth.trusted_issuers()?,
+        clock: Arc::new(SystemClock),
     })
     .await?;
     if let Some(key) = identity.generated_admin_key() {
         // Shown once: the operator must store it (or configure KOMMUNE_BOOTSTRAP_ADMIN_KEY instead).
         eprintln!("bootstrap consortium-admin API key (shown once): {key}");
     }
-    let addr = cli.config.service.listen_addr_or(DEFAULT_PORT);
+    let addr = config.service.listen_addr_or(DEFAULT_PORT);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "identity listening");
     identity
         .serve(
             listener,
-            &cli.config.service.server,
+            &config.service.server,
             kommune_platform::server::shutdown_signal(),
         )
         .await

@@ -1,6 +1,12 @@
-//! Signing access tokens: the key ring every replica loads from the database, and token issuing.
+//! Signing access tokens: the key ring every replica loads from the database, rotation, and issuing.
+//!
+//! The newest published key signs. A rotation adds a key and sets every older key to retire once the
+//! tokens it may still sign have expired (token lifetime plus [`RETIRE_MARGIN`], which also covers
+//! replicas that have not reloaded yet), so tokens issued before a rotation keep verifying.
 
-use chrono::{DateTime, Utc};
+use std::sync::RwLock;
+
+use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{EncodingKey, Header};
@@ -14,18 +20,27 @@ use kommune_proto::identity::v1::{PublicKey, Role};
 
 use crate::store::signing_keys;
 
-/// The signing key and every published public key.
-pub struct KeyRing {
+/// How often every replica reloads the keys (so all sign with the newest soon after a rotation).
+pub const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// Extra time an old key stays published beyond the token lifetime; must exceed [`RELOAD_INTERVAL`].
+pub const RETIRE_MARGIN: Duration = Duration::minutes(5);
+
+/// The keys as loaded.
+struct Keys {
     key_id: String,
     signing: EncodingKey,
-    public: Vec<PublicKey>,
+    /// Each published key with the time it retires.
+    public: Vec<(Option<DateTime<Utc>>, PublicKey)>,
+}
+
+/// The signing key and every published public key, reloadable.
+pub struct KeyRing {
+    keys: RwLock<Keys>,
 }
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("KeyRing").finish_non_exhaustive()
     }
 }
 
@@ -36,34 +51,38 @@ impl KeyRing {
         db: &DatabaseConnection,
         now: DateTime<Utc>,
     ) -> Result<Self, Error> {
-        let mut keys = signing_keys::all(db).await?;
-        if keys.is_empty() {
+        if signing_keys::published(db, now).await?.is_empty() {
             signing_keys::insert(db, generate(now)?).await?;
-            keys = signing_keys::all(db).await?;
         }
-        let newest = keys
-            .first()
-            .ok_or_else(|| Error::internal("no signing key after creating one"))?;
-        let signing = EncodingKey::from_ed_der(&newest.private_key);
-        let public = keys
-            .iter()
-            .map(|k| PublicKey {
-                key_id: k.key_id.clone(),
-                algorithm: "EdDSA".into(),
-                public_key: k.public_key.clone(),
-                create_time: Some(to_timestamp(k.created_at)),
-            })
-            .collect();
         Ok(Self {
-            key_id: newest.key_id.clone(),
-            signing,
-            public,
+            keys: RwLock::new(load(db, now).await?),
         })
     }
 
-    /// The published public keys.
-    pub fn public_keys(&self) -> &[PublicKey] {
-        &self.public
+    /// Reloads the keys from the database; returns the published public keys.
+    pub async fn reload(
+        &self,
+        db: &DatabaseConnection,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PublicKey>, Error> {
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = load(db, now).await?;
+        Ok(self.public_keys(now))
+    }
+
+    /// The public keys published at `now` (a retired key drops out even before the next reload).
+    pub fn public_keys(&self, now: DateTime<Utc>) -> Vec<PublicKey> {
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.public
+            .iter()
+            .filter(|(retire_after, _)| retire_after.is_none_or(|t| now < t))
+            .map(|(_, key)| key.clone())
+            .collect()
     }
 
     /// Signs an access token for `subject`.
@@ -84,26 +103,56 @@ impl KeyRing {
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
         };
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut header = Header::new(ALGORITHM);
-        header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, &claims, &self.signing).map_err(Error::internal)
+        header.kid = Some(keys.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &keys.signing).map_err(Error::internal)
     }
 }
 
-fn generate(now: DateTime<Utc>) -> Result<signing_keys::Model, Error> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(Error::internal)?;
-    let key = SigningKey::from_bytes(&seed);
+async fn load(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Keys, Error> {
+    let keys = signing_keys::published(db, now).await?;
+    let newest = keys
+        .first()
+        .ok_or_else(|| Error::internal("no published signing key"))?;
+    Ok(Keys {
+        key_id: newest.key_id.clone(),
+        signing: EncodingKey::from_ed_der(&newest.private_key),
+        public: keys
+            .iter()
+            .map(|k| (k.retire_after, public_key(k)))
+            .collect(),
+    })
+}
+
+/// The published form of a key.
+pub fn public_key(key: &signing_keys::Model) -> PublicKey {
+    PublicKey {
+        key_id: key.key_id.clone(),
+        algorithm: "EdDSA".into(),
+        public_key: key.public_key.clone(),
+        create_time: Some(to_timestamp(key.created_at)),
+        retire_time: key.retire_after.map(to_timestamp),
+    }
+}
+
+/// A new Ed25519 signing key.
+pub fn generate(now: DateTime<Utc>) -> Result<signing_keys::Model, Error> {
+    let key = SigningKey::from_bytes(&random_key_bytes()?);
     let der = key.to_pkcs8_der().map_err(Error::internal)?;
     Ok(signing_keys::Model {
         key_id: Uuid::now_v7().simple().to_string(),
         private_key: der.as_bytes().to_vec(),
         public_key: key.verifying_key().to_bytes().to_vec(),
         created_at: now,
+        retire_after: None,
     })
 }
 
-/// 32 random bytes for a new API key.
+/// 32 random bytes, for a key.
 pub fn random_key_bytes() -> Result<[u8; 32], Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(Error::internal)?;

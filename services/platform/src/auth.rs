@@ -2,6 +2,8 @@
 //! extensions by a layer, and the one rule of who may see which municipality.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,19 +137,95 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Error> {
         .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))
 }
 
-/// Where verification keys come from.
-enum KeySource {
-    /// Fetched from identity's public `GetPublicKeys` RPC.
-    Remote { identity_addr: String },
-    /// Set by the owner (identity verifies its own tokens).
-    Local,
+/// Where the keys of kommune's own tokens come from.
+pub trait KeySource: Send + Sync + 'static {
+    /// The currently published keys.
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Vec<PublicKey>, Error>> + Send + '_>>;
 }
 
-/// Verifies access tokens. Keys are cached by key id; an unknown key id triggers a refetch
-/// (at most once per `REFRESH_INTERVAL`), so key rotation needs no restart.
+/// Identity's public `GetPublicKeys` RPC at an address.
+struct IdentityKeys {
+    identity_addr: String,
+}
+
+impl KeySource for IdentityKeys {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Vec<PublicKey>, Error>> + Send + '_>> {
+        Box::pin(fetch_public_keys(&self.identity_addr))
+    }
+}
+
+/// An identity provider outside kommune whose tokens are trusted, and how its claims map to a caller.
+/// Read from the JSON file named by `KOMMUNE_TRUSTED_ISSUERS_FILE` (a list of these).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrustedIssuer {
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+    /// Its public keys (a JWK set: RSA, EC or Ed25519).
+    pub jwks: jsonwebtoken::jwk::JwkSet,
+    /// The claim naming the caller's municipality, if any.
+    #[serde(default)]
+    pub municipality_claim: Option<String>,
+    /// That claim's values (e.g. CVR numbers) mapped to kommune municipality ids.
+    #[serde(default)]
+    pub municipalities: HashMap<String, Uuid>,
+    /// The claim holding the caller's roles (a string or a list of strings).
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+    /// Its role names mapped to kommune's (`ROLE_MUNICIPAL_CASEWORKER`, …); others are ignored.
+    #[serde(default)]
+    pub roles: HashMap<String, String>,
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
+}
+
+/// Reads the trusted issuers from a JSON file.
+pub fn load_trusted_issuers(path: &std::path::Path) -> Result<Vec<TrustedIssuer>, crate::BoxError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let issuers: Vec<TrustedIssuer> = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a list of trusted issuers: {e}", path.display()))?;
+    for issuer in &issuers {
+        for (external, role) in &issuer.roles {
+            if Role::from_str_name(role).is_none() {
+                return Err(format!(
+                    "issuer {}: role {external} maps to unknown role {role}",
+                    issuer.issuer
+                )
+                .into());
+            }
+        }
+    }
+    Ok(issuers)
+}
+
+/// Settings of token verification shared by the gateway and every service.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AuthConfig {
+    /// A JSON file listing outside identity providers whose tokens are trusted.
+    #[arg(long, env = "KOMMUNE_TRUSTED_ISSUERS_FILE")]
+    pub trusted_issuers_file: Option<std::path::PathBuf>,
+}
+
+impl AuthConfig {
+    /// The trusted issuers, if a file is configured.
+    pub fn trusted_issuers(&self) -> Result<Vec<TrustedIssuer>, crate::BoxError> {
+        self.trusted_issuers_file
+            .as_deref()
+            .map_or(Ok(Vec::new()), load_trusted_issuers)
+    }
+}
+
+/// Verifies access tokens: kommune's own (EdDSA, keys from identity, cached by key id and refetched
+/// on an unknown one at most once per `REFRESH_INTERVAL`, so rotation needs no restart) and those of
+/// configured outside issuers.
 pub struct TokenVerifier {
-    source: KeySource,
+    source: Box<dyn KeySource>,
     clock: SharedClock,
+    trusted: Vec<TrustedIssuer>,
     keys: RwLock<HashMap<String, DecodingKey>>,
     last_fetch: Mutex<Option<Instant>>,
 }
@@ -163,32 +241,44 @@ impl std::fmt::Debug for TokenVerifier {
     }
 }
 
+/// The claims every token has, read before its issuer's key is chosen.
+#[derive(Deserialize)]
+struct Issued {
+    iss: String,
+}
+
 impl TokenVerifier {
-    /// A verifier fetching keys from identity at `identity_addr` (e.g. `http://127.0.0.1:50052`).
-    pub fn remote(identity_addr: impl Into<String>, clock: SharedClock) -> Arc<Self> {
-        Arc::new(Self::new(
-            KeySource::Remote {
+    /// A verifier fetching kommune's keys from identity at `identity_addr` (e.g. `http://127.0.0.1:50052`).
+    pub fn remote(
+        identity_addr: impl Into<String>,
+        clock: SharedClock,
+        trusted: Vec<TrustedIssuer>,
+    ) -> Arc<Self> {
+        Self::new(
+            IdentityKeys {
                 identity_addr: identity_addr.into(),
             },
             clock,
-        ))
+            trusted,
+        )
     }
 
-    /// A verifier whose keys the owner sets with [`TokenVerifier::set_keys`].
-    pub fn local(clock: SharedClock) -> Arc<Self> {
-        Arc::new(Self::new(KeySource::Local, clock))
-    }
-
-    fn new(source: KeySource, clock: SharedClock) -> Self {
-        Self {
-            source,
+    /// A verifier fetching kommune's keys from `source`.
+    pub fn new(
+        source: impl KeySource,
+        clock: SharedClock,
+        trusted: Vec<TrustedIssuer>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            source: Box::new(source),
             clock,
+            trusted,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
-        }
+        })
     }
 
-    /// Replaces the verification keys.
+    /// Replaces kommune's verification keys.
     pub async fn set_keys(&self, keys: &[PublicKey]) {
         let mut decoded = HashMap::new();
         for key in keys {
@@ -209,8 +299,22 @@ impl TokenVerifier {
 
     /// Verifies `token` and returns its caller.
     pub async fn verify(&self, token: &str) -> Result<Caller, Error> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| Error::Unauthenticated("malformed bearer token".into()))?;
+        let malformed = || Error::Unauthenticated("malformed bearer token".into());
+        let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
+        let issued: Issued =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| malformed())?;
+        if issued.iss == ISSUER {
+            return self.verify_own(token, header).await;
+        }
+        match self.trusted.iter().find(|t| t.issuer == issued.iss) {
+            Some(issuer) => self.verify_external(token, header, issuer),
+            None => Err(Error::Unauthenticated(
+                "token from an untrusted issuer".into(),
+            )),
+        }
+    }
+
+    async fn verify_own(&self, token: &str, header: jsonwebtoken::Header) -> Result<Caller, Error> {
         if header.alg != ALGORITHM {
             return Err(Error::Unauthenticated(
                 "token signed with an unsupported algorithm".into(),
@@ -228,19 +332,61 @@ impl TokenVerifier {
                 })?
             }
         };
-        let mut validation = Validation::new(ALGORITHM);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        // Expiry is checked below against the platform clock, so tests control time.
+        let claims: Claims = self.decode(token, &key, ALGORITHM, ISSUER, AUDIENCE)?;
+        self.check_expiry(claims.exp)?;
+        Caller::from_claims(claims, token.to_owned())
+    }
+
+    fn verify_external(
+        &self,
+        token: &str,
+        header: jsonwebtoken::Header,
+        issuer: &TrustedIssuer,
+    ) -> Result<Caller, Error> {
+        let unknown_key =
+            || Error::Unauthenticated("token signed by a key its issuer does not publish".into());
+        let jwk = match &header.kid {
+            Some(kid) => issuer.jwks.find(kid),
+            None if issuer.jwks.keys.len() == 1 => issuer.jwks.keys.first(),
+            None => None,
+        }
+        .ok_or_else(unknown_key)?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|_| unknown_key())?;
+        let claims: serde_json::Map<String, serde_json::Value> =
+            self.decode(token, &key, header.alg, &issuer.issuer, &issuer.audience)?;
+        self.check_expiry(
+            claims
+                .get("exp")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(i64::MIN),
+        )?;
+        caller_from_external(issuer, &claims, token)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        algorithm: Algorithm,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<T, Error> {
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        // Expiry is checked against the platform clock, so tests control time.
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-            .map_err(|err| Error::Unauthenticated(format!("invalid bearer token: {err}")))?;
-        let now = self.clock.now().timestamp();
-        if data.claims.exp + LEEWAY_SECS < now {
+        jsonwebtoken::decode::<T>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| Error::Unauthenticated(format!("invalid bearer token: {err}")))
+    }
+
+    fn check_expiry(&self, exp: i64) -> Result<(), Error> {
+        if exp.saturating_add(LEEWAY_SECS) < self.clock.now().timestamp() {
             return Err(Error::Unauthenticated("bearer token expired".into()));
         }
-        Caller::from_claims(data.claims, token.to_owned())
+        Ok(())
     }
 
     async fn key(&self, kid: &str) -> Option<DecodingKey> {
@@ -248,18 +394,70 @@ impl TokenVerifier {
     }
 
     async fn refresh(&self) -> Result<(), Error> {
-        let KeySource::Remote { identity_addr } = &self.source else {
-            return Ok(());
-        };
         let mut last_fetch = self.last_fetch.lock().await;
         if last_fetch.is_some_and(|at| at.elapsed() < REFRESH_INTERVAL) {
             return Ok(());
         }
-        let keys = fetch_public_keys(identity_addr).await?;
+        let keys = self.source.fetch().await?;
         self.set_keys(&keys).await;
         *last_fetch = Some(Instant::now());
         Ok(())
     }
+}
+
+/// The caller an outside issuer's verified claims describe.
+fn caller_from_external(
+    issuer: &TrustedIssuer,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    token: &str,
+) -> Result<Caller, Error> {
+    let sub = claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| Error::Unauthenticated("token names no subject".into()))?;
+    let municipality_id = match issuer
+        .municipality_claim
+        .as_deref()
+        .and_then(|c| claims.get(c))
+    {
+        None => None,
+        Some(value) => {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            let mapped = issuer.municipalities.get(&value).copied();
+            Some(mapped.ok_or_else(|| {
+                Error::Unauthenticated("token names a municipality kommune does not know".into())
+            })?)
+        }
+    };
+    let named: Vec<&str> = match claims.get(&issuer.roles_claim) {
+        Some(serde_json::Value::String(role)) => vec![role.as_str()],
+        Some(serde_json::Value::Array(roles)) => {
+            roles.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut roles: Vec<Role> = named
+        .iter()
+        .filter_map(|name| issuer.roles.get(*name))
+        .filter_map(|role| Role::from_str_name(role))
+        .collect();
+    roles.dedup();
+    let municipal = roles
+        .iter()
+        .any(|r| matches!(r, Role::MunicipalCaseworker | Role::MunicipalProjectLeader));
+    if municipal && municipality_id.is_none() {
+        return Err(Error::Unauthenticated(
+            "a municipal role needs a municipality in the token".into(),
+        ));
+    }
+    Ok(Caller {
+        subject: format!("external:{}#{sub}", issuer.issuer),
+        municipality_id,
+        roles,
+        token: token.to_owned(),
+    })
 }
 
 async fn fetch_public_keys(identity_addr: &str) -> Result<Vec<PublicKey>, Error> {

@@ -68,6 +68,9 @@ pub struct ServiceConfig {
         default_value = "http://127.0.0.1:50052"
     )]
     pub identity_addr: String,
+    /// Token verification settings.
+    #[command(flatten)]
+    pub auth: crate::auth::AuthConfig,
     /// Server settings.
     #[command(flatten)]
     pub server: ServerConfig,

@@ -1,6 +1,8 @@
 //! Identity's rules as plain functions: who a principal may be, who may manage whom, and the shape of
 //! API keys. No I/O here.
 
+pub mod eligibility;
+
 use chrono::{DateTime, Utc};
 use kommune_platform::auth::Caller;
 use kommune_platform::error::Error;
@@ -245,6 +247,70 @@ pub struct NewApiKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A new support-eligible user (validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEligibility {
+    /// The user.
+    pub user_id: Uuid,
+    /// The municipality.
+    pub municipality_id: Uuid,
+    /// The valid days.
+    pub period: eligibility::Period,
+    /// Why.
+    pub note: String,
+}
+
+/// A replacement of one eligible user by another (validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// The registration of the user replaced.
+    pub replaced_registration_id: Uuid,
+    /// The new user.
+    pub new_user_id: Uuid,
+    /// The new user's first valid day.
+    pub effective: chrono::NaiveDate,
+    /// The new user's last valid day, if known.
+    pub last: Option<chrono::NaiveDate>,
+    /// Why.
+    pub note: String,
+}
+
+/// A stop of a registration (validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    /// The registration.
+    pub registration_id: Uuid,
+    /// Its last valid day.
+    pub last: chrono::NaiveDate,
+    /// Why.
+    pub note: String,
+}
+
+/// Whether `caller` may file eligibility changes for `municipality_id`: consortium admins, the
+/// supplier's 2nd line, and the municipality's own project leaders.
+pub fn may_file_eligibility_change(caller: &Caller, municipality_id: Uuid) -> Result<(), Error> {
+    if caller.has_any_role(&[Role::ConsortiumAdmin, Role::SupplierSecondLine]) {
+        return Ok(());
+    }
+    if caller.has_role(Role::MunicipalProjectLeader)
+        && caller.municipality_id == Some(municipality_id)
+    {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(
+        "eligibility changes are filed by consortium admins, the supplier's 2nd line or the municipality's own project leaders".into(),
+    ))
+}
+
+/// The name an anonymised person is left with.
+pub const ANONYMIZED_NAME: &str = "Anonymised user";
+
+/// The e-mail address an anonymised person is left with: unique, and undeliverable by design
+/// (`.invalid` is reserved, RFC 2606).
+pub fn anonymized_email(user_id: &str) -> String {
+    format!("anonymized-{user_id}@kommune.invalid")
+}
+
 /// The kinds of entity in identity's audit trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditedEntity {
@@ -256,15 +322,21 @@ pub enum AuditedEntity {
     ServiceAccount,
     /// An API key.
     ApiKey,
+    /// A support-eligibility registration.
+    EligibilityRegistration,
+    /// A token signing key.
+    SigningKey,
 }
 
 impl AuditedEntity {
     /// Every kind.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::Municipality,
         Self::User,
         Self::ServiceAccount,
         Self::ApiKey,
+        Self::EligibilityRegistration,
+        Self::SigningKey,
     ];
 
     /// The name used in audit records and requests.
@@ -274,6 +346,8 @@ impl AuditedEntity {
             Self::User => "user",
             Self::ServiceAccount => "service_account",
             Self::ApiKey => "api_key",
+            Self::EligibilityRegistration => "eligibility_registration",
+            Self::SigningKey => "signing_key",
         }
     }
 

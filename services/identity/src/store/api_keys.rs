@@ -96,3 +96,18 @@ pub async fn revoke(
     active.revoked_at = Set(Some(now));
     Ok(active.update(txn).await?)
 }
+
+/// Revokes every valid key of `subject` at `now`; returns how many.
+pub async fn revoke_all_of(
+    txn: &impl ConnectionTrait,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let result = Entity::update_many()
+        .col_expr(Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(Column::Subject.eq(subject))
+        .filter(Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -2,6 +2,8 @@
 //! transaction, beside its audit record and outbox event.
 
 pub mod api_keys;
+pub mod eligibility_changes;
+pub mod eligibility_registrations;
 pub mod municipalities;
 pub mod service_accounts;
 pub mod signing_keys;

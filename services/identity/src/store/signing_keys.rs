@@ -19,6 +19,9 @@ pub struct Model {
     pub public_key: Vec<u8>,
     /// Created.
     pub created_at: DateTimeUtc,
+    /// When it stops being published: set when a newer key takes over, once every token it signed
+    /// has expired.
+    pub retire_after: Option<DateTimeUtc>,
 }
 
 /// No navigable relations.
@@ -27,13 +30,36 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Every key, newest first.
-pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
+/// Every key still published at `now`, newest first.
+pub async fn published(db: &impl ConnectionTrait, now: DateTimeUtc) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::RetireAfter.is_null())
+                .add(Column::RetireAfter.gt(now)),
+        )
         .order_by_desc(Column::CreatedAt)
         .order_by_desc(Column::KeyId)
         .all(db)
         .await?)
+}
+
+/// Marks every key but `current` to retire after `retire_after` (keeping earlier retirements).
+pub async fn retire_all_but(
+    txn: &impl ConnectionTrait,
+    current: &str,
+    retire_after: DateTimeUtc,
+) -> Result<(), Error> {
+    Entity::update_many()
+        .col_expr(
+            Column::RetireAfter,
+            sea_orm::sea_query::Expr::value(retire_after),
+        )
+        .filter(Column::KeyId.ne(current))
+        .filter(Column::RetireAfter.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Stores a new key.

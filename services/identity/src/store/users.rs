@@ -29,6 +29,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Last changed.
     pub updated_at: DateTimeUtc,
+    /// When the person was anonymised.
+    pub anonymized_at: Option<DateTimeUtc>,
 }
 
 /// No navigable relations.

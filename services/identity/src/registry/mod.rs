@@ -1,7 +1,7 @@
 //! Identity's operations: each checks who may do it, then writes the change, its audit record and its
 //! event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
@@ -21,8 +21,10 @@ use crate::domain::{
     self, AuditedEntity, MunicipalityChanges, NewApiKey, NewMunicipality, NewServiceAccount,
     NewUser, Subject, UserChanges,
 };
-use crate::store::{self, api_keys, municipalities, service_accounts, users};
+use crate::store::{self, api_keys, municipalities, service_accounts, signing_keys, users};
 use crate::tokens::{KeyRing, random_key_bytes};
+
+mod eligibility;
 
 /// A signed access token.
 #[derive(Debug, Clone)]
@@ -42,13 +44,22 @@ pub struct CreatedApiKey {
     pub secret: Option<String>,
 }
 
+/// The settings identity's rules run with.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Lifetime of access tokens.
+    pub token_ttl: Duration,
+    /// The day each municipality's eligibility baseline is counted on.
+    pub baseline_date: NaiveDate,
+}
+
 /// Identity's state and operations.
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
     outbox: Outbox,
     keys: KeyRing,
-    token_ttl: Duration,
+    policy: Policy,
 }
 
 fn role_names(roles: &[Role]) -> Vec<&'static str> {
@@ -67,18 +78,13 @@ fn stale(entity: &str, version: i64, expected: i64) -> Error {
 
 impl Registry {
     /// Identity over its database, clock and signing keys.
-    pub fn new(
-        db: DatabaseConnection,
-        clock: SharedClock,
-        keys: KeyRing,
-        token_ttl: Duration,
-    ) -> Self {
+    pub fn new(db: DatabaseConnection, clock: SharedClock, keys: KeyRing, policy: Policy) -> Self {
         Self {
             db,
             clock,
             outbox: Outbox::new(),
             keys,
-            token_ttl,
+            policy,
         }
     }
 
@@ -137,7 +143,7 @@ impl Registry {
             }
             None => return Err(rejected()),
         };
-        let expires_at = now + self.token_ttl;
+        let expires_at = now + self.policy.token_ttl;
         let token = self.keys.issue(
             stored.subject.clone(),
             municipality_id,
@@ -150,8 +156,50 @@ impl Registry {
     }
 
     /// The keys that verify tokens.
-    pub fn public_keys(&self) -> &[pb::PublicKey] {
-        self.keys.public_keys()
+    pub fn public_keys(&self) -> Vec<pb::PublicKey> {
+        self.keys.public_keys(self.clock.now())
+    }
+
+    /// Reloads the signing keys from the database (another replica may have rotated them).
+    pub async fn reload_keys(&self) -> Result<Vec<pb::PublicKey>, Error> {
+        self.keys.reload(&self.db, self.clock.now()).await
+    }
+
+    /// Starts signing with a new key (consortium admins); older keys retire once their tokens expired.
+    pub async fn rotate_signing_key(&self, caller: &Caller) -> Result<pb::PublicKey, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "rotating the signing key")?;
+        let now = self.clock.now();
+        let key = crate::tokens::generate(now)?;
+        let retire_after = now + self.policy.token_ttl + crate::tokens::RETIRE_MARGIN;
+        let txn = self.db.begin().await?;
+        signing_keys::insert(&txn, key.clone()).await?;
+        signing_keys::retire_all_but(&txn, &key.key_id, retire_after).await?;
+        let payload = json!({"retire_older_keys_after": retire_after});
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                AuditedEntity::SigningKey,
+                &key.key_id,
+                "rotate",
+                payload,
+            ),
+        )
+        .await?;
+        outbox::publish(
+            &txn,
+            now,
+            &key.key_id,
+            &pb::SigningKeyRotated {
+                key_id: key.key_id.clone(),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        self.keys.reload(&self.db, now).await?;
+        tracing::info!(key_id = %key.key_id, "signing key rotated");
+        Ok(crate::tokens::public_key(&key))
     }
 
     // Municipalities.
@@ -295,6 +343,7 @@ impl Registry {
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                anonymized_at: None,
             })
             .await?;
             let payload = json!({"municipality_id": u.municipality_id, "name": u.name, "email": u.email, "roles": role_names(&new.roles)});
@@ -412,6 +461,53 @@ impl Registry {
         outbox::publish(&txn, now, &u.id, &event).await?;
         txn.commit().await?;
         self.outbox.notify_committed();
+        Ok(u)
+    }
+
+    /// Anonymises a person (right to erasure): name and e-mail replaced, user deactivated, keys revoked,
+    /// audit payloads redacted; the history stays. Doing it twice changes nothing.
+    pub async fn anonymize_user(&self, caller: &Caller, id: &str) -> Result<users::Model, Error> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut u = users::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", id))?;
+        let municipality = parse_uuid(u.municipality_id.as_deref());
+        if !domain::may_see(caller, municipality) {
+            return Err(Error::PermissionDenied(
+                "the user belongs to another municipality".into(),
+            ));
+        }
+        domain::may_manage_user(caller, municipality, &store::decode_roles(&u.roles))?;
+        if u.anonymized_at.is_some() {
+            return Ok(u);
+        }
+        u.name = domain::ANONYMIZED_NAME.to_owned();
+        u.email = domain::anonymized_email(&u.id);
+        u.active = false;
+        u.anonymized_at = Some(now);
+        u.version += 1;
+        u.updated_at = now;
+        let u = users::update(&txn, u).await?;
+        let subject = Subject::User(Uuid::parse_str(&u.id).map_err(Error::internal)?).to_string();
+        let revoked = api_keys::revoke_all_of(&txn, &subject, now).await?;
+        // The person's name and e-mail live in the payloads of their audit records; the chain keeps
+        // only hashes of payloads, so it still verifies.
+        audit::redact(&txn, AuditedEntity::User.as_str(), &u.id).await?;
+        let payload = json!({"api_keys_revoked": revoked});
+        audit::record(
+            &txn,
+            self.audit(caller, AuditedEntity::User, &u.id, "anonymize", payload),
+        )
+        .await?;
+        let event = pb::UserAnonymized {
+            user_id: u.id.clone(),
+            municipality_id: u.municipality_id.clone().unwrap_or_default(),
+        };
+        outbox::publish(&txn, now, &u.id, &event).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        tracing::info!(user_id = %u.id, "user anonymised");
         Ok(u)
     }
 
@@ -676,7 +772,14 @@ impl Registry {
                     parse_uuid(u.municipality_id.as_deref())
                         .is_some_and(|m| caller.municipality_id == Some(m))
                 }),
-            AuditedEntity::ServiceAccount | AuditedEntity::ApiKey => false,
+            AuditedEntity::EligibilityRegistration => {
+                crate::store::eligibility_registrations::find(&self.db, &id.to_string())
+                    .await?
+                    .is_some_and(|r| parse_uuid(Some(&r.municipality_id)) == caller.municipality_id)
+            }
+            AuditedEntity::ServiceAccount | AuditedEntity::ApiKey | AuditedEntity::SigningKey => {
+                false
+            }
         };
         if own {
             Ok(())

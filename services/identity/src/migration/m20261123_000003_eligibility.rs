@@ -1,0 +1,262 @@
+//! Support eligibility (registrations and the changes filed), anonymisation and signing-key retirement.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum EligibilityRegistrations {
+    Table,
+    Id,
+    UserId,
+    MunicipalityId,
+    ValidFrom,
+    ValidTo,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum EligibilityChanges {
+    Table,
+    Id,
+    Kind,
+    MunicipalityId,
+    RequestedBy,
+    RequestedAt,
+    RegistrationId,
+    ReplacedRegistrationId,
+    EffectiveDate,
+    Note,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    AnonymizedAt,
+}
+
+#[derive(DeriveIden)]
+enum Municipalities {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum SigningKeys {
+    Table,
+    RetireAfter,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(EligibilityRegistrations::Table)
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::UserId)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::MunicipalityId)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::ValidFrom)
+                            .date()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::ValidTo)
+                            .date()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::Version)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityRegistrations::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("eligibility_registrations_user")
+                            .from(
+                                EligibilityRegistrations::Table,
+                                EligibilityRegistrations::UserId,
+                            )
+                            .to(Users::Table, Users::Id),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("eligibility_registrations_municipality")
+                            .from(
+                                EligibilityRegistrations::Table,
+                                EligibilityRegistrations::MunicipalityId,
+                            )
+                            .to(Municipalities::Table, Municipalities::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column) in [
+            (
+                "eligibility_registrations_by_municipality",
+                EligibilityRegistrations::MunicipalityId,
+            ),
+            (
+                "eligibility_registrations_by_user",
+                EligibilityRegistrations::UserId,
+            ),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(EligibilityRegistrations::Table)
+                        .col(column)
+                        .col(EligibilityRegistrations::ValidFrom)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(EligibilityChanges::Table)
+                    .col(
+                        ColumnDef::new(EligibilityChanges::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(EligibilityChanges::Kind).string().not_null())
+                    .col(
+                        ColumnDef::new(EligibilityChanges::MunicipalityId)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityChanges::RequestedBy)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityChanges::RequestedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityChanges::RegistrationId)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityChanges::ReplacedRegistrationId)
+                            .string()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(EligibilityChanges::EffectiveDate)
+                            .date()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(EligibilityChanges::Note).text().not_null())
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("eligibility_changes_municipality")
+                            .from(
+                                EligibilityChanges::Table,
+                                EligibilityChanges::MunicipalityId,
+                            )
+                            .to(Municipalities::Table, Municipalities::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("eligibility_changes_by_municipality")
+                    .table(EligibilityChanges::Table)
+                    .col(EligibilityChanges::MunicipalityId)
+                    .col(EligibilityChanges::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .add_column(
+                        ColumnDef::new(Users::AnonymizedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SigningKeys::Table)
+                    .add_column(
+                        ColumnDef::new(SigningKeys::RetireAfter)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SigningKeys::Table)
+                    .drop_column(SigningKeys::RetireAfter)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .drop_column(Users::AnonymizedAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(EligibilityChanges::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(EligibilityRegistrations::Table)
+                    .to_owned(),
+            )
+            .await
+    }
+}
