@@ -17,6 +17,14 @@ pub mod identity {
     }
 }
 
+/// `kommune.klik.v1`: implementation task templates, projects, waves, tasks and task packages.
+pub mod klik {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("kommune.klik.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every kommune proto and its imports.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/kommune_descriptor.bin"));

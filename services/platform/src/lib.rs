@@ -4,7 +4,7 @@
 //! - [`telemetry`]: logs, OTLP traces and metrics, W3C trace context
 //! - [`server`]: the gRPC server with health, reflection, tracing, RED metrics, load shedding, auth,
 //!   timeouts and graceful shutdown
-//! - [`auth`]: token verification and the caller
+//! - [`auth`]: token verification and the caller; [`client`]: calls between services
 //! - [`error`]: the one error type and its mapping to `tonic::Status`
 //! - [`db`], [`migration`]: database connections and the platform's own tables
 //! - [`outbox`], [`audit`], [`idempotency`]: the transactional outbox and event feed, the audit
@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod db;

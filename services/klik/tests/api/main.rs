@@ -1,0 +1,330 @@
+//! klik through its real gRPC API, in-process beside a real identity, on fresh databases (SQLite, or
+//! PostgreSQL when `KOMMUNE_TEST_POSTGRES_URL` is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod packages;
+mod publication;
+
+use std::sync::Arc;
+
+use chrono::DateTime;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+use kommune_klik::{Klik, Options};
+use kommune_platform::clock::ManualClock;
+use kommune_platform::config::ServerConfig;
+use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_proto::identity::v1 as id;
+use kommune_proto::klik::v1 as pb;
+
+const ADMIN_KEY: &str = "klik-test-admin-key-0123456789";
+
+/// identity and klik side by side, their clock at 10:00 UTC on 1 March 2025, with three municipalities.
+struct TestKlik {
+    klik: Channel,
+    identity: Channel,
+    clock: ManualClock,
+    admin: String,
+    municipalities: Vec<String>,
+    _stops: Vec<oneshot::Sender<()>>,
+}
+
+async fn spawn_server(
+    serve: impl FnOnce(TcpListener, oneshot::Receiver<()>) -> tokio::task::JoinHandle<()>,
+) -> (Channel, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel();
+    serve(listener, stopped);
+    (channel_to(addr), stop)
+}
+
+impl TestKlik {
+    async fn start() -> Self {
+        let clock = ManualClock::new(
+            DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
+                .unwrap()
+                .to_utc(),
+        );
+        let mut options = kommune_identity::Options::new(
+            fresh_database_url("identity").await,
+            Arc::new(clock.clone()),
+        );
+        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
+        let identity = kommune_identity::Identity::build(options).await.unwrap();
+        let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let identity_addr = identity_listener.local_addr().unwrap();
+        let (identity_stop, identity_stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = identity_stopped.await;
+            };
+            identity
+                .serve(identity_listener, &ServerConfig::default(), stopped)
+                .await
+                .unwrap();
+        });
+        let klik = Klik::build(Options {
+            database_url: fresh_database_url("klik").await,
+            identity_addr: format!("http://{identity_addr}"),
+            trusted_issuers: Vec::new(),
+            clock: Arc::new(clock.clone()),
+        })
+        .await
+        .unwrap();
+        let (klik_channel, klik_stop) = spawn_server(|listener, stopped| {
+            tokio::spawn(async move {
+                let stopped = async {
+                    let _ = stopped.await;
+                };
+                klik.serve(listener, &ServerConfig::default(), stopped)
+                    .await
+                    .unwrap();
+            })
+        })
+        .await;
+        let identity = channel_to(identity_addr);
+        let admin = id::token_service_client::TokenServiceClient::new(identity.clone())
+            .exchange_api_key(id::ExchangeApiKeyRequest {
+                api_key: ADMIN_KEY.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        let mut municipalities = Vec::new();
+        for (code, cvr) in [
+            ("101", "64942212"),
+            ("751", "55133018"),
+            ("461", "35209115"),
+        ] {
+            let request = id::CreateMunicipalityRequest {
+                code: code.into(),
+                name: format!("Kommune {code}"),
+                cvr_number: cvr.into(),
+                ..Default::default()
+            };
+            let m =
+                id::municipality_service_client::MunicipalityServiceClient::new(identity.clone())
+                    .create_municipality(bearer(request, &admin))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .municipality
+                    .unwrap();
+            municipalities.push(m.municipality_id);
+        }
+        Self {
+            klik: klik_channel,
+            identity,
+            clock,
+            admin,
+            municipalities,
+            _stops: vec![identity_stop, klik_stop],
+        }
+    }
+
+    /// Moves the clock on, with a fresh admin token (the old one expires).
+    async fn advance_days(&mut self, days: i64) {
+        self.clock.advance(chrono::Duration::days(days));
+        self.admin = id::token_service_client::TokenServiceClient::new(self.identity.clone())
+            .exchange_api_key(id::ExchangeApiKeyRequest {
+                api_key: ADMIN_KEY.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+    }
+
+    fn templates(&self) -> pb::template_service_client::TemplateServiceClient<Channel> {
+        pb::template_service_client::TemplateServiceClient::new(self.klik.clone())
+    }
+    fn projects(&self) -> pb::project_service_client::ProjectServiceClient<Channel> {
+        pb::project_service_client::ProjectServiceClient::new(self.klik.clone())
+    }
+    fn tasks(&self) -> pb::task_service_client::TaskServiceClient<Channel> {
+        pb::task_service_client::TaskServiceClient::new(self.klik.clone())
+    }
+
+    /// A user of `municipality` with `role` and a token for them.
+    async fn user(&self, municipality: &str, email: &str, role: id::Role) -> (String, String) {
+        let request = id::CreateUserRequest {
+            municipality_id: municipality.into(),
+            name: "Test Person".into(),
+            email: email.into(),
+            roles: vec![role as i32],
+            ..Default::default()
+        };
+        let user = id::user_service_client::UserServiceClient::new(self.identity.clone())
+            .create_user(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap();
+        let key = id::service_account_service_client::ServiceAccountServiceClient::new(
+            self.identity.clone(),
+        )
+        .create_api_key(bearer(
+            id::CreateApiKeyRequest {
+                subject: format!("user:{}", user.user_id),
+                ..Default::default()
+            },
+            &self.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+        let token = id::token_service_client::TokenServiceClient::new(self.identity.clone())
+            .exchange_api_key(id::ExchangeApiKeyRequest { api_key: key })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        (user.user_id, token)
+    }
+
+    async fn project(&self, frozen_zone_days: i32) -> String {
+        let request = pb::CreateProjectRequest {
+            name: "Debtor integration to FBS".into(),
+            description: "Debitorintegration".into(),
+            frozen_zone_days,
+            ..Default::default()
+        };
+        self.projects()
+            .create_project(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .project
+            .unwrap()
+            .project_id
+    }
+
+    async fn wave(&self, project: &str, name: &str, go_live: &str) -> pb::Wave {
+        let request = pb::AddWaveRequest {
+            project_id: project.into(),
+            name: name.into(),
+            go_live: go_live.into(),
+        };
+        self.projects()
+            .add_wave(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .wave
+            .unwrap()
+    }
+
+    /// Creates and publishes a template; returns it and how many tasks its publication created.
+    async fn publish(&self, project: &str, content: pb::TaskContent) -> (pb::Template, i64) {
+        let request = pb::CreateTemplateRequest {
+            project_id: project.into(),
+            content: Some(content),
+            ..Default::default()
+        };
+        let template = self
+            .templates()
+            .create_template(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .template
+            .unwrap();
+        let draft = template.versions.last().unwrap();
+        let request = pb::PublishTemplateRequest {
+            template_id: template.template_id.clone(),
+            expected_revision: draft.revision,
+            note: "Første version".into(),
+            initials: "ABC".into(),
+        };
+        let published = self
+            .templates()
+            .publish_template(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner();
+        (published.template.unwrap(), published.tasks_created)
+    }
+
+    async fn enrol(
+        &self,
+        token: &str,
+        project: &str,
+        municipality: &str,
+        wave: &str,
+    ) -> Result<pb::EnrolResponse, Status> {
+        let request = pb::EnrolRequest {
+            project_id: project.into(),
+            municipality_id: municipality.into(),
+            wave_id: wave.into(),
+            project_leader_user_id: uuid::Uuid::now_v7().to_string(),
+            debtor_system: "KMD_OPUS".into(),
+        };
+        Ok(self
+            .projects()
+            .enrol(bearer(request, token))
+            .await?
+            .into_inner())
+    }
+
+    async fn tasks_of(&self, project: &str, municipality: &str) -> Vec<pb::Task> {
+        let request = pb::ListTasksRequest {
+            project_id: project.into(),
+            municipality_id: municipality.into(),
+            ..Default::default()
+        };
+        self.tasks()
+            .list_tasks(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .tasks
+    }
+}
+
+/// A complete task description: every mandatory field set.
+fn content(
+    title: &str,
+    k98: bool,
+    end_offset: Option<(i32, pb::OffsetUnit)>,
+    duration_days: i32,
+    frozen_zone_days: Option<i32>,
+) -> pb::TaskContent {
+    pb::TaskContent {
+        title: title.into(),
+        theme: pb::Theme::ItEnvironmentAndInfrastructure as i32,
+        phase: pb::Phase::Preparation as i32,
+        priority: pb::Priority::CriticalPath as i32,
+        k98,
+        sts_infrastructure: false,
+        goal: "Alle debitorkonti er knyttet til en sag".into(),
+        description: "Knyt debitorkonti fra KMD Aktiv til en bevilling".into(),
+        method: String::new(),
+        result: "Ingen konti uden sag".into(),
+        recommended_performer: "Debitorsystemets administrator".into(),
+        quality_criteria: String::new(),
+        involved_parties: String::new(),
+        duration_days: Some(duration_days),
+        end_offset: end_offset.map(|(amount, unit)| pb::EndOffset {
+            amount,
+            unit: unit as i32,
+        }),
+        frozen_zone_days,
+    }
+}
+
+/// The fields a status's `google.rpc.BadRequest` names.
+fn violated_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
