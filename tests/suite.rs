@@ -33,7 +33,7 @@ struct Suite {
     admin_token: String,
     identity_stop: Option<oneshot::Sender<()>>,
     identity_task: Option<JoinHandle<()>>,
-    _gateway_stop: oneshot::Sender<()>,
+    _stops: Vec<oneshot::Sender<()>>,
 }
 
 async fn until(stop: oneshot::Receiver<()>) {
@@ -56,10 +56,30 @@ impl Suite {
                 .unwrap();
         });
 
+        let klik = kommune_klik::Klik::build(kommune_klik::Options {
+            database_url: fresh_database_url("klik").await,
+            identity_addr: identity_addr.clone(),
+            trusted_issuers: Vec::new(),
+            clock: Arc::new(SystemClock),
+        })
+        .await
+        .unwrap();
+        let klik_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let klik_addr = format!("http://{}", klik_listener.local_addr().unwrap());
+        let (klik_stop, stopped) = oneshot::channel();
+        tokio::spawn(async move {
+            klik.serve(klik_listener, &ServerConfig::default(), until(stopped))
+                .await
+                .unwrap();
+        });
+
         let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_addr = gateway_listener.local_addr().unwrap();
         let (gateway_stop, stopped) = oneshot::channel();
-        let upstreams = HashMap::from([("identity".to_owned(), identity_addr.parse().unwrap())]);
+        let upstreams = HashMap::from([
+            ("identity".to_owned(), identity_addr.parse().unwrap()),
+            ("klik".to_owned(), klik_addr.parse().unwrap()),
+        ]);
         tokio::spawn(async move {
             let config = ServerConfig::default();
             kommune_gateway::serve(
@@ -81,7 +101,7 @@ impl Suite {
             admin_token: String::new(),
             identity_stop: Some(identity_stop),
             identity_task: Some(identity_task),
-            _gateway_stop: gateway_stop,
+            _stops: vec![klik_stop, gateway_stop],
         };
         suite.admin_token = suite.exchange(ADMIN_KEY).await.unwrap();
         suite
@@ -399,4 +419,98 @@ async fn one_trace_id_follows_a_call_from_the_gateway_into_the_service() {
         .to_str()
         .unwrap();
     assert_eq!(seen, trace_id);
+}
+
+#[tokio::test]
+async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
+    use kommune_proto::klik::v1 as klik;
+    let suite = Suite::start().await;
+    let municipalities = [
+        suite.municipality("101", "64942212").await,
+        suite.municipality("751", "55133018").await,
+    ];
+    let project = klik::project_service_client::ProjectServiceClient::new(suite.gateway.clone())
+        .create_project(bearer(
+            klik::CreateProjectRequest {
+                name: "FBS".into(),
+                ..Default::default()
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
+    let content = klik::TaskContent {
+        title: "PL 1 Appoint a project leader".into(),
+        theme: klik::Theme::ProjectManagement as i32,
+        phase: klik::Phase::StartUp as i32,
+        priority: klik::Priority::Mandatory as i32,
+        k98: true,
+        goal: "A named project leader".into(),
+        description: "Appoint one".into(),
+        result: "The leader is registered".into(),
+        recommended_performer: "Management".into(),
+        ..Default::default()
+    };
+    let mut templates =
+        klik::template_service_client::TemplateServiceClient::new(suite.gateway.clone());
+    let template = templates
+        .create_template(bearer(
+            klik::CreateTemplateRequest {
+                project_id: project.project_id.clone(),
+                content: Some(content),
+                ..Default::default()
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    // klik asks identity for the active municipalities on the admin's behalf.
+    let published = templates
+        .publish_template(bearer(
+            klik::PublishTemplateRequest {
+                template_id: template.template_id,
+                expected_revision: 1,
+                note: "v1".into(),
+                initials: "AB".into(),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(published.tasks_created, 2);
+
+    let caseworker = suite
+        .user(
+            &municipalities[1],
+            "cw@aarhus.dk",
+            Role::MunicipalCaseworker,
+        )
+        .await;
+    let token = suite.token_for(&caseworker).await;
+    let tasks = klik::task_service_client::TaskServiceClient::new(suite.gateway.clone())
+        .list_tasks(bearer(
+            klik::ListTasksRequest {
+                project_id: project.project_id,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks;
+    assert_eq!(
+        tasks
+            .iter()
+            .map(|t| t.municipality_id.as_str())
+            .collect::<Vec<_>>(),
+        [municipalities[1].as_str()]
+    );
 }

@@ -42,6 +42,9 @@ pub struct GatewayConfig {
         default_value = "http://127.0.0.1:50052"
     )]
     pub identity_addr: String,
+    /// klik's address; klik is not routed when unset.
+    #[arg(long, env = "KOMMUNE_KLIK_ADDR")]
+    pub klik_addr: Option<String>,
     /// Token verification settings.
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -58,6 +61,9 @@ impl GatewayConfig {
     pub fn upstreams(&self) -> Result<HashMap<String, Uri>, BoxError> {
         let mut upstreams = HashMap::new();
         upstreams.insert("identity".to_owned(), self.identity_addr.parse()?);
+        if let Some(klik) = &self.klik_addr {
+            upstreams.insert("klik".to_owned(), klik.parse()?);
+        }
         Ok(upstreams)
     }
 }

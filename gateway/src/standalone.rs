@@ -16,7 +16,7 @@ use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig, sqlite_url};
 
 /// The services this build can run.
-pub const SERVICES: &[&str] = &["identity"];
+pub const SERVICES: &[&str] = &["identity", "klik"];
 /// The file under the data directory holding the bootstrap admin key.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
 
@@ -77,15 +77,31 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
     let mut tasks = Vec::new();
     let mut service_addrs = HashMap::new();
     let mut admin_key_file = None;
+    // Every listener first, so each service knows the others' addresses (klik asks identity).
+    let mut listeners = Vec::new();
     for service in &config.services {
+        if !SERVICES.contains(&service.as_str()) {
+            return Err(format!(
+                "unknown service {service}; this build runs {}",
+                SERVICES.join(", ")
+            )
+            .into());
+        }
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         service_addrs.insert(service.clone(), listener.local_addr()?);
-        match service.as_str() {
+        listeners.push((service.as_str(), listener));
+    }
+    let identity_addr = service_addrs
+        .get("identity")
+        .map(|addr| format!("http://{addr}"))
+        .ok_or("the suite needs the identity service")?;
+    for (service, listener) in listeners {
+        let server = config.server.clone();
+        let stop = stopped(stop_rx.clone());
+        let database_url = sqlite_url(&config.data_dir, service);
+        match service {
             "identity" => {
-                let mut options = kommune_identity::Options::new(
-                    sqlite_url(&config.data_dir, "identity"),
-                    clock.clone(),
-                );
+                let mut options = kommune_identity::Options::new(database_url, clock.clone());
                 options.trusted_issuers = trusted_issuers.clone();
                 let identity = kommune_identity::Identity::build(options).await?;
                 let path = config.data_dir.join(ADMIN_KEY_FILE);
@@ -95,25 +111,25 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                 if path.exists() {
                     admin_key_file = Some(path);
                 }
-                let server = config.server.clone();
-                let stop = stopped(stop_rx.clone());
                 tasks.push(tokio::spawn(async move {
                     identity.serve(listener, &server, stop).await
                 }));
             }
-            other => {
-                return Err(format!(
-                    "unknown service {other}; this build runs {}",
-                    SERVICES.join(", ")
-                )
-                .into());
+            "klik" => {
+                let klik = kommune_klik::Klik::build(kommune_klik::Options {
+                    database_url,
+                    identity_addr: identity_addr.clone(),
+                    trusted_issuers: trusted_issuers.clone(),
+                    clock: clock.clone(),
+                })
+                .await?;
+                tasks.push(tokio::spawn(async move {
+                    klik.serve(listener, &server, stop).await
+                }));
             }
+            other => return Err(format!("unknown service {other}").into()),
         }
     }
-    let identity_addr = service_addrs
-        .get("identity")
-        .map(|addr| format!("http://{addr}"))
-        .ok_or("the suite needs the identity service")?;
     let upstreams = service_addrs
         .iter()
         .map(|(name, addr)| Ok((name.clone(), format!("http://{addr}").parse()?)))
