@@ -609,6 +609,34 @@ impl pb::project_service_server::ProjectService for KlikApi {
         }))
     }
 
+    async fn change_enrolment_wave(
+        &self,
+        request: Request<pb::ChangeEnrolmentWaveRequest>,
+    ) -> Result<Response<pb::ChangeEnrolmentWaveResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("enrolment_id", &req.enrolment_id);
+        let wave_id = v.id("wave_id", &req.wave_id);
+        v.finish()?;
+        let (Some(id), Some(wave_id)) = (id, wave_id) else {
+            return Err(Error::invalid("wave_id", "is required").into());
+        };
+        let (changed, scheduled) = self
+            .registry
+            .change_enrolment_wave(
+                &caller,
+                &id.to_string(),
+                req.expected_version,
+                &wave_id.to_string(),
+            )
+            .await?;
+        Ok(Response::new(pb::ChangeEnrolmentWaveResponse {
+            enrolment: Some(enrolment(changed)),
+            tasks_scheduled: scheduled as i64,
+        }))
+    }
+
     async fn list_enrolments(
         &self,
         request: Request<pb::ListEnrolmentsRequest>,

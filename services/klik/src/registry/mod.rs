@@ -348,13 +348,9 @@ impl Registry {
         caller: &Caller,
         new: NewEnrolment,
     ) -> Result<(enrolments::Model, u64), Error> {
-        let own_leader = caller.has_role(Role::MunicipalProjectLeader)
-            && caller.municipality_id == Some(new.municipality_id);
-        if !caller.has_role(Role::ConsortiumAdmin) && !own_leader {
-            return Err(Error::PermissionDenied(
-                "a municipality is enrolled by its own project leader or a consortium admin".into(),
-            ));
-        }
+        Self::require_enrols(caller, new.municipality_id)?;
+        self.require_known(caller, new.municipality_id, new.project_leader_user_id)
+            .await?;
         let now = self.clock.now();
         let municipality_id = new.municipality_id.to_string();
         let txn = self.db.begin().await?;
@@ -396,6 +392,141 @@ impl Registry {
         txn.commit().await?;
         self.outbox.notify_committed();
         Ok((enrolment, created.max(scheduled)))
+    }
+
+    /// Moves an enrolment to another wave of its project (consortium admins; the municipality's
+    /// project leader). Both waves must be outside their frozen zones.
+    pub async fn change_enrolment_wave(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        wave_id: &str,
+    ) -> Result<(enrolments::Model, u64), Error> {
+        let txn = self.db.begin().await?;
+        let mut enrolment = enrolments::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("enrolment", id))?;
+        let municipality = Uuid::parse_str(&enrolment.municipality_id).map_err(Error::internal)?;
+        Self::require_enrols(caller, municipality)?;
+        if enrolment.version != expected_version {
+            return Err(Error::Aborted(format!(
+                "the enrolment is at version {}, not {expected_version}",
+                enrolment.version
+            )));
+        }
+        let (from, project) = self.wave(&txn, &enrolment.wave_id, "wave_id").await?;
+        let (to, _) = self.wave(&txn, wave_id, "wave_id").await?;
+        if to.project_id != project.id {
+            return Err(Error::invalid(
+                "wave_id",
+                "the wave belongs to another project",
+            ));
+        }
+        self.require_outside_frozen_zone(&from, &project)?;
+        self.require_outside_frozen_zone(&to, &project)?;
+        enrolment.wave_id = to.id.clone();
+        enrolment.version += 1;
+        let enrolment = enrolments::update(&txn, enrolment).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "enrolment",
+                id,
+                "change wave",
+                json!({"from": from.id, "to": to.id}),
+            ),
+        )
+        .await?;
+        let municipalities = [enrolment.municipality_id.clone()];
+        let created = self
+            .ensure_tasks(&txn, &project.id, &municipalities)
+            .await?;
+        let scheduled = self
+            .reschedule(&txn, &project.id, &municipalities, to.go_live)
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok((enrolment, created.max(scheduled)))
+    }
+
+    fn require_enrols(caller: &Caller, municipality: Uuid) -> Result<(), Error> {
+        let own_leader = caller.has_role(Role::MunicipalProjectLeader)
+            && caller.municipality_id == Some(municipality);
+        if caller.has_role(Role::ConsortiumAdmin) || own_leader {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(
+                "a municipality is enrolled by its own project leader or a consortium admin".into(),
+            ))
+        }
+    }
+
+    /// Checks with identity, on the caller's behalf, that the municipality exists and the project
+    /// leader is one of its users.
+    async fn require_known(
+        &self,
+        caller: &Caller,
+        municipality: Uuid,
+        leader: Uuid,
+    ) -> Result<(), Error> {
+        let unavailable = |status: tonic::Status| {
+            tracing::warn!(error = %status, "cannot ask identity");
+            Error::Unavailable("identity cannot answer now; retry".into())
+        };
+        let request = identity::GetMunicipalityRequest {
+            municipality_id: municipality.to_string(),
+        };
+        let found = identity::municipality_service_client::MunicipalityServiceClient::new(
+            self.identity.clone(),
+        )
+        .get_municipality(kommune_platform::client::on_behalf_of(caller, request))
+        .await;
+        match found {
+            Ok(_) => {}
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return Err(Error::not_found_field(
+                    "municipality",
+                    municipality.to_string(),
+                    "municipality_id",
+                ));
+            }
+            Err(status) => return Err(unavailable(status)),
+        }
+        let not_a_user = || {
+            Error::invalid(
+                "project_leader_user_id",
+                "must be a user of the municipality",
+            )
+        };
+        let request = identity::GetUserRequest {
+            user_id: leader.to_string(),
+        };
+        let user = identity::user_service_client::UserServiceClient::new(self.identity.clone())
+            .get_user(kommune_platform::client::on_behalf_of(caller, request))
+            .await;
+        match user {
+            Ok(found)
+                if found
+                    .get_ref()
+                    .user
+                    .as_ref()
+                    .is_some_and(|u| u.municipality_id == municipality.to_string()) =>
+            {
+                Ok(())
+            }
+            Ok(_) => Err(not_a_user()),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::NotFound | tonic::Code::PermissionDenied
+                ) =>
+            {
+                Err(not_a_user())
+            }
+            Err(status) => Err(unavailable(status)),
+        }
     }
 
     /// A page of a project's enrolments.

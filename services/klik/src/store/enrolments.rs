@@ -89,3 +89,20 @@ pub async fn list(
     }
     Ok(page.finish(query.all(db).await?, |e| e.id.clone()))
 }
+
+/// One enrolment.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find_by_id(id).one(db).await?)
+}
+
+/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
+pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
+    let result = Entity::update_many()
+        .set(ActiveModel::from(changed.clone()).reset_all())
+        .filter(Column::Id.eq(changed.id.as_str()))
+        .filter(Column::Version.eq(changed.version - 1))
+        .exec(txn)
+        .await?;
+    super::require_updated(result.rows_affected, "enrolment")?;
+    Ok(changed)
+}

@@ -191,6 +191,35 @@ impl TestKlik {
         (user.user_id, token)
     }
 
+    /// A project leader of `municipality` (created on first use).
+    async fn leader_of(&self, municipality: &str) -> String {
+        let request = id::ListUsersRequest {
+            municipality_id: municipality.into(),
+            page: None,
+        };
+        let users = id::user_service_client::UserServiceClient::new(self.identity.clone())
+            .list_users(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .users;
+        match users
+            .into_iter()
+            .find(|u| u.roles.contains(&(id::Role::MunicipalProjectLeader as i32)))
+        {
+            Some(leader) => leader.user_id,
+            None => {
+                self.user(
+                    municipality,
+                    &format!("leader-{municipality}@kommune.dk"),
+                    id::Role::MunicipalProjectLeader,
+                )
+                .await
+                .0
+            }
+        }
+    }
+
     async fn project(&self, frozen_zone_days: i32) -> String {
         let request = pb::CreateProjectRequest {
             name: "Debtor integration to FBS".into(),
@@ -261,11 +290,12 @@ impl TestKlik {
         municipality: &str,
         wave: &str,
     ) -> Result<pb::EnrolResponse, Status> {
+        let leader = self.leader_of(municipality).await;
         let request = pb::EnrolRequest {
             project_id: project.into(),
             municipality_id: municipality.into(),
             wave_id: wave.into(),
-            project_leader_user_id: uuid::Uuid::now_v7().to_string(),
+            project_leader_user_id: leader,
             debtor_system: "KMD_OPUS".into(),
         };
         Ok(self

@@ -417,3 +417,116 @@ async fn bad_templates_are_refused_field_by_field_and_nothing_is_written() {
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].version, 1);
 }
+
+#[tokio::test]
+async fn enrolments_name_real_municipalities_and_change_waves_outside_frozen_zones() {
+    let t = TestKlik::start().await;
+    let project = t.project(14).await;
+    let first = t.wave(&project, "1st wave", "2025-04-14").await;
+    let second = t.wave(&project, "2nd wave", "2025-06-02").await;
+    let soon = t.wave(&project, "now", "2025-03-10").await; // inside the 14-day frozen zone
+    let a = &t.municipalities[0];
+
+    let leader_a = t.leader_of(a).await;
+    let nowhere = pb::EnrolRequest {
+        project_id: project.clone(),
+        municipality_id: "01a2067f-0000-7000-8000-000000000999".into(),
+        wave_id: first.wave_id.clone(),
+        project_leader_user_id: leader_a,
+        debtor_system: "KMD_OPUS".into(),
+    };
+    let unknown = t
+        .projects()
+        .enrol(bearer(nowhere, &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (unknown.code(), violated_fields(&unknown)),
+        (Code::NotFound, vec!["municipality_id".to_owned()])
+    );
+    let stranger_leader = t.leader_of(&t.municipalities[1]).await;
+    let request = pb::EnrolRequest {
+        project_id: project.clone(),
+        municipality_id: a.clone(),
+        wave_id: first.wave_id.clone(),
+        project_leader_user_id: stranger_leader,
+        debtor_system: "PRISME_2009".into(),
+    };
+    let wrong_leader = t
+        .projects()
+        .enrol(bearer(request, &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&wrong_leader), ["project_leader_user_id"]);
+    assert_eq!(
+        t.enrol(&t.admin, &project, a, &soon.wave_id)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
+
+    t.projects()
+        .publish_wave(bearer(
+            pb::PublishWaveRequest {
+                wave_id: second.wave_id.clone(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap();
+    t.publish(
+        &project,
+        content(
+            "MI 7 Test the integration",
+            false,
+            Some((-7, pb::OffsetUnit::Days)),
+            7,
+            None,
+        ),
+    )
+    .await;
+    let enrolment = t
+        .enrol(&t.admin, &project, a, &first.wave_id)
+        .await
+        .unwrap()
+        .enrolment
+        .unwrap();
+    assert!(
+        t.tasks_of(&project, a).await.is_empty(),
+        "the 1st wave is not published"
+    );
+
+    let change = |wave: &str, version: i64| pb::ChangeEnrolmentWaveRequest {
+        enrolment_id: enrolment.enrolment_id.clone(),
+        expected_version: version,
+        wave_id: wave.into(),
+    };
+    let frozen = t
+        .projects()
+        .change_enrolment_wave(bearer(change(&soon.wave_id, 1), &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(frozen.code(), Code::FailedPrecondition);
+    let moved = t
+        .projects()
+        .change_enrolment_wave(bearer(change(&second.wave_id, 1), &t.admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.enrolment.unwrap().wave_id, second.wave_id);
+    let tasks = t.tasks_of(&project, a).await;
+    assert_eq!(
+        tasks
+            .iter()
+            .map(|t| (t.start_date.as_str(), t.end_date.as_str()))
+            .collect::<Vec<_>>(),
+        [("2025-05-19", "2025-05-26")]
+    );
+    let stale = t
+        .projects()
+        .change_enrolment_wave(bearer(change(&first.wave_id, 1), &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+}
