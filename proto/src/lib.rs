@@ -17,6 +17,14 @@ pub mod identity {
     }
 }
 
+/// `kommune.cases.v1`: support cases, their reference data (systems, areas, teams) and comments.
+pub mod cases {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("kommune.cases.v1");
+    }
+}
+
 /// `kommune.klik.v1`: implementation task templates, projects, waves, tasks and task packages.
 pub mod klik {
     /// Version 1.

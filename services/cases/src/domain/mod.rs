@@ -1,0 +1,202 @@
+//! The rules of support cases as plain types and functions: the lifecycle, the SLA targets, the personal
+//! ID field, and who sees what. No I/O here.
+
+pub mod calendar;
+
+use chrono::{DateTime, Duration, Utc};
+use kommune_platform::auth::Caller;
+use kommune_platform::pii;
+use kommune_proto::cases::v1::{CaseState, Resolution, Severity, Transition};
+use kommune_proto::identity::v1::Role;
+
+/// The state a lifecycle move leads to from `from`, or why it is refused (naming both states).
+pub fn next_state(from: CaseState, transition: Transition) -> Result<CaseState, String> {
+    use CaseState::*;
+    let to = match (transition, from) {
+        (Transition::Triage, New) => Triaged,
+        (Transition::Start, Triaged) => InProgress,
+        (Transition::AwaitMunicipality, InProgress) => AwaitingMunicipality,
+        (Transition::Resume, AwaitingMunicipality) => InProgress,
+        (Transition::Resolve, InProgress) => Resolved,
+        (Transition::Close, Resolved) => Closed,
+        (Transition::Reopen, Resolved | Closed) => InProgress,
+        (Transition::Escalate | Transition::ReturnToSecondLine, InProgress) => InProgress,
+        (transition, from) => {
+            return Err(format!(
+                "{} is not possible from {}",
+                transition.as_str_name(),
+                from.as_str_name()
+            ));
+        }
+    };
+    Ok(to)
+}
+
+/// Whether the case lies with the municipality (so its users may still edit the title).
+pub fn lies_with_municipality(state: CaseState) -> bool {
+    matches!(state, CaseState::New | CaseState::AwaitingMunicipality)
+}
+
+/// Whether a resolved case may still be reopened at `now`.
+pub fn may_reopen(
+    resolved_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> bool {
+    resolved_at.is_some_and(|at| now <= at + window)
+}
+
+/// Response and resolution targets, in working time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaTargets {
+    /// Time to the first response.
+    pub response: Duration,
+    /// Time to resolution.
+    pub resolution: Duration,
+}
+
+/// The targets of a severity (working hours: a working day is eight).
+pub fn sla_targets(severity: Severity) -> SlaTargets {
+    match severity {
+        Severity::Acute => SlaTargets {
+            response: Duration::minutes(30),
+            resolution: Duration::hours(4),
+        },
+        Severity::PaymentCritical => SlaTargets {
+            response: Duration::hours(2),
+            resolution: Duration::hours(16),
+        },
+        _ => SlaTargets {
+            response: Duration::hours(8),
+            resolution: Duration::hours(80),
+        },
+    }
+}
+
+/// The service desk's phone route, given to acute filings.
+pub const PHONE_ROUTE: &str = "Acute matters (the system cannot be reached or runs very slowly) are handled by phone: call the service desk now. \
+     This case is flagged for the incident process.";
+
+/// Checks a personal ID number for the dedicated field: exactly one Danish CPR number or Swedish
+/// personnummer, nothing else. Returns it with separators normalised away.
+pub fn normalise_personal_id(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let found = pii::find_personal_ids(value);
+    match found.as_slice() {
+        [only] if only.range == (0..value.len()) => {
+            Ok(value.chars().filter(|c| c.is_ascii_digit()).collect())
+        }
+        _ => Err("must be a CPR number (DDMMYY-XXXX) or a personnummer, and nothing else".into()),
+    }
+}
+
+/// The masked form shown to those who do not need the number: the date part only.
+pub fn mask_personal_id(digits: &str) -> String {
+    let (birth, rest) = digits.split_at(digits.len().saturating_sub(4));
+    format!("{birth}-{}", "*".repeat(rest.len()))
+}
+
+/// Whether the caller's role needs the full personal ID number (the supplier's support lines, who look
+/// the citizen up in the benefits system).
+pub fn sees_personal_id(caller: &Caller) -> bool {
+    caller.has_any_role(&[Role::SupplierSecondLine, Role::ThirdLineSpecialist])
+}
+
+/// Whether the caller works cases (moves them along, writes internal comments).
+pub fn is_supporter(caller: &Caller) -> bool {
+    caller.has_any_role(&[
+        Role::SupplierSecondLine,
+        Role::ThirdLineSpecialist,
+        Role::ConsortiumAdmin,
+    ])
+}
+
+/// The resolutions that need nothing more than their name.
+pub fn check_resolution(resolution: Resolution, change_request_id: &str) -> Result<(), String> {
+    match resolution {
+        Resolution::Unspecified => Err("is required to resolve".into()),
+        Resolution::Duplicate => Err("a duplicate is resolved by merging it".into()),
+        r if r != Resolution::ByDesign && !change_request_id.is_empty() => {
+            Err("only a by-design resolution names a change request".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lifecycle_allows_only_its_moves() {
+        use CaseState::*;
+        assert_eq!(next_state(New, Transition::Triage), Ok(Triaged));
+        assert_eq!(
+            next_state(InProgress, Transition::AwaitMunicipality),
+            Ok(AwaitingMunicipality)
+        );
+        assert_eq!(
+            next_state(AwaitingMunicipality, Transition::Resume),
+            Ok(InProgress)
+        );
+        assert_eq!(next_state(Closed, Transition::Reopen), Ok(InProgress));
+        let refused = next_state(New, Transition::Resolve).unwrap_err();
+        assert!(
+            refused.contains("TRANSITION_RESOLVE") && refused.contains("CASE_STATE_NEW"),
+            "{refused}"
+        );
+        assert!(next_state(Resolved, Transition::Triage).is_err());
+        assert!(next_state(Triaged, Transition::Escalate).is_err());
+    }
+
+    #[test]
+    fn the_title_is_the_municipalitys_only_while_the_case_lies_with_it() {
+        assert!(lies_with_municipality(CaseState::New));
+        assert!(lies_with_municipality(CaseState::AwaitingMunicipality));
+        assert!(!lies_with_municipality(CaseState::InProgress));
+    }
+
+    #[test]
+    fn reopening_closes_with_its_window() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert!(may_reopen(
+            Some(at),
+            at + Duration::days(14),
+            Duration::days(14)
+        ));
+        assert!(!may_reopen(
+            Some(at),
+            at + Duration::days(14) + Duration::seconds(1),
+            Duration::days(14)
+        ));
+        assert!(!may_reopen(None, at, Duration::days(14)));
+    }
+
+    #[test]
+    fn the_personal_id_field_takes_one_number_and_masks_it() {
+        assert_eq!(
+            normalise_personal_id(" 010190-1234 "),
+            Ok("0101901234".to_owned())
+        );
+        assert!(normalise_personal_id("010190-1234 and 020290-1234").is_err());
+        assert!(normalise_personal_id("Anne").is_err());
+        assert!(normalise_personal_id("").is_err());
+        assert_eq!(mask_personal_id("0101901234"), "010190-****");
+        assert_eq!(mask_personal_id("198112189876"), "19811218-****");
+    }
+
+    #[test]
+    fn acute_cases_have_the_tightest_targets() {
+        assert!(
+            sla_targets(Severity::Acute).response < sla_targets(Severity::PaymentCritical).response
+        );
+        assert!(
+            sla_targets(Severity::PaymentCritical).resolution
+                < sla_targets(Severity::Normal).resolution
+        );
+        assert!(check_resolution(Resolution::Fixed, "").is_ok());
+        assert!(check_resolution(Resolution::Fixed, "KOMBITKY-1").is_err());
+        assert!(check_resolution(Resolution::ByDesign, "KOMBITKY-1").is_ok());
+        assert!(check_resolution(Resolution::Duplicate, "").is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! kommune cases: support cases filed by support-eligible municipal users and worked to the end by the
+//! supplier's 2nd and 3rd line, with the SLA clock in Danish working time.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use tokio::net::TcpListener;
+
+use kommune_platform::BoxError;
+use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
+use kommune_platform::clock::SharedClock;
+use kommune_platform::config::ServerConfig;
+use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_proto::cases::v1 as pb;
+
+pub mod api;
+pub mod domain;
+pub mod migration;
+pub mod registry;
+pub mod store;
+pub mod vault;
+
+use api::CasesApi;
+use domain::calendar::{BusinessCalendar, OpeningHours};
+use registry::{Policy, Registry};
+use vault::Vault;
+
+/// The service's name (database file, telemetry).
+pub const SERVICE_NAME: &str = "cases";
+/// The default port of a standalone cases binary.
+pub const DEFAULT_PORT: u16 = 50053;
+/// How long after resolution a case may be reopened, by default.
+pub const DEFAULT_REOPEN_DAYS: i64 = 14;
+
+/// The service's own settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CasesConfig {
+    /// Base64 of the 32-byte key sealing personal ID numbers at rest (a secret in production).
+    #[arg(long, env = "KOMMUNE_CASES_PERSONAL_ID_KEY", hide_env_values = true)]
+    pub personal_id_key: Option<String>,
+    /// Days after resolution in which a case may be reopened.
+    #[arg(long, env = "KOMMUNE_CASES_REOPEN_DAYS", default_value_t = DEFAULT_REOPEN_DAYS)]
+    pub reopen_days: i64,
+}
+
+/// What the cases service needs to start.
+#[derive(Clone)]
+pub struct Options {
+    /// Database URL.
+    pub database_url: String,
+    /// Where identity serves (token keys; the eligibility check).
+    pub identity_addr: String,
+    /// Base64 of the key sealing personal ID numbers.
+    pub personal_id_key: String,
+    /// Opening hours.
+    pub opening_hours: OpeningHours,
+    /// Reopen window.
+    pub reopen_window: Duration,
+    /// Outside identity providers whose tokens are trusted.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The clock.
+    pub clock: SharedClock,
+}
+
+impl Options {
+    /// Options with the defaults of everything but the database, identity, the key and the clock.
+    pub fn new(
+        database_url: impl Into<String>,
+        identity_addr: impl Into<String>,
+        personal_id_key: impl Into<String>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            database_url: database_url.into(),
+            identity_addr: identity_addr.into(),
+            personal_id_key: personal_id_key.into(),
+            opening_hours: OpeningHours::standard(),
+            reopen_window: Duration::days(DEFAULT_REOPEN_DAYS),
+            trusted_issuers: Vec::new(),
+            clock,
+        }
+    }
+}
+
+/// A built cases service, ready to serve.
+pub struct Cases {
+    registry: Arc<Registry>,
+    verifier: Arc<TokenVerifier>,
+}
+
+impl Cases {
+    /// Connects and migrates.
+    pub async fn build(options: Options) -> Result<Self, BoxError> {
+        let vault = Vault::from_base64(&options.personal_id_key)?;
+        let db =
+            kommune_platform::db::connect_and_migrate::<migration::Migrator>(&options.database_url)
+                .await?;
+        let identity = kommune_platform::client::channel(&options.identity_addr)?;
+        let verifier = TokenVerifier::remote(
+            options.identity_addr,
+            options.clock.clone(),
+            options.trusted_issuers,
+        );
+        let policy = Policy {
+            calendar: BusinessCalendar::new(options.opening_hours),
+            reopen_window: options.reopen_window,
+        };
+        let registry = Arc::new(Registry::new(db, options.clock, identity, vault, policy));
+        Ok(Self { registry, verifier })
+    }
+
+    /// The server with every cases service.
+    pub fn server(&self) -> GrpcServer {
+        let api = CasesApi::new(self.registry.clone());
+        GrpcServer::new()
+            .add_service(pb::case_service_server::CaseServiceServer::new(api.clone()))
+            .add_service(pb::reference_service_server::ReferenceServiceServer::new(
+                api.clone(),
+            ))
+            .add_service(pb::audit_service_server::AuditServiceServer::new(
+                api.clone(),
+            ))
+            .add_service(pb::event_service_server::EventServiceServer::new(api))
+    }
+
+    /// Serves on `listener` until `shutdown`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        config: &ServerConfig,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), BoxError> {
+        self.server()
+            .serve(
+                listener,
+                self.verifier,
+                config,
+                None::<NoFallback>,
+                shutdown,
+            )
+            .await
+    }
+}

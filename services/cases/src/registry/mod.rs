@@ -1,0 +1,712 @@
+//! The cases service's operations: each checks who may do it, then writes the change, its audit record
+//! and its event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use serde_json::json;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::auth::Caller;
+use kommune_platform::clock::SharedClock;
+use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::outbox::{self, Cursor, Outbox};
+use kommune_platform::paging::Page;
+use kommune_proto::cases::v1 as pb;
+use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope, PageResponse};
+use kommune_proto::identity::v1 as identity;
+use kommune_proto::identity::v1::Role;
+use pb::{CaseState, Resolution, SupportLine, Transition};
+
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::{self, sla_targets};
+use crate::store::{areas, cases, comments, systems, teams};
+use crate::vault::Vault;
+
+mod reference;
+
+/// A case to file (validated).
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Kind (proto enum).
+    pub kind: pb::CaseKind,
+    /// Question subject (proto enum).
+    pub question_subject: pb::QuestionSubject,
+    /// Severity (proto enum).
+    pub severity: pb::Severity,
+    /// Affected system.
+    pub system_id: String,
+    /// Area.
+    pub area_id: String,
+    /// Guide sections read.
+    pub guide_sections: Vec<String>,
+    /// Normalised personal ID number, if any.
+    pub personal_id: Option<String>,
+}
+
+/// A lifecycle move with its arguments (validated).
+#[derive(Debug, Clone)]
+pub struct Move {
+    /// The move.
+    pub transition: Transition,
+    /// Team for triage (optional) and escalation (required).
+    pub team_id: Option<String>,
+    /// Resolution for RESOLVE.
+    pub resolution: Resolution,
+    /// Change request for by-design.
+    pub change_request_id: String,
+    /// A change request is asked for.
+    pub change_request_wanted: bool,
+}
+
+/// A filed case and, for acute filings, the phone route.
+#[derive(Debug, Clone)]
+pub struct Filed {
+    /// The case.
+    pub case: cases::Model,
+    /// Set for acute filings.
+    pub phone_route: Option<&'static str>,
+}
+
+/// The settings the cases rules run with.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Opening hours on Danish working days.
+    pub calendar: BusinessCalendar,
+    /// How long after resolution a case may be reopened.
+    pub reopen_window: Duration,
+}
+
+/// The cases service's state and operations.
+pub struct Registry {
+    db: DatabaseConnection,
+    clock: SharedClock,
+    outbox: Outbox,
+    identity: Channel,
+    vault: Vault,
+    policy: Policy,
+}
+
+fn name_of<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
+    name(&value).to_owned()
+}
+
+impl Registry {
+    /// The service over its database, clock, identity's address and the personal-ID vault.
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        identity: Channel,
+        vault: Vault,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            outbox: Outbox::new(),
+            identity,
+            vault,
+            policy,
+        }
+    }
+
+    fn audit<'a>(
+        &self,
+        actor: &'a Caller,
+        entity_type: &'a str,
+        id: &str,
+        action: &'a str,
+        payload: serde_json::Value,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            entity_type,
+            entity_id: id.to_owned(),
+            actor: &actor.subject,
+            action,
+            occurred_at: self.clock.now(),
+            payload,
+        }
+    }
+
+    fn due(&self, from: DateTime<Utc>, amount: Duration) -> Result<DateTime<Utc>, Error> {
+        self.policy
+            .calendar
+            .add_working_time(from, amount)
+            .ok_or_else(|| Error::internal("no working time ahead"))
+    }
+
+    /// The personal ID number as this caller may see it.
+    pub fn personal_id_for(&self, caller: &Caller, case: &cases::Model) -> Result<String, Error> {
+        let Some(sealed) = &case.personal_id else {
+            return Ok(String::new());
+        };
+        let number = self.vault.open(sealed)?;
+        Ok(if domain::sees_personal_id(caller) {
+            number
+        } else {
+            domain::mask_personal_id(&number)
+        })
+    }
+
+    /// Asks identity, on the reporter's behalf, whether they may open a case for their municipality now.
+    async fn require_eligible(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        municipality_id: Uuid,
+    ) -> Result<(), Error> {
+        let request = identity::CheckEligibilityRequest {
+            user_id: user_id.to_owned(),
+            municipality_id: municipality_id.to_string(),
+            time: None,
+        };
+        let answer = identity::eligibility_service_client::EligibilityServiceClient::new(
+            self.identity.clone(),
+        )
+        .check_eligibility(kommune_platform::client::on_behalf_of(caller, request))
+        .await
+        .map_err(|status| {
+            tracing::warn!(error = %status, "cannot check eligibility");
+            Error::Unavailable("identity cannot check support eligibility now; retry".into())
+        })?
+        .into_inner();
+        if answer.eligible {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "the reporter is not support-eligible for the municipality on {}",
+                answer.date
+            )))
+        }
+    }
+
+    fn require_sees(caller: &Caller, case: &cases::Model) -> Result<(), Error> {
+        match Uuid::parse_str(&case.municipality_id) {
+            Ok(m) if caller.can_see_municipality(m) => Ok(()),
+            _ => Err(Error::PermissionDenied(
+                "the case belongs to another municipality".into(),
+            )),
+        }
+    }
+
+    async fn case(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<cases::Model, Error> {
+        let case = cases::find(txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("case", id))?;
+        Self::require_sees(caller, &case)?;
+        if let Some(expected) = expected_version
+            && case.version != expected
+        {
+            return Err(Error::Aborted(format!(
+                "the case is at version {}, not {expected}",
+                case.version
+            )));
+        }
+        Ok(case)
+    }
+
+    async fn changed(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        mut case: cases::Model,
+        change: &str,
+        payload: serde_json::Value,
+    ) -> Result<cases::Model, Error> {
+        let now = self.clock.now();
+        case.version += 1;
+        case.updated_at = now;
+        let case = cases::update(txn, case).await?;
+        audit::record(txn, self.audit(caller, "case", &case.id, change, payload)).await?;
+        let state = CaseState::from_str_name(&case.state).unwrap_or_default();
+        let event = pb::CaseChanged {
+            case_id: case.id.clone(),
+            municipality_id: case.municipality_id.clone(),
+            state: state as i32,
+            change: change.to_owned(),
+        };
+        outbox::publish(txn, now, &case.id, &event).await?;
+        Ok(case)
+    }
+
+    /// Files a case for the caller's municipality, if the caller is support-eligible for it now.
+    pub async fn file_case(
+        &self,
+        caller: &Caller,
+        new: NewCase,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Filed, Error> {
+        let municipality = caller.municipality_id.ok_or_else(|| {
+            Error::PermissionDenied(
+                "cases are filed by support-eligible users of a municipality".into(),
+            )
+        })?;
+        let reporter = caller
+            .subject
+            .strip_prefix(kommune_platform::auth::USER_SUBJECT_PREFIX)
+            .ok_or_else(|| {
+                Error::PermissionDenied(
+                    "cases are filed by support-eligible users, not by systems".into(),
+                )
+            })?
+            .to_owned();
+        let system = systems::find(&self.db, &new.system_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("system", &new.system_id, "system_id"))?;
+        areas::find(&self.db, &new.area_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("area", &new.area_id, "area_id"))?;
+        self.require_eligible(caller, &reporter, municipality)
+            .await?;
+        let sealed = new
+            .personal_id
+            .as_deref()
+            .map(|id| self.vault.seal(id))
+            .transpose()?;
+        let now = self.clock.now();
+        let targets = sla_targets(new.severity);
+        let (response_due, resolution_due) = (
+            self.due(now, targets.response)?,
+            self.due(now, targets.resolution)?,
+        );
+        let acute = new.severity == pb::Severity::Acute;
+        // A system outside the chain responsibility is not the supplier's to fix: closed at once.
+        let (state, resolution, resolved_at) = if system.chain_responsibility {
+            (CaseState::New, Resolution::Unspecified, None)
+        } else {
+            (CaseState::Closed, Resolution::OutsideChain, Some(now))
+        };
+        let created = idempotency::run(&self.db, key, now, |c: &cases::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
+            let case = cases::insert(
+                txn,
+                cases::Model {
+                    id: Uuid::now_v7().to_string(),
+                    number: cases::next_number(txn).await?,
+                    municipality_id: municipality.to_string(),
+                    reporter_user_id: reporter.clone(),
+                    title: new.title,
+                    description: new.description,
+                    kind: name_of(new.kind, pb::CaseKind::as_str_name),
+                    question_subject: name_of(new.question_subject, pb::QuestionSubject::as_str_name),
+                    severity: name_of(new.severity, pb::Severity::as_str_name),
+                    system_id: new.system_id,
+                    area_id: new.area_id,
+                    guide_sections: serde_json::to_string(&new.guide_sections).map_err(Error::internal)?,
+                    personal_id: sealed,
+                    state: state.as_str_name().to_owned(),
+                    team_id: None,
+                    line: SupportLine::Unspecified.as_str_name().to_owned(),
+                    resolution: resolution.as_str_name().to_owned(),
+                    change_request_id: String::new(),
+                    change_request_wanted: false,
+                    merged_into: None,
+                    incident_flag: acute,
+                    response_due,
+                    first_response_at: None,
+                    resolution_due,
+                    paused_seconds: 0,
+                    awaiting_since: None,
+                    resolved_at,
+                    related: "[]".into(),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+            // The audit payload names what was filed, never the personal ID number itself.
+            let payload = json!({"number": case.number, "title": case.title, "severity": case.severity, "system_id": case.system_id, "area_id": case.area_id, "personal_id": case.personal_id.is_some()});
+            audit::record(txn, self.audit(caller, "case", &case.id, "file", payload)).await?;
+            let event = pb::CaseFiled { case_id: case.id.clone(), municipality_id: case.municipality_id.clone(), severity: new.severity as i32, incident_flag: acute };
+            outbox::publish(txn, now, &case.id, &event).await?;
+            Ok(case)
+        })
+        .await?;
+        self.outbox.notify_committed();
+        let case = match created {
+            Created::New(case) => case,
+            Created::Replayed(id) => cases::find(&self.db, &id)
+                .await?
+                .ok_or_else(|| Error::not_found("case", id))?,
+        };
+        Ok(Filed {
+            case,
+            phone_route: acute.then_some(domain::PHONE_ROUTE),
+        })
+    }
+
+    /// One case.
+    pub async fn get_case(&self, caller: &Caller, id: &str) -> Result<cases::Model, Error> {
+        let case = cases::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("case", id))?;
+        Self::require_sees(caller, &case)?;
+        Ok(case)
+    }
+
+    /// A page of cases; municipal callers get their own municipality's only.
+    pub async fn list_cases(
+        &self,
+        caller: &Caller,
+        mut filter: cases::Filter,
+        page: &Page,
+    ) -> Result<(Vec<cases::Model>, PageResponse), Error> {
+        if !caller.is_suite_wide() {
+            let own = caller
+                .municipality_id
+                .ok_or_else(|| {
+                    Error::PermissionDenied("the caller belongs to no municipality".into())
+                })?
+                .to_string();
+            if filter.municipality_id.as_ref().is_some_and(|m| *m != own) {
+                return Err(Error::PermissionDenied(
+                    "municipal users see only their own municipality's cases".into(),
+                ));
+            }
+            filter.municipality_id = Some(own);
+        }
+        cases::list(&self.db, filter, page).await
+    }
+
+    /// Changes the title: the municipality while the case lies with it, supporters always.
+    pub async fn update_title(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        title: String,
+    ) -> Result<cases::Model, Error> {
+        let txn = self.db.begin().await?;
+        let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
+        let state = CaseState::from_str_name(&case.state).unwrap_or_default();
+        if !domain::is_supporter(caller) && !domain::lies_with_municipality(state) {
+            return Err(Error::FailedPrecondition(format!(
+                "the title can no longer be changed: the case is {}",
+                state.as_str_name()
+            )));
+        }
+        let from = std::mem::replace(&mut case.title, title);
+        let payload = json!({"from": from, "to": case.title});
+        let case = self.changed(&txn, caller, case, "title", payload).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(case)
+    }
+
+    /// Adds a comment; municipal users write public comments only. A supporter's first public comment
+    /// is the first response.
+    pub async fn add_comment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        text: String,
+        visibility: pb::CommentVisibility,
+    ) -> Result<comments::Model, Error> {
+        let supporter = domain::is_supporter(caller);
+        if visibility == pb::CommentVisibility::Internal && !supporter {
+            return Err(Error::PermissionDenied(
+                "internal comments are the supplier's".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut case = self.case(&txn, caller, id, None).await?;
+        let comment = comments::insert(
+            &txn,
+            comments::Model {
+                id: Uuid::now_v7().to_string(),
+                case_id: case.id.clone(),
+                author: caller.subject.clone(),
+                text,
+                visibility: visibility.as_str_name().to_owned(),
+                created_at: now,
+            },
+        )
+        .await?;
+        if supporter
+            && visibility == pb::CommentVisibility::Public
+            && case.first_response_at.is_none()
+        {
+            case.first_response_at = Some(now);
+        }
+        self.changed(
+            &txn,
+            caller,
+            case,
+            "comment",
+            json!({"comment_id": comment.id, "visibility": comment.visibility}),
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(comment)
+    }
+
+    /// A page of a case's comments; municipal users see public ones only.
+    pub async fn list_comments(
+        &self,
+        caller: &Caller,
+        id: &str,
+        page: &Page,
+    ) -> Result<(Vec<comments::Model>, PageResponse), Error> {
+        self.get_case(caller, id).await?;
+        comments::list(&self.db, id, !domain::is_supporter(caller), page).await
+    }
+
+    /// Moves a case along its lifecycle.
+    pub async fn transition(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        step: Move,
+    ) -> Result<cases::Model, Error> {
+        // The municipality answers and reopens; everything else is the supplier's work.
+        let municipal_move = matches!(step.transition, Transition::Resume | Transition::Reopen);
+        if !municipal_move && !domain::is_supporter(caller) {
+            return Err(Error::PermissionDenied(format!(
+                "{} is done by the supplier's support",
+                step.transition.as_str_name()
+            )));
+        }
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
+        let from = CaseState::from_str_name(&case.state).unwrap_or_default();
+        let to = domain::next_state(from, step.transition).map_err(Error::FailedPrecondition)?;
+        let severity = pb::Severity::from_str_name(&case.severity).unwrap_or_default();
+        match step.transition {
+            Transition::Triage => {
+                let team_id = match step.team_id.clone() {
+                    Some(team) => team,
+                    None => areas::find(&txn, &case.area_id)
+                        .await?
+                        .map(|a| a.team_id)
+                        .ok_or_else(|| Error::internal("case without area"))?,
+                };
+                self.require_team(&txn, &team_id, SupportLine::Second)
+                    .await?;
+                case.team_id = Some(team_id);
+                case.line = SupportLine::Second.as_str_name().to_owned();
+                case.first_response_at.get_or_insert(now);
+            }
+            Transition::AwaitMunicipality => case.awaiting_since = Some(now),
+            Transition::Resume => {
+                // The SLA clock stood still while the case lay with the municipality.
+                if let Some(since) = case.awaiting_since.take() {
+                    case.paused_seconds += self
+                        .policy
+                        .calendar
+                        .working_time_between(since, now)
+                        .num_seconds();
+                }
+                let target =
+                    sla_targets(severity).resolution + Duration::seconds(case.paused_seconds);
+                case.resolution_due = self.due(case.created_at, target)?;
+            }
+            Transition::Resolve => {
+                domain::check_resolution(step.resolution, &step.change_request_id)
+                    .map_err(|d| Error::invalid("resolution", d))?;
+                case.resolution = step.resolution.as_str_name().to_owned();
+                case.change_request_id = step.change_request_id.clone();
+                case.change_request_wanted =
+                    step.resolution == Resolution::ByDesign && step.change_request_wanted;
+                case.resolved_at = Some(now);
+            }
+            Transition::Reopen => {
+                if !domain::may_reopen(case.resolved_at, now, self.policy.reopen_window) {
+                    return Err(Error::FailedPrecondition(
+                        "the reopen window has passed; file a new case".into(),
+                    ));
+                }
+                case.resolution = Resolution::Unspecified.as_str_name().to_owned();
+                case.resolved_at = None;
+            }
+            Transition::Escalate => {
+                let team_id = step.team_id.clone().ok_or_else(|| {
+                    Error::invalid("team_id", "names the 3rd-line team to escalate to")
+                })?;
+                self.require_team(&txn, &team_id, SupportLine::Third)
+                    .await?;
+                case.team_id = Some(team_id);
+                case.line = SupportLine::Third.as_str_name().to_owned();
+            }
+            Transition::ReturnToSecondLine => {
+                if case.line != SupportLine::Third.as_str_name() {
+                    return Err(Error::FailedPrecondition(
+                        "the case is not with the 3rd line".into(),
+                    ));
+                }
+                case.team_id = areas::find(&txn, &case.area_id).await?.map(|a| a.team_id);
+                case.line = SupportLine::Second.as_str_name().to_owned();
+            }
+            Transition::Start | Transition::Close | Transition::Unspecified => {}
+        }
+        case.state = to.as_str_name().to_owned();
+        let payload = json!({"from": from.as_str_name(), "to": to.as_str_name(), "team_id": case.team_id, "line": case.line, "resolution": case.resolution, "change_request_id": case.change_request_id});
+        let change = step
+            .transition
+            .as_str_name()
+            .trim_start_matches("TRANSITION_")
+            .to_lowercase();
+        let case = self.changed(&txn, caller, case, &change, payload).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(case)
+    }
+
+    async fn require_team(
+        &self,
+        txn: &DatabaseTransaction,
+        team_id: &str,
+        line: SupportLine,
+    ) -> Result<(), Error> {
+        let team = teams::find(txn, team_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("team", team_id, "team_id"))?;
+        if team.line != line.as_str_name() {
+            return Err(Error::invalid(
+                "team_id",
+                format!("must be a {} team", line.as_str_name()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Merges a duplicate into another case of the same municipality (supporters).
+    pub async fn merge(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        into: &str,
+    ) -> Result<cases::Model, Error> {
+        if !domain::is_supporter(caller) {
+            return Err(Error::PermissionDenied(
+                "duplicates are merged by the supplier's support".into(),
+            ));
+        }
+        if id == into {
+            return Err(Error::invalid(
+                "into_case_id",
+                "a case cannot be merged into itself",
+            ));
+        }
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut duplicate = self.case(&txn, caller, id, Some(expected_version)).await?;
+        let mut target = cases::find(&txn, into)
+            .await?
+            .ok_or_else(|| Error::not_found_field("case", into, "into_case_id"))?;
+        if target.municipality_id != duplicate.municipality_id {
+            return Err(Error::invalid(
+                "into_case_id",
+                "must be a case of the same municipality",
+            ));
+        }
+        if duplicate.merged_into.is_some() || target.merged_into.is_some() {
+            return Err(Error::FailedPrecondition(
+                "a merged case cannot take part in another merge".into(),
+            ));
+        }
+        let mut related = target.related_cases();
+        related.push(duplicate.id.clone());
+        target.related = serde_json::to_string(&related).map_err(Error::internal)?;
+        let target = self
+            .changed(
+                &txn,
+                caller,
+                target,
+                "merge in",
+                json!({"duplicate": duplicate.id}),
+            )
+            .await?;
+        duplicate.state = CaseState::Resolved.as_str_name().to_owned();
+        duplicate.resolution = Resolution::Duplicate.as_str_name().to_owned();
+        duplicate.resolved_at = Some(now);
+        duplicate.merged_into = Some(target.id.clone());
+        let duplicate = self
+            .changed(&txn, caller, duplicate, "merge", json!({"into": target.id}))
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(duplicate)
+    }
+
+    /// Converting to a change request needs the changes service, which this deployment does not have yet.
+    pub async fn convert_to_change_request(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<cases::Model, Error> {
+        self.get_case(caller, id).await?;
+        Err(Error::FailedPrecondition("the changes service is not configured; a case cannot be converted to a change request yet".into()))
+    }
+
+    async fn may_read_audit(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+    ) -> Result<(), Error> {
+        if caller.is_suite_wide() {
+            return Ok(());
+        }
+        match (entity_type, cases::find(&self.db, id).await?) {
+            ("case", Some(case)) => Self::require_sees(caller, &case),
+            _ => Err(Error::PermissionDenied(
+                "municipal users read only their own municipality's cases' trails".into(),
+            )),
+        }
+    }
+
+    /// A page of an entity's audit records.
+    pub async fn audit_records(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+        page: &Page,
+    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
+        self.may_read_audit(caller, entity_type, id).await?;
+        audit::list(&self.db, entity_type, id, page).await
+    }
+
+    /// Verifies an entity's audit chain.
+    pub async fn verify_audit_chain(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+    ) -> Result<AuditChainVerification, Error> {
+        self.may_read_audit(caller, entity_type, id).await?;
+        audit::verify(&self.db, entity_type, id).await
+    }
+
+    /// The service's events after `after` (service accounts and consortium admins).
+    pub fn watch_events(
+        &self,
+        caller: &Caller,
+        after: Cursor,
+        follow: bool,
+    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<EventEnvelope, tonic::Status>>, Error>
+    {
+        caller.require_any_role(
+            &[Role::Service, Role::ConsortiumAdmin],
+            "watching the cases events",
+        )?;
+        Ok(self.outbox.watch(self.db.clone(), after, follow))
+    }
+}

@@ -1,0 +1,125 @@
+//! Reference data owned by the cases service: systems, teams and areas (consortium admins edit them).
+
+use sea_orm::TransactionTrait;
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit;
+use kommune_platform::auth::Caller;
+use kommune_proto::cases::v1::SupportLine;
+use kommune_proto::identity::v1::Role;
+
+use super::Registry;
+use crate::store::{areas, systems, teams};
+
+impl Registry {
+    /// Registers a system.
+    pub async fn create_system(
+        &self,
+        caller: &Caller,
+        mut system: systems::Model,
+    ) -> Result<systems::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "registering a system")?;
+        system.id = Uuid::now_v7().to_string();
+        let txn = self.db.begin().await?;
+        let system = systems::insert(&txn, system).await?;
+        let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn});
+        audit::record(
+            &txn,
+            self.audit(caller, "system", &system.id, "create", payload),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(system)
+    }
+
+    /// Every system.
+    pub async fn list_systems(&self) -> Result<Vec<systems::Model>, Error> {
+        systems::all(&self.db).await
+    }
+
+    /// Registers a team.
+    pub async fn create_team(
+        &self,
+        caller: &Caller,
+        name: String,
+        line: SupportLine,
+        members: Vec<String>,
+    ) -> Result<teams::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "registering a team")?;
+        let txn = self.db.begin().await?;
+        let team = teams::insert(
+            &txn,
+            teams::Model {
+                id: Uuid::now_v7().to_string(),
+                name,
+                line: line.as_str_name().to_owned(),
+                members: serde_json::to_string(&members).map_err(Error::internal)?,
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "team",
+                &team.id,
+                "create",
+                json!({"name": team.name, "line": team.line, "members": members}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(team)
+    }
+
+    /// Every team.
+    pub async fn list_teams(&self) -> Result<Vec<teams::Model>, Error> {
+        teams::all(&self.db).await
+    }
+
+    /// Registers an area with its 2nd-line team.
+    pub async fn create_area(
+        &self,
+        caller: &Caller,
+        name: String,
+        team_id: String,
+    ) -> Result<areas::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "registering an area")?;
+        let txn = self.db.begin().await?;
+        let team = teams::find(&txn, &team_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("team", &team_id, "area.team_id"))?;
+        if team.line != SupportLine::Second.as_str_name() {
+            return Err(Error::invalid("area.team_id", "must be a 2nd-line team"));
+        }
+        let area = areas::insert(
+            &txn,
+            areas::Model {
+                id: Uuid::now_v7().to_string(),
+                name,
+                team_id,
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "area",
+                &area.id,
+                "create",
+                json!({"name": area.name, "team_id": area.team_id}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(area)
+    }
+
+    /// Every area.
+    pub async fn list_areas(&self) -> Result<Vec<areas::Model>, Error> {
+        areas::all(&self.db).await
+    }
+}

@@ -1,0 +1,175 @@
+//! Support cases, and the counter their numbers come from.
+
+use sea_orm::entity::prelude::*;
+
+use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
+
+use kommune_platform::Error;
+use kommune_platform::paging::Page;
+use kommune_proto::common::v1::PageResponse;
+
+/// A case as stored.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "cases")]
+pub struct Model {
+    /// UUID (v7, so ids sort by filing).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// Human-readable number.
+    pub number: i64,
+    /// The municipality.
+    pub municipality_id: String,
+    /// The reporter.
+    pub reporter_user_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Kind (proto name).
+    pub kind: String,
+    /// Question subject (proto name).
+    pub question_subject: String,
+    /// Severity (proto name).
+    pub severity: String,
+    /// Affected system.
+    pub system_id: String,
+    /// Area.
+    pub area_id: String,
+    /// Guide sections read, as a JSON list.
+    pub guide_sections: String,
+    /// The sealed personal ID number (see `vault`).
+    pub personal_id: Option<String>,
+    /// State (proto name).
+    pub state: String,
+    /// Team working it.
+    pub team_id: Option<String>,
+    /// Line working it (proto name).
+    pub line: String,
+    /// Resolution (proto name).
+    pub resolution: String,
+    /// Change request covering a by-design resolution.
+    pub change_request_id: String,
+    /// A change request is asked for.
+    pub change_request_wanted: bool,
+    /// The case it was merged into.
+    pub merged_into: Option<String>,
+    /// Flagged for the incident process.
+    pub incident_flag: bool,
+    /// First response due.
+    pub response_due: DateTimeUtc,
+    /// First response given.
+    pub first_response_at: Option<DateTimeUtc>,
+    /// Resolution due (moved by pauses).
+    pub resolution_due: DateTimeUtc,
+    /// Working seconds spent awaiting the municipality.
+    pub paused_seconds: i64,
+    /// Awaiting the municipality since.
+    pub awaiting_since: Option<DateTimeUtc>,
+    /// Resolved at.
+    pub resolved_at: Option<DateTimeUtc>,
+    /// Related case ids as a JSON list.
+    pub related: String,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+    /// Filed.
+    pub created_at: DateTimeUtc,
+    /// Last changed.
+    pub updated_at: DateTimeUtc,
+}
+
+/// No navigable relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The guide sections read.
+    pub fn guide_sections(&self) -> Vec<String> {
+        serde_json::from_str(&self.guide_sections).unwrap_or_default()
+    }
+
+    /// The related case ids.
+    pub fn related_cases(&self) -> Vec<String> {
+        serde_json::from_str(&self.related).unwrap_or_default()
+    }
+}
+
+/// The next case number; the counter row serialises concurrent filings only for this one update.
+pub async fn next_number(txn: &impl ConnectionTrait) -> Result<i64, Error> {
+    let backend = txn.get_database_backend();
+    txn.execute_raw(sea_orm::Statement::from_string(
+        backend,
+        "UPDATE case_numbers SET last = last + 1 WHERE id = 1",
+    ))
+    .await?;
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT last FROM case_numbers WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| Error::internal("the case number counter is missing"))?;
+    Ok(row.try_get::<i64>("", "last")?)
+}
+
+/// Inserts a case.
+pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
+    Ok(ActiveModel::from(model).insert(txn).await?)
+}
+
+/// One case.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find_by_id(id).one(db).await?)
+}
+
+/// What a list is limited to.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// One municipality's cases.
+    pub municipality_id: Option<String>,
+    /// Cases in one state (proto name).
+    pub state: Option<String>,
+    /// One team's cases.
+    pub team_id: Option<String>,
+}
+
+/// A page of cases, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: Filter,
+    page: &Page,
+) -> Result<(Vec<Model>, PageResponse), Error> {
+    let mut query = Entity::find()
+        .order_by_desc(Column::Id)
+        .limit(page.fetch_limit());
+    if let Some(m) = filter.municipality_id {
+        query = query.filter(Column::MunicipalityId.eq(m));
+    }
+    if let Some(state) = filter.state {
+        query = query.filter(Column::State.eq(state));
+    }
+    if let Some(team) = filter.team_id {
+        query = query.filter(Column::TeamId.eq(team));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(Column::Id.lt(after.as_str()));
+    }
+    Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
+}
+
+/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
+pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
+    let result = Entity::update_many()
+        .set(ActiveModel::from(changed.clone()).reset_all())
+        .filter(Column::Id.eq(changed.id.as_str()))
+        .filter(Column::Version.eq(changed.version - 1))
+        .exec(txn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(Error::Aborted(
+            "the case was changed concurrently; read it again".into(),
+        ));
+    }
+    Ok(changed)
+}

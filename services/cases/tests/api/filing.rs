@@ -1,0 +1,174 @@
+//! Filing: the eligibility check, the personal-ID field, acute and outside-the-chain filings, refusals.
+
+use sea_orm::ConnectionTrait;
+
+use super::*;
+
+#[tokio::test]
+async fn an_eligible_user_files_a_case_with_its_sla_and_a_sealed_personal_id() {
+    let t = TestCases::start().await;
+    let mut request = t.new_case("Forkert beløb efter omregning", pb::Severity::Normal);
+    request.personal_id = "010190-1234".into();
+    let filed = t.file(request).await.unwrap();
+    assert!(filed.phone_route.is_empty());
+    let case = filed.case.unwrap();
+    assert_eq!(
+        (case.number.as_str(), case.state),
+        ("SAG-000001", pb::CaseState::New as i32)
+    );
+    assert_eq!(
+        case.personal_id, "010190-****",
+        "masked for the municipality"
+    );
+    assert_eq!(case.guide_sections, ["Vejledning 4.2 Omregning"]);
+    let sla = case.sla.unwrap();
+    // Normal: a response within a working day, resolution within ten (no holidays in between).
+    assert_eq!(sla.response_due_time, time("2025-04-03T07:00:00Z"));
+    assert_eq!(sla.resolution_due_time, time("2025-04-16T07:00:00Z"));
+
+    let seen = t
+        .cases()
+        .get_case(bearer(
+            pb::GetCaseRequest {
+                case_id: case.case_id.clone(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        seen.personal_id, "0101901234",
+        "the supplier's support needs the number"
+    );
+    assert_eq!(
+        t.file(t.new_case("Endnu en", pb::Severity::Normal))
+            .await
+            .unwrap()
+            .case
+            .unwrap()
+            .number,
+        "SAG-000002"
+    );
+}
+
+#[tokio::test]
+async fn only_a_user_eligible_now_files_a_case() {
+    let t = TestCases::start().await;
+    let (_, not_eligible) = t
+        .user(
+            &t.municipality,
+            "new@aarhus.dk",
+            id::Role::MunicipalCaseworker,
+        )
+        .await;
+    let refused = t
+        .cases()
+        .file_case(bearer(
+            t.new_case("Fejl", pb::Severity::Normal),
+            &not_eligible,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(
+        refused.message().contains("not support-eligible"),
+        "{}",
+        refused.message()
+    );
+    let supplier = t
+        .cases()
+        .file_case(bearer(
+            t.new_case("Fejl", pb::Severity::Normal),
+            &t.supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(supplier.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn bad_filings_get_precise_statuses_and_nothing_is_written() {
+    let t = TestCases::start().await;
+    let mut pii = t.new_case("", pb::Severity::Normal);
+    pii.description = "Borgeren 010190-1234 har fået for lidt".into();
+    pii.personal_id = "Anne".into();
+    let refused = t.file(pii).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&refused),
+        ["personal_id", "title", "description"]
+    );
+    let mut unknown = t.new_case("Fejl", pb::Severity::Normal);
+    unknown.area_id = "01a2067f-0000-7000-8000-000000000001".into();
+    let refused = t.file(unknown).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), violated_fields(&refused)),
+        (Code::NotFound, vec!["area_id".to_owned()])
+    );
+    let listed = t
+        .cases()
+        .list_cases(bearer(pb::ListCasesRequest::default(), &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert!(listed.is_empty());
+}
+
+#[tokio::test]
+async fn acute_filings_get_the_phone_route_and_outside_the_chain_closes_at_once() {
+    let t = TestCases::start().await;
+    let acute = t
+        .file(t.new_case("KY svarer ikke", pb::Severity::Acute))
+        .await
+        .unwrap();
+    assert!(acute.phone_route.contains("phone"), "{}", acute.phone_route);
+    assert!(acute.case.unwrap().incident_flag);
+
+    let mut outside = t.new_case("eIndkomst mangler", pb::Severity::Normal);
+    outside.system_id = t.outside.clone();
+    let closed = t.file(outside).await.unwrap().case.unwrap();
+    assert_eq!(
+        (closed.state, closed.resolution),
+        (
+            pb::CaseState::Closed as i32,
+            pb::Resolution::OutsideChain as i32
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_filing_with_one_key_files_once_and_the_number_stays_sealed_at_rest() {
+    let t = TestCases::start().await;
+    let mut request = t.new_case("Fejl i omregning", pb::Severity::PaymentCritical);
+    request.idempotency_key = "mail-4711".into();
+    request.personal_id = "311299-9999".into();
+    let first = t.file(request.clone()).await.unwrap().case.unwrap();
+    let again = t.file(request).await.unwrap().case.unwrap();
+    assert_eq!(first.case_id, again.case_id);
+    let listed = t
+        .cases()
+        .list_cases(bearer(pb::ListCasesRequest::default(), &t.reporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(listed.len(), 1);
+
+    let db = kommune_platform::db::connect(&t.database_url)
+        .await
+        .unwrap();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT personal_id FROM cases",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed: String = row.try_get("", "personal_id").unwrap();
+    assert!(!sealed.is_empty() && !sealed.contains("3112999999") && !sealed.contains("311299"));
+}

@@ -1,0 +1,396 @@
+//! The lifecycle, the SLA clock in Danish working time, the title rule, merging and conversion.
+
+use super::*;
+
+#[tokio::test]
+async fn a_case_moves_through_its_lifecycle_and_illegal_moves_name_both_states() {
+    let mut t = TestCases::start().await;
+    let case = t
+        .file(t.new_case("Omregning fejler", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let refused = t
+        .transition(&t.supporter, &case, pb::Transition::Resolve)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("TRANSITION_RESOLVE")
+            && refused.message().contains("CASE_STATE_NEW"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        t.transition(&t.reporter, &case, pb::Transition::Triage)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::Triage)
+        .await
+        .unwrap();
+    assert_eq!(
+        (case.state, case.team_id.as_str(), case.line),
+        (
+            pb::CaseState::Triaged as i32,
+            t.second_line.as_str(),
+            pb::SupportLine::Second as i32
+        )
+    );
+    assert!(case.sla.as_ref().unwrap().first_response_time.is_some());
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::Start)
+        .await
+        .unwrap();
+    let escalate = pb::TransitionCaseRequest {
+        case_id: case.case_id.clone(),
+        expected_version: case.version,
+        transition: pb::Transition::Escalate as i32,
+        team_id: t.third_line.clone(),
+        ..Default::default()
+    };
+    let case = t
+        .cases()
+        .transition_case(bearer(escalate, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (case.team_id.as_str(), case.line),
+        (t.third_line.as_str(), pb::SupportLine::Third as i32)
+    );
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::ReturnToSecondLine)
+        .await
+        .unwrap();
+    assert_eq!(case.team_id, t.second_line);
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::AwaitMunicipality)
+        .await
+        .unwrap();
+    let case = t
+        .transition(&t.reporter, &case, pb::Transition::Resume)
+        .await
+        .unwrap();
+    let resolve = pb::TransitionCaseRequest {
+        case_id: case.case_id.clone(),
+        expected_version: case.version,
+        transition: pb::Transition::Resolve as i32,
+        resolution: pb::Resolution::ByDesign as i32,
+        change_request_wanted: true,
+        ..Default::default()
+    };
+    let case = t
+        .cases()
+        .transition_case(bearer(resolve, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (case.state, case.resolution, case.change_request_wanted),
+        (
+            pb::CaseState::Resolved as i32,
+            pb::Resolution::ByDesign as i32,
+            true
+        )
+    );
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::Close)
+        .await
+        .unwrap();
+    // The municipality reopens within the window, not after it.
+    let reopened = t
+        .transition(&t.reporter, &case, pb::Transition::Reopen)
+        .await
+        .unwrap();
+    assert_eq!(reopened.state, pb::CaseState::InProgress as i32);
+    let resolve = pb::TransitionCaseRequest {
+        case_id: case.case_id.clone(),
+        expected_version: reopened.version,
+        transition: pb::Transition::Resolve as i32,
+        resolution: pb::Resolution::Fixed as i32,
+        ..Default::default()
+    };
+    let resolved = t
+        .cases()
+        .transition_case(bearer(resolve, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    t.at("2025-04-17T07:00:00Z").await; // fifteen days after the resolution
+    let late = t
+        .transition(&t.reporter, &resolved, pb::Transition::Reopen)
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+
+    let convert = t
+        .cases()
+        .convert_to_change_request(bearer(
+            pb::ConvertToChangeRequestRequest {
+                case_id: case.case_id,
+            },
+            &t.admin,
+        ))
+        .await;
+    let convert = convert.unwrap_err();
+    assert_eq!(convert.code(), Code::FailedPrecondition);
+    assert!(
+        convert
+            .message()
+            .contains("changes service is not configured")
+    );
+}
+
+#[tokio::test]
+async fn the_sla_clock_skips_easter_and_stands_still_while_awaiting_the_municipality() {
+    let mut t = TestCases::start().await;
+    // Wednesday 16 April 2025, 15:00 in Copenhagen: Maundy Thursday, Good Friday and Easter Monday follow.
+    t.at("2025-04-16T13:00:00Z").await;
+    let case = t
+        .file(t.new_case("Udbetaling stopper", pb::Severity::PaymentCritical))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let sla = case.sla.unwrap();
+    assert_eq!(
+        sla.response_due_time,
+        time("2025-04-22T07:00:00Z"),
+        "1h on Wednesday, 1h on Tuesday after Easter"
+    );
+    assert_eq!(
+        sla.resolution_due_time,
+        time("2025-04-23T13:00:00Z"),
+        "16 working hours"
+    );
+
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::Triage)
+        .await
+        .unwrap();
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::Start)
+        .await
+        .unwrap();
+    t.at("2025-04-22T08:00:00Z").await; // Tuesday 10:00
+    let case = t
+        .transition(&t.supporter, &case, pb::Transition::AwaitMunicipality)
+        .await
+        .unwrap();
+    t.at("2025-04-23T08:00:00Z").await; // Wednesday 10:00
+    let case = t
+        .transition(&t.reporter, &case, pb::Transition::Resume)
+        .await
+        .unwrap();
+    let sla = case.sla.unwrap();
+    assert_eq!(sla.paused_working_seconds, 8 * 3600);
+    assert_eq!(
+        sla.resolution_due_time,
+        time("2025-04-24T13:00:00Z"),
+        "moved on by the eight working hours paused"
+    );
+}
+
+#[tokio::test]
+async fn the_title_is_the_municipalitys_while_the_case_lies_with_it_and_stale_writes_abort() {
+    let t = TestCases::start().await;
+    let case = t
+        .file(t.new_case("Fejl", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let retitle = |version: i64, title: &str, token: &str| {
+        let request = pb::UpdateCaseTitleRequest {
+            case_id: case.case_id.clone(),
+            expected_version: version,
+            title: title.into(),
+        };
+        let mut client = t.cases();
+        let request = bearer(request, token);
+        async move { client.update_case_title(request).await }
+    };
+    let renamed = retitle(
+        case.version,
+        "Forkert beløb ved omregning af ydelse",
+        &t.reporter,
+    )
+    .await
+    .unwrap()
+    .into_inner()
+    .case
+    .unwrap();
+    let stale = retitle(case.version, "En anden titel", &t.reporter)
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let pii = retitle(renamed.version, "Borger 0101901234", &t.reporter)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&pii), ["title"]);
+
+    let triaged = t
+        .transition(&t.supporter, &renamed, pb::Transition::Triage)
+        .await
+        .unwrap();
+    let late = retitle(triaged.version, "For sent", &t.reporter)
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(
+        retitle(
+            triaged.version,
+            "Omregning: forkert beløb (YDE-114)",
+            &t.supporter
+        )
+        .await
+        .is_ok()
+    );
+
+    // Comments: the municipality writes public ones and never sees internal ones.
+    let internal = pb::AddCommentRequest {
+        case_id: case.case_id.clone(),
+        text: "Kendt fejl i release 24.2".into(),
+        visibility: pb::CommentVisibility::Internal as i32,
+    };
+    assert_eq!(
+        t.cases()
+            .add_comment(bearer(internal.clone(), &t.reporter))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    t.cases()
+        .add_comment(bearer(internal, &t.supporter))
+        .await
+        .unwrap();
+    let public = pb::AddCommentRequest {
+        case_id: case.case_id.clone(),
+        text: "Vi undersøger sagen".into(),
+        visibility: pb::CommentVisibility::Public as i32,
+    };
+    t.cases()
+        .add_comment(bearer(public, &t.supporter))
+        .await
+        .unwrap();
+    let seen = |token: &str| {
+        let request = bearer(
+            pb::ListCommentsRequest {
+                case_id: case.case_id.clone(),
+                page: None,
+            },
+            token,
+        );
+        let mut client = t.cases();
+        async move {
+            client
+                .list_comments(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .comments
+                .len()
+        }
+    };
+    assert_eq!((seen(&t.reporter).await, seen(&t.supporter).await), (1, 2));
+}
+
+#[tokio::test]
+async fn a_duplicate_is_merged_with_the_reference_visible_to_its_reporter() {
+    let t = TestCases::start().await;
+    let first = t
+        .file(t.new_case("Omregning fejler", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let second = t
+        .file(t.new_case("Omregning fejler igen", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let merge = pb::MergeCaseRequest {
+        case_id: second.case_id.clone(),
+        expected_version: second.version,
+        into_case_id: first.case_id.clone(),
+    };
+    assert_eq!(
+        t.cases()
+            .merge_case(bearer(merge.clone(), &t.reporter))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    let merged = t
+        .cases()
+        .merge_case(bearer(merge, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (merged.state, merged.resolution),
+        (
+            pb::CaseState::Resolved as i32,
+            pb::Resolution::Duplicate as i32
+        )
+    );
+    let seen = t
+        .cases()
+        .get_case(bearer(
+            pb::GetCaseRequest {
+                case_id: second.case_id.clone(),
+            },
+            &t.reporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(seen.merged_into_case_id, first.case_id);
+    let target = t
+        .cases()
+        .get_case(bearer(
+            pb::GetCaseRequest {
+                case_id: first.case_id.clone(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(target.related_case_ids, [second.case_id]);
+    let itself = pb::MergeCaseRequest {
+        case_id: first.case_id.clone(),
+        expected_version: target.version,
+        into_case_id: first.case_id,
+    };
+    assert_eq!(
+        violated_fields(
+            &t.cases()
+                .merge_case(bearer(itself, &t.supporter))
+                .await
+                .unwrap_err()
+        ),
+        ["into_case_id"]
+    );
+}

@@ -1,0 +1,368 @@
+//! The cases service through its real gRPC API, in-process beside a real identity, on fresh databases
+//! (SQLite, or PostgreSQL when `KOMMUNE_TEST_POSTGRES_URL` is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod filing;
+mod lifecycle;
+
+use std::sync::Arc;
+
+use chrono::DateTime;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+use kommune_cases::{Cases, Options};
+use kommune_platform::clock::ManualClock;
+use kommune_platform::config::ServerConfig;
+use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_proto::cases::v1 as pb;
+use kommune_proto::identity::v1 as id;
+
+const ADMIN_KEY: &str = "cases-test-admin-key-0123456789";
+const PERSONAL_ID_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// identity and cases side by side, their clock at 09:00 Copenhagen on Wednesday 2 April 2025, with one
+/// municipality, an eligible reporter, a 2nd- and a 3rd-line team, a system in and one outside the chain.
+struct TestCases {
+    cases: Channel,
+    database_url: String,
+    identity: Channel,
+    clock: ManualClock,
+    admin: String,
+    municipality: String,
+    reporter_id: String,
+    reporter: String,
+    supporter_id: String,
+    supporter: String,
+    second_line: String,
+    third_line: String,
+    system: String,
+    outside: String,
+    area: String,
+    _stops: Vec<oneshot::Sender<()>>,
+}
+
+async fn serve_in_background(
+    listener: TcpListener,
+    serve: impl FnOnce(TcpListener, oneshot::Receiver<()>) -> tokio::task::JoinHandle<()>,
+) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel();
+    serve(listener, stopped);
+    stop
+}
+
+impl TestCases {
+    async fn start() -> Self {
+        let clock = ManualClock::new(
+            DateTime::parse_from_rfc3339("2025-04-02T07:00:00Z")
+                .unwrap()
+                .to_utc(),
+        );
+        let mut options = kommune_identity::Options::new(
+            fresh_database_url("identity").await,
+            Arc::new(clock.clone()),
+        );
+        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
+        let identity = kommune_identity::Identity::build(options).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let identity_addr = listener.local_addr().unwrap();
+        let identity_stop = serve_in_background(listener, |listener, stopped| {
+            tokio::spawn(async move {
+                identity
+                    .serve(listener, &ServerConfig::default(), async {
+                        stopped.await.unwrap_or_default()
+                    })
+                    .await
+                    .unwrap();
+            })
+        })
+        .await;
+        let database_url = fresh_database_url("cases").await;
+        let options = Options::new(
+            database_url.clone(),
+            format!("http://{identity_addr}"),
+            PERSONAL_ID_KEY,
+            Arc::new(clock.clone()),
+        );
+        let cases = Cases::build(options).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let cases_addr = listener.local_addr().unwrap();
+        let cases_stop = serve_in_background(listener, |listener, stopped| {
+            tokio::spawn(async move {
+                cases
+                    .serve(listener, &ServerConfig::default(), async {
+                        stopped.await.unwrap_or_default()
+                    })
+                    .await
+                    .unwrap();
+            })
+        })
+        .await;
+        let identity = channel_to(identity_addr);
+        let admin = exchange(&identity, ADMIN_KEY).await;
+        let request = id::CreateMunicipalityRequest {
+            code: "751".into(),
+            name: "Aarhus Kommune".into(),
+            cvr_number: "55133018".into(),
+            ..Default::default()
+        };
+        let municipality =
+            id::municipality_service_client::MunicipalityServiceClient::new(identity.clone())
+                .create_municipality(bearer(request, &admin))
+                .await
+                .unwrap()
+                .into_inner()
+                .municipality
+                .unwrap()
+                .municipality_id;
+        let mut this = Self {
+            cases: channel_to(cases_addr),
+            database_url,
+            identity,
+            clock,
+            admin,
+            municipality,
+            reporter_id: String::new(),
+            reporter: String::new(),
+            supporter_id: String::new(),
+            supporter: String::new(),
+            second_line: String::new(),
+            third_line: String::new(),
+            system: String::new(),
+            outside: String::new(),
+            area: String::new(),
+            _stops: vec![identity_stop, cases_stop],
+        };
+        let (reporter_id, reporter) = this
+            .user(
+                &this.municipality.clone(),
+                "reporter@aarhus.dk",
+                id::Role::MunicipalCaseworker,
+            )
+            .await;
+        this.register_eligible(&reporter_id).await;
+        this.reporter = reporter;
+        this.reporter_id = reporter_id;
+        (this.supporter_id, this.supporter) = this
+            .user("", "2nd@supplier.dk", id::Role::SupplierSecondLine)
+            .await;
+        let reference =
+            |c: &Self| pb::reference_service_client::ReferenceServiceClient::new(c.cases.clone());
+        let team = |name: &str, line: pb::SupportLine| pb::Team {
+            name: name.into(),
+            line: line as i32,
+            ..Default::default()
+        };
+        this.second_line = reference(&this)
+            .create_team(bearer(
+                pb::CreateTeamRequest {
+                    team: Some(team("Ydelser", pb::SupportLine::Second)),
+                },
+                &this.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .team
+            .unwrap()
+            .team_id;
+        this.third_line = reference(&this)
+            .create_team(bearer(
+                pb::CreateTeamRequest {
+                    team: Some(team("Udvikling", pb::SupportLine::Third)),
+                },
+                &this.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .team
+            .unwrap()
+            .team_id;
+        let area = pb::Area {
+            name: "Udbetaling".into(),
+            team_id: this.second_line.clone(),
+            ..Default::default()
+        };
+        this.area = reference(&this)
+            .create_area(bearer(
+                pb::CreateAreaRequest { area: Some(area) },
+                &this.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .area
+            .unwrap()
+            .area_id;
+        let ky = pb::System {
+            name: "KY".into(),
+            chain_responsibility: true,
+            ..Default::default()
+        };
+        this.system = reference(&this)
+            .create_system(bearer(
+                pb::CreateSystemRequest { system: Some(ky) },
+                &this.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .system
+            .unwrap()
+            .system_id;
+        let skat = pb::System {
+            name: "SKAT eIndkomst".into(),
+            chain_responsibility: false,
+            where_to_turn: "SKAT's service desk".into(),
+            ..Default::default()
+        };
+        this.outside = reference(&this)
+            .create_system(bearer(
+                pb::CreateSystemRequest { system: Some(skat) },
+                &this.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .system
+            .unwrap()
+            .system_id;
+        this
+    }
+
+    /// Sets the clock (both services share it) and renews every token, since the old ones may expire.
+    async fn at(&mut self, rfc3339: &str) {
+        self.clock
+            .set(DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc());
+        self.admin = exchange(&self.identity, ADMIN_KEY).await;
+        self.reporter = self.token_for(&self.reporter_id).await;
+        self.supporter = self.token_for(&self.supporter_id).await;
+    }
+
+    fn cases(&self) -> pb::case_service_client::CaseServiceClient<Channel> {
+        pb::case_service_client::CaseServiceClient::new(self.cases.clone())
+    }
+
+    /// A user with a role and a token for them.
+    async fn user(&self, municipality: &str, email: &str, role: id::Role) -> (String, String) {
+        let request = id::CreateUserRequest {
+            municipality_id: municipality.into(),
+            name: "Test Person".into(),
+            email: email.into(),
+            roles: vec![role as i32],
+            ..Default::default()
+        };
+        let user = id::user_service_client::UserServiceClient::new(self.identity.clone())
+            .create_user(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap();
+        let token = self.token_for(&user.user_id).await;
+        (user.user_id, token)
+    }
+
+    /// A fresh token for a user, through a new API key (an admin token of now creates it).
+    async fn token_for(&self, user_id: &str) -> String {
+        let admin = exchange(&self.identity, ADMIN_KEY).await;
+        let request = id::CreateApiKeyRequest {
+            subject: format!("user:{user_id}"),
+            ..Default::default()
+        };
+        let key = id::service_account_service_client::ServiceAccountServiceClient::new(
+            self.identity.clone(),
+        )
+        .create_api_key(bearer(request, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+        exchange(&self.identity, &key).await
+    }
+
+    async fn register_eligible(&self, user_id: &str) {
+        let request = id::RegisterEligibleUserRequest {
+            user_id: user_id.into(),
+            municipality_id: self.municipality.clone(),
+            valid_from: "2025-01-01".into(),
+            ..Default::default()
+        };
+        id::eligibility_service_client::EligibilityServiceClient::new(self.identity.clone())
+            .register_eligible_user(bearer(request, &self.admin))
+            .await
+            .unwrap();
+    }
+
+    fn new_case(&self, title: &str, severity: pb::Severity) -> pb::FileCaseRequest {
+        pb::FileCaseRequest {
+            title: title.into(),
+            description: "Udbetalingen beregnes forkert efter omregning; se rapport YDE-114".into(),
+            kind: pb::CaseKind::Fault as i32,
+            severity: severity as i32,
+            system_id: self.system.clone(),
+            area_id: self.area.clone(),
+            guide_sections: vec!["Vejledning 4.2 Omregning".into()],
+            ..Default::default()
+        }
+    }
+
+    async fn file(&self, request: pb::FileCaseRequest) -> Result<pb::FileCaseResponse, Status> {
+        Ok(self
+            .cases()
+            .file_case(bearer(request, &self.reporter))
+            .await?
+            .into_inner())
+    }
+
+    async fn transition(
+        &self,
+        token: &str,
+        case: &pb::Case,
+        transition: pb::Transition,
+    ) -> Result<pb::Case, Status> {
+        let request = pb::TransitionCaseRequest {
+            case_id: case.case_id.clone(),
+            expected_version: case.version,
+            transition: transition as i32,
+            ..Default::default()
+        };
+        Ok(self
+            .cases()
+            .transition_case(bearer(request, token))
+            .await?
+            .into_inner()
+            .case
+            .unwrap())
+    }
+}
+
+async fn exchange(identity: &Channel, key: &str) -> String {
+    id::token_service_client::TokenServiceClient::new(identity.clone())
+        .exchange_api_key(id::ExchangeApiKeyRequest {
+            api_key: key.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token
+}
+
+/// The fields a status's `google.rpc.BadRequest` names.
+fn violated_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+fn time(rfc3339: &str) -> Option<prost_types::Timestamp> {
+    Some(kommune_platform::clock::to_timestamp(
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc(),
+    ))
+}
