@@ -73,12 +73,31 @@ impl Suite {
                 .unwrap();
         });
 
+        let cases = kommune_cases::Cases::build(kommune_cases::Options::new(
+            fresh_database_url("cases").await,
+            identity_addr.clone(),
+            kommune_cases::vault::Vault::generate_key().unwrap(),
+            Arc::new(SystemClock),
+        ))
+        .await
+        .unwrap();
+        let cases_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let cases_addr = format!("http://{}", cases_listener.local_addr().unwrap());
+        let (cases_stop, stopped) = oneshot::channel();
+        tokio::spawn(async move {
+            cases
+                .serve(cases_listener, &ServerConfig::default(), until(stopped))
+                .await
+                .unwrap();
+        });
+
         let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_addr = gateway_listener.local_addr().unwrap();
         let (gateway_stop, stopped) = oneshot::channel();
         let upstreams = HashMap::from([
             ("identity".to_owned(), identity_addr.parse().unwrap()),
             ("klik".to_owned(), klik_addr.parse().unwrap()),
+            ("cases".to_owned(), cases_addr.parse().unwrap()),
         ]);
         tokio::spawn(async move {
             let config = ServerConfig::default();
@@ -101,7 +120,7 @@ impl Suite {
             admin_token: String::new(),
             identity_stop: Some(identity_stop),
             identity_task: Some(identity_task),
-            _stops: vec![klik_stop, gateway_stop],
+            _stops: vec![klik_stop, cases_stop, gateway_stop],
         };
         suite.admin_token = suite.exchange(ADMIN_KEY).await.unwrap();
         suite
@@ -513,4 +532,114 @@ async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
             .collect::<Vec<_>>(),
         [municipalities[1].as_str()]
     );
+}
+
+#[tokio::test]
+async fn a_support_eligible_user_files_a_case_through_the_gateway() {
+    use kommune_proto::cases::v1 as cases;
+    let suite = Suite::start().await;
+    let aarhus = suite.municipality("751", "55133018").await;
+    let reporter = suite
+        .user(&aarhus, "reporter@aarhus.dk", Role::MunicipalCaseworker)
+        .await;
+    let token = suite.token_for(&reporter).await;
+
+    let mut reference =
+        cases::reference_service_client::ReferenceServiceClient::new(suite.gateway.clone());
+    let team = cases::Team {
+        name: "Ydelser".into(),
+        line: cases::SupportLine::Second as i32,
+        ..Default::default()
+    };
+    let team = reference
+        .create_team(bearer(
+            cases::CreateTeamRequest { team: Some(team) },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    let area = cases::Area {
+        name: "Udbetaling".into(),
+        team_id: team.team_id,
+        ..Default::default()
+    };
+    let area = reference
+        .create_area(bearer(
+            cases::CreateAreaRequest { area: Some(area) },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap();
+    let ky = cases::System {
+        name: "KY".into(),
+        chain_responsibility: true,
+        ..Default::default()
+    };
+    let system = reference
+        .create_system(bearer(
+            cases::CreateSystemRequest { system: Some(ky) },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .system
+        .unwrap();
+    let file = cases::FileCaseRequest {
+        title: "Forkert beløb efter omregning".into(),
+        description: "Se rapport YDE-114".into(),
+        kind: cases::CaseKind::Fault as i32,
+        severity: cases::Severity::Normal as i32,
+        system_id: system.system_id,
+        area_id: area.area_id,
+        ..Default::default()
+    };
+    let mut client = cases::case_service_client::CaseServiceClient::new(suite.gateway.clone());
+
+    // Not yet support-eligible: refused, saying so.
+    let refused = client
+        .file_case(bearer(file.clone(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(
+        refused.message().contains("not support-eligible"),
+        "{}",
+        refused.message()
+    );
+
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Copenhagen)
+        .date_naive();
+    let register = pb::RegisterEligibleUserRequest {
+        user_id: reporter.user_id.clone(),
+        municipality_id: aarhus.clone(),
+        valid_from: today.format("%Y-%m-%d").to_string(),
+        ..Default::default()
+    };
+    pb::eligibility_service_client::EligibilityServiceClient::new(suite.gateway.clone())
+        .register_eligible_user(bearer(register, &suite.admin_token))
+        .await
+        .unwrap();
+    let filed = client
+        .file_case(bearer(file, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (
+            filed.municipality_id.as_str(),
+            filed.reporter_user_id.as_str()
+        ),
+        (aarhus.as_str(), reporter.user_id.as_str())
+    );
+    assert_eq!(filed.state, cases::CaseState::New as i32);
 }

@@ -42,6 +42,9 @@ pub struct GatewayConfig {
         default_value = "http://127.0.0.1:50052"
     )]
     pub identity_addr: String,
+    /// The cases service's address; it is not routed when unset.
+    #[arg(long, env = "KOMMUNE_CASES_ADDR")]
+    pub cases_addr: Option<String>,
     /// klik's address; klik is not routed when unset.
     #[arg(long, env = "KOMMUNE_KLIK_ADDR")]
     pub klik_addr: Option<String>,
@@ -61,8 +64,10 @@ impl GatewayConfig {
     pub fn upstreams(&self) -> Result<HashMap<String, Uri>, BoxError> {
         let mut upstreams = HashMap::new();
         upstreams.insert("identity".to_owned(), self.identity_addr.parse()?);
-        if let Some(klik) = &self.klik_addr {
-            upstreams.insert("klik".to_owned(), klik.parse()?);
+        for (service, addr) in [("cases", &self.cases_addr), ("klik", &self.klik_addr)] {
+            if let Some(addr) = addr {
+                upstreams.insert(service.to_owned(), addr.parse()?);
+            }
         }
         Ok(upstreams)
     }

@@ -16,9 +16,11 @@ use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig, sqlite_url};
 
 /// The services this build can run.
-pub const SERVICES: &[&str] = &["identity", "klik"];
+pub const SERVICES: &[&str] = &["identity", "cases", "klik"];
 /// The file under the data directory holding the bootstrap admin key.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
+/// The file under the data directory holding the key that seals personal ID numbers in cases.
+pub const PERSONAL_ID_KEY_FILE: &str = "cases-personal-id.key";
 
 /// Configuration of the embedded suite.
 #[derive(Debug, Clone, clap::Args)]
@@ -115,6 +117,20 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                     identity.serve(listener, &server, stop).await
                 }));
             }
+            "cases" => {
+                let key = personal_id_key(&config.data_dir)?;
+                let mut options = kommune_cases::Options::new(
+                    database_url,
+                    identity_addr.clone(),
+                    key,
+                    clock.clone(),
+                );
+                options.trusted_issuers = trusted_issuers.clone();
+                let cases = kommune_cases::Cases::build(options).await?;
+                tasks.push(tokio::spawn(async move {
+                    cases.serve(listener, &server, stop).await
+                }));
+            }
             "klik" => {
                 let klik = kommune_klik::Klik::build(kommune_klik::Options {
                     database_url,
@@ -159,6 +175,18 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
     })
 }
 
+/// The key sealing personal ID numbers in the embedded cases database: made on first start and kept
+/// beside the data it protects (production takes it from a secret).
+fn personal_id_key(data_dir: &Path) -> Result<String, BoxError> {
+    let path = data_dir.join(PERSONAL_ID_KEY_FILE);
+    if let Some(key) = read_secret(&path) {
+        return Ok(key);
+    }
+    let key = kommune_cases::vault::Vault::generate_key()?;
+    write_secret(&path, &key)?;
+    Ok(key)
+}
+
 /// Writes a secret readable only by its owner.
 fn write_secret(path: &Path, secret: &str) -> Result<(), BoxError> {
     if let Some(dir) = path.parent() {
@@ -174,7 +202,7 @@ fn write_secret(path: &Path, secret: &str) -> Result<(), BoxError> {
 }
 
 /// Reads the admin key back from its file.
-pub fn read_admin_key(path: &Path) -> Option<String> {
+pub fn read_secret(path: &Path) -> Option<String> {
     std::fs::read_to_string(path)
         .ok()
         .map(|k| k.trim().to_owned())
@@ -191,7 +219,7 @@ pub fn banner(running: &Running) -> String {
     );
     match running.admin_key_file.as_deref() {
         Some(path) => {
-            let key = read_admin_key(path).unwrap_or_default();
+            let key = read_secret(path).unwrap_or_default();
             text.push_str(&format!(
                 "consortium-admin API key: {key}\n  (kept in {path}; anyone holding it administers this suite)\n\n\
                  first call (grpcurl; the gateway serves reflection):\n  \
