@@ -2,3 +2,4 @@
 -- Add a line when a service with a database is added (and mirror it in k8s/overlays/dev/databases.sql).
 CREATE DATABASE identity;
 CREATE DATABASE klik;
+CREATE DATABASE cases;

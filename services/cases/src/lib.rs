@@ -117,6 +117,9 @@ impl Cases {
             .add_service(pb::reference_service_server::ReferenceServiceServer::new(
                 api.clone(),
             ))
+            .add_service(pb::report_service_server::ReportServiceServer::new(
+                api.clone(),
+            ))
             .add_service(pb::audit_service_server::AuditServiceServer::new(
                 api.clone(),
             ))

@@ -2,3 +2,4 @@
 -- Keep in step with deploy/compose/initdb/10-databases.sql.
 CREATE DATABASE identity;
 CREATE DATABASE klik;
+CREATE DATABASE cases;

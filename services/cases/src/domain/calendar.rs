@@ -127,6 +127,10 @@ impl OpeningHours {
     /// Validated constructor: closes after opens, at least one day. Err(String) says what is wrong.
     ///
     /// The days are stored Monday first and without repeats, so equal hours compare equal.
+    ///
+    /// # Errors
+    ///
+    /// If `days` is empty or `closes` is not after `opens`.
     pub fn new(days: Vec<Weekday>, opens: NaiveTime, closes: NaiveTime) -> Result<Self, String> {
         if days.is_empty() {
             return Err("opening hours need at least one weekday".to_owned());
@@ -167,6 +171,8 @@ impl BusinessCalendar {
     /// Working time between two instants (zero if `to <= from`): the overlap of [from, to) with opening
     /// hours on working days, in Copenhagen local time (mind DST changes: a day's opening interval is
     /// computed in local time and converted to UTC).
+    ///
+    /// The cost grows with the number of days between `from` and `to` (a century takes milliseconds).
     pub fn working_time_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
         if to <= from {
             return Duration::zero();
@@ -197,12 +203,12 @@ impl BusinessCalendar {
 
     /// The instant when `amount` of working time has elapsed after `from` (if `from` is outside opening
     /// hours, counting starts at the next opening). `amount` zero returns `from` moved to the next opening
-    /// if outside hours, else `from`. Must terminate for any input (bounded search, e.g. at most 20 years
-    /// ahead; return None beyond that).
+    /// if outside hours, else `from`. When the amount runs out exactly at closing time, the answer is
+    /// the closing time, not the next opening.
     ///
-    /// Returns `None` if `amount` is negative, if the working time is not reached within 20 years after
-    /// `from`, or if the answer would lie outside chrono's range. When the amount runs out exactly at
-    /// closing time, the answer is the closing time, not the next opening.
+    /// The search is bounded, so it ends for any input: `None` if the working time is not reached
+    /// within 20 years after `from` (on Copenhagen calendar days), if `amount` is negative, or if the
+    /// answer would lie outside chrono's range.
     pub fn add_working_time(&self, from: DateTime<Utc>, amount: Duration) -> Option<DateTime<Utc>> {
         if amount < Duration::zero() {
             return None;
@@ -392,9 +398,29 @@ mod tests {
             (2027, 3, 28),
             (2030, 4, 21),
             (2038, 4, 25),
+            // Years where the algorithm's late-date correction applies, and the extremes.
+            (1818, 3, 22),
+            (1943, 4, 25),
+            (1954, 4, 18),
+            (1981, 4, 19),
+            (2049, 4, 18),
+            (2076, 4, 19),
+            (2285, 3, 22),
         ];
         for (year, month, day) in known {
             assert_eq!(easter_sunday(year), Some(date(year, month, day)), "{year}");
+        }
+    }
+
+    #[test]
+    fn easter_sunday_is_a_sunday_between_22_march_and_25_april() {
+        for year in 1583..=4099 {
+            let easter = easter_sunday(year).unwrap();
+            assert_eq!(easter.weekday(), Weekday::Sun, "{year}");
+            assert!(
+                easter >= date(year, 3, 22) && easter <= date(year, 4, 25),
+                "{year}"
+            );
         }
     }
 

@@ -123,6 +123,73 @@ pub fn check_resolution(resolution: Resolution, change_request_id: &str) -> Resu
     }
 }
 
+/// Whether a case is still open (not resolved or closed).
+pub fn is_open(state: CaseState) -> bool {
+    !matches!(state, CaseState::Resolved | CaseState::Closed)
+}
+
+/// One SLA target of a case that needs attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaAlert {
+    /// `response` or `resolution`.
+    pub target: &'static str,
+    /// When it is due.
+    pub due: DateTime<Utc>,
+    /// Already missed.
+    pub breached: bool,
+}
+
+/// The SLA targets of an open case that are missed by `now` or due by `soon`: the response until the
+/// first response is given; the resolution unless the clock stands still awaiting the municipality.
+pub fn sla_alerts(
+    state: CaseState,
+    response_due: DateTime<Utc>,
+    first_response: Option<DateTime<Utc>>,
+    resolution_due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    soon: DateTime<Utc>,
+) -> Vec<SlaAlert> {
+    if !is_open(state) {
+        return Vec::new();
+    }
+    let mut alerts = Vec::new();
+    if first_response.is_none() && response_due <= soon {
+        alerts.push(SlaAlert {
+            target: "response",
+            due: response_due,
+            breached: response_due < now,
+        });
+    }
+    if state != CaseState::AwaitingMunicipality && resolution_due <= soon {
+        alerts.push(SlaAlert {
+            target: "resolution",
+            due: resolution_due,
+            breached: resolution_due < now,
+        });
+    }
+    alerts
+}
+
+/// The Copenhagen calendar month of an instant, `YYYY-MM`.
+pub fn month_of(instant: DateTime<Utc>) -> String {
+    instant
+        .with_timezone(&chrono_tz::Europe::Copenhagen)
+        .format("%Y-%m")
+        .to_string()
+}
+
+/// Parses `YYYY-MM` into (year, month).
+pub fn parse_month(value: &str) -> Result<(i32, u32), String> {
+    let invalid = || "must be a month written YYYY-MM".to_owned();
+    let (year, month) = value.trim().split_once('-').ok_or_else(invalid)?;
+    let year: i32 = year.parse().map_err(|_| invalid())?;
+    let month: u32 = month.parse().map_err(|_| invalid())?;
+    if year.to_string().len() != 4 || !(1..=12).contains(&month) {
+        return Err(invalid());
+    }
+    Ok((year, month))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +250,55 @@ mod tests {
         assert!(normalise_personal_id("").is_err());
         assert_eq!(mask_personal_id("0101901234"), "010190-****");
         assert_eq!(mask_personal_id("198112189876"), "19811218-****");
+    }
+
+    #[test]
+    fn sla_alerts_name_the_missed_and_coming_targets() {
+        let at = |h: i64| DateTime::from_timestamp(1_700_000_000 + h * 3600, 0).unwrap();
+        let (now, soon) = (at(10), at(12));
+        let alerts = sla_alerts(CaseState::New, at(9), None, at(11), now, soon);
+        assert_eq!(
+            alerts,
+            [
+                SlaAlert {
+                    target: "response",
+                    due: at(9),
+                    breached: true
+                },
+                SlaAlert {
+                    target: "resolution",
+                    due: at(11),
+                    breached: false
+                }
+            ]
+        );
+        assert!(
+            sla_alerts(CaseState::InProgress, at(9), Some(at(8)), at(13), now, soon).is_empty()
+        );
+        assert!(
+            sla_alerts(
+                CaseState::AwaitingMunicipality,
+                at(9),
+                Some(at(8)),
+                at(9),
+                now,
+                soon
+            )
+            .is_empty(),
+            "paused"
+        );
+        assert!(sla_alerts(CaseState::Resolved, at(1), None, at(1), now, soon).is_empty());
+    }
+
+    #[test]
+    fn months_are_copenhagens() {
+        let new_year = DateTime::parse_from_rfc3339("2024-12-31T23:30:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(month_of(new_year), "2025-01");
+        assert_eq!(parse_month("2024-09"), Ok((2024, 9)));
+        assert!(parse_month("2024-13").is_err());
+        assert!(parse_month("24-09").is_err());
     }
 
     #[test]

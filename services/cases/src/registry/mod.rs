@@ -26,6 +26,7 @@ use crate::store::{areas, cases, comments, systems, teams};
 use crate::vault::Vault;
 
 mod reference;
+mod reports;
 
 /// A case to file (validated).
 #[derive(Debug, Clone)]

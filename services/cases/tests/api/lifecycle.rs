@@ -394,3 +394,153 @@ async fn a_duplicate_is_merged_with_the_reference_visible_to_its_reporter() {
         ["into_case_id"]
     );
 }
+
+#[tokio::test]
+async fn queues_and_reports_show_the_backlog_and_what_is_late() {
+    let mut t = TestCases::start().await;
+    let first = t
+        .file(t.new_case("Gammel sag", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let triaged = t
+        .transition(&t.supporter, &first, pb::Transition::Triage)
+        .await
+        .unwrap();
+    t.at("2025-04-03T08:00:00Z").await; // Thursday 10:00
+    let urgent = t
+        .file(t.new_case("Udbetaling stopper", pb::Severity::PaymentCritical))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let channel = t.cases.clone();
+    let reports = || pb::report_service_client::ReportServiceClient::new(channel.clone());
+
+    let queue = reports()
+        .list_queue(bearer(
+            pb::ListQueueRequest {
+                team_id: t.second_line.clone(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        queue
+            .unassigned
+            .iter()
+            .map(|c| c.case_id.as_str())
+            .collect::<Vec<_>>(),
+        [urgent.case_id.as_str()]
+    );
+    assert_eq!(
+        queue
+            .assigned
+            .iter()
+            .map(|c| c.case_id.as_str())
+            .collect::<Vec<_>>(),
+        [triaged.case_id.as_str()]
+    );
+    let denied = reports()
+        .list_queue(bearer(
+            pb::ListQueueRequest {
+                team_id: t.second_line.clone(),
+            },
+            &t.reporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let backlog = reports()
+        .get_backlog(bearer(pb::GetBacklogRequest {}, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .counts;
+    let mut counts: Vec<(i32, i64)> = backlog.iter().map(|c| (c.state, c.count)).collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            (pb::CaseState::New as i32, 1),
+            (pb::CaseState::Triaged as i32, 1)
+        ]
+    );
+
+    let old = reports()
+        .list_old_cases(bearer(
+            pb::ListOldCasesRequest {
+                created_before: time("2025-04-03T00:00:00Z"),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(
+        old.iter().map(|c| c.case_id.as_str()).collect::<Vec<_>>(),
+        [first.case_id.as_str()]
+    );
+
+    let monthly = reports()
+        .get_monthly_counts(bearer(
+            pb::GetMonthlyCountsRequest {
+                first_month: "2025-01".into(),
+                last_month: "2025-06".into(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .counts;
+    assert_eq!(
+        monthly
+            .iter()
+            .map(|c| (c.month.as_str(), c.count))
+            .collect::<Vec<_>>(),
+        [("2025-04", 2)]
+    );
+    let bad = reports()
+        .get_monthly_counts(bearer(
+            pb::GetMonthlyCountsRequest {
+                first_month: "2025-06".into(),
+                last_month: "2025-01".into(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&bad), ["last_month"]);
+
+    // Friday 14:00: the payment-critical response (due Thursday 12:00) is missed; the old case's
+    // resolution is not due for days.
+    t.at("2025-04-04T12:00:00Z").await;
+    let alerts = reports()
+        .list_sla_alerts(bearer(
+            pb::ListSlaAlertsRequest {
+                due_within_minutes: 60,
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    let seen: Vec<(&str, &str, bool)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.case.as_ref().unwrap().case_id.as_str(),
+                a.target.as_str(),
+                a.breached,
+            )
+        })
+        .collect();
+    assert_eq!(seen, [(urgent.case_id.as_str(), "response", true)]);
+}
