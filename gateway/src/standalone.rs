@@ -126,6 +126,8 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                     clock.clone(),
                 );
                 options.trusted_issuers = trusted_issuers.clone();
+                options.service_api_key =
+                    service_key(&config.data_dir, &identity_addr, "cases").await?;
                 let cases = kommune_cases::Cases::build(options).await?;
                 tasks.push(tokio::spawn(async move {
                     cases.serve(listener, &server, stop).await
@@ -185,6 +187,62 @@ fn personal_id_key(data_dir: &Path) -> Result<String, BoxError> {
     let key = kommune_cases::vault::Vault::generate_key()?;
     write_secret(&path, &key)?;
     Ok(key)
+}
+
+/// A service's own API key for the embedded suite: made on first start with the admin key (a service
+/// account with ROLE_SERVICE) and kept under the data directory. `None` when this data directory has
+/// no admin key (bootstrapped elsewhere).
+async fn service_key(
+    data_dir: &Path,
+    identity_addr: &str,
+    service: &str,
+) -> Result<Option<String>, BoxError> {
+    use kommune_proto::identity::v1 as id;
+    let path = data_dir.join(format!("{service}-service-key"));
+    if let Some(key) = read_secret(&path) {
+        return Ok(Some(key));
+    }
+    let Some(admin_key) = read_secret(&data_dir.join(ADMIN_KEY_FILE)) else {
+        return Ok(None);
+    };
+    let channel = kommune_platform::client::channel(identity_addr)?;
+    let token = id::token_service_client::TokenServiceClient::new(channel.clone())
+        .exchange_api_key(id::ExchangeApiKeyRequest { api_key: admin_key })
+        .await?
+        .into_inner()
+        .access_token;
+    let admin = kommune_platform::auth::Caller {
+        subject: "standalone".into(),
+        municipality_id: None,
+        roles: Vec::new(),
+        token,
+    };
+    let account = id::CreateServiceAccountRequest {
+        idempotency_key: format!("standalone-{service}"),
+        name: service.to_owned(),
+        description: format!("The {service} service of the embedded suite"),
+        roles: vec![id::Role::Service as i32],
+        ..Default::default()
+    };
+    let account =
+        id::service_account_service_client::ServiceAccountServiceClient::new(channel.clone())
+            .create_service_account(kommune_platform::client::on_behalf_of(&admin, account))
+            .await?
+            .into_inner()
+            .service_account
+            .ok_or("identity returned no service account")?;
+    let key = id::CreateApiKeyRequest {
+        subject: format!("service-account:{}", account.service_account_id),
+        description: "embedded suite".into(),
+        ..Default::default()
+    };
+    let key = id::service_account_service_client::ServiceAccountServiceClient::new(channel)
+        .create_api_key(kommune_platform::client::on_behalf_of(&admin, key))
+        .await?
+        .into_inner()
+        .secret;
+    write_secret(&path, &key)?;
+    Ok(Some(key))
 }
 
 /// Writes a secret readable only by its owner.

@@ -18,7 +18,7 @@ use kommune_proto::cases::v1 as pb;
 
 use crate::domain;
 use crate::registry::{Move, NewCase, Registry};
-use crate::store::{areas, cases, comments, systems, teams};
+use crate::store::{areas, attachments, cases, comments, systems, teams};
 
 const TITLE_MAX: usize = 200;
 const TEXT_MAX: usize = 20_000;
@@ -117,6 +117,18 @@ fn comment(c: comments::Model) -> pb::Comment {
         author: c.author,
         text: c.text,
         create_time: Some(to_timestamp(c.created_at)),
+    }
+}
+
+fn attachment(a: attachments::Model) -> pb::Attachment {
+    pb::Attachment {
+        attachment_id: a.id,
+        case_id: a.case_id,
+        file_name: a.file_name,
+        content_type: a.content_type,
+        size_bytes: a.size_bytes,
+        uploaded_by: a.uploaded_by,
+        create_time: Some(to_timestamp(a.created_at)),
     }
 }
 
@@ -332,6 +344,58 @@ impl pb::case_service_server::CaseService for CasesApi {
             .await?;
         Ok(Response::new(pb::TransitionCaseResponse {
             case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn add_attachment(
+        &self,
+        request: Request<pb::AddAttachmentRequest>,
+    ) -> Result<Response<pb::AddAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let file_name = v.text("file_name", &req.file_name, SHORT_MAX);
+        let content_type = req.content_type.trim().to_lowercase();
+        if let Err((field, description)) =
+            domain::check_attachment(&content_type, req.content.len())
+        {
+            v.violation(field, description);
+        }
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let added = self
+            .registry
+            .add_attachment(&caller, &id, file_name, content_type, req.content)
+            .await?;
+        Ok(Response::new(pb::AddAttachmentResponse {
+            attachment: Some(attachment(added)),
+        }))
+    }
+
+    async fn list_attachments(
+        &self,
+        request: Request<pb::ListAttachmentsRequest>,
+    ) -> Result<Response<pb::ListAttachmentsResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("case_id", &request.get_ref().case_id)?;
+        let rows = self.registry.list_attachments(&caller, &id).await?;
+        Ok(Response::new(pb::ListAttachmentsResponse {
+            attachments: rows.into_iter().map(attachment).collect(),
+        }))
+    }
+
+    async fn get_attachment(
+        &self,
+        request: Request<pb::GetAttachmentRequest>,
+    ) -> Result<Response<pb::GetAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("attachment_id", &request.get_ref().attachment_id)?;
+        let mut found = self.registry.get_attachment(&caller, &id).await?;
+        let content = std::mem::take(&mut found.content);
+        Ok(Response::new(pb::GetAttachmentResponse {
+            attachment: Some(attachment(found)),
+            content,
         }))
     }
 

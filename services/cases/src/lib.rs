@@ -4,14 +4,20 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use prost::{Message, Name};
+use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tonic::transport::Channel;
 
 use kommune_platform::BoxError;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::ServerConfig;
+use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::server::{GrpcServer, NoFallback};
 use kommune_proto::cases::v1 as pb;
+use kommune_proto::common::v1::EventEnvelope;
+use kommune_proto::identity::v1 as identity;
 
 pub mod api;
 pub mod domain;
@@ -38,6 +44,9 @@ pub struct CasesConfig {
     /// Base64 of the 32-byte key sealing personal ID numbers at rest (a secret in production).
     #[arg(long, env = "KOMMUNE_CASES_PERSONAL_ID_KEY", hide_env_values = true)]
     pub personal_id_key: Option<String>,
+    /// The service's own service-account API key (a secret), to follow identity's events.
+    #[arg(long, env = "KOMMUNE_SERVICE_API_KEY", hide_env_values = true)]
+    pub service_api_key: Option<String>,
     /// Days after resolution in which a case may be reopened.
     #[arg(long, env = "KOMMUNE_CASES_REOPEN_DAYS", default_value_t = DEFAULT_REOPEN_DAYS)]
     pub reopen_days: i64,
@@ -58,6 +67,9 @@ pub struct Options {
     pub reopen_window: Duration,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The service's own API key, to follow identity's events (anonymisations); without it they are
+    /// not followed.
+    pub service_api_key: Option<String>,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -77,6 +89,7 @@ impl Options {
             opening_hours: OpeningHours::standard(),
             reopen_window: Duration::days(DEFAULT_REOPEN_DAYS),
             trusted_issuers: Vec::new(),
+            service_api_key: None,
             clock,
         }
     }
@@ -86,6 +99,7 @@ impl Options {
 pub struct Cases {
     registry: Arc<Registry>,
     verifier: Arc<TokenVerifier>,
+    identity_feed: Option<(DatabaseConnection, Channel, ServiceCredentials)>,
 }
 
 impl Cases {
@@ -105,8 +119,23 @@ impl Cases {
             calendar: BusinessCalendar::new(options.opening_hours),
             reopen_window: options.reopen_window,
         };
+        let identity_feed = match options.service_api_key {
+            Some(key) => Some((
+                db.clone(),
+                identity.clone(),
+                ServiceCredentials::new(identity.clone(), key, options.clock.clone()),
+            )),
+            None => {
+                tracing::warn!("no service API key: anonymisations in identity are not followed");
+                None
+            }
+        };
         let registry = Arc::new(Registry::new(db, options.clock, identity, vault, policy));
-        Ok(Self { registry, verifier })
+        Ok(Self {
+            registry,
+            verifier,
+            identity_feed,
+        })
     }
 
     /// The server with every cases service.
@@ -126,14 +155,29 @@ impl Cases {
             .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`.
+    /// Serves on `listener` until `shutdown`, following identity's events meanwhile.
     pub async fn serve(
         self,
         listener: TcpListener,
         config: &ServerConfig,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), BoxError> {
-        self.server()
+        let server = self.server();
+        let follower = self.identity_feed.map(|(db, channel, credentials)| {
+            let registry = self.registry.clone();
+            tokio::spawn(kommune_platform::consumer::follow(
+                db,
+                "identity",
+                channel,
+                credentials,
+                move |event| {
+                    let registry = registry.clone();
+                    async move { on_identity_event(&registry, event).await }
+                },
+                std::future::pending(),
+            ))
+        });
+        let result = server
             .serve(
                 listener,
                 self.verifier,
@@ -141,6 +185,24 @@ impl Cases {
                 None::<NoFallback>,
                 shutdown,
             )
-            .await
+            .await;
+        if let Some(follower) = follower {
+            follower.abort();
+        }
+        result
     }
+}
+
+/// What the cases service does with identity's events: erase anonymised people.
+async fn on_identity_event(
+    registry: &Registry,
+    event: EventEnvelope,
+) -> Result<(), kommune_platform::Error> {
+    if event.event_type != identity::UserAnonymized::full_name() {
+        return Ok(());
+    }
+    let payload = event.payload.unwrap_or_default();
+    let anonymized = identity::UserAnonymized::decode(payload.value.as_slice())
+        .map_err(kommune_platform::Error::internal)?;
+    registry.erase_person(&anonymized.user_id).await
 }

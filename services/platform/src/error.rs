@@ -117,6 +117,19 @@ impl From<sea_orm::TransactionError<Error>> for Error {
     }
 }
 
+/// A failed call to another service: unreachable or overloaded is UNAVAILABLE (retry), anything else
+/// is internal to this service (logged here).
+impl From<Status> for Error {
+    fn from(status: Status) -> Self {
+        match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+                Self::Unavailable(status.message().to_owned())
+            }
+            _ => Self::internal(format!("a call to another service failed: {status}")),
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match err {

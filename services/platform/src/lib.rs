@@ -8,7 +8,7 @@
 //! - [`error`]: the one error type and its mapping to `tonic::Status`
 //! - [`db`], [`migration`]: database connections and the platform's own tables
 //! - [`outbox`], [`audit`], [`idempotency`]: the transactional outbox and event feed, the audit
-//!   chain, idempotency keys
+//!   chain, idempotency keys; [`consumer`]: following another service's feed
 //! - [`clock`], [`paging`], [`validate`], [`pii`]: time, cursor paging, request validation and the
 //!   personal-ID guard
 
@@ -17,6 +17,7 @@ pub mod auth;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod idempotency;

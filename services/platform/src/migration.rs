@@ -6,7 +6,7 @@ use sea_orm_migration::prelude::*;
 
 /// The platform's migrations, oldest first.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(PlatformTables)]
+    vec![Box::new(PlatformTables), Box::new(FeedCursors)]
 }
 
 /// Creates the outbox, audit and idempotency tables.
@@ -209,6 +209,55 @@ impl MigrationTrait for PlatformTables {
             .await?;
         manager
             .drop_table(Table::drop().table(OutboxEvents::Table).to_owned())
+            .await
+    }
+}
+
+/// Creates the table where a service stores how far it has followed other services' feeds.
+struct FeedCursors;
+
+impl MigrationName for FeedCursors {
+    fn name(&self) -> &str {
+        "m20261123_000002_platform_feed_cursors"
+    }
+}
+
+#[derive(DeriveIden)]
+enum FeedCursorsTable {
+    #[sea_orm(iden = "feed_cursors")]
+    Table,
+    Feed,
+    Cursor,
+    UpdatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for FeedCursors {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(FeedCursorsTable::Table)
+                    .col(
+                        ColumnDef::new(FeedCursorsTable::Feed)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(FeedCursorsTable::Cursor).string().not_null())
+                    .col(
+                        ColumnDef::new(FeedCursorsTable::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(FeedCursorsTable::Table).to_owned())
             .await
     }
 }

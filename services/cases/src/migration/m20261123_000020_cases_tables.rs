@@ -77,6 +77,19 @@ enum Cases {
 }
 
 #[derive(DeriveIden)]
+enum Attachments {
+    Table,
+    Id,
+    CaseId,
+    FileName,
+    ContentType,
+    SizeBytes,
+    Content,
+    UploadedBy,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum Comments {
     Table,
     Id,
@@ -311,11 +324,45 @@ impl MigrationTrait for Migration {
                     ))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Attachments::Table)
+                    .col(
+                        ColumnDef::new(Attachments::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Attachments::CaseId).string().not_null())
+                    .col(ColumnDef::new(Attachments::FileName).string().not_null())
+                    .col(ColumnDef::new(Attachments::ContentType).string().not_null())
+                    .col(
+                        ColumnDef::new(Attachments::SizeBytes)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Attachments::Content).blob().not_null())
+                    .col(ColumnDef::new(Attachments::UploadedBy).string().not_null())
+                    .col(
+                        ColumnDef::new(Attachments::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .foreign_key(&mut fk(
+                        "attachments_case",
+                        (Attachments::Table, Attachments::CaseId),
+                        (Cases::Table, Cases::Id),
+                    ))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            Attachments::Table.into_iden(),
             Comments::Table.into_iden(),
             Cases::Table.into_iden(),
             CaseNumbers::Table.into_iden(),

@@ -22,7 +22,7 @@ use pb::{CaseState, Resolution, SupportLine, Transition};
 
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::{self, sla_targets};
-use crate::store::{areas, cases, comments, systems, teams};
+use crate::store::{areas, attachments, cases, comments, systems, teams};
 use crate::vault::Vault;
 
 mod reference;
@@ -586,6 +586,63 @@ impl Registry {
         Ok(())
     }
 
+    /// Attaches a file to a case the caller may see.
+    pub async fn add_attachment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        file_name: String,
+        content_type: String,
+        content: Vec<u8>,
+    ) -> Result<attachments::Model, Error> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let case = self.case(&txn, caller, id, None).await?;
+        let attachment = attachments::insert(
+            &txn,
+            attachments::Model {
+                id: Uuid::now_v7().to_string(),
+                case_id: case.id.clone(),
+                file_name,
+                content_type,
+                size_bytes: content.len() as i64,
+                content,
+                uploaded_by: caller.subject.clone(),
+                created_at: now,
+            },
+        )
+        .await?;
+        let payload = json!({"attachment_id": attachment.id, "file_name": attachment.file_name, "content_type": attachment.content_type, "size_bytes": attachment.size_bytes});
+        self.changed(&txn, caller, case, "attachment", payload)
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(attachment)
+    }
+
+    /// A case's attachments, without content.
+    pub async fn list_attachments(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Vec<attachments::Model>, Error> {
+        self.get_case(caller, id).await?;
+        attachments::of_case(&self.db, id).await
+    }
+
+    /// One attachment with its content.
+    pub async fn get_attachment(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<attachments::Model, Error> {
+        let attachment = attachments::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("attachment", id))?;
+        self.get_case(caller, &attachment.case_id).await?;
+        Ok(attachment)
+    }
+
     /// Merges a duplicate into another case of the same municipality (supporters).
     pub async fn merge(
         &self,
@@ -644,6 +701,40 @@ impl Registry {
         txn.commit().await?;
         self.outbox.notify_committed();
         Ok(duplicate)
+    }
+
+    /// Acts on identity's `UserAnonymized`: the person's comments lose their text; the cases, their
+    /// history and the audit chain stay. Running it twice changes nothing more.
+    pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
+        let author = format!("{}{user_id}", kommune_platform::auth::USER_SUBJECT_PREFIX);
+        let system = Caller {
+            subject: "system:identity-feed".into(),
+            municipality_id: None,
+            roles: Vec::new(),
+            token: String::new(),
+        };
+        let txn = self.db.begin().await?;
+        let touched = comments::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
+        for case_id in &touched {
+            audit::record(
+                &txn,
+                self.audit(
+                    &system,
+                    "case",
+                    case_id,
+                    "erase person",
+                    json!({"user_id": user_id}),
+                ),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        tracing::info!(
+            user_id,
+            cases = touched.len(),
+            "erased an anonymised person's comments"
+        );
+        Ok(())
     }
 
     /// Converting to a change request needs the changes service, which this deployment does not have yet.

@@ -59,3 +59,25 @@ pub async fn list(
     }
     Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
 }
+
+/// Replaces the text of every comment by `author`; returns the cases they were on.
+pub async fn redact_author(
+    txn: &impl ConnectionTrait,
+    author: &str,
+    text: &str,
+) -> Result<Vec<String>, Error> {
+    let cases: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::CaseId)
+        .distinct()
+        .filter(Column::Author.eq(author))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Entity::update_many()
+        .col_expr(Column::Text, sea_orm::sea_query::Expr::value(text))
+        .filter(Column::Author.eq(author))
+        .exec(txn)
+        .await?;
+    Ok(cases)
+}

@@ -1,6 +1,7 @@
 //! The cases storage: sea-orm entities and plain async queries, run inside the caller's transaction.
 
 pub mod areas;
+pub mod attachments;
 pub mod cases;
 pub mod comments;
 pub mod systems;

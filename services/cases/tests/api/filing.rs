@@ -172,3 +172,185 @@ async fn a_repeated_filing_with_one_key_files_once_and_the_number_stays_sealed_a
     let sealed: String = row.try_get("", "personal_id").unwrap();
     assert!(!sealed.is_empty() && !sealed.contains("3112999999") && !sealed.contains("311299"));
 }
+
+#[tokio::test]
+async fn screenshots_are_attached_within_their_limits() {
+    let t = TestCases::start().await;
+    let case = t
+        .file(t.new_case("Skærmbillede af fejlen", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let png = [&[0x89, b'P', b'N', b'G'][..], &[7u8; 2048]].concat();
+    let add = |file_name: &str, content_type: &str, content: Vec<u8>| pb::AddAttachmentRequest {
+        case_id: case.case_id.clone(),
+        file_name: file_name.into(),
+        content_type: content_type.into(),
+        content,
+    };
+    let added = t
+        .cases()
+        .add_attachment(bearer(
+            add("fejl.png", "image/png", png.clone()),
+            &t.reporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .attachment
+        .unwrap();
+    assert_eq!(
+        (added.size_bytes, added.content_type.as_str()),
+        (png.len() as i64, "image/png")
+    );
+
+    let too_big = t
+        .cases()
+        .add_attachment(bearer(
+            add("stor.png", "image/png", vec![0; 3 * 1024 * 1024 + 1]),
+            &t.reporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (too_big.code(), violated_fields(&too_big)),
+        (Code::InvalidArgument, vec!["content".to_owned()])
+    );
+    let wrong_type = t
+        .cases()
+        .add_attachment(bearer(
+            add("virus.exe", "application/x-msdownload", vec![1; 10]),
+            &t.reporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&wrong_type), ["content_type"]);
+    let pii_name = t
+        .cases()
+        .add_attachment(bearer(
+            add("borger 010190-1234.png", "image/png", png.clone()),
+            &t.reporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&pii_name), ["file_name"]);
+
+    let listed = t
+        .cases()
+        .list_attachments(bearer(
+            pb::ListAttachmentsRequest {
+                case_id: case.case_id.clone(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .attachments;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|a| a.file_name.as_str())
+            .collect::<Vec<_>>(),
+        ["fejl.png"]
+    );
+    let fetched = t
+        .cases()
+        .get_attachment(bearer(
+            pb::GetAttachmentRequest {
+                attachment_id: added.attachment_id,
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched.content, png);
+}
+
+#[tokio::test]
+async fn an_anonymised_reporter_disappears_from_the_cases_and_the_history_stays() {
+    let t = TestCases::start().await;
+    let case = t
+        .file(t.new_case("Fejl", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let comment = pb::AddCommentRequest {
+        case_id: case.case_id.clone(),
+        text: "Ring til mig på 20 30 40 50, hilsen Anne".into(),
+        visibility: pb::CommentVisibility::Public as i32,
+    };
+    t.cases()
+        .add_comment(bearer(comment, &t.reporter))
+        .await
+        .unwrap();
+
+    id::user_service_client::UserServiceClient::new(t.identity.clone())
+        .anonymize_user(bearer(
+            id::AnonymizeUserRequest {
+                user_id: t.reporter_id.clone(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap();
+    // The cases service follows identity's feed; the erasure arrives shortly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let comments = t
+            .cases()
+            .list_comments(bearer(
+                pb::ListCommentsRequest {
+                    case_id: case.case_id.clone(),
+                    page: None,
+                },
+                &t.supporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .comments;
+        if comments[0].text == "[removed: the author was anonymised]" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the anonymisation never reached the cases service"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let kept = t
+        .cases()
+        .get_case(bearer(
+            pb::GetCaseRequest {
+                case_id: case.case_id.clone(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        kept.reporter_user_id, t.reporter_id,
+        "the history stays, by id"
+    );
+    let audit = pb::audit_service_client::AuditServiceClient::new(t.cases.clone())
+        .list_audit_records(bearer(
+            pb::ListAuditRecordsRequest {
+                entity_type: "case".into(),
+                entity_id: case.case_id,
+                page: None,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert_eq!(audit.last().unwrap().action, "erase person");
+}

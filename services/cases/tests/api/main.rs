@@ -81,13 +81,15 @@ impl TestCases {
             })
         })
         .await;
+        let service_key = service_account_key(&channel_to(identity_addr)).await;
         let database_url = fresh_database_url("cases").await;
-        let options = Options::new(
+        let mut options = Options::new(
             database_url.clone(),
             format!("http://{identity_addr}"),
             PERSONAL_ID_KEY,
             Arc::new(clock.clone()),
         );
+        options.service_api_key = Some(service_key);
         let cases = Cases::build(options).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let cases_addr = listener.local_addr().unwrap();
@@ -365,4 +367,33 @@ fn time(rfc3339: &str) -> Option<prost_types::Timestamp> {
     Some(kommune_platform::clock::to_timestamp(
         DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc(),
     ))
+}
+
+/// The cases service's own API key: a service account with ROLE_SERVICE, as an operator would make it.
+async fn service_account_key(identity: &Channel) -> String {
+    let admin = exchange(identity, ADMIN_KEY).await;
+    let account = id::CreateServiceAccountRequest {
+        name: "cases".into(),
+        roles: vec![id::Role::Service as i32],
+        ..Default::default()
+    };
+    let mut accounts =
+        id::service_account_service_client::ServiceAccountServiceClient::new(identity.clone());
+    let account = accounts
+        .create_service_account(bearer(account, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_account
+        .unwrap();
+    let key = id::CreateApiKeyRequest {
+        subject: format!("service-account:{}", account.service_account_id),
+        ..Default::default()
+    };
+    accounts
+        .create_api_key(bearer(key, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret
 }
