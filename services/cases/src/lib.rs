@@ -70,6 +70,8 @@ pub struct Options {
     /// The service's own API key, to follow identity's events (anonymisations); without it they are
     /// not followed.
     pub service_api_key: Option<String>,
+    /// How often SLA alerts are looked for and announced as events.
+    pub sla_sweep_interval: std::time::Duration,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -90,6 +92,7 @@ impl Options {
             reopen_window: Duration::days(DEFAULT_REOPEN_DAYS),
             trusted_issuers: Vec::new(),
             service_api_key: None,
+            sla_sweep_interval: std::time::Duration::from_secs(60),
             clock,
         }
     }
@@ -98,6 +101,7 @@ impl Options {
 /// A built cases service, ready to serve.
 pub struct Cases {
     registry: Arc<Registry>,
+    sla_sweep_interval: std::time::Duration,
     verifier: Arc<TokenVerifier>,
     identity_feed: Option<(DatabaseConnection, Channel, ServiceCredentials)>,
 }
@@ -135,6 +139,7 @@ impl Cases {
             registry,
             verifier,
             identity_feed,
+            sla_sweep_interval: options.sla_sweep_interval,
         })
     }
 
@@ -163,6 +168,16 @@ impl Cases {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), BoxError> {
         let server = self.server();
+        let registry = self.registry.clone();
+        let interval = self.sla_sweep_interval;
+        let sweeper = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                if let Err(err) = registry.announce_sla_alerts().await {
+                    tracing::warn!(error = %err, "cannot announce SLA alerts");
+                }
+            }
+        });
         let follower = self.identity_feed.map(|(db, channel, credentials)| {
             let registry = self.registry.clone();
             tokio::spawn(kommune_platform::consumer::follow(
@@ -186,6 +201,7 @@ impl Cases {
                 shutdown,
             )
             .await;
+        sweeper.abort();
         if let Some(follower) = follower {
             follower.abort();
         }

@@ -77,6 +77,15 @@ enum Cases {
 }
 
 #[derive(DeriveIden)]
+enum SlaNotices {
+    Table,
+    CaseId,
+    Target,
+    Breached,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum Attachments {
     Table,
     Id,
@@ -357,11 +366,33 @@ impl MigrationTrait for Migration {
                     ))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(SlaNotices::Table)
+                    .col(ColumnDef::new(SlaNotices::CaseId).string().not_null())
+                    .col(ColumnDef::new(SlaNotices::Target).string().not_null())
+                    .col(ColumnDef::new(SlaNotices::Breached).boolean().not_null())
+                    .col(
+                        ColumnDef::new(SlaNotices::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(SlaNotices::CaseId)
+                            .col(SlaNotices::Target)
+                            .col(SlaNotices::Breached),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            SlaNotices::Table.into_iden(),
             Attachments::Table.into_iden(),
             Comments::Table.into_iden(),
             Cases::Table.into_iden(),

@@ -4,15 +4,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::ColumnTrait;
-use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use kommune_platform::Error;
 use kommune_platform::auth::Caller;
+use kommune_platform::outbox;
+use kommune_proto::cases::v1 as pb;
 use kommune_proto::cases::v1::CaseState;
 
 use super::Registry;
 use crate::domain::{self, SlaAlert};
-use crate::store::{areas, cases};
+use crate::store::{areas, cases, sla_notices};
 
 fn require_supporter(caller: &Caller) -> Result<(), Error> {
     if domain::is_supporter(caller) {
@@ -137,5 +139,49 @@ impl Registry {
         }
         alerts.sort_by_key(|(_, alert)| alert.due);
         Ok(alerts)
+    }
+}
+
+impl Registry {
+    /// Announces, once each, the SLA targets of open cases that are missed or due within an hour of
+    /// working time. Returns how many were announced. Run periodically by the server.
+    pub async fn announce_sla_alerts(&self) -> Result<u64, Error> {
+        let now = self.clock.now();
+        let soon = self.due(now, Duration::hours(1))?;
+        let mut announced = 0;
+        for case in self.open_cases().await? {
+            for alert in domain::sla_alerts(
+                state(&case),
+                case.response_due,
+                case.first_response_at,
+                case.resolution_due,
+                now,
+                soon,
+            ) {
+                let txn = self.db.begin().await?;
+                let notice = sla_notices::Model {
+                    case_id: case.id.clone(),
+                    target: alert.target.to_owned(),
+                    breached: alert.breached,
+                    created_at: now,
+                };
+                if sla_notices::record(&txn, notice).await? {
+                    let event = pb::CaseSlaAlert {
+                        case_id: case.id.clone(),
+                        municipality_id: case.municipality_id.clone(),
+                        target: alert.target.to_owned(),
+                        breached: alert.breached,
+                        due_time: Some(kommune_platform::clock::to_timestamp(alert.due)),
+                    };
+                    outbox::publish(&txn, now, &case.id, &event).await?;
+                    announced += 1;
+                }
+                txn.commit().await?;
+            }
+        }
+        if announced > 0 {
+            self.outbox.notify_committed();
+        }
+        Ok(announced)
     }
 }

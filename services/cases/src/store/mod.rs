@@ -4,6 +4,7 @@ pub mod areas;
 pub mod attachments;
 pub mod cases;
 pub mod comments;
+pub mod sla_notices;
 pub mod systems;
 pub mod teams;
 

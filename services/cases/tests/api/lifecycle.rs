@@ -544,3 +544,117 @@ async fn queues_and_reports_show_the_backlog_and_what_is_late() {
         .collect();
     assert_eq!(seen, [(urgent.case_id.as_str(), "response", true)]);
 }
+
+#[tokio::test]
+async fn a_missed_response_is_announced_once_as_an_event() {
+    let mut t = TestCases::start().await;
+    let case = t
+        .file(t.new_case("Ingen svar", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    t.at("2025-04-03T08:00:00Z").await; // Thursday 10:00: the response was due at 09:00
+    let alerts = |follow: bool| {
+        let request = bearer(
+            pb::WatchEventsRequest {
+                after_cursor: String::new(),
+                follow,
+            },
+            &t.admin,
+        );
+        let mut events = pb::event_service_client::EventServiceClient::new(t.cases.clone());
+        async move { events.watch_events(request).await.unwrap().into_inner() }
+    };
+    let mut feed = alerts(true).await;
+    let alert = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let event = feed.message().await.unwrap().unwrap().event.unwrap();
+            if event.event_type == "kommune.cases.v1.CaseSlaAlert" {
+                break prost::Message::decode(event.payload.unwrap().value.as_slice()).unwrap();
+            }
+        }
+    })
+    .await
+    .expect("no SLA alert was announced");
+    let alert: pb::CaseSlaAlert = alert;
+    assert_eq!(
+        (
+            alert.case_id.as_str(),
+            alert.target.as_str(),
+            alert.breached
+        ),
+        (case.case_id.as_str(), "response", true)
+    );
+    assert_eq!(alert.due_time, time("2025-04-03T07:00:00Z"));
+
+    // Later sweeps do not announce it again.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut all = alerts(false).await;
+    let mut count = 0;
+    while let Some(message) = all.message().await.unwrap() {
+        count += usize::from(message.event.unwrap().event_type == "kommune.cases.v1.CaseSlaAlert");
+    }
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn another_municipalitys_case_stays_hidden() {
+    let t = TestCases::start().await;
+    let case = t
+        .file(t.new_case("Fejl", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let request = id::CreateMunicipalityRequest {
+        code: "461".into(),
+        name: "Odense Kommune".into(),
+        cvr_number: "35209115".into(),
+        ..Default::default()
+    };
+    let odense =
+        id::municipality_service_client::MunicipalityServiceClient::new(t.identity.clone())
+            .create_municipality(bearer(request, &t.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .municipality
+            .unwrap()
+            .municipality_id;
+    let (_, stranger) = t
+        .user(&odense, "cw@odense.dk", id::Role::MunicipalCaseworker)
+        .await;
+    let denied = t
+        .cases()
+        .get_case(bearer(
+            pb::GetCaseRequest {
+                case_id: case.case_id.clone(),
+            },
+            &stranger,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let listed = t
+        .cases()
+        .list_cases(bearer(pb::ListCasesRequest::default(), &stranger))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert!(listed.is_empty());
+    let comment = pb::AddCommentRequest {
+        case_id: case.case_id,
+        text: "Hej".into(),
+        visibility: pb::CommentVisibility::Public as i32,
+    };
+    assert_eq!(
+        t.cases()
+            .add_comment(bearer(comment, &stranger))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+}

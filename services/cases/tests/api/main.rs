@@ -90,6 +90,7 @@ impl TestCases {
             Arc::new(clock.clone()),
         );
         options.service_api_key = Some(service_key);
+        options.sla_sweep_interval = std::time::Duration::from_millis(100);
         let cases = Cases::build(options).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let cases_addr = listener.local_addr().unwrap();
