@@ -132,6 +132,43 @@ fn attachment(a: attachments::Model) -> pb::Attachment {
     }
 }
 
+/// A system's settings from a request (id and version are the caller's to set).
+fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
+    if s.outage_report_threshold < 0 || s.outage_window_minutes < 0 {
+        v.violation(
+            "system.outage_report_threshold",
+            "outage settings must not be negative",
+        );
+    }
+    let where_to_turn = v.optional_text("system.where_to_turn", &s.where_to_turn, TEXT_MAX);
+    if !s.chain_responsibility && where_to_turn.is_empty() {
+        v.violation(
+            "system.where_to_turn",
+            "is required for a system outside the chain responsibility",
+        );
+    }
+    systems::Model {
+        id: String::new(),
+        name: v.text("system.name", &s.name, SHORT_MAX),
+        chain_responsibility: s.chain_responsibility,
+        where_to_turn,
+        outage_report_threshold: s.outage_report_threshold,
+        outage_window_minutes: s.outage_window_minutes,
+        version: 0,
+    }
+}
+
+/// Team member ids, each a UUID.
+fn member_ids(v: &mut Validator, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            v.id(&format!("team.member_user_ids[{i}]"), m)
+                .map(|id| id.to_string())
+        })
+        .collect()
+}
+
 fn system(s: systems::Model) -> pb::System {
     pb::System {
         system_id: s.id,
@@ -140,6 +177,7 @@ fn system(s: systems::Model) -> pb::System {
         where_to_turn: s.where_to_turn,
         outage_report_threshold: s.outage_report_threshold,
         outage_window_minutes: s.outage_window_minutes,
+        version: s.version,
     }
 }
 
@@ -149,6 +187,7 @@ fn team(t: teams::Model) -> pb::Team {
         line: pb::SupportLine::from_str_name(&t.line).unwrap_or_default() as i32,
         team_id: t.id,
         name: t.name,
+        version: t.version,
     }
 }
 
@@ -157,6 +196,7 @@ fn area(a: areas::Model) -> pb::Area {
         area_id: a.id,
         name: a.name,
         team_id: a.team_id,
+        version: a.version,
     }
 }
 
@@ -399,6 +439,26 @@ impl pb::case_service_server::CaseService for CasesApi {
         }))
     }
 
+    async fn relate_cases(
+        &self,
+        request: Request<pb::RelateCasesRequest>,
+    ) -> Result<Response<pb::RelateCasesResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let other = v.id("related_case_id", &req.related_case_id);
+        v.finish()?;
+        let (id, other) = (
+            id.map(|i| i.to_string()).unwrap_or_default(),
+            other.map(|i| i.to_string()).unwrap_or_default(),
+        );
+        let related = self.registry.relate(&caller, &id, &other).await?;
+        Ok(Response::new(pb::RelateCasesResponse {
+            case: Some(self.case(&caller, related)?),
+        }))
+    }
+
     async fn merge_case(
         &self,
         request: Request<pb::MergeCaseRequest>,
@@ -445,32 +505,75 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
         request: Request<pb::CreateSystemRequest>,
     ) -> Result<Response<pb::CreateSystemResponse>, Status> {
         let caller = caller(&request)?;
-        let s = request.into_inner().system.unwrap_or_default();
         let mut v = Validator::new();
-        let model = systems::Model {
-            id: String::new(),
-            name: v.text("system.name", &s.name, SHORT_MAX),
-            chain_responsibility: s.chain_responsibility,
-            where_to_turn: v.optional_text("system.where_to_turn", &s.where_to_turn, TEXT_MAX),
-            outage_report_threshold: s.outage_report_threshold,
-            outage_window_minutes: s.outage_window_minutes,
-        };
-        if s.outage_report_threshold < 0 || s.outage_window_minutes < 0 {
-            v.violation(
-                "system.outage_report_threshold",
-                "outage settings must not be negative",
-            );
-        }
-        if !s.chain_responsibility && model.where_to_turn.is_empty() {
-            v.violation(
-                "system.where_to_turn",
-                "is required for a system outside the chain responsibility",
-            );
-        }
+        let model = system_settings(&mut v, &request.into_inner().system.unwrap_or_default());
         v.finish()?;
         let created = self.registry.create_system(&caller, model).await?;
         Ok(Response::new(pb::CreateSystemResponse {
             system: Some(system(created)),
+        }))
+    }
+
+    async fn update_system(
+        &self,
+        request: Request<pb::UpdateSystemRequest>,
+    ) -> Result<Response<pb::UpdateSystemResponse>, Status> {
+        let caller = caller(&request)?;
+        let given = request.into_inner().system.unwrap_or_default();
+        let mut v = Validator::new();
+        let id = v.id("system.system_id", &given.system_id);
+        let mut model = system_settings(&mut v, &given);
+        v.finish()?;
+        model.id = id.map(|i| i.to_string()).unwrap_or_default();
+        model.version = given.version;
+        let updated = self.registry.update_system(&caller, model).await?;
+        Ok(Response::new(pb::UpdateSystemResponse {
+            system: Some(system(updated)),
+        }))
+    }
+
+    async fn update_team(
+        &self,
+        request: Request<pb::UpdateTeamRequest>,
+    ) -> Result<Response<pb::UpdateTeamResponse>, Status> {
+        let caller = caller(&request)?;
+        let t = request.into_inner().team.unwrap_or_default();
+        let mut v = Validator::new();
+        let id = v.id("team.team_id", &t.team_id);
+        let name = v.text("team.name", &t.name, SHORT_MAX);
+        let members = member_ids(&mut v, &t.member_user_ids);
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let updated = self
+            .registry
+            .update_team(&caller, &id, t.version, name, members)
+            .await?;
+        Ok(Response::new(pb::UpdateTeamResponse {
+            team: Some(team(updated)),
+        }))
+    }
+
+    async fn update_area(
+        &self,
+        request: Request<pb::UpdateAreaRequest>,
+    ) -> Result<Response<pb::UpdateAreaResponse>, Status> {
+        let caller = caller(&request)?;
+        let a = request.into_inner().area.unwrap_or_default();
+        let mut v = Validator::new();
+        let id = v.id("area.area_id", &a.area_id);
+        let name = v.text("area.name", &a.name, SHORT_MAX);
+        let team_id = v
+            .id("area.team_id", &a.team_id)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let updated = self
+            .registry
+            .update_area(&caller, &id, a.version, name, team_id)
+            .await?;
+        Ok(Response::new(pb::UpdateAreaResponse {
+            area: Some(area(updated)),
         }))
     }
 
@@ -499,15 +602,7 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
         let mut v = Validator::new();
         let name = v.text("team.name", &t.name, SHORT_MAX);
         let line = required_enum(&mut v, "team.line", t.line);
-        let members: Vec<String> = t
-            .member_user_ids
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                v.id(&format!("team.member_user_ids[{i}]"), m)
-                    .map(|id| id.to_string())
-            })
-            .collect();
+        let members = member_ids(&mut v, &t.member_user_ids);
         v.finish()?;
         let created = self
             .registry

@@ -14,6 +14,7 @@ enum Systems {
     WhereToTurn,
     OutageReportThreshold,
     OutageWindowMinutes,
+    Version,
 }
 
 #[derive(DeriveIden)]
@@ -23,6 +24,7 @@ enum Teams {
     Name,
     Line,
     Members,
+    Version,
 }
 
 #[derive(DeriveIden)]
@@ -31,6 +33,7 @@ enum Areas {
     Id,
     Name,
     TeamId,
+    Version,
 }
 
 #[derive(DeriveIden)]
@@ -156,6 +159,7 @@ impl MigrationTrait for Migration {
                             .integer()
                             .not_null(),
                     )
+                    .col(ColumnDef::new(Systems::Version).big_integer().not_null())
                     .to_owned(),
             )
             .await?;
@@ -167,6 +171,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Teams::Name).string().not_null().unique_key())
                     .col(ColumnDef::new(Teams::Line).string().not_null())
                     .col(ColumnDef::new(Teams::Members).text().not_null())
+                    .col(ColumnDef::new(Teams::Version).big_integer().not_null())
                     .to_owned(),
             )
             .await?;
@@ -177,6 +182,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Areas::Id).string().not_null().primary_key())
                     .col(ColumnDef::new(Areas::Name).string().not_null().unique_key())
                     .col(ColumnDef::new(Areas::TeamId).string().not_null())
+                    .col(ColumnDef::new(Areas::Version).big_integer().not_null())
                     .foreign_key(&mut fk(
                         "areas_team",
                         (Areas::Table, Areas::TeamId),

@@ -643,6 +643,55 @@ impl Registry {
         Ok(attachment)
     }
 
+    /// Relates two cases both ways (supporters); relating them again changes nothing.
+    pub async fn relate(
+        &self,
+        caller: &Caller,
+        id: &str,
+        other: &str,
+    ) -> Result<cases::Model, Error> {
+        if !domain::is_supporter(caller) {
+            return Err(Error::PermissionDenied(
+                "cases are related by the supplier's support".into(),
+            ));
+        }
+        if id == other {
+            return Err(Error::invalid(
+                "related_case_id",
+                "a case cannot be related to itself",
+            ));
+        }
+        let txn = self.db.begin().await?;
+        let first = self.case(&txn, caller, id, None).await?;
+        let second = cases::find(&txn, other)
+            .await?
+            .ok_or_else(|| Error::not_found_field("case", other, "related_case_id"))?;
+        let mut related = Vec::with_capacity(2);
+        for (mut case, partner) in [(first, other.to_owned()), (second, id.to_owned())] {
+            let mut list = case.related_cases();
+            if !list.contains(&partner) {
+                list.push(partner.clone());
+                case.related = serde_json::to_string(&list).map_err(Error::internal)?;
+                case = self
+                    .changed(
+                        &txn,
+                        caller,
+                        case,
+                        "relate",
+                        json!({"related_case_id": partner}),
+                    )
+                    .await?;
+            }
+            related.push(case);
+        }
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        related
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("no case"))
+    }
+
     /// Merges a duplicate into another case of the same municipality (supporters).
     pub async fn merge(
         &self,

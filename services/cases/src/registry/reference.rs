@@ -22,6 +22,7 @@ impl Registry {
     ) -> Result<systems::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "registering a system")?;
         system.id = Uuid::now_v7().to_string();
+        system.version = 1;
         let txn = self.db.begin().await?;
         let system = systems::insert(&txn, system).await?;
         let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn});
@@ -56,6 +57,7 @@ impl Registry {
                 name,
                 line: line.as_str_name().to_owned(),
                 members: serde_json::to_string(&members).map_err(Error::internal)?,
+                version: 1,
             },
         )
         .await?;
@@ -100,6 +102,7 @@ impl Registry {
                 id: Uuid::now_v7().to_string(),
                 name,
                 team_id,
+                version: 1,
             },
         )
         .await?;
@@ -121,5 +124,111 @@ impl Registry {
     /// Every area.
     pub async fn list_areas(&self) -> Result<Vec<areas::Model>, Error> {
         areas::all(&self.db).await
+    }
+}
+
+impl Registry {
+    /// Replaces a system's settings (consortium admins); `changed.version` is the version read.
+    pub async fn update_system(
+        &self,
+        caller: &Caller,
+        mut changed: systems::Model,
+    ) -> Result<systems::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "changing a system")?;
+        let txn = self.db.begin().await?;
+        systems::find(&txn, &changed.id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("system", &changed.id, "system.system_id"))?;
+        changed.version += 1;
+        let system = systems::update(&txn, changed).await?;
+        let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn, "outage_report_threshold": system.outage_report_threshold, "outage_window_minutes": system.outage_window_minutes});
+        audit::record(
+            &txn,
+            self.audit(caller, "system", &system.id, "update", payload),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(system)
+    }
+
+    /// Replaces a team's name and members (consortium admins); its line stays.
+    pub async fn update_team(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        name: String,
+        members: Vec<String>,
+    ) -> Result<teams::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "changing a team")?;
+        let txn = self.db.begin().await?;
+        let team = teams::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("team", id, "team.team_id"))?;
+        let changed = teams::Model {
+            name,
+            members: serde_json::to_string(&members).map_err(Error::internal)?,
+            version: expected_version + 1,
+            ..team
+        };
+        let team = teams::update(&txn, changed).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "team",
+                &team.id,
+                "update",
+                json!({"name": team.name, "members": members}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(team)
+    }
+
+    /// Replaces an area's name and 2nd-line team (consortium admins).
+    pub async fn update_area(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        name: String,
+        team_id: String,
+    ) -> Result<areas::Model, Error> {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "changing an area")?;
+        let txn = self.db.begin().await?;
+        areas::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("area", id, "area.area_id"))?;
+        let team = teams::find(&txn, &team_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("team", &team_id, "area.team_id"))?;
+        if team.line != SupportLine::Second.as_str_name() {
+            return Err(Error::invalid("area.team_id", "must be a 2nd-line team"));
+        }
+        let area = areas::update(
+            &txn,
+            areas::Model {
+                id: id.to_owned(),
+                name,
+                team_id,
+                version: expected_version + 1,
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "area",
+                &area.id,
+                "update",
+                json!({"name": area.name, "team_id": area.team_id}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(area)
     }
 }

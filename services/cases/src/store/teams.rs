@@ -18,6 +18,8 @@ pub struct Model {
     pub line: String,
     /// Member user ids as a JSON list.
     pub members: String,
+    /// Optimistic-concurrency version.
+    pub version: i64,
 }
 
 /// No navigable relations.
@@ -50,4 +52,22 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
 /// Every team by name.
 pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
     Ok(Entity::find().order_by_asc(Column::Name).all(db).await?)
+}
+
+/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
+pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
+    let name = changed.name.clone();
+    let result = Entity::update_many()
+        .set(ActiveModel::from(changed.clone()).reset_all())
+        .filter(Column::Id.eq(changed.id.as_str()))
+        .filter(Column::Version.eq(changed.version - 1))
+        .exec(txn)
+        .await
+        .map_err(|e| super::unique(e, "team.name", || format!("the name {name} is taken")))?;
+    if result.rows_affected == 0 {
+        return Err(Error::Aborted(
+            "the team was changed concurrently; read it again".into(),
+        ));
+    }
+    Ok(changed)
 }

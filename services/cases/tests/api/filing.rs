@@ -354,3 +354,96 @@ async fn an_anonymised_reporter_disappears_from_the_cases_and_the_history_stays(
         .records;
     assert_eq!(audit.last().unwrap().action, "erase person");
 }
+
+#[tokio::test]
+async fn reference_data_is_edited_with_the_version_read() {
+    let t = TestCases::start().await;
+    let mut reference = pb::reference_service_client::ReferenceServiceClient::new(t.cases.clone());
+    let teams = reference
+        .list_teams(bearer(pb::ListTeamsRequest {}, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .teams;
+    let mut team = teams
+        .into_iter()
+        .find(|team| team.team_id == t.second_line)
+        .unwrap();
+    team.member_user_ids = vec![t.supporter_id.clone()];
+    let updated = reference
+        .update_team(bearer(
+            pb::UpdateTeamRequest {
+                team: Some(team.clone()),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    assert_eq!(
+        (updated.member_user_ids.clone(), updated.version),
+        (vec![t.supporter_id.clone()], team.version + 1)
+    );
+    let stale = reference
+        .update_team(bearer(pb::UpdateTeamRequest { team: Some(team) }, &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let denied = reference
+        .update_team(bearer(
+            pb::UpdateTeamRequest {
+                team: Some(updated),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let areas = reference
+        .list_areas(bearer(pb::ListAreasRequest {}, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .areas;
+    let mut area = areas.into_iter().next().unwrap();
+    area.team_id = t.third_line.clone();
+    let wrong_line = reference
+        .update_area(bearer(pb::UpdateAreaRequest { area: Some(area) }, &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&wrong_line), ["area.team_id"]);
+
+    let systems = reference
+        .list_systems(bearer(pb::ListSystemsRequest {}, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .systems;
+    let mut ky = systems
+        .into_iter()
+        .find(|s| s.system_id == t.system)
+        .unwrap();
+    ky.outage_report_threshold = 5;
+    ky.outage_window_minutes = 15;
+    let updated = reference
+        .update_system(bearer(
+            pb::UpdateSystemRequest { system: Some(ky) },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .system
+        .unwrap();
+    assert_eq!(
+        (
+            updated.outage_report_threshold,
+            updated.outage_window_minutes,
+            updated.version
+        ),
+        (5, 15, 2)
+    );
+}

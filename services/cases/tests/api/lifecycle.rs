@@ -658,3 +658,59 @@ async fn another_municipalitys_case_stays_hidden() {
         Code::PermissionDenied
     );
 }
+
+#[tokio::test]
+async fn related_cases_list_each_other() {
+    let t = TestCases::start().await;
+    let first = t
+        .file(t.new_case("Omregning A", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let second = t
+        .file(t.new_case("Omregning B", pb::Severity::Normal))
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let relate = pb::RelateCasesRequest {
+        case_id: first.case_id.clone(),
+        related_case_id: second.case_id.clone(),
+    };
+    assert_eq!(
+        t.cases()
+            .relate_cases(bearer(relate.clone(), &t.reporter))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    let related = t
+        .cases()
+        .relate_cases(bearer(relate.clone(), &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(related.related_case_ids, [second.case_id.clone()]);
+    t.cases()
+        .relate_cases(bearer(relate, &t.supporter))
+        .await
+        .unwrap();
+    let other = t
+        .cases()
+        .get_case(bearer(
+            pb::GetCaseRequest {
+                case_id: second.case_id,
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(other.related_case_ids, [first.case_id]);
+}
