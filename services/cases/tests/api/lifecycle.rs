@@ -694,7 +694,10 @@ async fn related_cases_list_each_other() {
         .into_inner()
         .case
         .unwrap();
-    assert_eq!(related.related_case_ids, [second.case_id.clone()]);
+    assert_eq!(
+        related.related_case_ids,
+        std::slice::from_ref(&second.case_id)
+    );
     t.cases()
         .relate_cases(bearer(relate, &t.supporter))
         .await
