@@ -1,19 +1,17 @@
 //! The gRPC API of the cases service: maps requests to validated domain inputs, calls the
 //! [`Registry`], and maps the results back. Field names in errors are the proto's.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use kommune_platform::Error;
 use kommune_platform::auth::{Caller, caller};
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::idempotency::IdempotencyKey;
-use kommune_platform::outbox::Cursor;
+use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::Validator;
+use kommune_platform::validate::{Validator, entity_ref, required_id};
 use kommune_proto::cases::v1 as pb;
 
 use crate::domain;
@@ -85,13 +83,6 @@ impl CasesApi {
             update_time: Some(to_timestamp(c.updated_at)),
         })
     }
-}
-
-fn required_id(field: &str, value: &str) -> Result<String, Error> {
-    let mut v = Validator::new();
-    let id = v.id(field, value);
-    v.finish()?;
-    Ok(id.map(|id| id.to_string()).unwrap_or_default())
 }
 
 /// An enum field that must be set to a known value.
@@ -668,22 +659,6 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
 /// The entity kinds of the cases audit trail.
 const AUDITED: [&str; 4] = ["case", "system", "team", "area"];
 
-fn audited(entity_type: &str, entity_id: &str) -> Result<(String, String), Error> {
-    let mut v = Validator::new();
-    if !AUDITED.contains(&entity_type) {
-        v.violation(
-            "entity_type",
-            format!("must be one of {}", AUDITED.join(", ")),
-        );
-    }
-    let id = v.id("entity_id", entity_id);
-    v.finish()?;
-    Ok((
-        entity_type.to_owned(),
-        id.map(|i| i.to_string()).unwrap_or_default(),
-    ))
-}
-
 #[tonic::async_trait]
 impl pb::audit_service_server::AuditService for CasesApi {
     async fn list_audit_records(
@@ -692,7 +667,7 @@ impl pb::audit_service_server::AuditService for CasesApi {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        let (entity_type, id) = audited(&req.entity_type, &req.entity_id)?;
+        let (entity_type, id) = entity_ref(&req.entity_type, &req.entity_id, &AUDITED)?;
         let page = Page::from_request(req.page.as_ref())?;
         let (records, page) = self
             .registry
@@ -710,7 +685,7 @@ impl pb::audit_service_server::AuditService for CasesApi {
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        let (entity_type, id) = audited(&req.entity_type, &req.entity_id)?;
+        let (entity_type, id) = entity_ref(&req.entity_type, &req.entity_id, &AUDITED)?;
         let verification = self
             .registry
             .verify_audit_chain(&caller, &entity_type, &id)
@@ -723,8 +698,7 @@ impl pb::audit_service_server::AuditService for CasesApi {
 
 #[tonic::async_trait]
 impl pb::event_service_server::EventService for CasesApi {
-    type WatchEventsStream =
-        Pin<Box<dyn Stream<Item = Result<pb::WatchEventsResponse, Status>> + Send>>;
+    type WatchEventsStream = outbox::EventStream<pb::WatchEventsResponse>;
 
     async fn watch_events(
         &self,
@@ -734,9 +708,9 @@ impl pb::event_service_server::EventService for CasesApi {
         let req = request.into_inner();
         let after = Cursor::parse("after_cursor", &req.after_cursor)?;
         let events = self.registry.watch_events(&caller, after, req.follow)?;
-        let responses =
-            events.map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }));
-        Ok(Response::new(Box::pin(responses)))
+        Ok(Response::new(outbox::responses(events, |event| {
+            pb::WatchEventsResponse { event: Some(event) }
+        })))
     }
 }
 

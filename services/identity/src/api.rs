@@ -1,10 +1,8 @@
 //! The gRPC API of identity: maps requests to validated domain inputs, calls the [`Registry`], and maps
 //! the results back. Field names in errors are the proto's.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -12,9 +10,9 @@ use kommune_platform::Error;
 use kommune_platform::auth::caller;
 use kommune_platform::clock::{from_timestamp, to_timestamp};
 use kommune_platform::idempotency::IdempotencyKey;
-use kommune_platform::outbox::Cursor;
+use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::Validator;
+use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 
@@ -95,14 +93,6 @@ fn subject(v: &mut Validator, field: &str, value: &str) -> Option<Subject> {
         v.violation(field, "must be user:<id> or service-account:<id>");
     }
     subject
-}
-
-/// A required id field, as the string the store uses.
-fn required_id(field: &str, value: &str) -> Result<String, Error> {
-    let mut v = Validator::new();
-    let id = v.id(field, value);
-    v.finish()?;
-    Ok(id.map(|id| id.to_string()).unwrap_or_default())
 }
 
 // Domain -> proto.
@@ -572,8 +562,7 @@ impl pb::audit_service_server::AuditService for IdentityApi {
 
 #[tonic::async_trait]
 impl pb::event_service_server::EventService for IdentityApi {
-    type WatchEventsStream =
-        Pin<Box<dyn Stream<Item = Result<pb::WatchEventsResponse, Status>> + Send>>;
+    type WatchEventsStream = outbox::EventStream<pb::WatchEventsResponse>;
 
     async fn watch_events(
         &self,
@@ -583,9 +572,9 @@ impl pb::event_service_server::EventService for IdentityApi {
         let req = request.into_inner();
         let after = Cursor::parse("after_cursor", &req.after_cursor)?;
         let events = self.registry.watch_events(&caller, after, req.follow)?;
-        let responses =
-            events.map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }));
-        Ok(Response::new(Box::pin(responses)))
+        Ok(Response::new(outbox::responses(events, |event| {
+            pb::WatchEventsResponse { event: Some(event) }
+        })))
     }
 }
 

@@ -2,20 +2,19 @@
 //! the results back. Field names in errors are the proto's.
 
 use std::collections::BTreeMap;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use tokio_stream::{Stream, StreamExt};
+
 use tonic::{Request, Response, Status};
 
 use kommune_platform::Error;
 use kommune_platform::auth::caller;
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::idempotency::IdempotencyKey;
-use kommune_platform::outbox::Cursor;
+use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::Validator;
+use kommune_platform::validate::{Validator, entity_ref, required_id};
 use kommune_proto::klik::v1 as pb;
 
 use crate::domain::{self, EndOffset, Schedule, TaskContent};
@@ -42,13 +41,6 @@ impl KlikApi {
 }
 
 // Proto -> domain.
-
-fn required_id(field: &str, value: &str) -> Result<String, Error> {
-    let mut v = Validator::new();
-    let id = v.id(field, value);
-    v.finish()?;
-    Ok(id.map(|id| id.to_string()).unwrap_or_default())
-}
 
 fn date(v: &mut Validator, field: &str, value: &str) -> Option<NaiveDate> {
     match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
@@ -899,23 +891,6 @@ impl pb::task_service_server::TaskService for KlikApi {
     }
 }
 
-/// The audited entity a request names.
-fn audited(entity_type: &str, entity_id: &str) -> Result<(String, String), Error> {
-    let mut v = Validator::new();
-    if !crate::registry::AUDITED.contains(&entity_type) {
-        v.violation(
-            "entity_type",
-            format!("must be one of {}", crate::registry::AUDITED.join(", ")),
-        );
-    }
-    let id = v.id("entity_id", entity_id);
-    v.finish()?;
-    Ok((
-        entity_type.to_owned(),
-        id.map(|i| i.to_string()).unwrap_or_default(),
-    ))
-}
-
 #[tonic::async_trait]
 impl pb::audit_service_server::AuditService for KlikApi {
     async fn list_audit_records(
@@ -924,7 +899,8 @@ impl pb::audit_service_server::AuditService for KlikApi {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        let (entity_type, id) = audited(&req.entity_type, &req.entity_id)?;
+        let (entity_type, id) =
+            entity_ref(&req.entity_type, &req.entity_id, &crate::registry::AUDITED)?;
         let page = Page::from_request(req.page.as_ref())?;
         let (records, page) = self
             .registry
@@ -942,7 +918,8 @@ impl pb::audit_service_server::AuditService for KlikApi {
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        let (entity_type, id) = audited(&req.entity_type, &req.entity_id)?;
+        let (entity_type, id) =
+            entity_ref(&req.entity_type, &req.entity_id, &crate::registry::AUDITED)?;
         let verification = self
             .registry
             .verify_audit_chain(&caller, &entity_type, &id)
@@ -955,8 +932,7 @@ impl pb::audit_service_server::AuditService for KlikApi {
 
 #[tonic::async_trait]
 impl pb::event_service_server::EventService for KlikApi {
-    type WatchEventsStream =
-        Pin<Box<dyn Stream<Item = Result<pb::WatchEventsResponse, Status>> + Send>>;
+    type WatchEventsStream = outbox::EventStream<pb::WatchEventsResponse>;
 
     async fn watch_events(
         &self,
@@ -966,8 +942,8 @@ impl pb::event_service_server::EventService for KlikApi {
         let req = request.into_inner();
         let after = Cursor::parse("after_cursor", &req.after_cursor)?;
         let events = self.registry.watch_events(&caller, after, req.follow)?;
-        let responses =
-            events.map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }));
-        Ok(Response::new(Box::pin(responses)))
+        Ok(Response::new(outbox::responses(events, |event| {
+            pb::WatchEventsResponse { event: Some(event) }
+        })))
     }
 }

@@ -4,6 +4,20 @@
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
+/// A named foreign key from `from` (table, column) to `to` (table, column), declared inside
+/// `create_table` (SQLite cannot add one later).
+pub fn foreign_key(
+    name: &str,
+    from: (impl IntoIden, impl IntoIden),
+    to: (impl IntoIden, impl IntoIden),
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .to_owned()
+}
+
 /// The platform's migrations, oldest first.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![Box::new(PlatformTables), Box::new(FeedCursors)]

@@ -191,6 +191,20 @@ async fn feed(
     }
 }
 
+/// A `WatchEvents` response stream, each envelope wrapped in the package's response message.
+pub type EventStream<R> =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<R, tonic::Status>> + Send>>;
+
+/// Wraps a feed's envelopes in a package's `WatchEventsResponse`.
+pub fn responses<R: Send + 'static>(
+    events: ReceiverStream<Result<EventEnvelope, tonic::Status>>,
+    wrap: fn(EventEnvelope) -> R,
+) -> EventStream<R> {
+    Box::pin(tokio_stream::StreamExt::map(events, move |event| {
+        event.map(wrap)
+    }))
+}
+
 /// The next events after `cursor` that can no longer be preceded by a late commit.
 pub async fn next_batch(
     db: &DatabaseConnection,

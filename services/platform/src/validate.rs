@@ -120,6 +120,35 @@ impl Validator {
     }
 }
 
+/// A required UUID id field on its own, as the string the stores use.
+pub fn required_id(field: &str, value: &str) -> Result<String, Error> {
+    let mut v = Validator::new();
+    let id = v.id(field, value);
+    v.finish()?;
+    Ok(id.map(|id| id.to_string()).unwrap_or_default())
+}
+
+/// An audited entity named by a request (`entity_type`, `entity_id`), the type one of `kinds`.
+pub fn entity_ref(
+    entity_type: &str,
+    entity_id: &str,
+    kinds: &[&str],
+) -> Result<(String, String), Error> {
+    let mut v = Validator::new();
+    if !kinds.contains(&entity_type) {
+        v.violation(
+            "entity_type",
+            format!("must be one of {}", kinds.join(", ")),
+        );
+    }
+    let id = v.id("entity_id", entity_id);
+    v.finish()?;
+    Ok((
+        entity_type.to_owned(),
+        id.map(|id| id.to_string()).unwrap_or_default(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +180,14 @@ mod tests {
         assert_eq!(v.email("email", "Anne@Aarhus.DK"), "anne@aarhus.dk");
         v.digits("cvr_number", "29189919", 8);
         assert!(v.finish().is_ok());
+    }
+
+    #[test]
+    fn entity_references_name_their_field() {
+        assert!(entity_ref("case", "01a2067f-0000-7000-8000-000000000001", &["case"]).is_ok());
+        let err = entity_ref("ticket", "x", &["case"]);
+        assert!(matches!(err, Err(Error::InvalidArgument(vs)) if vs.len() == 2));
+        assert!(required_id("case_id", "").is_err());
     }
 
     #[test]

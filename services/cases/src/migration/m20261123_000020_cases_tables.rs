@@ -1,5 +1,6 @@
 //! Systems, teams, areas, cases with their comments, and the case number counter.
 
+use kommune_platform::migration::foreign_key as fk;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -110,18 +111,6 @@ enum Comments {
     Text,
     Visibility,
     CreatedAt,
-}
-
-fn fk(
-    name: &str,
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .to_owned()
 }
 
 #[async_trait::async_trait]

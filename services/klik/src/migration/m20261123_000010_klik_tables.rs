@@ -1,5 +1,6 @@
 //! Projects, waves, enrolments, templates with versions and review comments, tasks, packages and items.
 
+use kommune_platform::migration::foreign_key as fk;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -113,18 +114,6 @@ enum PackageItems {
     Reason,
     ResolvedBy,
     ResolvedAt,
-}
-
-fn fk(
-    name: &str,
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .to_owned()
 }
 
 #[async_trait::async_trait]
