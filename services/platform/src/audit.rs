@@ -74,6 +74,27 @@ pub struct AuditEntry<'a> {
     pub payload: serde_json::Value,
 }
 
+impl<'a> AuditEntry<'a> {
+    /// `actor`'s `action` on an entity at `occurred_at`, with the fields written.
+    pub fn new(
+        actor: &'a crate::auth::Caller,
+        entity_type: &'a str,
+        entity_id: impl Into<String>,
+        action: &'a str,
+        occurred_at: DateTime<Utc>,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            entity_type,
+            entity_id: entity_id.into(),
+            actor: &actor.subject,
+            action,
+            occurred_at,
+            payload,
+        }
+    }
+}
+
 /// Appends a record to the entity's chain inside the caller's transaction. Two transactions appending
 /// to the same entity at once collide on the chain position; the later fails with ABORTED.
 pub async fn record(txn: &impl ConnectionTrait, entry: AuditEntry<'_>) -> Result<(), Error> {

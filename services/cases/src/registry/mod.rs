@@ -125,14 +125,7 @@ impl Registry {
         action: &'a str,
         payload: serde_json::Value,
     ) -> AuditEntry<'a> {
-        AuditEntry {
-            entity_type,
-            entity_id: id.to_owned(),
-            actor: &actor.subject,
-            action,
-            occurred_at: self.clock.now(),
-            payload,
-        }
+        AuditEntry::new(actor, entity_type, id, action, self.clock.now(), payload)
     }
 
     fn due(&self, from: DateTime<Utc>, amount: Duration) -> Result<DateTime<Utc>, Error> {

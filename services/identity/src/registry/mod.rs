@@ -96,14 +96,14 @@ impl Registry {
         action: &'a str,
         payload: serde_json::Value,
     ) -> AuditEntry<'a> {
-        AuditEntry {
-            entity_type: entity.as_str(),
-            entity_id: id.to_owned(),
-            actor: &actor.subject,
+        AuditEntry::new(
+            actor,
+            entity.as_str(),
+            id,
             action,
-            occurred_at: self.clock.now(),
+            self.clock.now(),
             payload,
-        }
+        )
     }
 
     async fn require_municipality(&self, id: Uuid) -> Result<(), Error> {
