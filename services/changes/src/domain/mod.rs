@@ -1,0 +1,3 @@
+//! The rules of change requests as plain types and functions. No I/O here.
+
+pub mod timeline;
