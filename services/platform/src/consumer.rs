@@ -128,12 +128,11 @@ pub async fn follow<H, F>(
     H: FnMut(EventEnvelope) -> F,
     F: Future<Output = Result<(), Error>>,
 {
-    let path: &'static str =
-        Box::leak(format!("/kommune.{service}.v1.EventService/WatchEvents").into_boxed_str());
+    let path = format!("/kommune.{service}.v1.EventService/WatchEvents");
     let run = async {
         let mut backoff = Duration::from_millis(200);
         loop {
-            match follow_once(&db, service, path, &channel, &credentials, &mut handle).await {
+            match follow_once(&db, service, &path, &channel, &credentials, &mut handle).await {
                 Ok(()) => backoff = Duration::from_millis(200),
                 Err(err) => {
                     tracing::warn!(feed = service, error = %err, "event feed interrupted; retrying");
@@ -152,7 +151,7 @@ pub async fn follow<H, F>(
 async fn follow_once<H, F>(
     db: &DatabaseConnection,
     service: &str,
-    path: &'static str,
+    path: &str,
     channel: &Channel,
     credentials: &ServiceCredentials,
     handle: &mut H,
@@ -180,7 +179,7 @@ where
         .await
         .map_err(|e| Error::Unavailable(e.to_string()))?;
     let codec = tonic_prost::ProstCodec::<WatchRequest, WatchResponse>::default();
-    let path = http::uri::PathAndQuery::from_static(path);
+    let path = http::uri::PathAndQuery::try_from(path).map_err(Error::internal)?;
     let mut stream = grpc
         .server_streaming(request, path, codec)
         .await?
