@@ -73,6 +73,25 @@ impl Suite {
                 .unwrap();
         });
 
+        let changes = kommune_changes::Changes::build(kommune_changes::Options {
+            database_url: fresh_database_url("changes").await,
+            identity_addr: identity_addr.clone(),
+            key_prefix: kommune_changes::domain::DEFAULT_KEY_PREFIX.to_owned(),
+            trusted_issuers: Vec::new(),
+            clock: Arc::new(SystemClock),
+        })
+        .await
+        .unwrap();
+        let changes_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let changes_addr = format!("http://{}", changes_listener.local_addr().unwrap());
+        let (changes_stop, stopped) = oneshot::channel();
+        tokio::spawn(async move {
+            changes
+                .serve(changes_listener, &ServerConfig::default(), until(stopped))
+                .await
+                .unwrap();
+        });
+
         let cases = kommune_cases::Cases::build(kommune_cases::Options::new(
             fresh_database_url("cases").await,
             identity_addr.clone(),
@@ -98,6 +117,7 @@ impl Suite {
             ("identity".to_owned(), identity_addr.parse().unwrap()),
             ("klik".to_owned(), klik_addr.parse().unwrap()),
             ("cases".to_owned(), cases_addr.parse().unwrap()),
+            ("changes".to_owned(), changes_addr.parse().unwrap()),
         ]);
         tokio::spawn(async move {
             let config = ServerConfig::default();
@@ -120,7 +140,7 @@ impl Suite {
             admin_token: String::new(),
             identity_stop: Some(identity_stop),
             identity_task: Some(identity_task),
-            _stops: vec![klik_stop, cases_stop, gateway_stop],
+            _stops: vec![klik_stop, changes_stop, cases_stop, gateway_stop],
         };
         suite.admin_token = suite.exchange(ADMIN_KEY).await.unwrap();
         suite
@@ -438,6 +458,66 @@ async fn one_trace_id_follows_a_call_from_the_gateway_into_the_service() {
         .to_str()
         .unwrap();
     assert_eq!(seen, trace_id);
+}
+
+#[tokio::test]
+async fn change_requests_are_asked_and_read_through_the_gateway() {
+    use kommune_proto::changes::v1 as changes;
+    let suite = Suite::start().await;
+    let municipality = suite.municipality("101", "64942212").await;
+    let theme =
+        changes::reference_service_client::ReferenceServiceClient::new(suite.gateway.clone())
+            .create_theme(bearer(
+                changes::CreateThemeRequest {
+                    name: "Økonomi".into(),
+                },
+                &suite.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .theme
+            .unwrap();
+    let mut client = changes::change_request_service_client::ChangeRequestServiceClient::new(
+        suite.gateway.clone(),
+    );
+    let asked = client
+        .create_change_request(bearer(
+            changes::CreateChangeRequestRequest {
+                theme_id: theme.theme_id,
+                title: "Filter på forfaldsdato".into(),
+                description: "Debitorlisten skal kunne filtreres.".into(),
+                asking_municipality_id: municipality,
+                ..Default::default()
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    let read = client
+        .get_change_request(bearer(
+            changes::GetChangeRequestRequest {
+                change_request_id: asked.change_request_id.clone(),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(read.key, "KOMBITKY-1");
+    // Without a token the gateway refuses before the service sees the call.
+    let refused = client
+        .get_change_request(changes::GetChangeRequestRequest {
+            change_request_id: asked.change_request_id,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
 }
 
 #[tokio::test]

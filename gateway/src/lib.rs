@@ -45,6 +45,9 @@ pub struct GatewayConfig {
     /// The cases service's address; it is not routed when unset.
     #[arg(long, env = "KOMMUNE_CASES_ADDR")]
     pub cases_addr: Option<String>,
+    /// The changes service's address; it is not routed when unset.
+    #[arg(long, env = "KOMMUNE_CHANGES_ADDR")]
+    pub changes_addr: Option<String>,
     /// klik's address; klik is not routed when unset.
     #[arg(long, env = "KOMMUNE_KLIK_ADDR")]
     pub klik_addr: Option<String>,
@@ -64,7 +67,11 @@ impl GatewayConfig {
     pub fn upstreams(&self) -> Result<HashMap<String, Uri>, BoxError> {
         let mut upstreams = HashMap::new();
         upstreams.insert("identity".to_owned(), self.identity_addr.parse()?);
-        for (service, addr) in [("cases", &self.cases_addr), ("klik", &self.klik_addr)] {
+        for (service, addr) in [
+            ("cases", &self.cases_addr),
+            ("changes", &self.changes_addr),
+            ("klik", &self.klik_addr),
+        ] {
             if let Some(addr) = addr {
                 upstreams.insert(service.to_owned(), addr.parse()?);
             }

@@ -16,7 +16,7 @@ use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig, sqlite_url};
 
 /// The services this build can run.
-pub const SERVICES: &[&str] = &["identity", "cases", "klik"];
+pub const SERVICES: &[&str] = &["identity", "cases", "changes", "klik"];
 /// The file under the data directory holding the bootstrap admin key.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
 /// The file under the data directory holding the key that seals personal ID numbers in cases.
@@ -131,6 +131,19 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                 let cases = kommune_cases::Cases::build(options).await?;
                 tasks.push(tokio::spawn(async move {
                     cases.serve(listener, &server, stop).await
+                }));
+            }
+            "changes" => {
+                let changes = kommune_changes::Changes::build(kommune_changes::Options {
+                    database_url,
+                    identity_addr: identity_addr.clone(),
+                    key_prefix: kommune_changes::domain::DEFAULT_KEY_PREFIX.to_owned(),
+                    trusted_issuers: trusted_issuers.clone(),
+                    clock: clock.clone(),
+                })
+                .await?;
+                tasks.push(tokio::spawn(async move {
+                    changes.serve(listener, &server, stop).await
                 }));
             }
             "klik" => {

@@ -33,6 +33,14 @@ pub mod klik {
     }
 }
 
+/// `kommune.changes.v1`: change requests, their reference data and the 42-week release timeline.
+pub mod changes {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("kommune.changes.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every kommune proto and its imports.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/kommune_descriptor.bin"));

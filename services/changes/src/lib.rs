@@ -1,8 +1,101 @@
-//! kommune changes: change requests ("ændringsønsker") and the release timeline that decides when each
-//! can happen.
-//!
-//! This first slice holds the service's domain rules: the 42-week release timeline on ISO weeks
-//! ([`domain::timeline`]). The gRPC service, its store and the conversion from a support case build on it
-//! (issue #6).
+//! kommune changes: change requests ("ændringsønsker"), their themes and statuses, and releases on the
+//! 42-week timeline that decides when each change request can happen.
 
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use kommune_platform::BoxError;
+use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
+use kommune_platform::clock::SharedClock;
+use kommune_platform::config::ServerConfig;
+use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_proto::changes::v1 as pb;
+
+pub mod api;
 pub mod domain;
+pub mod migration;
+pub mod registry;
+pub mod store;
+
+use api::ChangesApi;
+use registry::Registry;
+
+/// The service's name (database file, telemetry).
+pub const SERVICE_NAME: &str = "changes";
+/// The default port of a standalone changes binary.
+pub const DEFAULT_PORT: u16 = 50054;
+
+/// What changes needs to start.
+#[derive(Clone)]
+pub struct Options {
+    /// Database URL.
+    pub database_url: String,
+    /// Where identity serves (token keys).
+    pub identity_addr: String,
+    /// The prefix of new change requests' keys, e.g. `KOMBITKY`.
+    pub key_prefix: String,
+    /// Outside identity providers whose tokens are trusted.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The clock.
+    pub clock: SharedClock,
+}
+
+/// A built changes service, ready to serve.
+pub struct Changes {
+    registry: Arc<Registry>,
+    verifier: Arc<TokenVerifier>,
+}
+
+impl Changes {
+    /// Connects and migrates.
+    pub async fn build(options: Options) -> Result<Self, BoxError> {
+        let db =
+            kommune_platform::db::connect_and_migrate::<migration::Migrator>(&options.database_url)
+                .await?;
+        let verifier = TokenVerifier::remote(
+            options.identity_addr,
+            options.clock.clone(),
+            options.trusted_issuers,
+        );
+        let registry = Arc::new(Registry::new(db, options.clock, options.key_prefix));
+        Ok(Self { registry, verifier })
+    }
+
+    /// The server with every changes service.
+    pub fn server(&self) -> GrpcServer {
+        let api = ChangesApi::new(self.registry.clone());
+        GrpcServer::new()
+            .add_service(
+                pb::change_request_service_server::ChangeRequestServiceServer::new(api.clone()),
+            )
+            .add_service(pb::release_service_server::ReleaseServiceServer::new(
+                api.clone(),
+            ))
+            .add_service(pb::reference_service_server::ReferenceServiceServer::new(
+                api.clone(),
+            ))
+            .add_service(pb::audit_service_server::AuditServiceServer::new(
+                api.clone(),
+            ))
+            .add_service(pb::event_service_server::EventServiceServer::new(api))
+    }
+
+    /// Serves on `listener` until `shutdown`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        config: &ServerConfig,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), BoxError> {
+        self.server()
+            .serve(
+                listener,
+                self.verifier,
+                config,
+                None::<NoFallback>,
+                shutdown,
+            )
+            .await
+    }
+}

@@ -1,0 +1,628 @@
+//! The changes service's operations: each checks who may do it, then writes the change, its audit
+//! record and its event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
+
+use chrono::NaiveDate;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::auth::Caller;
+use kommune_platform::clock::SharedClock;
+use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::outbox::{self, Cursor, Outbox};
+use kommune_platform::paging::Page;
+use kommune_proto::changes::v1 as pb;
+use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope, PageResponse};
+use kommune_proto::identity::v1::Role;
+
+use crate::domain::timeline::{Phase, Timeline};
+use crate::domain::{self, codes};
+use crate::store::change_requests::{self, Filter};
+use crate::store::reference::{self, statuses, subthemes, themes};
+use crate::store::releases;
+
+/// A change request to create (validated).
+#[derive(Debug, Clone)]
+pub struct NewChangeRequest {
+    /// An imported key, or `None` to number it next.
+    pub key: Option<(String, i64)>,
+    /// Theme.
+    pub theme_id: String,
+    /// Subtheme.
+    pub subtheme_id: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Workaround.
+    pub workaround: String,
+    /// The asking municipality.
+    pub asking_municipality_id: Uuid,
+    /// Related cases.
+    pub related: Vec<String>,
+    /// The support case it comes from.
+    pub source_case_id: Option<String>,
+}
+
+/// The changes service's state and operations.
+pub struct Registry {
+    db: DatabaseConnection,
+    clock: SharedClock,
+    outbox: Outbox,
+    key_prefix: String,
+}
+
+const ADMINS: [Role; 1] = [Role::ConsortiumAdmin];
+
+/// The entity types whose audit trail can be read by id. (Statuses are audited too, under their code.)
+pub const AUDITED: [&str; 4] = ["change_request", "release", "theme", "subtheme"];
+
+impl Registry {
+    /// The service over its database and clock, numbering keys with `key_prefix`.
+    pub fn new(db: DatabaseConnection, clock: SharedClock, key_prefix: String) -> Self {
+        Self {
+            db,
+            clock,
+            outbox: Outbox::new(),
+            key_prefix,
+        }
+    }
+
+    fn audit<'a>(
+        &self,
+        actor: &'a Caller,
+        entity_type: &'a str,
+        id: &str,
+        action: &'a str,
+        payload: serde_json::Value,
+    ) -> AuditEntry<'a> {
+        AuditEntry::new(actor, entity_type, id, action, self.clock.now(), payload)
+    }
+
+    /// Today in Copenhagen.
+    pub fn today(&self) -> NaiveDate {
+        self.clock
+            .now()
+            .with_timezone(&chrono_tz::Europe::Copenhagen)
+            .date_naive()
+    }
+
+    async fn changed(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        mut cr: change_requests::Model,
+        change: &str,
+        payload: serde_json::Value,
+    ) -> Result<change_requests::Model, Error> {
+        cr.version += 1;
+        cr.updated_at = self.clock.now();
+        let cr = change_requests::update(txn, cr).await?;
+        audit::record(
+            txn,
+            self.audit(caller, "change_request", &cr.id, change, payload),
+        )
+        .await?;
+        let event = pb::ChangeRequestChanged {
+            change_request_id: cr.id.clone(),
+            status_code: cr.status_code,
+            change: change.to_owned(),
+        };
+        outbox::publish(txn, self.clock.now(), &cr.id, &event).await?;
+        Ok(cr)
+    }
+
+    // Reference data.
+
+    /// Creates a theme (consortium admins).
+    pub async fn create_theme(
+        &self,
+        caller: &Caller,
+        name: String,
+    ) -> Result<themes::Model, Error> {
+        caller.require_any_role(&ADMINS, "creating a theme")?;
+        let txn = self.db.begin().await?;
+        let theme = reference::insert_theme(
+            &txn,
+            themes::Model {
+                id: Uuid::now_v7().to_string(),
+                name,
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "theme",
+                &theme.id,
+                "create",
+                json!({"name": theme.name}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(theme)
+    }
+
+    /// Every theme.
+    pub async fn themes(&self) -> Result<Vec<themes::Model>, Error> {
+        reference::all_themes(&self.db).await
+    }
+
+    /// Creates a subtheme (consortium admins).
+    pub async fn create_subtheme(
+        &self,
+        caller: &Caller,
+        theme_id: String,
+        name: String,
+    ) -> Result<subthemes::Model, Error> {
+        caller.require_any_role(&ADMINS, "creating a subtheme")?;
+        reference::theme(&self.db, &theme_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("theme", &theme_id, "theme_id"))?;
+        let txn = self.db.begin().await?;
+        let subtheme = reference::insert_subtheme(
+            &txn,
+            subthemes::Model {
+                id: Uuid::now_v7().to_string(),
+                theme_id,
+                name,
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "subtheme",
+                &subtheme.id,
+                "create",
+                json!({"theme_id": subtheme.theme_id, "name": subtheme.name}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(subtheme)
+    }
+
+    /// Every subtheme.
+    pub async fn subthemes(&self) -> Result<Vec<subthemes::Model>, Error> {
+        reference::all_subthemes(&self.db).await
+    }
+
+    /// Every status.
+    pub async fn statuses(&self) -> Result<Vec<statuses::Model>, Error> {
+        reference::all_statuses(&self.db).await
+    }
+
+    /// Creates or replaces a status (consortium admins); its next codes must exist.
+    pub async fn put_status(
+        &self,
+        caller: &Caller,
+        code: i32,
+        name: String,
+        next: Vec<i32>,
+    ) -> Result<statuses::Model, Error> {
+        caller.require_any_role(&ADMINS, "changing the statuses")?;
+        let known: Vec<i32> = self.statuses().await?.into_iter().map(|s| s.code).collect();
+        if let Some(unknown) = next.iter().find(|c| **c != code && !known.contains(c)) {
+            return Err(Error::invalid(
+                "status.next_codes",
+                format!("{unknown} is not a status"),
+            ));
+        }
+        let txn = self.db.begin().await?;
+        let model = statuses::Model {
+            code,
+            name,
+            next_codes: serde_json::to_string(&next).map_err(Error::internal)?,
+        };
+        let status = reference::put_status(&txn, model).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "status",
+                &code.to_string(),
+                "put",
+                json!({"name": status.name, "next_codes": next}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(status)
+    }
+
+    /// The published label of a status code (`10 - New`).
+    pub async fn status_label(&self, code: i32) -> Result<String, Error> {
+        Ok(reference::status(&self.db, code)
+            .await?
+            .map(|s| s.label())
+            .unwrap_or_else(|| code.to_string()))
+    }
+
+    // Change requests.
+
+    /// Creates a change request; municipal callers ask on their own municipality's behalf.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        new: NewChangeRequest,
+        key: Option<IdempotencyKey>,
+    ) -> Result<change_requests::Model, Error> {
+        if !caller.can_see_municipality(new.asking_municipality_id) {
+            return Err(Error::PermissionDenied(
+                "municipal users ask on their own municipality's behalf".into(),
+            ));
+        }
+        reference::theme(&self.db, &new.theme_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("theme", &new.theme_id, "theme_id"))?;
+        if let Some(subtheme_id) = &new.subtheme_id {
+            let subtheme = reference::subtheme(&self.db, subtheme_id)
+                .await?
+                .ok_or_else(|| Error::not_found_field("subtheme", subtheme_id, "subtheme_id"))?;
+            if subtheme.theme_id != new.theme_id {
+                return Err(Error::invalid("subtheme_id", "belongs to another theme"));
+            }
+        }
+        let now = self.clock.now();
+        let created = idempotency::run(&self.db, key, now, |c: &change_requests::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
+            let key = match &new.key {
+                Some((prefix, number)) => {
+                    change_requests::reserve_number(txn, *number).await?;
+                    domain::format_key(prefix, *number)
+                }
+                None => domain::format_key(&self.key_prefix, change_requests::next_number(txn).await?),
+            };
+            let cr = change_requests::insert(
+                txn,
+                change_requests::Model {
+                    id: Uuid::now_v7().to_string(),
+                    key,
+                    theme_id: new.theme_id,
+                    subtheme_id: new.subtheme_id,
+                    title: new.title,
+                    description: new.description,
+                    workaround: new.workaround,
+                    status_code: codes::NEW,
+                    asking_municipality_id: new.asking_municipality_id.to_string(),
+                    supporters: "[]".into(),
+                    related: serde_json::to_string(&new.related).map_err(Error::internal)?,
+                    source_case_id: new.source_case_id,
+                    release_id: None,
+                    drop_reason: String::new(),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+            let payload = json!({"key": cr.key, "title": cr.title, "theme_id": cr.theme_id, "asking_municipality_id": cr.asking_municipality_id, "source_case_id": cr.source_case_id});
+            audit::record(txn, self.audit(caller, "change_request", &cr.id, "create", payload)).await?;
+            let event = pb::ChangeRequestCreated { change_request_id: cr.id.clone(), key: cr.key.clone(), source_case_id: cr.source_case_id.clone().unwrap_or_default() };
+            outbox::publish(txn, now, &cr.id, &event).await?;
+            Ok(cr)
+        })
+        .await?;
+        self.outbox.notify_committed();
+        match created {
+            Created::New(cr) => Ok(cr),
+            Created::Replayed(id) => self.get(&id).await,
+        }
+    }
+
+    /// One change request (they are shared by all municipalities).
+    pub async fn get(&self, id: &str) -> Result<change_requests::Model, Error> {
+        change_requests::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("change request", id))
+    }
+
+    /// A page of change requests.
+    pub async fn list(
+        &self,
+        filter: Filter,
+        page: &Page,
+    ) -> Result<(Vec<change_requests::Model>, PageResponse), Error> {
+        change_requests::list(&self.db, filter, page).await
+    }
+
+    async fn for_update(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+        expected_version: i64,
+    ) -> Result<change_requests::Model, Error> {
+        let cr = change_requests::find(txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("change request", id))?;
+        if cr.version != expected_version {
+            return Err(Error::Aborted(format!(
+                "the change request is at version {}, not {expected_version}",
+                cr.version
+            )));
+        }
+        Ok(cr)
+    }
+
+    async fn require_move(
+        &self,
+        txn: &DatabaseTransaction,
+        from: i32,
+        to: i32,
+    ) -> Result<(), Error> {
+        let status = reference::status(txn, from)
+            .await?
+            .ok_or_else(|| Error::internal("a change request has an unknown status"))?;
+        domain::may_move(from, &status.next(), to).map_err(Error::FailedPrecondition)
+    }
+
+    /// Moves a change request to another status the lifecycle allows (consortium admins).
+    pub async fn change_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        to: i32,
+    ) -> Result<change_requests::Model, Error> {
+        caller.require_any_role(&ADMINS, "changing a change request's status")?;
+        let txn = self.db.begin().await?;
+        if reference::status(&txn, to).await?.is_none() {
+            return Err(Error::invalid(
+                "status_code",
+                format!("{to} is not a status"),
+            ));
+        }
+        let mut cr = self.for_update(&txn, id, expected_version).await?;
+        self.require_move(&txn, cr.status_code, to).await?;
+        let from = std::mem::replace(&mut cr.status_code, to);
+        let cr = self
+            .changed(&txn, caller, cr, "status", json!({"from": from, "to": to}))
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(cr)
+    }
+
+    /// Adds a supporting municipality (municipal callers: their own).
+    pub async fn support(
+        &self,
+        caller: &Caller,
+        id: &str,
+        municipality: Uuid,
+    ) -> Result<change_requests::Model, Error> {
+        if !caller.can_see_municipality(municipality) {
+            return Err(Error::PermissionDenied(
+                "municipal users support on their own municipality's behalf".into(),
+            ));
+        }
+        let txn = self.db.begin().await?;
+        let mut cr = change_requests::find(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("change request", id))?;
+        let mut supporters = cr.supporters();
+        let municipality = municipality.to_string();
+        if supporters.contains(&municipality) || cr.asking_municipality_id == municipality {
+            return Ok(cr);
+        }
+        supporters.push(municipality.clone());
+        cr.supporters = serde_json::to_string(&supporters).map_err(Error::internal)?;
+        let cr = self
+            .changed(
+                &txn,
+                caller,
+                cr,
+                "support",
+                json!({"municipality_id": municipality}),
+            )
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(cr)
+    }
+
+    // Releases.
+
+    /// Creates a release (consortium admins).
+    pub async fn create_release(
+        &self,
+        caller: &Caller,
+        name: String,
+        release_date: NaiveDate,
+    ) -> Result<releases::Model, Error> {
+        caller.require_any_role(&ADMINS, "creating a release")?;
+        Timeline::new(release_date)
+            .ok_or_else(|| Error::invalid("release_date", "is too far from today"))?;
+        let txn = self.db.begin().await?;
+        let release = releases::insert(
+            &txn,
+            releases::Model {
+                id: Uuid::now_v7().to_string(),
+                name,
+                release_date,
+                created_at: self.clock.now(),
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "release",
+                &release.id,
+                "create",
+                json!({"name": release.name, "release_date": release.release_date}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(release)
+    }
+
+    /// One release with its timeline.
+    pub async fn release(&self, id: &str) -> Result<(releases::Model, Timeline), Error> {
+        let release = releases::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("release", id))?;
+        let timeline = Timeline::new(release.release_date)
+            .ok_or_else(|| Error::internal("a stored release has no timeline"))?;
+        Ok((release, timeline))
+    }
+
+    /// Every release with its timeline.
+    pub async fn releases(&self) -> Result<Vec<(releases::Model, Timeline)>, Error> {
+        releases::all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Timeline::new(r.release_date)
+                    .map(|t| (r, t))
+                    .ok_or_else(|| Error::internal("a stored release has no timeline"))
+            })
+            .collect()
+    }
+
+    /// Plans a change request under assessment for a release, inside its selection window (consortium admins).
+    pub async fn add_to_release(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        release_id: &str,
+    ) -> Result<change_requests::Model, Error> {
+        caller.require_any_role(&ADMINS, "planning a release")?;
+        let (release, timeline) = self
+            .release(release_id)
+            .await
+            .map_err(|_| Error::not_found_field("release", release_id, "release_id"))?;
+        let today = self.today();
+        if !timeline.selection_open_on(today) {
+            let window = timeline.span(Phase::Selection);
+            return Err(Error::FailedPrecondition(format!(
+                "release {} selects change requests from {} to {}, not on {today}",
+                release.name, window.first_day, window.last_day
+            )));
+        }
+        let txn = self.db.begin().await?;
+        let mut cr = self.for_update(&txn, id, expected_version).await?;
+        if cr.release_id.is_some() {
+            return Err(Error::FailedPrecondition(
+                "the change request is already planned for a release; drop it first".into(),
+            ));
+        }
+        self.require_move(&txn, cr.status_code, codes::SELECTED)
+            .await?;
+        cr.status_code = codes::SELECTED;
+        cr.release_id = Some(release.id.clone());
+        let cr = self
+            .changed(
+                &txn,
+                caller,
+                cr,
+                "release",
+                json!({"release_id": release.id}),
+            )
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(cr)
+    }
+
+    /// Drops a change request from its release with a reason; it goes back to assessment (consortium admins).
+    pub async fn drop_from_release(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        reason: String,
+    ) -> Result<change_requests::Model, Error> {
+        caller.require_any_role(&ADMINS, "planning a release")?;
+        let txn = self.db.begin().await?;
+        let mut cr = self.for_update(&txn, id, expected_version).await?;
+        let Some(release) = cr.release_id.take() else {
+            return Err(Error::FailedPrecondition(
+                "the change request is in no release".into(),
+            ));
+        };
+        self.require_move(&txn, cr.status_code, codes::UNDER_ASSESSMENT)
+            .await?;
+        cr.status_code = codes::UNDER_ASSESSMENT;
+        cr.drop_reason = reason;
+        let payload = json!({"release_id": release, "reason": cr.drop_reason});
+        let cr = self.changed(&txn, caller, cr, "drop", payload).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(cr)
+    }
+
+    /// Moves a release's change requests on to the status of the phase it is in today (consortium
+    /// admins); a change request only ever moves forward. Returns how many moved.
+    pub async fn advance_release(&self, caller: &Caller, id: &str) -> Result<u64, Error> {
+        caller.require_any_role(&ADMINS, "advancing a release")?;
+        let (release, timeline) = self.release(id).await?;
+        let Some(phase) = timeline.phase_on(self.today()) else {
+            return Ok(0);
+        };
+        let target = domain::status_for_phase(phase);
+        let txn = self.db.begin().await?;
+        let mut moved = 0;
+        for mut cr in change_requests::of_release(&txn, &release.id).await? {
+            if cr.status_code >= target {
+                continue;
+            }
+            let from = std::mem::replace(&mut cr.status_code, target);
+            self.changed(
+                &txn,
+                caller,
+                cr,
+                "phase",
+                json!({"from": from, "to": target, "phase": phase.name()}),
+            )
+            .await?;
+            moved += 1;
+        }
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(moved)
+    }
+
+    // Audit and events.
+
+    /// A page of an entity's audit records (anyone signed in: change requests are shared).
+    pub async fn audit_records(
+        &self,
+        entity_type: &str,
+        id: &str,
+        page: &Page,
+    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
+        audit::list(&self.db, entity_type, id, page).await
+    }
+
+    /// Verifies an entity's audit chain.
+    pub async fn verify_audit_chain(
+        &self,
+        entity_type: &str,
+        id: &str,
+    ) -> Result<AuditChainVerification, Error> {
+        audit::verify(&self.db, entity_type, id).await
+    }
+
+    /// The service's events after `after` (service accounts and consortium admins).
+    pub fn watch_events(
+        &self,
+        caller: &Caller,
+        after: Cursor,
+        follow: bool,
+    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<EventEnvelope, tonic::Status>>, Error>
+    {
+        caller.require_any_role(
+            &[Role::Service, Role::ConsortiumAdmin],
+            "watching the changes events",
+        )?;
+        Ok(self.outbox.watch(self.db.clone(), after, follow))
+    }
+}
