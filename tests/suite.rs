@@ -92,14 +92,14 @@ impl Suite {
                 .unwrap();
         });
 
-        let cases = kommune_cases::Cases::build(kommune_cases::Options::new(
+        let mut cases_options = kommune_cases::Options::new(
             fresh_database_url("cases").await,
             identity_addr.clone(),
             kommune_cases::vault::Vault::generate_key().unwrap(),
             Arc::new(SystemClock),
-        ))
-        .await
-        .unwrap();
+        );
+        cases_options.changes_addr = Some(changes_addr.clone());
+        let cases = kommune_cases::Cases::build(cases_options).await.unwrap();
         let cases_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let cases_addr = format!("http://{}", cases_listener.local_addr().unwrap());
         let (cases_stop, stopped) = oneshot::channel();
@@ -615,7 +615,7 @@ async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
 }
 
 #[tokio::test]
-async fn a_support_eligible_user_files_a_case_through_the_gateway() {
+async fn a_support_eligible_user_files_a_case_that_becomes_a_change_request() {
     use kommune_proto::cases::v1 as cases;
     let suite = Suite::start().await;
     let aarhus = suite.municipality("751", "55133018").await;
@@ -722,4 +722,80 @@ async fn a_support_eligible_user_files_a_case_through_the_gateway() {
         (aarhus.as_str(), reporter.user_id.as_str())
     );
     assert_eq!(filed.state, cases::CaseState::New as i32);
+
+    // The consortium converts the case: cases asks changes, keyed by the case, and keeps the id.
+    use kommune_proto::changes::v1 as changes;
+    let theme =
+        changes::reference_service_client::ReferenceServiceClient::new(suite.gateway.clone())
+            .create_theme(bearer(
+                changes::CreateThemeRequest {
+                    name: "Ydelser".into(),
+                },
+                &suite.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .theme
+            .unwrap();
+    let convert = cases::ConvertToChangeRequestRequest {
+        case_id: filed.case_id.clone(),
+        theme_id: theme.theme_id,
+    };
+    let refused = client
+        .convert_to_change_request(bearer(convert.clone(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let converted = client
+        .convert_to_change_request(bearer(convert.clone(), &suite.admin_token))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert!(!converted.change_request_id.is_empty());
+    let again = client
+        .convert_to_change_request(bearer(convert, &suite.admin_token))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(again.change_request_id, converted.change_request_id);
+    let mut change_requests =
+        changes::change_request_service_client::ChangeRequestServiceClient::new(
+            suite.gateway.clone(),
+        );
+    let change_request = change_requests
+        .get_change_request(bearer(
+            changes::GetChangeRequestRequest {
+                change_request_id: converted.change_request_id,
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(change_request.source_case_id, filed.case_id);
+    assert_eq!(change_request.title, "Forkert beløb efter omregning");
+    assert_eq!(change_request.asking_municipality_id, aarhus);
+    // One change request per case, whoever asks.
+    let duplicate = change_requests
+        .create_change_request(bearer(
+            changes::CreateChangeRequestRequest {
+                theme_id: change_request.theme_id.clone(),
+                title: "Igen".into(),
+                description: "Samme sag".into(),
+                asking_municipality_id: aarhus.clone(),
+                source_case_id: filed.case_id.clone(),
+                ..Default::default()
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate.code(), Code::AlreadyExists);
 }

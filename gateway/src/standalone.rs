@@ -126,6 +126,9 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                     clock.clone(),
                 );
                 options.trusted_issuers = trusted_issuers.clone();
+                options.changes_addr = service_addrs
+                    .get("changes")
+                    .map(|addr| format!("http://{addr}"));
                 options.service_api_key =
                     service_key(&config.data_dir, &identity_addr, "cases").await?;
                 let cases = kommune_cases::Cases::build(options).await?;

@@ -478,10 +478,18 @@ impl pb::case_service_server::CaseService for CasesApi {
         request: Request<pb::ConvertToChangeRequestRequest>,
     ) -> Result<Response<pb::ConvertToChangeRequestResponse>, Status> {
         let caller = caller(&request)?;
-        let id = required_id("case_id", &request.get_ref().case_id)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let theme_id = v.id("theme_id", &req.theme_id);
+        v.finish()?;
         let case = self
             .registry
-            .convert_to_change_request(&caller, &id)
+            .convert_to_change_request(
+                &caller,
+                &id.map(|i| i.to_string()).unwrap_or_default(),
+                theme_id.map(|i| i.to_string()).unwrap_or_default(),
+            )
             .await?;
         Ok(Response::new(pb::ConvertToChangeRequestResponse {
             case: Some(self.case(&caller, case)?),

@@ -47,6 +47,9 @@ pub struct CasesConfig {
     /// The service's own service-account API key (a secret), to follow identity's events.
     #[arg(long, env = "KOMMUNE_SERVICE_API_KEY", hide_env_values = true)]
     pub service_api_key: Option<String>,
+    /// The changes service's address, to convert cases into change requests.
+    #[arg(long, env = "KOMMUNE_CHANGES_ADDR")]
+    pub changes_addr: Option<String>,
     /// Days after resolution in which a case may be reopened.
     #[arg(long, env = "KOMMUNE_CASES_REOPEN_DAYS", default_value_t = DEFAULT_REOPEN_DAYS)]
     pub reopen_days: i64,
@@ -67,6 +70,9 @@ pub struct Options {
     pub reopen_window: Duration,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// Where changes serves (conversion of cases into change requests); without it, conversion is
+    /// refused.
+    pub changes_addr: Option<String>,
     /// The service's own API key, to follow identity's events (anonymisations); without it they are
     /// not followed.
     pub service_api_key: Option<String>,
@@ -91,6 +97,7 @@ impl Options {
             opening_hours: OpeningHours::standard(),
             reopen_window: Duration::days(DEFAULT_REOPEN_DAYS),
             trusted_issuers: Vec::new(),
+            changes_addr: None,
             service_api_key: None,
             sla_sweep_interval: std::time::Duration::from_secs(60),
             clock,
@@ -134,7 +141,19 @@ impl Cases {
                 None
             }
         };
-        let registry = Arc::new(Registry::new(db, options.clock, identity, vault, policy));
+        let changes = options
+            .changes_addr
+            .as_deref()
+            .map(kommune_platform::client::channel)
+            .transpose()?;
+        let registry = Arc::new(Registry::new(
+            db,
+            options.clock,
+            identity,
+            changes,
+            vault,
+            policy,
+        ));
         Ok(Self {
             registry,
             verifier,

@@ -55,6 +55,7 @@ async fn main() -> Result<(), BoxError> {
     options.reopen_window = chrono::Duration::days(cli.cases.reopen_days);
     options.trusted_issuers = config.auth.trusted_issuers()?;
     options.service_api_key = cli.cases.service_api_key;
+    options.changes_addr = cli.cases.changes_addr;
     let cases = Cases::build(options).await?;
     let addr = config.listen_addr_or(DEFAULT_PORT);
     let listener = tokio::net::TcpListener::bind(addr).await?;

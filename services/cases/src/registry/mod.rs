@@ -90,6 +90,7 @@ pub struct Registry {
     clock: SharedClock,
     outbox: Outbox,
     identity: Channel,
+    changes: Option<Channel>,
     vault: Vault,
     policy: Policy,
 }
@@ -99,11 +100,13 @@ fn name_of<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
 }
 
 impl Registry {
-    /// The service over its database, clock, identity's address and the personal-ID vault.
+    /// The service over its database, clock, identity (and changes, when configured) and the
+    /// personal-ID vault.
     pub fn new(
         db: DatabaseConnection,
         clock: SharedClock,
         identity: Channel,
+        changes: Option<Channel>,
         vault: Vault,
         policy: Policy,
     ) -> Self {
@@ -112,6 +115,7 @@ impl Registry {
             clock,
             outbox: Outbox::new(),
             identity,
+            changes,
             vault,
             policy,
         }
@@ -779,14 +783,60 @@ impl Registry {
         Ok(())
     }
 
-    /// Converting to a change request needs the changes service, which this deployment does not have yet.
+    /// Converts a case into a change request (the supplier's and the consortium's step): the changes
+    /// service creates it on the caller's behalf, keyed by the case, and the case stores its id. A
+    /// case that already names a change request is returned as it is.
     pub async fn convert_to_change_request(
         &self,
         caller: &Caller,
         id: &str,
+        theme_id: String,
     ) -> Result<cases::Model, Error> {
-        self.get_case(caller, id).await?;
-        Err(Error::FailedPrecondition("the changes service is not configured; a case cannot be converted to a change request yet".into()))
+        caller.require_any_role(
+            &[
+                Role::SupplierSecondLine,
+                Role::ThirdLineSpecialist,
+                Role::ConsortiumAdmin,
+            ],
+            "converting a case into a change request",
+        )?;
+        let case = self.get_case(caller, id).await?;
+        if !case.change_request_id.is_empty() {
+            return Ok(case);
+        }
+        let changes = self.changes.clone().ok_or_else(|| {
+            Error::FailedPrecondition(
+                "the changes service is not configured; a case cannot be converted".into(),
+            )
+        })?;
+        let request = kommune_proto::changes::v1::CreateChangeRequestRequest {
+            idempotency_key: format!("case:{}", case.id),
+            theme_id,
+            title: case.title.clone(),
+            description: case.description.clone(),
+            asking_municipality_id: case.municipality_id.clone(),
+            source_case_id: case.id.clone(),
+            ..Default::default()
+        };
+        let created =
+            kommune_proto::changes::v1::change_request_service_client::ChangeRequestServiceClient::new(changes)
+                .create_change_request(kommune_platform::client::on_behalf_of(caller, request))
+                .await
+                .map_err(Error::from)?
+                .into_inner()
+                .change_request
+                .ok_or_else(|| Error::internal("changes answered without a change request"))?;
+        let txn = self.db.begin().await?;
+        let mut case = self.case(&txn, caller, id, None).await?;
+        if !case.change_request_id.is_empty() {
+            return Ok(case);
+        }
+        case.change_request_id = created.change_request_id.clone();
+        let payload = json!({"change_request_id": created.change_request_id, "key": created.key});
+        let case = self.changed(&txn, caller, case, "convert", payload).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(case)
     }
 
     async fn may_read_audit(

@@ -140,6 +140,7 @@ async fn a_case_moves_through_its_lifecycle_and_illegal_moves_name_both_states()
         .convert_to_change_request(bearer(
             pb::ConvertToChangeRequestRequest {
                 case_id: case.case_id,
+                theme_id: "0190b3c4-0000-7000-8000-000000000000".into(),
             },
             &t.admin,
         ))

@@ -229,7 +229,12 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(ChangeRequests::Supporters).text().not_null())
                     .col(ColumnDef::new(ChangeRequests::Related).text().not_null())
-                    .col(ColumnDef::new(ChangeRequests::SourceCaseId).string().null())
+                    .col(
+                        ColumnDef::new(ChangeRequests::SourceCaseId)
+                            .string()
+                            .null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(ChangeRequests::ReleaseId).string().null())
                     .col(ColumnDef::new(ChangeRequests::DropReason).text().not_null())
                     .col(

@@ -271,6 +271,14 @@ impl Registry {
         }
         let now = self.clock.now();
         let created = idempotency::run(&self.db, key, now, |c: &change_requests::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
+            if let Some(case_id) = &new.source_case_id
+                && let Some(existing) = change_requests::of_case(txn, case_id).await?
+            {
+                return Err(Error::AlreadyExists {
+                    field: "source_case_id",
+                    description: format!("case {case_id} became change request {}", existing.key),
+                });
+            }
             let key = match &new.key {
                 Some((prefix, number)) => {
                     change_requests::reserve_number(txn, *number).await?;

@@ -111,6 +111,14 @@ pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, E
         .map_err(|e| super::unique(e, "key", || format!("a change request {key} exists")))
 }
 
+/// The change request a support case was converted into.
+pub async fn of_case(db: &impl ConnectionTrait, case_id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::SourceCaseId.eq(case_id))
+        .one(db)
+        .await?)
+}
+
 /// One change request.
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
     Ok(Entity::find_by_id(id).one(db).await?)
