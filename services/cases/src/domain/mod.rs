@@ -1,7 +1,8 @@
 //! The rules of support cases as plain types and functions: the lifecycle, the SLA targets, the personal
-//! ID field, and who sees what. No I/O here.
+//! ID field, who sees what, and outage detection from reports ([`outage`]). No I/O here.
 
 pub mod calendar;
+pub mod outage;
 
 use chrono::{DateTime, Duration, Utc};
 use kommune_platform::auth::Caller;
