@@ -1,0 +1,1 @@
+//! Benchmarks only: see `benches/` and `docs/benchmarks.md`. Run with `cargo bench -p kommune-bench`.
