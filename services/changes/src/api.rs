@@ -1,6 +1,7 @@
 //! The gRPC API of changes: maps requests to validated domain inputs, calls the [`Registry`], and maps
 //! the results back. Field names in errors are the proto's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -12,7 +13,7 @@ use kommune_platform::clock::to_timestamp;
 use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::{Validator, entity_ref, required_id};
+use kommune_platform::validate::{Validator, entity_ref, format_date, required_id};
 use kommune_proto::changes::v1 as pb;
 
 use crate::domain::{self, timeline};
@@ -39,50 +40,45 @@ impl ChangesApi {
     }
 
     async fn change_request(&self, cr: change_requests::Model) -> Result<pb::ChangeRequest, Error> {
-        let status = self.registry.status_label(cr.status_code).await?;
-        Ok(pb::ChangeRequest {
-            supporting_municipality_ids: cr.supporters(),
-            related_cases: cr.related(),
-            change_request_id: cr.id,
-            key: cr.key,
-            theme_id: cr.theme_id,
-            subtheme_id: cr.subtheme_id.unwrap_or_default(),
-            title: cr.title,
-            description: cr.description,
-            workaround: cr.workaround,
-            status_code: cr.status_code,
-            status,
-            asking_municipality_id: cr.asking_municipality_id,
-            source_case_id: cr.source_case_id.unwrap_or_default(),
-            release_id: cr.release_id.unwrap_or_default(),
-            drop_reason: cr.drop_reason,
-            version: cr.version,
-            create_time: Some(to_timestamp(cr.created_at)),
-        })
+        let labels = self.registry.status_labels().await?;
+        Ok(change_request(cr, &labels))
+    }
+}
+
+/// A change request with its status as published (`10 - New`), from the labels of every status.
+fn change_request(cr: change_requests::Model, labels: &HashMap<i32, String>) -> pb::ChangeRequest {
+    let status = labels
+        .get(&cr.status_code)
+        .cloned()
+        .unwrap_or_else(|| cr.status_code.to_string());
+    pb::ChangeRequest {
+        supporting_municipality_ids: cr.supporters(),
+        related_cases: cr.related(),
+        change_request_id: cr.id,
+        key: cr.key,
+        theme_id: cr.theme_id,
+        subtheme_id: cr.subtheme_id.unwrap_or_default(),
+        title: cr.title,
+        description: cr.description,
+        workaround: cr.workaround,
+        status_code: cr.status_code,
+        status,
+        asking_municipality_id: cr.asking_municipality_id,
+        source_case_id: cr.source_case_id.unwrap_or_default(),
+        release_id: cr.release_id.unwrap_or_default(),
+        drop_reason: cr.drop_reason,
+        version: cr.version,
+        create_time: Some(to_timestamp(cr.created_at)),
     }
 }
 
 // Proto -> domain.
-
-fn date(v: &mut Validator, field: &str, value: &str) -> Option<NaiveDate> {
-    match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
-        Ok(date) => Some(date),
-        Err(_) => {
-            v.violation(field, "must be a date written YYYY-MM-DD");
-            None
-        }
-    }
-}
 
 fn optional(value: Option<uuid::Uuid>) -> Option<String> {
     value.map(|id| id.to_string())
 }
 
 // Domain -> proto.
-
-fn day(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
 
 fn week(week: chrono::IsoWeek) -> String {
     format!("{}-W{:02}", week.year(), week.week())
@@ -109,14 +105,14 @@ fn release(r: releases::Model, t: &timeline::Timeline, today: NaiveDate) -> pb::
     pb::Release {
         release_id: r.id,
         name: r.name,
-        release_date: day(r.release_date),
+        release_date: format_date(r.release_date),
         timeline: t
             .spans()
             .iter()
             .map(|s| pb::PhaseSpan {
                 phase: phase(s.phase) as i32,
-                first_day: day(s.first_day),
-                last_day: day(s.last_day),
+                first_day: format_date(s.first_day),
+                last_day: format_date(s.last_day),
                 first_week: week(s.first_week),
                 last_week: week(s.last_week),
             })
@@ -225,12 +221,12 @@ impl pb::change_request_service_server::ChangeRequestService for ChangesApi {
         v.finish()?;
         let page = Page::from_request(req.page.as_ref())?;
         let (rows, page) = self.registry.list(filter, &page).await?;
-        let mut change_requests = Vec::with_capacity(rows.len());
-        for cr in rows {
-            change_requests.push(self.change_request(cr).await?);
-        }
+        let labels = self.registry.status_labels().await?;
         Ok(Response::new(pb::ListChangeRequestsResponse {
-            change_requests,
+            change_requests: rows
+                .into_iter()
+                .map(|cr| change_request(cr, &labels))
+                .collect(),
             page: Some(page),
         }))
     }
@@ -285,7 +281,7 @@ impl pb::release_service_server::ReleaseService for ChangesApi {
         let req = request.into_inner();
         let mut v = Validator::new();
         let name = v.text("name", &req.name, NAME_MAX);
-        let release_date = date(&mut v, "release_date", &req.release_date);
+        let release_date = v.date("release_date", &req.release_date);
         v.finish()?;
         let created = self
             .registry
@@ -336,7 +332,7 @@ impl pb::release_service_server::ReleaseService for ChangesApi {
         let on = if req.date.trim().is_empty() {
             Some(self.registry.today())
         } else {
-            date(&mut v, "date", &req.date)
+            v.date("date", &req.date)
         };
         v.finish()?;
         let (_, timeline) = self

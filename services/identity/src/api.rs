@@ -12,7 +12,7 @@ use kommune_platform::clock::{from_timestamp, to_timestamp};
 use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::{Validator, required_id};
+use kommune_platform::validate::{Validator, format_date, required_id};
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 
@@ -599,17 +599,13 @@ fn optional_date(v: &mut Validator, field: &str, value: &str) -> Option<NaiveDat
         .ok()
 }
 
-fn day(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
-
 fn registration(r: eligibility_registrations::Model) -> pb::EligibilityRegistration {
     pb::EligibilityRegistration {
         registration_id: r.id,
         user_id: r.user_id,
         municipality_id: r.municipality_id,
-        valid_from: day(r.valid_from),
-        valid_to: r.valid_to.map(day).unwrap_or_default(),
+        valid_from: format_date(r.valid_from),
+        valid_to: r.valid_to.map(format_date).unwrap_or_default(),
         version: r.version,
         create_time: Some(to_timestamp(r.created_at)),
     }
@@ -624,7 +620,7 @@ fn change(c: eligibility_changes::Model) -> pb::EligibilityChange {
         request_time: Some(to_timestamp(c.requested_at)),
         registration_id: c.registration_id,
         replaced_registration_id: c.replaced_registration_id.unwrap_or_default(),
-        effective_date: day(c.effective_date),
+        effective_date: format_date(c.effective_date),
         note: c.note,
     }
 }
@@ -637,9 +633,9 @@ fn quota(
 ) -> pb::Quota {
     pb::Quota {
         municipality_id: municipality_id.to_string(),
-        date: day(date),
+        date: format_date(date),
         eligible_count: q.eligible as i64,
-        baseline_date: day(baseline_date),
+        baseline_date: format_date(baseline_date),
         baseline: q.baseline as i64,
         billable_extra: q.billable_extra as i64,
     }
@@ -784,7 +780,7 @@ impl pb::eligibility_service_server::EligibilityService for IdentityApi {
         Ok(Response::new(pb::CheckEligibilityResponse {
             eligible: answer.registration.is_some(),
             registration: answer.registration.map(registration),
-            date: day(answer.date),
+            date: format_date(answer.date),
         }))
     }
 
@@ -875,9 +871,9 @@ impl pb::eligibility_service_server::EligibilityService for IdentityApi {
             .billing_report(&caller, first, last, municipality_id)
             .await?;
         Ok(Response::new(pb::GetBillingReportResponse {
-            first_day: day(first),
-            last_day: day(last),
-            baseline_date: day(self.registry.baseline_date()),
+            first_day: format_date(first),
+            last_day: format_date(last),
+            baseline_date: format_date(self.registry.baseline_date()),
             lines: lines
                 .into_iter()
                 .map(|line| pb::BillingLine {

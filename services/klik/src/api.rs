@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
-
 use tonic::{Request, Response, Status};
 
 use kommune_platform::Error;
@@ -14,7 +12,7 @@ use kommune_platform::clock::to_timestamp;
 use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::{Validator, entity_ref, required_id};
+use kommune_platform::validate::{Validator, entity_ref, format_date, required_id};
 use kommune_proto::klik::v1 as pb;
 
 use crate::domain::{self, EndOffset, Schedule, TaskContent};
@@ -41,16 +39,6 @@ impl KlikApi {
 }
 
 // Proto -> domain.
-
-fn date(v: &mut Validator, field: &str, value: &str) -> Option<NaiveDate> {
-    match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
-        Ok(date) => Some(date),
-        Err(_) => {
-            v.violation(field, "must be a date written YYYY-MM-DD");
-            None
-        }
-    }
-}
 
 /// An enum field that must be set to a known value; returns its proto name.
 fn required_enum<E>(
@@ -149,10 +137,6 @@ fn content(v: &mut Validator, c: Option<&pb::TaskContent>) -> TaskContent {
 
 // Domain -> proto.
 
-fn day(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
-
 fn content_to_proto(c: TaskContent) -> pb::TaskContent {
     let end_offset = c.schedule.end_offset.map(|o| match o {
         EndOffset::Days(amount) => pb::EndOffset {
@@ -227,7 +211,7 @@ fn wave(w: waves::Model) -> pb::Wave {
         wave_id: w.id,
         project_id: w.project_id,
         name: w.name,
-        go_live: day(w.go_live),
+        go_live: format_date(w.go_live),
         published: w.published,
         version: w.version,
     }
@@ -306,8 +290,8 @@ impl KlikApi {
             phase: pb::Phase::from_str_name(&t.phase).unwrap_or_default() as i32,
             priority: pb::Priority::from_str_name(&t.priority).unwrap_or_default() as i32,
             status: pb::TaskStatus::from_str_name(&t.status).unwrap_or_default() as i32,
-            start_date: t.start_date.map(day).unwrap_or_default(),
-            end_date: t.end_date.map(day).unwrap_or_default(),
+            start_date: t.start_date.map(format_date).unwrap_or_default(),
+            end_date: t.end_date.map(format_date).unwrap_or_default(),
             overdue,
             package_id: package_id.unwrap_or_default(),
             version: t.version,
@@ -501,7 +485,7 @@ impl pb::project_service_server::ProjectService for KlikApi {
         let mut v = Validator::new();
         let project_id = v.id("project_id", &req.project_id);
         let name = v.text("name", &req.name, SHORT_MAX);
-        let go_live = date(&mut v, "go_live", &req.go_live);
+        let go_live = v.date("go_live", &req.go_live);
         v.finish()?;
         let (Some(project_id), Some(go_live)) = (project_id, go_live) else {
             return Err(Error::invalid("go_live", "is required").into());
@@ -535,7 +519,7 @@ impl pb::project_service_server::ProjectService for KlikApi {
         let req = request.into_inner();
         let mut v = Validator::new();
         let id = v.id("wave_id", &req.wave_id);
-        let go_live = date(&mut v, "go_live", &req.go_live);
+        let go_live = v.date("go_live", &req.go_live);
         v.finish()?;
         let (Some(id), Some(go_live)) = (id, go_live) else {
             return Err(Error::invalid("go_live", "is required").into());

@@ -1,5 +1,6 @@
 //! Request validation that collects every violation before answering, so a caller fixes all fields at once.
 
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::error::{Error, FieldViolation};
@@ -103,6 +104,13 @@ impl Validator {
         value.to_owned()
     }
 
+    /// A required calendar day written `YYYY-MM-DD`.
+    pub fn date(&mut self, field: &str, value: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(value.trim(), DATE_FORMAT)
+            .map_err(|_| self.violation(field, "must be a date written YYYY-MM-DD"))
+            .ok()
+    }
+
     /// Runs `check` and records its error, if any, against `field`.
     pub fn check(&mut self, field: &str, check: Result<(), String>) {
         if let Err(description) = check {
@@ -118,6 +126,14 @@ impl Validator {
             Err(Error::InvalidArgument(self.violations))
         }
     }
+}
+
+/// How requests and responses write calendar days.
+const DATE_FORMAT: &str = "%Y-%m-%d";
+
+/// A calendar day as requests write it (`YYYY-MM-DD`).
+pub fn format_date(date: NaiveDate) -> String {
+    date.format(DATE_FORMAT).to_string()
 }
 
 /// A required UUID id field on its own, as the string the stores use.

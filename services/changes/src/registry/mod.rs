@@ -1,6 +1,8 @@
 //! The changes service's operations: each checks who may do it, then writes the change, its audit
 //! record and its event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
@@ -236,12 +238,14 @@ impl Registry {
         Ok(status)
     }
 
-    /// The published label of a status code (`10 - New`).
-    pub async fn status_label(&self, code: i32) -> Result<String, Error> {
-        Ok(reference::status(&self.db, code)
+    /// The published label of every status code (`10 - New`).
+    pub async fn status_labels(&self) -> Result<HashMap<i32, String>, Error> {
+        Ok(self
+            .statuses()
             .await?
-            .map(|s| s.label())
-            .unwrap_or_else(|| code.to_string()))
+            .into_iter()
+            .map(|s| (s.code, s.label()))
+            .collect())
     }
 
     // Change requests.
