@@ -1,7 +1,7 @@
 //! Classifying one new report against the recent reports of its window (issue #5's target: 10,000).
 
 use chrono::{DateTime, Duration, Utc};
-use kommune_cases::domain::outage::{DetectionRule, Report, Symptom, detect};
+use kommune_cases::domain::outage::{DetectionRule, Report, Symptom, classify};
 
 fn main() {
     divan::main();
@@ -32,6 +32,7 @@ fn recent(n: usize) -> Vec<Report> {
             municipality_id: format!("municipality-{}", i % 98),
             filed_at: start() + Duration::milliseconds(i as i64 * 360),
             symptom: Symptom::of(SYMPTOMS[i % SYMPTOMS.len()], &format!("sag {i}")),
+            incident_id: None,
         })
         .collect()
 }
@@ -52,8 +53,17 @@ fn classify_one_report(bencher: divan::Bencher, n: usize) {
         municipality_id: "municipality-0".into(),
         filed_at: start() + Duration::hours(1),
         symptom: Symptom::of("Vi kan ikke logge ind på KY", "siden kl. 9"),
+        incident_id: None,
     };
-    bencher.bench(|| detect(divan::black_box(&new), divan::black_box(&recent), &RULE));
+    bencher.bench(|| {
+        classify(
+            divan::black_box(&new),
+            false,
+            &[],
+            divan::black_box(&recent),
+            &RULE,
+        )
+    });
 }
 
 #[divan::bench]

@@ -18,6 +18,9 @@ use crate::domain;
 use crate::registry::{Move, NewCase, Registry};
 use crate::store::{areas, attachments, cases, comments, systems, teams};
 
+mod incidents;
+mod messages;
+
 const TITLE_MAX: usize = 200;
 const TEXT_MAX: usize = 20_000;
 const SHORT_MAX: usize = 200;
@@ -78,11 +81,24 @@ impl CasesApi {
             change_request_wanted: c.change_request_wanted,
             merged_into_case_id: c.merged_into.unwrap_or_default(),
             incident_flag: c.incident_flag,
+            incident_id: c.incident_id.unwrap_or_default(),
             version: c.version,
             create_time: Some(to_timestamp(c.created_at)),
             update_time: Some(to_timestamp(c.updated_at)),
         })
     }
+}
+
+/// An optional enum field: `None` when unspecified; a violation when unknown.
+fn optional_enum<E: TryFrom<i32> + PartialEq + Default>(
+    v: &mut Validator,
+    field: &str,
+    value: i32,
+) -> E {
+    E::try_from(value).unwrap_or_else(|_| {
+        v.violation(field, "is not a known value");
+        E::default()
+    })
 }
 
 /// An enum field that must be set to a known value.
@@ -125,7 +141,10 @@ fn attachment(a: attachments::Model) -> pb::Attachment {
 
 /// A system's settings from a request (id and version are the caller's to set).
 fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
-    if s.outage_report_threshold < 0 || s.outage_window_minutes < 0 {
+    if s.outage_report_threshold < 0
+        || s.outage_window_minutes < 0
+        || s.outage_distinct_reporters < 0
+    {
         v.violation(
             "system.outage_report_threshold",
             "outage settings must not be negative",
@@ -145,6 +164,7 @@ fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
         where_to_turn,
         outage_report_threshold: s.outage_report_threshold,
         outage_window_minutes: s.outage_window_minutes,
+        outage_distinct_reporters: s.outage_distinct_reporters.max(1),
         version: 0,
     }
 }
@@ -168,6 +188,7 @@ fn system(s: systems::Model) -> pb::System {
         where_to_turn: s.where_to_turn,
         outage_report_threshold: s.outage_report_threshold,
         outage_window_minutes: s.outage_window_minutes,
+        outage_distinct_reporters: s.outage_distinct_reporters,
         version: s.version,
     }
 }

@@ -37,6 +37,8 @@ pub const SERVICE_NAME: &str = "cases";
 pub const DEFAULT_PORT: u16 = 50053;
 /// How long after resolution a case may be reopened, by default.
 pub const DEFAULT_REOPEN_DAYS: i64 = 14;
+/// Minutes after the supplier report and each update when an incident's follow-up is due, by default.
+pub const DEFAULT_FOLLOW_UP_MINUTES: i64 = 60;
 
 /// The service's own settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,6 +55,10 @@ pub struct CasesConfig {
     /// Days after resolution in which a case may be reopened.
     #[arg(long, env = "KOMMUNE_CASES_REOPEN_DAYS", default_value_t = DEFAULT_REOPEN_DAYS)]
     pub reopen_days: i64,
+    /// Minutes after the report to the supplier, and after each update, when an incident's follow-up
+    /// is due.
+    #[arg(long, env = "KOMMUNE_CASES_INCIDENT_FOLLOW_UP_MINUTES", default_value_t = DEFAULT_FOLLOW_UP_MINUTES)]
+    pub incident_follow_up_minutes: i64,
 }
 
 /// What the cases service needs to start.
@@ -76,8 +82,10 @@ pub struct Options {
     /// The service's own API key, to follow identity's events (anonymisations); without it they are
     /// not followed.
     pub service_api_key: Option<String>,
-    /// How often SLA alerts are looked for and announced as events.
+    /// How often SLA alerts and overdue incident follow-ups are looked for and announced as events.
     pub sla_sweep_interval: std::time::Duration,
+    /// When the follow-up with the supplier on an incident is due after its report and each update.
+    pub incident_follow_up: Duration,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -100,6 +108,7 @@ impl Options {
             changes_addr: None,
             service_api_key: None,
             sla_sweep_interval: std::time::Duration::from_secs(60),
+            incident_follow_up: Duration::minutes(DEFAULT_FOLLOW_UP_MINUTES),
             clock,
         }
     }
@@ -129,6 +138,7 @@ impl Cases {
         let policy = Policy {
             calendar: BusinessCalendar::new(options.opening_hours),
             reopen_window: options.reopen_window,
+            follow_up: options.incident_follow_up,
         };
         let identity_feed = match options.service_api_key {
             Some(key) => Some((
@@ -173,6 +183,14 @@ impl Cases {
             .add_service(pb::report_service_server::ReportServiceServer::new(
                 api.clone(),
             ))
+            .add_service(pb::incident_service_server::IncidentServiceServer::new(
+                api.clone(),
+            ))
+            .add_service(
+                pb::operational_message_service_server::OperationalMessageServiceServer::new(
+                    api.clone(),
+                ),
+            )
             .add_service(pb::audit_service_server::AuditServiceServer::new(
                 api.clone(),
             ))
@@ -194,6 +212,9 @@ impl Cases {
                 tokio::time::sleep(interval).await;
                 if let Err(err) = registry.announce_sla_alerts().await {
                     tracing::warn!(error = %err, "cannot announce SLA alerts");
+                }
+                if let Err(err) = registry.announce_overdue_follow_ups().await {
+                    tracing::warn!(error = %err, "cannot announce overdue incident follow-ups");
                 }
             }
         });

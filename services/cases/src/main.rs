@@ -53,6 +53,7 @@ async fn main() -> Result<(), BoxError> {
         Arc::new(SystemClock),
     );
     options.reopen_window = chrono::Duration::days(cli.cases.reopen_days);
+    options.incident_follow_up = chrono::Duration::minutes(cli.cases.incident_follow_up_minutes);
     options.trusted_issuers = config.auth.trusted_issuers()?;
     options.service_api_key = cli.cases.service_api_key;
     options.changes_addr = cli.cases.changes_addr;

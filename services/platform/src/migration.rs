@@ -18,6 +18,51 @@ pub fn foreign_key(
         .to_owned()
 }
 
+/// The column shapes every schema repeats, for new migrations (published ones stay as written).
+pub mod columns {
+    use sea_orm_migration::prelude::*;
+
+    /// A string primary key (UUIDs).
+    pub fn id(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name)
+            .string()
+            .not_null()
+            .primary_key()
+            .take()
+    }
+
+    /// A required short string (names, enum names, ids).
+    pub fn short(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name).string().not_null().take()
+    }
+
+    /// A required text of any length (free text, JSON lists).
+    pub fn text(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name).text().not_null().take()
+    }
+
+    /// A required instant.
+    pub fn instant(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name)
+            .timestamp_with_time_zone()
+            .not_null()
+            .take()
+    }
+
+    /// An optional instant.
+    pub fn optional_instant(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name)
+            .timestamp_with_time_zone()
+            .null()
+            .take()
+    }
+
+    /// An optimistic-concurrency version (or any required 64-bit count).
+    pub fn version(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name).big_integer().not_null().take()
+    }
+}
+
 /// The platform's migrations, oldest first.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![Box::new(PlatformTables), Box::new(FeedCursors)]

@@ -1,7 +1,9 @@
 //! The rules of support cases as plain types and functions: the lifecycle, the SLA targets, the personal
-//! ID field, who sees what, and outage detection from reports ([`outage`]). No I/O here.
+//! ID field, who sees what, outage detection from reports ([`outage`]) and the rules of incidents and
+//! operational messages ([`incident`]). No I/O here.
 
 pub mod calendar;
+pub mod incident;
 pub mod outage;
 
 use chrono::{DateTime, Duration, Utc};

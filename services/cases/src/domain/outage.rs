@@ -70,6 +70,8 @@ pub struct Report {
     pub filed_at: DateTime<Utc>,
     /// What it says.
     pub symptom: Symptom,
+    /// The open incident it is linked to, if any.
+    pub incident_id: Option<String>,
 }
 
 /// When reports add up to an outage: at least `reports` same-cause reports on one system within
@@ -104,10 +106,17 @@ pub fn same_cause_reports<'a>(
         .collect()
 }
 
-/// The cases of a suspected outage when `new`, with the recent reports that share its cause, meets the
-/// rule; `None` otherwise. The new case comes first.
+/// The cases of a suspected outage when `new`, with the recent reports that share its cause and are not
+/// linked to an incident yet, meets the rule; `None` otherwise, and always when the rule asks for no
+/// reports (detection off). The new case comes first.
 pub fn detect(new: &Report, recent: &[Report], rule: &DetectionRule) -> Option<Vec<String>> {
-    let alike = same_cause_reports(new, recent, rule);
+    if rule.reports == 0 {
+        return None;
+    }
+    let alike: Vec<&Report> = same_cause_reports(new, recent, rule)
+        .into_iter()
+        .filter(|r| r.incident_id.is_none())
+        .collect();
     let reporters: HashSet<&str> = alike
         .iter()
         .map(|r| r.reporter_user_id.as_str())
@@ -119,6 +128,66 @@ pub fn detect(new: &Report, recent: &[Report], rule: &DetectionRule) -> Option<V
             .chain(alike.iter().map(|r| r.case_id.clone()))
             .collect()
     })
+}
+
+/// An open incident as classification sees it.
+#[derive(Debug, Clone)]
+pub struct OpenIncident {
+    /// The incident.
+    pub id: String,
+    /// Its affected systems.
+    pub system_ids: Vec<String>,
+    /// The symptom it was opened for.
+    pub symptom: Symptom,
+}
+
+/// What a new report leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Classification {
+    /// It shares the cause of this open incident: link it.
+    Join(String),
+    /// With these cases (the new one first) it reveals an outage: propose an incident linking them.
+    Propose(Vec<String>),
+    /// An acute filing that matches nothing open: open an incident for it.
+    OpenForAcute,
+    /// Nothing to link.
+    Alone,
+}
+
+/// Classifies a new report: first against the open incidents, through the recent same-cause reports
+/// already linked to one (the incident most of them share) or the incident's own symptom; then against
+/// the unlinked recent reports by the detection rule; an acute filing that matches nothing opens an
+/// incident of its own. `recent` holds the system's reports of the window (linked to open incidents or
+/// to none), `open` the open incidents.
+pub fn classify(
+    new: &Report,
+    acute: bool,
+    open: &[OpenIncident],
+    recent: &[Report],
+    rule: &DetectionRule,
+) -> Classification {
+    let alike = same_cause_reports(new, recent, rule);
+    let mut votes: Vec<(&str, usize)> = Vec::new();
+    for incident in alike.iter().filter_map(|r| r.incident_id.as_deref()) {
+        match votes.iter_mut().find(|(id, _)| *id == incident) {
+            Some((_, count)) => *count += 1,
+            None => votes.push((incident, 1)),
+        }
+    }
+    if let Some((incident, _)) = votes.iter().max_by_key(|(_, count)| *count) {
+        return Classification::Join((*incident).to_owned());
+    }
+    if let Some(incident) = open
+        .iter()
+        .find(|i| i.system_ids.contains(&new.system_id) && i.symptom.same_cause(&new.symptom))
+    {
+        return Classification::Join(incident.id.clone());
+    }
+    match detect(new, recent, rule) {
+        Some(cases) => Classification::Propose(cases),
+        None if acute => Classification::OpenForAcute,
+        None => Classification::Alone,
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +206,7 @@ mod tests {
             municipality_id: format!("municipality-{}", n % 3),
             filed_at: at(minute),
             symptom: Symptom::of(text, ""),
+            incident_id: None,
         }
     }
 
@@ -232,5 +302,64 @@ mod tests {
         let new = report(4, 5, LOGIN_FAILS[4]);
         assert_eq!(same_cause_reports(&new, &recent, &RULE).len(), 2);
         assert_eq!(detect(&new, &recent, &RULE), None);
+    }
+
+    #[test]
+    fn a_report_joins_the_incident_its_alike_reports_are_linked_to() {
+        let mut recent: Vec<Report> = (0..3)
+            .map(|n| report(n, n as i64, LOGIN_FAILS[n]))
+            .collect();
+        recent[0].incident_id = Some("incident-a".into());
+        recent[1].incident_id = Some("incident-b".into());
+        recent[2].incident_id = Some("incident-b".into());
+        let new = report(3, 4, LOGIN_FAILS[3]);
+        assert_eq!(
+            classify(&new, false, &[], &recent, &RULE),
+            Classification::Join("incident-b".into())
+        );
+    }
+
+    #[test]
+    fn a_report_joins_an_open_incident_of_its_system_by_symptom_after_the_window() {
+        let open = [OpenIncident {
+            id: "incident-a".into(),
+            system_ids: vec!["portal".into(), "ky".into()],
+            symptom: Symptom::of("KY login fejler", "Ingen kan logge ind"),
+        }];
+        let new = report(1, 600, LOGIN_FAILS[0]);
+        assert_eq!(
+            classify(&new, false, &open, &[], &RULE),
+            Classification::Join("incident-a".into())
+        );
+        let elsewhere = Report {
+            system_id: "other".into(),
+            ..new.clone()
+        };
+        assert_eq!(
+            classify(&elsewhere, false, &open, &[], &RULE),
+            Classification::Alone
+        );
+        let unrelated = report(2, 600, "Forkert beløb på udbetaling");
+        assert_eq!(
+            classify(&unrelated, true, &open, &[], &RULE),
+            Classification::OpenForAcute
+        );
+    }
+
+    #[test]
+    fn enough_unlinked_alike_reports_propose_an_incident_and_detection_can_be_off() {
+        let recent: Vec<Report> = (0..4)
+            .map(|n| report(n, n as i64, LOGIN_FAILS[n]))
+            .collect();
+        let new = report(4, 5, LOGIN_FAILS[4]);
+        match classify(&new, false, &[], &recent, &RULE) {
+            Classification::Propose(cases) => assert_eq!(cases.len(), 5),
+            other => panic!("{other:?}"),
+        }
+        let off = DetectionRule { reports: 0, ..RULE };
+        assert_eq!(
+            classify(&new, false, &[], &recent, &off),
+            Classification::Alone
+        );
     }
 }

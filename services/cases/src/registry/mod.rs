@@ -21,12 +21,18 @@ use kommune_proto::identity::v1::Role;
 use pb::{CaseState, Resolution, SupportLine, Transition};
 
 use crate::domain::calendar::BusinessCalendar;
+use crate::domain::outage::Classification;
 use crate::domain::{self, sla_targets};
 use crate::store::{areas, attachments, cases, comments, systems, teams};
 use crate::vault::Vault;
 
+mod incidents;
+mod messages;
 mod reference;
 mod reports;
+
+pub use incidents::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
+pub use messages::MessageContent;
 
 /// A case to file (validated).
 #[derive(Debug, Clone)]
@@ -82,6 +88,8 @@ pub struct Policy {
     pub calendar: BusinessCalendar,
     /// How long after resolution a case may be reopened.
     pub reopen_window: Duration,
+    /// When the follow-up with the supplier on an incident is due after its report and each update.
+    pub follow_up: Duration,
 }
 
 /// The cases service's state and operations.
@@ -93,6 +101,16 @@ pub struct Registry {
     changes: Option<Channel>,
     vault: Vault,
     policy: Policy,
+}
+
+/// The actor of what the service does by itself (audited under `system:<what>`).
+fn system_actor(what: &str) -> Caller {
+    Caller {
+        subject: format!("system:{what}"),
+        municipality_id: None,
+        roles: Vec::new(),
+        token: String::new(),
+    }
 }
 
 fn name_of<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
@@ -215,7 +233,9 @@ impl Registry {
         Ok(case)
     }
 
-    async fn changed(
+    /// Writes a changed case with its audit record, without an event (for changes that announce
+    /// themselves once for many cases, like an incident's).
+    async fn saved(
         &self,
         txn: &DatabaseTransaction,
         caller: &Caller,
@@ -223,11 +243,23 @@ impl Registry {
         change: &str,
         payload: serde_json::Value,
     ) -> Result<cases::Model, Error> {
-        let now = self.clock.now();
         case.version += 1;
-        case.updated_at = now;
+        case.updated_at = self.clock.now();
         let case = cases::update(txn, case).await?;
         audit::record(txn, self.audit(caller, "case", &case.id, change, payload)).await?;
+        Ok(case)
+    }
+
+    /// Writes a changed case with its audit record and its `CaseChanged` event.
+    async fn changed(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        case: cases::Model,
+        change: &str,
+        payload: serde_json::Value,
+    ) -> Result<cases::Model, Error> {
+        let case = self.saved(txn, caller, case, change, payload).await?;
         let state = CaseState::from_str_name(&case.state).unwrap_or_default();
         let event = pb::CaseChanged {
             case_id: case.id.clone(),
@@ -235,7 +267,7 @@ impl Registry {
             state: state as i32,
             change: change.to_owned(),
         };
-        outbox::publish(txn, now, &case.id, &event).await?;
+        outbox::publish(txn, self.clock.now(), &case.id, &event).await?;
         Ok(case)
     }
 
@@ -287,48 +319,59 @@ impl Registry {
             (CaseState::Closed, Resolution::OutsideChain, Some(now))
         };
         let created = idempotency::run(&self.db, key, now, |c: &cases::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
-            let case = cases::insert(
-                txn,
-                cases::Model {
-                    id: Uuid::now_v7().to_string(),
-                    number: cases::next_number(txn).await?,
-                    municipality_id: municipality.to_string(),
-                    reporter_user_id: reporter.clone(),
-                    title: new.title,
-                    description: new.description,
-                    kind: name_of(new.kind, pb::CaseKind::as_str_name),
-                    question_subject: name_of(new.question_subject, pb::QuestionSubject::as_str_name),
-                    severity: name_of(new.severity, pb::Severity::as_str_name),
-                    system_id: new.system_id,
-                    area_id: new.area_id,
-                    guide_sections: serde_json::to_string(&new.guide_sections).map_err(Error::internal)?,
-                    personal_id: sealed,
-                    state: state.as_str_name().to_owned(),
-                    team_id: None,
-                    line: SupportLine::Unspecified.as_str_name().to_owned(),
-                    resolution: resolution.as_str_name().to_owned(),
-                    change_request_id: String::new(),
-                    change_request_wanted: false,
-                    merged_into: None,
-                    incident_flag: acute,
-                    response_due,
-                    first_response_at: None,
-                    resolution_due,
-                    paused_seconds: 0,
-                    awaiting_since: None,
-                    resolved_at,
-                    related: "[]".into(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .await?;
+            // Taking the number serialises filings, so classification below sees every earlier report.
+            let number = cases::next_number(txn).await?;
+            let mut case = cases::Model {
+                id: Uuid::now_v7().to_string(),
+                number,
+                municipality_id: municipality.to_string(),
+                reporter_user_id: reporter.clone(),
+                title: new.title,
+                description: new.description,
+                kind: name_of(new.kind, pb::CaseKind::as_str_name),
+                question_subject: name_of(new.question_subject, pb::QuestionSubject::as_str_name),
+                severity: name_of(new.severity, pb::Severity::as_str_name),
+                system_id: new.system_id,
+                area_id: new.area_id,
+                guide_sections: serde_json::to_string(&new.guide_sections).map_err(Error::internal)?,
+                personal_id: sealed,
+                state: state.as_str_name().to_owned(),
+                team_id: None,
+                line: SupportLine::Unspecified.as_str_name().to_owned(),
+                resolution: resolution.as_str_name().to_owned(),
+                change_request_id: String::new(),
+                change_request_wanted: false,
+                merged_into: None,
+                incident_flag: acute,
+                response_due,
+                first_response_at: None,
+                resolution_due,
+                paused_seconds: 0,
+                awaiting_since: None,
+                resolved_at,
+                related: "[]".into(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                incident_id: None,
+            };
+            let classification = if system.chain_responsibility {
+                self.classify(txn, &system, &case, acute).await?
+            } else {
+                Classification::Alone
+            };
+            case.incident_id = match &classification {
+                Classification::Join(incident) => Some(incident.clone()),
+                Classification::Propose(_) | Classification::OpenForAcute => Some(Uuid::now_v7().to_string()),
+                Classification::Alone => None,
+            };
+            let case = cases::insert(txn, case).await?;
             // The audit payload names what was filed, never the personal ID number itself.
-            let payload = json!({"number": case.number, "title": case.title, "severity": case.severity, "system_id": case.system_id, "area_id": case.area_id, "personal_id": case.personal_id.is_some()});
+            let payload = json!({"number": case.number, "title": case.title, "severity": case.severity, "system_id": case.system_id, "area_id": case.area_id, "personal_id": case.personal_id.is_some(), "incident_id": case.incident_id});
             audit::record(txn, self.audit(caller, "case", &case.id, "file", payload)).await?;
-            let event = pb::CaseFiled { case_id: case.id.clone(), municipality_id: case.municipality_id.clone(), severity: new.severity as i32, incident_flag: acute };
+            let event = pb::CaseFiled { case_id: case.id.clone(), municipality_id: case.municipality_id.clone(), severity: new.severity as i32, incident_flag: acute, incident_id: case.incident_id.clone().unwrap_or_default() };
             outbox::publish(txn, now, &case.id, &event).await?;
+            self.link_filed(txn, &system, &case, classification).await?;
             Ok(case)
         })
         .await?;
@@ -753,12 +796,7 @@ impl Registry {
     /// history and the audit chain stay. Running it twice changes nothing more.
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
         let author = format!("{}{user_id}", kommune_platform::auth::USER_SUBJECT_PREFIX);
-        let system = Caller {
-            subject: "system:identity-feed".into(),
-            municipality_id: None,
-            roles: Vec::new(),
-            token: String::new(),
-        };
+        let system = system_actor("identity-feed");
         let txn = self.db.begin().await?;
         let touched = comments::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
         for case_id in &touched {

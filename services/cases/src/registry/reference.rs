@@ -141,7 +141,7 @@ impl Registry {
             .ok_or_else(|| Error::not_found_field("system", &changed.id, "system.system_id"))?;
         changed.version += 1;
         let system = systems::update(&txn, changed).await?;
-        let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn, "outage_report_threshold": system.outage_report_threshold, "outage_window_minutes": system.outage_window_minutes});
+        let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn, "outage_report_threshold": system.outage_report_threshold, "outage_window_minutes": system.outage_window_minutes, "outage_distinct_reporters": system.outage_distinct_reporters});
         audit::record(
             &txn,
             self.audit(caller, "system", &system.id, "update", payload),

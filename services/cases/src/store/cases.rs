@@ -75,6 +75,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Last changed.
     pub updated_at: DateTimeUtc,
+    /// The incident it is linked to.
+    pub incident_id: Option<String>,
 }
 
 /// No navigable relations.
@@ -121,6 +123,54 @@ pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, E
 /// One case.
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
     Ok(Entity::find_by_id(id).one(db).await?)
+}
+
+/// A system's cases filed in `since..=until`, oldest first: the reports an outage is detected from.
+pub async fn filed_between(
+    db: &impl ConnectionTrait,
+    system_id: &str,
+    since: DateTimeUtc,
+    until: DateTimeUtc,
+) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::SystemId.eq(system_id))
+        .filter(Column::CreatedAt.between(since, until))
+        .order_by_asc(Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// The cases linked to an incident, oldest first.
+pub async fn of_incident(
+    db: &impl ConnectionTrait,
+    incident_id: &str,
+) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::IncidentId.eq(incident_id))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Cases by id, in the order of `ids`; NOT_FOUND naming `field` for a missing one.
+pub async fn find_all(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+    field: &'static str,
+) -> Result<Vec<Model>, Error> {
+    let found = Entity::find()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?;
+    ids.iter()
+        .map(|id| {
+            found
+                .iter()
+                .find(|c| c.id == *id)
+                .cloned()
+                .ok_or_else(|| Error::not_found_field("case", id, field))
+        })
+        .collect()
 }
 
 /// What a list is limited to.

@@ -24,6 +24,8 @@ pub struct Model {
     pub outage_window_minutes: i32,
     /// Optimistic-concurrency version.
     pub version: i64,
+    /// Outage detection: from how many different reporters (at least 1).
+    pub outage_distinct_reporters: i32,
 }
 
 /// No navigable relations.

@@ -1,0 +1,930 @@
+//! Incidents: filed reports classified and linked, incidents opened, updated, reported to the supplier,
+//! answered at once on every linked case and resolved with them; overdue follow-ups announced once.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit;
+use kommune_platform::auth::Caller;
+use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::outbox;
+use kommune_platform::paging::Page;
+use kommune_proto::cases::v1 as pb;
+use kommune_proto::common::v1::PageResponse;
+use pb::{
+    CaseState, IncidentOrigin, IncidentScope, IncidentStatus, IncidentUpdateKind, Resolution,
+};
+
+use super::{Registry, system_actor};
+use crate::domain::incident::{self as rules, follow_up_overdue};
+use crate::domain::outage::{self, Classification, DetectionRule, OpenIncident, Report, Symptom};
+use crate::domain::{self};
+use crate::store::{attachments, cases, comments, incident_updates, incidents, systems};
+
+/// An incident opened by hand (validated).
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Affected systems (at least one).
+    pub system_ids: Vec<String>,
+    /// Scope, if known.
+    pub scope: IncidentScope,
+    /// Cases to link.
+    pub case_ids: Vec<String>,
+}
+
+/// A status update (validated).
+#[derive(Debug, Clone)]
+pub struct IncidentChange {
+    /// The update.
+    pub text: String,
+    /// The new status (`Unspecified`: unchanged).
+    pub status: IncidentStatus,
+    /// The scope (`Unspecified`: unchanged).
+    pub scope: IncidentScope,
+    /// Systems affected too.
+    pub add_system_ids: Vec<String>,
+}
+
+/// A report to the supplier (validated).
+#[derive(Debug, Clone)]
+pub struct NewSupplierReport {
+    /// The problem.
+    pub problem: String,
+    /// When it began or was seen.
+    pub occurred_at: DateTime<Utc>,
+    /// A screenshot attachment of a linked case, if any.
+    pub screenshot_attachment_id: Option<String>,
+    /// The supplier's tag.
+    pub tag: String,
+}
+
+/// An incident with its linked cases and timeline.
+#[derive(Debug, Clone)]
+pub struct IncidentView {
+    /// The incident.
+    pub incident: incidents::Model,
+    /// Its linked cases' ids, oldest first.
+    pub case_ids: Vec<String>,
+    /// Its timeline, oldest first.
+    pub timeline: Vec<incident_updates::Model>,
+}
+
+fn require_supporter(caller: &Caller) -> Result<(), Error> {
+    if domain::is_supporter(caller) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(
+            "incidents are worked by the supplier's support and the consortium".into(),
+        ))
+    }
+}
+
+fn json_list<T: serde::Serialize>(items: &T) -> Result<String, Error> {
+    serde_json::to_string(items).map_err(Error::internal)
+}
+
+fn linked_case(case: &cases::Model) -> pb::LinkedCase {
+    pb::LinkedCase {
+        case_id: case.id.clone(),
+        municipality_id: case.municipality_id.clone(),
+        reporter_user_id: case.reporter_user_id.clone(),
+    }
+}
+
+fn report(case: &cases::Model) -> Report {
+    Report {
+        case_id: case.id.clone(),
+        system_id: case.system_id.clone(),
+        reporter_user_id: case.reporter_user_id.clone(),
+        municipality_id: case.municipality_id.clone(),
+        filed_at: case.created_at,
+        symptom: Symptom::of(&case.title, &case.description),
+        incident_id: case.incident_id.clone(),
+    }
+}
+
+fn municipalities_of(cases: &[cases::Model]) -> Vec<String> {
+    cases
+        .iter()
+        .map(|c| c.municipality_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+impl Registry {
+    /// How a newly filed case relates to the system's open incidents and the reports of its window.
+    pub(super) async fn classify(
+        &self,
+        txn: &DatabaseTransaction,
+        system: &systems::Model,
+        case: &cases::Model,
+        acute: bool,
+    ) -> Result<Classification, Error> {
+        let rule = DetectionRule {
+            reports: system.outage_report_threshold.max(0) as usize,
+            distinct_reporters: system.outage_distinct_reporters.max(1) as usize,
+            window: Duration::minutes(system.outage_window_minutes.max(0).into()),
+        };
+        let open = incidents::open(txn).await?;
+        let open_ids: HashSet<&str> = open.iter().map(|i| i.id.as_str()).collect();
+        // Reports explained by a resolved incident do not count again; merged duplicates never did.
+        let recent: Vec<Report> = cases::filed_between(
+            txn,
+            &system.id,
+            case.created_at - rule.window,
+            case.created_at,
+        )
+        .await?
+        .iter()
+        .filter(|c| c.merged_into.is_none())
+        .filter(|c| {
+            c.incident_id
+                .as_deref()
+                .is_none_or(|id| open_ids.contains(id))
+        })
+        .map(report)
+        .collect();
+        let open: Vec<OpenIncident> = open
+            .iter()
+            .map(|i| OpenIncident {
+                id: i.id.clone(),
+                system_ids: i.system_ids(),
+                symptom: Symptom::of(&i.symptom, ""),
+            })
+            .filter(|i| i.system_ids.contains(&system.id))
+            .collect();
+        Ok(outage::classify(
+            &report(case),
+            acute,
+            &open,
+            &recent,
+            &rule,
+        ))
+    }
+
+    /// Acts on a filed case's classification: joins it to its incident, or opens the incident it
+    /// reveals (linking the other reports too) or its acute filing asks for.
+    pub(super) async fn link_filed(
+        &self,
+        txn: &DatabaseTransaction,
+        system: &systems::Model,
+        case: &cases::Model,
+        classification: Classification,
+    ) -> Result<(), Error> {
+        let actor = system_actor("detection");
+        let Some(incident_id) = case.incident_id.clone() else {
+            return Ok(());
+        };
+        let (origin, others, title, description) = match classification {
+            Classification::Alone => return Ok(()),
+            Classification::Join(_) => {
+                let incident = incidents::find(txn, &incident_id)
+                    .await?
+                    .ok_or_else(|| Error::internal("a joined incident is missing"))?;
+                return self.joined(txn, &actor, incident, case).await.map(|_| ());
+            }
+            Classification::Propose(ids) => {
+                let others = cases::find_all(txn, &ids[1..], "case_ids").await?;
+                let reporters: HashSet<&str> = others
+                    .iter()
+                    .chain(std::iter::once(case))
+                    .map(|c| c.reporter_user_id.as_str())
+                    .collect();
+                let description = format!(
+                    "{} reports of one cause about {} within {} minutes from {} reporters; proposed by \
+                     detection, to be confirmed.",
+                    ids.len(),
+                    system.name,
+                    system.outage_window_minutes,
+                    reporters.len()
+                );
+                (
+                    IncidentOrigin::Detected,
+                    others,
+                    format!("Suspected outage of {}: {}", system.name, case.title),
+                    description,
+                )
+            }
+            Classification::OpenForAcute => (
+                IncidentOrigin::AcuteFiling,
+                Vec::new(),
+                format!("Acute: {}", case.title),
+                format!(
+                    "Opened by the acute filing SAG-{:06} about {}.",
+                    case.number, system.name
+                ),
+            ),
+        };
+        let now = self.clock.now();
+        let draft = incidents::Model {
+            id: incident_id,
+            title,
+            description,
+            status: IncidentStatus::Suspected.as_str_name().to_owned(),
+            scope: IncidentScope::Unspecified.as_str_name().to_owned(),
+            origin: origin.as_str_name().to_owned(),
+            system_ids: json_list(&[&system.id])?,
+            municipality_ids: "[]".into(),
+            symptom: format!("{} {}", case.title, case.description),
+            supplier_report: None,
+            follow_up_due: None,
+            follow_up_announced: false,
+            resolved_at: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut linking = vec![case.clone()];
+        linking.extend(others);
+        self.open(txn, &actor, draft, linking, "case_ids").await?;
+        Ok(())
+    }
+
+    /// Links `case` to `incident` unless it is already: the case must be about one of its systems and
+    /// not linked elsewhere. `field` names the request field of the case in errors.
+    async fn attach(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Caller,
+        incident: &incidents::Model,
+        case: cases::Model,
+        field: &'static str,
+    ) -> Result<cases::Model, Error> {
+        if !incident.system_ids().contains(&case.system_id) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "case {} is about another system than the incident's",
+                    case.id
+                ),
+            ));
+        }
+        match case.incident_id.as_deref() {
+            Some(id) if id == incident.id => return Ok(case),
+            Some(other) => {
+                return Err(Error::FailedPrecondition(format!(
+                    "case {} is linked to incident {other}",
+                    case.id
+                )));
+            }
+            None => {}
+        }
+        let mut case = case;
+        case.incident_id = Some(incident.id.clone());
+        let payload = json!({"incident_id": incident.id});
+        self.saved(txn, actor, case, "link incident", payload).await
+    }
+
+    /// Opens `draft` with `linking` linked, its timeline started and `IncidentOpened` announced.
+    async fn open(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Caller,
+        mut draft: incidents::Model,
+        linking: Vec<cases::Model>,
+        field: &'static str,
+    ) -> Result<incidents::Model, Error> {
+        let mut linked = Vec::with_capacity(linking.len());
+        for case in linking {
+            linked.push(self.attach(txn, actor, &draft, case, field).await?);
+        }
+        draft.municipality_ids = json_list(&municipalities_of(&linked))?;
+        let incident = incidents::insert(txn, draft).await?;
+        let case_ids: Vec<String> = linked.iter().map(|c| c.id.clone()).collect();
+        self.timeline(
+            txn,
+            actor,
+            &incident,
+            IncidentUpdateKind::Opened,
+            &incident.title,
+            &case_ids,
+        )
+        .await?;
+        let payload = json!({"title": incident.title, "origin": incident.origin, "system_ids": incident.system_ids(), "case_ids": case_ids});
+        audit::record(
+            txn,
+            self.audit(actor, "incident", &incident.id, "open", payload),
+        )
+        .await?;
+        let event = pb::IncidentOpened {
+            incident_id: incident.id.clone(),
+            origin: IncidentOrigin::from_str_name(&incident.origin).unwrap_or_default() as i32,
+            system_ids: incident.system_ids(),
+            cases: linked.iter().map(linked_case).collect(),
+        };
+        outbox::publish(txn, self.clock.now(), &incident.id, &event).await?;
+        Ok(incident)
+    }
+
+    /// Records a case joining an open incident: affected municipalities, timeline, audit and event.
+    async fn joined(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Caller,
+        mut incident: incidents::Model,
+        case: &cases::Model,
+    ) -> Result<incidents::Model, Error> {
+        let mut municipalities = incident.municipality_ids();
+        if !municipalities.contains(&case.municipality_id) {
+            municipalities.push(case.municipality_id.clone());
+            municipalities.sort();
+        }
+        incident.municipality_ids = json_list(&municipalities)?;
+        let text = format!("SAG-{:06} linked", case.number);
+        let incident = self
+            .incident_changed(
+                txn,
+                actor,
+                incident,
+                IncidentUpdateKind::CaseLinked,
+                &text,
+                std::slice::from_ref(case),
+            )
+            .await?;
+        Ok(incident)
+    }
+
+    /// Adds a timeline entry.
+    async fn timeline(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Caller,
+        incident: &incidents::Model,
+        kind: IncidentUpdateKind,
+        text: &str,
+        case_ids: &[String],
+    ) -> Result<incident_updates::Model, Error> {
+        incident_updates::insert(
+            txn,
+            incident_updates::Model {
+                id: Uuid::now_v7().to_string(),
+                incident_id: incident.id.clone(),
+                kind: kind.as_str_name().to_owned(),
+                text: text.to_owned(),
+                status: incident.status.clone(),
+                author: actor.subject.clone(),
+                case_ids: json_list(&case_ids)?,
+                created_at: self.clock.now(),
+            },
+        )
+        .await
+    }
+
+    /// Writes a changed incident with its timeline entry, audit record and one `IncidentChanged` event
+    /// naming `concerned` cases.
+    async fn incident_changed(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Caller,
+        mut incident: incidents::Model,
+        kind: IncidentUpdateKind,
+        text: &str,
+        concerned: &[cases::Model],
+    ) -> Result<incidents::Model, Error> {
+        let now = self.clock.now();
+        incident.version += 1;
+        incident.updated_at = now;
+        let incident = incidents::update(txn, incident).await?;
+        let case_ids: Vec<String> = concerned.iter().map(|c| c.id.clone()).collect();
+        let entry = self
+            .timeline(txn, actor, &incident, kind, text, &case_ids)
+            .await?;
+        let change = kind
+            .as_str_name()
+            .trim_start_matches("INCIDENT_UPDATE_KIND_")
+            .to_lowercase();
+        let payload = json!({"update_id": entry.id, "status": incident.status, "scope": incident.scope, "system_ids": incident.system_ids(), "case_ids": case_ids});
+        audit::record(
+            txn,
+            self.audit(actor, "incident", &incident.id, &change, payload),
+        )
+        .await?;
+        let event = pb::IncidentChanged {
+            incident_id: incident.id.clone(),
+            status: incident.status() as i32,
+            change,
+            cases: concerned.iter().map(linked_case).collect(),
+        };
+        outbox::publish(txn, now, &incident.id, &event).await?;
+        Ok(incident)
+    }
+
+    /// An incident to change: found, at the version read (when given), and open.
+    async fn open_incident(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<incidents::Model, Error> {
+        let incident = incidents::find(txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("incident", id))?;
+        if let Some(expected) = expected_version
+            && incident.version != expected
+        {
+            return Err(Error::Aborted(format!(
+                "the incident is at version {}, not {expected}",
+                incident.version
+            )));
+        }
+        if !rules::is_open(incident.status()) {
+            return Err(Error::FailedPrecondition("the incident is resolved".into()));
+        }
+        Ok(incident)
+    }
+
+    async fn view(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        incident: incidents::Model,
+    ) -> Result<IncidentView, Error> {
+        let case_ids = cases::of_incident(db, &incident.id)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let timeline = incident_updates::of_incident(db, &incident.id).await?;
+        Ok(IncidentView {
+            incident,
+            case_ids,
+            timeline,
+        })
+    }
+
+    async fn require_systems(
+        &self,
+        txn: &DatabaseTransaction,
+        ids: &[String],
+        field: &'static str,
+    ) -> Result<(), Error> {
+        for id in ids {
+            systems::find(txn, id)
+                .await?
+                .ok_or_else(|| Error::not_found_field("system", id, field))?;
+        }
+        Ok(())
+    }
+
+    /// Opens an incident by hand, linking the named cases.
+    pub async fn open_incident_by_hand(
+        &self,
+        caller: &Caller,
+        new: NewIncident,
+        key: Option<IdempotencyKey>,
+    ) -> Result<IncidentView, Error> {
+        require_supporter(caller)?;
+        let now = self.clock.now();
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |i: &incidents::Model| i.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                self.require_systems(txn, &new.system_ids, "system_ids")
+                    .await?;
+                let linking = cases::find_all(txn, &new.case_ids, "case_ids").await?;
+                for case in &linking {
+                    Self::require_sees(caller, case)?;
+                }
+                let draft = incidents::Model {
+                    id: Uuid::now_v7().to_string(),
+                    symptom: format!("{} {}", new.title, new.description),
+                    title: new.title,
+                    description: new.description,
+                    status: IncidentStatus::Suspected.as_str_name().to_owned(),
+                    scope: new.scope.as_str_name().to_owned(),
+                    origin: IncidentOrigin::Manual.as_str_name().to_owned(),
+                    system_ids: json_list(&new.system_ids)?,
+                    municipality_ids: "[]".into(),
+                    supplier_report: None,
+                    follow_up_due: None,
+                    follow_up_announced: false,
+                    resolved_at: None,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                self.open(txn, caller, draft, linking, "case_ids").await
+            },
+        )
+        .await?;
+        self.outbox.notify_committed();
+        let incident = match created {
+            Created::New(incident) => incident,
+            Created::Replayed(id) => incidents::find(&self.db, &id)
+                .await?
+                .ok_or_else(|| Error::not_found("incident", id))?,
+        };
+        self.view(&self.db, incident).await
+    }
+
+    /// One incident.
+    pub async fn get_incident(&self, caller: &Caller, id: &str) -> Result<IncidentView, Error> {
+        require_supporter(caller)?;
+        let incident = incidents::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("incident", id))?;
+        self.view(&self.db, incident).await
+    }
+
+    /// A page of incidents.
+    pub async fn list_incidents(
+        &self,
+        caller: &Caller,
+        filter: incidents::Filter,
+        page: &Page,
+    ) -> Result<(Vec<IncidentView>, PageResponse), Error> {
+        require_supporter(caller)?;
+        let (found, next) = incidents::list(&self.db, filter, page).await?;
+        let mut views = Vec::with_capacity(found.len());
+        for incident in found {
+            views.push(self.view(&self.db, incident).await?);
+        }
+        Ok((views, next))
+    }
+
+    /// Posts a status update; the next follow-up falls due the follow-up interval later.
+    pub async fn update_incident(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        change: IncidentChange,
+    ) -> Result<IncidentView, Error> {
+        require_supporter(caller)?;
+        let txn = self.db.begin().await?;
+        let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
+        let status = rules::next_status(incident.status(), change.status)
+            .map_err(|d| Error::invalid("status", d))?;
+        self.require_systems(&txn, &change.add_system_ids, "add_system_ids")
+            .await?;
+        incident.status = status.as_str_name().to_owned();
+        if change.scope != IncidentScope::Unspecified {
+            incident.scope = change.scope.as_str_name().to_owned();
+        }
+        let mut systems = incident.system_ids();
+        for system in change.add_system_ids {
+            if !systems.contains(&system) {
+                systems.push(system);
+            }
+        }
+        incident.system_ids = json_list(&systems)?;
+        incident.follow_up_due = Some(self.clock.now() + self.policy.follow_up);
+        incident.follow_up_announced = false;
+        let linked = cases::of_incident(&txn, id).await?;
+        let incident = self
+            .incident_changed(
+                &txn,
+                caller,
+                incident,
+                IncidentUpdateKind::StatusUpdate,
+                &change.text,
+                &linked,
+            )
+            .await?;
+        let view = self.view(&txn, incident).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(view)
+    }
+
+    /// Records the report to the supplier; the first follow-up falls due the follow-up interval later.
+    pub async fn report_to_supplier(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        report: NewSupplierReport,
+    ) -> Result<IncidentView, Error> {
+        require_supporter(caller)?;
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
+        if incident.supplier_report.is_some() {
+            return Err(Error::FailedPrecondition(
+                "the incident is reported to the supplier; post later news as status updates"
+                    .into(),
+            ));
+        }
+        if let Some(attachment_id) = &report.screenshot_attachment_id {
+            let attachment = attachments::find(&txn, attachment_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::not_found_field("attachment", attachment_id, "screenshot_attachment_id")
+                })?;
+            let of_linked_case = cases::find(&txn, &attachment.case_id)
+                .await?
+                .is_some_and(|c| c.incident_id.as_deref() == Some(id));
+            if !of_linked_case {
+                return Err(Error::invalid(
+                    "screenshot_attachment_id",
+                    "must be an attachment of one of the incident's linked cases",
+                ));
+            }
+        }
+        let stored = incidents::SupplierReport {
+            problem: report.problem,
+            occurred_at: report.occurred_at,
+            screenshot_attachment_id: report.screenshot_attachment_id.unwrap_or_default(),
+            tag: report.tag,
+            reported_at: now,
+        };
+        let text = format!("Reported to the supplier, tagged {}", stored.tag);
+        incident.supplier_report = Some(serde_json::to_string(&stored).map_err(Error::internal)?);
+        incident.follow_up_due = Some(now + self.policy.follow_up);
+        incident.follow_up_announced = false;
+        let incident = self
+            .incident_changed(
+                &txn,
+                caller,
+                incident,
+                IncidentUpdateKind::SupplierReport,
+                &text,
+                &[],
+            )
+            .await?;
+        let view = self.view(&txn, incident).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(view)
+    }
+
+    /// Links a case to an open incident.
+    pub async fn link_case(
+        &self,
+        caller: &Caller,
+        id: &str,
+        case_id: &str,
+    ) -> Result<IncidentView, Error> {
+        require_supporter(caller)?;
+        let txn = self.db.begin().await?;
+        let incident = self.open_incident(&txn, id, None).await?;
+        let case = cases::find(&txn, case_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("case", case_id, "case_id"))?;
+        Self::require_sees(caller, &case)?;
+        if case.incident_id.as_deref() == Some(id) {
+            return self.view(&txn, incident).await;
+        }
+        let case = self
+            .attach(&txn, caller, &incident, case, "case_id")
+            .await?;
+        let incident = self.joined(&txn, caller, incident, &case).await?;
+        let view = self.view(&txn, incident).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(view)
+    }
+
+    /// Unlinks a case from an open incident.
+    pub async fn unlink_case(
+        &self,
+        caller: &Caller,
+        id: &str,
+        case_id: &str,
+    ) -> Result<IncidentView, Error> {
+        require_supporter(caller)?;
+        let txn = self.db.begin().await?;
+        let mut incident = self.open_incident(&txn, id, None).await?;
+        let mut case = cases::find(&txn, case_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("case", case_id, "case_id"))?;
+        if case.incident_id.as_deref() != Some(id) {
+            return Err(Error::FailedPrecondition(format!(
+                "case {case_id} is not linked to the incident"
+            )));
+        }
+        case.incident_id = None;
+        let case = self
+            .saved(
+                &txn,
+                caller,
+                case,
+                "unlink incident",
+                json!({"incident_id": id}),
+            )
+            .await?;
+        let remaining = cases::of_incident(&txn, id).await?;
+        incident.municipality_ids = json_list(&municipalities_of(&remaining))?;
+        let text = format!("SAG-{:06} unlinked", case.number);
+        let incident = self
+            .incident_changed(
+                &txn,
+                caller,
+                incident,
+                IncidentUpdateKind::CaseUnlinked,
+                &text,
+                std::slice::from_ref(&case),
+            )
+            .await?;
+        let view = self.view(&txn, incident).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(view)
+    }
+
+    /// Adds `text` as a public comment by `caller` to `case`, the first response if none was given.
+    async fn tell(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        mut case: cases::Model,
+        text: &str,
+    ) -> Result<cases::Model, Error> {
+        let now = self.clock.now();
+        let comment = comments::insert(
+            txn,
+            comments::Model {
+                id: Uuid::now_v7().to_string(),
+                case_id: case.id.clone(),
+                author: caller.subject.clone(),
+                text: text.to_owned(),
+                visibility: pb::CommentVisibility::Public.as_str_name().to_owned(),
+                created_at: now,
+            },
+        )
+        .await?;
+        case.first_response_at.get_or_insert(now);
+        let payload = json!({"comment_id": comment.id, "visibility": comment.visibility, "incident_id": case.incident_id});
+        self.saved(txn, caller, case, "comment", payload).await
+    }
+
+    /// Sends one reply to every open linked case. Returns the incident and the cases replied to.
+    pub async fn reply_to_linked_cases(
+        &self,
+        caller: &Caller,
+        id: &str,
+        text: String,
+        key: Option<IdempotencyKey>,
+    ) -> Result<(IncidentView, Vec<String>), Error> {
+        require_supporter(caller)?;
+        let created = idempotency::run(
+            &self.db,
+            key,
+            self.clock.now(),
+            |entry: &incident_updates::Model| entry.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                let incident = self.open_incident(txn, id, None).await?;
+                let open: Vec<cases::Model> = cases::of_incident(txn, id)
+                    .await?
+                    .into_iter()
+                    .filter(|c| {
+                        domain::is_open(CaseState::from_str_name(&c.state).unwrap_or_default())
+                    })
+                    .collect();
+                if open.is_empty() {
+                    return Err(Error::FailedPrecondition(
+                        "the incident has no open linked cases to reply to".into(),
+                    ));
+                }
+                let mut replied = Vec::with_capacity(open.len());
+                for case in open {
+                    replied.push(self.tell(txn, caller, case, &text).await?);
+                }
+                let incident = self
+                    .incident_changed(
+                        txn,
+                        caller,
+                        incident,
+                        IncidentUpdateKind::Reply,
+                        &text,
+                        &replied,
+                    )
+                    .await?;
+                incident_updates::of_incident(txn, &incident.id)
+                    .await?
+                    .pop()
+                    .ok_or_else(|| Error::internal("the reply left no timeline entry"))
+            },
+        )
+        .await?;
+        self.outbox.notify_committed();
+        let entry = match created {
+            Created::New(entry) => entry,
+            Created::Replayed(entry_id) => incident_updates::find(&self.db, &entry_id)
+                .await?
+                .ok_or_else(|| Error::not_found("incident update", entry_id))?,
+        };
+        let incident = incidents::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("incident", id))?;
+        Ok((self.view(&self.db, incident).await?, entry.case_ids()))
+    }
+
+    /// Resolves an incident: every linked case is told, and its open ones are resolved as fixed unless
+    /// left open; one `IncidentResolved` event names them all. Returns the incident and the cases it
+    /// resolved.
+    pub async fn resolve_incident(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        text: String,
+        leave_cases_open: bool,
+    ) -> Result<(IncidentView, Vec<String>), Error> {
+        require_supporter(caller)?;
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
+        let mut all = Vec::new();
+        let mut resolved = Vec::new();
+        for case in cases::of_incident(&txn, id).await? {
+            let mut case = self.tell(&txn, caller, case, &text).await?;
+            let state = CaseState::from_str_name(&case.state).unwrap_or_default();
+            if !leave_cases_open && domain::is_open(state) {
+                case.state = CaseState::Resolved.as_str_name().to_owned();
+                case.resolution = Resolution::Fixed.as_str_name().to_owned();
+                case.resolved_at = Some(now);
+                case.awaiting_since = None;
+                let payload = json!({"from": state.as_str_name(), "to": case.state, "resolution": case.resolution, "incident_id": id});
+                case = self.saved(&txn, caller, case, "resolve", payload).await?;
+                resolved.push(case.id.clone());
+            }
+            all.push(case);
+        }
+        incident.status = IncidentStatus::Resolved.as_str_name().to_owned();
+        incident.resolved_at = Some(now);
+        incident.follow_up_due = None;
+        incident.version += 1;
+        incident.updated_at = now;
+        let incident = incidents::update(&txn, incident).await?;
+        self.timeline(
+            &txn,
+            caller,
+            &incident,
+            IncidentUpdateKind::Resolved,
+            &text,
+            &resolved,
+        )
+        .await?;
+        let payload = json!({"resolved_case_ids": resolved, "cases_left_open": leave_cases_open});
+        audit::record(&txn, self.audit(caller, "incident", id, "resolve", payload)).await?;
+        let event = pb::IncidentResolved {
+            incident_id: id.to_owned(),
+            cases: all.iter().map(linked_case).collect(),
+            cases_resolved: !leave_cases_open,
+        };
+        outbox::publish(&txn, now, id, &event).await?;
+        let view = self.view(&txn, incident).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok((view, resolved))
+    }
+
+    /// The open incidents whose follow-up is overdue, most overdue first.
+    pub async fn overdue_follow_ups(&self, caller: &Caller) -> Result<Vec<IncidentView>, Error> {
+        require_supporter(caller)?;
+        let now = self.clock.now();
+        let mut overdue: Vec<incidents::Model> = incidents::open(&self.db)
+            .await?
+            .into_iter()
+            .filter(|i| follow_up_overdue(i.status(), i.follow_up_due, now))
+            .collect();
+        overdue.sort_by_key(|i| i.follow_up_due);
+        let mut views = Vec::with_capacity(overdue.len());
+        for incident in overdue {
+            views.push(self.view(&self.db, incident).await?);
+        }
+        Ok(views)
+    }
+
+    /// Announces each overdue follow-up once (per due time) as `IncidentFollowUpOverdue`. Returns how
+    /// many were announced. Run periodically by the server.
+    pub async fn announce_overdue_follow_ups(&self) -> Result<u64, Error> {
+        let now = self.clock.now();
+        let mut announced = 0;
+        for incident in incidents::open(&self.db).await? {
+            let Some(due) = incident.follow_up_due else {
+                continue;
+            };
+            if incident.follow_up_announced || !follow_up_overdue(incident.status(), Some(due), now)
+            {
+                continue;
+            }
+            let txn = self.db.begin().await?;
+            if incidents::mark_follow_up_announced(&txn, &incident.id, due).await? {
+                let event = pb::IncidentFollowUpOverdue {
+                    incident_id: incident.id.clone(),
+                    due_time: Some(kommune_platform::clock::to_timestamp(due)),
+                };
+                outbox::publish(&txn, now, &incident.id, &event).await?;
+                announced += 1;
+            }
+            txn.commit().await?;
+        }
+        if announced > 0 {
+            self.outbox.notify_committed();
+        }
+        Ok(announced)
+    }
+}

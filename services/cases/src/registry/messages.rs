@@ -1,0 +1,351 @@
+//! Operational messages: drafted, published once the scope is known, updated, resolved; the public list.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit;
+use kommune_platform::auth::Caller;
+use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::outbox;
+use kommune_platform::paging::Page;
+use kommune_proto::cases::v1 as pb;
+use kommune_proto::common::v1::PageResponse;
+use pb::{IncidentScope, OperationalMessageState};
+
+use super::Registry;
+use crate::domain::incident::{self as rules, MessageStep};
+use crate::domain::{self};
+use crate::store::{incidents, operational_messages as messages, systems};
+
+/// What an operational message says (validated).
+#[derive(Debug, Clone)]
+pub struct MessageContent {
+    /// Danish headline.
+    pub title_da: String,
+    /// Danish text.
+    pub text_da: String,
+    /// Danish workaround.
+    pub workaround_da: String,
+    /// English headline.
+    pub title_en: String,
+    /// English text.
+    pub text_en: String,
+    /// English workaround.
+    pub workaround_en: String,
+    /// Affected systems (at least one).
+    pub system_ids: Vec<String>,
+    /// Scope, if known.
+    pub scope: IncidentScope,
+    /// The incident it is about.
+    pub incident_id: Option<String>,
+    /// When the fault began.
+    pub start_at: DateTime<Utc>,
+    /// When it is expected to end.
+    pub expected_end_at: Option<DateTime<Utc>>,
+}
+
+fn require_writer(caller: &Caller) -> Result<(), Error> {
+    if domain::is_supporter(caller) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(
+            "operational messages are written by the supplier's support and the consortium".into(),
+        ))
+    }
+}
+
+impl Registry {
+    /// Every system's name by id, to show a message's systems by name.
+    pub async fn system_names(&self) -> Result<HashMap<String, String>, Error> {
+        Ok(systems::all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect())
+    }
+
+    async fn check_content(
+        &self,
+        txn: &DatabaseTransaction,
+        content: &MessageContent,
+    ) -> Result<(), Error> {
+        for id in &content.system_ids {
+            systems::find(txn, id).await?.ok_or_else(|| {
+                Error::not_found_field("system", id, "operational_message.system_ids")
+            })?;
+        }
+        if let Some(id) = &content.incident_id {
+            incidents::find(txn, id).await?.ok_or_else(|| {
+                Error::not_found_field("incident", id, "operational_message.incident_id")
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes a changed message with its audit record and `OperationalMessageChanged` event.
+    async fn message_changed(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        mut message: messages::Model,
+        change: &str,
+    ) -> Result<messages::Model, Error> {
+        let now = self.clock.now();
+        message.version += 1;
+        message.updated_at = now;
+        let message = messages::update(txn, message).await?;
+        self.message_recorded(txn, caller, &message, change).await?;
+        Ok(message)
+    }
+
+    async fn message_recorded(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &Caller,
+        message: &messages::Model,
+        change: &str,
+    ) -> Result<(), Error> {
+        let payload = json!({"state": message.state, "title_da": message.title_da, "system_ids": message.system_ids(), "scope": message.scope, "incident_id": message.incident_id});
+        audit::record(
+            txn,
+            self.audit(caller, "operational_message", &message.id, change, payload),
+        )
+        .await?;
+        let event = pb::OperationalMessageChanged {
+            operational_message_id: message.id.clone(),
+            state: message.state() as i32,
+            system_ids: message.system_ids(),
+            change: change.to_owned(),
+        };
+        outbox::publish(txn, self.clock.now(), &message.id, &event).await
+    }
+
+    /// A message to change: found and at the version read.
+    async fn message_at(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+        expected_version: i64,
+    ) -> Result<messages::Model, Error> {
+        let message = messages::find(txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("operational message", id))?;
+        if message.version != expected_version {
+            return Err(Error::Aborted(format!(
+                "the operational message is at version {}, not {expected_version}",
+                message.version
+            )));
+        }
+        Ok(message)
+    }
+
+    /// Writes a draft.
+    pub async fn create_message(
+        &self,
+        caller: &Caller,
+        content: MessageContent,
+        key: Option<IdempotencyKey>,
+    ) -> Result<messages::Model, Error> {
+        require_writer(caller)?;
+        let now = self.clock.now();
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |m: &messages::Model| m.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                self.check_content(txn, &content).await?;
+                let message = messages::insert(
+                    txn,
+                    messages::Model {
+                        id: Uuid::now_v7().to_string(),
+                        state: OperationalMessageState::Draft.as_str_name().to_owned(),
+                        title_da: content.title_da,
+                        text_da: content.text_da,
+                        workaround_da: content.workaround_da,
+                        title_en: content.title_en,
+                        text_en: content.text_en,
+                        workaround_en: content.workaround_en,
+                        system_ids: serde_json::to_string(&content.system_ids)
+                            .map_err(Error::internal)?,
+                        scope: content.scope.as_str_name().to_owned(),
+                        incident_id: content.incident_id,
+                        start_at: content.start_at,
+                        expected_end_at: content.expected_end_at,
+                        resolution_da: String::new(),
+                        resolution_en: String::new(),
+                        published_at: None,
+                        resolved_at: None,
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+                .await?;
+                self.message_recorded(txn, caller, &message, "create")
+                    .await?;
+                Ok(message)
+            },
+        )
+        .await?;
+        self.outbox.notify_committed();
+        match created {
+            Created::New(message) => Ok(message),
+            Created::Replayed(id) => messages::find(&self.db, &id)
+                .await?
+                .ok_or_else(|| Error::not_found("operational message", id)),
+        }
+    }
+
+    /// Replaces a message's content; a public message becomes UPDATED.
+    pub async fn update_message(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        content: MessageContent,
+    ) -> Result<messages::Model, Error> {
+        require_writer(caller)?;
+        let txn = self.db.begin().await?;
+        let mut message = self.message_at(&txn, id, expected_version).await?;
+        let state = rules::message_state_after(message.state(), MessageStep::Edit, content.scope)
+            .map_err(Error::FailedPrecondition)?;
+        self.check_content(&txn, &content).await?;
+        // A public message keeps the scope it was published with unless a new one is given.
+        let scope = match content.scope {
+            IncidentScope::Unspecified if state != OperationalMessageState::Draft => {
+                message.scope.clone()
+            }
+            scope => scope.as_str_name().to_owned(),
+        };
+        message = messages::Model {
+            state: state.as_str_name().to_owned(),
+            title_da: content.title_da,
+            text_da: content.text_da,
+            workaround_da: content.workaround_da,
+            title_en: content.title_en,
+            text_en: content.text_en,
+            workaround_en: content.workaround_en,
+            system_ids: serde_json::to_string(&content.system_ids).map_err(Error::internal)?,
+            scope,
+            incident_id: content.incident_id,
+            start_at: content.start_at,
+            expected_end_at: content.expected_end_at,
+            ..message
+        };
+        let message = self
+            .message_changed(&txn, caller, message, "update")
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(message)
+    }
+
+    /// Publishes a draft once its scope (or its incident's) is known.
+    pub async fn publish_message(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+    ) -> Result<messages::Model, Error> {
+        require_writer(caller)?;
+        let txn = self.db.begin().await?;
+        let mut message = self.message_at(&txn, id, expected_version).await?;
+        let mut scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
+        if scope == IncidentScope::Unspecified
+            && let Some(incident_id) = &message.incident_id
+        {
+            scope = incidents::find(&txn, incident_id)
+                .await?
+                .and_then(|i| IncidentScope::from_str_name(&i.scope))
+                .unwrap_or_default();
+        }
+        let state = rules::message_state_after(message.state(), MessageStep::Publish, scope)
+            .map_err(Error::FailedPrecondition)?;
+        message.state = state.as_str_name().to_owned();
+        message.scope = scope.as_str_name().to_owned();
+        message.published_at = Some(self.clock.now());
+        let message = self
+            .message_changed(&txn, caller, message, "publish")
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(message)
+    }
+
+    /// Resolves a public message with closing words.
+    pub async fn resolve_message(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        resolution_da: String,
+        resolution_en: String,
+    ) -> Result<messages::Model, Error> {
+        require_writer(caller)?;
+        let txn = self.db.begin().await?;
+        let mut message = self.message_at(&txn, id, expected_version).await?;
+        let scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
+        let state = rules::message_state_after(message.state(), MessageStep::Resolve, scope)
+            .map_err(Error::FailedPrecondition)?;
+        message.state = state.as_str_name().to_owned();
+        message.resolution_da = resolution_da;
+        message.resolution_en = resolution_en;
+        message.resolved_at = Some(self.clock.now());
+        let message = self
+            .message_changed(&txn, caller, message, "resolve")
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(message)
+    }
+
+    /// One message; drafts only to their writers.
+    pub async fn get_message(&self, caller: &Caller, id: &str) -> Result<messages::Model, Error> {
+        let message = messages::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("operational message", id))?;
+        if message.state() == OperationalMessageState::Draft {
+            require_writer(caller)?;
+        }
+        Ok(message)
+    }
+
+    /// A page of messages in every state (writers).
+    pub async fn list_messages(
+        &self,
+        caller: &Caller,
+        state: Option<String>,
+        page: &Page,
+    ) -> Result<(Vec<messages::Model>, PageResponse), Error> {
+        require_writer(caller)?;
+        messages::list(&self.db, state, page).await
+    }
+
+    /// The public list: active messages (newest start first) and those resolved within `recent`
+    /// (most recently resolved first).
+    pub async fn public_messages(
+        &self,
+        recent: Duration,
+    ) -> Result<(Vec<messages::Model>, Vec<messages::Model>), Error> {
+        let now = self.clock.now();
+        let (mut active, mut resolved) = (Vec::new(), Vec::new());
+        for message in messages::public(&self.db, now - recent).await? {
+            if !rules::publicly_listed(message.state(), message.resolved_at, now, recent) {
+                continue;
+            }
+            if message.state() == OperationalMessageState::Resolved {
+                resolved.push(message);
+            } else {
+                active.push(message);
+            }
+        }
+        resolved.sort_by_key(|m| std::cmp::Reverse(m.resolved_at));
+        Ok((active, resolved))
+    }
+}
