@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod filing;
+mod incidents;
 mod lifecycle;
+mod messages;
 
 use std::sync::Arc;
 
@@ -290,9 +292,13 @@ impl TestCases {
     }
 
     async fn register_eligible(&self, user_id: &str) {
+        self.register_eligible_in(&self.municipality, user_id).await;
+    }
+
+    async fn register_eligible_in(&self, municipality: &str, user_id: &str) {
         let request = id::RegisterEligibleUserRequest {
             user_id: user_id.into(),
-            municipality_id: self.municipality.clone(),
+            municipality_id: municipality.into(),
             valid_from: "2025-01-01".into(),
             ..Default::default()
         };
@@ -300,6 +306,57 @@ impl TestCases {
             .register_eligible_user(bearer(request, &self.admin))
             .await
             .unwrap();
+    }
+
+    /// Another municipality.
+    async fn municipality(&self, code: &str, name: &str, cvr: &str) -> String {
+        let request = id::CreateMunicipalityRequest {
+            code: code.into(),
+            name: name.into(),
+            cvr_number: cvr.into(),
+            ..Default::default()
+        };
+        id::municipality_service_client::MunicipalityServiceClient::new(self.identity.clone())
+            .create_municipality(bearer(request, &self.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .municipality
+            .unwrap()
+            .municipality_id
+    }
+
+    /// A support-eligible caseworker of `municipality` and their token.
+    async fn eligible_reporter(&self, municipality: &str, email: &str) -> (String, String) {
+        let (user_id, token) = self
+            .user(municipality, email, id::Role::MunicipalCaseworker)
+            .await;
+        self.register_eligible_in(municipality, &user_id).await;
+        (user_id, token)
+    }
+
+    /// The events of the cases feed so far of one type (e.g. `IncidentResolved`), decoded.
+    async fn events<M: prost::Message + Default>(&self, type_name: &str) -> Vec<M> {
+        let request = bearer(
+            pb::WatchEventsRequest {
+                after_cursor: String::new(),
+                follow: false,
+            },
+            &exchange(&self.identity, ADMIN_KEY).await,
+        );
+        let mut feed = pb::event_service_client::EventServiceClient::new(self.cases.clone())
+            .watch_events(request)
+            .await
+            .unwrap()
+            .into_inner();
+        let mut found = Vec::new();
+        while let Some(message) = feed.message().await.unwrap() {
+            let event = message.event.unwrap();
+            if event.event_type == format!("kommune.cases.v1.{type_name}") {
+                found.push(M::decode(event.payload.unwrap().value.as_slice()).unwrap());
+            }
+        }
+        found
     }
 
     fn new_case(&self, title: &str, severity: pb::Severity) -> pb::FileCaseRequest {

@@ -1,0 +1,286 @@
+//! Operational messages: drafted, published once the scope is known, updated, resolved; the public list.
+
+use chrono::Duration;
+use tonic::Code;
+
+use super::*;
+
+fn messages(
+    t: &TestCases,
+) -> pb::operational_message_service_client::OperationalMessageServiceClient<Channel> {
+    pb::operational_message_service_client::OperationalMessageServiceClient::new(t.cases.clone())
+}
+
+fn draft(t: &TestCases) -> pb::OperationalMessage {
+    pb::OperationalMessage {
+        title_da: "Driftsforstyrrelse i KY".into(),
+        text_da: "Det er ikke muligt at logge ind i KY.".into(),
+        workaround_da: "Brug den direkte adresse til login.".into(),
+        title_en: "Disruption in KY".into(),
+        text_en: "Logging in to KY is not possible.".into(),
+        system_ids: vec![t.system.clone()],
+        start_time: time("2025-04-02T07:00:00Z"),
+        expected_end_time: time("2025-04-02T10:00:00Z"),
+        ..Default::default()
+    }
+}
+
+/// The public list, asked without a token.
+async fn public(t: &TestCases) -> pb::ListPublicOperationalMessagesResponse {
+    messages(t)
+        .list_public_operational_messages(pb::ListPublicOperationalMessagesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_message_goes_from_draft_to_resolved_and_the_public_list_shows_only_what_is_public() {
+    let mut t = TestCases::start().await;
+    let created = messages(&t)
+        .create_operational_message(bearer(
+            pb::CreateOperationalMessageRequest {
+                idempotency_key: "msg-1".into(),
+                operational_message: Some(draft(&t)),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    assert_eq!(created.state(), pb::OperationalMessageState::Draft);
+    assert_eq!(created.system_names, ["KY"]);
+    let draft_hidden = messages(&t)
+        .get_operational_message(bearer(
+            pb::GetOperationalMessageRequest {
+                operational_message_id: created.operational_message_id.clone(),
+            },
+            &t.reporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(draft_hidden.code(), Code::PermissionDenied);
+
+    // Not published while the scope is unknown.
+    let publish = |m: &pb::OperationalMessage| pb::PublishOperationalMessageRequest {
+        operational_message_id: m.operational_message_id.clone(),
+        expected_version: m.version,
+    };
+    let no_scope = messages(&t)
+        .publish_operational_message(bearer(publish(&created), &t.supporter))
+        .await
+        .unwrap_err();
+    assert_eq!(no_scope.code(), Code::FailedPrecondition);
+    assert!(public(&t).await.active.is_empty());
+
+    let scoped = messages(&t)
+        .update_operational_message(bearer(
+            pb::UpdateOperationalMessageRequest {
+                operational_message: Some(pb::OperationalMessage {
+                    scope: pb::IncidentScope::General as i32,
+                    ..created.clone()
+                }),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    assert_eq!(scoped.state(), pb::OperationalMessageState::Draft);
+    let published = messages(&t)
+        .publish_operational_message(bearer(publish(&scoped), &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    assert_eq!(published.state(), pb::OperationalMessageState::Published);
+    assert!(published.publish_time.is_some());
+    let listed = public(&t).await;
+    assert_eq!(listed.active.len(), 1);
+    assert_eq!(listed.active[0].title_da, "Driftsforstyrrelse i KY");
+    assert_eq!(listed.active[0].system_names, ["KY"]);
+
+    let updated = messages(&t)
+        .update_operational_message(bearer(
+            pb::UpdateOperationalMessageRequest {
+                operational_message: Some(pb::OperationalMessage {
+                    text_da: "Login virker igen for de fleste; vi følger op.".into(),
+                    ..published.clone()
+                }),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    assert_eq!(updated.state(), pb::OperationalMessageState::Updated);
+    assert_eq!(updated.scope(), pb::IncidentScope::General);
+
+    let resolve = pb::ResolveOperationalMessageRequest {
+        operational_message_id: updated.operational_message_id.clone(),
+        expected_version: updated.version,
+        resolution_da: "Fejlen er rettet kl. 11.05.".into(),
+        resolution_en: "Fixed at 11:05.".into(),
+    };
+    let resolved = messages(&t)
+        .resolve_operational_message(bearer(resolve.clone(), &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    assert_eq!(resolved.state(), pb::OperationalMessageState::Resolved);
+    let twice = messages(&t)
+        .resolve_operational_message(bearer(
+            pb::ResolveOperationalMessageRequest {
+                expected_version: resolved.version,
+                ..resolve
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+
+    let listed = public(&t).await;
+    assert!(listed.active.is_empty());
+    assert_eq!(listed.recent.len(), 1);
+    assert_eq!(
+        listed.recent[0].resolution_da,
+        "Fejlen er rettet kl. 11.05."
+    );
+
+    // Resolved messages leave the public list after the recent days.
+    t.clock.advance(Duration::days(15));
+    assert!(public(&t).await.recent.is_empty());
+    t.at("2025-04-17T07:00:00Z").await;
+    let kept = messages(&t)
+        .list_operational_messages(bearer(
+            pb::ListOperationalMessagesRequest::default(),
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_messages;
+    assert_eq!(kept.len(), 1, "the writers still find it");
+}
+
+#[tokio::test]
+async fn a_message_takes_its_incidents_scope_and_bad_input_writes_nothing() {
+    let t = TestCases::start().await;
+    let incident = pb::incident_service_client::IncidentServiceClient::new(t.cases.clone())
+        .open_incident(bearer(
+            pb::OpenIncidentRequest {
+                title: "Login fejler".into(),
+                system_ids: vec![t.system.clone()],
+                scope: pb::IncidentScope::Sporadic as i32,
+                ..Default::default()
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .incident
+        .unwrap();
+
+    let with_pii = pb::OperationalMessage {
+        text_da: "Borger 010190-1234 er berørt".into(),
+        ..draft(&t)
+    };
+    let refused = messages(&t)
+        .create_operational_message(bearer(
+            pb::CreateOperationalMessageRequest {
+                operational_message: Some(with_pii),
+                ..Default::default()
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["operational_message.text_da"]);
+    let reversed = pb::OperationalMessage {
+        expected_end_time: time("2025-04-02T06:00:00Z"),
+        title_en: String::new(),
+        ..draft(&t)
+    };
+    let refused = messages(&t)
+        .create_operational_message(bearer(
+            pb::CreateOperationalMessageRequest {
+                operational_message: Some(reversed),
+                ..Default::default()
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap_err();
+    let mut fields = violated_fields(&refused);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "operational_message.expected_end_time",
+            "operational_message.title_en"
+        ]
+    );
+    let by_reporter = messages(&t)
+        .create_operational_message(bearer(
+            pb::CreateOperationalMessageRequest {
+                operational_message: Some(draft(&t)),
+                ..Default::default()
+            },
+            &t.reporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(by_reporter.code(), Code::PermissionDenied);
+    let listed = messages(&t)
+        .list_operational_messages(bearer(
+            pb::ListOperationalMessagesRequest::default(),
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_messages;
+    assert!(listed.is_empty(), "nothing was written");
+
+    let about_incident = messages(&t)
+        .create_operational_message(bearer(
+            pb::CreateOperationalMessageRequest {
+                operational_message: Some(pb::OperationalMessage {
+                    incident_id: incident.incident_id.clone(),
+                    ..draft(&t)
+                }),
+                ..Default::default()
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    let published = messages(&t)
+        .publish_operational_message(bearer(
+            pb::PublishOperationalMessageRequest {
+                operational_message_id: about_incident.operational_message_id.clone(),
+                expected_version: about_incident.version,
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    assert_eq!(published.scope(), pb::IncidentScope::Sporadic);
+}
