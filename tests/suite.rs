@@ -799,3 +799,80 @@ async fn a_support_eligible_user_files_a_case_that_becomes_a_change_request() {
         .unwrap_err();
     assert_eq!(duplicate.code(), Code::AlreadyExists);
 }
+
+#[tokio::test]
+async fn the_operational_messages_are_public_through_the_gateway_and_nothing_else_is() {
+    use kommune_proto::cases::v1 as cases;
+    let suite = Suite::start().await;
+    let ky = cases::System {
+        name: "KY".into(),
+        chain_responsibility: true,
+        ..Default::default()
+    };
+    let system =
+        cases::reference_service_client::ReferenceServiceClient::new(suite.gateway.clone())
+            .create_system(bearer(
+                cases::CreateSystemRequest { system: Some(ky) },
+                &suite.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .system
+            .unwrap();
+    let mut messages =
+        cases::operational_message_service_client::OperationalMessageServiceClient::new(
+            suite.gateway.clone(),
+        );
+    let draft = cases::OperationalMessage {
+        title_da: "Driftsforstyrrelse i KY".into(),
+        text_da: "Det er ikke muligt at logge ind i KY.".into(),
+        workaround_da: "Brug den direkte adresse til login.".into(),
+        system_ids: vec![system.system_id.clone()],
+        scope: cases::IncidentScope::General as i32,
+        start_time: Some(kommune_platform::clock::to_timestamp(chrono::Utc::now())),
+        ..Default::default()
+    };
+    let draft = messages
+        .create_operational_message(bearer(
+            cases::CreateOperationalMessageRequest {
+                idempotency_key: "suite-msg".into(),
+                operational_message: Some(draft),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap();
+    messages
+        .publish_operational_message(bearer(
+            cases::PublishOperationalMessageRequest {
+                operational_message_id: draft.operational_message_id.clone(),
+                expected_version: draft.version,
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap();
+
+    // No token: the public list answers, with nothing personal in it; the writers' list does not.
+    let public = messages
+        .list_public_operational_messages(cases::ListPublicOperationalMessagesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(public.active.len(), 1);
+    let shown = &public.active[0];
+    assert_eq!(shown.title_da, "Driftsforstyrrelse i KY");
+    assert_eq!(shown.system_names, ["KY"]);
+    assert!(!kommune_platform::pii::contains_personal_id(&format!(
+        "{shown:?}"
+    )));
+    let closed = messages
+        .list_operational_messages(cases::ListOperationalMessagesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(closed.code(), Code::Unauthenticated);
+}
