@@ -66,6 +66,41 @@ fn classify_one_report(bencher: divan::Bencher, n: usize) {
     });
 }
 
+/// What a filing does in the service: the recent reports' symptoms are computed from their texts, then
+/// the new report is classified.
+#[divan::bench(args = [1_000, 10_000])]
+fn classify_one_report_from_texts(bencher: divan::Bencher, n: usize) {
+    let recent = recent(n);
+    let texts: Vec<(String, String)> = (0..n)
+        .map(|i| (SYMPTOMS[i % SYMPTOMS.len()].to_owned(), format!("sag {i}")))
+        .collect();
+    let new = Report {
+        case_id: "new".into(),
+        system_id: "ky".into(),
+        reporter_user_id: "user-new".into(),
+        municipality_id: "municipality-0".into(),
+        filed_at: start() + Duration::hours(1),
+        symptom: Symptom::of("Vi kan ikke logge ind på KY", "siden kl. 9"),
+        incident_id: None,
+    };
+    bencher.bench(|| {
+        let reports: Vec<Report> = recent
+            .iter()
+            .zip(divan::black_box(&texts))
+            .map(|(r, (title, description))| Report {
+                case_id: r.case_id.clone(),
+                system_id: r.system_id.clone(),
+                reporter_user_id: r.reporter_user_id.clone(),
+                municipality_id: r.municipality_id.clone(),
+                filed_at: r.filed_at,
+                symptom: Symptom::of(title, description),
+                incident_id: None,
+            })
+            .collect();
+        classify(&new, false, &[], &reports, &RULE)
+    });
+}
+
 #[divan::bench]
 fn symptom_of_one_report() -> Symptom {
     Symptom::of(

@@ -4,38 +4,45 @@
 //! "Same cause" is text similarity, not equality: two reports are alike when the character trigrams of
 //! their normalised title and description overlap enough, which tolerates inflection ("logge", "logget"),
 //! word order, extra detail and typos. The overlap is measured against the shorter text (overlap
-//! coefficient), so a terse report and a detailed one about the same fault still match. The work per new report is proportional to the reports in its window.
+//! coefficient), so a terse report and a detailed one about the same fault still match. The work per new
+//! report is proportional to the reports in its window.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 
 /// How similar two symptoms must be (overlap of character trigrams) to count as the same cause.
 pub const SAME_CAUSE_SIMILARITY: f64 = 0.5;
 
-/// A report's symptom: the set of character trigrams of its normalised words.
+/// A report's symptom: the set of character trigrams of its normalised words, each packed into a
+/// `u64` (three 21-bit chars) and kept sorted, so comparing two symptoms is one merge walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Symptom(BTreeSet<[char; 3]>);
+pub struct Symptom(Vec<u64>);
 
 impl Symptom {
     /// The symptom of a report's title and description. Case, punctuation and digits are ignored
     /// (error numbers and dates differ between reports of one outage); each word is padded so short
     /// words still yield trigrams.
     pub fn of(title: &str, description: &str) -> Self {
-        let mut trigrams = BTreeSet::new();
-        let text = format!("{title} {description}").to_lowercase();
-        for word in text
-            .split(|c: char| !c.is_alphabetic())
-            .filter(|w| w.chars().count() >= 2)
+        let mut trigrams = Vec::with_capacity(title.len() + description.len());
+        let mut padded = Vec::new();
+        for word in [title, description]
+            .into_iter()
+            .flat_map(|text| text.split(|c: char| !c.is_alphabetic()))
+            .filter(|w| w.chars().nth(1).is_some())
         {
-            let padded: Vec<char> = std::iter::once(' ')
-                .chain(word.chars())
-                .chain(std::iter::once(' '))
-                .collect();
-            for window in padded.windows(3) {
-                trigrams.insert([window[0], window[1], window[2]]);
-            }
+            padded.clear();
+            padded.push(' ');
+            padded.extend(word.chars().flat_map(char::to_lowercase));
+            padded.push(' ');
+            trigrams.extend(
+                padded
+                    .windows(3)
+                    .map(|w| (u64::from(w[0]) << 42) | (u64::from(w[1]) << 21) | u64::from(w[2])),
+            );
         }
+        trigrams.sort_unstable();
+        trigrams.dedup();
         Self(trigrams)
     }
 
@@ -46,7 +53,19 @@ impl Symptom {
         if smaller == 0 {
             return 0.0;
         }
-        self.0.intersection(&other.0).count() as f64 / smaller as f64
+        let (mut a, mut b, mut shared) = (self.0.iter().peekable(), other.0.iter().peekable(), 0);
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            match x.cmp(y) {
+                std::cmp::Ordering::Less => _ = a.next(),
+                std::cmp::Ordering::Greater => _ = b.next(),
+                std::cmp::Ordering::Equal => {
+                    shared += 1;
+                    a.next();
+                    b.next();
+                }
+            }
+        }
+        shared as f64 / smaller as f64
     }
 
     /// Whether the two symptoms point at the same cause.
@@ -110,22 +129,28 @@ pub fn same_cause_reports<'a>(
 /// linked to an incident yet, meets the rule; `None` otherwise, and always when the rule asks for no
 /// reports (detection off). The new case comes first.
 pub fn detect(new: &Report, recent: &[Report], rule: &DetectionRule) -> Option<Vec<String>> {
+    outbreak(new, &same_cause_reports(new, recent, rule), rule)
+}
+
+/// [`detect`] over the same-cause reports already found.
+fn outbreak(new: &Report, alike: &[&Report], rule: &DetectionRule) -> Option<Vec<String>> {
     if rule.reports == 0 {
         return None;
     }
-    let alike: Vec<&Report> = same_cause_reports(new, recent, rule)
-        .into_iter()
+    let unlinked: Vec<&Report> = alike
+        .iter()
+        .copied()
         .filter(|r| r.incident_id.is_none())
         .collect();
-    let reporters: HashSet<&str> = alike
+    let reporters: HashSet<&str> = unlinked
         .iter()
         .map(|r| r.reporter_user_id.as_str())
         .chain(std::iter::once(new.reporter_user_id.as_str()))
         .collect();
-    let count = alike.len() + 1;
+    let count = unlinked.len() + 1;
     (count >= rule.reports && reporters.len() >= rule.distinct_reporters).then(|| {
         std::iter::once(new.case_id.clone())
-            .chain(alike.iter().map(|r| r.case_id.clone()))
+            .chain(unlinked.iter().map(|r| r.case_id.clone()))
             .collect()
     })
 }
@@ -183,7 +208,7 @@ pub fn classify(
     {
         return Classification::Join(incident.id.clone());
     }
-    match detect(new, recent, rule) {
+    match outbreak(new, &alike, rule) {
         Some(cases) => Classification::Propose(cases),
         None if acute => Classification::OpenForAcute,
         None => Classification::Alone,

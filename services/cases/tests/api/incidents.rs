@@ -152,7 +152,7 @@ async fn a_burst_of_same_cause_reports_across_municipalities_opens_one_incident_
     let incident = o.incident(&incident_id).await;
     assert_eq!(incident.status(), pb::IncidentStatus::Suspected);
     assert_eq!(incident.origin(), pb::IncidentOrigin::Detected);
-    assert_eq!(incident.system_ids, [o.t.system.clone()]);
+    assert_eq!(incident.system_ids, [o.t.system.as_str()]);
     let mut linked = incident.case_ids.clone();
     linked.sort();
     let mut expected: Vec<String> = filed.iter().map(|c| c.case_id.clone()).collect();
@@ -223,7 +223,7 @@ async fn an_acute_filing_opens_an_incident_directly() {
     assert!(!case.incident_id.is_empty());
     let incident = o.incident(&case.incident_id).await;
     assert_eq!(incident.origin(), pb::IncidentOrigin::AcuteFiling);
-    assert_eq!(incident.case_ids, [case.case_id.clone()]);
+    assert_eq!(incident.case_ids, [case.case_id.as_str()]);
 }
 
 #[tokio::test]
@@ -478,7 +478,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         .incident
         .unwrap();
     assert_eq!(incident.origin(), pb::IncidentOrigin::Manual);
-    assert_eq!(incident.case_ids, [ky_case.case_id.clone()]);
+    assert_eq!(incident.case_ids, [ky_case.case_id.as_str()]);
 
     // A case about another system is not linked.
     let skat_case =
@@ -549,7 +549,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
 
     let after = o.incident(&incident.incident_id).await;
     assert_eq!(after.version, confirmed.version, "nothing more was written");
-    assert_eq!(after.case_ids, [ky_case.case_id.clone()]);
+    assert_eq!(after.case_ids, [ky_case.case_id.as_str()]);
     assert_eq!(after.timeline.len(), 2, "opened and confirmed");
 
     // A case linked to one incident is not linked to another.
