@@ -857,7 +857,7 @@ async fn the_operational_messages_are_public_through_the_gateway_and_nothing_els
         .await
         .unwrap();
 
-    // No token: the public list answers, with nothing personal in it; the writers' list does not.
+    // No token: the public list answers; the writers' list does not.
     let public = messages
         .list_public_operational_messages(cases::ListPublicOperationalMessagesRequest::default())
         .await

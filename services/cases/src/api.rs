@@ -141,13 +141,22 @@ fn attachment(a: attachments::Model) -> pb::Attachment {
 
 /// A system's settings from a request (id and version are the caller's to set).
 fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
-    if s.outage_report_threshold < 0
-        || s.outage_window_minutes < 0
-        || s.outage_distinct_reporters < 0
-    {
+    for (field, value) in [
+        ("system.outage_report_threshold", s.outage_report_threshold),
+        ("system.outage_window_minutes", s.outage_window_minutes),
+        (
+            "system.outage_distinct_reporters",
+            s.outage_distinct_reporters,
+        ),
+    ] {
+        if value < 0 {
+            v.violation(field, "must not be negative");
+        }
+    }
+    if s.outage_report_threshold > 0 && s.outage_distinct_reporters > s.outage_report_threshold {
         v.violation(
-            "system.outage_report_threshold",
-            "outage settings must not be negative",
+            "system.outage_distinct_reporters",
+            "cannot exceed the report threshold, or no outage would ever be detected",
         );
     }
     let where_to_turn = v.optional_text("system.where_to_turn", &s.where_to_turn, TEXT_MAX);
@@ -169,15 +178,18 @@ fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
     }
 }
 
-/// Team member ids, each a UUID.
-fn member_ids(v: &mut Validator, ids: &[String]) -> Vec<String> {
-    ids.iter()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            v.id(&format!("team.member_user_ids[{i}]"), m)
-                .map(|id| id.to_string())
-        })
-        .collect()
+/// The ids of a repeated field, each a UUID and none twice.
+fn ids(v: &mut Validator, field: &str, values: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::with_capacity(values.len());
+    for (n, value) in values.iter().enumerate() {
+        let field = format!("{field}[{n}]");
+        match v.id(&field, value).map(|id| id.to_string()) {
+            Some(id) if found.contains(&id) => v.violation(field, "is named twice"),
+            Some(id) => found.push(id),
+            None => {}
+        }
+    }
+    found
 }
 
 fn system(s: systems::Model) -> pb::System {
@@ -561,7 +573,7 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
         let mut v = Validator::new();
         let id = v.id("team.team_id", &t.team_id);
         let name = v.text("team.name", &t.name, SHORT_MAX);
-        let members = member_ids(&mut v, &t.member_user_ids);
+        let members = ids(&mut v, "team.member_user_ids", &t.member_user_ids);
         v.finish()?;
         let id = id.map(|i| i.to_string()).unwrap_or_default();
         let updated = self
@@ -622,7 +634,7 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
         let mut v = Validator::new();
         let name = v.text("team.name", &t.name, SHORT_MAX);
         let line = required_enum(&mut v, "team.line", t.line);
-        let members = member_ids(&mut v, &t.member_user_ids);
+        let members = ids(&mut v, "team.member_user_ids", &t.member_user_ids);
         v.finish()?;
         let created = self
             .registry

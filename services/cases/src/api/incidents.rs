@@ -9,7 +9,7 @@ use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
-use super::{CasesApi, TEXT_MAX, TITLE_MAX, optional_enum};
+use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids, optional_enum};
 use crate::registry::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
 use crate::store::{incident_updates, incidents};
 
@@ -56,15 +56,6 @@ fn incident(view: IncidentView) -> pb::Incident {
         create_time: Some(to_timestamp(i.created_at)),
         update_time: Some(to_timestamp(i.updated_at)),
     }
-}
-
-/// Ids of a repeated field, each a UUID.
-fn ids(v: &mut Validator, field: &str, values: &[String]) -> Vec<String> {
-    values
-        .iter()
-        .enumerate()
-        .filter_map(|(n, id)| v.id(&format!("{field}[{n}]"), id).map(|id| id.to_string()))
-        .collect()
 }
 
 #[tonic::async_trait]

@@ -13,7 +13,7 @@ use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
-use super::{CasesApi, TEXT_MAX, TITLE_MAX, optional_enum};
+use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids, optional_enum};
 use crate::domain::incident::RECENT_DAYS;
 use crate::registry::MessageContent;
 use crate::store::operational_messages as messages;
@@ -65,15 +65,7 @@ fn content(v: &mut Validator, m: &pb::OperationalMessage) -> MessageContent {
             "an English headline and text go together",
         );
     }
-    let system_ids: Vec<String> = m
-        .system_ids
-        .iter()
-        .enumerate()
-        .filter_map(|(n, id)| {
-            v.id(&field(&format!("system_ids[{n}]")), id)
-                .map(|id| id.to_string())
-        })
-        .collect();
+    let system_ids = ids(v, &field("system_ids"), &m.system_ids);
     if m.system_ids.is_empty() {
         v.violation(field("system_ids"), "names at least one affected system");
     }
@@ -245,9 +237,14 @@ impl pb::operational_message_service_server::OperationalMessageService for Cases
         };
         let (active, recent) = self.registry.public_messages(Duration::days(days)).await?;
         let names = self.registry.system_names().await?;
+        // The public sees the message, not the supplier's incident behind it.
+        let public = |m: messages::Model| pb::OperationalMessage {
+            incident_id: String::new(),
+            ..message(m, &names)
+        };
         Ok(Response::new(pb::ListPublicOperationalMessagesResponse {
-            active: active.into_iter().map(|m| message(m, &names)).collect(),
-            recent: recent.into_iter().map(|m| message(m, &names)).collect(),
+            active: active.into_iter().map(public).collect(),
+            recent: recent.into_iter().map(public).collect(),
         }))
     }
 }

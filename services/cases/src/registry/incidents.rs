@@ -16,14 +16,15 @@ use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
+use kommune_proto::identity::v1::Role;
 use pb::{
     CaseState, IncidentOrigin, IncidentScope, IncidentStatus, IncidentUpdateKind, Resolution,
 };
 
-use super::{Registry, system_actor};
+use super::{Registry, json_list, system_actor};
+use crate::domain;
 use crate::domain::incident::{self as rules, follow_up_overdue};
 use crate::domain::outage::{self, Classification, DetectionRule, OpenIncident, Report, Symptom};
-use crate::domain::{self};
 use crate::store::{attachments, cases, comments, incident_updates, incidents, systems};
 
 /// An incident opened by hand (validated).
@@ -79,17 +80,16 @@ pub struct IncidentView {
 }
 
 fn require_supporter(caller: &Caller) -> Result<(), Error> {
-    if domain::is_supporter(caller) {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied(
-            "incidents are worked by the supplier's support and the consortium".into(),
-        ))
-    }
+    super::require_supporter(caller, "incidents")
 }
 
-fn json_list<T: serde::Serialize>(items: &T) -> Result<String, Error> {
-    serde_json::to_string(items).map_err(Error::internal)
+/// Incidents are read by those who work them and by kommune's own services (notify tells reporters).
+fn require_reader(caller: &Caller) -> Result<(), Error> {
+    if caller.has_role(Role::Service) {
+        Ok(())
+    } else {
+        require_supporter(caller)
+    }
 }
 
 fn linked_case(case: &cases::Model) -> pb::LinkedCase {
@@ -135,7 +135,8 @@ impl Registry {
             distinct_reporters: system.outage_distinct_reporters.max(1) as usize,
             window: Duration::minutes(system.outage_window_minutes.max(0).into()),
         };
-        let open = incidents::open(txn).await?;
+        // Locked, so no incident is resolved between this classification and the link it leads to.
+        let open = incidents::open_for_update(txn).await?;
         let open_ids: HashSet<&str> = open.iter().map(|i| i.id.as_str()).collect();
         // Reports explained by a resolved incident do not count again; merged duplicates never did.
         let recent: Vec<Report> = cases::filed_between(
@@ -188,13 +189,18 @@ impl Registry {
         let (origin, others, title, description) = match classification {
             Classification::Alone => return Ok(()),
             Classification::Join(_) => {
-                let incident = incidents::find(txn, &incident_id)
+                let incident = incidents::find_for_update(txn, &incident_id)
                     .await?
                     .ok_or_else(|| Error::internal("a joined incident is missing"))?;
                 return self.joined(txn, &actor, incident, case).await.map(|_| ());
             }
             Classification::Propose(ids) => {
-                let others = cases::find_all(txn, &ids[1..], "case_ids").await?;
+                // A report linked elsewhere since it was classified stays where it is.
+                let others: Vec<cases::Model> = cases::find_all(txn, &ids[1..], "case_ids")
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.incident_id.is_none())
+                    .collect();
                 let reporters: HashSet<&str> = others
                     .iter()
                     .chain(std::iter::once(case))
@@ -203,7 +209,7 @@ impl Registry {
                 let description = format!(
                     "{} reports of one cause about {} within {} minutes from {} reporters; proposed by \
                      detection, to be confirmed.",
-                    ids.len(),
+                    others.len() + 1,
                     system.name,
                     system.outage_window_minutes,
                     reporters.len()
@@ -341,7 +347,7 @@ impl Registry {
         }
         incident.municipality_ids = json_list(&municipalities)?;
         let text = format!("SAG-{:06} linked", case.number);
-        let incident = self
+        let (incident, _) = self
             .incident_changed(
                 txn,
                 actor,
@@ -390,7 +396,7 @@ impl Registry {
         kind: IncidentUpdateKind,
         text: &str,
         concerned: &[cases::Model],
-    ) -> Result<incidents::Model, Error> {
+    ) -> Result<(incidents::Model, incident_updates::Model), Error> {
         let now = self.clock.now();
         incident.version += 1;
         incident.updated_at = now;
@@ -416,17 +422,18 @@ impl Registry {
             cases: concerned.iter().map(linked_case).collect(),
         };
         outbox::publish(txn, now, &incident.id, &event).await?;
-        Ok(incident)
+        Ok((incident, entry))
     }
 
-    /// An incident to change: found, at the version read (when given), and open.
+    /// An incident to change: found (and locked, so changes to it and its cases queue), at the version
+    /// read (when given), and open.
     async fn open_incident(
         &self,
         txn: &DatabaseTransaction,
         id: &str,
         expected_version: Option<i64>,
     ) -> Result<incidents::Model, Error> {
-        let incident = incidents::find(txn, id)
+        let incident = incidents::find_for_update(txn, id)
             .await?
             .ok_or_else(|| Error::not_found("incident", id))?;
         if let Some(expected) = expected_version
@@ -530,7 +537,7 @@ impl Registry {
 
     /// One incident.
     pub async fn get_incident(&self, caller: &Caller, id: &str) -> Result<IncidentView, Error> {
-        require_supporter(caller)?;
+        require_reader(caller)?;
         let incident = incidents::find(&self.db, id)
             .await?
             .ok_or_else(|| Error::not_found("incident", id))?;
@@ -544,7 +551,7 @@ impl Registry {
         filter: incidents::Filter,
         page: &Page,
     ) -> Result<(Vec<IncidentView>, PageResponse), Error> {
-        require_supporter(caller)?;
+        require_reader(caller)?;
         let (found, next) = incidents::list(&self.db, filter, page).await?;
         let mut views = Vec::with_capacity(found.len());
         for incident in found {
@@ -579,10 +586,13 @@ impl Registry {
             }
         }
         incident.system_ids = json_list(&systems)?;
-        incident.follow_up_due = Some(self.clock.now() + self.policy.follow_up);
-        incident.follow_up_announced = false;
+        // Each update after the report to the supplier starts the next follow-up.
+        if incident.supplier_report.is_some() {
+            incident.follow_up_due = Some(self.clock.now() + self.policy.follow_up);
+            incident.follow_up_announced = false;
+        }
         let linked = cases::of_incident(&txn, id).await?;
-        let incident = self
+        let (incident, _) = self
             .incident_changed(
                 &txn,
                 caller,
@@ -643,7 +653,7 @@ impl Registry {
         incident.supplier_report = Some(serde_json::to_string(&stored).map_err(Error::internal)?);
         incident.follow_up_due = Some(now + self.policy.follow_up);
         incident.follow_up_announced = false;
-        let incident = self
+        let (incident, _) = self
             .incident_changed(
                 &txn,
                 caller,
@@ -669,7 +679,7 @@ impl Registry {
         require_supporter(caller)?;
         let txn = self.db.begin().await?;
         let incident = self.open_incident(&txn, id, None).await?;
-        let case = cases::find(&txn, case_id)
+        let case = cases::find_for_update(&txn, case_id)
             .await?
             .ok_or_else(|| Error::not_found_field("case", case_id, "case_id"))?;
         Self::require_sees(caller, &case)?;
@@ -696,9 +706,10 @@ impl Registry {
         require_supporter(caller)?;
         let txn = self.db.begin().await?;
         let mut incident = self.open_incident(&txn, id, None).await?;
-        let mut case = cases::find(&txn, case_id)
+        let mut case = cases::find_for_update(&txn, case_id)
             .await?
             .ok_or_else(|| Error::not_found_field("case", case_id, "case_id"))?;
+        Self::require_sees(caller, &case)?;
         if case.incident_id.as_deref() != Some(id) {
             return Err(Error::FailedPrecondition(format!(
                 "case {case_id} is not linked to the incident"
@@ -717,7 +728,7 @@ impl Registry {
         let remaining = cases::of_incident(&txn, id).await?;
         incident.municipality_ids = json_list(&municipalities_of(&remaining))?;
         let text = format!("SAG-{:06} unlinked", case.number);
-        let incident = self
+        let (incident, _) = self
             .incident_changed(
                 &txn,
                 caller,
@@ -775,7 +786,7 @@ impl Registry {
             |entry: &incident_updates::Model| entry.id.clone(),
             async |txn: &DatabaseTransaction| {
                 let incident = self.open_incident(txn, id, None).await?;
-                let open: Vec<cases::Model> = cases::of_incident(txn, id)
+                let open: Vec<cases::Model> = cases::of_incident_for_update(txn, id)
                     .await?
                     .into_iter()
                     .filter(|c| {
@@ -791,7 +802,7 @@ impl Registry {
                 for case in open {
                     replied.push(self.tell(txn, caller, case, &text).await?);
                 }
-                let incident = self
+                let (_, entry) = self
                     .incident_changed(
                         txn,
                         caller,
@@ -801,10 +812,7 @@ impl Registry {
                         &replied,
                     )
                     .await?;
-                incident_updates::of_incident(txn, &incident.id)
-                    .await?
-                    .pop()
-                    .ok_or_else(|| Error::internal("the reply left no timeline entry"))
+                Ok(entry)
             },
         )
         .await?;
@@ -838,14 +846,14 @@ impl Registry {
         let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
         let mut all = Vec::new();
         let mut resolved = Vec::new();
-        for case in cases::of_incident(&txn, id).await? {
+        for case in cases::of_incident_for_update(&txn, id).await? {
             let mut case = self.tell(&txn, caller, case, &text).await?;
             let state = CaseState::from_str_name(&case.state).unwrap_or_default();
             if !leave_cases_open && domain::is_open(state) {
                 case.state = CaseState::Resolved.as_str_name().to_owned();
                 case.resolution = Resolution::Fixed.as_str_name().to_owned();
                 case.resolved_at = Some(now);
-                case.awaiting_since = None;
+                self.end_pause(&mut case, now);
                 let payload = json!({"from": state.as_str_name(), "to": case.state, "resolution": case.resolution, "incident_id": id});
                 case = self.saved(&txn, caller, case, "resolve", payload).await?;
                 resolved.push(case.id.clone());

@@ -17,9 +17,8 @@ use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 use pb::{IncidentScope, OperationalMessageState};
 
-use super::Registry;
+use super::{Registry, json_list};
 use crate::domain::incident::{self as rules, MessageStep};
-use crate::domain::{self};
 use crate::store::{incidents, operational_messages as messages, systems};
 
 /// What an operational message says (validated).
@@ -50,13 +49,7 @@ pub struct MessageContent {
 }
 
 fn require_writer(caller: &Caller) -> Result<(), Error> {
-    if domain::is_supporter(caller) {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied(
-            "operational messages are written by the supplier's support and the consortium".into(),
-        ))
-    }
+    super::require_supporter(caller, "writing operational messages")
 }
 
 impl Registry {
@@ -171,8 +164,7 @@ impl Registry {
                         title_en: content.title_en,
                         text_en: content.text_en,
                         workaround_en: content.workaround_en,
-                        system_ids: serde_json::to_string(&content.system_ids)
-                            .map_err(Error::internal)?,
+                        system_ids: json_list(&content.system_ids)?,
                         scope: content.scope.as_str_name().to_owned(),
                         incident_id: content.incident_id,
                         start_at: content.start_at,
@@ -231,7 +223,7 @@ impl Registry {
             title_en: content.title_en,
             text_en: content.text_en,
             workaround_en: content.workaround_en,
-            system_ids: serde_json::to_string(&content.system_ids).map_err(Error::internal)?,
+            system_ids: json_list(&content.system_ids)?,
             scope,
             incident_id: content.incident_id,
             start_at: content.start_at,

@@ -23,7 +23,7 @@ use pb::{CaseState, Resolution, SupportLine, Transition};
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::outage::Classification;
 use crate::domain::{self, sla_targets};
-use crate::store::{areas, attachments, cases, comments, systems, teams};
+use crate::store::{areas, attachments, cases, comments, incident_updates, systems, teams};
 use crate::vault::Vault;
 
 mod incidents;
@@ -103,6 +103,22 @@ pub struct Registry {
     policy: Policy,
 }
 
+/// Refuses callers who are not the supplier's support or the consortium, saying what `what` is for.
+fn require_supporter(caller: &Caller, what: &str) -> Result<(), Error> {
+    if domain::is_supporter(caller) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(format!(
+            "{what} are for the supplier's support and the consortium"
+        )))
+    }
+}
+
+/// A list as the JSON text the stores keep.
+fn json_list<T: serde::Serialize>(items: &T) -> Result<String, Error> {
+    serde_json::to_string(items).map_err(Error::internal)
+}
+
 /// The actor of what the service does by itself (audited under `system:<what>`).
 fn system_actor(what: &str) -> Caller {
     Caller {
@@ -155,6 +171,18 @@ impl Registry {
             .calendar
             .add_working_time(from, amount)
             .ok_or_else(|| Error::internal("no working time ahead"))
+    }
+
+    /// Ends a wait for the municipality: the SLA clock stood still meanwhile, so the working time
+    /// waited is added to the pause.
+    fn end_pause(&self, case: &mut cases::Model, now: DateTime<Utc>) {
+        if let Some(since) = case.awaiting_since.take() {
+            case.paused_seconds += self
+                .policy
+                .calendar
+                .working_time_between(since, now)
+                .num_seconds();
+        }
     }
 
     /// The personal ID number as this caller may see it.
@@ -305,22 +333,23 @@ impl Registry {
             .as_deref()
             .map(|id| self.vault.seal(id))
             .transpose()?;
-        let now = self.clock.now();
         let targets = sla_targets(new.severity);
-        let (response_due, resolution_due) = (
-            self.due(now, targets.response)?,
-            self.due(now, targets.resolution)?,
-        );
         let acute = new.severity == pb::Severity::Acute;
-        // A system outside the chain responsibility is not the supplier's to fix: closed at once.
-        let (state, resolution, resolved_at) = if system.chain_responsibility {
-            (CaseState::New, Resolution::Unspecified, None)
-        } else {
-            (CaseState::Closed, Resolution::OutsideChain, Some(now))
-        };
-        let created = idempotency::run(&self.db, key, now, |c: &cases::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
-            // Taking the number serialises filings, so classification below sees every earlier report.
+        let created = idempotency::run(&self.db, key, self.clock.now(), |c: &cases::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
+            // Taking the number serialises filings; the filing time is read after it, so every report
+            // classification sees below was filed before this one.
             let number = cases::next_number(txn).await?;
+            let now = self.clock.now();
+            let (response_due, resolution_due) = (
+                self.due(now, targets.response)?,
+                self.due(now, targets.resolution)?,
+            );
+            // A system outside the chain responsibility is not the supplier's to fix: closed at once.
+            let (state, resolution, resolved_at) = if system.chain_responsibility {
+                (CaseState::New, Resolution::Unspecified, None)
+            } else {
+                (CaseState::Closed, Resolution::OutsideChain, Some(now))
+            };
             let mut case = cases::Model {
                 id: Uuid::now_v7().to_string(),
                 number,
@@ -333,7 +362,7 @@ impl Registry {
                 severity: name_of(new.severity, pb::Severity::as_str_name),
                 system_id: new.system_id,
                 area_id: new.area_id,
-                guide_sections: serde_json::to_string(&new.guide_sections).map_err(Error::internal)?,
+                guide_sections: json_list(&new.guide_sections)?,
                 personal_id: sealed,
                 state: state.as_str_name().to_owned(),
                 team_id: None,
@@ -545,14 +574,7 @@ impl Registry {
             }
             Transition::AwaitMunicipality => case.awaiting_since = Some(now),
             Transition::Resume => {
-                // The SLA clock stood still while the case lay with the municipality.
-                if let Some(since) = case.awaiting_since.take() {
-                    case.paused_seconds += self
-                        .policy
-                        .calendar
-                        .working_time_between(since, now)
-                        .num_seconds();
-                }
+                self.end_pause(&mut case, now);
                 let target =
                     sla_targets(severity).resolution + Duration::seconds(case.paused_seconds);
                 case.resolution_due = self.due(case.created_at, target)?;
@@ -711,7 +733,7 @@ impl Registry {
             let mut list = case.related_cases();
             if !list.contains(&partner) {
                 list.push(partner.clone());
-                case.related = serde_json::to_string(&list).map_err(Error::internal)?;
+                case.related = json_list(&list)?;
                 case = self
                     .changed(
                         &txn,
@@ -770,7 +792,7 @@ impl Registry {
         }
         let mut related = target.related_cases();
         related.push(duplicate.id.clone());
-        target.related = serde_json::to_string(&related).map_err(Error::internal)?;
+        target.related = json_list(&related)?;
         let target = self
             .changed(
                 &txn,
@@ -799,6 +821,8 @@ impl Registry {
         let system = system_actor("identity-feed");
         let txn = self.db.begin().await?;
         let touched = comments::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
+        // Replies to every linked case are also kept in the incident's timeline.
+        incident_updates::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
         for case_id in &touched {
             audit::record(
                 &txn,

@@ -17,13 +17,7 @@ use crate::domain::{self, SlaAlert};
 use crate::store::{areas, cases, sla_notices};
 
 fn require_supporter(caller: &Caller) -> Result<(), Error> {
-    if domain::is_supporter(caller) {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied(
-            "queues and reports are for the supplier's support and the consortium".into(),
-        ))
-    }
+    super::require_supporter(caller, "queues and reports")
 }
 
 fn state(case: &cases::Model) -> CaseState {

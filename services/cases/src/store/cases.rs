@@ -152,7 +152,8 @@ pub async fn of_incident(
         .await?)
 }
 
-/// Cases by id, in the order of `ids`; NOT_FOUND naming `field` for a missing one.
+/// Cases by id, in the order of `ids`, locked until the transaction ends; NOT_FOUND naming `field` for a
+/// missing one.
 pub async fn find_all(
     db: &impl ConnectionTrait,
     ids: &[String],
@@ -160,6 +161,8 @@ pub async fn find_all(
 ) -> Result<Vec<Model>, Error> {
     let found = Entity::find()
         .filter(Column::Id.is_in(ids.iter().cloned()))
+        .order_by_asc(Column::Id)
+        .lock_exclusive()
         .all(db)
         .await?;
     ids.iter()
@@ -171,6 +174,24 @@ pub async fn find_all(
                 .ok_or_else(|| Error::not_found_field("case", id, field))
         })
         .collect()
+}
+
+/// One case, locked until the transaction ends (PostgreSQL; SQLite writes one at a time anyway).
+pub async fn find_for_update(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find_by_id(id).lock_exclusive().one(db).await?)
+}
+
+/// The cases linked to an incident, locked until the transaction ends, oldest first.
+pub async fn of_incident_for_update(
+    db: &impl ConnectionTrait,
+    incident_id: &str,
+) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::IncidentId.eq(incident_id))
+        .order_by_asc(Column::Id)
+        .lock_exclusive()
+        .all(db)
+        .await?)
 }
 
 /// What a list is limited to.

@@ -62,3 +62,17 @@ pub async fn of_incident(
         .all(db)
         .await?)
 }
+
+/// Replaces the text of every entry `author` wrote (the author was anonymised).
+pub async fn redact_author(
+    txn: &impl ConnectionTrait,
+    author: &str,
+    text: &str,
+) -> Result<(), Error> {
+    Entity::update_many()
+        .col_expr(Column::Text, sea_orm::sea_query::Expr::value(text))
+        .filter(Column::Author.eq(author))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

@@ -104,11 +104,26 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
+/// One incident, locked until the transaction ends (PostgreSQL; SQLite writes one at a time anyway).
+pub async fn find_for_update(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find_by_id(id).lock_exclusive().one(db).await?)
+}
+
 /// Every incident not yet resolved, oldest first.
 pub async fn open(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
         .filter(Column::Status.ne(IncidentStatus::Resolved.as_str_name()))
         .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Every incident not yet resolved, locked until the transaction ends, oldest first.
+pub async fn open_for_update(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::Status.ne(IncidentStatus::Resolved.as_str_name()))
+        .order_by_asc(Column::Id)
+        .lock_exclusive()
         .all(db)
         .await?)
 }

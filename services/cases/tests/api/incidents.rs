@@ -231,6 +231,20 @@ async fn follow_ups_fall_due_an_hour_after_the_report_and_each_update_and_are_an
     let o = Outage::start().await;
     let filed = o.burst().await;
     let incident = o.incident(&filed[3].incident_id).await;
+    let before_report = pb::UpdateIncidentRequest {
+        incident_id: incident.incident_id.clone(),
+        expected_version: incident.version,
+        text: "Vi undersøger fejlen".into(),
+        ..Default::default()
+    };
+    let incident = o
+        .incidents()
+        .update_incident(bearer(before_report, &o.supporter().await))
+        .await
+        .unwrap()
+        .into_inner()
+        .incident
+        .unwrap();
     assert_eq!(
         incident.follow_up_due_time, None,
         "nothing is due before the report"
@@ -503,6 +517,54 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         .unwrap_err();
     assert_eq!(other_system.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&other_system), ["case_id"]);
+    let unchanged = o.incident(&incident.incident_id).await;
+    assert_eq!(unchanged.version, incident.version);
+    assert_eq!(unchanged.case_ids, [ky_case.case_id.as_str()]);
+
+    // Opening with a good case and one about another system writes neither the incident nor the link.
+    let another_ky_case =
+        o.t.file(pb::FileCaseRequest {
+            description: "Rapporten over debitorer er tom for marts".into(),
+            ..o.t.new_case("Debitorrapport mangler", pb::Severity::Normal)
+        })
+        .await
+        .unwrap()
+        .case
+        .unwrap();
+    let mixed = o
+        .incidents()
+        .open_incident(bearer(
+            pb::OpenIncidentRequest {
+                title: "Blandet".into(),
+                system_ids: vec![o.t.system.clone()],
+                case_ids: vec![another_ky_case.case_id.clone(), skat_case.case_id.clone()],
+                ..Default::default()
+            },
+            &o.supporter().await,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&mixed), ["case_ids"], "{mixed:?}");
+    let untouched = o.case(&another_ky_case.case_id).await;
+    assert_eq!(untouched.version, another_ky_case.version);
+    assert!(untouched.incident_id.is_empty());
+    let twice = o
+        .incidents()
+        .open_incident(bearer(
+            pb::OpenIncidentRequest {
+                title: "To gange".into(),
+                system_ids: vec![o.t.system.clone()],
+                case_ids: vec![
+                    another_ky_case.case_id.clone(),
+                    another_ky_case.case_id.clone(),
+                ],
+                ..Default::default()
+            },
+            &o.supporter().await,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&twice), ["case_ids[1]"]);
 
     // A personal ID number in an update, and a move back to suspected.
     let update = pb::UpdateIncidentRequest {

@@ -283,4 +283,11 @@ async fn a_message_takes_its_incidents_scope_and_bad_input_writes_nothing() {
         .operational_message
         .unwrap();
     assert_eq!(published.scope(), pb::IncidentScope::Sporadic);
+    assert_eq!(published.incident_id, incident.incident_id);
+    let shown = public(&t).await;
+    assert_eq!(shown.active.len(), 1);
+    assert!(
+        shown.active[0].incident_id.is_empty(),
+        "the public does not see the incident"
+    );
 }
