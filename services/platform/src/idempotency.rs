@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sea_orm::entity::prelude::*;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, Set};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
@@ -96,7 +96,7 @@ pub async fn run<T>(
     op: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
 ) -> Result<Created<T>, Error> {
     let Some(key) = key else {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin(db).await?;
         let created = op(&txn).await?;
         txn.commit().await?;
         return Ok(Created::New(created));
@@ -105,7 +105,7 @@ pub async fn run<T>(
         return Ok(Created::Replayed(id));
     }
     let result = async {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin(db).await?;
         let created = op(&txn).await?;
         entity::ActiveModel {
             scope: Set(key.scope.clone()),

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -203,7 +203,7 @@ impl Registry {
         content: MessageContent,
     ) -> Result<messages::Model, Error> {
         require_writer(caller)?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let state = rules::message_state_after(message.state(), MessageStep::Edit, content.scope)
             .map_err(Error::FailedPrecondition)?;
@@ -246,7 +246,7 @@ impl Registry {
         expected_version: i64,
     ) -> Result<messages::Model, Error> {
         require_writer(caller)?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let mut scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
         if scope == IncidentScope::Unspecified
@@ -280,7 +280,7 @@ impl Registry {
         resolution_en: String,
     ) -> Result<messages::Model, Error> {
         require_writer(caller)?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
         let state = rules::message_state_after(message.state(), MessageStep::Resolve, scope)

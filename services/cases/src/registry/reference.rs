@@ -1,6 +1,5 @@
 //! Reference data owned by the cases service: systems, teams and areas (consortium admins edit them).
 
-use sea_orm::TransactionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,7 +22,7 @@ impl Registry {
         caller.require_any_role(&[Role::ConsortiumAdmin], "registering a system")?;
         system.id = Uuid::now_v7().to_string();
         system.version = 1;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let system = systems::insert(&txn, system).await?;
         let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn});
         audit::record(
@@ -49,7 +48,7 @@ impl Registry {
         members: Vec<String>,
     ) -> Result<teams::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "registering a team")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let team = teams::insert(
             &txn,
             teams::Model {
@@ -89,7 +88,7 @@ impl Registry {
         team_id: String,
     ) -> Result<areas::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "registering an area")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let team = teams::find(&txn, &team_id)
             .await?
             .ok_or_else(|| Error::not_found_field("team", &team_id, "area.team_id"))?;
@@ -135,7 +134,7 @@ impl Registry {
         mut changed: systems::Model,
     ) -> Result<systems::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "changing a system")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         systems::find(&txn, &changed.id)
             .await?
             .ok_or_else(|| Error::not_found_field("system", &changed.id, "system.system_id"))?;
@@ -161,7 +160,7 @@ impl Registry {
         members: Vec<String>,
     ) -> Result<teams::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "changing a team")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let team = teams::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found_field("team", id, "team.team_id"))?;
@@ -197,7 +196,7 @@ impl Registry {
         team_id: String,
     ) -> Result<areas::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "changing an area")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         areas::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found_field("area", id, "area.area_id"))?;

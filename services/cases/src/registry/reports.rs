@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::ColumnTrait;
-use sea_orm::{EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
 
 use kommune_platform::Error;
 use kommune_platform::auth::Caller;
@@ -152,7 +152,7 @@ impl Registry {
                 now,
                 soon,
             ) {
-                let txn = self.db.begin().await?;
+                let txn = kommune_platform::db::begin(&self.db).await?;
                 let notice = sla_notices::Model {
                     case_id: case.id.clone(),
                     target: alert.target.to_owned(),

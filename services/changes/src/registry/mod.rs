@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -125,7 +125,7 @@ impl Registry {
         name: String,
     ) -> Result<themes::Model, Error> {
         caller.require_any_role(&ADMINS, "creating a theme")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let theme = reference::insert_theme(
             &txn,
             themes::Model {
@@ -165,7 +165,7 @@ impl Registry {
         reference::theme(&self.db, &theme_id)
             .await?
             .ok_or_else(|| Error::not_found_field("theme", &theme_id, "theme_id"))?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let subtheme = reference::insert_subtheme(
             &txn,
             subthemes::Model {
@@ -216,7 +216,7 @@ impl Registry {
                 format!("{unknown} is not a status"),
             ));
         }
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let model = statuses::Model {
             code,
             name,
@@ -382,7 +382,7 @@ impl Registry {
         to: i32,
     ) -> Result<change_requests::Model, Error> {
         caller.require_any_role(&ADMINS, "changing a change request's status")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         if reference::status(&txn, to).await?.is_none() {
             return Err(Error::invalid(
                 "status_code",
@@ -412,7 +412,7 @@ impl Registry {
                 "municipal users support on their own municipality's behalf".into(),
             ));
         }
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut cr = change_requests::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("change request", id))?;
@@ -449,7 +449,7 @@ impl Registry {
         caller.require_any_role(&ADMINS, "creating a release")?;
         Timeline::new(release_date)
             .ok_or_else(|| Error::invalid("release_date", "is too far from today"))?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let release = releases::insert(
             &txn,
             releases::Model {
@@ -519,7 +519,7 @@ impl Registry {
                 release.name, window.first_day, window.last_day
             )));
         }
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut cr = self.for_update(&txn, id, expected_version).await?;
         if cr.release_id.is_some() {
             return Err(Error::FailedPrecondition(
@@ -553,7 +553,7 @@ impl Registry {
         reason: String,
     ) -> Result<change_requests::Model, Error> {
         caller.require_any_role(&ADMINS, "planning a release")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut cr = self.for_update(&txn, id, expected_version).await?;
         let Some(release) = cr.release_id.take() else {
             return Err(Error::FailedPrecondition(
@@ -580,7 +580,7 @@ impl Registry {
             return Ok(0);
         };
         let target = domain::status_for_phase(phase);
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut moved = 0;
         for mut cr in change_requests::of_release(&txn, &release.id).await? {
             if cr.status_code >= target {

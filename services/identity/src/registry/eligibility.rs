@@ -1,9 +1,7 @@
 //! Support eligibility: the three changes, the check every case makes, and the quota.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -384,7 +382,7 @@ impl Registry {
     pub async fn stop_eligibility(&self, caller: &Caller, stop: Stop) -> Result<Applied, Error> {
         let id = stop.registration_id.to_string();
         let today = self.today();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut registration = eligibility_registrations::find(&txn, &id)
             .await?
             .ok_or_else(|| Error::not_found_field("registration", &id, "registration_id"))?;

@@ -2,7 +2,7 @@
 //! event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -171,7 +171,7 @@ impl Registry {
         let now = self.clock.now();
         let key = crate::tokens::generate(now)?;
         let retire_after = now + self.policy.token_ttl + crate::tokens::RETIRE_MARGIN;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         signing_keys::insert(&txn, key.clone()).await?;
         signing_keys::retire_all_but(&txn, &key.key_id, retire_after).await?;
         let payload = json!({"retire_older_keys_after": retire_after});
@@ -264,7 +264,7 @@ impl Registry {
     ) -> Result<municipalities::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "changing a municipality")?;
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut m = municipalities::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("municipality", id))?;
@@ -410,7 +410,7 @@ impl Registry {
         changes: UserChanges,
     ) -> Result<users::Model, Error> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut u = users::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
@@ -468,7 +468,7 @@ impl Registry {
     /// audit payloads redacted; the history stays. Doing it twice changes nothing.
     pub async fn anonymize_user(&self, caller: &Caller, id: &str) -> Result<users::Model, Error> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut u = users::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
@@ -717,7 +717,7 @@ impl Registry {
         id: &str,
     ) -> Result<api_keys::Model, Error> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let key = api_keys::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("api key", id))?;
@@ -853,7 +853,7 @@ impl Registry {
             token: String::new(),
         };
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let account = NewServiceAccount {
             name: crate::BOOTSTRAP_ACCOUNT.into(),
             description: "Created on first start; holds the bootstrap admin key".into(),

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -185,7 +185,7 @@ impl Registry {
     ) -> Result<waves::Model, Error> {
         caller.require_any_role(&EDITORS, "adding a wave")?;
         self.project(project_id, "project_id").await?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let wave = waves::insert(
             &txn,
             waves::Model {
@@ -258,7 +258,7 @@ impl Registry {
     ) -> Result<(waves::Model, u64), Error> {
         caller.require_any_role(&EDITORS, "moving a wave")?;
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let (mut wave, project) = self.wave(&txn, id, "wave_id").await?;
         if wave.version != expected_version {
             return Err(Error::Aborted(format!(
@@ -309,7 +309,7 @@ impl Registry {
         id: &str,
     ) -> Result<(waves::Model, u64), Error> {
         caller.require_any_role(&EDITORS, "publishing a wave")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let (mut wave, project) = self.wave(&txn, id, "wave_id").await?;
         if !wave.published {
             wave.published = true;
@@ -346,7 +346,7 @@ impl Registry {
             .await?;
         let now = self.clock.now();
         let municipality_id = new.municipality_id.to_string();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let (wave, project) = self.wave(&txn, &new.wave_id, "wave_id").await?;
         if project.id != new.project_id {
             return Err(Error::invalid(
@@ -396,7 +396,7 @@ impl Registry {
         expected_version: i64,
         wave_id: &str,
     ) -> Result<(enrolments::Model, u64), Error> {
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut enrolment = enrolments::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("enrolment", id))?;
@@ -622,7 +622,7 @@ impl Registry {
     ) -> Result<TemplateWithVersions, Error> {
         caller.require_any_role(&EDITORS, "editing a template")?;
         let encoded = template_versions::encode(&content)?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         templates::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("template", id))?;
@@ -678,7 +678,7 @@ impl Registry {
             .ok_or_else(|| {
                 Error::FailedPrecondition("the template has no draft to review".into())
             })?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let comment = review_comments::insert(
             &txn,
             review_comments::Model {
@@ -752,7 +752,7 @@ impl Registry {
             Vec::new()
         };
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let published = template_versions::Model {
             published: true,
             note,

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::TransactionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -128,7 +127,7 @@ impl Registry {
         status: pb::TaskStatus,
     ) -> Result<tasks::Model, Error> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut task = tasks::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("task", id))?;
@@ -178,7 +177,7 @@ impl Registry {
         description: String,
     ) -> Result<packages::Model, Error> {
         caller.require_any_role(&LOADERS, "creating a task package")?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let task = tasks::find(&txn, task_id)
             .await?
             .ok_or_else(|| Error::not_found_field("task", task_id, "task_id"))?;
@@ -250,7 +249,7 @@ impl Registry {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         package_items::insert_all(&txn, rows).await?;
         audit::record(
             &txn,
@@ -286,7 +285,7 @@ impl Registry {
         id: &str,
         resolution: Resolution,
     ) -> Result<package_items::Model, Error> {
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let item = package_items::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("package item", id))?;
