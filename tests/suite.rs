@@ -40,6 +40,46 @@ async fn until(stop: oneshot::Receiver<()>) {
     let _ = stop.await;
 }
 
+/// A service's own API key: a service account with ROLE_SERVICE, made with the bootstrap admin key.
+async fn service_account_key(identity: &Channel, name: &str) -> String {
+    let admin = pb::token_service_client::TokenServiceClient::new(identity.clone())
+        .exchange_api_key(pb::ExchangeApiKeyRequest {
+            api_key: ADMIN_KEY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let mut accounts =
+        pb::service_account_service_client::ServiceAccountServiceClient::new(identity.clone());
+    let account = accounts
+        .create_service_account(bearer(
+            pb::CreateServiceAccountRequest {
+                name: name.into(),
+                roles: vec![Role::Service as i32],
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_account
+        .unwrap();
+    accounts
+        .create_api_key(bearer(
+            pb::CreateApiKeyRequest {
+                subject: format!("service-account:{}", account.service_account_id),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret
+}
+
 impl Suite {
     async fn start() -> Self {
         let database_url = fresh_database_url("identity").await;
@@ -110,6 +150,28 @@ impl Suite {
                 .unwrap();
         });
 
+        let identity_channel = channel_to(identity_addr.trim_start_matches("http://"));
+        let mut notify_options = kommune_notify::Options::new(
+            fresh_database_url("notify").await,
+            identity_addr.clone(),
+            service_account_key(&identity_channel, "notify").await,
+            Arc::new(SystemClock),
+        );
+        notify_options.cases_addr = Some(cases_addr.clone());
+        notify_options.klik_addr = Some(klik_addr.clone());
+        notify_options.mail_drop_dir =
+            std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
+        let notify = kommune_notify::Notify::build(notify_options).await.unwrap();
+        let notify_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let notify_addr = format!("http://{}", notify_listener.local_addr().unwrap());
+        let (notify_stop, stopped) = oneshot::channel();
+        tokio::spawn(async move {
+            notify
+                .serve(notify_listener, &ServerConfig::default(), until(stopped))
+                .await
+                .unwrap();
+        });
+
         let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_addr = gateway_listener.local_addr().unwrap();
         let (gateway_stop, stopped) = oneshot::channel();
@@ -118,6 +180,7 @@ impl Suite {
             ("klik".to_owned(), klik_addr.parse().unwrap()),
             ("cases".to_owned(), cases_addr.parse().unwrap()),
             ("changes".to_owned(), changes_addr.parse().unwrap()),
+            ("notify".to_owned(), notify_addr.parse().unwrap()),
         ]);
         tokio::spawn(async move {
             let config = ServerConfig::default();
@@ -140,7 +203,13 @@ impl Suite {
             admin_token: String::new(),
             identity_stop: Some(identity_stop),
             identity_task: Some(identity_task),
-            _stops: vec![klik_stop, changes_stop, cases_stop, gateway_stop],
+            _stops: vec![
+                klik_stop,
+                changes_stop,
+                cases_stop,
+                notify_stop,
+                gateway_stop,
+            ],
         };
         suite.admin_token = suite.exchange(ADMIN_KEY).await.unwrap();
         suite
@@ -875,4 +944,28 @@ async fn the_operational_messages_are_public_through_the_gateway_and_nothing_els
         .await
         .unwrap_err();
     assert_eq!(closed.code(), Code::Unauthenticated);
+
+    // notify follows cases and publishes the message in its public Atom feed, also without a token.
+    let mut feed = kommune_proto::notify::v1::feed_service_client::FeedServiceClient::new(
+        suite.gateway.clone(),
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let document = feed
+            .get_operational_messages_feed(
+                kommune_proto::notify::v1::GetOperationalMessagesFeedRequest::default(),
+            )
+            .await
+            .unwrap()
+            .into_inner()
+            .document;
+        if document.contains("<title>Driftsforstyrrelse i KY</title>") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the message never reached the feed: {document}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -51,6 +51,9 @@ pub struct GatewayConfig {
     /// klik's address; klik is not routed when unset.
     #[arg(long, env = "KOMMUNE_KLIK_ADDR")]
     pub klik_addr: Option<String>,
+    /// The notify service's address; it is not routed when unset.
+    #[arg(long, env = "KOMMUNE_NOTIFY_ADDR")]
+    pub notify_addr: Option<String>,
     /// Token verification settings.
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -71,6 +74,7 @@ impl GatewayConfig {
             ("cases", &self.cases_addr),
             ("changes", &self.changes_addr),
             ("klik", &self.klik_addr),
+            ("notify", &self.notify_addr),
         ] {
             if let Some(addr) = addr {
                 upstreams.insert(service.to_owned(), addr.parse()?);

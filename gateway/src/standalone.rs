@@ -16,7 +16,7 @@ use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig, sqlite_url};
 
 /// The services this build can run.
-pub const SERVICES: &[&str] = &["identity", "cases", "changes", "klik"];
+pub const SERVICES: &[&str] = &["identity", "cases", "changes", "klik", "notify"];
 /// The file under the data directory holding the bootstrap admin key.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
 /// The file under the data directory holding the key that seals personal ID numbers in cases.
@@ -159,6 +159,33 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                 .await?;
                 tasks.push(tokio::spawn(async move {
                     klik.serve(listener, &server, stop).await
+                }));
+            }
+            "notify" => {
+                let key = service_key(&config.data_dir, &identity_addr, "notify")
+                    .await?
+                    .ok_or(
+                        "notify needs a service account; this data directory has no admin key",
+                    )?;
+                let mut options = kommune_notify::Options::new(
+                    database_url,
+                    identity_addr.clone(),
+                    key,
+                    clock.clone(),
+                );
+                options.trusted_issuers = trusted_issuers.clone();
+                let address = |service: &str| {
+                    service_addrs
+                        .get(service)
+                        .map(|addr| format!("http://{addr}"))
+                };
+                options.cases_addr = address("cases");
+                options.klik_addr = address("klik");
+                // No relay in the embedded suite: mail lands as .eml files beside the data.
+                options.mail_drop_dir = config.data_dir.join("mail");
+                let notify = kommune_notify::Notify::build(options).await?;
+                tasks.push(tokio::spawn(async move {
+                    notify.serve(listener, &server, stop).await
                 }));
             }
             other => return Err(format!("unknown service {other}").into()),

@@ -33,6 +33,14 @@ pub mod klik {
     }
 }
 
+/// `kommune.notify.v1`: subscriptions, notifications and their deliveries, the inbox and public feeds.
+pub mod notify {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("kommune.notify.v1");
+    }
+}
+
 /// `kommune.changes.v1`: change requests, their reference data and the 42-week release timeline.
 pub mod changes {
     /// Version 1.

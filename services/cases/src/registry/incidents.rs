@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -420,6 +420,8 @@ impl Registry {
             status: incident.status() as i32,
             change,
             cases: concerned.iter().map(linked_case).collect(),
+            title: incident.title.clone(),
+            text: text.to_owned(),
         };
         outbox::publish(txn, now, &incident.id, &event).await?;
         Ok((incident, entry))
@@ -569,7 +571,7 @@ impl Registry {
         change: IncidentChange,
     ) -> Result<IncidentView, Error> {
         require_supporter(caller)?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
         let status = rules::next_status(incident.status(), change.status)
             .map_err(|d| Error::invalid("status", d))?;
@@ -618,7 +620,7 @@ impl Registry {
     ) -> Result<IncidentView, Error> {
         require_supporter(caller)?;
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
         if incident.supplier_report.is_some() {
             return Err(Error::FailedPrecondition(
@@ -677,7 +679,7 @@ impl Registry {
         case_id: &str,
     ) -> Result<IncidentView, Error> {
         require_supporter(caller)?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let incident = self.open_incident(&txn, id, None).await?;
         let case = cases::find_for_update(&txn, case_id)
             .await?
@@ -704,7 +706,7 @@ impl Registry {
         case_id: &str,
     ) -> Result<IncidentView, Error> {
         require_supporter(caller)?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut incident = self.open_incident(&txn, id, None).await?;
         let mut case = cases::find_for_update(&txn, case_id)
             .await?
@@ -842,7 +844,7 @@ impl Registry {
     ) -> Result<(IncidentView, Vec<String>), Error> {
         require_supporter(caller)?;
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
         let mut all = Vec::new();
         let mut resolved = Vec::new();
@@ -881,6 +883,8 @@ impl Registry {
             incident_id: id.to_owned(),
             cases: all.iter().map(linked_case).collect(),
             cases_resolved: !leave_cases_open,
+            title: incident.title.clone(),
+            text: text.clone(),
         };
         outbox::publish(&txn, now, id, &event).await?;
         let view = self.view(&txn, incident).await?;
@@ -919,7 +923,7 @@ impl Registry {
             {
                 continue;
             }
-            let txn = self.db.begin().await?;
+            let txn = kommune_platform::db::begin(&self.db).await?;
             if incidents::mark_follow_up_announced(&txn, &incident.id, due).await? {
                 let event = pb::IncidentFollowUpOverdue {
                     incident_id: incident.id.clone(),

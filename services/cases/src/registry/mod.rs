@@ -2,7 +2,7 @@
 //! and its event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -458,7 +458,7 @@ impl Registry {
         expected_version: i64,
         title: String,
     ) -> Result<cases::Model, Error> {
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
         let state = CaseState::from_str_name(&case.state).unwrap_or_default();
         if !domain::is_supporter(caller) && !domain::lies_with_municipality(state) {
@@ -491,7 +491,7 @@ impl Registry {
             ));
         }
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, None).await?;
         let comment = comments::insert(
             &txn,
@@ -552,7 +552,7 @@ impl Registry {
             )));
         }
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
         let from = CaseState::from_str_name(&case.state).unwrap_or_default();
         let to = domain::next_state(from, step.transition).map_err(Error::FailedPrecondition)?;
@@ -658,7 +658,7 @@ impl Registry {
         content: Vec<u8>,
     ) -> Result<attachments::Model, Error> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let case = self.case(&txn, caller, id, None).await?;
         let attachment = attachments::insert(
             &txn,
@@ -723,7 +723,7 @@ impl Registry {
                 "a case cannot be related to itself",
             ));
         }
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let first = self.case(&txn, caller, id, None).await?;
         let second = cases::find(&txn, other)
             .await?
@@ -774,7 +774,7 @@ impl Registry {
             ));
         }
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut duplicate = self.case(&txn, caller, id, Some(expected_version)).await?;
         let mut target = cases::find(&txn, into)
             .await?
@@ -819,7 +819,7 @@ impl Registry {
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
         let author = format!("{}{user_id}", kommune_platform::auth::USER_SUBJECT_PREFIX);
         let system = system_actor("identity-feed");
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let touched = comments::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
         // Replies to every linked case are also kept in the incident's timeline.
         incident_updates::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
@@ -888,7 +888,7 @@ impl Registry {
                 .into_inner()
                 .change_request
                 .ok_or_else(|| Error::internal("changes answered without a change request"))?;
-        let txn = self.db.begin().await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, None).await?;
         if !case.change_request_id.is_empty() {
             return Ok(case);

@@ -1,0 +1,383 @@
+//! The gRPC API of the notify service: maps requests to validated inputs, calls the [`Registry`], and
+//! maps the results back. Field names in errors are the proto's.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use kommune_platform::auth::caller;
+use kommune_platform::clock::to_timestamp;
+use kommune_platform::paging::Page;
+use kommune_platform::validate::{Validator, entity_ref, required_id};
+use kommune_proto::notify::v1 as pb;
+
+use crate::domain::{self, Topic};
+use crate::registry::{Registry, SubscriptionInput};
+use crate::store::{notifications, subscriptions};
+
+/// Implements every notify service over the registry.
+#[derive(Clone)]
+pub struct NotifyApi {
+    registry: Arc<Registry>,
+}
+
+impl NotifyApi {
+    /// The API over `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self { registry }
+    }
+}
+
+fn enum_value<E: Into<i32>>(name: &str, parse: fn(&str) -> Option<E>) -> i32 {
+    parse(name).map(Into::into).unwrap_or_default()
+}
+
+fn subscription(s: subscriptions::Model) -> pb::Subscription {
+    pb::Subscription {
+        topic: Some(pb::Topic {
+            kind: enum_value(&s.topic_kind, pb::TopicKind::from_str_name),
+            target_id: s.topic_target,
+        }),
+        channel: enum_value(&s.channel, pb::Channel::from_str_name),
+        language: enum_value(&s.language, pb::Language::from_str_name),
+        subscription_id: s.id,
+        user_id: s.user_id,
+        email_address: s.email_address,
+        webhook_url: s.webhook_url,
+        // Write-only.
+        webhook_secret: String::new(),
+        opted_out: s.opted_out,
+        version: s.version,
+        create_time: Some(to_timestamp(s.created_at)),
+        update_time: Some(to_timestamp(s.updated_at)),
+    }
+}
+
+fn notification(n: notifications::Model) -> pb::Notification {
+    pb::Notification {
+        channel: enum_value(&n.channel, pb::Channel::from_str_name),
+        topic: Some(pb::Topic {
+            kind: enum_value(&n.topic_kind, pb::TopicKind::from_str_name),
+            target_id: n.topic_target,
+        }),
+        state: enum_value(&n.state, pb::DeliveryState::from_str_name),
+        message_id: domain::message_id(&n.id),
+        notification_id: n.id,
+        user_id: n.user_id,
+        kind: n.kind,
+        subject: n.subject,
+        text: n.text,
+        attempts: n.attempts,
+        last_error: n.last_error,
+        source_event_id: n.source_event_id,
+        create_time: Some(to_timestamp(n.created_at)),
+        deliver_time: n.delivered_at.map(to_timestamp),
+    }
+}
+
+fn inbox_item(n: notifications::Model) -> pb::InboxItem {
+    pb::InboxItem {
+        inbox_item_id: n.id,
+        kind: n.kind,
+        subject: n.subject,
+        text: n.text,
+        create_time: Some(to_timestamp(n.created_at)),
+        read_time: n.read_at.map(to_timestamp),
+    }
+}
+
+/// Validates a subscription's settings: a known topic (with its target when it needs one), a channel
+/// with what it needs (a valid e-mail address, an http(s) webhook URL and a long enough secret).
+fn subscription_input(
+    v: &mut Validator,
+    s: &pb::Subscription,
+    creating: bool,
+) -> SubscriptionInput {
+    let topic = s.topic.clone().unwrap_or_default();
+    let kind = pb::TopicKind::try_from(topic.kind).unwrap_or_default();
+    if kind == pb::TopicKind::Unspecified {
+        v.violation("subscription.topic.kind", "is required: a known topic");
+    }
+    let target_id = if domain::needs_target(kind) {
+        v.id("subscription.topic.target_id", &topic.target_id)
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    } else {
+        if !topic.target_id.is_empty() {
+            v.violation(
+                "subscription.topic.target_id",
+                "is only for operational messages (a system) and projects",
+            );
+        }
+        String::new()
+    };
+    let channel = pb::Channel::try_from(s.channel).unwrap_or_default();
+    if channel == pb::Channel::Unspecified && !s.opted_out {
+        v.violation("subscription.channel", "is required");
+    }
+    let email_address = match (channel, s.email_address.trim()) {
+        (pb::Channel::Email, address) if !address.is_empty() => {
+            v.email("subscription.email_address", address)
+        }
+        (_, "") => String::new(),
+        _ => {
+            v.violation(
+                "subscription.email_address",
+                "is only for the e-mail channel",
+            );
+            String::new()
+        }
+    };
+    let (webhook_url, webhook_secret) = if channel == pb::Channel::Webhook {
+        let url = s.webhook_url.trim().to_owned();
+        v.check("subscription.webhook_url", domain::check_webhook_url(&url));
+        let secret = s.webhook_secret.clone();
+        if (creating || !secret.is_empty()) && secret.chars().count() < domain::MIN_WEBHOOK_SECRET {
+            v.violation(
+                "subscription.webhook_secret",
+                format!("must be at least {} characters", domain::MIN_WEBHOOK_SECRET),
+            );
+        }
+        (url, secret)
+    } else {
+        if !s.webhook_url.is_empty() || !s.webhook_secret.is_empty() {
+            v.violation(
+                "subscription.webhook_url",
+                "is only for the webhook channel",
+            );
+        }
+        (String::new(), String::new())
+    };
+    let language = match pb::Language::try_from(s.language) {
+        Ok(pb::Language::Unspecified) => pb::Language::Danish,
+        Ok(language) => language,
+        Err(_) => {
+            v.violation("subscription.language", "is not a known language");
+            pb::Language::Danish
+        }
+    };
+    SubscriptionInput {
+        user_id: v
+            .optional_id("subscription.user_id", &s.user_id)
+            .map(|id| id.to_string()),
+        topic: Topic::about(kind, target_id),
+        channel,
+        email_address,
+        webhook_url,
+        webhook_secret,
+        language,
+        opted_out: s.opted_out,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::subscription_service_server::SubscriptionService for NotifyApi {
+    async fn create_subscription(
+        &self,
+        request: Request<pb::CreateSubscriptionRequest>,
+    ) -> Result<Response<pb::CreateSubscriptionResponse>, Status> {
+        let caller = caller(&request)?;
+        let given = request.into_inner().subscription.unwrap_or_default();
+        let mut v = Validator::new();
+        let input = subscription_input(&mut v, &given, true);
+        v.finish()?;
+        let created = self.registry.create_subscription(&caller, input).await?;
+        Ok(Response::new(pb::CreateSubscriptionResponse {
+            subscription: Some(subscription(created)),
+        }))
+    }
+
+    async fn list_subscriptions(
+        &self,
+        request: Request<pb::ListSubscriptionsRequest>,
+    ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let user_id = v
+            .optional_id("user_id", &req.user_id)
+            .map(|id| id.to_string());
+        v.finish()?;
+        let page = Page::from_request(req.page.as_ref())?;
+        let (found, page) = self
+            .registry
+            .list_subscriptions(&caller, user_id.as_deref(), &page)
+            .await?;
+        Ok(Response::new(pb::ListSubscriptionsResponse {
+            subscriptions: found.into_iter().map(subscription).collect(),
+            page: Some(page),
+        }))
+    }
+
+    async fn update_subscription(
+        &self,
+        request: Request<pb::UpdateSubscriptionRequest>,
+    ) -> Result<Response<pb::UpdateSubscriptionResponse>, Status> {
+        let caller = caller(&request)?;
+        let given = request.into_inner().subscription.unwrap_or_default();
+        let mut v = Validator::new();
+        let id = v.id("subscription.subscription_id", &given.subscription_id);
+        let input = subscription_input(&mut v, &given, false);
+        v.finish()?;
+        let id = id.map(|id| id.to_string()).unwrap_or_default();
+        let updated = self
+            .registry
+            .update_subscription(&caller, &id, given.version, input)
+            .await?;
+        Ok(Response::new(pb::UpdateSubscriptionResponse {
+            subscription: Some(subscription(updated)),
+        }))
+    }
+
+    async fn delete_subscription(
+        &self,
+        request: Request<pb::DeleteSubscriptionRequest>,
+    ) -> Result<Response<pb::DeleteSubscriptionResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("subscription_id", &request.get_ref().subscription_id)?;
+        self.registry.delete_subscription(&caller, &id).await?;
+        Ok(Response::new(pb::DeleteSubscriptionResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::inbox_service_server::InboxService for NotifyApi {
+    async fn list_inbox(
+        &self,
+        request: Request<pb::ListInboxRequest>,
+    ) -> Result<Response<pb::ListInboxResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let page = Page::from_request(req.page.as_ref())?;
+        let (found, page) = self.registry.inbox(&caller, req.unread_only, &page).await?;
+        Ok(Response::new(pb::ListInboxResponse {
+            items: found.into_iter().map(inbox_item).collect(),
+            page: Some(page),
+        }))
+    }
+
+    async fn mark_inbox_item_read(
+        &self,
+        request: Request<pb::MarkInboxItemReadRequest>,
+    ) -> Result<Response<pb::MarkInboxItemReadResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("inbox_item_id", &request.get_ref().inbox_item_id)?;
+        let item = self.registry.mark_read(&caller, &id).await?;
+        Ok(Response::new(pb::MarkInboxItemReadResponse {
+            item: Some(inbox_item(item)),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::delivery_service_server::DeliveryService for NotifyApi {
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let user_id = v
+            .optional_id("user_id", &req.user_id)
+            .map(|id| id.to_string());
+        let state = match pb::DeliveryState::try_from(req.state) {
+            Ok(pb::DeliveryState::Unspecified) => None,
+            Ok(state) => Some(state.as_str_name().to_owned()),
+            Err(_) => {
+                v.violation("state", "is not a known state");
+                None
+            }
+        };
+        v.finish()?;
+        let page = Page::from_request(req.page.as_ref())?;
+        let filter = notifications::Filter {
+            state,
+            user_id,
+            ..Default::default()
+        };
+        let (found, page) = self
+            .registry
+            .list_notifications(&caller, filter, &page)
+            .await?;
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications: found.into_iter().map(notification).collect(),
+            page: Some(page),
+        }))
+    }
+
+    async fn retry_notification(
+        &self,
+        request: Request<pb::RetryNotificationRequest>,
+    ) -> Result<Response<pb::RetryNotificationResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("notification_id", &request.get_ref().notification_id)?;
+        let retried = self.registry.retry_notification(&caller, &id).await?;
+        Ok(Response::new(pb::RetryNotificationResponse {
+            notification: Some(notification(retried)),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::feed_service_server::FeedService for NotifyApi {
+    async fn get_operational_messages_feed(
+        &self,
+        request: Request<pb::GetOperationalMessagesFeedRequest>,
+    ) -> Result<Response<pb::GetOperationalMessagesFeedResponse>, Status> {
+        let language = match request.get_ref().language() {
+            pb::Language::English => pb::Language::English,
+            _ => pb::Language::Danish,
+        };
+        let document = self.registry.operational_messages_feed(language).await?;
+        Ok(Response::new(pb::GetOperationalMessagesFeedResponse {
+            document,
+            content_type: "application/atom+xml".into(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::audit_service_server::AuditService for NotifyApi {
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let (kind, id) = entity_ref(
+            &req.entity_type,
+            &req.entity_id,
+            &["subscription", "notification"],
+        )?;
+        let page = Page::from_request(req.page.as_ref())?;
+        let (records, page) = self
+            .registry
+            .audit_records(&caller, &kind, &id, &page)
+            .await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            records,
+            page: Some(page),
+        }))
+    }
+
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let (kind, id) = entity_ref(
+            &req.entity_type,
+            &req.entity_id,
+            &["subscription", "notification"],
+        )?;
+        let verification = self
+            .registry
+            .verify_audit_chain(&caller, &kind, &id)
+            .await?;
+        Ok(Response::new(pb::VerifyAuditChainResponse {
+            verification: Some(verification),
+        }))
+    }
+}

@@ -1,0 +1,286 @@
+//! The rules of notify as plain functions: who hears an event and by which channel, when a failed
+//! delivery is tried again, how a webhook request is signed, and which texts ([`templates`]) and feeds
+//! ([`atom`]) are written. No I/O here.
+
+pub mod atom;
+pub mod templates;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use hmac::{Hmac, Mac};
+use kommune_proto::notify::v1::{Channel, Language, TopicKind};
+use sha2::Sha256;
+
+/// A topic: its kind and, for kinds about one thing, that thing's id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Topic {
+    /// The kind.
+    pub kind: TopicKind,
+    /// The system or project; empty for the other kinds.
+    pub target_id: String,
+}
+
+impl Topic {
+    /// A topic about nothing in particular.
+    pub fn of(kind: TopicKind) -> Self {
+        Self {
+            kind,
+            target_id: String::new(),
+        }
+    }
+
+    /// A topic about one thing.
+    pub fn about(kind: TopicKind, target_id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            target_id: target_id.into(),
+        }
+    }
+}
+
+/// Whether a topic kind is about one thing (and so needs a target).
+pub fn needs_target(kind: TopicKind) -> bool {
+    matches!(kind, TopicKind::OperationalMessages | TopicKind::Project)
+}
+
+/// A subscription as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The subscription.
+    pub subscription_id: String,
+    /// Its user.
+    pub user_id: String,
+    /// Its channel.
+    pub channel: Channel,
+    /// Its language.
+    pub language: Language,
+    /// Opted out.
+    pub opted_out: bool,
+}
+
+/// One delivery an event leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The user.
+    pub user_id: String,
+    /// The channel.
+    pub channel: Channel,
+    /// The language.
+    pub language: Language,
+    /// The subscription that chose it; `None` for the default channels.
+    pub subscription_id: Option<String>,
+}
+
+/// The channels of the default audience: e-mail and the inbox, in Danish.
+pub const DEFAULT_CHANNELS: [Channel; 2] = [Channel::Email, Channel::Inbox];
+
+/// Who hears an event of a topic: the default `audience` (reporters, eligible users, project leaders,
+/// the support) by their subscriptions' channels or else by e-mail and inbox, and every other subscriber
+/// of the topic by their channels; whoever opted out of the topic hears nothing. `choices` are the
+/// subscriptions to the topic. Each user and channel once, in a stable order.
+pub fn recipients(audience: &[String], choices: &[Choice]) -> Vec<Recipient> {
+    let opted_out = |user: &str| choices.iter().any(|c| c.user_id == user && c.opted_out);
+    let mut found: Vec<Recipient> = Vec::new();
+    let mut add = |recipient: Recipient| {
+        if !found
+            .iter()
+            .any(|r| r.user_id == recipient.user_id && r.channel == recipient.channel)
+        {
+            found.push(recipient);
+        }
+    };
+    for user in audience {
+        if opted_out(user) {
+            continue;
+        }
+        let own: Vec<&Choice> = choices.iter().filter(|c| c.user_id == *user).collect();
+        if own.is_empty() {
+            for channel in DEFAULT_CHANNELS {
+                add(Recipient {
+                    user_id: user.clone(),
+                    channel,
+                    language: Language::Danish,
+                    subscription_id: None,
+                });
+            }
+        }
+    }
+    for choice in choices {
+        if !choice.opted_out {
+            add(Recipient {
+                user_id: choice.user_id.clone(),
+                channel: choice.channel,
+                language: choice.language,
+                subscription_id: Some(choice.subscription_id.clone()),
+            });
+        }
+    }
+    found.sort_by(|a, b| {
+        (a.user_id.as_str(), a.channel as i32).cmp(&(b.user_id.as_str(), b.channel as i32))
+    });
+    found
+}
+
+/// How a delivery is retried: exponential backoff from `base` up to `max`, with jitter, until
+/// `attempts` attempts have failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The first wait.
+    pub base: Duration,
+    /// The longest wait.
+    pub max: Duration,
+    /// Attempts before the notification is dead.
+    pub attempts: i32,
+}
+
+impl RetryPolicy {
+    /// The production policy: 10 s doubling up to an hour, 12 attempts (about six hours in all).
+    pub const STANDARD: Self = Self {
+        base: Duration::seconds(10),
+        max: Duration::hours(1),
+        attempts: 12,
+    };
+
+    /// When to try again after `failed` failed attempts (1 for the first), or `None` to give up.
+    /// `jitter` in [0, 1) spreads the retries of many notifications over the upper half of the wait.
+    pub fn next_attempt(
+        &self,
+        failed: i32,
+        now: DateTime<Utc>,
+        jitter: f64,
+    ) -> Option<DateTime<Utc>> {
+        if failed >= self.attempts {
+            return None;
+        }
+        let doubling = 2_i64.saturating_pow(u32::try_from(failed - 1).unwrap_or(0).min(30));
+        let wait = self
+            .base
+            .num_milliseconds()
+            .saturating_mul(doubling)
+            .min(self.max.num_milliseconds());
+        let spread = (wait as f64 * (0.5 + jitter.clamp(0.0, 1.0) / 2.0)) as i64;
+        Some(now + Duration::milliseconds(spread.max(1)))
+    }
+}
+
+/// Whether an eligibility registration covers `day` (both ends inclusive; an empty end is open).
+pub fn covers(valid_from: &str, valid_to: &str, day: NaiveDate) -> bool {
+    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let from_ok = parse(valid_from).is_some_and(|from| from <= day);
+    let to_ok = valid_to.is_empty() || parse(valid_to).is_some_and(|to| day <= to);
+    from_ok && to_ok
+}
+
+/// The signature header value of a webhook request: `sha256=` and the hex HMAC-SHA256, under the shared
+/// secret, of the timestamp, a dot and the body (the receiver checks it and the timestamp's age).
+pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a webhook URL: absolute http or https with a host.
+pub fn check_webhook_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| "must be an absolute http(s) URL".to_owned())?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
+        _ => Err("must be an absolute http(s) URL".into()),
+    }
+}
+
+/// The shortest webhook secret accepted.
+pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+/// The `Message-ID` of a notification's e-mail: the same for every attempt, so a relay or reader can
+/// drop a repeat.
+pub fn message_id(notification_id: &str) -> String {
+    format!("<{notification_id}@notify.kommune>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(user: &str, channel: Channel, opted_out: bool) -> Choice {
+        Choice {
+            subscription_id: format!("sub-{user}-{}", channel as i32),
+            user_id: user.into(),
+            channel,
+            language: Language::English,
+            opted_out,
+        }
+    }
+
+    #[test]
+    fn the_audience_hears_by_default_subscribers_by_choice_and_opted_out_users_not_at_all() {
+        let audience = ["anne".to_owned(), "bo".to_owned(), "cai".to_owned()];
+        let choices = [
+            choice("bo", Channel::Webhook, false),
+            choice("cai", Channel::Email, true),
+            choice("dan", Channel::Inbox, false),
+        ];
+        let found = recipients(&audience, &choices);
+        let found: Vec<(&str, Channel)> = found
+            .iter()
+            .map(|r| (r.user_id.as_str(), r.channel))
+            .collect();
+        let expected = [
+            ("anne", Channel::Email),
+            ("anne", Channel::Inbox),
+            ("bo", Channel::Webhook),
+            ("dan", Channel::Inbox),
+        ];
+        assert_eq!(found.len(), expected.len());
+        for (user, channel) in expected {
+            assert!(
+                found.iter().any(|(u, c)| *u == user && *c == channel),
+                "{user} {channel:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_and_give_up() {
+        let policy = RetryPolicy {
+            base: Duration::seconds(10),
+            max: Duration::seconds(60),
+            attempts: 5,
+        };
+        let now = DateTime::from_timestamp(1_750_000_000, 0).unwrap_or_default();
+        let wait = |failed, jitter| policy.next_attempt(failed, now, jitter).map(|t| t - now);
+        assert_eq!(wait(1, 1.0), Some(Duration::seconds(10)));
+        assert_eq!(wait(1, 0.0), Some(Duration::seconds(5)));
+        assert_eq!(wait(2, 1.0), Some(Duration::seconds(20)));
+        assert_eq!(wait(4, 1.0), Some(Duration::seconds(60)), "capped");
+        assert_eq!(wait(5, 0.5), None, "given up");
+    }
+
+    #[test]
+    fn registrations_cover_their_days_inclusively() {
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or_default();
+        assert!(covers("2025-01-01", "", day("2030-01-01")));
+        assert!(covers("2025-01-01", "2025-01-31", day("2025-01-31")));
+        assert!(!covers("2025-01-01", "2025-01-31", day("2025-02-01")));
+        assert!(!covers("2025-02-01", "", day("2025-01-31")));
+    }
+
+    #[test]
+    fn webhook_requests_are_signed_and_urls_checked() {
+        let signature = webhook_signature("0123456789abcdef", 1_750_000_000, b"{}");
+        assert!(signature.starts_with("sha256="));
+        assert_eq!(signature.len(), 7 + 64);
+        assert_ne!(
+            signature,
+            webhook_signature("0123456789abcdeF", 1_750_000_000, b"{}")
+        );
+        assert!(check_webhook_url("https://outlook.office.com/webhook/abc").is_ok());
+        assert!(check_webhook_url("http://127.0.0.1:8080/hook").is_ok());
+        assert!(check_webhook_url("ftp://example.org/x").is_err());
+        assert!(check_webhook_url("/relative").is_err());
+        assert!(check_webhook_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,422 @@
+//! The texts of notifications: one template per event kind, in Danish and English, as a subject, plain
+//! text and HTML. Values are escaped in HTML; nothing here reads personal ID numbers (the delivery guard
+//! checks the rendered text anyway).
+
+use kommune_proto::notify::v1::Language;
+
+/// What a notification tells, with the values its template needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A case was filed.
+    CaseFiled {
+        /// `SAG-000123`.
+        number: String,
+        /// Its title.
+        title: String,
+    },
+    /// A case changed (state, team, title, a public comment…).
+    CaseChanged {
+        /// `SAG-000123`.
+        number: String,
+        /// Its title.
+        title: String,
+        /// What happened, e.g. `comment`.
+        change: String,
+        /// Its state after, e.g. `CASE_STATE_RESOLVED`.
+        state: String,
+    },
+    /// An incident a case is linked to has news (an update, a reply to every case).
+    IncidentUpdate {
+        /// The incident's title.
+        title: String,
+        /// The news.
+        text: String,
+    },
+    /// An incident is over.
+    IncidentResolved {
+        /// The incident's title.
+        title: String,
+        /// The resolution.
+        text: String,
+    },
+    /// The follow-up with the supplier on an incident is overdue.
+    FollowUpOverdue {
+        /// The incident's title.
+        title: String,
+        /// When it was due (local time, written out).
+        due: String,
+    },
+    /// A case's SLA target is due soon or missed.
+    SlaAlert {
+        /// `SAG-000123`.
+        number: String,
+        /// Its title.
+        title: String,
+        /// `response` or `resolution`.
+        target: String,
+        /// Missed (else due soon).
+        breached: bool,
+        /// When it is due (local time, written out).
+        due: String,
+    },
+    /// An operational message was published, updated or resolved.
+    OperationalMessage {
+        /// `publish`, `update` or `resolve`.
+        change: String,
+        /// Headline and text in Danish and, when given, English.
+        texts: MessageTexts,
+        /// The affected systems' names.
+        systems: Vec<String>,
+    },
+    /// Tasks of a klik project were published to a municipality.
+    TasksPublished {
+        /// The project's name.
+        project: String,
+        /// How many tasks.
+        count: i64,
+    },
+}
+
+/// An operational message's texts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct MessageTexts {
+    /// Danish headline.
+    pub title_da: String,
+    /// Danish text.
+    pub text_da: String,
+    /// Danish workaround.
+    pub workaround_da: String,
+    /// Danish closing words.
+    pub resolution_da: String,
+    /// English headline.
+    pub title_en: String,
+    /// English text.
+    pub text_en: String,
+    /// English workaround.
+    pub workaround_en: String,
+    /// English closing words.
+    pub resolution_en: String,
+}
+
+impl MessageTexts {
+    /// Headline, text, workaround and closing words in `language`, falling back to Danish.
+    pub fn in_language(&self, language: Language) -> (&str, &str, &str, &str) {
+        if language == Language::English && !self.title_en.is_empty() {
+            (
+                &self.title_en,
+                &self.text_en,
+                &self.workaround_en,
+                &self.resolution_en,
+            )
+        } else {
+            (
+                &self.title_da,
+                &self.text_da,
+                &self.workaround_da,
+                &self.resolution_da,
+            )
+        }
+    }
+}
+
+/// A rendered notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The subject line.
+    pub subject: String,
+    /// Plain text.
+    pub text: String,
+    /// HTML.
+    pub html: String,
+}
+
+impl Rendered {
+    /// Every text of it, for the personal-ID guard.
+    pub fn all_text(&self) -> String {
+        format!("{}\n{}\n{}", self.subject, self.text, self.html)
+    }
+}
+
+impl Content {
+    /// The event kind, e.g. `case_changed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Content::CaseFiled { .. } => "case_filed",
+            Content::CaseChanged { .. } => "case_changed",
+            Content::IncidentUpdate { .. } => "incident_update",
+            Content::IncidentResolved { .. } => "incident_resolved",
+            Content::FollowUpOverdue { .. } => "follow_up_overdue",
+            Content::SlaAlert { .. } => "sla_alert",
+            Content::OperationalMessage { .. } => "operational_message",
+            Content::TasksPublished { .. } => "tasks_published",
+        }
+    }
+
+    /// Renders it in `language`.
+    pub fn render(&self, language: Language) -> Rendered {
+        let english = language == Language::English;
+        let pick = |da: &str, en: &str| {
+            if english {
+                en.to_owned()
+            } else {
+                da.to_owned()
+            }
+        };
+        let (subject, paragraphs): (String, Vec<String>) = match self {
+            Content::CaseFiled { number, title } => (
+                pick(
+                    &format!("Sag {number} er oprettet: {title}"),
+                    &format!("Case {number} was filed: {title}"),
+                ),
+                vec![pick(
+                    "Sagen er modtaget og bliver behandlet af support.",
+                    "The case was received and will be handled by support.",
+                )],
+            ),
+            Content::CaseChanged {
+                number,
+                title,
+                change,
+                state,
+            } => (
+                pick(
+                    &format!("Sag {number} er opdateret: {title}"),
+                    &format!("Case {number} was updated: {title}"),
+                ),
+                vec![pick(
+                    &format!(
+                        "Ændring: {}. Sagen står nu som {}.",
+                        change_da(change),
+                        state_da(state)
+                    ),
+                    &format!("Change: {change}. The case is now {}.", state_en(state)),
+                )],
+            ),
+            Content::IncidentUpdate { title, text } => (
+                pick(
+                    &format!("Nyt om driftsforstyrrelsen: {title}"),
+                    &format!("News about the disruption: {title}"),
+                ),
+                vec![text.clone()],
+            ),
+            Content::IncidentResolved { title, text } => (
+                pick(
+                    &format!("Driftsforstyrrelsen er løst: {title}"),
+                    &format!("The disruption is resolved: {title}"),
+                ),
+                vec![
+                    text.clone(),
+                    pick(
+                        "Din sag om fejlen er opdateret.",
+                        "Your case about the fault was updated.",
+                    ),
+                ],
+            ),
+            Content::FollowUpOverdue { title, due } => (
+                pick(
+                    &format!("Opfølgning hos leverandøren er overskredet: {title}"),
+                    &format!("Follow-up with the supplier is overdue: {title}"),
+                ),
+                vec![pick(
+                    &format!("Opfølgningen skulle være sket {due}."),
+                    &format!("The follow-up was due {due}."),
+                )],
+            ),
+            Content::SlaAlert {
+                number,
+                title,
+                target,
+                breached,
+                due,
+            } => {
+                let target_da = if target == "response" {
+                    "første svar"
+                } else {
+                    "løsning"
+                };
+                let subject = match breached {
+                    true => pick(
+                        &format!("SLA overskredet ({target_da}) på sag {number}: {title}"),
+                        &format!("SLA missed ({target}) on case {number}: {title}"),
+                    ),
+                    false => pick(
+                        &format!("SLA udløber snart ({target_da}) på sag {number}: {title}"),
+                        &format!("SLA due soon ({target}) on case {number}: {title}"),
+                    ),
+                };
+                (
+                    subject,
+                    vec![pick(&format!("Frist: {due}."), &format!("Due: {due}."))],
+                )
+            }
+            Content::OperationalMessage {
+                change,
+                texts,
+                systems,
+            } => {
+                let (title, text, workaround, resolution) = texts.in_language(language);
+                let prefix = match (change.as_str(), english) {
+                    ("resolve", false) => "Løst: ",
+                    ("resolve", true) => "Resolved: ",
+                    ("update", false) => "Opdateret: ",
+                    ("update", true) => "Updated: ",
+                    _ => "",
+                };
+                let mut paragraphs = vec![text.to_owned()];
+                if !workaround.is_empty() {
+                    paragraphs.push(pick(
+                        &format!("Midlertidig løsning: {workaround}"),
+                        &format!("Workaround: {workaround}"),
+                    ));
+                }
+                if !resolution.is_empty() {
+                    paragraphs.push(resolution.to_owned());
+                }
+                paragraphs.push(pick(
+                    &format!("Berørte systemer: {}", systems.join(", ")),
+                    &format!("Affected systems: {}", systems.join(", ")),
+                ));
+                (format!("{prefix}{title}"), paragraphs)
+            }
+            Content::TasksPublished { project, count } => (
+                pick(
+                    &format!("{count} nye opgaver i {project}"),
+                    &format!("{count} new tasks in {project}"),
+                ),
+                vec![pick(
+                    &format!(
+                        "Der er udgivet {count} opgaver til jeres kommune i projektet {project}."
+                    ),
+                    &format!(
+                        "{count} tasks were published to your municipality in the project {project}."
+                    ),
+                )],
+            ),
+        };
+        let footer = pick(
+            "Du får denne besked fra kommune. Du kan ændre eller framelde dine abonnementer.",
+            "You receive this from kommune. You can change or opt out of your subscriptions.",
+        );
+        let text = format!("{}\n\n-- \n{footer}\n", paragraphs.join("\n\n"));
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>{}<hr><p><small>{}</small></p></body></html>",
+            if english { "en" } else { "da" },
+            escape(&subject),
+            paragraphs
+                .iter()
+                .map(|p| format!("<p>{}</p>", escape(p)))
+                .collect::<String>(),
+            escape(&footer)
+        );
+        Rendered {
+            subject,
+            text,
+            html,
+        }
+    }
+}
+
+fn change_da(change: &str) -> &str {
+    match change {
+        "triage" => "sagen er visiteret",
+        "start" => "arbejdet er begyndt",
+        "await_municipality" => "support venter på svar fra kommunen",
+        "resume" => "kommunen har svaret",
+        "resolve" => "sagen er løst",
+        "close" => "sagen er lukket",
+        "reopen" => "sagen er genåbnet",
+        "escalate" => "sagen er sendt videre til 3. linje",
+        "return_to_second_line" => "sagen er tilbage hos 2. linje",
+        "comment" => "ny kommentar",
+        "title" => "ny titel",
+        "attachment" => "ny vedhæftet fil",
+        "merge" => "sagen er lagt sammen med en anden",
+        "convert" => "sagen er blevet til et ændringsønske",
+        other => other,
+    }
+}
+
+fn state_da(state: &str) -> &'static str {
+    match state {
+        "CASE_STATE_NEW" => "ny",
+        "CASE_STATE_TRIAGED" => "visiteret",
+        "CASE_STATE_IN_PROGRESS" => "under behandling",
+        "CASE_STATE_AWAITING_MUNICIPALITY" => "afventer kommunen",
+        "CASE_STATE_RESOLVED" => "løst",
+        "CASE_STATE_CLOSED" => "lukket",
+        _ => "ukendt",
+    }
+}
+
+fn state_en(state: &str) -> &'static str {
+    match state {
+        "CASE_STATE_NEW" => "new",
+        "CASE_STATE_TRIAGED" => "triaged",
+        "CASE_STATE_IN_PROGRESS" => "in progress",
+        "CASE_STATE_AWAITING_MUNICIPALITY" => "awaiting the municipality",
+        "CASE_STATE_RESOLVED" => "resolved",
+        "CASE_STATE_CLOSED" => "closed",
+        _ => "unknown",
+    }
+}
+
+/// Escapes text for HTML and XML.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_renders_in_danish_and_english_with_escaped_html() {
+        let content = Content::CaseChanged {
+            number: "SAG-000042".into(),
+            title: "Beløb <forkert> & mere".into(),
+            change: "resolve".into(),
+            state: "CASE_STATE_RESOLVED".into(),
+        };
+        let da = content.render(Language::Danish);
+        let en = content.render(Language::English);
+        assert_eq!(
+            da.subject,
+            "Sag SAG-000042 er opdateret: Beløb <forkert> & mere"
+        );
+        assert!(da.text.contains("sagen er løst") && da.text.contains("løst."));
+        assert!(en.subject.starts_with("Case SAG-000042 was updated"));
+        assert!(da.html.contains("Beløb &lt;forkert&gt; &amp; mere"));
+        assert!(!da.html.contains("<forkert>"));
+        assert!(da.html.contains("lang=\"da\"") && en.html.contains("lang=\"en\""));
+    }
+
+    #[test]
+    fn operational_messages_fall_back_to_danish_and_carry_the_workaround() {
+        let content = Content::OperationalMessage {
+            change: "publish".into(),
+            texts: MessageTexts {
+                title_da: "Driftsforstyrrelse i KY".into(),
+                text_da: "Login fejler.".into(),
+                workaround_da: "Brug den direkte adresse.".into(),
+                ..Default::default()
+            },
+            systems: vec!["KY".into()],
+        };
+        let en = content.render(Language::English);
+        assert_eq!(en.subject, "Driftsforstyrrelse i KY");
+        assert!(en.text.contains("Workaround: Brug den direkte adresse."));
+        assert!(en.text.contains("Affected systems: KY"));
+        assert_eq!(content.kind(), "operational_message");
+    }
+}

@@ -1,0 +1,17 @@
+//! The notify schema: the platform's tables, then the service's own.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000040_notify_tables;
+
+/// Every migration of the notify database, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = kommune_platform::migration::migrations();
+        migrations.push(Box::new(m20261123_000040_notify_tables::Migration));
+        migrations
+    }
+}

@@ -1,0 +1,135 @@
+//! Delivery: a worker claims due notifications (a lease, so two replicas never send one twice and a
+//! crashed worker's claims lapse), sends each by its channel, and settles it: delivered, tried again
+//! later with backoff and jitter, or dead with the reason.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit;
+use kommune_proto::notify::v1::{Channel, DeliveryState};
+
+use super::{Registry, system_actor};
+use crate::channels::Failure;
+use crate::store::{notifications, subscriptions};
+
+/// A random number in [0, 1) for retry jitter.
+fn jitter() -> f64 {
+    f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / (f64::from(u32::MAX) + 1.0)
+}
+
+impl Registry {
+    /// Claims and sends one batch of due notifications. Returns how many were claimed (0: nothing
+    /// due). A batch is finished before this returns, so stopping between batches leaves no claim
+    /// behind.
+    pub async fn deliver_due(&self) -> Result<usize, Error> {
+        let token = Uuid::new_v4().to_string();
+        let now = self.clock.now();
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let claimed = notifications::claim(
+            &txn,
+            &token,
+            now,
+            now + self.policy.lease,
+            self.policy.batch,
+        )
+        .await?;
+        txn.commit().await?;
+        let count = claimed.len();
+        for notification in claimed {
+            let outcome = self.send(&notification).await;
+            self.settle(&token, notification, outcome).await?;
+        }
+        Ok(count)
+    }
+
+    async fn send(&self, n: &notifications::Model) -> Result<(), Failure> {
+        match n.channel() {
+            Channel::Email => self.senders.email(n).await,
+            Channel::Webhook => {
+                let subscription = match &n.subscription_id {
+                    Some(id) => subscriptions::find(&self.db, id)
+                        .await
+                        .map_err(|err| Failure {
+                            reason: err.to_string(),
+                            permanent: false,
+                        })?,
+                    None => None,
+                };
+                let Some(subscription) = subscription.filter(|s| !s.opted_out) else {
+                    return Err(Failure {
+                        reason: "the webhook subscription is gone".into(),
+                        permanent: true,
+                    });
+                };
+                self.senders
+                    .webhook(
+                        &subscription.webhook_url,
+                        &subscription.webhook_secret,
+                        n,
+                        self.clock.now().timestamp(),
+                    )
+                    .await
+            }
+            Channel::Inbox | Channel::Unspecified => Ok(()),
+        }
+    }
+
+    async fn settle(
+        &self,
+        token: &str,
+        mut n: notifications::Model,
+        outcome: Result<(), Failure>,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
+        n.attempts += 1;
+        let dead_reason = match outcome {
+            Ok(()) => {
+                n.state = DeliveryState::Delivered.as_str_name().to_owned();
+                n.delivered_at = Some(now);
+                n.last_error = String::new();
+                None
+            }
+            Err(failure) => {
+                let next = (!failure.permanent)
+                    .then(|| self.policy.retry.next_attempt(n.attempts, now, jitter()))
+                    .flatten();
+                n.last_error = failure.reason;
+                match next {
+                    Some(at) => {
+                        tracing::warn!(notification = %n.id, attempts = n.attempts, error = %n.last_error, "delivery failed; retrying later");
+                        n.next_attempt_at = at;
+                        None
+                    }
+                    None => {
+                        n.state = DeliveryState::Dead.as_str_name().to_owned();
+                        Some(n.last_error.clone())
+                    }
+                }
+            }
+        };
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let id = n.id.clone();
+        if !notifications::settle(&txn, token, n).await? {
+            // The claim lapsed and another worker took the notification over; its outcome stands.
+            tracing::warn!(notification = %id, "claim lost before settling");
+            return Ok(());
+        }
+        if let Some(reason) = dead_reason {
+            tracing::warn!(notification = %id, %reason, "delivery given up");
+            audit::record(
+                &txn,
+                self.audit(
+                    &system_actor("delivery"),
+                    "notification",
+                    &id,
+                    "dead-letter",
+                    json!({"reason": reason}),
+                ),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,473 @@
+//! The notify service's operations: subscriptions, the inbox, the operators' view of deliveries and the
+//! public feed; events become notifications in [`intake`] and leave by their channels in [`delivery`].
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tokio::sync::Notify as Wake;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
+use kommune_platform::clock::SharedClock;
+use kommune_platform::paging::Page;
+use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, PageResponse};
+use kommune_proto::identity::v1::Role;
+use kommune_proto::notify::v1::{Channel, DeliveryState, Language, TopicKind};
+
+use crate::channels::Senders;
+use crate::domain::{self, RetryPolicy, Topic, atom, templates::MessageTexts};
+use crate::peers::Peers;
+use crate::store::{feed_entries, notifications, subscriptions};
+
+mod delivery;
+mod intake;
+
+/// A subscription's settings (validated).
+#[derive(Debug, Clone)]
+pub struct SubscriptionInput {
+    /// The user; `None` for the caller.
+    pub user_id: Option<String>,
+    /// The topic.
+    pub topic: Topic,
+    /// The channel.
+    pub channel: Channel,
+    /// E-mail address override.
+    pub email_address: String,
+    /// Webhook URL.
+    pub webhook_url: String,
+    /// Webhook secret (empty on update: keep the stored one).
+    pub webhook_secret: String,
+    /// Language.
+    pub language: Language,
+    /// Opted out.
+    pub opted_out: bool,
+}
+
+/// The settings deliveries run with.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryPolicy {
+    /// When failed attempts are tried again, and when to give up.
+    pub retry: RetryPolicy,
+    /// How long a worker's claim on a notification holds (longer than an attempt may take).
+    pub lease: Duration,
+    /// How many notifications a worker claims at once.
+    pub batch: u64,
+}
+
+/// The notify service's state and operations.
+pub struct Registry {
+    db: DatabaseConnection,
+    clock: SharedClock,
+    peers: Peers,
+    senders: Senders,
+    policy: DeliveryPolicy,
+    /// Woken when notifications are waiting to be sent.
+    wake: Arc<Wake>,
+}
+
+/// The actor of what notify does by itself (audited under `system:<what>`).
+fn system_actor(what: &str) -> Caller {
+    Caller {
+        subject: format!("system:{what}"),
+        municipality_id: None,
+        roles: Vec::new(),
+        token: String::new(),
+    }
+}
+
+fn proto_name<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
+    name(&value).to_owned()
+}
+
+fn user_of(caller: &Caller) -> Option<&str> {
+    caller.subject.strip_prefix(USER_SUBJECT_PREFIX)
+}
+
+fn is_operator(caller: &Caller) -> bool {
+    caller.has_any_role(&[
+        Role::ConsortiumAdmin,
+        Role::SupplierSecondLine,
+        Role::ThirdLineSpecialist,
+    ])
+}
+
+impl Registry {
+    /// The service over its database, clock, peers and senders.
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        peers: Peers,
+        senders: Senders,
+        policy: DeliveryPolicy,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            peers,
+            senders,
+            policy,
+            wake: Arc::new(Wake::new()),
+        }
+    }
+
+    /// What wakes the delivery worker.
+    pub fn wake(&self) -> Arc<Wake> {
+        self.wake.clone()
+    }
+
+    fn audit<'a>(
+        &self,
+        actor: &'a Caller,
+        entity_type: &'a str,
+        id: &str,
+        action: &'a str,
+        payload: serde_json::Value,
+    ) -> AuditEntry<'a> {
+        AuditEntry::new(actor, entity_type, id, action, self.clock.now(), payload)
+    }
+
+    /// The user a request is about: the caller's own, or anyone's for a consortium admin.
+    fn subject_user(&self, caller: &Caller, user_id: Option<&str>) -> Result<String, Error> {
+        let own = user_of(caller);
+        match (user_id, own) {
+            (Some(id), Some(own)) if id == own => Ok(id.to_owned()),
+            (Some(id), _) if caller.has_role(Role::ConsortiumAdmin) => Ok(id.to_owned()),
+            (Some(_), _) => Err(Error::PermissionDenied(
+                "users manage their own subscriptions; consortium admins anyone's".into(),
+            )),
+            (None, Some(own)) => Ok(own.to_owned()),
+            (None, None) => Err(Error::invalid(
+                "subscription.user_id",
+                "is required when the caller is not a user",
+            )),
+        }
+    }
+
+    async fn check_topic(&self, topic: &Topic) -> Result<(), Error> {
+        let exists = match topic.kind {
+            TopicKind::OperationalMessages => self.peers.system_exists(&topic.target_id).await?,
+            TopicKind::Project => self.peers.project(&topic.target_id).await?.is_some(),
+            _ => true,
+        };
+        if exists {
+            Ok(())
+        } else {
+            Err(Error::not_found_field(
+                "topic",
+                &topic.target_id,
+                "subscription.topic.target_id",
+            ))
+        }
+    }
+
+    fn subscription_payload(s: &subscriptions::Model) -> serde_json::Value {
+        // The webhook secret never reaches the audit trail.
+        json!({"user_id": s.user_id, "topic_kind": s.topic_kind, "topic_target": s.topic_target, "channel": s.channel, "email_address": s.email_address, "webhook_url": s.webhook_url, "language": s.language, "opted_out": s.opted_out})
+    }
+
+    /// Subscribes a user to a topic (or opts them out of it).
+    pub async fn create_subscription(
+        &self,
+        caller: &Caller,
+        input: SubscriptionInput,
+    ) -> Result<subscriptions::Model, Error> {
+        let user_id = self.subject_user(caller, input.user_id.as_deref())?;
+        if self.peers.user(&user_id).await?.is_none() {
+            return Err(Error::not_found_field(
+                "user",
+                &user_id,
+                "subscription.user_id",
+            ));
+        }
+        self.check_topic(&input.topic).await?;
+        let now = self.clock.now();
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let created = subscriptions::insert(
+            &txn,
+            subscriptions::Model {
+                id: Uuid::now_v7().to_string(),
+                user_id,
+                topic_kind: proto_name(input.topic.kind, TopicKind::as_str_name),
+                topic_target: input.topic.target_id,
+                channel: proto_name(input.channel, Channel::as_str_name),
+                email_address: input.email_address,
+                webhook_url: input.webhook_url,
+                webhook_secret: input.webhook_secret,
+                language: proto_name(input.language, Language::as_str_name),
+                opted_out: input.opted_out,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "subscription",
+                &created.id,
+                "create",
+                Self::subscription_payload(&created),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    async fn own_subscription(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<subscriptions::Model, Error> {
+        let found = subscriptions::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("subscription", id))?;
+        self.subject_user(caller, Some(&found.user_id))?;
+        Ok(found)
+    }
+
+    /// A page of a user's subscriptions.
+    pub async fn list_subscriptions(
+        &self,
+        caller: &Caller,
+        user_id: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<subscriptions::Model>, PageResponse), Error> {
+        let user_id = self.subject_user(caller, user_id)?;
+        subscriptions::of_user(&self.db, &user_id, page).await
+    }
+
+    /// Replaces a subscription's channel, addresses, language and opt-out.
+    pub async fn update_subscription(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected_version: i64,
+        input: SubscriptionInput,
+    ) -> Result<subscriptions::Model, Error> {
+        let found = self.own_subscription(caller, id).await?;
+        if found.version != expected_version {
+            return Err(Error::Aborted(format!(
+                "the subscription is at version {}, not {expected_version}",
+                found.version
+            )));
+        }
+        let webhook_secret = if input.webhook_secret.is_empty() {
+            found.webhook_secret.clone()
+        } else {
+            input.webhook_secret
+        };
+        if input.channel == Channel::Webhook && webhook_secret.is_empty() {
+            return Err(Error::invalid(
+                "subscription.webhook_secret",
+                "is required for a webhook",
+            ));
+        }
+        let changed = subscriptions::Model {
+            channel: proto_name(input.channel, Channel::as_str_name),
+            email_address: input.email_address,
+            webhook_url: input.webhook_url,
+            webhook_secret,
+            language: proto_name(input.language, Language::as_str_name),
+            opted_out: input.opted_out,
+            version: found.version + 1,
+            updated_at: self.clock.now(),
+            ..found
+        };
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let changed = subscriptions::update(&txn, changed).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "subscription",
+                id,
+                "update",
+                Self::subscription_payload(&changed),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(changed)
+    }
+
+    /// Deletes a subscription.
+    pub async fn delete_subscription(&self, caller: &Caller, id: &str) -> Result<(), Error> {
+        let found = self.own_subscription(caller, id).await?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        subscriptions::delete(&txn, id).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                caller,
+                "subscription",
+                id,
+                "delete",
+                Self::subscription_payload(&found),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A page of the caller's inbox.
+    pub async fn inbox(
+        &self,
+        caller: &Caller,
+        unread_only: bool,
+        page: &Page,
+    ) -> Result<(Vec<notifications::Model>, PageResponse), Error> {
+        let user_id = self.subject_user(caller, None)?;
+        let filter = notifications::Filter {
+            user_id: Some(user_id),
+            channel: Some(Channel::Inbox.as_str_name().to_owned()),
+            unread_only,
+            ..Default::default()
+        };
+        notifications::list(&self.db, filter, page).await
+    }
+
+    /// Marks one of the caller's inbox items read.
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<notifications::Model, Error> {
+        let user_id = self.subject_user(caller, None)?;
+        let mut item = notifications::find(&self.db, id)
+            .await?
+            .filter(|n| n.user_id == user_id && n.channel() == Channel::Inbox)
+            .ok_or_else(|| Error::not_found("inbox item", id))?;
+        if item.read_at.is_none() {
+            item.read_at = Some(self.clock.now());
+            item = notifications::update(&self.db, item).await?;
+        }
+        Ok(item)
+    }
+
+    /// A page of notifications (operators).
+    pub async fn list_notifications(
+        &self,
+        caller: &Caller,
+        filter: notifications::Filter,
+        page: &Page,
+    ) -> Result<(Vec<notifications::Model>, PageResponse), Error> {
+        if !is_operator(caller) {
+            return Err(Error::PermissionDenied(
+                "deliveries are for the supplier's support and consortium admins".into(),
+            ));
+        }
+        notifications::list(&self.db, filter, page).await
+    }
+
+    /// Makes a dead notification pending again (operators), unless it was stopped for holding a
+    /// personal ID number.
+    pub async fn retry_notification(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<notifications::Model, Error> {
+        if !is_operator(caller) {
+            return Err(Error::PermissionDenied(
+                "deliveries are for the supplier's support and consortium admins".into(),
+            ));
+        }
+        let mut found = notifications::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("notification", id))?;
+        if found.state() != DeliveryState::Dead {
+            return Err(Error::FailedPrecondition(
+                "only a dead notification is retried".into(),
+            ));
+        }
+        if found.last_error == intake::HOLDS_PERSONAL_ID {
+            return Err(Error::FailedPrecondition(
+                "a notification holding a personal ID number is never sent".into(),
+            ));
+        }
+        found.state = DeliveryState::Pending.as_str_name().to_owned();
+        found.attempts = 0;
+        found.next_attempt_at = self.clock.now();
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let found = notifications::update(&txn, found).await?;
+        audit::record(
+            &txn,
+            self.audit(caller, "notification", id, "retry", json!({})),
+        )
+        .await?;
+        txn.commit().await?;
+        self.wake.notify_one();
+        Ok(found)
+    }
+
+    /// The Atom feed of operational messages.
+    pub async fn operational_messages_feed(&self, language: Language) -> Result<String, Error> {
+        let entries: Vec<atom::Entry> = feed_entries::latest(&self.db, 100)
+            .await?
+            .into_iter()
+            .map(|e| atom::Entry {
+                texts: serde_json::from_str::<MessageTexts>(&e.texts).unwrap_or_default(),
+                systems: serde_json::from_str(&e.systems).unwrap_or_default(),
+                id: e.message_id,
+                resolved: e.resolved,
+                published: e.published_at,
+                updated: e.updated_at,
+            })
+            .collect();
+        Ok(domain::atom::feed(&entries, language, self.clock.now()))
+    }
+
+    async fn may_read_audit(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+    ) -> Result<(), Error> {
+        if is_operator(caller) {
+            return Ok(());
+        }
+        let own = match entity_type {
+            "subscription" => subscriptions::find(&self.db, id)
+                .await?
+                .is_some_and(|s| Some(s.user_id.as_str()) == user_of(caller)),
+            _ => false,
+        };
+        if own {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(
+                "users read the trails of their own subscriptions".into(),
+            ))
+        }
+    }
+
+    /// A page of an entity's audit records.
+    pub async fn audit_records(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+        page: &Page,
+    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
+        self.may_read_audit(caller, entity_type, id).await?;
+        audit::list(&self.db, entity_type, id, page).await
+    }
+
+    /// Verifies an entity's audit chain.
+    pub async fn verify_audit_chain(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+    ) -> Result<AuditChainVerification, Error> {
+        self.may_read_audit(caller, entity_type, id).await?;
+        audit::verify(&self.db, entity_type, id).await
+    }
+}

@@ -1,0 +1,196 @@
+//! Notifications and their delivery state; the inbox is the notifications of the inbox channel.
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{Condition, ConnectionTrait, DbBackend, QueryOrder, QuerySelect};
+
+use kommune_platform::Error;
+use kommune_platform::paging::Page;
+use kommune_proto::common::v1::PageResponse;
+use kommune_proto::notify::v1::{Channel, DeliveryState};
+
+/// A notification as stored.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "notifications")]
+pub struct Model {
+    /// UUID (v7); also its e-mail's `Message-ID`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The recipient.
+    pub user_id: String,
+    /// Channel (proto name).
+    pub channel: String,
+    /// Topic kind (proto name).
+    pub topic_kind: String,
+    /// The topic's system or project, or empty.
+    pub topic_target: String,
+    /// Event kind, e.g. `case_changed`.
+    pub kind: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain text.
+    pub text: String,
+    /// HTML.
+    pub html: String,
+    /// The e-mail address, or empty.
+    pub address: String,
+    /// The subscription that chose the channel (webhooks read their URL and secret from it).
+    pub subscription_id: Option<String>,
+    /// Delivery state (proto name).
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTimeUtc,
+    /// The claim of the worker sending it now.
+    pub claim_token: Option<String>,
+    /// Until when that claim holds.
+    pub claimed_until: Option<DateTimeUtc>,
+    /// Why the last attempt failed, or why it is dead.
+    pub last_error: String,
+    /// The event it came from.
+    pub source_event_id: String,
+    /// Made.
+    pub created_at: DateTimeUtc,
+    /// Delivered.
+    pub delivered_at: Option<DateTimeUtc>,
+    /// Read (inbox).
+    pub read_at: Option<DateTimeUtc>,
+}
+
+/// No navigable relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The channel.
+    pub fn channel(&self) -> Channel {
+        Channel::from_str_name(&self.channel).unwrap_or_default()
+    }
+
+    /// The delivery state.
+    pub fn state(&self) -> DeliveryState {
+        DeliveryState::from_str_name(&self.state).unwrap_or_default()
+    }
+}
+
+/// Inserts a notification.
+pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
+    Ok(ActiveModel::from(model).insert(txn).await?)
+}
+
+/// One notification.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find_by_id(id).one(db).await?)
+}
+
+/// Claims up to `limit` notifications due at `now` for `token` until `until`: pending, due, and not
+/// claimed by a live claim. On PostgreSQL concurrent workers skip each other's rows, so no two claim
+/// one notification; SQLite writes one transaction at a time.
+pub async fn claim(
+    txn: &impl ConnectionTrait,
+    token: &str,
+    now: DateTimeUtc,
+    until: DateTimeUtc,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
+    let mut due = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::State.eq(DeliveryState::Pending.as_str_name()))
+        .filter(Column::NextAttemptAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(Column::ClaimedUntil.is_null())
+                .add(Column::ClaimedUntil.lt(now)),
+        )
+        .order_by_asc(Column::NextAttemptAt)
+        .limit(limit);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let ids: Vec<String> = due.into_tuple().all(txn).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::update_many()
+        .col_expr(Column::ClaimToken, Expr::value(token))
+        .col_expr(Column::ClaimedUntil, Expr::value(until))
+        .filter(Column::Id.is_in(ids))
+        .exec(txn)
+        .await?;
+    Ok(Entity::find()
+        .filter(Column::ClaimToken.eq(token))
+        .filter(Column::State.eq(DeliveryState::Pending.as_str_name()))
+        .order_by_asc(Column::NextAttemptAt)
+        .all(txn)
+        .await?)
+}
+
+/// Records the outcome of a claimed attempt, if the claim still holds: `changed` with the claim
+/// released. False when the claim was lost (it expired and another worker took the row).
+pub async fn settle(
+    db: &impl ConnectionTrait,
+    token: &str,
+    mut changed: Model,
+) -> Result<bool, Error> {
+    changed.claim_token = None;
+    changed.claimed_until = None;
+    let result = Entity::update_many()
+        .set(ActiveModel::from(changed.clone()).reset_all())
+        .filter(Column::Id.eq(changed.id.as_str()))
+        .filter(Column::ClaimToken.eq(token))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Writes a changed notification (an operator's retry, an inbox read).
+pub async fn update(db: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
+    Entity::update(ActiveModel::from(changed.clone()).reset_all())
+        .exec(db)
+        .await?;
+    Ok(changed)
+}
+
+/// What a list is limited to.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this state (proto name).
+    pub state: Option<String>,
+    /// Only this recipient's.
+    pub user_id: Option<String>,
+    /// Only this channel (proto name).
+    pub channel: Option<String>,
+    /// Only unread ones.
+    pub unread_only: bool,
+}
+
+/// A page of notifications, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: Filter,
+    page: &Page,
+) -> Result<(Vec<Model>, PageResponse), Error> {
+    let mut query = Entity::find()
+        .order_by_desc(Column::Id)
+        .limit(page.fetch_limit());
+    if let Some(state) = filter.state {
+        query = query.filter(Column::State.eq(state));
+    }
+    if let Some(user) = filter.user_id {
+        query = query.filter(Column::UserId.eq(user));
+    }
+    if let Some(channel) = filter.channel {
+        query = query.filter(Column::Channel.eq(channel));
+    }
+    if filter.unread_only {
+        query = query.filter(Column::ReadAt.is_null());
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(Column::Id.lt(after.as_str()));
+    }
+    Ok(page.finish(query.all(db).await?, |n| n.id.clone()))
+}
