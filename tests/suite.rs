@@ -638,6 +638,13 @@ async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
         .into_inner()
         .template
         .unwrap();
+    let leader = suite
+        .user(
+            &municipalities[1],
+            "pl@aarhus.dk",
+            Role::MunicipalProjectLeader,
+        )
+        .await;
     // klik asks identity for the active municipalities on the admin's behalf.
     let published = templates
         .publish_template(bearer(
@@ -681,6 +688,34 @@ async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
             .collect::<Vec<_>>(),
         [municipalities[1].as_str()]
     );
+
+    // notify tells the municipality's project leader, in the in-app inbox.
+    let leader_token = suite.token_for(&leader).await;
+    let mut inbox = kommune_proto::notify::v1::inbox_service_client::InboxServiceClient::new(
+        suite.gateway.clone(),
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let items = inbox
+            .list_inbox(bearer(
+                kommune_proto::notify::v1::ListInboxRequest::default(),
+                &leader_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .items;
+        if let Some(item) = items.first() {
+            assert_eq!(item.subject, "1 nye opgaver i FBS");
+            assert_eq!(items.len(), 1);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the project leader was never told"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
