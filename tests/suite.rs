@@ -159,6 +159,7 @@ impl Suite {
         );
         notify_options.cases_addr = Some(cases_addr.clone());
         notify_options.klik_addr = Some(klik_addr.clone());
+        notify_options.reminder_interval = std::time::Duration::from_millis(200);
         notify_options.mail_drop_dir =
             std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
         let notify = kommune_notify::Notify::build(notify_options).await.unwrap();
@@ -1003,4 +1004,158 @@ async fn the_operational_messages_are_public_through_the_gateway_and_nothing_els
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_klik_task_due_within_a_week_reminds_the_project_leader_once() {
+    use kommune_proto::klik::v1 as klik;
+    use kommune_proto::notify::v1 as notify;
+    let suite = Suite::start().await;
+    let aarhus = suite.municipality("751", "55133018").await;
+    let leader = suite
+        .user(&aarhus, "pl@aarhus.dk", Role::MunicipalProjectLeader)
+        .await;
+    let mut projects =
+        klik::project_service_client::ProjectServiceClient::new(suite.gateway.clone());
+    let project = projects
+        .create_project(bearer(
+            klik::CreateProjectRequest {
+                name: "FBS".into(),
+                ..Default::default()
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Copenhagen)
+        .date_naive();
+    let go_live = today + chrono::Duration::days(10);
+    let wave = projects
+        .add_wave(bearer(
+            klik::AddWaveRequest {
+                project_id: project.project_id.clone(),
+                name: "Bølge 1".into(),
+                go_live: go_live.format("%Y-%m-%d").to_string(),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .wave
+        .unwrap();
+    projects
+        .enrol(bearer(
+            klik::EnrolRequest {
+                project_id: project.project_id.clone(),
+                municipality_id: aarhus.clone(),
+                wave_id: wave.wave_id.clone(),
+                project_leader_user_id: leader.user_id.clone(),
+                debtor_system: "KMD_OPUS".into(),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap();
+    // Due 6 days before go-live: in 4 days, inside the week; another one far later is not reminded.
+    let mut templates =
+        klik::template_service_client::TemplateServiceClient::new(suite.gateway.clone());
+    for (title, days_before) in [
+        ("Knyt debitorkonti til sager", -6),
+        ("Afslut gamle sager", 0),
+    ] {
+        let content = klik::TaskContent {
+            title: title.into(),
+            theme: klik::Theme::ProjectManagement as i32,
+            phase: klik::Phase::Preparation as i32,
+            priority: klik::Priority::Mandatory as i32,
+            goal: "Klar til go-live".into(),
+            description: "Gør det".into(),
+            result: "Gjort".into(),
+            recommended_performer: "Projektlederen".into(),
+            duration_days: Some(1),
+            end_offset: Some(klik::EndOffset {
+                amount: days_before,
+                unit: klik::OffsetUnit::Days as i32,
+            }),
+            ..Default::default()
+        };
+        let template = templates
+            .create_template(bearer(
+                klik::CreateTemplateRequest {
+                    project_id: project.project_id.clone(),
+                    content: Some(content),
+                    ..Default::default()
+                },
+                &suite.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .template
+            .unwrap();
+        templates
+            .publish_template(bearer(
+                klik::PublishTemplateRequest {
+                    template_id: template.template_id,
+                    expected_revision: 1,
+                    note: "v1".into(),
+                    initials: "AB".into(),
+                },
+                &suite.admin_token,
+            ))
+            .await
+            .unwrap();
+    }
+    projects
+        .publish_wave(bearer(
+            klik::PublishWaveRequest {
+                wave_id: wave.wave_id.clone(),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap();
+
+    let token = suite.token_for(&leader).await;
+    let mut inbox = notify::inbox_service_client::InboxServiceClient::new(suite.gateway.clone());
+    let due = (go_live - chrono::Duration::days(6))
+        .format("%Y-%m-%d")
+        .to_string();
+    let reminder = format!("Frist {due}: Knyt debitorkonti til sager (FBS)");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let items = inbox
+            .list_inbox(bearer(notify::ListInboxRequest::default(), &token))
+            .await
+            .unwrap()
+            .into_inner()
+            .items;
+        if items.iter().any(|i| i.subject == reminder) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no reminder: {:?}",
+            items.iter().map(|i| &i.subject).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Later rounds do not remind again, and the task due on go-live day is not reminded yet.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let subjects: Vec<String> = inbox
+        .list_inbox(bearer(notify::ListInboxRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .items
+        .into_iter()
+        .map(|i| i.subject)
+        .filter(|s| s.starts_with("Frist"))
+        .collect();
+    assert_eq!(subjects, [reminder]);
 }

@@ -38,6 +38,8 @@ use registry::{DeliveryPolicy, Registry};
 pub const SERVICE_NAME: &str = "notify";
 /// The default port of a standalone notify binary.
 pub const DEFAULT_PORT: u16 = 50055;
+/// How many days ahead of a klik task's deadline its project leaders are reminded, by default.
+pub const DEFAULT_TASK_REMINDER_DAYS: i64 = 7;
 /// The sender of e-mail, by default.
 pub const DEFAULT_MAIL_FROM: &str = "kommune <noreply@kommune.local>";
 
@@ -68,6 +70,9 @@ pub struct NotifyConfig {
     /// The sender of e-mail.
     #[arg(long, env = "KOMMUNE_NOTIFY_MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
+    /// Days ahead of a klik task's deadline when its project leaders are reminded.
+    #[arg(long, env = "KOMMUNE_NOTIFY_TASK_REMINDER_DAYS", default_value_t = DEFAULT_TASK_REMINDER_DAYS)]
+    pub task_reminder_days: i64,
 }
 
 /// What the notify service needs to start.
@@ -93,6 +98,10 @@ pub struct Options {
     pub delivery: DeliveryPolicy,
     /// How often the delivery worker looks for retries that fell due.
     pub poll_interval: std::time::Duration,
+    /// How often reminders (klik task deadlines) are looked for.
+    pub reminder_interval: std::time::Duration,
+    /// How many days ahead of a klik task's deadline its project leaders are reminded.
+    pub task_reminder_days: i64,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
     /// The clock.
@@ -122,6 +131,8 @@ impl Options {
                 batch: 20,
             },
             poll_interval: std::time::Duration::from_secs(1),
+            reminder_interval: std::time::Duration::from_secs(3600),
+            task_reminder_days: DEFAULT_TASK_REMINDER_DAYS,
             trusted_issuers: Vec::new(),
             clock,
         }
@@ -137,6 +148,8 @@ pub struct Notify {
     api_key: String,
     clock: SharedClock,
     poll_interval: std::time::Duration,
+    reminder_interval: std::time::Duration,
+    task_reminder_days: i64,
 }
 
 impl Notify {
@@ -188,6 +201,8 @@ impl Notify {
             api_key: options.service_api_key,
             clock: options.clock,
             poll_interval: options.poll_interval,
+            reminder_interval: options.reminder_interval,
+            task_reminder_days: options.task_reminder_days,
         })
     }
 
@@ -224,6 +239,16 @@ impl Notify {
         let server = self.server();
         let (stop, stopping) = watch::channel(false);
         let worker = tokio::spawn(deliver(self.registry.clone(), stopping, self.poll_interval));
+        let registry = self.registry.clone();
+        let (interval, days) = (self.reminder_interval, self.task_reminder_days);
+        let reminders = tokio::spawn(async move {
+            loop {
+                if let Err(err) = registry.remind_task_deadlines(days).await {
+                    tracing::warn!(error = %err, "cannot look for task deadlines");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
         let followers: Vec<_> = [
             ("cases", self.peers.cases.clone()),
             ("klik", self.peers.klik.clone()),
@@ -262,6 +287,7 @@ impl Notify {
                 },
             )
             .await;
+        reminders.abort();
         for follower in followers {
             follower.abort();
         }

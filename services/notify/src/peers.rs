@@ -241,6 +241,61 @@ impl Peers {
         )
     }
 
+    /// Every klik project.
+    pub async fn projects(&self) -> Result<Vec<klik::Project>, Error> {
+        let mut client = klik::project_service_client::ProjectServiceClient::new(self.klik()?);
+        let (mut projects, mut token) = (Vec::new(), String::new());
+        loop {
+            let request = self
+                .authorized(klik::ListProjectsRequest {
+                    page: Some(PageRequest {
+                        page_size: PAGE,
+                        page_token: token,
+                    }),
+                })
+                .await?;
+            let page = client
+                .list_projects(request)
+                .await
+                .map_err(unavailable("klik"))?
+                .into_inner();
+            projects.extend(page.projects);
+            token = page.page.unwrap_or_default().next_page_token;
+            if token.is_empty() {
+                return Ok(projects);
+            }
+        }
+    }
+
+    /// Every task of a klik project, in every municipality.
+    pub async fn tasks(&self, project_id: &str) -> Result<Vec<klik::Task>, Error> {
+        let mut client = klik::task_service_client::TaskServiceClient::new(self.klik()?);
+        let (mut tasks, mut token) = (Vec::new(), String::new());
+        loop {
+            let request = self
+                .authorized(klik::ListTasksRequest {
+                    project_id: project_id.to_owned(),
+                    municipality_id: String::new(),
+                    overdue_only: false,
+                    page: Some(PageRequest {
+                        page_size: PAGE,
+                        page_token: token,
+                    }),
+                })
+                .await?;
+            let page = client
+                .list_tasks(request)
+                .await
+                .map_err(unavailable("klik"))?
+                .into_inner();
+            tasks.extend(page.tasks);
+            token = page.page.unwrap_or_default().next_page_token;
+            if token.is_empty() {
+                return Ok(tasks);
+            }
+        }
+    }
+
     /// A klik project, or `None` when klik does not know it.
     pub async fn project(&self, project_id: &str) -> Result<Option<klik::Project>, Error> {
         let request = self

@@ -170,6 +170,12 @@ pub fn covers(valid_from: &str, valid_to: &str, day: NaiveDate) -> bool {
     from_ok && to_ok
 }
 
+/// Whether a deadline (`YYYY-MM-DD`) falls from `today` to `within` later, both days inclusive.
+pub fn due_within(deadline: &str, today: NaiveDate, within: Duration) -> bool {
+    NaiveDate::parse_from_str(deadline, "%Y-%m-%d")
+        .is_ok_and(|due| today <= due && due <= today + within)
+}
+
 /// The signature header value of a webhook request: `sha256=` and the hex HMAC-SHA256, under the shared
 /// secret, of the timestamp, a dot and the body (the receiver checks it and the timestamp's age).
 pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -266,6 +272,20 @@ mod tests {
         assert!(covers("2025-01-01", "2025-01-31", day("2025-01-31")));
         assert!(!covers("2025-01-01", "2025-01-31", day("2025-02-01")));
         assert!(!covers("2025-02-01", "", day("2025-01-31")));
+    }
+
+    #[test]
+    fn deadlines_are_near_from_today_to_the_last_day_of_the_horizon() {
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or_default();
+        let week = Duration::days(7);
+        assert!(due_within("2025-03-10", day("2025-03-10"), week));
+        assert!(due_within("2025-03-17", day("2025-03-10"), week));
+        assert!(!due_within("2025-03-18", day("2025-03-10"), week));
+        assert!(
+            !due_within("2025-03-09", day("2025-03-10"), week),
+            "already late"
+        );
+        assert!(!due_within("", day("2025-03-10"), week));
     }
 
     #[test]

@@ -68,6 +68,15 @@ pub enum Content {
         /// The affected systems' names.
         systems: Vec<String>,
     },
+    /// A klik task is due soon.
+    TaskDeadline {
+        /// The project's name.
+        project: String,
+        /// The task's title.
+        title: String,
+        /// Its deadline, `YYYY-MM-DD`.
+        due: String,
+    },
     /// Tasks of a klik project were published to a municipality.
     TasksPublished {
         /// The project's name.
@@ -148,6 +157,7 @@ impl Content {
             Content::FollowUpOverdue { .. } => "follow_up_overdue",
             Content::SlaAlert { .. } => "sla_alert",
             Content::OperationalMessage { .. } => "operational_message",
+            Content::TaskDeadline { .. } => "task_deadline",
             Content::TasksPublished { .. } => "tasks_published",
         }
     }
@@ -278,6 +288,22 @@ impl Content {
                 ));
                 (format!("{prefix}{title}"), paragraphs)
             }
+            Content::TaskDeadline {
+                project,
+                title,
+                due,
+            } => (
+                pick(
+                    &format!("Frist {due}: {title} ({project})"),
+                    &format!("Due {due}: {title} ({project})"),
+                ),
+                vec![pick(
+                    &format!(
+                        "Opgaven »{title}« i projektet {project} skal være løst senest {due}."
+                    ),
+                    &format!("The task \"{title}\" in the project {project} is due on {due}."),
+                )],
+            ),
             Content::TasksPublished { project, count } => (
                 pick(
                     &format!("{count} nye opgaver i {project}"),

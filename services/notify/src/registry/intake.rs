@@ -30,10 +30,10 @@ pub const HOLDS_PERSONAL_ID: &str = "the rendered text holds a personal ID numbe
 
 /// What one event asks to tell, and whom by default.
 #[derive(Debug, Clone)]
-struct Plan {
-    topic: Topic,
-    audience: Vec<String>,
-    content: Content,
+pub(super) struct Plan {
+    pub(super) topic: Topic,
+    pub(super) audience: Vec<String>,
+    pub(super) content: Content,
 }
 
 fn decode<M: Message + Default>(event: &EventEnvelope) -> Result<M, Error> {
@@ -68,11 +68,25 @@ impl Registry {
         if handled_events::handled(&self.db, &event.event_id).await? {
             return Ok(());
         }
+        let (plans, feed_entry) = self.plan(&event, self.clock.now()).await?;
+        self.record(&event.event_id, feed, &event.event_type, &plans, feed_entry)
+            .await
+    }
+
+    /// Turns what an event (or a reminder, under its own id) asks to tell into notifications and
+    /// stores them with the id, once: a second call with the same id writes nothing.
+    pub(super) async fn record(
+        &self,
+        event_id: &str,
+        feed: &str,
+        event_type: &str,
+        plans: &[Plan],
+        feed_entry: Option<feed_entries::Model>,
+    ) -> Result<(), Error> {
         let now = self.clock.now();
-        let (plans, feed_entry) = self.plan(&event, now).await?;
         let mut rows: Vec<notifications::Model> = Vec::new();
         let mut emails: HashMap<String, Option<String>> = HashMap::new();
-        for plan in &plans {
+        for plan in plans {
             let kind = proto_name(plan.topic.kind, TopicKind::as_str_name);
             let chosen = subscriptions::of_topic(&self.db, &kind, &plan.topic.target_id).await?;
             let choices: Vec<Choice> = chosen
@@ -146,7 +160,7 @@ impl Registry {
                     claim_token: None,
                     claimed_until: None,
                     last_error,
-                    source_event_id: event.event_id.clone(),
+                    source_event_id: event_id.to_owned(),
                     created_at: now,
                     delivered_at,
                     read_at: None,
@@ -157,7 +171,7 @@ impl Registry {
         let first = handled_events::record(
             &txn,
             handled_events::Model {
-                event_id: event.event_id.clone(),
+                event_id: event_id.to_owned(),
                 feed: feed.to_owned(),
                 handled_at: now,
             },
@@ -170,7 +184,7 @@ impl Registry {
         for row in rows {
             let row = notifications::insert(&txn, row).await?;
             if row.state() == DeliveryState::Dead {
-                let payload = json!({"event_id": row.source_event_id, "event_type": event.event_type, "user_id": row.user_id, "channel": row.channel, "reason": row.last_error});
+                let payload = json!({"event_id": row.source_event_id, "event_type": event_type, "user_id": row.user_id, "channel": row.channel, "reason": row.last_error});
                 audit::record(
                     &txn,
                     self.audit(&guard, "notification", &row.id, "dead-letter", payload),

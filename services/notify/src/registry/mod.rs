@@ -25,6 +25,7 @@ use crate::store::{feed_entries, notifications, subscriptions};
 
 mod delivery;
 mod intake;
+mod reminders;
 
 /// A subscription's settings (validated).
 #[derive(Debug, Clone)]
