@@ -93,12 +93,15 @@ fn subscription_input(
     s: &pb::Subscription,
     creating: bool,
 ) -> SubscriptionInput {
+    // An update keeps the subscription's topic: only a new one is validated.
     let topic = s.topic.clone().unwrap_or_default();
     let kind = pb::TopicKind::try_from(topic.kind).unwrap_or_default();
-    if kind == pb::TopicKind::Unspecified {
+    if creating && kind == pb::TopicKind::Unspecified {
         v.violation("subscription.topic.kind", "is required: a known topic");
     }
-    let target_id = if domain::needs_target(kind) {
+    let target_id = if !creating {
+        String::new()
+    } else if domain::needs_target(kind) {
         v.id("subscription.topic.target_id", &topic.target_id)
             .map(|id| id.to_string())
             .unwrap_or_default()

@@ -304,7 +304,7 @@ async fn deliver(
 ) {
     let wake = registry.wake();
     while !*stopping.borrow() {
-        match registry.deliver_due().await {
+        match registry.deliver_due(&stopping).await {
             Ok(0) => {
                 tokio::select! {
                     () = wake.notified() => {}

@@ -32,19 +32,21 @@ pub struct Peers {
 /// A page size for reading whole lists.
 const PAGE: i32 = 500;
 
+/// A peer's refusal as notify's error: what it does not know stays NOT_FOUND (an event about it has
+/// nothing to tell), anything else is the peer being unavailable (retried).
 fn unavailable(service: &str) -> impl Fn(tonic::Status) -> Error + '_ {
-    move |status| Error::Unavailable(format!("cannot read from {service}: {}", status.message()))
+    move |status| {
+        if status.code() == tonic::Code::NotFound {
+            Error::not_found("subject", status.message())
+        } else {
+            Error::Unavailable(format!("cannot read from {service}: {}", status.message()))
+        }
+    }
 }
 
 impl Peers {
     async fn authorized<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
-        let token = self.credentials.token().await?;
-        let mut request = tonic::Request::new(message);
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().map_err(Error::internal)?,
-        );
-        Ok(request)
+        self.credentials.authorize(message).await
     }
 
     fn cases(&self) -> Result<Channel, Error> {
@@ -71,6 +73,28 @@ impl Peers {
             .await
         {
             Ok(response) => Ok(response.into_inner().user),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(unavailable("identity")(status)),
+        }
+    }
+
+    /// A municipality, or `None` when identity does not know it.
+    pub async fn municipality(
+        &self,
+        municipality_id: &str,
+    ) -> Result<Option<identity::Municipality>, Error> {
+        let request = self
+            .authorized(identity::GetMunicipalityRequest {
+                municipality_id: municipality_id.to_owned(),
+            })
+            .await?;
+        match identity::municipality_service_client::MunicipalityServiceClient::new(
+            self.identity.clone(),
+        )
+        .get_municipality(request)
+        .await
+        {
+            Ok(response) => Ok(response.into_inner().municipality),
             Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
             Err(status) => Err(unavailable("identity")(status)),
         }

@@ -73,6 +73,17 @@ const SUITE_WIDE_ROLES: [Role; 4] = [
 ];
 
 impl Caller {
+    /// The actor of what a service does by itself (a detection, a feed it follows, its delivery),
+    /// audited under `system:<what>`; it holds no roles and no token.
+    pub fn system(what: &str) -> Self {
+        Self {
+            subject: format!("system:{what}"),
+            municipality_id: None,
+            roles: Vec::new(),
+            token: String::new(),
+        }
+    }
+
     /// Whether the caller holds `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)

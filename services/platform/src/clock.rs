@@ -58,6 +58,14 @@ impl Clock for ManualClock {
     }
 }
 
+/// The calendar day an instant falls on in Copenhagen, where every kommune date (eligibility periods,
+/// deadlines, releases) is counted.
+pub fn copenhagen_date(instant: DateTime<Utc>) -> chrono::NaiveDate {
+    instant
+        .with_timezone(&chrono_tz::Europe::Copenhagen)
+        .date_naive()
+}
+
 /// Converts a time to its protobuf form.
 pub fn to_timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {

@@ -86,6 +86,17 @@ impl ServiceCredentials {
         }
     }
 
+    /// `message` as a request carrying a valid token of the service (`authorization: Bearer …`).
+    pub async fn authorize<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
+        let token = self.token().await?;
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().map_err(Error::internal)?,
+        );
+        Ok(request)
+    }
+
     /// A token valid for at least another minute.
     pub async fn token(&self) -> Result<String, Error> {
         let mut cached = self.token.lock().await;
@@ -165,15 +176,12 @@ where
         .await?
         .map(|c| c.cursor)
         .unwrap_or_default();
-    let mut request = tonic::Request::new(WatchRequest {
-        after_cursor,
-        follow: true,
-    });
-    let token = credentials.token().await?;
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().map_err(Error::internal)?,
-    );
+    let request = credentials
+        .authorize(WatchRequest {
+            after_cursor,
+            follow: true,
+        })
+        .await?;
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready()
         .await

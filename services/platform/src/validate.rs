@@ -106,9 +106,11 @@ impl Validator {
 
     /// A required calendar day written `YYYY-MM-DD`.
     pub fn date(&mut self, field: &str, value: &str) -> Option<NaiveDate> {
-        NaiveDate::parse_from_str(value.trim(), DATE_FORMAT)
-            .map_err(|_| self.violation(field, "must be a date written YYYY-MM-DD"))
-            .ok()
+        let date = parse_date(value);
+        if date.is_none() {
+            self.violation(field, "must be a date written YYYY-MM-DD");
+        }
+        date
     }
 
     /// Runs `check` and records its error, if any, against `field`.
@@ -130,6 +132,11 @@ impl Validator {
 
 /// How requests and responses write calendar days.
 const DATE_FORMAT: &str = "%Y-%m-%d";
+
+/// A calendar day written `YYYY-MM-DD` (as requests and other services write it), if it is one.
+pub fn parse_date(value: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(value.trim(), DATE_FORMAT).ok()
+}
 
 /// A calendar day as requests write it (`YYYY-MM-DD`).
 pub fn format_date(date: NaiveDate) -> String {

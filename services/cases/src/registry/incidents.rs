@@ -21,7 +21,7 @@ use pb::{
     CaseState, IncidentOrigin, IncidentScope, IncidentStatus, IncidentUpdateKind, Resolution,
 };
 
-use super::{Registry, json_list, system_actor};
+use super::{Registry, json_list};
 use crate::domain;
 use crate::domain::incident::{self as rules, follow_up_overdue};
 use crate::domain::outage::{self, Classification, DetectionRule, OpenIncident, Report, Symptom};
@@ -182,7 +182,7 @@ impl Registry {
         case: &cases::Model,
         classification: Classification,
     ) -> Result<(), Error> {
-        let actor = system_actor("detection");
+        let actor = Caller::system("detection");
         let Some(incident_id) = case.incident_id.clone() else {
             return Ok(());
         };

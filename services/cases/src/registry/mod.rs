@@ -119,16 +119,6 @@ fn json_list<T: serde::Serialize>(items: &T) -> Result<String, Error> {
     serde_json::to_string(items).map_err(Error::internal)
 }
 
-/// The actor of what the service does by itself (audited under `system:<what>`).
-fn system_actor(what: &str) -> Caller {
-    Caller {
-        subject: format!("system:{what}"),
-        municipality_id: None,
-        roles: Vec::new(),
-        token: String::new(),
-    }
-}
-
 fn name_of<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
     name(&value).to_owned()
 }
@@ -818,7 +808,7 @@ impl Registry {
     /// history and the audit chain stay. Running it twice changes nothing more.
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
         let author = format!("{}{user_id}", kommune_platform::auth::USER_SUBJECT_PREFIX);
-        let system = system_actor("identity-feed");
+        let system = Caller::system("identity-feed");
         let txn = kommune_platform::db::begin(&self.db).await?;
         let touched = comments::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
         // Replies to every linked case are also kept in the incident's timeline.

@@ -85,10 +85,7 @@ impl Registry {
 
     /// Today in Copenhagen.
     pub fn today(&self) -> NaiveDate {
-        self.clock
-            .now()
-            .with_timezone(&chrono_tz::Europe::Copenhagen)
-            .date_naive()
+        kommune_platform::clock::copenhagen_date(self.clock.now())
     }
 
     async fn changed(

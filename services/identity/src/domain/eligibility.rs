@@ -3,8 +3,7 @@
 //! Days are calendar days in Europe/Copenhagen; a period holds every day from its first to its last,
 //! both inclusive, or with no last day until further notice.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
-use chrono_tz::Europe::Copenhagen;
+use chrono::{Days, NaiveDate};
 
 /// The day each municipality's baseline is counted on, unless configured otherwise.
 pub const DEFAULT_BASELINE_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2023, 1, 1) {
@@ -15,10 +14,7 @@ pub const DEFAULT_BASELINE_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2023,
 /// The longest billing period, in days.
 pub const MAX_BILLING_DAYS: u64 = 366;
 
-/// The Copenhagen calendar day an instant falls on.
-pub fn copenhagen_date(instant: DateTime<Utc>) -> NaiveDate {
-    instant.with_timezone(&Copenhagen).date_naive()
-}
+pub use kommune_platform::clock::copenhagen_date;
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(value: &str) -> Result<NaiveDate, String> {
@@ -197,6 +193,7 @@ pub fn check_billing_period(first: NaiveDate, last: NaiveDate) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     fn day(s: &str) -> NaiveDate {
         parse_date(s).unwrap()

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use tonic::transport::Channel;
@@ -30,12 +30,7 @@ mod tasks_and_packages;
 
 pub use tasks_and_packages::{AUDITED, LoadItem, Resolution};
 
-/// The Copenhagen calendar day of an instant.
-fn copenhagen_date(instant: DateTime<Utc>) -> NaiveDate {
-    instant
-        .with_timezone(&chrono_tz::Europe::Copenhagen)
-        .date_naive()
-}
+use kommune_platform::clock::copenhagen_date;
 
 /// A project to create (validated).
 #[derive(Debug, Clone)]

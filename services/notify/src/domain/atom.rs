@@ -61,7 +61,7 @@ pub fn feed(entries: &[Entry], language: Language, now: DateTime<Utc>) -> String
             _ => "",
         };
         document.push_str(&format!(
-            "  <entry>\n    <id>urn:kommune:operational-message:{}</id>\n    <title>{}</title>\n    <published>{}</published>\n    <updated>{}</updated>\n    <author><name>kommune</name></author>\n    <summary>{}</summary>\n{}  </entry>\n",
+            "  <entry>\n    <id>urn:kommune:operational-message:{}</id>\n    <title>{}</title>\n    <published>{}</published>\n    <updated>{}</updated>\n    <author><name>kommune</name></author>\n    <content type=\"text\">{}</content>\n{}  </entry>\n",
             escape(&entry.id),
             escape(&format!("{prefix}{headline}")),
             instant(entry.published),
@@ -103,7 +103,7 @@ mod tests {
         assert!(da.starts_with("<?xml"));
         assert!(da.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"da\">"));
         assert!(da.contains("<title>Løst: Fejl i KY &amp; portal</title>"));
-        assert!(da.contains("<summary>Login &lt;fejler&gt;</summary>"));
+        assert!(da.contains("<content type=\"text\">Login &lt;fejler&gt;</content>"));
         assert!(da.contains("<category term=\"KY\"/>"));
         assert!(da.contains("<updated>2025-06-15T15:06:40Z</updated>"));
         let en = feed(&[entry], Language::English, at);

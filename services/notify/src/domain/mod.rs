@@ -7,6 +7,7 @@ pub mod templates;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
+use kommune_platform::validate::parse_date;
 use kommune_proto::notify::v1::{Channel, Language, TopicKind};
 use sha2::Sha256;
 
@@ -73,11 +74,23 @@ pub struct Recipient {
 /// The channels of the default audience: e-mail and the inbox, in Danish.
 pub const DEFAULT_CHANNELS: [Channel; 2] = [Channel::Email, Channel::Inbox];
 
+/// Whether a topic kind reaches only its default audience (the people the event concerns): a
+/// subscription then only changes how they hear it, so nobody subscribes their way into another
+/// municipality's cases or the supplier's reminders. The other kinds (operational messages, projects,
+/// the change-request publication) are open to every subscriber.
+pub fn audience_bound(kind: TopicKind) -> bool {
+    matches!(
+        kind,
+        TopicKind::CaseUpdates | TopicKind::IncidentUpdates | TopicKind::Reminders
+    )
+}
+
 /// Who hears an event of a topic: the default `audience` (reporters, eligible users, project leaders,
-/// the support) by their subscriptions' channels or else by e-mail and inbox, and every other subscriber
-/// of the topic by their channels; whoever opted out of the topic hears nothing. `choices` are the
-/// subscriptions to the topic. Each user and channel once, in a stable order.
-pub fn recipients(audience: &[String], choices: &[Choice]) -> Vec<Recipient> {
+/// the support) by their subscriptions' channels or else by e-mail and inbox, and, unless the topic is
+/// [`audience_bound`], every other subscriber by their channels. Whoever opted out of the topic hears
+/// nothing, whatever their other subscriptions to it. `choices` are the subscriptions to the topic.
+/// Each user and channel once, in a stable order.
+pub fn recipients(kind: TopicKind, audience: &[String], choices: &[Choice]) -> Vec<Recipient> {
     let opted_out = |user: &str| choices.iter().any(|c| c.user_id == user && c.opted_out);
     let mut found: Vec<Recipient> = Vec::new();
     let mut add = |recipient: Recipient| {
@@ -89,23 +102,21 @@ pub fn recipients(audience: &[String], choices: &[Choice]) -> Vec<Recipient> {
         }
     };
     for user in audience {
-        if opted_out(user) {
+        if opted_out(user) || choices.iter().any(|c| c.user_id == *user) {
             continue;
         }
-        let own: Vec<&Choice> = choices.iter().filter(|c| c.user_id == *user).collect();
-        if own.is_empty() {
-            for channel in DEFAULT_CHANNELS {
-                add(Recipient {
-                    user_id: user.clone(),
-                    channel,
-                    language: Language::Danish,
-                    subscription_id: None,
-                });
-            }
+        for channel in DEFAULT_CHANNELS {
+            add(Recipient {
+                user_id: user.clone(),
+                channel,
+                language: Language::Danish,
+                subscription_id: None,
+            });
         }
     }
     for choice in choices {
-        if !choice.opted_out {
+        let heard = !audience_bound(kind) || audience.contains(&choice.user_id);
+        if heard && !opted_out(&choice.user_id) {
             add(Recipient {
                 user_id: choice.user_id.clone(),
                 channel: choice.channel,
@@ -164,16 +175,14 @@ impl RetryPolicy {
 
 /// Whether an eligibility registration covers `day` (both ends inclusive; an empty end is open).
 pub fn covers(valid_from: &str, valid_to: &str, day: NaiveDate) -> bool {
-    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
-    let from_ok = parse(valid_from).is_some_and(|from| from <= day);
-    let to_ok = valid_to.is_empty() || parse(valid_to).is_some_and(|to| day <= to);
+    let from_ok = parse_date(valid_from).is_some_and(|from| from <= day);
+    let to_ok = valid_to.is_empty() || parse_date(valid_to).is_some_and(|to| day <= to);
     from_ok && to_ok
 }
 
 /// Whether a deadline (`YYYY-MM-DD`) falls from `today` to `within` later, both days inclusive.
 pub fn due_within(deadline: &str, today: NaiveDate, within: Duration) -> bool {
-    NaiveDate::parse_from_str(deadline, "%Y-%m-%d")
-        .is_ok_and(|due| today <= due && due <= today + within)
+    parse_date(deadline).is_some_and(|due| today <= due && due <= today + within)
 }
 
 /// The signature header value of a webhook request: `sha256=` and the hex HMAC-SHA256, under the shared
@@ -227,26 +236,32 @@ mod tests {
         let choices = [
             choice("bo", Channel::Webhook, false),
             choice("cai", Channel::Email, true),
+            choice("cai", Channel::Inbox, false),
             choice("dan", Channel::Inbox, false),
         ];
-        let found = recipients(&audience, &choices);
-        let found: Vec<(&str, Channel)> = found
-            .iter()
-            .map(|r| (r.user_id.as_str(), r.channel))
-            .collect();
-        let expected = [
-            ("anne", Channel::Email),
-            ("anne", Channel::Inbox),
-            ("bo", Channel::Webhook),
-            ("dan", Channel::Inbox),
-        ];
-        assert_eq!(found.len(), expected.len());
-        for (user, channel) in expected {
-            assert!(
-                found.iter().any(|(u, c)| *u == user && *c == channel),
-                "{user} {channel:?}"
-            );
-        }
+        let heard = |kind| {
+            recipients(kind, &audience, &choices)
+                .into_iter()
+                .map(|r| (r.user_id, r.channel))
+                .collect::<Vec<_>>()
+        };
+        let open = heard(TopicKind::OperationalMessages);
+        assert_eq!(
+            open,
+            [
+                ("anne".to_owned(), Channel::Email),
+                ("anne".to_owned(), Channel::Inbox),
+                ("bo".to_owned(), Channel::Webhook),
+                ("dan".to_owned(), Channel::Inbox),
+            ],
+            "cai opted out, so their inbox subscription is silent too"
+        );
+        let bound = heard(TopicKind::CaseUpdates);
+        assert!(
+            !bound.iter().any(|(user, _)| user == "dan"),
+            "a subscriber outside the audience does not hear a case: {bound:?}"
+        );
+        assert_eq!(bound.len(), 3);
     }
 
     #[test]

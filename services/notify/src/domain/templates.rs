@@ -81,6 +81,8 @@ pub enum Content {
     TasksPublished {
         /// The project's name.
         project: String,
+        /// The municipality's name.
+        municipality: String,
         /// How many tasks.
         count: i64,
     },
@@ -304,17 +306,21 @@ impl Content {
                     &format!("The task \"{title}\" in the project {project} is due on {due}."),
                 )],
             ),
-            Content::TasksPublished { project, count } => (
+            Content::TasksPublished {
+                project,
+                municipality,
+                count,
+            } => (
                 pick(
                     &format!("{count} nye opgaver i {project}"),
                     &format!("{count} new tasks in {project}"),
                 ),
                 vec![pick(
                     &format!(
-                        "Der er udgivet {count} opgaver til jeres kommune i projektet {project}."
+                        "Der er udgivet {count} opgaver i projektet {project} til {municipality}."
                     ),
                     &format!(
-                        "{count} tasks were published to your municipality in the project {project}."
+                        "{count} tasks were published in the project {project} to {municipality}."
                     ),
                 )],
             ),

@@ -3,15 +3,19 @@
 //! later with backoff and jitter, or dead with the reason.
 
 use serde_json::json;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_proto::notify::v1::{Channel, DeliveryState};
 
-use super::{Registry, system_actor};
+use super::Registry;
 use crate::channels::Failure;
 use crate::store::{notifications, subscriptions};
+
+/// The longest an attempt may take when the lease cannot say.
+const ATTEMPT_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A random number in [0, 1) for retry jitter.
 fn jitter() -> f64 {
@@ -20,9 +24,10 @@ fn jitter() -> f64 {
 
 impl Registry {
     /// Claims and sends one batch of due notifications. Returns how many were claimed (0: nothing
-    /// due). A batch is finished before this returns, so stopping between batches leaves no claim
-    /// behind.
-    pub async fn deliver_due(&self) -> Result<usize, Error> {
+    /// due). Each claim is renewed right before its attempt, and an attempt is cut off well within the
+    /// lease, so no other worker can take a notification while it is being sent. When `stopping` turns
+    /// true the claims not yet attempted are given back, so a stop waits for one attempt at most.
+    pub async fn deliver_due(&self, stopping: &watch::Receiver<bool>) -> Result<usize, Error> {
         let token = Uuid::new_v4().to_string();
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
@@ -37,7 +42,23 @@ impl Registry {
         txn.commit().await?;
         let count = claimed.len();
         for notification in claimed {
-            let outcome = self.send(&notification).await;
+            if *stopping.borrow() {
+                notifications::release(&self.db, &token).await?;
+                break;
+            }
+            let until = self.clock.now() + self.policy.lease;
+            if !notifications::renew(&self.db, &notification.id, &token, until).await? {
+                continue;
+            }
+            let limit = (self.policy.lease / 2).to_std().unwrap_or(ATTEMPT_LIMIT);
+            let outcome = tokio::time::timeout(limit, self.send(&notification))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure {
+                        reason: "the attempt took too long".into(),
+                        permanent: false,
+                    })
+                });
             self.settle(&token, notification, outcome).await?;
         }
         Ok(count)
@@ -120,7 +141,7 @@ impl Registry {
             audit::record(
                 &txn,
                 self.audit(
-                    &system_actor("delivery"),
+                    &kommune_platform::auth::Caller::system("delivery"),
                     "notification",
                     &id,
                     "dead-letter",

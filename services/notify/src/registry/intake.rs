@@ -44,7 +44,7 @@ fn decode<M: Message + Default>(event: &EventEnvelope) -> Result<M, Error> {
             .map(|p| p.value.as_slice())
             .unwrap_or_default(),
     )
-    .map_err(Error::internal)
+    .map_err(|err| Error::invalid("payload", err.to_string()))
 }
 
 /// A time as support reads it: Copenhagen local, `2025-04-02 10:00`.
@@ -58,17 +58,23 @@ fn local(time: Option<&prost_types::Timestamp>) -> String {
         .unwrap_or_default()
 }
 
-fn case_state(case: &cases::Case) -> String {
-    case.state().as_str_name().to_owned()
-}
-
 impl Registry {
     /// Turns one event into its notifications (idempotent: an event handled before is skipped).
     pub async fn on_event(&self, feed: &str, event: EventEnvelope) -> Result<(), Error> {
         if handled_events::handled(&self.db, &event.event_id).await? {
             return Ok(());
         }
-        let (plans, feed_entry) = self.plan(&event, self.clock.now()).await?;
+        let (plans, feed_entry) = match self.plan(&event, self.clock.now()).await {
+            Ok(planned) => planned,
+            // An event that cannot be read, or whose subject is gone, will never do better: it is
+            // recorded as handled with nothing to tell, so the feed goes on. Anything else (a peer
+            // unavailable) is retried.
+            Err(err @ (Error::InvalidArgument(_) | Error::NotFound { .. })) => {
+                tracing::warn!(event_id = %event.event_id, event_type = %event.event_type, error = %err, "skipping an event with nothing to tell");
+                (Vec::new(), None)
+            }
+            Err(err) => return Err(err),
+        };
         self.record(&event.event_id, feed, &event.event_type, &plans, feed_entry)
             .await
     }
@@ -99,7 +105,7 @@ impl Registry {
                     opted_out: s.opted_out,
                 })
                 .collect();
-            for recipient in domain::recipients(&plan.audience, &choices) {
+            for recipient in domain::recipients(plan.topic.kind, &plan.audience, &choices) {
                 // One event reaches a user by a channel once, even when several topics lead there.
                 if rows
                     .iter()
@@ -180,7 +186,7 @@ impl Registry {
         if !first {
             return Ok(());
         }
-        let guard = super::system_actor("pii-guard");
+        let guard = kommune_platform::auth::Caller::system("pii-guard");
         for row in rows {
             let row = notifications::insert(&txn, row).await?;
             if row.state() == DeliveryState::Dead {
@@ -193,7 +199,17 @@ impl Registry {
             }
         }
         if let Some(entry) = feed_entry {
-            feed_entries::put(&txn, entry).await?;
+            // The public feed gets the same guard as every notification.
+            if pii::contains_personal_id(&entry.texts) {
+                let payload = json!({"event_id": event_id, "event_type": event_type, "reason": HOLDS_PERSONAL_ID});
+                audit::record(
+                    &txn,
+                    self.audit(&guard, "feed_entry", &entry.message_id, "withheld", payload),
+                )
+                .await?;
+            } else {
+                feed_entries::put(&txn, entry).await?;
+            }
         }
         txn.commit().await?;
         self.wake.notify_one();
@@ -225,9 +241,7 @@ impl Registry {
         event: &EventEnvelope,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Plan>, Option<feed_entries::Model>), Error> {
-        let today = now
-            .with_timezone(&chrono_tz::Europe::Copenhagen)
-            .date_naive();
+        let today = kommune_platform::clock::copenhagen_date(now);
         let kind = event.event_type.as_str();
         // Case changes: the reporter and the municipality's support-eligible users.
         let case_audience = async |case: &cases::Case| -> Result<Vec<String>, Error> {
@@ -261,8 +275,8 @@ impl Registry {
                 content: Content::CaseChanged {
                     number: case.number.clone(),
                     title: case.title.clone(),
+                    state: changed.state().as_str_name().to_owned(),
                     change: changed.change,
-                    state: case_state(&case),
                 },
             }]
         } else if kind == cases::IncidentChanged::full_name() {
@@ -350,6 +364,7 @@ impl Registry {
                 .peers
                 .operational_message(&changed.operational_message_id)
                 .await?;
+            let resolved = message.state() == cases::OperationalMessageState::Resolved;
             let texts = MessageTexts {
                 title_da: message.title_da,
                 text_da: message.text_da,
@@ -367,7 +382,7 @@ impl Registry {
                 message_id: changed.operational_message_id.clone(),
                 texts: serde_json::to_string(&texts).map_err(Error::internal)?,
                 systems: serde_json::to_string(&message.system_names).map_err(Error::internal)?,
-                resolved: changed.change == "resolve",
+                resolved,
                 published_at: at(message.publish_time.as_ref()),
                 updated_at: at(message.update_time.as_ref()),
             };
@@ -405,6 +420,12 @@ impl Registry {
                     .await?,
                 content: Content::TasksPublished {
                     project,
+                    municipality: self
+                        .peers
+                        .municipality(&published.municipality_id)
+                        .await?
+                        .map(|m| m.name)
+                        .unwrap_or_default(),
                     count: published.count,
                 },
             }]

@@ -70,16 +70,6 @@ pub struct Registry {
     wake: Arc<Wake>,
 }
 
-/// The actor of what notify does by itself (audited under `system:<what>`).
-fn system_actor(what: &str) -> Caller {
-    Caller {
-        subject: format!("system:{what}"),
-        municipality_id: None,
-        roles: Vec::new(),
-        token: String::new(),
-    }
-}
-
 fn proto_name<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
     name(&value).to_owned()
 }
@@ -141,9 +131,8 @@ impl Registry {
                 "users manage their own subscriptions; consortium admins anyone's".into(),
             )),
             (None, Some(own)) => Ok(own.to_owned()),
-            (None, None) => Err(Error::invalid(
-                "subscription.user_id",
-                "is required when the caller is not a user",
+            (None, None) => Err(Error::PermissionDenied(
+                "subscriptions and the inbox are users'; a consortium admin names the user".into(),
             )),
         }
     }
@@ -166,8 +155,8 @@ impl Registry {
     }
 
     fn subscription_payload(s: &subscriptions::Model) -> serde_json::Value {
-        // The webhook secret never reaches the audit trail.
-        json!({"user_id": s.user_id, "topic_kind": s.topic_kind, "topic_target": s.topic_target, "channel": s.channel, "email_address": s.email_address, "webhook_url": s.webhook_url, "language": s.language, "opted_out": s.opted_out})
+        // A webhook's URL and secret are credentials: they never reach the audit trail.
+        json!({"user_id": s.user_id, "topic_kind": s.topic_kind, "topic_target": s.topic_target, "channel": s.channel, "email_address": s.email_address, "webhook": !s.webhook_url.is_empty(), "language": s.language, "opted_out": s.opted_out})
     }
 
     /// Subscribes a user to a topic (or opts them out of it).
@@ -326,11 +315,12 @@ impl Registry {
         page: &Page,
     ) -> Result<(Vec<notifications::Model>, PageResponse), Error> {
         let user_id = self.subject_user(caller, None)?;
+        // A message stopped by the guard never reaches the inbox.
         let filter = notifications::Filter {
             user_id: Some(user_id),
             channel: Some(Channel::Inbox.as_str_name().to_owned()),
+            state: Some(DeliveryState::Delivered.as_str_name().to_owned()),
             unread_only,
-            ..Default::default()
         };
         notifications::list(&self.db, filter, page).await
     }
@@ -344,7 +334,11 @@ impl Registry {
         let user_id = self.subject_user(caller, None)?;
         let mut item = notifications::find(&self.db, id)
             .await?
-            .filter(|n| n.user_id == user_id && n.channel() == Channel::Inbox)
+            .filter(|n| {
+                n.user_id == user_id
+                    && n.channel() == Channel::Inbox
+                    && n.state() == DeliveryState::Delivered
+            })
             .ok_or_else(|| Error::not_found("inbox item", id))?;
         if item.read_at.is_none() {
             item.read_at = Some(self.clock.now());

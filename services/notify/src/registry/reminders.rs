@@ -23,11 +23,7 @@ impl Registry {
         if self.peers.klik.is_none() {
             return Ok(0);
         }
-        let today = self
-            .clock
-            .now()
-            .with_timezone(&chrono_tz::Europe::Copenhagen)
-            .date_naive();
+        let today = kommune_platform::clock::copenhagen_date(self.clock.now());
         let mut leaders: HashMap<String, Vec<String>> = HashMap::new();
         let mut reminded = 0;
         for project in self.peers.projects().await? {

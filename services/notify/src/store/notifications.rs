@@ -129,6 +129,38 @@ pub async fn claim(
         .await?)
 }
 
+/// Extends a claim to `until` just before its attempt, if it still holds; false when it lapsed and
+/// another worker may have the notification (this one must not send it then).
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    id: &str,
+    token: &str,
+    until: DateTimeUtc,
+) -> Result<bool, Error> {
+    let result = Entity::update_many()
+        .col_expr(Column::ClaimedUntil, Expr::value(until))
+        .filter(Column::Id.eq(id))
+        .filter(Column::ClaimToken.eq(token))
+        .filter(Column::State.eq(DeliveryState::Pending.as_str_name()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Gives up the claims of `token` that were not attempted (the worker is stopping).
+pub async fn release(db: &impl ConnectionTrait, token: &str) -> Result<(), Error> {
+    Entity::update_many()
+        .col_expr(Column::ClaimToken, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::ClaimedUntil,
+            Expr::value(Option::<DateTimeUtc>::None),
+        )
+        .filter(Column::ClaimToken.eq(token))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Records the outcome of a claimed attempt, if the claim still holds: `changed` with the claim
 /// released. False when the claim was lost (it expired and another worker took the row).
 pub async fn settle(

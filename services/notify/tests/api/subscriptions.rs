@@ -118,6 +118,39 @@ async fn opting_out_silences_a_default_topic() {
         "colleague@aarhus.dk",
     )
     .await;
+    // Someone of another municipality cannot subscribe their way into Aarhus' cases.
+    let odense =
+        id::municipality_service_client::MunicipalityServiceClient::new(s.identity.clone())
+            .create_municipality(bearer(
+                id::CreateMunicipalityRequest {
+                    code: "461".into(),
+                    name: "Odense Kommune".into(),
+                    cvr_number: "35209115".into(),
+                    ..Default::default()
+                },
+                &s.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .municipality
+            .unwrap()
+            .municipality_id;
+    let stranger = eligible_user(&s.identity, &s.admin, &odense, "cw@odense.dk").await;
+    let stranger_token = token_for(&s.identity, &s.admin, &stranger).await;
+    pb::subscription_service_client::SubscriptionServiceClient::new(notify.clone())
+        .create_subscription(bearer(
+            pb::CreateSubscriptionRequest {
+                subscription: Some(pb::Subscription {
+                    topic: topic(pb::TopicKind::CaseUpdates, ""),
+                    channel: pb::Channel::Inbox as i32,
+                    ..Default::default()
+                }),
+            },
+            &stranger_token,
+        ))
+        .await
+        .unwrap();
     s.subscribe(
         &notify,
         pb::Subscription {
@@ -129,7 +162,8 @@ async fn opting_out_silences_a_default_topic() {
     .await
     .unwrap();
     s.file("Forkert beløb").await;
-    // The colleague, support-eligible for the same municipality, hears of it; the reporter does not.
+    // The colleague, support-eligible for the same municipality, hears of it; the reporter (opted
+    // out) and the stranger (subscribed, but not concerned) do not.
     eventually("the colleague's mail arrives", async || {
         !smtp.messages().is_empty()
     })
