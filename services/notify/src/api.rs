@@ -351,7 +351,7 @@ impl pb::audit_service_server::AuditService for NotifyApi {
         let (kind, id) = entity_ref(
             &req.entity_type,
             &req.entity_id,
-            &["subscription", "notification"],
+            &["subscription", "notification", "person"],
         )?;
         let page = Page::from_request(req.page.as_ref())?;
         let (records, page) = self
@@ -373,7 +373,7 @@ impl pb::audit_service_server::AuditService for NotifyApi {
         let (kind, id) = entity_ref(
             &req.entity_type,
             &req.entity_id,
-            &["subscription", "notification"],
+            &["subscription", "notification", "person"],
         )?;
         let verification = self
             .registry

@@ -250,6 +250,7 @@ impl Notify {
             }
         });
         let followers: Vec<_> = [
+            ("identity", Some(self.peers.identity.clone())),
             ("cases", self.peers.cases.clone()),
             ("klik", self.peers.klik.clone()),
         ]

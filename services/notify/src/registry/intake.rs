@@ -16,7 +16,7 @@ use kommune_platform::clock::from_timestamp;
 use kommune_platform::pii;
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::common::v1::EventEnvelope;
-use kommune_proto::identity::v1::Role;
+use kommune_proto::identity::v1::{self as identity, Role};
 use kommune_proto::klik::v1 as klik;
 use kommune_proto::notify::v1::{Channel, DeliveryState, Language, TopicKind};
 
@@ -63,6 +63,10 @@ impl Registry {
     pub async fn on_event(&self, feed: &str, event: EventEnvelope) -> Result<(), Error> {
         if handled_events::handled(&self.db, &event.event_id).await? {
             return Ok(());
+        }
+        if event.event_type == identity::UserAnonymized::full_name() {
+            let anonymized: identity::UserAnonymized = decode(&event)?;
+            return self.erase_person(&anonymized.user_id).await;
         }
         let (plans, feed_entry) = match self.plan(&event, self.clock.now()).await {
             Ok(planned) => planned,

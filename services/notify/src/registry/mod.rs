@@ -402,6 +402,30 @@ impl Registry {
         Ok(found)
     }
 
+    /// Acts on identity's `UserAnonymized`: the person's subscriptions (with any address they gave)
+    /// go, their notifications keep no address and no text, and what still waited is never sent.
+    /// Running it twice changes nothing more.
+    pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
+        let actor = Caller::system("identity-feed");
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let removed = subscriptions::delete_of_user(&txn, user_id).await?;
+        let erased = notifications::erase_recipient(&txn, user_id).await?;
+        audit::record(
+            &txn,
+            self.audit(
+                &actor,
+                "person",
+                user_id,
+                "erase",
+                json!({"subscriptions": removed, "notifications": erased}),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(user_id, removed, erased, "erased an anonymised person");
+        Ok(())
+    }
+
     /// The Atom feed of operational messages.
     pub async fn operational_messages_feed(&self, language: Language) -> Result<String, Error> {
         let entries: Vec<atom::Entry> = feed_entries::latest(&self.db, 100)

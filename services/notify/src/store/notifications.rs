@@ -226,3 +226,30 @@ pub async fn list(
     }
     Ok(page.finish(query.all(db).await?, |n| n.id.clone()))
 }
+
+/// Erases what a user's notifications say and where they went; the pending ones die unsent. Returns
+/// how many notifications were touched.
+pub async fn erase_recipient(txn: &impl ConnectionTrait, user_id: &str) -> Result<u64, Error> {
+    Entity::update_many()
+        .col_expr(
+            Column::State,
+            Expr::value(DeliveryState::Dead.as_str_name()),
+        )
+        .col_expr(
+            Column::LastError,
+            Expr::value("the recipient was anonymised before delivery"),
+        )
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::State.eq(DeliveryState::Pending.as_str_name()))
+        .exec(txn)
+        .await?;
+    Ok(Entity::update_many()
+        .col_expr(Column::Address, Expr::value(""))
+        .col_expr(Column::Subject, Expr::value(""))
+        .col_expr(Column::Text, Expr::value(""))
+        .col_expr(Column::Html, Expr::value(""))
+        .filter(Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?
+        .rows_affected)
+}

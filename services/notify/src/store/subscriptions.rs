@@ -117,3 +117,12 @@ pub async fn delete(txn: &impl ConnectionTrait, id: &str) -> Result<(), Error> {
     Entity::delete_by_id(id).exec(txn).await?;
     Ok(())
 }
+
+/// Deletes every subscription of a user; returns how many there were.
+pub async fn delete_of_user(txn: &impl ConnectionTrait, user_id: &str) -> Result<u64, Error> {
+    Ok(Entity::delete_many()
+        .filter(Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?
+        .rows_affected)
+}

@@ -181,3 +181,68 @@ async fn opting_out_silences_a_default_topic() {
         Some("colleague@aarhus.dk")
     );
 }
+
+#[tokio::test]
+async fn an_anonymised_person_leaves_no_subscription_address_or_text_behind() {
+    let s = Suite::start().await;
+    let port = free_port().await;
+    let _smtp = SmtpServer::start(port).await;
+    let (notify, _running, _) = s
+        .notify(s.notify_options(&fresh_database_url("notify").await, port))
+        .await;
+    s.subscribe(
+        &notify,
+        pb::Subscription {
+            topic: topic(pb::TopicKind::CaseUpdates, ""),
+            channel: pb::Channel::Email as i32,
+            email_address: "privat@example.dk".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.file("Forkert beløb").await;
+    eventually("the reporter's mail is sent", async || {
+        !s.notifications(&notify, pb::DeliveryState::Delivered)
+            .await
+            .is_empty()
+    })
+    .await;
+
+    id::user_service_client::UserServiceClient::new(s.identity.clone())
+        .anonymize_user(bearer(
+            id::AnonymizeUserRequest {
+                user_id: s.reporter_id.clone(),
+            },
+            &s.admin,
+        ))
+        .await
+        .unwrap();
+    let mut subscriptions =
+        pb::subscription_service_client::SubscriptionServiceClient::new(notify.clone());
+    eventually("the subscriptions are gone", async || {
+        subscriptions
+            .list_subscriptions(bearer(
+                pb::ListSubscriptionsRequest {
+                    user_id: s.reporter_id.clone(),
+                    ..Default::default()
+                },
+                &s.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .subscriptions
+            .is_empty()
+    })
+    .await;
+    let kept = s
+        .notifications(&notify, pb::DeliveryState::Unspecified)
+        .await;
+    assert!(!kept.is_empty());
+    assert!(
+        kept.iter()
+            .all(|n| n.subject.is_empty() && n.text.is_empty()),
+        "{kept:?}"
+    );
+}
