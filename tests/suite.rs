@@ -159,6 +159,7 @@ impl Suite {
         );
         notify_options.cases_addr = Some(cases_addr.clone());
         notify_options.klik_addr = Some(klik_addr.clone());
+        notify_options.changes_addr = Some(changes_addr.clone());
         notify_options.reminder_interval = std::time::Duration::from_millis(200);
         notify_options.mail_drop_dir =
             std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
@@ -557,7 +558,7 @@ async fn change_requests_are_asked_and_read_through_the_gateway() {
                 theme_id: theme.theme_id,
                 title: "Filter på forfaldsdato".into(),
                 description: "Debitorlisten skal kunne filtreres.".into(),
-                asking_municipality_id: municipality,
+                asking_municipality_id: municipality.clone(),
                 ..Default::default()
             },
             &suite.admin_token,
@@ -588,6 +589,75 @@ async fn change_requests_are_asked_and_read_through_the_gateway() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
+
+    // A subscriber hears of the monthly publication; the published list needs no token.
+    let subscriber = suite
+        .user(&municipality, "follower@kk.dk", Role::MunicipalCaseworker)
+        .await;
+    let subscriber_token = suite.token_for(&subscriber).await;
+    use kommune_proto::notify::v1 as notify;
+    notify::subscription_service_client::SubscriptionServiceClient::new(suite.gateway.clone())
+        .create_subscription(bearer(
+            notify::CreateSubscriptionRequest {
+                subscription: Some(notify::Subscription {
+                    topic: Some(notify::Topic {
+                        kind: notify::TopicKind::ChangeRequestPublication as i32,
+                        target_id: String::new(),
+                    }),
+                    channel: notify::Channel::Inbox as i32,
+                    ..Default::default()
+                }),
+            },
+            &subscriber_token,
+        ))
+        .await
+        .unwrap();
+    let mut publications =
+        changes::publication_service_client::PublicationServiceClient::new(suite.gateway.clone());
+    publications
+        .publish_change_requests(bearer(
+            changes::PublishChangeRequestsRequest {
+                note: "November 2026".into(),
+                ..Default::default()
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap();
+    let published = publications
+        .list_published_change_requests(changes::ListPublishedChangeRequestsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .change_requests;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].case_id, "KOMBITKY-1");
+    assert_eq!(published[0].municipality_name, "Kommune 101");
+    let mut inbox = notify::inbox_service_client::InboxServiceClient::new(suite.gateway.clone());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let items = inbox
+            .list_inbox(bearer(
+                notify::ListInboxRequest::default(),
+                &subscriber_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .items;
+        if let Some(item) = items.first() {
+            assert_eq!(
+                item.subject,
+                "Ændringsønskelisten er publiceret: November 2026"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the subscriber was never told"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -181,6 +181,7 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                 };
                 options.cases_addr = address("cases");
                 options.klik_addr = address("klik");
+                options.changes_addr = address("changes");
                 // No relay in the embedded suite: mail lands as .eml files beside the data.
                 options.mail_drop_dir = config.data_dir.join("mail");
                 let notify = kommune_notify::Notify::build(options).await?;

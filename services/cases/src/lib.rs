@@ -238,7 +238,7 @@ impl Cases {
                 self.verifier,
                 config,
                 None::<NoFallback>,
-                shutdown,
+                self.registry.outbox().close_on(shutdown),
             )
             .await;
         sweeper.abort();

@@ -22,6 +22,8 @@ use crate::store::change_requests::{self, Filter};
 use crate::store::reference::{statuses, subthemes, themes};
 use crate::store::releases;
 
+mod publications;
+
 const TITLE_MAX: usize = 300;
 const TEXT_MAX: usize = 10_000;
 const NAME_MAX: usize = 200;

@@ -53,12 +53,18 @@ impl Changes {
         let db =
             kommune_platform::db::connect_and_migrate::<migration::Migrator>(&options.database_url)
                 .await?;
+        let identity = kommune_platform::client::channel(&options.identity_addr)?;
         let verifier = TokenVerifier::remote(
             options.identity_addr,
             options.clock.clone(),
             options.trusted_issuers,
         );
-        let registry = Arc::new(Registry::new(db, options.clock, options.key_prefix));
+        let registry = Arc::new(Registry::new(
+            db,
+            options.clock.clone(),
+            options.key_prefix,
+            identity,
+        ));
         Ok(Self { registry, verifier })
     }
 
@@ -72,6 +78,7 @@ impl Changes {
             .add_service(pb::release_service_server::ReleaseServiceServer::new(
                 api.clone(),
             ))
+            .add_service(pb::publication_service_server::PublicationServiceServer::new(api.clone()))
             .add_service(pb::reference_service_server::ReferenceServiceServer::new(
                 api.clone(),
             ))
@@ -94,7 +101,7 @@ impl Changes {
                 self.verifier,
                 config,
                 None::<NoFallback>,
-                shutdown,
+                self.registry.outbox().close_on(shutdown),
             )
             .await
     }

@@ -183,7 +183,7 @@ impl Identity {
                 self.verifier,
                 config,
                 None::<NoFallback>,
-                shutdown,
+                self.registry.outbox().close_on(shutdown),
             )
             .await;
         reloader.abort();

@@ -91,7 +91,7 @@ impl Klik {
                 self.verifier,
                 config,
                 None::<NoFallback>,
-                shutdown,
+                self.registry.outbox().close_on(shutdown),
             )
             .await
     }

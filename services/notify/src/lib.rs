@@ -56,6 +56,9 @@ pub struct NotifyConfig {
     /// The klik service's address (its events and projects).
     #[arg(long, env = "KOMMUNE_KLIK_ADDR")]
     pub klik_addr: Option<String>,
+    /// The changes service's address (its events: the change-request list's publications).
+    #[arg(long, env = "KOMMUNE_CHANGES_ADDR")]
+    pub changes_addr: Option<String>,
     /// The SMTP relay, e.g. `smtp://relay.example:25` or `smtps://user:pass@relay.example`; without it
     /// e-mail is written as `.eml` files to the drop directory.
     #[arg(long, env = "KOMMUNE_NOTIFY_SMTP_URL", hide_env_values = true)]
@@ -86,6 +89,8 @@ pub struct Options {
     pub cases_addr: Option<String>,
     /// Where klik serves; its feed is followed when set.
     pub klik_addr: Option<String>,
+    /// Where changes serves; its feed is followed when set.
+    pub changes_addr: Option<String>,
     /// notify's own service-account API key.
     pub service_api_key: String,
     /// The SMTP relay's URL; `None` writes e-mail to `mail_drop_dir`.
@@ -121,6 +126,7 @@ impl Options {
             identity_addr: identity_addr.into(),
             cases_addr: None,
             klik_addr: None,
+            changes_addr: None,
             service_api_key: service_api_key.into(),
             smtp_url: None,
             mail_drop_dir: PathBuf::from("data/mail"),
@@ -173,6 +179,11 @@ impl Notify {
                 .transpose()?,
             klik: options
                 .klik_addr
+                .as_deref()
+                .map(kommune_platform::client::channel)
+                .transpose()?,
+            changes: options
+                .changes_addr
                 .as_deref()
                 .map(kommune_platform::client::channel)
                 .transpose()?,
@@ -253,6 +264,7 @@ impl Notify {
             ("identity", Some(self.peers.identity.clone())),
             ("cases", self.peers.cases.clone()),
             ("klik", self.peers.klik.clone()),
+            ("changes", self.peers.changes.clone()),
         ]
         .into_iter()
         .filter_map(|(feed, channel)| channel.map(|c| (feed, c)))

@@ -54,6 +54,7 @@ async fn main() -> Result<(), BoxError> {
     );
     options.cases_addr = cli.notify.cases_addr;
     options.klik_addr = cli.notify.klik_addr;
+    options.changes_addr = cli.notify.changes_addr;
     options.smtp_url = cli.notify.smtp_url;
     options.mail_drop_dir = cli.notify.mail_drop_dir;
     options.mail_from = cli.notify.mail_from;

@@ -1,6 +1,6 @@
 //! What notify reads from the other services, with its own service account: users and their
 //! eligibility (identity), cases, incidents, teams, systems and operational messages (cases), and
-//! projects (klik).
+//! projects and tasks (klik); changes is only followed.
 
 use std::sync::Arc;
 
@@ -25,6 +25,8 @@ pub struct Peers {
     pub cases: Option<Channel>,
     /// klik, when configured.
     pub klik: Option<Channel>,
+    /// changes, when configured (only its feed is read).
+    pub changes: Option<Channel>,
     /// notify's own service account.
     pub credentials: Arc<ServiceCredentials>,
 }

@@ -8,7 +8,7 @@ use prost::Name;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryOrder, QuerySelect, Set};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
@@ -111,6 +111,9 @@ impl std::fmt::Display for Cursor {
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     committed: Arc<Notify>,
+    /// Set when the server shuts down: following feeds end, so the drain of in-flight calls is not
+    /// held up by streams that never finish (their clients reconnect to another replica).
+    closing: Arc<watch::Sender<bool>>,
 }
 
 const BATCH: u64 = 200;
@@ -122,6 +125,18 @@ impl Outbox {
     /// A new outbox handle.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Ends every following feed of this outbox.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Waits for `shutdown`, then ends the following feeds: pass it to the server as its shutdown
+    /// signal.
+    pub async fn close_on(self, shutdown: impl Future<Output = ()>) {
+        shutdown.await;
+        self.close();
     }
 
     /// Call after committing a transaction that published events.
@@ -138,8 +153,9 @@ impl Outbox {
     ) -> ReceiverStream<Result<EventEnvelope, tonic::Status>> {
         let (tx, rx) = mpsc::channel(BATCH as usize);
         let committed = self.committed.clone();
+        let mut closing = self.closing.subscribe();
         tokio::spawn(async move {
-            if let Err(err) = feed(&db, &committed, &tx, after, follow).await {
+            if let Err(err) = feed(&db, &committed, &mut closing, &tx, after, follow).await {
                 let _ = tx.send(Err(err.into())).await;
             }
         });
@@ -149,11 +165,12 @@ impl Outbox {
 
 type Sender = mpsc::Sender<Result<EventEnvelope, tonic::Status>>;
 
-/// Sends events after `cursor` until the client goes away or, unless following, until every event
-/// committed before the call was sent.
+/// Sends events after `cursor` until the client goes away or the outbox closes, or, unless following,
+/// until every event committed before the call was sent.
 async fn feed(
     db: &DatabaseConnection,
     committed: &Notify,
+    closing: &mut watch::Receiver<bool>,
     tx: &Sender,
     mut cursor: Cursor,
     follow: bool,
@@ -178,6 +195,7 @@ async fn feed(
                 () = woken => {},
                 () = tokio::time::sleep(POLL_INTERVAL) => {},
                 () = tx.closed() => return Ok(()),
+                _ = closing.wait_for(|closed| *closed) => return Ok(()),
             }
         } else {
             match committed_before_call {

@@ -124,6 +124,11 @@ fn name_of<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
 }
 
 impl Registry {
+    /// The outbox, whose feeds the server closes on shutdown.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
     /// The service over its database, clock, identity (and changes, when configured) and the
     /// personal-ID vault.
     pub fn new(

@@ -1,6 +1,7 @@
 //! The rules of change requests as plain types and functions: published keys, the status lifecycle and
 //! how a release's phases move its change requests, and the release timeline. No I/O here.
 
+pub mod publication;
 pub mod timeline;
 
 use timeline::Phase;

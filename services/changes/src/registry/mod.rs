@@ -25,6 +25,8 @@ use crate::store::change_requests::{self, Filter};
 use crate::store::reference::{self, statuses, subthemes, themes};
 use crate::store::releases;
 
+mod publications;
+
 /// A change request to create (validated).
 #[derive(Debug, Clone)]
 pub struct NewChangeRequest {
@@ -54,21 +56,40 @@ pub struct Registry {
     clock: SharedClock,
     outbox: Outbox,
     key_prefix: String,
+    identity: tonic::transport::Channel,
 }
 
 const ADMINS: [Role; 1] = [Role::ConsortiumAdmin];
 
 /// The entity types whose audit trail can be read by id. (Statuses are audited too, under their code.)
-pub const AUDITED: [&str; 4] = ["change_request", "release", "theme", "subtheme"];
+pub const AUDITED: [&str; 5] = [
+    "change_request",
+    "release",
+    "theme",
+    "subtheme",
+    "publication",
+];
 
 impl Registry {
-    /// The service over its database and clock, numbering keys with `key_prefix`.
-    pub fn new(db: DatabaseConnection, clock: SharedClock, key_prefix: String) -> Self {
+    /// The outbox, whose feeds the server closes on shutdown.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
+    /// The service over its database and clock, numbering keys with `key_prefix`, naming
+    /// municipalities through `identity`.
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        key_prefix: String,
+        identity: tonic::transport::Channel,
+    ) -> Self {
         Self {
             db,
             clock,
             outbox: Outbox::new(),
             key_prefix,
+            identity,
         }
     }
 

@@ -119,6 +119,11 @@ pub async fn of_case(db: &impl ConnectionTrait, case_id: &str) -> Result<Option<
         .await?)
 }
 
+/// Every change request, in key order of creation.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find().order_by_asc(Column::Id).all(db).await?)
+}
+
 /// One change request.
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
     Ok(Entity::find_by_id(id).one(db).await?)

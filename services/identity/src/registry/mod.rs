@@ -77,6 +77,11 @@ fn stale(entity: &str, version: i64, expected: i64) -> Error {
 }
 
 impl Registry {
+    /// The outbox, whose feeds the server closes on shutdown.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
     /// Identity over its database, clock and signing keys.
     pub fn new(db: DatabaseConnection, clock: SharedClock, keys: KeyRing, policy: Policy) -> Self {
         Self {

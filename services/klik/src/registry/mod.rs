@@ -79,6 +79,11 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The outbox, whose feeds the server closes on shutdown.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
     /// klik over its database and clock, asking identity at `identity` about municipalities.
     pub fn new(db: DatabaseConnection, clock: SharedClock, identity: Channel) -> Self {
         Self {

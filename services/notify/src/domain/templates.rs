@@ -68,6 +68,15 @@ pub enum Content {
         /// The affected systems' names.
         systems: Vec<String>,
     },
+    /// The change-request list was published.
+    ChangeRequestListPublished {
+        /// The publication's number.
+        number: i64,
+        /// The publisher's note, e.g. "November 2026".
+        note: String,
+        /// How many change requests it holds.
+        count: i64,
+    },
     /// A klik task is due soon.
     TaskDeadline {
         /// The project's name.
@@ -159,6 +168,7 @@ impl Content {
             Content::FollowUpOverdue { .. } => "follow_up_overdue",
             Content::SlaAlert { .. } => "sla_alert",
             Content::OperationalMessage { .. } => "operational_message",
+            Content::ChangeRequestListPublished { .. } => "change_request_list_published",
             Content::TaskDeadline { .. } => "task_deadline",
             Content::TasksPublished { .. } => "tasks_published",
         }
@@ -290,6 +300,20 @@ impl Content {
                 ));
                 (format!("{prefix}{title}"), paragraphs)
             }
+            Content::ChangeRequestListPublished {
+                number,
+                note,
+                count,
+            } => (
+                pick(
+                    &format!("Ændringsønskelisten er publiceret: {note}"),
+                    &format!("The change-request list is published: {note}"),
+                ),
+                vec![pick(
+                    &format!("Publikation nr. {number} rummer {count} ændringsønsker."),
+                    &format!("Publication no. {number} holds {count} change requests."),
+                )],
+            ),
             Content::TaskDeadline {
                 project,
                 title,

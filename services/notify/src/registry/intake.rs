@@ -15,6 +15,7 @@ use kommune_platform::audit;
 use kommune_platform::clock::from_timestamp;
 use kommune_platform::pii;
 use kommune_proto::cases::v1 as cases;
+use kommune_proto::changes::v1 as changes;
 use kommune_proto::common::v1::EventEnvelope;
 use kommune_proto::identity::v1::{self as identity, Role};
 use kommune_proto::klik::v1 as klik;
@@ -405,6 +406,17 @@ impl Registry {
                 })
                 .collect();
             return Ok((plans, Some(entry)));
+        } else if kind == changes::ChangeRequestListPublished::full_name() {
+            let published: changes::ChangeRequestListPublished = decode(event)?;
+            vec![Plan {
+                topic: Topic::of(TopicKind::ChangeRequestPublication),
+                audience: Vec::new(),
+                content: Content::ChangeRequestListPublished {
+                    number: published.number,
+                    note: published.note,
+                    count: published.item_count,
+                },
+            }]
         } else if kind == klik::TasksPublished::full_name() {
             let published: klik::TasksPublished = decode(event)?;
             let project = self

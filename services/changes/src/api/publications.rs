@@ -1,0 +1,102 @@
+//! The publication API: maps requests to validated inputs and publications back to the proto.
+
+use tonic::{Request, Response, Status};
+
+use kommune_platform::auth::caller;
+use kommune_platform::clock::to_timestamp;
+use kommune_platform::idempotency::IdempotencyKey;
+use kommune_platform::paging::Page;
+use kommune_platform::validate::Validator;
+use kommune_proto::changes::v1 as pb;
+
+use super::{ChangesApi, TEXT_MAX, optional};
+use crate::domain::publication;
+use crate::store::publications::{Filter, header, items};
+
+fn publication(p: header::Model) -> pb::Publication {
+    pb::Publication {
+        publication_id: p.id,
+        number: p.number,
+        publish_time: Some(to_timestamp(p.published_at)),
+        item_count: p.item_count,
+        note: p.note,
+    }
+}
+
+fn row(r: items::Model) -> pb::PublishedChangeRequest {
+    pb::PublishedChangeRequest {
+        change_theme: r.change_theme,
+        subtheme: r.subtheme,
+        case_id: r.key,
+        title: r.title,
+        description: r.description,
+        workaround: r.workaround,
+        status: r.status,
+        municipality_name: r.municipality_name,
+        created: r.created,
+        related_cases: r.related_cases,
+        theme_id: r.theme_id,
+        subtheme_id: r.subtheme_id,
+        status_code: r.status_code,
+        municipality_id: r.municipality_id,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::publication_service_server::PublicationService for ChangesApi {
+    async fn publish_change_requests(
+        &self,
+        request: Request<pb::PublishChangeRequestsRequest>,
+    ) -> Result<Response<pb::PublishChangeRequestsResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let mut v = Validator::new();
+        let note = v.optional_text("note", &req.note, TEXT_MAX);
+        v.finish()?;
+        let key = std::mem::take(&mut req.idempotency_key);
+        let key = IdempotencyKey::of(&caller, "PublishChangeRequests", &key, &req)?;
+        let published = self.registry.publish(&caller, note, key).await?;
+        Ok(Response::new(pb::PublishChangeRequestsResponse {
+            publication: Some(publication(published)),
+        }))
+    }
+
+    async fn list_publications(
+        &self,
+        request: Request<pb::ListPublicationsRequest>,
+    ) -> Result<Response<pb::ListPublicationsResponse>, Status> {
+        let page = Page::from_request(request.get_ref().page.as_ref())?;
+        let (found, page) = self.registry.publications(&page).await?;
+        Ok(Response::new(pb::ListPublicationsResponse {
+            publications: found.into_iter().map(publication).collect(),
+            page: Some(page),
+        }))
+    }
+
+    async fn list_published_change_requests(
+        &self,
+        request: Request<pb::ListPublishedChangeRequestsRequest>,
+    ) -> Result<Response<pb::ListPublishedChangeRequestsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let publication_id = optional(v.optional_id("publication_id", &req.publication_id));
+        let filter = Filter {
+            theme_id: optional(v.optional_id("theme_id", &req.theme_id)),
+            subtheme_id: optional(v.optional_id("subtheme_id", &req.subtheme_id)),
+            status_code: (req.status_code != 0).then_some(req.status_code),
+            municipality_id: optional(v.optional_id("municipality_id", &req.municipality_id)),
+            terms: publication::search_terms(&v.optional_text("query", &req.query, TEXT_MAX)),
+        };
+        v.finish()?;
+        let page = Page::from_request(req.page.as_ref())?;
+        let (found, rows, page) = self
+            .registry
+            .published(publication_id.as_deref(), filter, &page)
+            .await?;
+        Ok(Response::new(pb::ListPublishedChangeRequestsResponse {
+            publication: Some(publication(found)),
+            change_requests: rows.into_iter().map(row).collect(),
+            page: Some(page),
+        }))
+    }
+}

@@ -1,0 +1,196 @@
+//! Publishing the change-request list: a frozen, numbered snapshot in the published columns.
+
+use std::collections::HashMap;
+
+use sea_orm::DatabaseTransaction;
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::audit;
+use kommune_platform::auth::Caller;
+use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::outbox;
+use kommune_platform::paging::Page;
+use kommune_proto::changes::v1 as pb;
+use kommune_proto::common::v1::PageResponse;
+use kommune_proto::identity::v1 as identity;
+
+use super::{ADMINS, Registry};
+use crate::domain::{self, publication};
+use crate::store::publications::{self, Filter, header as stored, items};
+use crate::store::{change_requests, reference};
+
+impl Registry {
+    /// The names of municipalities, asked of identity on the caller's behalf.
+    async fn municipality_names(
+        &self,
+        caller: &Caller,
+        ids: Vec<String>,
+    ) -> Result<HashMap<String, String>, Error> {
+        let mut client = identity::municipality_service_client::MunicipalityServiceClient::new(
+            self.identity.clone(),
+        );
+        let mut names = HashMap::new();
+        for id in ids {
+            if names.contains_key(&id) {
+                continue;
+            }
+            let request = identity::GetMunicipalityRequest {
+                municipality_id: id.clone(),
+            };
+            let name = match client
+                .get_municipality(kommune_platform::client::on_behalf_of(caller, request))
+                .await
+            {
+                Ok(response) => response
+                    .into_inner()
+                    .municipality
+                    .map(|m| m.name)
+                    .unwrap_or_default(),
+                Err(status) if status.code() == tonic::Code::NotFound => String::new(),
+                Err(status) => {
+                    return Err(Error::Unavailable(format!(
+                        "identity cannot name the municipalities now; retry ({})",
+                        status.message()
+                    )));
+                }
+            };
+            names.insert(id, name);
+        }
+        Ok(names)
+    }
+
+    /// Publishes the change-request list as it stands (consortium admins): every change request in
+    /// the published columns, frozen under the next number.
+    pub async fn publish(
+        &self,
+        caller: &Caller,
+        note: String,
+        key: Option<IdempotencyKey>,
+    ) -> Result<stored::Model, Error> {
+        caller.require_any_role(&ADMINS, "publishing the change-request list")?;
+        let all = change_requests::all(&self.db).await?;
+        let asking: Vec<String> = all
+            .iter()
+            .map(|c| c.asking_municipality_id.clone())
+            .collect();
+        let names = self.municipality_names(caller, asking).await?;
+        let themes: HashMap<String, String> = reference::all_themes(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        let subthemes: HashMap<String, String> = reference::all_subthemes(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
+        let statuses: HashMap<i32, String> = reference::all_statuses(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| (s.code, publication::status_cell(s.code, &s.name)))
+            .collect();
+        let now = self.clock.now();
+        let id = Uuid::now_v7().to_string();
+        let rows: Vec<items::Model> = all
+            .iter()
+            .map(|c| items::Model {
+                publication_id: id.clone(),
+                key: c.key.clone(),
+                key_number: domain::parse_key(&c.key)
+                    .map(|(_, n)| n)
+                    .unwrap_or_default(),
+                change_theme: themes.get(&c.theme_id).cloned().unwrap_or_default(),
+                subtheme: c
+                    .subtheme_id
+                    .as_ref()
+                    .and_then(|s| subthemes.get(s))
+                    .cloned()
+                    .unwrap_or_default(),
+                title: c.title.clone(),
+                description: c.description.clone(),
+                workaround: c.workaround.clone(),
+                status: statuses.get(&c.status_code).cloned().unwrap_or_default(),
+                municipality_name: names
+                    .get(&c.asking_municipality_id)
+                    .cloned()
+                    .unwrap_or_default(),
+                created: publication::created_cell(c.created_at),
+                related_cases: publication::related_cell(&c.related()),
+                theme_id: c.theme_id.clone(),
+                subtheme_id: c.subtheme_id.clone().unwrap_or_default(),
+                status_code: c.status_code,
+                municipality_id: c.asking_municipality_id.clone(),
+                search_text: publication::search_text(&c.title, &c.description),
+            })
+            .collect();
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |p: &stored::Model| p.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                let number = publications::last_number(txn).await? + 1;
+                let publication = stored::Model {
+                    id: id.clone(),
+                    number,
+                    note,
+                    item_count: rows.len() as i64,
+                    published_by: caller.subject.clone(),
+                    published_at: now,
+                };
+                let publication = publications::insert(txn, publication, rows).await?;
+                let payload = json!({"number": publication.number, "item_count": publication.item_count, "note": publication.note});
+                audit::record(
+                    txn,
+                    self.audit(caller, "publication", &publication.id, "publish", payload),
+                )
+                .await?;
+                let event = pb::ChangeRequestListPublished {
+                    publication_id: publication.id.clone(),
+                    number: publication.number,
+                    item_count: publication.item_count,
+                    note: publication.note.clone(),
+                };
+                outbox::publish(txn, now, &publication.id, &event).await?;
+                Ok(publication)
+            },
+        )
+        .await?;
+        self.outbox.notify_committed();
+        match created {
+            Created::New(publication) => Ok(publication),
+            Created::Replayed(id) => publications::find(&self.db, Some(&id))
+                .await?
+                .ok_or_else(|| Error::not_found("publication", id)),
+        }
+    }
+
+    /// A page of publications.
+    pub async fn publications(
+        &self,
+        page: &Page,
+    ) -> Result<(Vec<stored::Model>, PageResponse), Error> {
+        publications::list(&self.db, page).await
+    }
+
+    /// A page of a publication's rows (the latest publication's when none is named).
+    pub async fn published(
+        &self,
+        id: Option<&str>,
+        filter: Filter,
+        page: &Page,
+    ) -> Result<(stored::Model, Vec<items::Model>, PageResponse), Error> {
+        let publication = publications::find(&self.db, id)
+            .await?
+            .ok_or_else(|| match id {
+                Some(id) => Error::not_found_field("publication", id, "publication_id"),
+                None => {
+                    Error::FailedPrecondition("the change-request list is not published yet".into())
+                }
+            })?;
+        let (rows, next) = publications::rows(&self.db, &publication.id, filter, page).await?;
+        Ok((publication, rows, next))
+    }
+}

@@ -1,0 +1,216 @@
+//! Publications of the change-request list and their frozen rows.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::{QueryOrder, QuerySelect};
+
+use kommune_platform::Error;
+use kommune_platform::paging::Page;
+use kommune_proto::common::v1::PageResponse;
+
+/// Publications: number, note and date.
+pub mod header {
+    use sea_orm::entity::prelude::*;
+
+    /// A publication as stored.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "publications")]
+    pub struct Model {
+        /// UUID (v7).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// 1, 2, …
+        pub number: i64,
+        /// The publisher's note.
+        pub note: String,
+        /// Rows held.
+        pub item_count: i64,
+        /// Who published it.
+        pub published_by: String,
+        /// When.
+        pub published_at: DateTimeUtc,
+    }
+
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The frozen rows of publications.
+pub mod items {
+    use sea_orm::entity::prelude::*;
+
+    /// A published row as stored (the published columns, plus what filters and search need).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "publication_items")]
+    pub struct Model {
+        /// The publication.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub publication_id: String,
+        /// "Case Id".
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// The key's number, for key order.
+        pub key_number: i64,
+        /// "Changetheme".
+        pub change_theme: String,
+        /// "Subtheme".
+        pub subtheme: String,
+        /// "Title".
+        pub title: String,
+        /// "Description".
+        pub description: String,
+        /// "Workaround".
+        pub workaround: String,
+        /// "Status".
+        pub status: String,
+        /// "Municipality name".
+        pub municipality_name: String,
+        /// "Created".
+        pub created: String,
+        /// "Related cases".
+        pub related_cases: String,
+        /// Theme id.
+        pub theme_id: String,
+        /// Subtheme id, or empty.
+        pub subtheme_id: String,
+        /// Status code.
+        pub status_code: i32,
+        /// Asking municipality id.
+        pub municipality_id: String,
+        /// Lowercased title and description.
+        pub search_text: String,
+    }
+
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use sea_orm::entity::prelude::*;
+
+/// Stores a publication with its rows (in chunks, so a large list stays within statement limits).
+pub async fn insert(
+    txn: &impl ConnectionTrait,
+    publication: header::Model,
+    rows: Vec<items::Model>,
+) -> Result<header::Model, Error> {
+    let publication = header::ActiveModel::from(publication)
+        .insert(txn)
+        .await
+        .map_err(|err| {
+            if kommune_platform::db::is_unique_violation(&err) {
+                Error::Aborted("another publication was made at the same time; retry".into())
+            } else {
+                err.into()
+            }
+        })?;
+    for chunk in rows.chunks(500) {
+        items::Entity::insert_many(chunk.iter().cloned().map(items::ActiveModel::from))
+            .exec(txn)
+            .await?;
+    }
+    Ok(publication)
+}
+
+/// The highest publication number so far (0 before the first).
+pub async fn last_number(db: &impl ConnectionTrait) -> Result<i64, Error> {
+    Ok(header::Entity::find()
+        .order_by_desc(header::Column::Number)
+        .one(db)
+        .await?
+        .map(|p| p.number)
+        .unwrap_or_default())
+}
+
+/// One publication, or the latest when `id` is `None`.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: Option<&str>,
+) -> Result<Option<header::Model>, Error> {
+    let query = header::Entity::find();
+    Ok(match id {
+        Some(id) => query.filter(header::Column::Id.eq(id)).one(db).await?,
+        None => query.order_by_desc(header::Column::Number).one(db).await?,
+    })
+}
+
+/// A page of publications, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    page: &Page,
+) -> Result<(Vec<header::Model>, PageResponse), Error> {
+    let mut query = header::Entity::find()
+        .order_by_desc(header::Column::Id)
+        .limit(page.fetch_limit());
+    if let Some(after) = &page.after {
+        query = query.filter(header::Column::Id.lt(after.as_str()));
+    }
+    Ok(page.finish(query.all(db).await?, |p| p.id.clone()))
+}
+
+/// What a page of rows is limited to.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this theme.
+    pub theme_id: Option<String>,
+    /// Only this subtheme.
+    pub subtheme_id: Option<String>,
+    /// Only this status code.
+    pub status_code: Option<i32>,
+    /// Only this asking municipality.
+    pub municipality_id: Option<String>,
+    /// Every word must occur in the lowercased title and description.
+    pub terms: Vec<String>,
+}
+
+/// A page of a publication's rows in key order. The page token is the last row's key number and key.
+pub async fn rows(
+    db: &impl ConnectionTrait,
+    publication_id: &str,
+    filter: Filter,
+    page: &Page,
+) -> Result<(Vec<items::Model>, PageResponse), Error> {
+    use items::Column;
+    let mut query = items::Entity::find()
+        .filter(Column::PublicationId.eq(publication_id))
+        .order_by_asc(Column::KeyNumber)
+        .order_by_asc(Column::Key)
+        .limit(page.fetch_limit());
+    if let Some(theme) = filter.theme_id {
+        query = query.filter(Column::ThemeId.eq(theme));
+    }
+    if let Some(subtheme) = filter.subtheme_id {
+        query = query.filter(Column::SubthemeId.eq(subtheme));
+    }
+    if let Some(code) = filter.status_code {
+        query = query.filter(Column::StatusCode.eq(code));
+    }
+    if let Some(municipality) = filter.municipality_id {
+        query = query.filter(Column::MunicipalityId.eq(municipality));
+    }
+    for term in filter.terms {
+        query = query.filter(Column::SearchText.contains(term));
+    }
+    if let Some(after) = &page.after {
+        let (number, key) = after.split_once(' ').unwrap_or((after.as_str(), ""));
+        let number: i64 = number
+            .parse()
+            .map_err(|_| Error::invalid("page.page_token", "is not a token of this list"))?;
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(Column::KeyNumber.gt(number))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(Column::KeyNumber.eq(number))
+                        .add(Column::Key.gt(key)),
+                ),
+        );
+    }
+    Ok(page.finish(query.all(db).await?, |row| {
+        format!("{} {}", row.key_number, row.key)
+    }))
+}

@@ -1,0 +1,196 @@
+//! The published change-request list: frozen, numbered snapshots, filtered and searched, public.
+
+use super::*;
+
+fn publications(
+    t: &TestChanges,
+) -> pb::publication_service_client::PublicationServiceClient<Channel> {
+    pb::publication_service_client::PublicationServiceClient::new(t.changes.clone())
+}
+
+async fn publish(t: &TestChanges, note: &str) -> pb::Publication {
+    publications(t)
+        .publish_change_requests(bearer(
+            pb::PublishChangeRequestsRequest {
+                idempotency_key: format!("publish-{note}"),
+                note: note.into(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .publication
+        .unwrap()
+}
+
+/// A page of the latest publication, asked without a token.
+async fn published(
+    t: &TestChanges,
+    request: pb::ListPublishedChangeRequestsRequest,
+) -> pb::ListPublishedChangeRequestsResponse {
+    publications(t)
+        .list_published_change_requests(request)
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_publication_is_a_frozen_numbered_snapshot_in_the_published_columns() {
+    let t = TestChanges::start().await;
+    let none = publications(&t)
+        .list_published_change_requests(pb::ListPublishedChangeRequestsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        none.code(),
+        Code::FailedPrecondition,
+        "nothing published yet"
+    );
+    let first = t.create("Filtrering på forfaldsdato").await;
+    let second = t.create("Eksport af debitorlisten").await;
+    let november = publish(&t, "November 2026").await;
+    assert_eq!((november.number, november.item_count), (1, 2));
+    let again = publish(&t, "November 2026").await;
+    assert_eq!(
+        again.publication_id, november.publication_id,
+        "a retry publishes once"
+    );
+
+    let rows = published(&t, Default::default()).await.change_requests;
+    assert_eq!(
+        rows.iter().map(|r| r.case_id.as_str()).collect::<Vec<_>>(),
+        [first.key.as_str(), second.key.as_str()]
+    );
+    let row = &rows[0];
+    assert_eq!(row.change_theme, "Økonomi");
+    assert_eq!(row.title, "Filtrering på forfaldsdato");
+    assert_eq!(row.status, "10 - New");
+    assert_eq!(row.municipality_name, "Kommune 101");
+    assert_eq!(
+        row.created, "01-03-2025 11:00",
+        "Copenhagen time, published format"
+    );
+
+    // Later edits change the list, not the publication.
+    t.set_status(&first, 20).await;
+    t.create("Nyt ønske efter publiceringen").await;
+    let frozen = published(
+        &t,
+        pb::ListPublishedChangeRequestsRequest {
+            publication_id: november.publication_id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .change_requests;
+    assert_eq!(frozen, rows);
+    let december = publish(&t, "December 2026").await;
+    assert_eq!((december.number, december.item_count), (2, 3));
+    let latest = published(&t, Default::default()).await;
+    assert_eq!(latest.publication.unwrap().number, 2);
+    assert_eq!(latest.change_requests[0].status, "20 - Under assessment");
+}
+
+#[tokio::test]
+async fn the_published_list_is_filtered_searched_and_paged() {
+    let t = TestChanges::start().await;
+    for n in 0..5 {
+        t.create(&format!("Debitorliste nummer {n}")).await;
+    }
+    let other = t
+        .change_requests()
+        .create_change_request(bearer(
+            pb::CreateChangeRequestRequest {
+                description: "Brevskabelonen mangler kommunens LOGO i sidehovedet".into(),
+                ..t.new_request(&t.municipalities[1], "Logo i breve")
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    publish(&t, "Marts").await;
+
+    let search = |query: &str| pb::ListPublishedChangeRequestsRequest {
+        query: query.into(),
+        ..Default::default()
+    };
+    let hits = published(&t, search("logo SIDEHOVED"))
+        .await
+        .change_requests;
+    assert_eq!(
+        hits.iter().map(|r| r.case_id.as_str()).collect::<Vec<_>>(),
+        [other.key.as_str()]
+    );
+    assert!(
+        published(&t, search("logo forfaldsdato"))
+            .await
+            .change_requests
+            .is_empty()
+    );
+    assert_eq!(
+        published(&t, search("debitorliste"))
+            .await
+            .change_requests
+            .len(),
+        5
+    );
+    assert_eq!(
+        published(&t, search("%")).await.change_requests.len(),
+        6,
+        "no wildcards"
+    );
+
+    let by_municipality = published(
+        &t,
+        pb::ListPublishedChangeRequestsRequest {
+            municipality_id: t.municipalities[1].clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .change_requests;
+    assert_eq!(by_municipality.len(), 1);
+    assert_eq!(by_municipality[0].municipality_name, "Kommune 751");
+
+    // Paging walks every row once, in key order.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = published(
+            &t,
+            pb::ListPublishedChangeRequestsRequest {
+                page: Some(kommune_proto::common::v1::PageRequest {
+                    page_size: 4,
+                    page_token: token,
+                }),
+                ..Default::default()
+            },
+        )
+        .await;
+        seen.extend(page.change_requests.into_iter().map(|r| r.case_id));
+        token = page.page.unwrap().next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    let mut sorted = seen.clone();
+    sorted.sort_by_key(|key| key.rsplit('-').next().unwrap().parse::<i64>().unwrap());
+    assert_eq!(seen, sorted);
+
+    // Only consortium admins publish.
+    let caseworker = t.caseworker(&t.municipalities[0], "cw@kommune.dk").await;
+    let denied = publications(&t)
+        .publish_change_requests(bearer(
+            pb::PublishChangeRequestsRequest::default(),
+            &caseworker,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+}
