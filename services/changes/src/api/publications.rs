@@ -44,6 +44,29 @@ fn row(r: items::Model) -> pb::PublishedChangeRequest {
 
 #[tonic::async_trait]
 impl pb::publication_service_server::PublicationService for ChangesApi {
+    type ExportPublicationStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::ExportPublicationResponse, Status>> + Send>,
+    >;
+
+    async fn export_publication(
+        &self,
+        request: Request<pb::ExportPublicationRequest>,
+    ) -> Result<Response<Self::ExportPublicationStream>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let publication_id = optional(v.optional_id("publication_id", &req.publication_id));
+        if req.format() != pb::ExportFormat::Csv {
+            v.violation("format", "must be EXPORT_FORMAT_CSV");
+        }
+        v.finish()?;
+        let chunks = self.registry.export_csv(publication_id.as_deref()).await?;
+        use tokio_stream::StreamExt;
+        Ok(Response::new(Box::pin(chunks.map(|chunk| {
+            chunk.map(|chunk| pb::ExportPublicationResponse { chunk })
+        }))))
+    }
+
     async fn publish_change_requests(
         &self,
         request: Request<pb::PublishChangeRequestsRequest>,

@@ -2,6 +2,20 @@
 
 use chrono::{DateTime, Utc};
 
+/// The published columns, in their order.
+pub const COLUMNS: [&str; 10] = [
+    "Changetheme",
+    "Subtheme",
+    "Case Id",
+    "Title",
+    "Description",
+    "Workaround",
+    "Status",
+    "Municipality name",
+    "Created",
+    "Related cases",
+];
+
 /// The "Created" column: Copenhagen time written `04-06-2021 11:07`.
 pub fn created_cell(created: DateTime<Utc>) -> String {
     created

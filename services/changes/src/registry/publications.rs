@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::DatabaseTransaction;
 use serde_json::json;
+use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use kommune_platform::Error;
@@ -175,6 +176,34 @@ impl Registry {
         publications::list(&self.db, page).await
     }
 
+    /// A publication (the latest when none is named) as CSV in the published columns, streamed in
+    /// chunks of about `CHUNK` bytes, reading its rows a page at a time: memory stays flat.
+    pub async fn export_csv(
+        &self,
+        id: Option<&str>,
+    ) -> Result<ReceiverStream<Result<Vec<u8>, tonic::Status>>, Error> {
+        let publication = self.publication(id).await?;
+        let db = self.db.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            if let Err(err) = write_csv(&db, &publication.id, &tx).await {
+                let _ = tx.send(Err(err.into())).await;
+            }
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+
+    async fn publication(&self, id: Option<&str>) -> Result<stored::Model, Error> {
+        publications::find(&self.db, id)
+            .await?
+            .ok_or_else(|| match id {
+                Some(id) => Error::not_found_field("publication", id, "publication_id"),
+                None => {
+                    Error::FailedPrecondition("the change-request list is not published yet".into())
+                }
+            })
+    }
+
     /// A page of a publication's rows (the latest publication's when none is named).
     pub async fn published(
         &self,
@@ -193,4 +222,70 @@ impl Registry {
         let (rows, next) = publications::rows(&self.db, &publication.id, filter, page).await?;
         Ok((publication, rows, next))
     }
+}
+
+/// About how many bytes an export chunk holds.
+const CHUNK: usize = 64 * 1024;
+/// How many rows an export reads at a time.
+const EXPORT_PAGE: u64 = 1_000;
+
+type ChunkSender = tokio::sync::mpsc::Sender<Result<Vec<u8>, tonic::Status>>;
+
+/// Writes a publication's rows as CSV into chunks sent on `tx`; stops quietly if the client goes.
+async fn write_csv(
+    db: &sea_orm::DatabaseConnection,
+    publication_id: &str,
+    tx: &ChunkSender,
+) -> Result<(), Error> {
+    let mut buffer = Vec::with_capacity(CHUNK * 2);
+    append_csv(&mut buffer, [publication::COLUMNS.map(str::to_owned)])?;
+    let mut page = Page {
+        size: EXPORT_PAGE,
+        after: None,
+    };
+    loop {
+        let (rows, _) = publications::rows(db, publication_id, Filter::default(), &page).await?;
+        let full = rows.len() as u64 == EXPORT_PAGE;
+        page.after = rows.last().map(publications::position);
+        append_csv(
+            &mut buffer,
+            rows.into_iter().map(|r| {
+                [
+                    r.change_theme,
+                    r.subtheme,
+                    r.key,
+                    r.title,
+                    r.description,
+                    r.workaround,
+                    r.status,
+                    r.municipality_name,
+                    r.created,
+                    r.related_cases,
+                ]
+            }),
+        )?;
+        if buffer.len() >= CHUNK || !full {
+            let chunk = std::mem::take(&mut buffer);
+            if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Appends CSV records (RFC 4180 quoting) to `buffer`.
+fn append_csv(
+    buffer: &mut Vec<u8>,
+    records: impl IntoIterator<Item = [String; 10]>,
+) -> Result<(), Error> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(buffer);
+    for record in records {
+        writer.write_record(&record).map_err(Error::internal)?;
+    }
+    writer.flush().map_err(Error::internal)
 }

@@ -167,6 +167,11 @@ pub struct Filter {
     pub terms: Vec<String>,
 }
 
+/// A row's position in key order, as pages continue after it.
+pub fn position(row: &items::Model) -> String {
+    format!("{} {}", row.key_number, row.key)
+}
+
 /// A page of a publication's rows in key order. The page token is the last row's key number and key.
 pub async fn rows(
     db: &impl ConnectionTrait,
@@ -210,7 +215,5 @@ pub async fn rows(
                 ),
         );
     }
-    Ok(page.finish(query.all(db).await?, |row| {
-        format!("{} {}", row.key_number, row.key)
-    }))
+    Ok(page.finish(query.all(db).await?, position))
 }

@@ -194,3 +194,93 @@ async fn the_published_list_is_filtered_searched_and_paged() {
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn an_export_reads_back_as_the_publication() {
+    let t = TestChanges::start().await;
+    for n in 0..30 {
+        t.create(&format!("Ønske {n}")).await;
+    }
+    // Quotes, commas and line breaks survive the round trip.
+    t.change_requests()
+        .create_change_request(bearer(
+            pb::CreateChangeRequestRequest {
+                description: "Felt \"A\", felt B\nog en ny linje".into(),
+                ..t.new_request(&t.municipalities[0], "Citater, kommaer")
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap();
+    let publication = publish(&t, "Januar").await;
+    let mut rows = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = published(
+            &t,
+            pb::ListPublishedChangeRequestsRequest {
+                page: Some(kommune_proto::common::v1::PageRequest {
+                    page_size: 7,
+                    page_token: token,
+                }),
+                ..Default::default()
+            },
+        )
+        .await;
+        rows.extend(page.change_requests);
+        token = page.page.unwrap().next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(rows.len(), 31);
+
+    let mut stream = publications(&t)
+        .export_publication(bearer(
+            pb::ExportPublicationRequest {
+                publication_id: publication.publication_id.clone(),
+                format: pb::ExportFormat::Csv as i32,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut file = Vec::new();
+    while let Some(chunk) = stream.message().await.unwrap() {
+        file.extend(chunk.chunk);
+    }
+    let mut reader = csv::Reader::from_reader(file.as_slice());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        kommune_changes::domain::publication::COLUMNS
+    );
+    let exported: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let listed: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.change_theme,
+                r.subtheme,
+                r.case_id,
+                r.title,
+                r.description,
+                r.workaround,
+                r.status,
+                r.municipality_name,
+                r.created,
+                r.related_cases,
+            ]
+        })
+        .collect();
+    assert_eq!(exported, listed);
+
+    let no_format = publications(&t)
+        .export_publication(bearer(pb::ExportPublicationRequest::default(), &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(&no_format), ["format"]);
+}
