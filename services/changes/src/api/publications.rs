@@ -56,11 +56,18 @@ impl pb::publication_service_server::PublicationService for ChangesApi {
         let req = request.into_inner();
         let mut v = Validator::new();
         let publication_id = optional(v.optional_id("publication_id", &req.publication_id));
-        if req.format() != pb::ExportFormat::Csv {
-            v.violation("format", "must be EXPORT_FORMAT_CSV");
+        let format = req.format();
+        if format == pb::ExportFormat::Unspecified {
+            v.violation(
+                "format",
+                "is required: EXPORT_FORMAT_CSV or EXPORT_FORMAT_XLSX",
+            );
         }
         v.finish()?;
-        let chunks = self.registry.export_csv(publication_id.as_deref()).await?;
+        let chunks = self
+            .registry
+            .export(publication_id.as_deref(), format)
+            .await?;
         use tokio_stream::StreamExt;
         Ok(Response::new(Box::pin(chunks.map(|chunk| {
             chunk.map(|chunk| pb::ExportPublicationResponse { chunk })

@@ -176,17 +176,23 @@ impl Registry {
         publications::list(&self.db, page).await
     }
 
-    /// A publication (the latest when none is named) as CSV in the published columns, streamed in
-    /// chunks of about `CHUNK` bytes, reading its rows a page at a time: memory stays flat.
-    pub async fn export_csv(
+    /// A publication (the latest when none is named) as a file in the published columns, streamed in
+    /// chunks of about `CHUNK` bytes while its rows are read a page at a time: memory stays flat. XLSX
+    /// is written in constant-memory mode to a temporary file first (a zip needs its end to begin).
+    pub async fn export(
         &self,
         id: Option<&str>,
+        format: pb::ExportFormat,
     ) -> Result<ReceiverStream<Result<Vec<u8>, tonic::Status>>, Error> {
         let publication = self.publication(id).await?;
         let db = self.db.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            if let Err(err) = write_csv(&db, &publication.id, &tx).await {
+            let written = match format {
+                pb::ExportFormat::Xlsx => write_xlsx(db, publication.id, &tx).await,
+                _ => write_csv(&db, &publication.id, &tx).await,
+            };
+            if let Err(err) = written {
                 let _ = tx.send(Err(err.into())).await;
             }
         });
@@ -247,23 +253,7 @@ async fn write_csv(
         let (rows, _) = publications::rows(db, publication_id, Filter::default(), &page).await?;
         let full = rows.len() as u64 == EXPORT_PAGE;
         page.after = rows.last().map(publications::position);
-        append_csv(
-            &mut buffer,
-            rows.into_iter().map(|r| {
-                [
-                    r.change_theme,
-                    r.subtheme,
-                    r.key,
-                    r.title,
-                    r.description,
-                    r.workaround,
-                    r.status,
-                    r.municipality_name,
-                    r.created,
-                    r.related_cases,
-                ]
-            }),
-        )?;
+        append_csv(&mut buffer, rows.into_iter().map(cells))?;
         if buffer.len() >= CHUNK || !full {
             let chunk = std::mem::take(&mut buffer);
             if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
@@ -288,4 +278,92 @@ fn append_csv(
         writer.write_record(&record).map_err(Error::internal)?;
     }
     writer.flush().map_err(Error::internal)
+}
+
+/// A published row's cells, in the order of [`publication::COLUMNS`].
+fn cells(r: items::Model) -> [String; 10] {
+    [
+        r.change_theme,
+        r.subtheme,
+        r.key,
+        r.title,
+        r.description,
+        r.workaround,
+        r.status,
+        r.municipality_name,
+        r.created,
+        r.related_cases,
+    ]
+}
+
+/// Writes a publication's rows as an XLSX workbook in constant-memory mode to a temporary file (rows
+/// are read a page at a time on a blocking thread), then streams the file in chunks and removes it.
+async fn write_xlsx(
+    db: sea_orm::DatabaseConnection,
+    publication_id: String,
+    tx: &ChunkSender,
+) -> Result<(), Error> {
+    use tokio::io::AsyncReadExt;
+    let path = std::env::temp_dir().join(format!("kommune-export-{}.xlsx", Uuid::new_v4()));
+    let target = path.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let written = tokio::task::spawn_blocking(move || -> Result<(), Error> {
+        let xlsx = |err: rust_xlsxwriter::XlsxError| Error::internal(err);
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        workbook.set_tempdir(std::env::temp_dir()).map_err(xlsx)?;
+        let sheet = workbook.add_worksheet_with_constant_memory();
+        for (column, name) in publication::COLUMNS.iter().enumerate() {
+            sheet.write_string(0, column as u16, *name).map_err(xlsx)?;
+        }
+        let mut row_number: u32 = 1;
+        let mut page = Page {
+            size: EXPORT_PAGE,
+            after: None,
+        };
+        loop {
+            let (rows, _) = runtime.block_on(publications::rows(
+                &db,
+                &publication_id,
+                Filter::default(),
+                &page,
+            ))?;
+            let full = rows.len() as u64 == EXPORT_PAGE;
+            page.after = rows.last().map(publications::position);
+            for row in rows {
+                for (column, cell) in cells(row).iter().enumerate() {
+                    sheet
+                        .write_string(row_number, column as u16, cell)
+                        .map_err(xlsx)?;
+                }
+                row_number += 1;
+            }
+            if !full {
+                break;
+            }
+        }
+        workbook.save(&target).map_err(xlsx)
+    })
+    .await
+    .map_err(Error::internal)
+    .and_then(|written| written);
+    let streamed = async {
+        written?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(Error::internal)?;
+        loop {
+            let mut chunk = vec![0; CHUNK];
+            let read = file.read(&mut chunk).await.map_err(Error::internal)?;
+            if read == 0 {
+                return Ok(());
+            }
+            chunk.truncate(read);
+            if tx.send(Ok(chunk)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&path).await;
+    streamed
 }

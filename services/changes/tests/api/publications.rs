@@ -278,6 +278,37 @@ async fn an_export_reads_back_as_the_publication() {
         .collect();
     assert_eq!(exported, listed);
 
+    // The same publication as XLSX.
+    let mut stream = publications(&t)
+        .export_publication(bearer(
+            pb::ExportPublicationRequest {
+                publication_id: publication.publication_id.clone(),
+                format: pb::ExportFormat::Xlsx as i32,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut file = Vec::new();
+    while let Some(chunk) = stream.message().await.unwrap() {
+        file.extend(chunk.chunk);
+    }
+    use calamine::Reader;
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(file)).unwrap();
+    let sheet = workbook.worksheet_range_at(0).unwrap().unwrap();
+    let mut sheet_rows = sheet.rows().map(|row| {
+        let mut cells: Vec<String> = row.iter().map(|cell| cell.to_string()).collect();
+        cells.resize(10, String::new());
+        cells
+    });
+    assert_eq!(
+        sheet_rows.next().unwrap(),
+        kommune_changes::domain::publication::COLUMNS
+    );
+    assert_eq!(sheet_rows.collect::<Vec<_>>(), listed);
+
     let no_format = publications(&t)
         .export_publication(bearer(pb::ExportPublicationRequest::default(), &t.admin))
         .await
