@@ -21,7 +21,9 @@ use tonic_health::pb::health_client::HealthClient;
 use kommune_identity::{Identity, Options};
 use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_platform::testing::{
+    channel_to, exchange, fresh_database_url, service_account_key, with_bearer as bearer,
+};
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 
@@ -38,46 +40,6 @@ struct Suite {
 
 async fn until(stop: oneshot::Receiver<()>) {
     let _ = stop.await;
-}
-
-/// A service's own API key: a service account with ROLE_SERVICE, made with the bootstrap admin key.
-async fn service_account_key(identity: &Channel, name: &str) -> String {
-    let admin = pb::token_service_client::TokenServiceClient::new(identity.clone())
-        .exchange_api_key(pb::ExchangeApiKeyRequest {
-            api_key: ADMIN_KEY.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    let mut accounts =
-        pb::service_account_service_client::ServiceAccountServiceClient::new(identity.clone());
-    let account = accounts
-        .create_service_account(bearer(
-            pb::CreateServiceAccountRequest {
-                name: name.into(),
-                roles: vec![Role::Service as i32],
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .service_account
-        .unwrap();
-    accounts
-        .create_api_key(bearer(
-            pb::CreateApiKeyRequest {
-                subject: format!("service-account:{}", account.service_account_id),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .secret
 }
 
 impl Suite {
@@ -154,7 +116,12 @@ impl Suite {
         let mut notify_options = kommune_notify::Options::new(
             fresh_database_url("notify").await,
             identity_addr.clone(),
-            service_account_key(&identity_channel, "notify").await,
+            service_account_key(
+                &identity_channel,
+                &exchange(&identity_channel, ADMIN_KEY).await,
+                "notify",
+            )
+            .await,
             Arc::new(SystemClock),
         );
         notify_options.cases_addr = Some(cases_addr.clone());

@@ -54,3 +54,77 @@ pub fn channel_to(addr: impl std::fmt::Display) -> tonic::transport::Channel {
         .map(|endpoint| endpoint.connect_lazy())
         .unwrap_or_else(|e| panic!("bad address {addr}: {e}"))
 }
+
+/// Exchanges an API key at identity for an access token; panics (fails the test) when refused.
+pub async fn exchange(identity: &tonic::transport::Channel, api_key: &str) -> String {
+    use kommune_proto::identity::v1 as id;
+    id::token_service_client::TokenServiceClient::new(identity.clone())
+        .exchange_api_key(id::ExchangeApiKeyRequest {
+            api_key: api_key.into(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("cannot exchange an API key: {status}"))
+        .into_inner()
+        .access_token
+}
+
+/// A fresh access token for a user, through a new API key an admin makes for them.
+pub async fn user_token(
+    identity: &tonic::transport::Channel,
+    admin: &str,
+    user_id: &str,
+) -> String {
+    use kommune_proto::identity::v1 as id;
+    let key =
+        id::service_account_service_client::ServiceAccountServiceClient::new(identity.clone())
+            .create_api_key(with_bearer(
+                id::CreateApiKeyRequest {
+                    subject: format!("user:{user_id}"),
+                    ..Default::default()
+                },
+                admin,
+            ))
+            .await
+            .unwrap_or_else(|status| panic!("cannot make an API key: {status}"))
+            .into_inner()
+            .secret;
+    exchange(identity, &key).await
+}
+
+/// A service's own API key, as an operator makes it: a service account with ROLE_SERVICE named `name`
+/// and a key for it.
+pub async fn service_account_key(
+    identity: &tonic::transport::Channel,
+    admin: &str,
+    name: &str,
+) -> String {
+    use kommune_proto::identity::v1 as id;
+    let mut accounts =
+        id::service_account_service_client::ServiceAccountServiceClient::new(identity.clone());
+    let account = accounts
+        .create_service_account(with_bearer(
+            id::CreateServiceAccountRequest {
+                name: name.into(),
+                roles: vec![id::Role::Service as i32],
+                ..Default::default()
+            },
+            admin,
+        ))
+        .await
+        .unwrap_or_else(|status| panic!("cannot make a service account: {status}"))
+        .into_inner()
+        .service_account
+        .unwrap_or_default();
+    accounts
+        .create_api_key(with_bearer(
+            id::CreateApiKeyRequest {
+                subject: format!("service-account:{}", account.service_account_id),
+                ..Default::default()
+            },
+            admin,
+        ))
+        .await
+        .unwrap_or_else(|status| panic!("cannot make an API key: {status}"))
+        .into_inner()
+        .secret
+}

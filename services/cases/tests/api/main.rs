@@ -20,7 +20,10 @@ use tonic_types::StatusExt;
 use kommune_cases::{Cases, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_platform::testing::{
+    channel_to, exchange, fresh_database_url, service_account_key, user_token,
+    with_bearer as bearer,
+};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::identity::v1 as id;
 
@@ -83,7 +86,9 @@ impl TestCases {
             })
         })
         .await;
-        let service_key = service_account_key(&channel_to(identity_addr)).await;
+        let identity_channel = channel_to(identity_addr);
+        let admin = exchange(&identity_channel, ADMIN_KEY).await;
+        let service_key = service_account_key(&identity_channel, &admin, "cases").await;
         let database_url = fresh_database_url("cases").await;
         let mut options = Options::new(
             database_url.clone(),
@@ -276,19 +281,7 @@ impl TestCases {
     /// A fresh token for a user, through a new API key (an admin token of now creates it).
     async fn token_for(&self, user_id: &str) -> String {
         let admin = exchange(&self.identity, ADMIN_KEY).await;
-        let request = id::CreateApiKeyRequest {
-            subject: format!("user:{user_id}"),
-            ..Default::default()
-        };
-        let key = id::service_account_service_client::ServiceAccountServiceClient::new(
-            self.identity.clone(),
-        )
-        .create_api_key(bearer(request, &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .secret;
-        exchange(&self.identity, &key).await
+        user_token(&self.identity, &admin, user_id).await
     }
 
     async fn register_eligible(&self, user_id: &str) {
@@ -402,17 +395,6 @@ impl TestCases {
     }
 }
 
-async fn exchange(identity: &Channel, key: &str) -> String {
-    id::token_service_client::TokenServiceClient::new(identity.clone())
-        .exchange_api_key(id::ExchangeApiKeyRequest {
-            api_key: key.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token
-}
-
 /// The fields a status's `google.rpc.BadRequest` names.
 fn violated_fields(status: &Status) -> Vec<String> {
     status
@@ -425,33 +407,4 @@ fn time(rfc3339: &str) -> Option<prost_types::Timestamp> {
     Some(kommune_platform::clock::to_timestamp(
         DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc(),
     ))
-}
-
-/// The cases service's own API key: a service account with ROLE_SERVICE, as an operator would make it.
-async fn service_account_key(identity: &Channel) -> String {
-    let admin = exchange(identity, ADMIN_KEY).await;
-    let account = id::CreateServiceAccountRequest {
-        name: "cases".into(),
-        roles: vec![id::Role::Service as i32],
-        ..Default::default()
-    };
-    let mut accounts =
-        id::service_account_service_client::ServiceAccountServiceClient::new(identity.clone());
-    let account = accounts
-        .create_service_account(bearer(account, &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .service_account
-        .unwrap();
-    let key = id::CreateApiKeyRequest {
-        subject: format!("service-account:{}", account.service_account_id),
-        ..Default::default()
-    };
-    accounts
-        .create_api_key(bearer(key, &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .secret
 }

@@ -19,7 +19,9 @@ use tonic_types::StatusExt;
 use kommune_changes::{Changes, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_platform::testing::{
+    channel_to, fresh_database_url, user_token, with_bearer as bearer,
+};
 use kommune_proto::changes::v1 as pb;
 use kommune_proto::identity::v1 as id;
 
@@ -174,26 +176,7 @@ impl TestChanges {
             .into_inner()
             .user
             .unwrap();
-        let key = id::service_account_service_client::ServiceAccountServiceClient::new(
-            self.identity.clone(),
-        )
-        .create_api_key(bearer(
-            id::CreateApiKeyRequest {
-                subject: format!("user:{}", user.user_id),
-                ..Default::default()
-            },
-            &self.admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .secret;
-        id::token_service_client::TokenServiceClient::new(self.identity.clone())
-            .exchange_api_key(id::ExchangeApiKeyRequest { api_key: key })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token
+        user_token(&self.identity, &self.admin, &user.user_id).await
     }
 
     /// A valid request to create a change request asked by `municipality`.

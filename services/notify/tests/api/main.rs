@@ -21,7 +21,10 @@ use tonic::transport::Channel;
 use kommune_notify::{Notify, Options};
 use kommune_platform::clock::{SharedClock, SystemClock};
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_platform::testing::{
+    channel_to, exchange, fresh_database_url, service_account_key, user_token,
+    with_bearer as bearer,
+};
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::identity::v1 as id;
 use kommune_proto::notify::v1 as pb;
@@ -226,8 +229,8 @@ impl Suite {
             .system
             .unwrap()
             .system_id;
-        let reporter = token_for(&identity_channel, &admin, &reporter_id).await;
-        let supporter = token_for(&identity_channel, &admin, &supporter_id).await;
+        let reporter = user_token(&identity_channel, &admin, &reporter_id).await;
+        let supporter = user_token(&identity_channel, &admin, &supporter_id).await;
         Self {
             identity: identity_channel,
             identity_addr,
@@ -352,17 +355,6 @@ impl Suite {
     }
 }
 
-async fn exchange(identity: &Channel, key: &str) -> String {
-    id::token_service_client::TokenServiceClient::new(identity.clone())
-        .exchange_api_key(id::ExchangeApiKeyRequest {
-            api_key: key.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token
-}
-
 /// A caseworker support-eligible for `municipality` since 2025.
 async fn eligible_user(identity: &Channel, admin: &str, municipality: &str, email: &str) -> String {
     let user_id = create_user(
@@ -412,55 +404,6 @@ async fn create_user(
         .user
         .unwrap()
         .user_id
-}
-
-async fn token_for(identity: &Channel, admin: &str, user_id: &str) -> String {
-    let key =
-        id::service_account_service_client::ServiceAccountServiceClient::new(identity.clone())
-            .create_api_key(bearer(
-                id::CreateApiKeyRequest {
-                    subject: format!("user:{user_id}"),
-                    ..Default::default()
-                },
-                admin,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .secret;
-    exchange(identity, &key).await
-}
-
-/// A service account with ROLE_SERVICE and its API key, as an operator would make them.
-async fn service_account_key(identity: &Channel, admin: &str, name: &str) -> String {
-    let mut accounts =
-        id::service_account_service_client::ServiceAccountServiceClient::new(identity.clone());
-    let account = accounts
-        .create_service_account(bearer(
-            id::CreateServiceAccountRequest {
-                name: name.into(),
-                roles: vec![id::Role::Service as i32],
-                ..Default::default()
-            },
-            admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .service_account
-        .unwrap();
-    accounts
-        .create_api_key(bearer(
-            id::CreateApiKeyRequest {
-                subject: format!("service-account:{}", account.service_account_id),
-                ..Default::default()
-            },
-            admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .secret
 }
 
 /// A real SMTP server on loopback: aiosmtpd writing each accepted message into a maildir.

@@ -137,7 +137,7 @@ async fn opting_out_silences_a_default_topic() {
             .unwrap()
             .municipality_id;
     let stranger = eligible_user(&s.identity, &s.admin, &odense, "cw@odense.dk").await;
-    let stranger_token = token_for(&s.identity, &s.admin, &stranger).await;
+    let stranger_token = user_token(&s.identity, &s.admin, &stranger).await;
     pb::subscription_service_client::SubscriptionServiceClient::new(notify.clone())
         .create_subscription(bearer(
             pb::CreateSubscriptionRequest {
