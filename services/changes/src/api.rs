@@ -16,18 +16,14 @@ use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, entity_ref, format_date, required_id};
 use kommune_proto::changes::v1 as pb;
 
-use crate::domain::{self, timeline};
+use crate::domain::{self, CASE_REFERENCE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, timeline};
 use crate::registry::{AUDITED, NewChangeRequest, Registry};
 use crate::store::change_requests::{self, Filter};
 use crate::store::reference::{statuses, subthemes, themes};
 use crate::store::releases;
 
+mod imports;
 mod publications;
-
-const TITLE_MAX: usize = 300;
-const TEXT_MAX: usize = 10_000;
-const NAME_MAX: usize = 200;
-const CASE_REFERENCE_MAX: usize = 100;
 
 /// Implements every changes service over the registry.
 #[derive(Clone)]

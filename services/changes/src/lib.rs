@@ -14,6 +14,7 @@ use kommune_proto::changes::v1 as pb;
 
 pub mod api;
 pub mod domain;
+pub mod files;
 pub mod migration;
 pub mod registry;
 pub mod store;
@@ -79,6 +80,9 @@ impl Changes {
                 api.clone(),
             ))
             .add_service(pb::publication_service_server::PublicationServiceServer::new(api.clone()))
+            .add_service(pb::import_service_server::ImportServiceServer::new(
+                api.clone(),
+            ))
             .add_service(pb::reference_service_server::ReferenceServiceServer::new(
                 api.clone(),
             ))

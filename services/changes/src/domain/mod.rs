@@ -1,6 +1,7 @@
 //! The rules of change requests as plain types and functions: published keys, the status lifecycle and
 //! how a release's phases move its change requests, and the release timeline. No I/O here.
 
+pub mod import;
 pub mod publication;
 pub mod timeline;
 
@@ -8,6 +9,15 @@ use timeline::Phase;
 
 /// The prefix of published keys unless configured otherwise (`KOMBITKY-55200`).
 pub const DEFAULT_KEY_PREFIX: &str = "KOMBITKY";
+
+/// The longest title, in characters.
+pub const TITLE_MAX: usize = 300;
+/// The longest description, workaround or note, in characters.
+pub const TEXT_MAX: usize = 10_000;
+/// The longest name of a theme, subtheme, status or release, in characters.
+pub const NAME_MAX: usize = 200;
+/// The longest reference to a related case, in characters.
+pub const CASE_REFERENCE_MAX: usize = 100;
 
 /// Status codes the rules refer to.
 pub mod codes {

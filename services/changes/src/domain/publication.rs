@@ -24,6 +24,17 @@ pub fn created_cell(created: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// Reads a "Created" cell back: Copenhagen time written `04-06-2021 11:07`. In the hour that the
+/// clocks turn back the earlier of the two moments is taken; a time the clocks skip is no time.
+pub fn parse_created_cell(cell: &str) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    let local = chrono::NaiveDateTime::parse_from_str(cell.trim(), "%d-%m-%Y %H:%M").ok()?;
+    chrono_tz::Europe::Copenhagen
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.to_utc())
+}
+
 /// The "Status" column: `10 - New`.
 pub fn status_cell(code: i32, name: &str) -> String {
     format!("{code} - {name}")
@@ -73,6 +84,14 @@ mod tests {
             .unwrap_or_default()
             .to_utc();
         assert_eq!(created_cell(winter), "04-12-2021 10:07");
+        assert_eq!(parse_created_cell(" 04-06-2021 11:07 "), Some(created));
+        assert_eq!(parse_created_cell("04-12-2021 10:07"), Some(winter));
+        assert_eq!(
+            parse_created_cell("28-03-2021 02:30"),
+            None,
+            "skipped by summer time"
+        );
+        assert_eq!(parse_created_cell("2021-06-04 11:07"), None);
         assert_eq!(status_cell(10, "New"), "10 - New");
         assert_eq!(
             related_cell(&[

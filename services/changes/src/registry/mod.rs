@@ -25,7 +25,10 @@ use crate::store::change_requests::{self, Filter};
 use crate::store::reference::{self, statuses, subthemes, themes};
 use crate::store::releases;
 
+mod imports;
 mod publications;
+
+pub use imports::{CreatedTheme, ImportOptions, ImportReport, RejectedRow};
 
 /// A change request to create (validated).
 #[derive(Debug, Clone)]
@@ -62,12 +65,13 @@ pub struct Registry {
 const ADMINS: [Role; 1] = [Role::ConsortiumAdmin];
 
 /// The entity types whose audit trail can be read by id. (Statuses are audited too, under their code.)
-pub const AUDITED: [&str; 5] = [
+pub const AUDITED: [&str; 6] = [
     "change_request",
     "release",
     "theme",
     "subtheme",
     "publication",
+    "import",
 ];
 
 impl Registry {

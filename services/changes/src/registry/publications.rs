@@ -14,7 +14,7 @@ use kommune_platform::idempotency::{self, Created, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_proto::changes::v1 as pb;
-use kommune_proto::common::v1::PageResponse;
+use kommune_proto::common::v1::{PageRequest, PageResponse};
 use kommune_proto::identity::v1 as identity;
 
 use super::{ADMINS, Registry};
@@ -23,43 +23,39 @@ use crate::store::publications::{self, Filter, header as stored, items};
 use crate::store::{change_requests, reference};
 
 impl Registry {
-    /// The names of municipalities, asked of identity on the caller's behalf.
-    async fn municipality_names(
+    /// Every municipality, read from identity on the caller's behalf.
+    pub(super) async fn municipalities(
         &self,
         caller: &Caller,
-        ids: Vec<String>,
-    ) -> Result<HashMap<String, String>, Error> {
+    ) -> Result<Vec<identity::Municipality>, Error> {
         let mut client = identity::municipality_service_client::MunicipalityServiceClient::new(
             self.identity.clone(),
         );
-        let mut names = HashMap::new();
-        for id in ids {
-            if names.contains_key(&id) {
-                continue;
-            }
-            let request = identity::GetMunicipalityRequest {
-                municipality_id: id.clone(),
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = identity::ListMunicipalitiesRequest {
+                page: Some(PageRequest {
+                    page_size: 500,
+                    page_token,
+                }),
             };
-            let name = match client
-                .get_municipality(kommune_platform::client::on_behalf_of(caller, request))
+            let page = client
+                .list_municipalities(kommune_platform::client::on_behalf_of(caller, request))
                 .await
-            {
-                Ok(response) => response
-                    .into_inner()
-                    .municipality
-                    .map(|m| m.name)
-                    .unwrap_or_default(),
-                Err(status) if status.code() == tonic::Code::NotFound => String::new(),
-                Err(status) => {
-                    return Err(Error::Unavailable(format!(
-                        "identity cannot name the municipalities now; retry ({})",
+                .map_err(|status| {
+                    Error::Unavailable(format!(
+                        "identity cannot list the municipalities now; retry ({})",
                         status.message()
-                    )));
-                }
-            };
-            names.insert(id, name);
+                    ))
+                })?
+                .into_inner();
+            all.extend(page.municipalities);
+            page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
+            if page_token.is_empty() {
+                return Ok(all);
+            }
         }
-        Ok(names)
     }
 
     /// Publishes the change-request list as it stands (consortium admins): every change request in
@@ -72,11 +68,12 @@ impl Registry {
     ) -> Result<stored::Model, Error> {
         caller.require_any_role(&ADMINS, "publishing the change-request list")?;
         let all = change_requests::all(&self.db).await?;
-        let asking: Vec<String> = all
-            .iter()
-            .map(|c| c.asking_municipality_id.clone())
+        let names: HashMap<String, String> = self
+            .municipalities(caller)
+            .await?
+            .into_iter()
+            .map(|m| (m.municipality_id, m.name))
             .collect();
-        let names = self.municipality_names(caller, asking).await?;
         let themes: HashMap<String, String> = reference::all_themes(&self.db)
             .await?
             .into_iter()
@@ -217,14 +214,7 @@ impl Registry {
         filter: Filter,
         page: &Page,
     ) -> Result<(stored::Model, Vec<items::Model>, PageResponse), Error> {
-        let publication = publications::find(&self.db, id)
-            .await?
-            .ok_or_else(|| match id {
-                Some(id) => Error::not_found_field("publication", id, "publication_id"),
-                None => {
-                    Error::FailedPrecondition("the change-request list is not published yet".into())
-                }
-            })?;
+        let publication = self.publication(id).await?;
         let (rows, next) = publications::rows(&self.db, &publication.id, filter, page).await?;
         Ok((publication, rows, next))
     }

@@ -111,6 +111,22 @@ pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, E
         .map_err(|e| super::unique(e, "key", || format!("a change request {key} exists")))
 }
 
+/// Which of `keys` are held.
+pub async fn held_keys(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<std::collections::HashSet<String>, Error> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Key)
+        .filter(Column::Key.is_in(keys.iter().map(String::as_str)))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// The change request a support case was converted into.
 pub async fn of_case(db: &impl ConnectionTrait, case_id: &str) -> Result<Option<Model>, Error> {
     Ok(Entity::find()

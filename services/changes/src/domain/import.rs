@@ -1,0 +1,378 @@
+//! Reading the published change-request list back in: which columns a file may have and what a row
+//! must hold to become a change request. Rows are judged alone, so one bad row never stops the others.
+//! No I/O here; files are read into cells by `files`.
+
+use chrono::{DateTime, Utc};
+
+use super::publication::{self, COLUMNS};
+use super::{CASE_REFERENCE_MAX, TEXT_MAX, TITLE_MAX, parse_key};
+
+/// The columns a file must have; the others of [`COLUMNS`] may be left out.
+pub const REQUIRED: [&str; 6] = [
+    "Changetheme",
+    "Case Id",
+    "Title",
+    "Status",
+    "Municipality name",
+    "Created",
+];
+
+/// Where each published column stands in a file.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// For each of [`COLUMNS`], its index in the file's rows.
+    positions: [Option<usize>; COLUMNS.len()],
+    /// How many cells the header has.
+    width: usize,
+}
+
+impl Header {
+    /// Reads a header row: published column names in any order, matched without regard to case or
+    /// surrounding spaces. Unknown, repeated or missing required columns refuse the whole file.
+    pub fn read(names: &[String]) -> Result<Self, String> {
+        let mut positions = [None; COLUMNS.len()];
+        let mut unknown = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            let name = name.trim();
+            match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
+                Some(column) if positions[column].is_some() => {
+                    return Err(format!("has the column {name} twice"));
+                }
+                Some(column) => positions[column] = Some(index),
+                None => unknown.push(format!("\"{name}\"")),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(format!(
+                "has unknown columns {}; the published columns are {}",
+                unknown.join(", "),
+                COLUMNS.join(", ")
+            ));
+        }
+        let missing: Vec<&str> = REQUIRED
+            .into_iter()
+            .filter(|name| positions[column(name)].is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("lacks the columns {}", missing.join(", ")));
+        }
+        Ok(Self {
+            positions,
+            width: names.len(),
+        })
+    }
+
+    /// The case id a row holds as written, for reporting a row that cannot be read; empty when it
+    /// holds a personal ID number.
+    pub fn case_id<'a>(&self, cells: &'a [String]) -> &'a str {
+        let case_id = self.cell(cells, "Case Id");
+        if kommune_platform::pii::contains_personal_id(case_id) {
+            ""
+        } else {
+            case_id
+        }
+    }
+
+    fn cell<'a>(&self, cells: &'a [String], name: &str) -> &'a str {
+        self.positions[column(name)]
+            .and_then(|index| cells.get(index))
+            .map_or("", |cell| cell.trim())
+    }
+}
+
+fn column(name: &str) -> usize {
+    COLUMNS
+        .iter()
+        .position(|c| *c == name)
+        .unwrap_or_else(|| unreachable!("{name} is a published column"))
+}
+
+/// A row fit to become a change request; names are still to be matched with stored ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The case id as written (`KOMBITKY-55200`).
+    pub case_id: String,
+    /// Its prefix and number.
+    pub key: (String, i64),
+    /// The theme's name.
+    pub theme: String,
+    /// The subtheme's name.
+    pub subtheme: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Workaround.
+    pub workaround: String,
+    /// The status code.
+    pub status_code: i32,
+    /// The asking municipality's name.
+    pub municipality: String,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// Related cases.
+    pub related: Vec<String>,
+}
+
+/// Reads one row against the header and the known statuses (code, name). The refusal names every
+/// column at fault, and never repeats a personal ID number.
+pub fn read_row(
+    header: &Header,
+    cells: &[String],
+    statuses: &[(i32, String)],
+) -> Result<Row, String> {
+    if cells.len() > header.width && cells[header.width..].iter().any(|c| !c.trim().is_empty()) {
+        return Err(format!(
+            "has {} cells where the header has {}",
+            cells.len(),
+            header.width
+        ));
+    }
+    let mut problems = Vec::new();
+    for (index, cell) in cells.iter().enumerate() {
+        if kommune_platform::pii::contains_personal_id(cell) {
+            let name = header
+                .positions
+                .iter()
+                .position(|p| *p == Some(index))
+                .map_or("a cell", |c| COLUMNS[c]);
+            problems.push(format!(
+                "{name}: holds a personal ID number (CPR or personnummer)"
+            ));
+        }
+    }
+    let mut text = |name: &str, required: bool, max: usize| {
+        let value = header.cell(cells, name);
+        if required && value.is_empty() {
+            problems.push(format!("{name}: is required"));
+        } else if value.chars().count() > max {
+            problems.push(format!("{name}: must be at most {max} characters"));
+        }
+        value.to_owned()
+    };
+    let case_id = text("Case Id", true, CASE_REFERENCE_MAX);
+    let theme = text("Changetheme", true, super::NAME_MAX);
+    let subtheme = text("Subtheme", false, super::NAME_MAX);
+    let title = text("Title", true, TITLE_MAX);
+    let description = text("Description", false, TEXT_MAX);
+    let workaround = text("Workaround", false, TEXT_MAX);
+    let municipality = text("Municipality name", true, super::NAME_MAX);
+    let status = text("Status", true, super::NAME_MAX);
+    let created = text("Created", true, TEXT_MAX);
+    let related = related_cases(header.cell(cells, "Related cases"));
+    if related
+        .iter()
+        .any(|r| r.chars().count() > CASE_REFERENCE_MAX)
+    {
+        problems.push(format!(
+            "Related cases: each must be at most {CASE_REFERENCE_MAX} characters"
+        ));
+    }
+    let key = parse_key(&case_id);
+    if let (Err(reason), false) = (&key, case_id.is_empty()) {
+        problems.push(format!("Case Id: {reason}"));
+    }
+    let status_code = status_code(&status, statuses);
+    if let (Err(reason), false) = (&status_code, status.is_empty()) {
+        problems.push(format!("Status: {reason}"));
+    }
+    let created_at = publication::parse_created_cell(&created);
+    if created_at.is_none() && !created.is_empty() {
+        problems
+            .push("Created: must be a Copenhagen time written like 04-06-2021 11:07".to_owned());
+    }
+    match (key, status_code, created_at) {
+        (Ok(key), Ok(status_code), Some(created)) if problems.is_empty() => Ok(Row {
+            case_id,
+            key,
+            theme,
+            subtheme: (!subtheme.is_empty()).then_some(subtheme),
+            title,
+            description,
+            workaround,
+            status_code,
+            municipality,
+            created,
+            related,
+        }),
+        _ => Err(problems.join("; ")),
+    }
+}
+
+/// The related cases of a cell: comma-separated, blanks left out.
+fn related_cases(cell: &str) -> Vec<String> {
+    cell.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The code of a status cell as published (`10 - New`), or of a bare code or name; the code (or name)
+/// must be a known status.
+pub fn status_code(cell: &str, statuses: &[(i32, String)]) -> Result<i32, String> {
+    let code = cell.split_once('-').map_or(cell, |(code, _)| code).trim();
+    let found = match code.parse::<i32>() {
+        Ok(code) => statuses.iter().find(|(c, _)| *c == code),
+        Err(_) => statuses
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(cell)),
+    };
+    found
+        .map(|(code, _)| *code)
+        .ok_or_else(|| format!("{cell} is not a status"))
+}
+
+/// What a municipality's name is matched on: case, spacing and a trailing "Kommune" do not matter,
+/// so "Aarhus" and "Aarhus  kommune" are the same.
+pub fn municipality_match_key(name: &str) -> String {
+    let words: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
+    let words = match words.split_last() {
+        Some((last, rest)) if last == "kommune" && !rest.is_empty() => rest,
+        _ => &words[..],
+    };
+    words.join(" ")
+}
+
+/// What a theme's or subtheme's name is matched on: case and spacing do not matter.
+pub fn name_match_key(name: &str) -> String {
+    name.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| (*c).to_owned()).collect()
+    }
+
+    fn statuses() -> Vec<(i32, String)> {
+        vec![(10, "New".to_owned()), (90, "Rejected".to_owned())]
+    }
+
+    fn header() -> Header {
+        Header::read(&strings(&COLUMNS)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn row(overrides: &[(&str, &str)]) -> Vec<String> {
+        let mut cells = strings(&[
+            "Ydelse",
+            "Beregning",
+            "KOMBITKY-55200",
+            "Omregning",
+            "Beskrivelse",
+            "",
+            "10 - New",
+            "Aarhus Kommune",
+            "04-06-2021 11:07",
+            "72149:#KOMBITKY-72149, 72150",
+        ]);
+        for (name, value) in overrides {
+            cells[column(name)] = (*value).to_owned();
+        }
+        cells
+    }
+
+    #[test]
+    fn headers_are_the_published_columns_in_any_order() {
+        let mut reordered = strings(&REQUIRED);
+        reordered.reverse();
+        reordered.push(" description ".to_owned());
+        assert!(Header::read(&reordered).is_ok());
+        let unknown = Header::read(&[strings(&COLUMNS), strings(&["Priority"])].concat());
+        assert!(unknown.is_err_and(|e| e.contains("\"Priority\"")));
+        let missing = Header::read(&strings(&["Changetheme", "Case Id", "Title"]));
+        assert!(missing.is_err_and(|e| e.contains("Status, Municipality name, Created")));
+        let twice = Header::read(&strings(&["Title", "title"]));
+        assert!(twice.is_err_and(|e| e.contains("twice")));
+    }
+
+    #[test]
+    fn a_good_row_reads_into_its_parts() {
+        let read = read_row(&header(), &row(&[]), &statuses());
+        let Ok(read) = read else { panic!("{read:?}") };
+        assert_eq!(read.key, ("KOMBITKY".to_owned(), 55200));
+        assert_eq!(read.status_code, 10);
+        assert_eq!(read.subtheme.as_deref(), Some("Beregning"));
+        assert_eq!(read.related, ["72149:#KOMBITKY-72149", "72150"]);
+        assert_eq!(read.created.to_rfc3339(), "2021-06-04T09:07:00+00:00");
+    }
+
+    #[test]
+    fn a_bad_row_names_every_column_at_fault() {
+        let reason = read_row(
+            &header(),
+            &row(&[
+                ("Case Id", "55200"),
+                ("Title", " "),
+                ("Status", "15 - Parked"),
+                ("Created", "2021-06-04"),
+            ]),
+            &statuses(),
+        )
+        .err()
+        .unwrap_or_default();
+        for part in [
+            "Case Id: must be",
+            "Title: is required",
+            "Status: 15 - Parked is not a status",
+            "Created: must be",
+        ] {
+            assert!(reason.contains(part), "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_personal_id_number_in_any_cell_rejects_the_row_without_repeating_it() {
+        let reason = read_row(
+            &header(),
+            &row(&[("Workaround", "Ring til 010190-1234")]),
+            &statuses(),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(
+            reason.starts_with("Workaround: holds a personal ID number"),
+            "{reason}"
+        );
+        assert!(!reason.contains("010190"));
+    }
+
+    #[test]
+    fn extra_cells_are_malformed_unless_blank() {
+        let mut cells = row(&[]);
+        cells.push(String::new());
+        assert!(read_row(&header(), &cells, &statuses()).is_ok());
+        cells.push("x".to_owned());
+        assert!(read_row(&header(), &cells, &statuses()).is_err_and(|e| e.contains("12 cells")));
+    }
+
+    #[test]
+    fn statuses_are_known_by_code_or_name() {
+        assert_eq!(status_code("10 - New", &statuses()), Ok(10));
+        assert_eq!(
+            status_code("10 - Ny", &statuses()),
+            Ok(10),
+            "the code decides"
+        );
+        assert_eq!(status_code("90", &statuses()), Ok(90));
+        assert_eq!(status_code("rejected", &statuses()), Ok(90));
+        assert!(status_code("Parked", &statuses()).is_err());
+    }
+
+    #[test]
+    fn municipality_names_match_loosely() {
+        assert_eq!(municipality_match_key("Aarhus  Kommune"), "aarhus");
+        assert_eq!(municipality_match_key("aarhus"), "aarhus");
+        assert_eq!(municipality_match_key("Københavns Kommune"), "københavns");
+        assert_eq!(municipality_match_key("Kommune"), "kommune");
+        assert_eq!(
+            name_match_key(" Ydelse  og  Beregning "),
+            "ydelse og beregning"
+        );
+    }
+}
