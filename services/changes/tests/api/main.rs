@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod change_requests;
+mod imports;
 mod publications;
 mod releases;
 
