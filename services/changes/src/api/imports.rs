@@ -94,10 +94,11 @@ impl pb::import_service_server::ImportService for ChangesApi {
         request: Request<Streaming<pb::ImportChangeRequestsRequest>>,
     ) -> Result<Response<Self::ImportChangeRequestsStream>, Status> {
         let caller = caller(&request)?;
-        let (options, file) = receive(request.into_inner()).await?;
+        let upload = request.into_inner();
         let registry = self.registry.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        // The import runs to its end even if the client goes: its outcome is in the audit trail.
+        // The answer stream opens at once, so a long upload is not cut by the request timeout; the
+        // import then runs to its end even if the client goes (its outcome is in the audit trail).
         tokio::spawn(async move {
             // Progress is a hint: a note a slow client has no room for is skipped, never waited on.
             let progress = |rows_done: u64, rows_total: u64| {
@@ -107,7 +108,10 @@ impl pb::import_service_server::ImportService for ChangesApi {
                 };
                 let _ = tx.try_send(answer(Answer::Progress(progress)));
             };
-            let outcome = registry.import(&caller, &file, options, progress).await;
+            let outcome = match receive(upload).await {
+                Ok((options, file)) => registry.import(&caller, &file, options, progress).await,
+                Err(err) => Err(err),
+            };
             let last = match outcome {
                 Ok(done) => answer(Answer::Report(report(done))),
                 Err(err) => Err(err.into()),

@@ -7,11 +7,11 @@ use pb::import_change_requests_response::Result as Answer;
 
 use super::*;
 
-const ROWS: usize = 3_000;
+pub(crate) const ROWS: usize = 3_000;
 
 /// A generated list: the file's rows (header first) and the reasons expected for the bad rows, by row
 /// number as a spreadsheet shows it.
-struct Generated {
+pub(crate) struct Generated {
     rows: Vec<Vec<String>>,
     bad: Vec<(i64, &'static str)>,
 }
@@ -20,7 +20,7 @@ impl Generated {
     /// `ROWS` change requests numbered from `first`, with these bad rows: a malformed date, an unknown
     /// status, an unknown municipality, a personal ID number, a repeated case id, a missing title and
     /// an unknown theme (bad only when themes are not created).
-    fn new(first: i64) -> Self {
+    pub(crate) fn new(first: i64) -> Self {
         let mut rows = vec![
             kommune_changes::domain::publication::COLUMNS
                 .map(str::to_owned)
@@ -89,7 +89,7 @@ impl Generated {
         Self { rows, bad }
     }
 
-    fn csv(&self) -> Vec<u8> {
+    pub(crate) fn csv(&self) -> Vec<u8> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         for row in &self.rows {
             writer.write_record(row).unwrap();
@@ -160,18 +160,26 @@ async fn import(
     file: &[u8],
     create_missing_themes: bool,
 ) -> Result<(pb::ImportReport, Vec<pb::ImportProgress>), Status> {
-    let mut messages = vec![pb::ImportChangeRequestsRequest {
+    let options = pb::ImportChangeRequestsRequest {
         part: Some(Part::Options(pb::ImportOptions {
             file_name: "aendringsoensker.csv".into(),
             create_missing_themes,
         })),
-    }];
-    messages.extend(
-        file.chunks(64 * 1024)
-            .map(|chunk| pb::ImportChangeRequestsRequest {
-                part: Some(Part::Chunk(chunk.to_vec())),
-            }),
-    );
+    };
+    let chunks = file
+        .chunks(64 * 1024)
+        .map(|chunk| pb::ImportChangeRequestsRequest {
+            part: Some(Part::Chunk(chunk.to_vec())),
+        });
+    upload(t, token, [options].into_iter().chain(chunks).collect()).await
+}
+
+/// Sends an import's messages; the report and the progress seen.
+async fn upload(
+    t: &TestChanges,
+    token: &str,
+    messages: Vec<pb::ImportChangeRequestsRequest>,
+) -> Result<(pb::ImportReport, Vec<pb::ImportProgress>), Status> {
     let mut answers = imports(t)
         .import_change_requests(bearer(tokio_stream::iter(messages), token))
         .await?
@@ -345,10 +353,7 @@ async fn files_that_cannot_be_imported_are_refused_whole() {
     let chunk_only = vec![pb::ImportChangeRequestsRequest {
         part: Some(Part::Chunk(list.csv())),
     }];
-    let status = imports(&t)
-        .import_change_requests(bearer(tokio_stream::iter(chunk_only), &t.admin))
-        .await
-        .unwrap_err();
+    let status = upload(&t, &t.admin, chunk_only).await.unwrap_err();
     assert_eq!(invalid_fields(&status), ["options"]);
 
     // Only consortium admins import.

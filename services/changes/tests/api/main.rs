@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod admin_tool;
 mod change_requests;
 mod imports;
 mod publications;
@@ -32,6 +33,7 @@ const ADMIN_KEY: &str = "changes-test-admin-key-0123456789";
 /// municipalities and a theme.
 struct TestChanges {
     changes: Channel,
+    changes_addr: std::net::SocketAddr,
     identity: Channel,
     clock: ManualClock,
     admin: String,
@@ -89,6 +91,7 @@ impl TestChanges {
         let identity = channel_to(identity_addr);
         let mut test = Self {
             changes: channel_to(changes_addr),
+            changes_addr,
             identity,
             clock,
             admin: String::new(),
