@@ -28,6 +28,12 @@ pub enum FileError {
     /// Neither CSV nor XLSX.
     #[error("is neither CSV (UTF-8 text) nor XLSX{0}")]
     UnknownFormat(&'static str),
+    /// A CSV file in another encoding than UTF-8.
+    #[error("is not UTF-8 text: save it as \"CSV UTF-8\" (or as XLSX)")]
+    NotUtf8,
+    /// A CSV file that cannot be read.
+    #[error("cannot be read as CSV: {0}")]
+    BadCsv(String),
     /// An XLSX file that cannot be read.
     #[error("is not a readable XLSX workbook: {0}")]
     BadWorkbook(String),
@@ -40,6 +46,8 @@ pub enum FileError {
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// How an XLS (Excel 97–2003) file begins.
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0];
+/// The day count of 31 December 9999, the last date a workbook holds.
+const DATE_SERIAL_MAX: f64 = 2_958_465.0;
 /// How far into a file binary content is looked for.
 const SNIFF_LEN: usize = 8 * 1024;
 
@@ -59,10 +67,10 @@ pub fn read(bytes: &[u8]) -> Result<Table, FileError> {
 }
 
 fn read_csv(bytes: &[u8]) -> Result<Table, FileError> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let count = |c: u8| first_line.iter().filter(|b| **b == c).count();
-    let delimiter = if count(b';') > count(b',') {
+    let text = std::str::from_utf8(bytes).map_err(|_| FileError::NotUtf8)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first_line = text.lines().next().unwrap_or_default();
+    let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
         b';'
     } else {
         b','
@@ -71,35 +79,47 @@ fn read_csv(bytes: &[u8]) -> Result<Table, FileError> {
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(bytes);
-    let mut records = reader.byte_records();
-    let header = match records.next() {
-        None => return Err(FileError::Empty),
-        Some(record) => record
-            .ok()
-            .and_then(|r| text_cells(&r).ok())
-            .ok_or(FileError::UnknownFormat(""))?,
-    };
+        .from_reader(text.as_bytes());
+    let mut header = None;
     let mut rows = Vec::new();
-    for (index, record) in records.enumerate() {
-        let number = index as u64 + 2;
-        let cells = match record {
-            Ok(record) => text_cells(&record),
-            Err(err) => Err(format!("cannot be read as CSV: {err}")),
-        };
-        if cells.as_ref().is_ok_and(|c| is_blank(c)) {
-            continue;
+    // A spreadsheet shows each record as one row, and each empty line (which CSV readers skip) as an
+    // empty row: a record's row is its line less the line breaks inside earlier records' cells.
+    let bytes = text.as_bytes();
+    let (mut counted_to, mut line, mut breaks_in_cells) = (0, 1, 0);
+    for record in reader.records() {
+        let record = record.map_err(|e| FileError::BadCsv(e.to_string()))?;
+        // Where the record really starts: its reported position is before the empty lines it skipped.
+        let mut start = record
+            .position()
+            .map_or(counted_to, |p| p.byte() as usize)
+            .max(counted_to);
+        while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            start += 1;
         }
-        rows.push(TableRow { number, cells });
+        line += bytes[counted_to..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        counted_to = start;
+        let row_number = line - breaks_in_cells;
+        breaks_in_cells += record
+            .iter()
+            .map(|f| f.matches('\n').count() as u64)
+            .sum::<u64>();
+        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
+        if header.is_none() {
+            header = Some(cells);
+        } else if !is_blank(&cells) {
+            rows.push(TableRow {
+                number: row_number,
+                cells: Ok(cells),
+            });
+        }
     }
-    Ok(Table { header, rows })
-}
-
-fn text_cells(record: &csv::ByteRecord) -> Result<Vec<String>, String> {
-    record
-        .iter()
-        .map(|field| String::from_utf8(field.to_vec()).map_err(|_| "is not UTF-8 text".to_owned()))
-        .collect()
+    Ok(Table {
+        header: header.ok_or(FileError::Empty)?,
+        rows,
+    })
 }
 
 fn is_blank(cells: &[String]) -> bool {
@@ -145,10 +165,13 @@ fn cell_text(cell: &Data) -> Result<String, String> {
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
         Data::Float(f) => f.to_string(),
         Data::Bool(b) => b.to_string(),
-        Data::DateTime(_) => cell
+        // A date is a day count from 1900; one outside the years 1900–9999 is no date (and is kept
+        // from the conversion, which cannot take every number).
+        Data::DateTime(date) if (0.0..=DATE_SERIAL_MAX).contains(&date.as_f64()) => cell
             .as_datetime()
             .map(|t| t.format("%d-%m-%Y %H:%M").to_string())
             .ok_or("holds a date the workbook cannot express")?,
+        Data::DateTime(_) => return Err("holds a date outside the years 1900–9999".to_owned()),
         Data::Error(err) => return Err(format!("holds the spreadsheet error {err}")),
     })
 }
@@ -177,6 +200,16 @@ mod tests {
             ],
             "the blank row 3 is left out; numbers are the spreadsheet's"
         );
+        let empty_lines =
+            read(b"\r\nA,B\r\n\r\n1,\"x\r\ny\"\r\n\r\n\r\n2,3\r\n").unwrap_or_default();
+        assert_eq!(
+            cells(&empty_lines)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>(),
+            [4, 7],
+            "empty lines are empty rows, as a spreadsheet shows them"
+        );
         let semicolon = read("A;B\nx,y;z\n".as_bytes()).unwrap_or_default();
         assert_eq!(semicolon.header, ["A", "B"]);
         assert_eq!(
@@ -186,10 +219,8 @@ mod tests {
     }
 
     #[test]
-    fn a_row_that_is_not_utf8_is_malformed_alone() {
-        let table = read(b"A,B\n\xff,1\n2,3\n").unwrap_or_default();
-        assert!(table.rows[0].cells.is_err());
-        assert!(table.rows[1].cells.is_ok());
+    fn a_csv_that_is_not_utf8_is_refused_whole() {
+        assert_eq!(read(b"A,B\n\xe6,1\n2,3\n").err(), Some(FileError::NotUtf8));
     }
 
     #[test]
@@ -214,5 +245,18 @@ mod tests {
         assert_eq!(cell_text(&Data::Float(55200.0)), Ok("55200".to_owned()));
         assert_eq!(cell_text(&Data::Float(1.5)), Ok("1.5".to_owned()));
         assert!(cell_text(&Data::Error(calamine::CellErrorType::Ref)).is_err());
+        let date = |value: f64| {
+            Data::DateTime(calamine::ExcelDateTime::new(
+                value,
+                calamine::ExcelDateTimeType::DateTime,
+                false,
+            ))
+        };
+        assert_eq!(
+            cell_text(&date(44351.463194444)),
+            Ok("04-06-2021 11:07".to_owned())
+        );
+        assert!(cell_text(&date(-1e12)).is_err());
+        assert!(cell_text(&date(f64::INFINITY)).is_err());
     }
 }

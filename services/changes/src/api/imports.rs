@@ -17,11 +17,22 @@ use crate::registry::{ImportOptions, ImportReport};
 /// The largest file an import takes.
 const FILE_MAX: usize = 64 * 1024 * 1024;
 
+/// An upload that broke off: a message over the size limit is the client's to fix.
+fn upload_failed(status: Status) -> Error {
+    let reason = match status.code() {
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
+            "has a message larger than the limit; send chunks of at most 1 MiB".to_owned()
+        }
+        _ => format!("was not received whole: {}", status.message()),
+    };
+    Error::invalid("file", reason)
+}
+
 /// Receives an upload: the options first, then the file's chunks.
 async fn receive(
     mut upload: Streaming<pb::ImportChangeRequestsRequest>,
 ) -> Result<(ImportOptions, Vec<u8>), Error> {
-    let options = match upload.message().await? {
+    let options = match upload.message().await.map_err(upload_failed)? {
         Some(pb::ImportChangeRequestsRequest {
             part: Some(Part::Options(options)),
         }) => options,
@@ -35,7 +46,7 @@ async fn receive(
     v.finish()?;
     let mut file = Vec::new();
     while let Some(message) = upload.next().await {
-        match message?.part {
+        match message.map_err(upload_failed)?.part {
             Some(Part::Chunk(chunk)) if file.len() + chunk.len() <= FILE_MAX => {
                 file.extend_from_slice(&chunk)
             }
@@ -45,7 +56,10 @@ async fn receive(
                     format!("is larger than {} MiB", FILE_MAX / 1024 / 1024),
                 ));
             }
-            _ => return Err(Error::invalid("options", "must be sent once, first")),
+            Some(Part::Options(_)) => {
+                return Err(Error::invalid("options", "must be sent once, first"));
+            }
+            None => return Err(Error::invalid("part", "is required: options or a chunk")),
         }
     }
     Ok((options, file))
@@ -94,6 +108,7 @@ impl pb::import_service_server::ImportService for ChangesApi {
         request: Request<Streaming<pb::ImportChangeRequestsRequest>>,
     ) -> Result<Response<Self::ImportChangeRequestsStream>, Status> {
         let caller = caller(&request)?;
+        let slot = self.registry.start_import(&caller)?;
         let upload = request.into_inner();
         let registry = self.registry.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(16);
@@ -109,7 +124,11 @@ impl pb::import_service_server::ImportService for ChangesApi {
                 let _ = tx.try_send(answer(Answer::Progress(progress)));
             };
             let outcome = match receive(upload).await {
-                Ok((options, file)) => registry.import(&caller, &file, options, progress).await,
+                Ok((options, file)) => {
+                    registry
+                        .import(slot, &caller, file, options, progress)
+                        .await
+                }
                 Err(err) => Err(err),
             };
             let last = match outcome {

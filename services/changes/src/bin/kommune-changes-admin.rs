@@ -80,6 +80,8 @@ enum Format {
     Xlsx,
 }
 
+/// The largest import report the tool reads.
+const REPORT_MAX: usize = 256 * 1024 * 1024;
 /// How much of a file one upload message carries.
 const UPLOAD_CHUNK: usize = 256 * 1024;
 
@@ -188,7 +190,9 @@ async fn import(
         }
     });
     let messages = tokio_stream::iter([options]).chain(messages);
+    // A report listing many rejected rows may be long.
     let mut answers = pb::import_service_client::ImportServiceClient::new(channel)
+        .max_decoding_message_size(REPORT_MAX)
         .import_change_requests(authorized(messages, token)?)
         .await
         .map_err(failed)?
@@ -281,7 +285,9 @@ async fn export(
         .map_err(failed)?
         .into_inner();
     // Written beside the output and renamed at the end, so a failed export leaves no half file.
-    let partial = output.with_extension("partial");
+    let mut partial = output.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
     let mut file = std::fs::File::create(&partial)
         .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
     let spinner = bar(0, "exporting {spinner} {bytes} {elapsed}");
@@ -305,7 +311,10 @@ async fn export(
             return Err(err);
         }
     };
-    std::fs::rename(&partial, output)?;
+    if let Err(err) = std::fs::rename(&partial, output) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(err.into());
+    }
     println!("wrote {} ({bytes} bytes)", output.display());
     Ok(())
 }

@@ -22,13 +22,19 @@ pub const REQUIRED: [&str; 6] = [
 pub struct Header {
     /// For each of [`COLUMNS`], its index in the file's rows.
     positions: [Option<usize>; COLUMNS.len()],
-    /// How many cells the header has.
-    width: usize,
 }
+
+/// How many unknown column names a refusal lists.
+const UNKNOWN_LISTED: usize = 5;
+/// How many characters of an unknown column name a refusal repeats.
+const UNKNOWN_NAME_SHOWN: usize = 40;
 
 impl Header {
     /// Reads a header row: published column names in any order, matched without regard to case or
-    /// surrounding spaces. Unknown, repeated or missing required columns refuse the whole file.
+    /// surrounding spaces; blank header cells are unnamed columns that rows must leave blank. Unknown,
+    /// repeated or missing required columns refuse the whole file (the refusal quotes a few unknown
+    /// names, shortened, and never one holding a personal ID number: a file without a header row
+    /// would otherwise have its first row repeated).
     pub fn read(names: &[String]) -> Result<Self, String> {
         let mut positions = [None; COLUMNS.len()];
         let mut unknown = Vec::new();
@@ -39,10 +45,22 @@ impl Header {
                     return Err(format!("has the column {name} twice"));
                 }
                 Some(column) => positions[column] = Some(index),
-                None => unknown.push(format!("\"{name}\"")),
+                None if name.is_empty() => {}
+                None if kommune_platform::pii::contains_personal_id(name) => {
+                    unknown.push("(a cell holding a personal ID number)".to_owned());
+                }
+                None => unknown.push(format!(
+                    "\"{}\"",
+                    name.chars().take(UNKNOWN_NAME_SHOWN).collect::<String>()
+                )),
             }
         }
         if !unknown.is_empty() {
+            let more = unknown.len().saturating_sub(UNKNOWN_LISTED);
+            unknown.truncate(UNKNOWN_LISTED);
+            if more > 0 {
+                unknown.push(format!("and {more} more"));
+            }
             return Err(format!(
                 "has unknown columns {}; the published columns are {}",
                 unknown.join(", "),
@@ -56,10 +74,12 @@ impl Header {
         if !missing.is_empty() {
             return Err(format!("lacks the columns {}", missing.join(", ")));
         }
-        Ok(Self {
-            positions,
-            width: names.len(),
-        })
+        Ok(Self { positions })
+    }
+
+    /// Whether a cell stands under one of the published columns.
+    fn is_named(&self, index: usize) -> bool {
+        self.positions.contains(&Some(index))
     }
 
     /// The case id a row holds as written, for reporting a row that cannot be read; empty when it
@@ -121,26 +141,31 @@ pub fn read_row(
     cells: &[String],
     statuses: &[(i32, String)],
 ) -> Result<Row, String> {
-    if cells.len() > header.width && cells[header.width..].iter().any(|c| !c.trim().is_empty()) {
-        return Err(format!(
-            "has {} cells where the header has {}",
-            cells.len(),
-            header.width
-        ));
-    }
-    let mut problems = Vec::new();
-    for (index, cell) in cells.iter().enumerate() {
-        if kommune_platform::pii::contains_personal_id(cell) {
+    // A personal ID number is the only problem told of its row, so no other reason can quote it.
+    let personal_ids: Vec<String> = cells
+        .iter()
+        .enumerate()
+        .filter(|(_, cell)| kommune_platform::pii::contains_personal_id(cell))
+        .map(|(index, _)| {
             let name = header
                 .positions
                 .iter()
                 .position(|p| *p == Some(index))
-                .map_or("a cell", |c| COLUMNS[c]);
-            problems.push(format!(
-                "{name}: holds a personal ID number (CPR or personnummer)"
-            ));
-        }
+                .map_or("a cell outside the columns", |c| COLUMNS[c]);
+            format!("{name}: holds a personal ID number (CPR or personnummer)")
+        })
+        .collect();
+    if !personal_ids.is_empty() {
+        return Err(personal_ids.join("; "));
     }
+    let outside = cells
+        .iter()
+        .enumerate()
+        .any(|(index, cell)| !header.is_named(index) && !cell.trim().is_empty());
+    if outside {
+        return Err("has filled cells outside the published columns of the header".to_owned());
+    }
+    let mut problems = Vec::new();
     let mut text = |name: &str, required: bool, max: usize| {
         let value = header.cell(cells, name);
         if required && value.is_empty() {
@@ -158,7 +183,7 @@ pub fn read_row(
     let workaround = text("Workaround", false, TEXT_MAX);
     let municipality = text("Municipality name", true, super::NAME_MAX);
     let status = text("Status", true, super::NAME_MAX);
-    let created = text("Created", true, TEXT_MAX);
+    let created = text("Created", true, super::NAME_MAX);
     let related = related_cases(header.cell(cells, "Related cases"));
     if related
         .iter()
@@ -197,6 +222,56 @@ pub fn read_row(
         }),
         _ => Err(problems.join("; ")),
     }
+}
+
+/// A row an import refuses, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRow {
+    /// Its number as a spreadsheet shows it (the header is row 1).
+    pub row_number: u64,
+    /// Its case id as written (empty if that holds a personal ID number).
+    pub case_id: String,
+    /// Why, naming the columns at fault.
+    pub reason: String,
+}
+
+/// Reads every row of a file (its number and its cells, or why they cannot be read): the good rows
+/// with their numbers, and the rejected ones. A case id already on an earlier row rejects the later one.
+pub fn read_rows(
+    header: &Header,
+    rows: impl IntoIterator<Item = (u64, Result<Vec<String>, String>)>,
+    statuses: &[(i32, String)],
+) -> (Vec<(u64, Row)>, Vec<RejectedRow>) {
+    let mut first_row_of = std::collections::HashMap::new();
+    let mut good = Vec::new();
+    let mut rejected = Vec::new();
+    for (row_number, cells) in rows {
+        let case_id = cells
+            .as_ref()
+            .map(|cells| header.case_id(cells).to_owned())
+            .unwrap_or_default();
+        let read = cells
+            .and_then(|cells| read_row(header, &cells, statuses))
+            .and_then(|row| {
+                let key = super::format_key(&row.key.0, row.key.1);
+                match first_row_of.insert(key.clone(), row_number) {
+                    Some(first) => {
+                        first_row_of.insert(key.clone(), first);
+                        Err(format!("Case Id: {key} is also on row {first}"))
+                    }
+                    None => Ok(row),
+                }
+            });
+        match read {
+            Ok(row) => good.push((row_number, row)),
+            Err(reason) => rejected.push(RejectedRow {
+                row_number,
+                case_id,
+                reason,
+            }),
+        }
+    }
+    (good, rejected)
 }
 
 /// The related cases of a cell: comma-separated, blanks left out.
@@ -289,6 +364,22 @@ mod tests {
         assert!(missing.is_err_and(|e| e.contains("Status, Municipality name, Created")));
         let twice = Header::read(&strings(&["Title", "title"]));
         assert!(twice.is_err_and(|e| e.contains("twice")));
+        let blank = Header::read(&[strings(&COLUMNS), strings(&["", " "])].concat());
+        assert!(blank.is_ok(), "blank header cells are unnamed columns");
+        let first_row_as_header = Header::read(&strings(&[
+            "Borger 0101901234",
+            "x",
+            "y",
+            "z",
+            "v",
+            "w",
+            "u",
+        ]));
+        let refusal = first_row_as_header.err().unwrap_or_default();
+        assert!(
+            !refusal.contains("0101901234") && refusal.contains("and 2 more"),
+            "{refusal}"
+        );
     }
 
     #[test]
@@ -343,12 +434,42 @@ mod tests {
     }
 
     #[test]
-    fn extra_cells_are_malformed_unless_blank() {
+    fn cells_outside_the_columns_are_malformed_unless_blank() {
+        let header = Header::read(&[strings(&COLUMNS), strings(&[""])].concat())
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut cells = row(&[]);
         cells.push(String::new());
-        assert!(read_row(&header(), &cells, &statuses()).is_ok());
-        cells.push("x".to_owned());
-        assert!(read_row(&header(), &cells, &statuses()).is_err_and(|e| e.contains("12 cells")));
+        assert!(read_row(&header, &cells, &statuses()).is_ok());
+        cells[10] = "x".to_owned();
+        assert!(
+            read_row(&header, &cells, &statuses())
+                .is_err_and(|e| e.contains("outside the published columns"))
+        );
+        cells[10] = String::new();
+        cells.push("y".to_owned());
+        assert!(read_row(&header, &cells, &statuses()).is_err());
+    }
+
+    #[test]
+    fn a_case_id_on_an_earlier_row_rejects_the_later_one() {
+        let rows = [
+            (2, Ok(row(&[]))),
+            (3, Err("is not text".to_owned())),
+            (4, Ok(row(&[("Case Id", " KOMBITKY-55200 ")]))),
+            (5, Ok(row(&[("Case Id", "KOMBITKY-55201")]))),
+        ];
+        let (good, rejected) = read_rows(&header(), rows, &statuses());
+        assert_eq!(good.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(
+            rejected
+                .iter()
+                .map(|r| (r.row_number, r.reason.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (3, "is not text"),
+                (4, "Case Id: KOMBITKY-55200 is also on row 2")
+            ]
+        );
     }
 
     #[test]

@@ -51,16 +51,21 @@ pub fn format_key(prefix: &str, number: i64) -> String {
     format!("{prefix}-{number}")
 }
 
+/// The highest number a key may have: far above any real list, far below where counting overflows.
+pub const KEY_NUMBER_MAX: i64 = 999_999_999;
+
 /// Parses a published key into its prefix and number.
 pub fn parse_key(key: &str) -> Result<(String, i64), String> {
     let invalid = || {
-        "must be a prefix of capital letters, a dash and a number, e.g. KOMBITKY-55200".to_owned()
+        format!(
+            "must be a prefix of capital letters, a dash and a number up to {KEY_NUMBER_MAX}, e.g. KOMBITKY-55200"
+        )
     };
     let (prefix, number) = key.trim().split_once('-').ok_or_else(invalid)?;
     let prefix_ok =
         (2..=20).contains(&prefix.len()) && prefix.chars().all(|c| c.is_ascii_uppercase());
     let number: i64 = number.parse().map_err(|_| invalid())?;
-    if !prefix_ok || number <= 0 {
+    if !prefix_ok || !(1..=KEY_NUMBER_MAX).contains(&number) {
         return Err(invalid());
     }
     Ok((prefix.to_owned(), number))
@@ -111,6 +116,7 @@ mod tests {
             "K-1",
             "KOMBITKY-0",
             "KOMBITKY-1x",
+            "KOMBITKY-9223372036854775807",
         ] {
             assert!(parse_key(bad).is_err(), "{bad}");
         }

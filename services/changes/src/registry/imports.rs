@@ -2,9 +2,11 @@
 //! good ones are written a batch at a time (each batch one transaction), and a case id already held
 //! is left as it is, so an import run again completes without duplicating anything.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use kommune_platform::Error;
@@ -15,13 +17,19 @@ use kommune_proto::changes::v1 as pb;
 
 use super::{ADMINS, Registry};
 use crate::domain;
-use crate::domain::import::{self, Header, Row, municipality_match_key, name_match_key};
+use crate::domain::import::{
+    self, Header, RejectedRow, Row, municipality_match_key, name_match_key,
+};
 use crate::files;
 use crate::store::change_requests;
 use crate::store::reference::{self, subthemes, themes};
 
 /// How many rows one transaction writes.
 const BATCH: usize = 250;
+/// How many keys one query looks up.
+const LOOKUP: usize = 1_000;
+/// How many rejected rows the import's audit record lists (the report lists them all).
+const REJECTED_AUDITED: usize = 1_000;
 
 /// How to import a file.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +45,7 @@ pub struct ImportOptions {
 pub struct ImportReport {
     /// The import's id (its audit trail's).
     pub import_id: String,
-    /// Rows in the file below the header.
+    /// Rows in the file below the header, blank rows not counted.
     pub rows_read: u64,
     /// Change requests created.
     pub imported: u64,
@@ -47,17 +55,6 @@ pub struct ImportReport {
     pub rejected: Vec<RejectedRow>,
     /// Themes and subthemes created.
     pub created_themes: Vec<CreatedTheme>,
-}
-
-/// A row an import rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RejectedRow {
-    /// Its number as a spreadsheet shows it.
-    pub row_number: u64,
-    /// Its case id as written.
-    pub case_id: String,
-    /// Why.
-    pub reason: String,
 }
 
 /// A theme or subtheme an import created.
@@ -71,11 +68,24 @@ pub struct CreatedTheme {
     pub id: String,
 }
 
+/// The right to run an import: one at a time per replica, so uploads cannot pile up in memory. The
+/// slot is free again when this is dropped.
+pub struct ImportSlot {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The one import slot of a registry.
+pub(super) fn import_slots() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(1))
+}
+
 /// A row ready to write: read, and its names matched with stored ids.
 struct Accepted {
     number: u64,
     row: Row,
     municipality_id: String,
+    theme_id: String,
+    subtheme_id: Option<String>,
 }
 
 /// Stored themes and subthemes by the names they are matched on.
@@ -94,102 +104,192 @@ impl Themes {
         self.subthemes
             .get(&(theme_id.to_owned(), name_match_key(name)))
     }
+
+    /// The theme and subtheme ids of a row, or why it has none.
+    fn of(&self, row: &Row) -> Result<(String, Option<String>), String> {
+        let hint = "(import with create_missing_themes to create it)";
+        let theme_id = self
+            .theme(&row.theme)
+            .ok_or_else(|| format!("Changetheme: no theme is named {} {hint}", row.theme))?;
+        let subtheme_id = match &row.subtheme {
+            None => None,
+            Some(name) => Some(self.subtheme(theme_id, name).cloned().ok_or_else(|| {
+                format!(
+                    "Subtheme: theme {} has no subtheme named {name} {hint}",
+                    row.theme
+                )
+            })?),
+        };
+        Ok((theme_id.clone(), subtheme_id))
+    }
+}
+
+/// A theme or subtheme that another writer created first: the import is to be run again.
+fn raced(err: Error) -> Error {
+    match err {
+        Error::AlreadyExists { description, .. } => Error::Aborted(format!(
+            "{description}: it was written while this import ran; run the import again"
+        )),
+        other => other,
+    }
 }
 
 impl Registry {
-    /// Imports the change requests of a CSV or XLSX file (consortium admins), telling `progress`
-    /// (rows done, rows in all) as it goes. A file that cannot be read, or whose header is not the
-    /// published columns, is INVALID_ARGUMENT on `file`; bad rows are reported, not fatal.
+    /// Checks that the caller may import (consortium admins) and takes the import slot; another import
+    /// running here is ABORTED. Called before the file is received.
+    pub fn start_import(&self, caller: &Caller) -> Result<ImportSlot, Error> {
+        caller.require_any_role(&ADMINS, "importing change requests")?;
+        self.import_slots
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| ImportSlot { _permit: permit })
+            .map_err(|_| {
+                Error::Aborted(
+                    "another import is running; run this one when it has finished".into(),
+                )
+            })
+    }
+
+    /// Imports the change requests of a CSV or XLSX file, telling `progress` (rows done, rows in all)
+    /// as it goes. A file that cannot be read, or whose header is not the published columns, is
+    /// INVALID_ARGUMENT on `file`; bad rows are reported, not fatal. The import is audited under
+    /// entity type `import` whether it completes or fails part-way.
     pub async fn import(
         &self,
+        _slot: ImportSlot,
         caller: &Caller,
-        file: &[u8],
+        file: Vec<u8>,
         options: ImportOptions,
-        mut progress: impl FnMut(u64, u64),
+        progress: impl FnMut(u64, u64),
     ) -> Result<ImportReport, Error> {
-        caller.require_any_role(&ADMINS, "importing change requests")?;
-        let table = files::read(file).map_err(|e| Error::invalid("file", e.to_string()))?;
-        let header = Header::read(&table.header).map_err(|e| Error::invalid("file", e))?;
+        let mut report = ImportReport {
+            import_id: Uuid::now_v7().to_string(),
+            ..ImportReport::default()
+        };
+        let outcome = self
+            .run_import(caller, file, &options, progress, &mut report)
+            .await;
+        report.rejected.sort_by_key(|r| r.row_number);
+        if !matches!(&outcome, Err(Error::InvalidArgument(..))) {
+            self.record_import(caller, &options, &report, outcome.as_ref().err())
+                .await?;
+        }
+        outcome.map(|()| report)
+    }
+
+    async fn run_import(
+        &self,
+        caller: &Caller,
+        file: Vec<u8>,
+        options: &ImportOptions,
+        mut progress: impl FnMut(u64, u64),
+        report: &mut ImportReport,
+    ) -> Result<(), Error> {
         let statuses: Vec<(i32, String)> = reference::all_statuses(&self.db)
             .await?
             .into_iter()
             .map(|s| (s.code, s.name))
             .collect();
-        let municipalities = self.municipalities_by_name(caller).await?;
-        let mut report = ImportReport {
-            import_id: Uuid::now_v7().to_string(),
-            rows_read: table.rows.len() as u64,
-            ..ImportReport::default()
-        };
-        let mut first_row_of: HashMap<String, u64> = HashMap::new();
-        let mut accepted = Vec::new();
-        for table_row in table.rows {
-            let case_id = table_row
-                .cells
-                .as_ref()
-                .ok()
-                .map(|cells| header.case_id(cells).to_owned())
-                .unwrap_or_default();
-            let read = table_row
-                .cells
-                .and_then(|cells| import::read_row(&header, &cells, &statuses))
-                .and_then(|row| {
-                    let canonical = domain::format_key(&row.key.0, row.key.1);
-                    if let Some(first) = first_row_of.get(&canonical) {
-                        return Err(format!("Case Id: {canonical} is also on row {first}"));
-                    }
-                    first_row_of.insert(canonical, table_row.number);
-                    match municipalities.get(&municipality_match_key(&row.municipality)) {
-                        Some(Some(id)) => Ok(Accepted {
-                            number: table_row.number,
-                            municipality_id: id.clone(),
-                            row,
-                        }),
-                        Some(None) => Err(format!(
-                            "Municipality name: {} matches several municipalities",
-                            row.municipality
-                        )),
-                        None => Err(format!(
-                            "Municipality name: no municipality is named {}",
-                            row.municipality
-                        )),
-                    }
-                });
-            match read {
-                Ok(row) => accepted.push(row),
-                Err(reason) => report.rejected.push(RejectedRow {
-                    row_number: table_row.number,
-                    case_id,
-                    reason,
-                }),
-            }
-        }
-        let themes = self
-            .themes_for(caller, &accepted, &options, &mut report)
-            .await?;
-        let mut writable = Vec::new();
-        for row in accepted {
-            match themes_of(&themes, &row.row) {
-                Ok(ids) => writable.push((row, ids)),
-                Err(reason) => report.rejected.push(RejectedRow {
-                    row_number: row.number,
-                    case_id: row.row.case_id,
-                    reason,
-                }),
-            }
-        }
-        let mut done = report.rejected.len() as u64;
+        // Reading and judging a large file is CPU work: off the async workers.
+        let (rows, rejected) = tokio::task::spawn_blocking(move || {
+            let table = files::read(&file).map_err(|e| Error::invalid("file", e.to_string()))?;
+            let header = Header::read(&table.header).map_err(|e| Error::invalid("file", e))?;
+            let rows = table.rows.into_iter().map(|r| (r.number, r.cells));
+            Ok::<_, Error>(import::read_rows(&header, rows, &statuses))
+        })
+        .await
+        .map_err(Error::internal)??;
+        report.rows_read = (rows.len() + rejected.len()) as u64;
+        report.rejected = rejected;
+        let rows = self.not_held(rows, report).await?;
+        let rows = self.matched(caller, rows, options, report).await?;
+        let mut done = report.rows_read - rows.len() as u64;
         progress(done, report.rows_read);
-        for batch in writable.chunks(BATCH) {
+        for batch in rows.chunks(BATCH) {
             let (imported, present) = self.write_batch(caller, &report.import_id, batch).await?;
             report.imported += imported;
             report.already_present += present;
             done += batch.len() as u64;
             progress(done, report.rows_read);
         }
-        report.rejected.sort_by_key(|r| r.row_number);
-        self.record_import(caller, &options, &report).await?;
-        Ok(report)
+        Ok(())
+    }
+
+    /// The rows whose case id is not held yet; the others are counted as already present and not
+    /// judged further (a theme or municipality renamed since does not matter to them).
+    async fn not_held(
+        &self,
+        rows: Vec<(u64, Row)>,
+        report: &mut ImportReport,
+    ) -> Result<Vec<(u64, Row)>, Error> {
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|(_, row)| domain::format_key(&row.key.0, row.key.1))
+            .collect();
+        let mut held = HashSet::new();
+        for chunk in keys.chunks(LOOKUP) {
+            held.extend(change_requests::held_keys(&self.db, chunk).await?);
+        }
+        report.already_present += held.len() as u64;
+        Ok(rows
+            .into_iter()
+            .zip(keys)
+            .filter(|(_, key)| !held.contains(key))
+            .map(|(row, _)| row)
+            .collect())
+    }
+
+    /// The rows with their municipality, theme and subtheme ids; rows naming unknown ones are
+    /// rejected, except themes and subthemes the import is told to create.
+    async fn matched(
+        &self,
+        caller: &Caller,
+        rows: Vec<(u64, Row)>,
+        options: &ImportOptions,
+        report: &mut ImportReport,
+    ) -> Result<Vec<Accepted>, Error> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let municipalities = self.municipalities_by_name(caller).await?;
+        let mut with_municipality = Vec::new();
+        for (number, row) in rows {
+            let found = municipalities.get(&municipality_match_key(&row.municipality));
+            let reason = match found {
+                Some(Some(id)) => {
+                    with_municipality.push((number, row, id.clone()));
+                    continue;
+                }
+                Some(None) => "matches several municipalities",
+                None => "is no municipality's name",
+            };
+            report.rejected.push(RejectedRow {
+                row_number: number,
+                reason: format!("Municipality name: {} {reason}", row.municipality),
+                case_id: row.case_id,
+            });
+        }
+        let themes = self
+            .themes_for(caller, &with_municipality, options, report)
+            .await?;
+        let mut accepted = Vec::new();
+        for (number, row, municipality_id) in with_municipality {
+            match themes.of(&row) {
+                Ok((theme_id, subtheme_id)) => accepted.push(Accepted {
+                    number,
+                    row,
+                    municipality_id,
+                    theme_id,
+                    subtheme_id,
+                }),
+                Err(reason) => report.rejected.push(RejectedRow {
+                    row_number: number,
+                    case_id: row.case_id,
+                    reason,
+                }),
+            }
+        }
+        Ok(accepted)
     }
 
     /// Every municipality by the name it is matched on; `None` where a name matches several.
@@ -207,12 +307,12 @@ impl Registry {
         Ok(by_name)
     }
 
-    /// The stored themes and subthemes, with the missing ones the rows name created first when the
-    /// import is told to (each audited, and reported).
+    /// The stored themes and subthemes, with the missing ones the rows name created first (in one
+    /// transaction, each audited and reported) when the import is told to.
     async fn themes_for(
         &self,
         caller: &Caller,
-        rows: &[Accepted],
+        rows: &[(u64, Row, String)],
         options: &ImportOptions,
         report: &mut ImportReport,
     ) -> Result<Themes, Error> {
@@ -226,11 +326,13 @@ impl Registry {
                 subtheme.id,
             );
         }
-        if !options.create_missing_themes {
+        let missing = rows.iter().any(|(_, row, _)| known.of(row).is_err());
+        if !options.create_missing_themes || !missing {
             return Ok(known);
         }
+        let mut created = Vec::new();
         let txn = kommune_platform::db::begin(&self.db).await?;
-        for Accepted { row, .. } in rows {
+        for (_, row, _) in rows {
             let theme_id = match known.theme(&row.theme) {
                 Some(id) => id.clone(),
                 None => {
@@ -241,14 +343,15 @@ impl Registry {
                             name: row.theme.clone(),
                         },
                     )
-                    .await?;
+                    .await
+                    .map_err(raced)?;
                     let payload = json!({"name": theme.name, "import_id": report.import_id});
                     audit::record(
                         &txn,
                         self.audit(caller, "theme", &theme.id, "create", payload),
                     )
                     .await?;
-                    report.created_themes.push(CreatedTheme {
+                    created.push(CreatedTheme {
                         theme: theme.name.clone(),
                         subtheme: None,
                         id: theme.id.clone(),
@@ -269,14 +372,15 @@ impl Registry {
                         name: name.clone(),
                     },
                 )
-                .await?;
+                .await
+                .map_err(raced)?;
                 let payload = json!({"theme_id": theme_id, "name": subtheme.name, "import_id": report.import_id});
                 audit::record(
                     &txn,
                     self.audit(caller, "subtheme", &subtheme.id, "create", payload),
                 )
                 .await?;
-                report.created_themes.push(CreatedTheme {
+                created.push(CreatedTheme {
                     theme: row.theme.clone(),
                     subtheme: Some(subtheme.name.clone()),
                     id: subtheme.id.clone(),
@@ -287,6 +391,7 @@ impl Registry {
             }
         }
         txn.commit().await?;
+        report.created_themes = created;
         Ok(known)
     }
 
@@ -296,29 +401,37 @@ impl Registry {
         &self,
         caller: &Caller,
         import_id: &str,
-        batch: &[(Accepted, (String, Option<String>))],
+        batch: &[Accepted],
     ) -> Result<(u64, u64), Error> {
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let keys: Vec<String> = batch
             .iter()
-            .map(|(a, _)| domain::format_key(&a.row.key.0, a.row.key.1))
+            .map(|a| domain::format_key(&a.row.key.0, a.row.key.1))
             .collect();
+        // Held since the import began (another writer): left as they are, like any held key.
         let held = change_requests::held_keys(&txn, &keys).await?;
+        let highest_own = batch
+            .iter()
+            .filter(|a| a.row.key.0 == self.key_prefix)
+            .map(|a| a.row.key.1)
+            .max();
+        if let Some(number) = highest_own {
+            change_requests::reserve_number(&txn, number).await?;
+        }
         let mut imported = 0;
-        for ((accepted, (theme_id, subtheme_id)), key) in batch.iter().zip(keys) {
+        for (accepted, key) in batch.iter().zip(keys) {
             if held.contains(&key) {
                 continue;
             }
             let row = &accepted.row;
-            change_requests::reserve_number(&txn, row.key.1).await?;
             let cr = change_requests::insert(
                 &txn,
                 change_requests::Model {
                     id: Uuid::now_v7().to_string(),
                     key,
-                    theme_id: theme_id.clone(),
-                    subtheme_id: subtheme_id.clone(),
+                    theme_id: accepted.theme_id.clone(),
+                    subtheme_id: accepted.subtheme_id.clone(),
                     title: row.title.clone(),
                     description: row.description.clone(),
                     workaround: row.workaround.clone(),
@@ -335,12 +448,7 @@ impl Registry {
                 },
             )
             .await
-            .map_err(|err| match err {
-                Error::AlreadyExists { description, .. } => Error::Aborted(format!(
-                    "{description}: it was written while this import ran; run the import again"
-                )),
-                other => other,
-            })?;
+            .map_err(raced)?;
             let payload = json!({"key": cr.key, "title": cr.title, "theme_id": cr.theme_id, "asking_municipality_id": cr.asking_municipality_id, "status_code": cr.status_code, "import_id": import_id, "row": accepted.number});
             audit::record(
                 &txn,
@@ -360,16 +468,18 @@ impl Registry {
         Ok((imported, held.len() as u64))
     }
 
-    /// The import's own audit record: what file, and what came of it.
+    /// The import's own audit record: the file, what came of it, and why it stopped if it failed.
     async fn record_import(
         &self,
         caller: &Caller,
         options: &ImportOptions,
         report: &ImportReport,
+        failure: Option<&Error>,
     ) -> Result<(), Error> {
         let rejected: Vec<_> = report
             .rejected
             .iter()
+            .take(REJECTED_AUDITED)
             .map(|r| json!({"row": r.row_number, "case_id": r.case_id, "reason": r.reason}))
             .collect();
         let created: Vec<_> = report
@@ -379,11 +489,14 @@ impl Registry {
             .collect();
         let payload = json!({
             "file_name": options.file_name,
+            "create_missing_themes": options.create_missing_themes,
             "rows_read": report.rows_read,
             "imported": report.imported,
             "already_present": report.already_present,
+            "rejected_count": report.rejected.len(),
             "rejected": rejected,
             "created_themes": created,
+            "failure": failure.map(ToString::to_string),
         });
         let txn = kommune_platform::db::begin(&self.db).await?;
         audit::record(
@@ -394,22 +507,4 @@ impl Registry {
         txn.commit().await?;
         Ok(())
     }
-}
-
-/// The theme and subtheme ids of a row, or why it has none.
-fn themes_of(themes: &Themes, row: &Row) -> Result<(String, Option<String>), String> {
-    let hint = "(import with create_missing_themes to create it)";
-    let theme_id = themes
-        .theme(&row.theme)
-        .ok_or_else(|| format!("Changetheme: no theme is named {} {hint}", row.theme))?;
-    let subtheme_id = match &row.subtheme {
-        None => None,
-        Some(name) => Some(themes.subtheme(theme_id, name).cloned().ok_or_else(|| {
-            format!(
-                "Subtheme: theme {} has no subtheme named {name} {hint}",
-                row.theme
-            )
-        })?),
-    };
-    Ok((theme_id.clone(), subtheme_id))
 }

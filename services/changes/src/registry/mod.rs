@@ -28,7 +28,7 @@ use crate::store::releases;
 mod imports;
 mod publications;
 
-pub use imports::{CreatedTheme, ImportOptions, ImportReport, RejectedRow};
+pub use imports::{CreatedTheme, ImportOptions, ImportReport, ImportSlot};
 
 /// A change request to create (validated).
 #[derive(Debug, Clone)]
@@ -60,6 +60,7 @@ pub struct Registry {
     outbox: Outbox,
     key_prefix: String,
     identity: tonic::transport::Channel,
+    import_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 const ADMINS: [Role; 1] = [Role::ConsortiumAdmin];
@@ -94,6 +95,7 @@ impl Registry {
             outbox: Outbox::new(),
             key_prefix,
             identity,
+            import_slots: imports::import_slots(),
         }
     }
 
@@ -307,7 +309,9 @@ impl Registry {
             }
             let key = match &new.key {
                 Some((prefix, number)) => {
-                    change_requests::reserve_number(txn, *number).await?;
+                    if *prefix == self.key_prefix {
+                        change_requests::reserve_number(txn, *number).await?;
+                    }
                     domain::format_key(prefix, *number)
                 }
                 None => domain::format_key(&self.key_prefix, change_requests::next_number(txn).await?),

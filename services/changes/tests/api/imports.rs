@@ -18,8 +18,8 @@ pub(crate) struct Generated {
 
 impl Generated {
     /// `ROWS` change requests numbered from `first`, with these bad rows: a malformed date, an unknown
-    /// status, an unknown municipality, a personal ID number, a repeated case id, a missing title and
-    /// an unknown theme (bad only when themes are not created).
+    /// status, an unknown municipality, personal ID numbers (as the case id, in a description), a
+    /// repeated case id, a missing title and an unknown theme (bad only when themes are not created).
     pub(crate) fn new(first: i64) -> Self {
         let mut rows = vec![
             kommune_changes::domain::publication::COLUMNS
@@ -68,10 +68,11 @@ impl Generated {
             777,
             7,
             "Atlantis Kommune",
-            "Municipality name: no municipality is named",
+            "Municipality name: Atlantis Kommune is no municipality's name",
         );
+        spoil(1500, 2, "0101901234", "Case Id: holds a personal ID number");
         spoil(
-            1500,
+            1501,
             4,
             "Borgerens cpr er 0101901234",
             "Description: holds a personal ID number",
@@ -256,10 +257,13 @@ async fn a_generated_csv_list_imports_all_but_its_bad_rows_and_exports_as_it_cam
     let list = Generated::new(50_001);
     let (report, progress) = import(&t, &t.admin, &list.csv(), false).await.unwrap();
     assert_eq!(report.rows_read, ROWS as i64);
-    assert_eq!(report.imported_count, ROWS as i64 - 7);
+    assert_eq!(report.imported_count, ROWS as i64 - 8);
     assert_eq!(report.already_present_count, 0);
     assert_rejected(&report, &list.bad);
-    assert!(!report.rejected_rows[3].reason.contains("0101901234"));
+    assert_eq!(
+        report.rejected_rows[3].case_id, "",
+        "a personal ID number is never repeated"
+    );
     assert!(report.created_themes.is_empty());
     let last = progress.last().unwrap();
     assert_eq!(
@@ -270,8 +274,8 @@ async fn a_generated_csv_list_imports_all_but_its_bad_rows_and_exports_as_it_cam
     // Again, told to create themes: only the row of the unknown theme is new.
     let (again, _) = import(&t, &t.admin, &list.csv(), true).await.unwrap();
     assert_eq!(again.imported_count, 1);
-    assert_eq!(again.already_present_count, ROWS as i64 - 7);
-    assert_rejected(&again, &list.bad[..6]);
+    assert_eq!(again.already_present_count, ROWS as i64 - 8);
+    assert_rejected(&again, &list.bad[..7]);
     let created: Vec<_> = again
         .created_themes
         .iter()
@@ -305,7 +309,7 @@ async fn a_generated_xlsx_list_with_date_cells_imports_the_same_way() {
     let t = TestChanges::start().await;
     let list = Generated::new(70_001);
     let (report, _) = import(&t, &t.admin, &list.xlsx(), false).await.unwrap();
-    assert_eq!(report.imported_count, ROWS as i64 - 7);
+    assert_eq!(report.imported_count, ROWS as i64 - 8);
     assert_rejected(&report, &list.bad);
     assert_eq!(exported_csv(&t).await, list.good_rows(false));
 
@@ -323,7 +327,7 @@ async fn a_generated_xlsx_list_with_date_cells_imports_the_same_way() {
     let (again, _) = import(&t, &t.admin, &file.xlsx(), false).await.unwrap();
     assert_eq!(
         (again.imported_count, again.already_present_count),
-        (0, ROWS as i64 - 7)
+        (0, ROWS as i64 - 8)
     );
     assert!(again.rejected_rows.is_empty(), "{:?}", again.rejected_rows);
 }
