@@ -170,6 +170,17 @@ impl Registry {
             .run_import(caller, file, &options, progress, &mut report)
             .await;
         report.rejected.sort_by_key(|r| r.row_number);
+        tracing::info!(
+            import_id = %report.import_id,
+            file_name = %options.file_name,
+            rows_read = report.rows_read,
+            imported = report.imported,
+            already_present = report.already_present,
+            rejected = report.rejected.len(),
+            themes_created = report.created_themes.len(),
+            failed = outcome.is_err(),
+            "import finished"
+        );
         if !matches!(&outcome, Err(Error::InvalidArgument(..))) {
             self.record_import(caller, &options, &report, outcome.as_ref().err())
                 .await?;
