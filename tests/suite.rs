@@ -81,6 +81,7 @@ impl Suite {
             key_prefix: kommune_changes::domain::DEFAULT_KEY_PREFIX.to_owned(),
             trusted_issuers: Vec::new(),
             clock: Arc::new(SystemClock),
+            timeline_sweep_interval: kommune_changes::DEFAULT_TIMELINE_SWEEP_INTERVAL,
         })
         .await
         .unwrap();

@@ -143,6 +143,7 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                     key_prefix: kommune_changes::domain::DEFAULT_KEY_PREFIX.to_owned(),
                     trusted_issuers: trusted_issuers.clone(),
                     clock: clock.clone(),
+                    timeline_sweep_interval: kommune_changes::DEFAULT_TIMELINE_SWEEP_INTERVAL,
                 })
                 .await?;
                 tasks.push(tokio::spawn(async move {

@@ -40,12 +40,20 @@ pub struct Options {
     pub trusted_issuers: Vec<TrustedIssuer>,
     /// The clock.
     pub clock: SharedClock,
+    /// How often the releases' change requests are moved on along their timelines.
+    pub timeline_sweep_interval: std::time::Duration,
 }
+
+/// How often the timeline sweep runs unless configured otherwise: phases change at midnight, so
+/// statuses follow within the hour.
+pub const DEFAULT_TIMELINE_SWEEP_INTERVAL: std::time::Duration =
+    std::time::Duration::from_secs(60 * 60);
 
 /// A built changes service, ready to serve.
 pub struct Changes {
     registry: Arc<Registry>,
     verifier: Arc<TokenVerifier>,
+    timeline_sweep_interval: std::time::Duration,
 }
 
 impl Changes {
@@ -66,7 +74,11 @@ impl Changes {
             options.key_prefix,
             identity,
         ));
-        Ok(Self { registry, verifier })
+        Ok(Self {
+            registry,
+            verifier,
+            timeline_sweep_interval: options.timeline_sweep_interval,
+        })
     }
 
     /// The server with every changes service.
@@ -92,14 +104,33 @@ impl Changes {
             .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`.
+    /// Serves on `listener` until `shutdown`, moving releases on along their timelines meanwhile.
     pub async fn serve(
         self,
         listener: TcpListener,
         config: &ServerConfig,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), BoxError> {
-        self.server()
+        let registry = self.registry.clone();
+        let interval = self.timeline_sweep_interval;
+        let sweeper = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                match registry.advance_releases().await {
+                    Ok(0) => {}
+                    Ok(moved) => tracing::info!(
+                        moved,
+                        "change requests moved on along their release timelines"
+                    ),
+                    // Another replica moving the same release at the same time: the next sweep settles it.
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot move releases on along their timelines")
+                    }
+                }
+            }
+        });
+        let result = self
+            .server()
             .serve(
                 listener,
                 self.verifier,
@@ -107,6 +138,8 @@ impl Changes {
                 None::<NoFallback>,
                 self.registry.outbox().close_on(shutdown),
             )
-            .await
+            .await;
+        sweeper.abort();
+        result
     }
 }

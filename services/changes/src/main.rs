@@ -1,10 +1,13 @@
 //! The changes service binary.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kommune_changes::domain::DEFAULT_KEY_PREFIX;
-use kommune_changes::{Changes, DEFAULT_PORT, Options, SERVICE_NAME};
+use kommune_changes::{
+    Changes, DEFAULT_PORT, DEFAULT_TIMELINE_SWEEP_INTERVAL, Options, SERVICE_NAME,
+};
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServiceConfig;
@@ -20,6 +23,9 @@ struct Cli {
     /// The prefix of new change requests' keys.
     #[arg(long, env = "KOMMUNE_CHANGES_KEY_PREFIX", default_value = DEFAULT_KEY_PREFIX)]
     key_prefix: String,
+    /// How often (in seconds) releases' change requests are moved on along their timelines.
+    #[arg(long, env = "KOMMUNE_CHANGES_TIMELINE_SWEEP_SECS", default_value_t = DEFAULT_TIMELINE_SWEEP_INTERVAL.as_secs())]
+    timeline_sweep_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -50,6 +56,7 @@ async fn main() -> Result<(), BoxError> {
         key_prefix: cli.key_prefix,
         trusted_issuers: config.auth.trusted_issuers()?,
         clock: Arc::new(SystemClock),
+        timeline_sweep_interval: Duration::from_secs(cli.timeline_sweep_secs),
     })
     .await?;
     let addr = config.listen_addr_or(DEFAULT_PORT);

@@ -602,6 +602,27 @@ impl Registry {
     pub async fn advance_release(&self, caller: &Caller, id: &str) -> Result<u64, Error> {
         caller.require_any_role(&ADMINS, "advancing a release")?;
         let (release, timeline) = self.release(id).await?;
+        self.advance(caller, &release, &timeline).await
+    }
+
+    /// Moves every release's change requests on to the status of today's phase, in the name of the
+    /// timeline itself: run periodically, so statuses follow the timeline without anyone asking.
+    /// Returns how many moved.
+    pub async fn advance_releases(&self) -> Result<u64, Error> {
+        let timeline = Caller::system("release timeline");
+        let mut moved = 0;
+        for (release, release_timeline) in self.releases().await? {
+            moved += self.advance(&timeline, &release, &release_timeline).await?;
+        }
+        Ok(moved)
+    }
+
+    async fn advance(
+        &self,
+        caller: &Caller,
+        release: &releases::Model,
+        timeline: &Timeline,
+    ) -> Result<u64, Error> {
         let Some(phase) = timeline.phase_on(self.today()) else {
             return Ok(0);
         };
@@ -624,7 +645,9 @@ impl Registry {
             moved += 1;
         }
         txn.commit().await?;
-        self.outbox.notify_committed();
+        if moved > 0 {
+            self.outbox.notify_committed();
+        }
         Ok(moved)
     }
 

@@ -43,7 +43,13 @@ struct TestChanges {
 }
 
 impl TestChanges {
+    /// The services, with a timeline sweep too rare to act during a test.
     async fn start() -> Self {
+        Self::start_sweeping(kommune_changes::DEFAULT_TIMELINE_SWEEP_INTERVAL).await
+    }
+
+    /// The services, moving releases on along their timelines every `timeline_sweep_interval`.
+    async fn start_sweeping(timeline_sweep_interval: std::time::Duration) -> Self {
         let clock = ManualClock::new(
             DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
                 .unwrap()
@@ -73,6 +79,7 @@ impl TestChanges {
             key_prefix: "KOMBITKY".into(),
             trusted_issuers: Vec::new(),
             clock: Arc::new(clock.clone()),
+            timeline_sweep_interval,
         })
         .await
         .unwrap();

@@ -177,3 +177,73 @@ async fn only_consortium_admins_plan_releases() {
     fields.sort();
     assert_eq!(fields, ["name", "release_date"]);
 }
+
+#[tokio::test]
+async fn change_requests_follow_their_release_timeline_by_themselves() {
+    let mut t = TestChanges::start_sweeping(std::time::Duration::from_millis(50)).await;
+    let release = t
+        .releases()
+        .create_release(bearer(
+            pb::CreateReleaseRequest {
+                name: "2025-2".into(),
+                release_date: "2025-12-22".into(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .release
+        .unwrap();
+    let cr = t.set_status(&t.create("Følger tidslinjen").await, 20).await;
+    t.advance_days(3).await;
+    t.releases()
+        .add_to_release(bearer(
+            pb::AddToReleaseRequest {
+                change_request_id: cr.change_request_id.clone(),
+                expected_version: cr.version,
+                release_id: release.release_id.clone(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap();
+
+    // 29 April: needs analysis. Nobody calls AdvanceRelease; the sweep moves it to analysis.
+    t.advance_days(56).await;
+    let get = || pb::GetChangeRequestRequest {
+        change_request_id: cr.change_request_id.clone(),
+    };
+    let mut status = 0;
+    for _ in 0..200 {
+        status = t
+            .change_requests()
+            .get_change_request(bearer(get(), &t.admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .change_request
+            .unwrap()
+            .status_code;
+        if status == 40 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 40, "moved on to analysis");
+    let records = pb::audit_service_client::AuditServiceClient::new(t.changes.clone())
+        .list_audit_records(bearer(
+            pb::ListAuditRecordsRequest {
+                entity_type: "change_request".into(),
+                entity_id: cr.change_request_id.clone(),
+                page: None,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    let phase = records.iter().find(|r| r.action == "phase").unwrap();
+    assert_eq!(phase.actor, "system:release timeline");
+}
