@@ -87,11 +87,13 @@ fn inbox_item(n: notifications::Model) -> pb::InboxItem {
 }
 
 /// Validates a subscription's settings: a known topic (with its target when it needs one), a channel
-/// with what it needs (a valid e-mail address, an http(s) webhook URL and a long enough secret).
+/// with what it needs (a valid e-mail address, an http(s) webhook URL on an allowed host and a long
+/// enough secret).
 fn subscription_input(
     v: &mut Validator,
     s: &pb::Subscription,
     creating: bool,
+    webhook_hosts: &domain::WebhookHosts,
 ) -> SubscriptionInput {
     // An update keeps the subscription's topic: only a new one is validated.
     let topic = s.topic.clone().unwrap_or_default();
@@ -133,7 +135,10 @@ fn subscription_input(
     };
     let (webhook_url, webhook_secret) = if channel == pb::Channel::Webhook {
         let url = s.webhook_url.trim().to_owned();
-        v.check("subscription.webhook_url", domain::check_webhook_url(&url));
+        v.check(
+            "subscription.webhook_url",
+            domain::check_webhook_url(&url, webhook_hosts),
+        );
         let secret = s.webhook_secret.clone();
         if (creating || !secret.is_empty()) && secret.chars().count() < domain::MIN_WEBHOOK_SECRET {
             v.violation(
@@ -182,7 +187,7 @@ impl pb::subscription_service_server::SubscriptionService for NotifyApi {
         let caller = caller(&request)?;
         let given = request.into_inner().subscription.unwrap_or_default();
         let mut v = Validator::new();
-        let input = subscription_input(&mut v, &given, true);
+        let input = subscription_input(&mut v, &given, true, self.registry.webhook_hosts());
         v.finish()?;
         let created = self.registry.create_subscription(&caller, input).await?;
         Ok(Response::new(pb::CreateSubscriptionResponse {
@@ -220,7 +225,7 @@ impl pb::subscription_service_server::SubscriptionService for NotifyApi {
         let given = request.into_inner().subscription.unwrap_or_default();
         let mut v = Validator::new();
         let id = v.id("subscription.subscription_id", &given.subscription_id);
-        let input = subscription_input(&mut v, &given, false);
+        let input = subscription_input(&mut v, &given, false, self.registry.webhook_hosts());
         v.finish()?;
         let id = id.map(|id| id.to_string()).unwrap_or_default();
         let updated = self

@@ -77,12 +77,18 @@ impl Mailer {
 pub struct Senders {
     mailer: Mailer,
     from: Mailbox,
+    webhook_hosts: domain::WebhookHosts,
     http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Senders {
-    /// Senders with `mailer`, writing from `from` (e.g. `kommune <noreply@kommune.dk>`).
-    pub fn new(mailer: Mailer, from: &str) -> Result<Self, BoxError> {
+    /// Senders with `mailer`, writing from `from` (e.g. `kommune <noreply@kommune.dk>`), posting
+    /// webhooks only to `webhook_hosts`.
+    pub fn new(
+        mailer: Mailer,
+        from: &str,
+        webhook_hosts: domain::WebhookHosts,
+    ) -> Result<Self, BoxError> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
@@ -91,8 +97,14 @@ impl Senders {
         Ok(Self {
             mailer,
             from: from.parse()?,
+            webhook_hosts,
             http: Client::builder(TokioExecutor::new()).build(connector),
         })
+    }
+
+    /// The hosts webhooks may go to.
+    pub fn webhook_hosts(&self) -> &domain::WebhookHosts {
+        &self.webhook_hosts
     }
 
     /// Sends a notification by e-mail: plain text and HTML, with its stable `Message-ID`.
@@ -142,6 +154,9 @@ impl Senders {
         n: &notifications::Model,
         now: i64,
     ) -> Result<(), Failure> {
+        // Checked again at sending: the allowed hosts may have narrowed since the subscription.
+        domain::check_webhook_url(url, &self.webhook_hosts)
+            .map_err(|reason| Failure::permanent(format!("the webhook URL {reason}")))?;
         let body = serde_json::to_vec(&serde_json::json!({
             "@type": "MessageCard",
             "@context": "https://schema.org/extensions",

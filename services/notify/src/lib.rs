@@ -76,6 +76,10 @@ pub struct NotifyConfig {
     /// Days ahead of a klik task's deadline when its project leaders are reminded.
     #[arg(long, env = "KOMMUNE_NOTIFY_TASK_REMINDER_DAYS", default_value_t = DEFAULT_TASK_REMINDER_DAYS)]
     pub task_reminder_days: i64,
+    /// The hosts webhooks may go to, comma-separated (`*.webhook.office.com,hooks.kommune.dk`); any
+    /// host when empty. Set it in production, so subscriptions cannot reach the internal network.
+    #[arg(long, env = "KOMMUNE_NOTIFY_WEBHOOK_HOSTS", default_value = "", value_parser = domain::WebhookHosts::parse)]
+    pub webhook_hosts: domain::WebhookHosts,
 }
 
 /// What the notify service needs to start.
@@ -107,6 +111,8 @@ pub struct Options {
     pub reminder_interval: std::time::Duration,
     /// How many days ahead of a klik task's deadline its project leaders are reminded.
     pub task_reminder_days: i64,
+    /// The hosts webhooks may go to.
+    pub webhook_hosts: domain::WebhookHosts,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
     /// The clock.
@@ -139,6 +145,7 @@ impl Options {
             poll_interval: std::time::Duration::from_secs(1),
             reminder_interval: std::time::Duration::from_secs(3600),
             task_reminder_days: DEFAULT_TASK_REMINDER_DAYS,
+            webhook_hosts: domain::WebhookHosts::default(),
             trusted_issuers: Vec::new(),
             clock,
         }
@@ -191,6 +198,7 @@ impl Notify {
         let senders = Senders::new(
             Mailer::new(options.smtp_url.as_deref(), options.mail_drop_dir)?,
             &options.mail_from,
+            options.webhook_hosts,
         )?;
         let verifier = TokenVerifier::remote(
             options.identity_addr,

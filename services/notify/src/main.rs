@@ -59,6 +59,7 @@ async fn main() -> Result<(), BoxError> {
     options.mail_drop_dir = cli.notify.mail_drop_dir;
     options.mail_from = cli.notify.mail_from;
     options.task_reminder_days = cli.notify.task_reminder_days;
+    options.webhook_hosts = cli.notify.webhook_hosts;
     options.trusted_issuers = config.auth.trusted_issuers()?;
     let notify = Notify::build(options).await?;
     let addr = config.listen_addr_or(DEFAULT_PORT);

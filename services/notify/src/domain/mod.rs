@@ -196,13 +196,77 @@ pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Checks a webhook URL: absolute http or https with a host.
-pub fn check_webhook_url(url: &str) -> Result<(), String> {
+/// The hosts webhooks may be sent to: any (the default, for a suite on one machine), or only those an
+/// operator lists, so that a subscription cannot make the service call into its own network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookHosts {
+    /// Lowercased host names, or `*.` and a domain for any host under it; empty for any host.
+    patterns: Vec<String>,
+}
+
+impl WebhookHosts {
+    /// Reads a comma-separated list such as `*.webhook.office.com, hooks.kommune.dk`; empty for any.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let patterns: Vec<String> = list
+            .split(',')
+            .map(|p| p.trim().to_lowercase())
+            .filter(|p| !p.is_empty())
+            .collect();
+        for pattern in &patterns {
+            let name = pattern.strip_prefix("*.").unwrap_or(pattern);
+            let well_formed = !name.is_empty()
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if !well_formed {
+                return Err(format!(
+                    "{pattern} is neither a host name nor `*.` and a domain"
+                ));
+            }
+        }
+        Ok(Self { patterns })
+    }
+
+    /// Whether a webhook may go to `host`.
+    pub fn allows(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_lowercase();
+        self.patterns.is_empty()
+            || self
+                .patterns
+                .iter()
+                .any(|pattern| match pattern.strip_prefix("*.") {
+                    Some(domain) => host
+                        .strip_suffix(domain)
+                        .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                    None => host == *pattern,
+                })
+    }
+}
+
+impl std::fmt::Display for WebhookHosts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.patterns.is_empty() {
+            f.write_str("any host")
+        } else {
+            f.write_str(&self.patterns.join(", "))
+        }
+    }
+}
+
+/// Checks a webhook URL: absolute http or https, with a host that `hosts` allows.
+pub fn check_webhook_url(url: &str, hosts: &WebhookHosts) -> Result<(), String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|_| "must be an absolute http(s) URL".to_owned())?;
     match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => {
+            if hosts.allows(host) {
+                Ok(())
+            } else {
+                Err(format!("must be on a host webhooks may go to ({hosts})"))
+            }
+        }
         _ => Err("must be an absolute http(s) URL".into()),
     }
 }
@@ -312,10 +376,38 @@ mod tests {
             signature,
             webhook_signature("0123456789abcdeF", 1_750_000_000, b"{}")
         );
-        assert!(check_webhook_url("https://outlook.office.com/webhook/abc").is_ok());
-        assert!(check_webhook_url("http://127.0.0.1:8080/hook").is_ok());
-        assert!(check_webhook_url("ftp://example.org/x").is_err());
-        assert!(check_webhook_url("/relative").is_err());
-        assert!(check_webhook_url("not a url").is_err());
+        let any = WebhookHosts::default();
+        assert!(check_webhook_url("https://outlook.office.com/webhook/abc", &any).is_ok());
+        assert!(check_webhook_url("http://127.0.0.1:8080/hook", &any).is_ok());
+        assert!(check_webhook_url("ftp://example.org/x", &any).is_err());
+        assert!(check_webhook_url("/relative", &any).is_err());
+        assert!(check_webhook_url("not a url", &any).is_err());
+    }
+
+    #[test]
+    fn webhooks_go_only_to_the_hosts_an_operator_lists() {
+        let hosts =
+            WebhookHosts::parse(" *.Webhook.Office.com , hooks.kommune.dk,").unwrap_or_default();
+        assert!(hosts.allows("aarhus.webhook.office.com"));
+        assert!(hosts.allows("AARHUS.webhook.office.com."));
+        assert!(hosts.allows("hooks.kommune.dk"));
+        assert!(
+            !hosts.allows("webhook.office.com"),
+            "a pattern's domain itself is not under it"
+        );
+        assert!(!hosts.allows("evilwebhook.office.com"));
+        assert!(!hosts.allows("sub.hooks.kommune.dk"));
+        assert!(!hosts.allows("127.0.0.1"));
+        assert!(
+            check_webhook_url("http://169.254.169.254/latest/meta-data", &hosts)
+                .is_err_and(|e| e.contains("*.webhook.office.com, hooks.kommune.dk"))
+        );
+        assert!(check_webhook_url("https://x.webhook.office.com/hook", &hosts).is_ok());
+        assert!(WebhookHosts::parse("*.").is_err());
+        assert!(WebhookHosts::parse("http://x.dk").is_err());
+        assert_eq!(
+            WebhookHosts::parse(" , ").map(|h| h.allows("10.0.0.1")),
+            Ok(true)
+        );
     }
 }

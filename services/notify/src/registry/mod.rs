@@ -105,6 +105,11 @@ impl Registry {
         }
     }
 
+    /// The hosts webhooks may go to.
+    pub fn webhook_hosts(&self) -> &crate::domain::WebhookHosts {
+        self.senders.webhook_hosts()
+    }
+
     /// What wakes the delivery worker.
     pub fn wake(&self) -> Arc<Wake> {
         self.wake.clone()

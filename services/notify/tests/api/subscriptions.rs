@@ -22,9 +22,9 @@ fn topic(kind: pb::TopicKind, target_id: &str) -> Option<pb::Topic> {
 #[tokio::test]
 async fn bad_subscriptions_are_refused_and_nothing_is_written() {
     let s = Suite::start().await;
-    let (notify, _running, _) = s
-        .notify(s.notify_options(&fresh_database_url("notify").await, free_port().await))
-        .await;
+    let mut options = s.notify_options(&fresh_database_url("notify").await, free_port().await);
+    options.webhook_hosts = kommune_notify::domain::WebhookHosts::parse("*.office.com").unwrap();
+    let (notify, _running, _) = s.notify(options).await;
     let refused = async |subscription: pb::Subscription| {
         s.subscribe(&notify, subscription).await.unwrap_err()
     };
@@ -68,6 +68,16 @@ async fn bad_subscriptions_are_refused_and_nothing_is_written() {
         fields,
         ["subscription.webhook_secret", "subscription.webhook_url"]
     );
+    // Webhooks go only to the hosts the operator allows: not into the service's own network.
+    let internal = refused(pb::Subscription {
+        topic: topic(pb::TopicKind::CaseUpdates, ""),
+        channel: pb::Channel::Webhook as i32,
+        webhook_url: "http://169.254.169.254/latest/meta-data".into(),
+        webhook_secret: "0123456789abcdef".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(violated_fields(&internal), ["subscription.webhook_url"]);
     let someone_else = refused(pb::Subscription {
         user_id: uuid::Uuid::now_v7().to_string(),
         topic: topic(pb::TopicKind::CaseUpdates, ""),
