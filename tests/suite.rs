@@ -9,9 +9,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sea_orm::ConnectionTrait;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -22,7 +19,8 @@ use kommune_identity::{Identity, Options};
 use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::testing::{
-    channel_to, exchange, fresh_database_url, service_account_key, with_bearer as bearer,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
+    spawn, with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
@@ -33,13 +31,8 @@ struct Suite {
     gateway: Channel,
     database_url: String,
     admin_token: String,
-    identity_stop: Option<oneshot::Sender<()>>,
-    identity_task: Option<JoinHandle<()>>,
-    _stops: Vec<oneshot::Sender<()>>,
-}
-
-async fn until(stop: oneshot::Receiver<()>) {
-    let _ = stop.await;
+    identity: Option<Running>,
+    _running: Vec<Running>,
 }
 
 impl Suite {
@@ -48,12 +41,11 @@ impl Suite {
         let mut options = Options::new(database_url.clone(), Arc::new(SystemClock));
         options.bootstrap_admin_key = Some(ADMIN_KEY.into());
         let identity = Identity::build(options).await.unwrap();
-        let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let identity_addr = format!("http://{}", identity_listener.local_addr().unwrap());
-        let (identity_stop, stopped) = oneshot::channel();
-        let identity_task = tokio::spawn(async move {
+        let (identity_listener, identity_addr) = loopback_listener().await;
+        let identity_addr = format!("http://{identity_addr}");
+        let identity = spawn(|stop| async move {
             identity
-                .serve(identity_listener, &ServerConfig::default(), until(stopped))
+                .serve(identity_listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
@@ -66,11 +58,10 @@ impl Suite {
         })
         .await
         .unwrap();
-        let klik_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let klik_addr = format!("http://{}", klik_listener.local_addr().unwrap());
-        let (klik_stop, stopped) = oneshot::channel();
-        tokio::spawn(async move {
-            klik.serve(klik_listener, &ServerConfig::default(), until(stopped))
+        let (klik_listener, klik_addr) = loopback_listener().await;
+        let klik_addr = format!("http://{klik_addr}");
+        let klik_running = spawn(|stop| async move {
+            klik.serve(klik_listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
@@ -85,12 +76,11 @@ impl Suite {
         })
         .await
         .unwrap();
-        let changes_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let changes_addr = format!("http://{}", changes_listener.local_addr().unwrap());
-        let (changes_stop, stopped) = oneshot::channel();
-        tokio::spawn(async move {
+        let (changes_listener, changes_addr) = loopback_listener().await;
+        let changes_addr = format!("http://{changes_addr}");
+        let changes_running = spawn(|stop| async move {
             changes
-                .serve(changes_listener, &ServerConfig::default(), until(stopped))
+                .serve(changes_listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
@@ -103,12 +93,11 @@ impl Suite {
         );
         cases_options.changes_addr = Some(changes_addr.clone());
         let cases = kommune_cases::Cases::build(cases_options).await.unwrap();
-        let cases_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let cases_addr = format!("http://{}", cases_listener.local_addr().unwrap());
-        let (cases_stop, stopped) = oneshot::channel();
-        tokio::spawn(async move {
+        let (cases_listener, cases_addr) = loopback_listener().await;
+        let cases_addr = format!("http://{cases_addr}");
+        let cases_running = spawn(|stop| async move {
             cases
-                .serve(cases_listener, &ServerConfig::default(), until(stopped))
+                .serve(cases_listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
@@ -132,19 +121,16 @@ impl Suite {
         notify_options.mail_drop_dir =
             std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
         let notify = kommune_notify::Notify::build(notify_options).await.unwrap();
-        let notify_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let notify_addr = format!("http://{}", notify_listener.local_addr().unwrap());
-        let (notify_stop, stopped) = oneshot::channel();
-        tokio::spawn(async move {
+        let (notify_listener, notify_addr) = loopback_listener().await;
+        let notify_addr = format!("http://{notify_addr}");
+        let notify_running = spawn(|stop| async move {
             notify
-                .serve(notify_listener, &ServerConfig::default(), until(stopped))
+                .serve(notify_listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
 
-        let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway_addr = gateway_listener.local_addr().unwrap();
-        let (gateway_stop, stopped) = oneshot::channel();
+        let (gateway_listener, gateway_addr) = loopback_listener().await;
         let upstreams = HashMap::from([
             ("identity".to_owned(), identity_addr.parse().unwrap()),
             ("klik".to_owned(), klik_addr.parse().unwrap()),
@@ -152,7 +138,7 @@ impl Suite {
             ("changes".to_owned(), changes_addr.parse().unwrap()),
             ("notify".to_owned(), notify_addr.parse().unwrap()),
         ]);
-        tokio::spawn(async move {
+        let gateway_running = spawn(|stop| async move {
             let config = ServerConfig::default();
             kommune_gateway::serve(
                 gateway_listener,
@@ -161,7 +147,7 @@ impl Suite {
                 Vec::new(),
                 Arc::new(SystemClock),
                 &config,
-                until(stopped),
+                stop,
             )
             .await
             .unwrap();
@@ -171,14 +157,13 @@ impl Suite {
             gateway,
             database_url,
             admin_token: String::new(),
-            identity_stop: Some(identity_stop),
-            identity_task: Some(identity_task),
-            _stops: vec![
-                klik_stop,
-                changes_stop,
-                cases_stop,
-                notify_stop,
-                gateway_stop,
+            identity: Some(identity),
+            _running: vec![
+                klik_running,
+                changes_running,
+                cases_running,
+                notify_running,
+                gateway_running,
             ],
         };
         suite.admin_token = suite.exchange(ADMIN_KEY).await.unwrap();
@@ -258,11 +243,8 @@ impl Suite {
     }
 
     async fn stop_identity(&mut self) {
-        if let Some(stop) = self.identity_stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.identity_task.take() {
-            task.await.unwrap();
+        if let Some(identity) = self.identity.take() {
+            identity.stop().await;
         }
     }
 }

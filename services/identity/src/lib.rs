@@ -20,6 +20,8 @@ pub mod domain;
 pub mod migration;
 pub mod registry;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 
 use api::IdentityApi;

@@ -128,3 +128,59 @@ pub async fn service_account_key(
         .into_inner()
         .secret
 }
+
+/// What a background server is given to know when to stop: it completes when the test stops the
+/// server, or drops its [`Running`].
+pub struct StopSignal(tokio::sync::oneshot::Receiver<()>);
+
+impl std::future::Future for StopSignal {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+/// A server running in the background of a test; dropping it stops the server too.
+pub struct Running {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops it gracefully and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .unwrap_or_else(|e| panic!("the server failed: {e}"));
+    }
+}
+
+/// Runs `serve` on a task of its own, giving it the signal to stop on.
+pub fn spawn<F>(serve: impl FnOnce(StopSignal) -> F) -> Running
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    Running {
+        stop: Some(stop),
+        task: tokio::spawn(serve(StopSignal(stopped))),
+    }
+}
+
+/// A listener on a free loopback port, and its address.
+pub async fn loopback_listener() -> (tokio::net::TcpListener, std::net::SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("no loopback port: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("no local address: {e}"));
+    (listener, addr)
+}

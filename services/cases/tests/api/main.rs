@@ -11,8 +11,6 @@ mod messages;
 use std::sync::Arc;
 
 use chrono::DateTime;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -21,8 +19,8 @@ use kommune_cases::{Cases, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::testing::{
-    channel_to, exchange, fresh_database_url, service_account_key, user_token,
-    with_bearer as bearer,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
+    spawn, user_token, with_bearer as bearer,
 };
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::identity::v1 as id;
@@ -48,16 +46,7 @@ struct TestCases {
     system: String,
     outside: String,
     area: String,
-    _stops: Vec<oneshot::Sender<()>>,
-}
-
-async fn serve_in_background(
-    listener: TcpListener,
-    serve: impl FnOnce(TcpListener, oneshot::Receiver<()>) -> tokio::task::JoinHandle<()>,
-) -> oneshot::Sender<()> {
-    let (stop, stopped) = oneshot::channel();
-    serve(listener, stopped);
-    stop
+    _running: Vec<Running>,
 }
 
 impl TestCases {
@@ -67,28 +56,11 @@ impl TestCases {
                 .unwrap()
                 .to_utc(),
         );
-        let mut options = kommune_identity::Options::new(
-            fresh_database_url("identity").await,
-            Arc::new(clock.clone()),
-        );
-        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
-        let identity = kommune_identity::Identity::build(options).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let identity_addr = listener.local_addr().unwrap();
-        let identity_stop = serve_in_background(listener, |listener, stopped| {
-            tokio::spawn(async move {
-                identity
-                    .serve(listener, &ServerConfig::default(), async {
-                        stopped.await.unwrap_or_default()
-                    })
-                    .await
-                    .unwrap();
-            })
-        })
-        .await;
-        let identity_channel = channel_to(identity_addr);
-        let admin = exchange(&identity_channel, ADMIN_KEY).await;
-        let service_key = service_account_key(&identity_channel, &admin, "cases").await;
+        let (identity_addr, identity_running) =
+            kommune_identity::testing::start(Arc::new(clock.clone()), ADMIN_KEY).await;
+        let identity = channel_to(identity_addr);
+        let admin = exchange(&identity, ADMIN_KEY).await;
+        let service_key = service_account_key(&identity, &admin, "cases").await;
         let database_url = fresh_database_url("cases").await;
         let mut options = Options::new(
             database_url.clone(),
@@ -99,21 +71,13 @@ impl TestCases {
         options.service_api_key = Some(service_key);
         options.sla_sweep_interval = std::time::Duration::from_millis(100);
         let cases = Cases::build(options).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let cases_addr = listener.local_addr().unwrap();
-        let cases_stop = serve_in_background(listener, |listener, stopped| {
-            tokio::spawn(async move {
-                cases
-                    .serve(listener, &ServerConfig::default(), async {
-                        stopped.await.unwrap_or_default()
-                    })
-                    .await
-                    .unwrap();
-            })
-        })
-        .await;
-        let identity = channel_to(identity_addr);
-        let admin = exchange(&identity, ADMIN_KEY).await;
+        let (listener, cases_addr) = loopback_listener().await;
+        let cases_running = spawn(|stop| async move {
+            cases
+                .serve(listener, &ServerConfig::default(), stop)
+                .await
+                .unwrap();
+        });
         let request = id::CreateMunicipalityRequest {
             code: "751".into(),
             name: "Aarhus Kommune".into(),
@@ -145,7 +109,7 @@ impl TestCases {
             system: String::new(),
             outside: String::new(),
             area: String::new(),
-            _stops: vec![identity_stop, cases_stop],
+            _running: vec![identity_running, cases_running],
         };
         let (reporter_id, reporter) = this
             .user(

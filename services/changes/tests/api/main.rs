@@ -12,8 +12,6 @@ mod releases;
 use std::sync::Arc;
 
 use chrono::DateTime;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -22,7 +20,8 @@ use kommune_changes::{Changes, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::testing::{
-    channel_to, fresh_database_url, user_token, with_bearer as bearer,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn, user_token,
+    with_bearer as bearer,
 };
 use kommune_proto::changes::v1 as pb;
 use kommune_proto::identity::v1 as id;
@@ -39,7 +38,7 @@ struct TestChanges {
     admin: String,
     municipalities: Vec<String>,
     theme_id: String,
-    _stops: Vec<oneshot::Sender<()>>,
+    _running: Vec<Running>,
 }
 
 impl TestChanges {
@@ -55,24 +54,8 @@ impl TestChanges {
                 .unwrap()
                 .to_utc(),
         );
-        let mut options = kommune_identity::Options::new(
-            fresh_database_url("identity").await,
-            Arc::new(clock.clone()),
-        );
-        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
-        let identity = kommune_identity::Identity::build(options).await.unwrap();
-        let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let identity_addr = identity_listener.local_addr().unwrap();
-        let (identity_stop, identity_stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = identity_stopped.await;
-            };
-            identity
-                .serve(identity_listener, &ServerConfig::default(), stopped)
-                .await
-                .unwrap();
-        });
+        let (identity_addr, identity) =
+            kommune_identity::testing::start(Arc::new(clock.clone()), ADMIN_KEY).await;
         let changes = Changes::build(Options {
             database_url: fresh_database_url("changes").await,
             identity_addr: format!("http://{identity_addr}"),
@@ -83,28 +66,22 @@ impl TestChanges {
         })
         .await
         .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let changes_addr = listener.local_addr().unwrap();
-        let (changes_stop, changes_stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = changes_stopped.await;
-            };
+        let (listener, changes_addr) = loopback_listener().await;
+        let changes_running = spawn(|stop| async move {
             changes
-                .serve(listener, &ServerConfig::default(), stopped)
+                .serve(listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
-        let identity = channel_to(identity_addr);
         let mut test = Self {
             changes: channel_to(changes_addr),
             changes_addr,
-            identity,
+            identity: channel_to(identity_addr),
             clock,
             admin: String::new(),
             municipalities: Vec::new(),
             theme_id: String::new(),
-            _stops: vec![identity_stop, changes_stop],
+            _running: vec![identity, changes_running],
         };
         test.admin = test.admin_token().await;
         for (code, cvr) in [("101", "64942212"), ("751", "55133018")] {
@@ -143,14 +120,7 @@ impl TestChanges {
     }
 
     async fn admin_token(&self) -> String {
-        id::token_service_client::TokenServiceClient::new(self.identity.clone())
-            .exchange_api_key(id::ExchangeApiKeyRequest {
-                api_key: ADMIN_KEY.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token
+        exchange(&self.identity, ADMIN_KEY).await
     }
 
     /// Moves the clock on, with a fresh admin token (the old one expires).

@@ -13,8 +13,6 @@ use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use futures::StreamExt;
 use sea_orm::ConnectionTrait;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -24,7 +22,9 @@ use kommune_platform::auth::TrustedIssuer;
 use kommune_platform::auth::{AUDIENCE, Claims, ISSUER};
 use kommune_platform::clock::{Clock, ManualClock};
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_platform::testing::{
+    Running, channel_to, fresh_database_url, loopback_listener, spawn, with_bearer as bearer,
+};
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 use pb::audit_service_client::AuditServiceClient;
@@ -42,7 +42,7 @@ pub struct TestIdentity {
     clock: ManualClock,
     database_url: String,
     admin_token: String,
-    _stop: oneshot::Sender<()>,
+    _running: Running,
 }
 
 impl TestIdentity {
@@ -68,15 +68,10 @@ impl TestIdentity {
             None,
             "a configured key is never echoed"
         );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
+        let (listener, addr) = loopback_listener().await;
+        let running = spawn(|stop| async move {
             identity
-                .serve(listener, &ServerConfig::default(), shutdown)
+                .serve(listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
@@ -86,7 +81,7 @@ impl TestIdentity {
             clock,
             database_url,
             admin_token: String::new(),
-            _stop: stop,
+            _running: running,
         };
         this.admin_token = this.exchange(ADMIN_KEY).await.unwrap();
         this

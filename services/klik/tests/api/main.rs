@@ -9,8 +9,6 @@ mod publication;
 use std::sync::Arc;
 
 use chrono::DateTime;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -18,7 +16,10 @@ use tonic_types::StatusExt;
 use kommune_klik::{Klik, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
-use kommune_platform::testing::{channel_to, fresh_database_url, with_bearer as bearer};
+use kommune_platform::testing::{
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn,
+    with_bearer as bearer,
+};
 use kommune_proto::identity::v1 as id;
 use kommune_proto::klik::v1 as pb;
 
@@ -31,17 +32,7 @@ struct TestKlik {
     clock: ManualClock,
     admin: String,
     municipalities: Vec<String>,
-    _stops: Vec<oneshot::Sender<()>>,
-}
-
-async fn spawn_server(
-    serve: impl FnOnce(TcpListener, oneshot::Receiver<()>) -> tokio::task::JoinHandle<()>,
-) -> (Channel, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel();
-    serve(listener, stopped);
-    (channel_to(addr), stop)
+    _running: Vec<Running>,
 }
 
 impl TestKlik {
@@ -51,24 +42,8 @@ impl TestKlik {
                 .unwrap()
                 .to_utc(),
         );
-        let mut options = kommune_identity::Options::new(
-            fresh_database_url("identity").await,
-            Arc::new(clock.clone()),
-        );
-        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
-        let identity = kommune_identity::Identity::build(options).await.unwrap();
-        let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let identity_addr = identity_listener.local_addr().unwrap();
-        let (identity_stop, identity_stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = identity_stopped.await;
-            };
-            identity
-                .serve(identity_listener, &ServerConfig::default(), stopped)
-                .await
-                .unwrap();
-        });
+        let (identity_addr, identity_running) =
+            kommune_identity::testing::start(Arc::new(clock.clone()), ADMIN_KEY).await;
         let klik = Klik::build(Options {
             database_url: fresh_database_url("klik").await,
             identity_addr: format!("http://{identity_addr}"),
@@ -77,26 +52,14 @@ impl TestKlik {
         })
         .await
         .unwrap();
-        let (klik_channel, klik_stop) = spawn_server(|listener, stopped| {
-            tokio::spawn(async move {
-                let stopped = async {
-                    let _ = stopped.await;
-                };
-                klik.serve(listener, &ServerConfig::default(), stopped)
-                    .await
-                    .unwrap();
-            })
-        })
-        .await;
+        let (listener, klik_addr) = loopback_listener().await;
+        let klik_running = spawn(|stop| async move {
+            klik.serve(listener, &ServerConfig::default(), stop)
+                .await
+                .unwrap();
+        });
         let identity = channel_to(identity_addr);
-        let admin = id::token_service_client::TokenServiceClient::new(identity.clone())
-            .exchange_api_key(id::ExchangeApiKeyRequest {
-                api_key: ADMIN_KEY.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token;
+        let admin = exchange(&identity, ADMIN_KEY).await;
         let mut municipalities = Vec::new();
         for (code, cvr) in [
             ("101", "64942212"),
@@ -120,12 +83,12 @@ impl TestKlik {
             municipalities.push(m.municipality_id);
         }
         Self {
-            klik: klik_channel,
+            klik: channel_to(klik_addr),
             identity,
             clock,
             admin,
             municipalities,
-            _stops: vec![identity_stop, klik_stop],
+            _running: vec![identity_running, klik_running],
         }
     }
 

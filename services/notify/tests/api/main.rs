@@ -15,15 +15,14 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
 use kommune_notify::{Notify, Options};
 use kommune_platform::clock::{SharedClock, SystemClock};
 use kommune_platform::config::ServerConfig;
 use kommune_platform::testing::{
-    channel_to, exchange, fresh_database_url, service_account_key, user_token,
-    with_bearer as bearer,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
+    spawn, user_token, with_bearer as bearer,
 };
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::identity::v1 as id;
@@ -58,37 +57,6 @@ async fn free_port() -> u16 {
         .port()
 }
 
-/// A service running in the background until its stop is sent (or dropped).
-struct Running {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    /// Stops it gracefully and waits until it has.
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.unwrap();
-    }
-}
-
-fn spawn<F>(serve: impl FnOnce(oneshot::Receiver<()>) -> F) -> Running
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let (stop, stopped) = oneshot::channel();
-    Running {
-        stop: Some(stop),
-        task: tokio::spawn(serve(stopped)),
-    }
-}
-
-async fn until(stopped: oneshot::Receiver<()>) {
-    let _ = stopped.await;
-}
-
 /// identity and cases with one municipality, an eligible reporter, a supporter, a team, an area and a
 /// system; and the API key of notify's service account.
 struct Suite {
@@ -109,18 +77,8 @@ struct Suite {
 
 impl Suite {
     async fn start() -> Self {
-        let mut options =
-            kommune_identity::Options::new(fresh_database_url("identity").await, clock());
-        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
-        let identity = kommune_identity::Identity::build(options).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let identity_addr = listener.local_addr().unwrap();
-        let identity_running = spawn(|stopped| async move {
-            identity
-                .serve(listener, &ServerConfig::default(), until(stopped))
-                .await
-                .unwrap();
-        });
+        let (identity_addr, identity_running) =
+            kommune_identity::testing::start(clock(), ADMIN_KEY).await;
         let identity_channel = channel_to(identity_addr);
         let admin = exchange(&identity_channel, ADMIN_KEY).await;
         let cases_key = service_account_key(&identity_channel, &admin, "cases").await;
@@ -133,11 +91,10 @@ impl Suite {
         );
         options.service_api_key = Some(cases_key);
         let cases_service = kommune_cases::Cases::build(options).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let cases_addr = listener.local_addr().unwrap();
-        let cases_running = spawn(|stopped| async move {
+        let (listener, cases_addr) = loopback_listener().await;
+        let cases_running = spawn(|stop| async move {
             cases_service
-                .serve(listener, &ServerConfig::default(), until(stopped))
+                .serve(listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
@@ -276,11 +233,10 @@ impl Suite {
     ) -> (Channel, Running, Arc<kommune_notify::registry::Registry>) {
         let notify = Notify::build(options).await.unwrap();
         let registry = notify.registry();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let running = spawn(|stopped| async move {
+        let (listener, addr) = loopback_listener().await;
+        let running = spawn(|stop| async move {
             notify
-                .serve(listener, &ServerConfig::default(), until(stopped))
+                .serve(listener, &ServerConfig::default(), stop)
                 .await
                 .unwrap();
         });
@@ -528,11 +484,11 @@ struct WebhookReceiver {
 
 impl WebhookReceiver {
     async fn start(delay: Duration) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (listener, addr) = loopback_listener().await;
+        let url = format!("http://{addr}/hook");
         let received = Arc::new(Mutex::new(Vec::new()));
         let store = received.clone();
-        let server = spawn(|stopped| async move {
+        let server = spawn(|stop| async move {
             let accept = async {
                 loop {
                     let (stream, _) = listener.accept().await.unwrap();
@@ -574,7 +530,7 @@ impl WebhookReceiver {
             };
             tokio::select! {
                 () = accept => {}
-                () = until(stopped) => {}
+                () = stop => {}
             }
         });
         Self {
