@@ -433,6 +433,44 @@ impl pb::reference_service_server::ReferenceService for ChangesApi {
         }))
     }
 
+    async fn rename_theme(
+        &self,
+        request: Request<pb::RenameThemeRequest>,
+    ) -> Result<Response<pb::RenameThemeResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("theme_id", &req.theme_id);
+        let name = v.text("name", &req.name, NAME_MAX);
+        v.finish()?;
+        let renamed = self
+            .registry
+            .rename_theme(&caller, &optional(id).unwrap_or_default(), name)
+            .await?;
+        Ok(Response::new(pb::RenameThemeResponse {
+            theme: Some(theme(renamed)),
+        }))
+    }
+
+    async fn rename_subtheme(
+        &self,
+        request: Request<pb::RenameSubthemeRequest>,
+    ) -> Result<Response<pb::RenameSubthemeResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("subtheme_id", &req.subtheme_id);
+        let name = v.text("name", &req.name, NAME_MAX);
+        v.finish()?;
+        let renamed = self
+            .registry
+            .rename_subtheme(&caller, &optional(id).unwrap_or_default(), name)
+            .await?;
+        Ok(Response::new(pb::RenameSubthemeResponse {
+            subtheme: Some(subtheme(renamed)),
+        }))
+    }
+
     async fn create_subtheme(
         &self,
         request: Request<pb::CreateSubthemeRequest>,

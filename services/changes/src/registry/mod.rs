@@ -214,6 +214,54 @@ impl Registry {
         Ok(subtheme)
     }
 
+    /// Renames a theme (consortium admins).
+    pub async fn rename_theme(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: String,
+    ) -> Result<themes::Model, Error> {
+        caller.require_any_role(&ADMINS, "renaming a theme")?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let theme = reference::theme(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("theme", id, "theme_id"))?;
+        let from = theme.name.clone();
+        let theme = reference::rename_theme(&txn, theme, name).await?;
+        let payload = json!({"from": from, "to": theme.name});
+        audit::record(
+            &txn,
+            self.audit(caller, "theme", &theme.id, "rename", payload),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(theme)
+    }
+
+    /// Renames a subtheme (consortium admins).
+    pub async fn rename_subtheme(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: String,
+    ) -> Result<subthemes::Model, Error> {
+        caller.require_any_role(&ADMINS, "renaming a subtheme")?;
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let subtheme = reference::subtheme(&txn, id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("subtheme", id, "subtheme_id"))?;
+        let from = subtheme.name.clone();
+        let subtheme = reference::rename_subtheme(&txn, subtheme, name).await?;
+        let payload = json!({"from": from, "to": subtheme.name});
+        audit::record(
+            &txn,
+            self.audit(caller, "subtheme", &subtheme.id, "rename", payload),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(subtheme)
+    }
+
     /// Every subtheme.
     pub async fn subthemes(&self) -> Result<Vec<subthemes::Model>, Error> {
         reference::all_subthemes(&self.db).await

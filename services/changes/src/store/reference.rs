@@ -99,6 +99,22 @@ pub async fn insert_theme(
         .map_err(|e| super::unique(e, "name", || format!("a theme named {name} exists")))
 }
 
+/// Renames a theme; a name in use is ALREADY_EXISTS.
+pub async fn rename_theme(
+    txn: &impl ConnectionTrait,
+    mut theme: themes::Model,
+    name: String,
+) -> Result<themes::Model, Error> {
+    theme.name = name;
+    let taken = || format!("a theme named {} exists", theme.name);
+    themes::ActiveModel::from(theme.clone())
+        .reset_all()
+        .update(txn)
+        .await
+        .map_err(|e| super::unique(e, "name", taken))?;
+    Ok(theme)
+}
+
 /// Every theme by name.
 pub async fn all_themes(db: &impl ConnectionTrait) -> Result<Vec<themes::Model>, Error> {
     Ok(themes::Entity::find()
@@ -126,6 +142,22 @@ pub async fn insert_subtheme(
                 format!("the theme has a subtheme named {name}")
             })
         })
+}
+
+/// Renames a subtheme; a name in use within its theme is ALREADY_EXISTS.
+pub async fn rename_subtheme(
+    txn: &impl ConnectionTrait,
+    mut subtheme: subthemes::Model,
+    name: String,
+) -> Result<subthemes::Model, Error> {
+    subtheme.name = name;
+    let taken = || format!("the theme has a subtheme named {}", subtheme.name);
+    subthemes::ActiveModel::from(subtheme.clone())
+        .reset_all()
+        .update(txn)
+        .await
+        .map_err(|e| super::unique(e, "name", taken))?;
+    Ok(subtheme)
 }
 
 /// Every subtheme by theme and name.

@@ -315,3 +315,166 @@ async fn an_export_reads_back_as_the_publication() {
         .unwrap_err();
     assert_eq!(invalid_fields(&no_format), ["format"]);
 }
+
+#[tokio::test]
+async fn a_renamed_theme_changes_the_list_but_not_earlier_publications() {
+    let t = TestChanges::start().await;
+    let subtheme = t
+        .reference()
+        .create_subtheme(bearer(
+            pb::CreateSubthemeRequest {
+                theme_id: t.theme_id.clone(),
+                name: "Debitorer".into(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .subtheme
+        .unwrap();
+    t.change_requests()
+        .create_change_request(bearer(
+            pb::CreateChangeRequestRequest {
+                subtheme_id: subtheme.subtheme_id.clone(),
+                ..t.new_request(&t.municipalities[0], "Filtrering")
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap();
+    let before = publish(&t, "Før").await;
+
+    let renamed = t
+        .reference()
+        .rename_theme(bearer(
+            pb::RenameThemeRequest {
+                theme_id: t.theme_id.clone(),
+                name: "Økonomi og debitorer".into(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .theme
+        .unwrap();
+    assert_eq!(renamed.name, "Økonomi og debitorer");
+    t.reference()
+        .rename_subtheme(bearer(
+            pb::RenameSubthemeRequest {
+                subtheme_id: subtheme.subtheme_id.clone(),
+                name: "Debitorlister".into(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap();
+    publish(&t, "Efter").await;
+
+    let row = |publication_id: String| {
+        let t = &t;
+        async move {
+            published(
+                t,
+                pb::ListPublishedChangeRequestsRequest {
+                    publication_id,
+                    ..Default::default()
+                },
+            )
+            .await
+            .change_requests
+            .remove(0)
+        }
+    };
+    let old = row(before.publication_id).await;
+    assert_eq!(
+        (old.change_theme.as_str(), old.subtheme.as_str()),
+        ("Økonomi", "Debitorer")
+    );
+    let new = row(String::new()).await;
+    assert_eq!(
+        (new.change_theme.as_str(), new.subtheme.as_str()),
+        ("Økonomi og debitorer", "Debitorlister")
+    );
+
+    // A name in use, an unknown theme, a personal ID number, a caseworker: refused, nothing renamed.
+    let other = t
+        .reference()
+        .create_theme(bearer(
+            pb::CreateThemeRequest {
+                name: "Breve".into(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .theme
+        .unwrap();
+    let rename = |theme_id: &str, name: &str| pb::RenameThemeRequest {
+        theme_id: theme_id.into(),
+        name: name.into(),
+    };
+    let taken = t
+        .reference()
+        .rename_theme(bearer(
+            rename(&other.theme_id, "Økonomi og debitorer"),
+            &t.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), Code::AlreadyExists);
+    let unknown = t
+        .reference()
+        .rename_theme(bearer(
+            rename(&uuid::Uuid::now_v7().to_string(), "Andet"),
+            &t.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let personal = t
+        .reference()
+        .rename_theme(bearer(rename(&other.theme_id, "Sag 0101901234"), &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(&personal), ["name"]);
+    let caseworker = t.caseworker(&t.municipalities[0], "cw@kommune.dk").await;
+    let denied = t
+        .reference()
+        .rename_theme(bearer(rename(&other.theme_id, "Andet"), &caseworker))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let names: Vec<String> = t
+        .reference()
+        .list_themes(bearer(pb::ListThemesRequest {}, &t.admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .themes
+        .into_iter()
+        .map(|theme| theme.name)
+        .collect();
+    assert_eq!(names, ["Breve", "Økonomi og debitorer"]);
+
+    let audited = pb::audit_service_client::AuditServiceClient::new(t.changes.clone())
+        .list_audit_records(bearer(
+            pb::ListAuditRecordsRequest {
+                entity_type: "theme".into(),
+                entity_id: t.theme_id.clone(),
+                page: None,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert!(
+        audited
+            .iter()
+            .any(|r| r.action == "rename" && r.payload_json.contains("Økonomi og debitorer"))
+    );
+}
