@@ -46,6 +46,11 @@ pub struct IdentityConfig {
     /// generated when unset.
     #[arg(long, env = "KOMMUNE_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     pub bootstrap_admin_key: Option<String>,
+    /// Service accounts (`ROLE_SERVICE`) to create at start with their API keys unless they exist,
+    /// e.g. `notify=<key>,cases=<key>` (from a secret): the services that read the others then need no
+    /// key made by hand.
+    #[arg(long, env = "KOMMUNE_BOOTSTRAP_SERVICE_KEYS", hide_env_values = true, default_value = "", value_parser = domain::BootstrapServiceKeys::parse)]
+    pub bootstrap_service_keys: domain::BootstrapServiceKeys,
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, env = "KOMMUNE_TOKEN_TTL_SECS", default_value_t = DEFAULT_TOKEN_TTL_SECS)]
     pub token_ttl_secs: i64,
@@ -61,6 +66,8 @@ pub struct Options {
     pub database_url: String,
     /// A configured bootstrap admin key, if any.
     pub bootstrap_admin_key: Option<String>,
+    /// Service accounts to create at start with their keys, unless they exist.
+    pub bootstrap_service_keys: domain::BootstrapServiceKeys,
     /// Token lifetime and eligibility baseline.
     pub policy: Policy,
     /// Outside identity providers whose tokens are trusted.
@@ -75,6 +82,7 @@ impl Options {
         Self {
             database_url: database_url.into(),
             bootstrap_admin_key: None,
+            bootstrap_service_keys: domain::BootstrapServiceKeys::default(),
             policy: Policy {
                 token_ttl: Duration::seconds(DEFAULT_TOKEN_TTL_SECS),
                 baseline_date: domain::eligibility::DEFAULT_BASELINE_DATE,
@@ -125,6 +133,9 @@ impl Identity {
         verifier.set_keys(&registry.public_keys()).await;
         let generated_admin_key = registry
             .bootstrap(options.bootstrap_admin_key.as_deref())
+            .await?;
+        registry
+            .ensure_service_accounts(&options.bootstrap_service_keys)
             .await?;
         Ok(Self {
             registry,

@@ -44,6 +44,7 @@ async fn main() -> Result<(), BoxError> {
     let identity = Identity::build(Options {
         database_url,
         bootstrap_admin_key: config.bootstrap_admin_key.clone(),
+        bootstrap_service_keys: config.bootstrap_service_keys.clone(),
         policy: Policy {
             token_ttl: chrono::Duration::seconds(config.token_ttl_secs),
             baseline_date: config.eligibility_baseline_date,

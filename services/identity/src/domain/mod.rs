@@ -111,6 +111,36 @@ pub fn check_service_account_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Service accounts with their API keys, configured for the first start of a deployment
+/// (`notify=<key>,cases=<key>`), so services that read the others need no key made by hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootstrapServiceKeys(pub Vec<(String, String)>);
+
+impl BootstrapServiceKeys {
+    /// Reads `name=key` pairs separated by commas; names are service-account names, keys at least
+    /// [`MIN_API_KEY_LEN`] characters. The refusal never repeats a key.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, key) = pair
+                .split_once('=')
+                .ok_or("each entry must be a service-account name, `=` and its API key")?;
+            let name = name.trim();
+            check_service_account_name(name).map_err(|e| format!("the name {name} {e}"))?;
+            if key.trim().len() < MIN_API_KEY_LEN {
+                return Err(format!(
+                    "the key of {name} must be at least {MIN_API_KEY_LEN} characters"
+                ));
+            }
+            if pairs.iter().any(|(n, _)| n == name) {
+                return Err(format!("{name} is named twice"));
+            }
+            pairs.push((name.to_owned(), key.trim().to_owned()));
+        }
+        Ok(Self(pairs))
+    }
+}
+
 /// The prefix of every generated API key, so leaked keys are recognisable by scanners.
 pub const API_KEY_PREFIX: &str = "kmn_";
 /// The shortest API key accepted (a configured bootstrap key may be any string this long).
@@ -453,5 +483,33 @@ mod tests {
         assert!(check_service_account_name("Cases").is_err());
         assert!(check_service_account_name("2cases").is_err());
         assert!(check_service_account_name("c").is_err());
+    }
+
+    #[test]
+    fn bootstrap_service_keys_are_names_and_keys() {
+        let keys = BootstrapServiceKeys::parse(
+            " notify = kommune-dev-notify-key-0123 ,cases=kommune-dev-cases-key-0123,",
+        );
+        assert_eq!(
+            keys,
+            Ok(BootstrapServiceKeys(vec![
+                ("notify".into(), "kommune-dev-notify-key-0123".into()),
+                ("cases".into(), "kommune-dev-cases-key-0123".into()),
+            ]))
+        );
+        assert_eq!(
+            BootstrapServiceKeys::parse(""),
+            Ok(BootstrapServiceKeys::default())
+        );
+        let short = BootstrapServiceKeys::parse("notify=short-secret");
+        assert!(short.is_err_and(|e| !e.contains("short-secret")));
+        assert!(BootstrapServiceKeys::parse("Notify=kommune-dev-notify-key-0123").is_err());
+        assert!(BootstrapServiceKeys::parse("kommune-dev-notify-key-0123").is_err());
+        assert!(
+            BootstrapServiceKeys::parse(
+                "a1=kommune-dev-notify-key-0123,a1=kommune-dev-notify-key-0124"
+            )
+            .is_err()
+        );
     }
 }

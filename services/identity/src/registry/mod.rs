@@ -851,12 +851,7 @@ impl Registry {
             }
             None => (domain::api_key_from_random(&random_key_bytes()?), true),
         };
-        let system = Caller {
-            subject: "system:bootstrap".into(),
-            municipality_id: None,
-            roles: Vec::new(),
-            token: String::new(),
-        };
+        let system = Caller::system("bootstrap");
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let account = NewServiceAccount {
@@ -886,5 +881,52 @@ impl Registry {
         txn.commit().await?;
         tracing::info!(service_account = %account.id, "bootstrapped identity with a consortium-admin key");
         Ok(generated.then_some(secret))
+    }
+
+    /// Creates each configured service account (`ROLE_SERVICE`) with its API key unless an account of
+    /// that name exists: a deployment's services get their keys without anyone making them by hand,
+    /// and a later start changes nothing (a key revoked since stays revoked).
+    pub async fn ensure_service_accounts(
+        &self,
+        keys: &domain::BootstrapServiceKeys,
+    ) -> Result<(), Error> {
+        let system = Caller::system("bootstrap");
+        for (name, secret) in &keys.0 {
+            if service_accounts::find_by_name(&self.db, name)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let now = self.clock.now();
+            let txn = kommune_platform::db::begin(&self.db).await?;
+            let account = NewServiceAccount {
+                name: name.clone(),
+                description: "Created at start from KOMMUNE_BOOTSTRAP_SERVICE_KEYS".into(),
+                municipality_id: None,
+                roles: vec![Role::Service],
+            };
+            let account = match self
+                .insert_service_account(&txn, &system, account, now)
+                .await
+            {
+                Ok(account) => account,
+                // Another replica made it at the same moment.
+                Err(Error::AlreadyExists { .. }) => continue,
+                Err(err) => return Err(err),
+            };
+            let subject =
+                Subject::ServiceAccount(Uuid::parse_str(&account.id).map_err(Error::internal)?);
+            let new_key = NewApiKey {
+                subject,
+                description: "Bootstrap service key".into(),
+                expires_at: None,
+            };
+            self.insert_api_key(&txn, &system, new_key, secret, now)
+                .await?;
+            txn.commit().await?;
+            tracing::info!(service_account = %account.id, name = %name, "created a configured service account");
+        }
+        Ok(())
     }
 }

@@ -50,6 +50,11 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
+/// The service account of a name.
+pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find().filter(Column::Name.eq(name)).one(db).await?)
+}
+
 /// A page of service accounts by name.
 pub async fn list(
     db: &impl ConnectionTrait,

@@ -17,10 +17,11 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
+use kommune_identity::domain::BootstrapServiceKeys;
 use kommune_identity::{Identity, Options};
 use kommune_platform::auth::TrustedIssuer;
 use kommune_platform::auth::{AUDIENCE, Claims, ISSUER};
-use kommune_platform::clock::{Clock, ManualClock};
+use kommune_platform::clock::{Clock, ManualClock, SystemClock};
 use kommune_platform::config::ServerConfig;
 use kommune_platform::testing::{
     Running, channel_to, fresh_database_url, loopback_listener, spawn, with_bearer as bearer,

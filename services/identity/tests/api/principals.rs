@@ -710,3 +710,61 @@ async fn the_event_feed_delivers_every_event_once_in_order_after_concurrent_writ
         .unwrap_err();
     assert_eq!(violated_fields(&bad_cursor), ["after_cursor"]);
 }
+
+#[tokio::test]
+async fn configured_service_keys_make_their_accounts_once() {
+    const NOTIFY_KEY: &str = "kommune-test-notify-service-key-0123";
+    let database_url = fresh_database_url("identity").await;
+    let start = async || {
+        let mut options = Options::new(database_url.clone(), Arc::new(SystemClock));
+        options.bootstrap_admin_key = Some(ADMIN_KEY.into());
+        options.bootstrap_service_keys =
+            BootstrapServiceKeys::parse(&format!("notify={NOTIFY_KEY}")).unwrap();
+        let identity = Identity::build(options).await.unwrap();
+        let (listener, addr) = loopback_listener().await;
+        let running = spawn(|stop| async move {
+            identity
+                .serve(listener, &ServerConfig::default(), stop)
+                .await
+                .unwrap();
+        });
+        (channel_to(addr), running)
+    };
+    let service_accounts = async |channel: &Channel| {
+        let admin = kommune_platform::testing::exchange(channel, ADMIN_KEY).await;
+        ServiceAccountServiceClient::new(channel.clone())
+            .list_service_accounts(bearer(pb::ListServiceAccountsRequest::default(), &admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .service_accounts
+            .into_iter()
+            .map(|a| (a.name, a.roles))
+            .collect::<Vec<_>>()
+    };
+
+    let (channel, running) = start().await;
+    let token = kommune_platform::testing::exchange(&channel, NOTIFY_KEY).await;
+    let caller = TokenServiceClient::new(channel.clone())
+        .get_caller(bearer(pb::GetCallerRequest {}, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(caller.roles, [Role::Service as i32]);
+    let first = service_accounts(&channel).await;
+    assert_eq!(
+        first,
+        [
+            (
+                "consortium-admin".to_owned(),
+                vec![Role::ConsortiumAdmin as i32]
+            ),
+            ("notify".to_owned(), vec![Role::Service as i32]),
+        ]
+    );
+    running.stop().await;
+
+    // Started again with the same configuration: nothing new.
+    let (channel, _running) = start().await;
+    assert_eq!(service_accounts(&channel).await, first);
+}
