@@ -61,3 +61,9 @@ pub const PUBLIC_METHODS: &[&str] = include!(concat!(env!("OUT_DIR"), "/public_m
 pub fn is_public_method(path: &str) -> bool {
     PUBLIC_METHODS.contains(&path)
 }
+
+/// The wire value of an enum stored by its proto name (`"CHANNEL_EMAIL"`), given the enum's
+/// `from_str_name`; the unspecified value (0) for a name it does not know.
+pub fn enum_value<E: Into<i32>>(name: &str, from_str_name: fn(&str) -> Option<E>) -> i32 {
+    from_str_name(name).map(Into::into).unwrap_or_default()
+}

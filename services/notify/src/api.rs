@@ -9,6 +9,7 @@ use kommune_platform::auth::caller;
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, entity_ref, required_id};
+use kommune_proto::enum_value;
 use kommune_proto::notify::v1 as pb;
 
 use crate::domain::{self, Topic};
@@ -26,10 +27,6 @@ impl NotifyApi {
     pub fn new(registry: Arc<Registry>) -> Self {
         Self { registry }
     }
-}
-
-fn enum_value<E: Into<i32>>(name: &str, parse: fn(&str) -> Option<E>) -> i32 {
-    parse(name).map(Into::into).unwrap_or_default()
 }
 
 fn subscription(s: subscriptions::Model) -> pb::Subscription {

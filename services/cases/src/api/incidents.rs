@@ -8,14 +8,11 @@ use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
+use kommune_proto::enum_value;
 
 use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids, optional_enum};
 use crate::registry::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
 use crate::store::{incident_updates, incidents};
-
-fn enum_value<E: Into<i32>>(name: &str, parse: fn(&str) -> Option<E>) -> i32 {
-    parse(name).map(Into::into).unwrap_or_default()
-}
 
 fn update(u: incident_updates::Model) -> pb::IncidentUpdate {
     pb::IncidentUpdate {
