@@ -5,6 +5,7 @@
 use pb::import_change_requests_request::Part;
 use pb::import_change_requests_response::Result as Answer;
 
+use super::publications::{export, publications};
 use super::*;
 
 pub(crate) const ROWS: usize = 3_000;
@@ -224,31 +225,11 @@ async fn exported_csv(t: &TestChanges) -> Vec<Vec<String>> {
         .into_inner()
         .publication
         .unwrap();
-    let mut chunks = publications(t)
-        .export_publication(bearer(
-            pb::ExportPublicationRequest {
-                publication_id: publication.publication_id,
-                format: pb::ExportFormat::Csv as i32,
-            },
-            &t.admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut file = Vec::new();
-    while let Some(chunk) = chunks.message().await.unwrap() {
-        file.extend(chunk.chunk);
-    }
+    let file = export(t, &publication.publication_id, pb::ExportFormat::Csv).await;
     csv::Reader::from_reader(file.as_slice())
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect()
-}
-
-fn publications(
-    t: &TestChanges,
-) -> pb::publication_service_client::PublicationServiceClient<Channel> {
-    pb::publication_service_client::PublicationServiceClient::new(t.changes.clone())
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn publications(
+pub(crate) fn publications(
     t: &TestChanges,
 ) -> pb::publication_service_client::PublicationServiceClient<Channel> {
     pb::publication_service_client::PublicationServiceClient::new(t.changes.clone())
@@ -22,6 +22,30 @@ async fn publish(t: &TestChanges, note: &str) -> pb::Publication {
         .into_inner()
         .publication
         .unwrap()
+}
+
+/// A publication exported as a file, its chunks put together.
+pub(crate) async fn export(
+    t: &TestChanges,
+    publication_id: &str,
+    format: pb::ExportFormat,
+) -> Vec<u8> {
+    let mut chunks = publications(t)
+        .export_publication(bearer(
+            pb::ExportPublicationRequest {
+                publication_id: publication_id.into(),
+                format: format as i32,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut file = Vec::new();
+    while let Some(chunk) = chunks.message().await.unwrap() {
+        file.extend(chunk.chunk);
+    }
+    file
 }
 
 /// A page of the latest publication, asked without a token.
@@ -235,21 +259,7 @@ async fn an_export_reads_back_as_the_publication() {
     }
     assert_eq!(rows.len(), 31);
 
-    let mut stream = publications(&t)
-        .export_publication(bearer(
-            pb::ExportPublicationRequest {
-                publication_id: publication.publication_id.clone(),
-                format: pb::ExportFormat::Csv as i32,
-            },
-            &t.admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut file = Vec::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
-        file.extend(chunk.chunk);
-    }
+    let file = export(&t, &publication.publication_id, pb::ExportFormat::Csv).await;
     let mut reader = csv::Reader::from_reader(file.as_slice());
     assert_eq!(
         reader.headers().unwrap().iter().collect::<Vec<_>>(),
@@ -279,21 +289,7 @@ async fn an_export_reads_back_as_the_publication() {
     assert_eq!(exported, listed);
 
     // The same publication as XLSX.
-    let mut stream = publications(&t)
-        .export_publication(bearer(
-            pb::ExportPublicationRequest {
-                publication_id: publication.publication_id.clone(),
-                format: pb::ExportFormat::Xlsx as i32,
-            },
-            &t.admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut file = Vec::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
-        file.extend(chunk.chunk);
-    }
+    let file = export(&t, &publication.publication_id, pb::ExportFormat::Xlsx).await;
     use calamine::Reader;
     let mut workbook: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(file)).unwrap();
