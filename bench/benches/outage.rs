@@ -31,7 +31,7 @@ fn recent(n: usize) -> Vec<Report> {
             reporter_user_id: format!("user-{}", i % 500),
             municipality_id: format!("municipality-{}", i % 98),
             filed_at: start() + Duration::milliseconds(i as i64 * 360),
-            symptom: Symptom::of(SYMPTOMS[i % SYMPTOMS.len()], &format!("sag {i}")),
+            symptom: Symptom::of("KY", SYMPTOMS[i % SYMPTOMS.len()], &format!("sag {i}")),
             incident_id: None,
         })
         .collect()
@@ -52,7 +52,7 @@ fn classify_one_report(bencher: divan::Bencher, n: usize) {
         reporter_user_id: "user-new".into(),
         municipality_id: "municipality-0".into(),
         filed_at: start() + Duration::hours(1),
-        symptom: Symptom::of("Vi kan ikke logge ind på KY", "siden kl. 9"),
+        symptom: Symptom::of("KY", "Vi kan ikke logge ind på KY", "siden kl. 9"),
         incident_id: None,
     };
     bencher.bench(|| {
@@ -80,7 +80,7 @@ fn classify_one_report_from_texts(bencher: divan::Bencher, n: usize) {
         reporter_user_id: "user-new".into(),
         municipality_id: "municipality-0".into(),
         filed_at: start() + Duration::hours(1),
-        symptom: Symptom::of("Vi kan ikke logge ind på KY", "siden kl. 9"),
+        symptom: Symptom::of("KY", "Vi kan ikke logge ind på KY", "siden kl. 9"),
         incident_id: None,
     };
     bencher.bench(|| {
@@ -93,7 +93,7 @@ fn classify_one_report_from_texts(bencher: divan::Bencher, n: usize) {
                 reporter_user_id: r.reporter_user_id.clone(),
                 municipality_id: r.municipality_id.clone(),
                 filed_at: r.filed_at,
-                symptom: Symptom::of(title, description),
+                symptom: Symptom::of("KY", title, description),
                 incident_id: None,
             })
             .collect();
@@ -104,6 +104,7 @@ fn classify_one_report_from_texts(bencher: divan::Bencher, n: usize) {
 #[divan::bench]
 fn symptom_of_one_report() -> Symptom {
     Symptom::of(
+        divan::black_box("KY"),
         divan::black_box("Kan ikke logge ind i KY"),
         divan::black_box("Ingen af os kan logge ind siden 9.15; fejlkode 503 på login-siden."),
     )

@@ -140,6 +140,10 @@ fn attachment(a: attachments::Model) -> pb::Attachment {
 }
 
 /// A system's settings from a request (id and version are the caller's to set).
+/// The longest outage window: a burst spread over more than a week is no outage, and every filing reads
+/// the reports of its window.
+const MAX_OUTAGE_WINDOW_MINUTES: i32 = 7 * 24 * 60;
+
 fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
     for (field, value) in [
         ("system.outage_report_threshold", s.outage_report_threshold),
@@ -152,6 +156,18 @@ fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
         if value < 0 {
             v.violation(field, "must not be negative");
         }
+    }
+    if s.outage_report_threshold > 0 && s.outage_window_minutes < 1 {
+        v.violation(
+            "system.outage_window_minutes",
+            "must be at least 1 when a report threshold is set, or no outage would ever be detected",
+        );
+    }
+    if s.outage_window_minutes > MAX_OUTAGE_WINDOW_MINUTES {
+        v.violation(
+            "system.outage_window_minutes",
+            format!("must be at most {MAX_OUTAGE_WINDOW_MINUTES} (a week)"),
+        );
     }
     if s.outage_report_threshold > 0 && s.outage_distinct_reporters > s.outage_report_threshold {
         v.violation(

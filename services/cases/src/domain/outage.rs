@@ -8,11 +8,34 @@
 //! report is proportional to the reports in its window.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, Utc};
 
 /// How similar two symptoms must be (overlap of character trigrams) to count as the same cause.
 pub const SAME_CAUSE_SIMILARITY: f64 = 0.5;
+
+/// Fewer trigrams in common than this is chance however short the texts: one short word shared.
+pub const MIN_SHARED_TRIGRAMS: usize = 5;
+
+/// Words that say nothing about a cause: the function words of Danish, Swedish and English and the
+/// courtesies of a support mail. Without them "Kan ikke udskrive" would look like "Kan ikke logge ind".
+const FILLER_WORDS: &[&str] = &[
+    // Danish
+    "af", "alle", "alt", "andre", "at", "bare", "blev", "blive", "bliver", "da", "de", "dem", "den",
+    "denne", "der", "det", "dette", "dig", "du", "efter", "eller", "en", "er", "et", "fik", "for",
+    "fordi", "fra", "få", "får", "gør", "går", "han", "har", "havde", "hej", "hele", "her",
+    "hilsen", "hos", "hun", "hvad", "hver", "hvis", "hvor", "ikke", "ingen", "jeg", "kan", "kl",
+    "kun", "kunne", "lige", "man", "med", "meget", "men", "mere", "mig", "min", "mine", "mit",
+    "mvh", "må", "nogen", "noget", "nu", "når", "og", "også", "om", "os", "over", "på", "sig",
+    "siden", "skal", "skulle", "som", "så", "tak", "til", "under", "var", "ved", "venlig",
+    "venlige", "vi", "vil", "ville", "vores", "være", "været", // Swedish
+    "alla", "att", "av", "ett", "från", "för", "inte", "jag", "och", "oss", "sedan", "vår", "våra",
+    "är", // English
+    "all", "an", "and", "any", "are", "as", "be", "can", "cannot", "does", "from", "has", "have",
+    "in", "is", "it", "no", "not", "of", "on", "or", "our", "since", "the", "to", "us", "we",
+    "with",
+];
 
 /// A report's symptom: the set of character trigrams of its normalised words, each packed into a
 /// `u64` (three 21-bit chars) and kept sorted, so comparing two symptoms is one merge walk.
@@ -20,20 +43,30 @@ pub const SAME_CAUSE_SIMILARITY: f64 = 0.5;
 pub struct Symptom(Vec<u64>);
 
 impl Symptom {
-    /// The symptom of a report's title and description. Case, punctuation and digits are ignored
-    /// (error numbers and dates differ between reports of one outage); each word is padded so short
-    /// words still yield trigrams.
-    pub fn of(title: &str, description: &str) -> Self {
+    /// The symptom of a report about the system named `system_name`, from its title and description.
+    /// Case, punctuation and digits are ignored (error numbers and dates differ between reports of one
+    /// outage), so are filler words and the system's own name (every report about it names it); each
+    /// word is padded so short words still yield trigrams.
+    pub fn of(system_name: &str, title: &str, description: &str) -> Self {
+        static FILLER: LazyLock<HashSet<&str>> =
+            LazyLock::new(|| FILLER_WORDS.iter().copied().collect());
+        let words = |text: &str| -> Vec<String> {
+            text.split(|c: char| !c.is_alphabetic())
+                .filter(|w| w.chars().nth(1).is_some())
+                .map(str::to_lowercase)
+                .collect()
+        };
+        let ignored = words(system_name);
         let mut trigrams = Vec::with_capacity(title.len() + description.len());
         let mut padded = Vec::new();
         for word in [title, description]
             .into_iter()
-            .flat_map(|text| text.split(|c: char| !c.is_alphabetic()))
-            .filter(|w| w.chars().nth(1).is_some())
+            .flat_map(words)
+            .filter(|w| !FILLER.contains(w.as_str()) && !ignored.contains(w))
         {
             padded.clear();
             padded.push(' ');
-            padded.extend(word.chars().flat_map(char::to_lowercase));
+            padded.extend(word.chars());
             padded.push(' ');
             trigrams.extend(
                 padded
@@ -46,13 +79,8 @@ impl Symptom {
         Self(trigrams)
     }
 
-    /// Similarity in [0, 1]: the share of the smaller symptom's trigrams found in the other; an empty
-    /// symptom is like nothing.
-    pub fn similarity(&self, other: &Symptom) -> f64 {
-        let smaller = self.0.len().min(other.0.len());
-        if smaller == 0 {
-            return 0.0;
-        }
+    /// How many trigrams the two symptoms have in common.
+    fn shared(&self, other: &Symptom) -> usize {
         let (mut a, mut b, mut shared) = (self.0.iter().peekable(), other.0.iter().peekable(), 0);
         while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
             match x.cmp(y) {
@@ -65,12 +93,22 @@ impl Symptom {
                 }
             }
         }
-        shared as f64 / smaller as f64
+        shared
     }
 
-    /// Whether the two symptoms point at the same cause.
+    /// Similarity in [0, 1]: the share of the smaller symptom's trigrams found in the other; an empty
+    /// symptom is like nothing.
+    pub fn similarity(&self, other: &Symptom) -> f64 {
+        match self.0.len().min(other.0.len()) {
+            0 => 0.0,
+            smaller => self.shared(other) as f64 / smaller as f64,
+        }
+    }
+
+    /// Whether the two symptoms point at the same cause: enough of the shorter one found in the other,
+    /// and more than one short word's worth.
     pub fn same_cause(&self, other: &Symptom) -> bool {
-        self.similarity(other) >= SAME_CAUSE_SIMILARITY
+        self.similarity(other) >= SAME_CAUSE_SIMILARITY && self.shared(other) >= MIN_SHARED_TRIGRAMS
     }
 }
 
@@ -230,7 +268,7 @@ mod tests {
             reporter_user_id: format!("user-{n}"),
             municipality_id: format!("municipality-{}", n % 3),
             filed_at: at(minute),
-            symptom: Symptom::of(text, ""),
+            symptom: Symptom::of("KY", text, ""),
             incident_id: None,
         }
     }
@@ -251,14 +289,50 @@ mod tests {
 
     #[test]
     fn wording_differs_but_the_cause_is_the_same() {
-        let a = Symptom::of("Kan ikke logge ind i KY", "");
-        let b = Symptom::of("Login fejler i KY", "Ingen af os kan logge ind siden 9.15");
-        let other = Symptom::of("Forkert beløb på udbetaling", "efter omregning af ydelsen");
-        let near = Symptom::of("Brevskabelon mangler logo", "");
+        let a = Symptom::of("KY", "Kan ikke logge ind i KY", "");
+        let b = Symptom::of(
+            "KY",
+            "Login fejler i KY",
+            "Ingen af os kan logge ind siden 9.15",
+        );
+        let other = Symptom::of(
+            "KY",
+            "Forkert beløb på udbetaling",
+            "efter omregning af ydelsen",
+        );
+        let near = Symptom::of("KY", "Brevskabelon mangler logo", "");
         assert!(a.same_cause(&b), "{}", a.similarity(&b));
         assert!(!a.same_cause(&other), "{}", a.similarity(&other));
         assert!(!a.same_cause(&near), "{}", a.similarity(&near));
-        assert!(!Symptom::of("", "").same_cause(&Symptom::of("", "")));
+        assert!(!Symptom::of("KY", "", "").same_cause(&Symptom::of("KY", "", "")));
+    }
+
+    #[test]
+    fn filler_words_and_the_systems_name_do_not_make_a_cause() {
+        let login = Symptom::of("KY", "Kan ikke logge ind i KY", "Login-siden svarer ikke");
+        let printing = Symptom::of("KY", "Kan ikke udskrive i KY", "Printeren svarer ikke");
+        let vague = Symptom::of("KY", "Fejl i KY", "");
+        let terse = Symptom::of("KY", "Login fejl", "");
+        let detailed = Symptom::of("KY", "Login fejler i KY", "Vi kan ikke logge ind");
+        assert!(
+            !login.same_cause(&printing),
+            "{}",
+            login.similarity(&printing)
+        );
+        assert!(
+            !vague.same_cause(&detailed),
+            "{}",
+            vague.similarity(&detailed)
+        );
+        assert!(
+            terse.same_cause(&detailed),
+            "{}",
+            terse.similarity(&detailed)
+        );
+        assert_eq!(
+            Symptom::of("KY", "KY", "Kan ikke, vi kan ikke"),
+            Symptom::of("KY", "", "")
+        );
     }
 
     #[test]
@@ -349,7 +423,7 @@ mod tests {
         let open = [OpenIncident {
             id: "incident-a".into(),
             system_ids: vec!["portal".into(), "ky".into()],
-            symptom: Symptom::of("KY login fejler", "Ingen kan logge ind"),
+            symptom: Symptom::of("KY", "KY login fejler", "Ingen kan logge ind"),
         }];
         let new = report(1, 600, LOGIN_FAILS[0]);
         assert_eq!(

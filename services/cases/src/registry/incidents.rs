@@ -100,14 +100,14 @@ fn linked_case(case: &cases::Model) -> pb::LinkedCase {
     }
 }
 
-fn report(case: &cases::Model) -> Report {
+fn report(system: &systems::Model, case: &cases::Model) -> Report {
     Report {
         case_id: case.id.clone(),
         system_id: case.system_id.clone(),
         reporter_user_id: case.reporter_user_id.clone(),
         municipality_id: case.municipality_id.clone(),
         filed_at: case.created_at,
-        symptom: Symptom::of(&case.title, &case.description),
+        symptom: Symptom::of(&system.name, &case.title, &case.description),
         incident_id: case.incident_id.clone(),
     }
 }
@@ -136,7 +136,7 @@ impl Registry {
             window: Duration::minutes(system.outage_window_minutes.max(0).into()),
         };
         // Locked, so no incident is resolved between this classification and the link it leads to.
-        let open = incidents::open_for_update(txn).await?;
+        let open = incidents::open_for_update(txn, &system.id).await?;
         let open_ids: HashSet<&str> = open.iter().map(|i| i.id.as_str()).collect();
         // Reports explained by a resolved incident do not count again; merged duplicates never did.
         let recent: Vec<Report> = cases::filed_between(
@@ -153,19 +153,18 @@ impl Registry {
                 .as_deref()
                 .is_none_or(|id| open_ids.contains(id))
         })
-        .map(report)
+        .map(|c| report(system, c))
         .collect();
         let open: Vec<OpenIncident> = open
             .iter()
             .map(|i| OpenIncident {
                 id: i.id.clone(),
                 system_ids: i.system_ids(),
-                symptom: Symptom::of(&i.symptom, ""),
+                symptom: Symptom::of(&system.name, &i.symptom, ""),
             })
-            .filter(|i| i.system_ids.contains(&system.id))
             .collect();
         Ok(outage::classify(
-            &report(case),
+            &report(system, case),
             acute,
             &open,
             &recent,

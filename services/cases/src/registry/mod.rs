@@ -506,14 +506,13 @@ impl Registry {
         {
             case.first_response_at = Some(now);
         }
-        self.changed(
-            &txn,
-            caller,
-            case,
-            "comment",
-            json!({"comment_id": comment.id, "visibility": comment.visibility}),
-        )
-        .await?;
+        let payload = json!({"comment_id": comment.id, "visibility": comment.visibility});
+        // An internal comment is the supplier's note: audited, but no event tells the municipality.
+        if visibility == pb::CommentVisibility::Internal {
+            self.saved(&txn, caller, case, "comment", payload).await?;
+        } else {
+            self.changed(&txn, caller, case, "comment", payload).await?;
+        }
         txn.commit().await?;
         self.outbox.notify_committed();
         Ok(comment)

@@ -118,14 +118,24 @@ pub async fn open(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
         .await?)
 }
 
-/// Every incident not yet resolved, locked until the transaction ends, oldest first.
-pub async fn open_for_update(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
+/// Every incident of `system_id` not yet resolved, locked until the transaction ends, oldest first.
+pub async fn open_for_update(
+    db: &impl ConnectionTrait,
+    system_id: &str,
+) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
         .filter(Column::Status.ne(IncidentStatus::Resolved.as_str_name()))
+        .filter(affects(system_id))
         .order_by_asc(Column::Id)
         .lock_exclusive()
         .all(db)
         .await?)
+}
+
+/// The incidents that affect `system_id`. System ids are UUIDs in a JSON list: quoted, they match only
+/// themselves.
+fn affects(system_id: &str) -> sea_orm::sea_query::SimpleExpr {
+    Column::SystemIds.contains(format!("\"{system_id}\""))
 }
 
 /// What a list is limited to.
@@ -152,8 +162,7 @@ pub async fn list(
         query = query.filter(Column::Status.eq(status));
     }
     if let Some(system) = filter.system_id {
-        // System ids are UUIDs in a JSON list: quoted, they match only themselves.
-        query = query.filter(Column::SystemIds.contains(format!("\"{system}\"")));
+        query = query.filter(affects(&system));
     }
     if filter.open_only {
         query = query.filter(Column::Status.ne(IncidentStatus::Resolved.as_str_name()));

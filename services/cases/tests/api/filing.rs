@@ -446,4 +446,32 @@ async fn reference_data_is_edited_with_the_version_read() {
         ),
         (5, 15, 2)
     );
+
+    for (window, threshold) in [(0, 5), (7 * 24 * 60 + 1, 5)] {
+        let mut bad = updated.clone();
+        bad.outage_window_minutes = window;
+        bad.outage_report_threshold = threshold;
+        let refused = reference
+            .update_system(bearer(
+                pb::UpdateSystemRequest { system: Some(bad) },
+                &t.admin,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            violated_fields(&refused),
+            ["system.outage_window_minutes"],
+            "window {window}"
+        );
+    }
+    let unchanged = reference
+        .list_systems(bearer(pb::ListSystemsRequest {}, &t.supporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .systems
+        .into_iter()
+        .find(|s| s.system_id == t.system)
+        .unwrap();
+    assert_eq!(unchanged, updated);
 }

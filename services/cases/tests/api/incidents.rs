@@ -183,6 +183,41 @@ async fn a_burst_of_same_cause_reports_across_municipalities_opens_one_incident_
         )
         .await;
     assert!(other.incident_id.is_empty());
+    // Nor does one that shares only filler words and the system's name with the login reports.
+    let printing = o
+        .report(2, ("Kan ikke udskrive i KY", "Printeren svarer ikke"))
+        .await;
+    assert!(printing.incident_id.is_empty());
+
+    // Hours later, past the window, a report of the same cause still joins the open incident.
+    o.t.clock.advance(Duration::hours(3));
+    let late = o
+        .report(0, ("Login fejler stadig", "Kan ikke logge ind"))
+        .await;
+    assert_eq!(late.incident_id, incident_id);
+    assert_eq!(o.incident(&incident_id).await.case_ids.len(), 6);
+}
+
+#[tokio::test]
+async fn reports_from_too_few_people_are_no_outage_until_enough_report() {
+    let o = Outage::start().await;
+    // K = 4 reports, M = 3 people: one person's four reports and a colleague's fifth are not enough.
+    let mut filed = Vec::new();
+    for text in &LOGIN_FAILS[..4] {
+        filed.push(o.report(0, *text).await);
+        o.t.clock.advance(Duration::minutes(1));
+    }
+    filed.push(o.report(1, LOGIN_FAILS[4]).await);
+    assert!(filed.iter().all(|c| c.incident_id.is_empty()));
+    assert!(o.all_incidents().await.is_empty());
+
+    // A third person's report makes it an outage of all six.
+    o.t.clock.advance(Duration::minutes(1));
+    let third = o.report(2, LOGIN_FAILS[1]).await;
+    assert!(!third.incident_id.is_empty());
+    let incident = o.incident(&third.incident_id).await;
+    assert_eq!(incident.case_ids.len(), 6);
+    assert_eq!(incident.municipality_ids.len(), 3);
 }
 
 #[tokio::test]
@@ -630,4 +665,275 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         .unwrap_err();
     assert_eq!(second.code(), Code::FailedPrecondition);
     assert_eq!(o.all_incidents().await.len(), 1);
+}
+
+#[tokio::test]
+async fn resolving_may_leave_the_linked_cases_open_and_an_unlinked_case_is_left_out() {
+    let o = Outage::start().await;
+    let filed = o.burst().await;
+    let incident_id = filed[3].incident_id.clone();
+    let unlinked = o
+        .incidents()
+        .unlink_case(bearer(
+            pb::UnlinkCaseRequest {
+                incident_id: incident_id.clone(),
+                case_id: filed[4].case_id.clone(),
+            },
+            &o.supporter().await,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .incident
+        .unwrap();
+    assert_eq!(unlinked.case_ids.len(), 4);
+    assert!(o.case(&filed[4].case_id).await.incident_id.is_empty());
+
+    let resolved = o
+        .incidents()
+        .resolve_incident(bearer(
+            pb::ResolveIncidentRequest {
+                incident_id: incident_id.clone(),
+                expected_version: unlinked.version,
+                text: "Login virker igen; tjek venligst jeres sag".into(),
+                leave_cases_open: true,
+            },
+            &o.supporter().await,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resolved.resolved_case_ids.is_empty());
+    assert_eq!(
+        resolved.incident.unwrap().status(),
+        pb::IncidentStatus::Resolved
+    );
+    for case in &filed {
+        let read = o.case(&case.case_id).await;
+        assert_ne!(read.state(), pb::CaseState::Resolved);
+        let comments =
+            o.t.cases()
+                .list_comments(bearer(
+                    pb::ListCommentsRequest {
+                        case_id: case.case_id.clone(),
+                        ..Default::default()
+                    },
+                    &o.supporter().await,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .comments;
+        let told = usize::from(case.case_id != filed[4].case_id);
+        assert_eq!(comments.len(), told, "{}", case.case_id);
+    }
+    let events: Vec<pb::IncidentResolved> = o.t.events("IncidentResolved").await;
+    assert_eq!(events.len(), 1);
+    assert!(!events[0].cases_resolved);
+    assert_eq!(events[0].cases.len(), 4);
+}
+
+#[tokio::test]
+async fn a_personal_id_number_in_any_incident_text_or_a_municipal_user_is_refused() {
+    let o = Outage::start().await;
+    let filed = o.burst().await;
+    let incident_id = filed[3].incident_id.clone();
+    let before = o.incident(&incident_id).await;
+    let cpr = "Borger 010190-1234 er ramt";
+    let supporter = o.supporter().await;
+    let open = pb::OpenIncidentRequest {
+        title: "Login".into(),
+        system_ids: vec![o.t.system.clone()],
+        ..Default::default()
+    };
+    let report = pb::ReportToSupplierRequest {
+        incident_id: incident_id.clone(),
+        expected_version: before.version,
+        problem: "Login fejler".into(),
+        occurred_time: time("2025-04-02T07:00:00Z"),
+        tag: "KY - Login".into(),
+        ..Default::default()
+    };
+    let mut incidents = o.incidents();
+    let refusals = [
+        (
+            "title",
+            incidents
+                .open_incident(bearer(
+                    pb::OpenIncidentRequest {
+                        title: cpr.into(),
+                        ..open.clone()
+                    },
+                    &supporter,
+                ))
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "description",
+            incidents
+                .open_incident(bearer(
+                    pb::OpenIncidentRequest {
+                        description: cpr.into(),
+                        ..open.clone()
+                    },
+                    &supporter,
+                ))
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "problem",
+            incidents
+                .report_to_supplier(bearer(
+                    pb::ReportToSupplierRequest {
+                        problem: cpr.into(),
+                        ..report.clone()
+                    },
+                    &supporter,
+                ))
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "tag",
+            incidents
+                .report_to_supplier(bearer(
+                    pb::ReportToSupplierRequest {
+                        tag: cpr.into(),
+                        ..report.clone()
+                    },
+                    &supporter,
+                ))
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "text",
+            incidents
+                .reply_to_linked_cases(bearer(
+                    pb::ReplyToLinkedCasesRequest {
+                        idempotency_key: "reply-cpr".into(),
+                        incident_id: incident_id.clone(),
+                        text: cpr.into(),
+                    },
+                    &supporter,
+                ))
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "text",
+            incidents
+                .resolve_incident(bearer(
+                    pb::ResolveIncidentRequest {
+                        incident_id: incident_id.clone(),
+                        expected_version: before.version,
+                        text: cpr.into(),
+                        leave_cases_open: false,
+                    },
+                    &supporter,
+                ))
+                .await
+                .map(|_| ()),
+        ),
+    ];
+    for (field, result) in refusals {
+        let refused = result.unwrap_err();
+        assert_eq!(violated_fields(&refused), [field], "{refused:?}");
+    }
+
+    // A screenshot that is no attachment, or one of a case outside the incident, is refused.
+    let missing = incidents
+        .report_to_supplier(bearer(
+            pb::ReportToSupplierRequest {
+                screenshot_attachment_id: "0190c5d2-0000-7000-8000-000000000000".into(),
+                ..report.clone()
+            },
+            &supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let outside =
+        o.t.file(o.t.new_case("Brevskabelon mangler logo", pb::Severity::Normal))
+            .await
+            .unwrap()
+            .case
+            .unwrap();
+    let attachment =
+        o.t.cases()
+            .add_attachment(bearer(
+                pb::AddAttachmentRequest {
+                    case_id: outside.case_id.clone(),
+                    file_name: "logo.png".into(),
+                    content_type: "image/png".into(),
+                    content: [&[0x89, b'P', b'N', b'G'][..], &[7u8; 64]].concat(),
+                },
+                &o.t.reporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .attachment
+            .unwrap();
+    let not_linked = incidents
+        .report_to_supplier(bearer(
+            pb::ReportToSupplierRequest {
+                screenshot_attachment_id: attachment.attachment_id.clone(),
+                ..report.clone()
+            },
+            &supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&not_linked), ["screenshot_attachment_id"]);
+
+    // Municipal users neither read nor work incidents.
+    let reporter = &o.t.reporter;
+    let denied = [
+        incidents
+            .get_incident(bearer(
+                pb::GetIncidentRequest {
+                    incident_id: incident_id.clone(),
+                },
+                reporter,
+            ))
+            .await
+            .map(|_| ()),
+        incidents
+            .reply_to_linked_cases(bearer(
+                pb::ReplyToLinkedCasesRequest {
+                    idempotency_key: "reply-by-reporter".into(),
+                    incident_id: incident_id.clone(),
+                    text: "Det virker igen".into(),
+                },
+                reporter,
+            ))
+            .await
+            .map(|_| ()),
+        incidents
+            .resolve_incident(bearer(
+                pb::ResolveIncidentRequest {
+                    incident_id: incident_id.clone(),
+                    expected_version: before.version,
+                    text: "Løst".into(),
+                    leave_cases_open: false,
+                },
+                reporter,
+            ))
+            .await
+            .map(|_| ()),
+    ];
+    for result in denied {
+        assert_eq!(result.unwrap_err().code(), Code::PermissionDenied);
+    }
+
+    let after = o.incident(&incident_id).await;
+    assert_eq!(after, before, "nothing was written");
+    assert_eq!(o.all_incidents().await.len(), 1);
+    for case in &filed {
+        let read = o.case(&case.case_id).await;
+        assert_ne!(read.state(), pb::CaseState::Resolved);
+    }
 }

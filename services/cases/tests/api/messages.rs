@@ -34,6 +34,22 @@ async fn public(t: &TestCases) -> pb::ListPublicOperationalMessagesResponse {
         .into_inner()
 }
 
+/// The message as its writers read it now.
+async fn current(t: &TestCases, id: &str) -> pb::OperationalMessage {
+    messages(t)
+        .get_operational_message(bearer(
+            pb::GetOperationalMessageRequest {
+                operational_message_id: id.into(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operational_message
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_message_goes_from_draft_to_resolved_and_the_public_list_shows_only_what_is_public() {
     let mut t = TestCases::start().await;
@@ -74,6 +90,11 @@ async fn a_message_goes_from_draft_to_resolved_and_the_public_list_shows_only_wh
         .unwrap_err();
     assert_eq!(no_scope.code(), Code::FailedPrecondition);
     assert!(public(&t).await.active.is_empty());
+    assert_eq!(
+        current(&t, &created.operational_message_id).await,
+        created,
+        "nothing was written"
+    );
 
     let scoped = messages(&t)
         .update_operational_message(bearer(
@@ -129,6 +150,33 @@ async fn a_message_goes_from_draft_to_resolved_and_the_public_list_shows_only_wh
         resolution_da: "Fejlen er rettet kl. 11.05.".into(),
         resolution_en: "Fixed at 11:05.".into(),
     };
+    for (field, with_pii) in [
+        (
+            "resolution_da",
+            pb::ResolveOperationalMessageRequest {
+                resolution_da: "Rettet for borger 010190-1234".into(),
+                ..resolve.clone()
+            },
+        ),
+        (
+            "resolution_en",
+            pb::ResolveOperationalMessageRequest {
+                resolution_en: "Fixed for 010190-1234".into(),
+                ..resolve.clone()
+            },
+        ),
+    ] {
+        let refused = messages(&t)
+            .resolve_operational_message(bearer(with_pii, &t.supporter))
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&refused), [field]);
+    }
+    assert_eq!(
+        current(&t, &updated.operational_message_id).await,
+        updated,
+        "nothing was written"
+    );
     let resolved = messages(&t)
         .resolve_operational_message(bearer(resolve.clone(), &t.supporter))
         .await
@@ -148,6 +196,22 @@ async fn a_message_goes_from_draft_to_resolved_and_the_public_list_shows_only_wh
         .await
         .unwrap_err();
     assert_eq!(twice.code(), Code::FailedPrecondition);
+    assert_eq!(
+        current(&t, &resolved.operational_message_id).await,
+        resolved,
+        "nothing was written"
+    );
+    let changes: Vec<String> = t
+        .events::<pb::OperationalMessageChanged>("OperationalMessageChanged")
+        .await
+        .into_iter()
+        .map(|e| e.change)
+        .collect();
+    assert_eq!(
+        changes,
+        ["create", "update", "publish", "update", "resolve"],
+        "one event per change written, none for the refusals"
+    );
 
     let listed = public(&t).await;
     assert!(listed.active.is_empty());
@@ -207,6 +271,34 @@ async fn a_message_takes_its_incidents_scope_and_bad_input_writes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&refused), ["operational_message.text_da"]);
+    let cpr = "Borger 010190-1234 er berørt".to_owned();
+    type TextField = fn(&mut pb::OperationalMessage) -> &mut String;
+    let every_text: [(&str, TextField); 6] = [
+        ("title_da", |m| &mut m.title_da),
+        ("workaround_da", |m| &mut m.workaround_da),
+        ("title_en", |m| &mut m.title_en),
+        ("text_en", |m| &mut m.text_en),
+        ("workaround_en", |m| &mut m.workaround_en),
+        ("text_da", |m| &mut m.text_da),
+    ];
+    for (field, text) in every_text {
+        let mut with_pii = draft(&t);
+        *text(&mut with_pii) = cpr.clone();
+        let refused = messages(&t)
+            .create_operational_message(bearer(
+                pb::CreateOperationalMessageRequest {
+                    operational_message: Some(with_pii),
+                    ..Default::default()
+                },
+                &t.supporter,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            violated_fields(&refused),
+            [format!("operational_message.{field}")]
+        );
+    }
     let reversed = pb::OperationalMessage {
         expected_end_time: time("2025-04-02T06:00:00Z"),
         title_en: String::new(),
