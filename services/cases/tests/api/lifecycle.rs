@@ -307,6 +307,14 @@ async fn the_title_is_the_municipalitys_while_the_case_lies_with_it_and_stale_wr
         }
     };
     assert_eq!((seen(&t.reporter).await, seen(&t.supporter).await), (1, 2));
+    // Only the public comment is announced: the municipality hears nothing of internal notes.
+    let comment_events = t
+        .events::<pb::CaseChanged>("CaseChanged")
+        .await
+        .into_iter()
+        .filter(|e| e.case_id == case.case_id && e.change == "comment")
+        .count();
+    assert_eq!(comment_events, 1);
 }
 
 #[tokio::test]
