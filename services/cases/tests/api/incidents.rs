@@ -60,8 +60,13 @@ impl Outage {
     }
 
     /// Files a report by reporter `n` (fresh token, so the clock may have moved far).
-    async fn report(&self, n: usize, (title, description): (&str, &str)) -> pb::Case {
-        let token = self.t.token_for(&self.reporters[n].0).await;
+    async fn report(&self, n: usize, text: (&str, &str)) -> pb::Case {
+        self.report_with(&self.t.token_for(&self.reporters[n].0).await, text)
+            .await
+    }
+
+    /// Files a report with a reporter's token.
+    async fn report_with(&self, token: &str, (title, description): (&str, &str)) -> pb::Case {
         let request = pb::FileCaseRequest {
             title: title.into(),
             description: description.into(),
@@ -69,7 +74,7 @@ impl Outage {
         };
         self.t
             .cases()
-            .file_case(bearer(request, &token))
+            .file_case(bearer(request, token))
             .await
             .unwrap()
             .into_inner()
@@ -196,6 +201,27 @@ async fn a_burst_of_same_cause_reports_across_municipalities_opens_one_incident_
         .await;
     assert_eq!(late.incident_id, incident_id);
     assert_eq!(o.incident(&incident_id).await.case_ids.len(), 6);
+}
+
+#[tokio::test]
+async fn reports_filed_at_once_make_one_incident_with_all_linked() {
+    let o = Outage::start().await;
+    let mut tokens = Vec::new();
+    for (reporter, _) in &o.reporters {
+        tokens.push(o.t.token_for(reporter).await);
+    }
+    let filed = futures::future::join_all(
+        LOGIN_FAILS
+            .into_iter()
+            .zip(&tokens)
+            .map(|(text, token)| o.report_with(token, text)),
+    )
+    .await;
+    let incidents = o.all_incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let incident = o.incident(&incidents[0].incident_id).await;
+    assert_eq!(incident.case_ids.len(), 5);
+    assert!(filed.iter().all(|c| incident.case_ids.contains(&c.case_id)));
 }
 
 #[tokio::test]
