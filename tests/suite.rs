@@ -23,13 +23,49 @@ use kommune_platform::testing::{
     spawn, with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as pb;
+use kommune_proto::klik::v1 as klik;
 use pb::Role;
 
 const ADMIN_KEY: &str = "suite-bootstrap-admin-key-0123456789";
 
+/// Asks `probe` every 100 ms until it answers, for up to 30 s: for what other services do in their own
+/// time (notify following the feeds).
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A mandatory preparation task of a wave, due `days_before` its go-live when given.
+fn preparation_task(title: &str, days_before: Option<i32>) -> klik::TaskContent {
+    klik::TaskContent {
+        title: title.into(),
+        theme: klik::Theme::ProjectManagement as i32,
+        phase: klik::Phase::Preparation as i32,
+        priority: klik::Priority::Mandatory as i32,
+        goal: "Klar til go-live".into(),
+        description: "Gør det".into(),
+        result: "Gjort".into(),
+        recommended_performer: "Projektlederen".into(),
+        duration_days: days_before.map(|_| 1),
+        end_offset: days_before.map(|amount| klik::EndOffset {
+            amount,
+            unit: klik::OffsetUnit::Days as i32,
+        }),
+        ..Default::default()
+    }
+}
+
 struct Suite {
     gateway: Channel,
     database_url: String,
+    /// Where notify drops e-mail: no relay is configured, as in the standalone suite.
+    mail_dir: std::path::PathBuf,
     admin_token: String,
     identity: Option<Running>,
     _running: Vec<Running>,
@@ -118,8 +154,9 @@ impl Suite {
         notify_options.klik_addr = Some(klik_addr.clone());
         notify_options.changes_addr = Some(changes_addr.clone());
         notify_options.reminder_interval = std::time::Duration::from_millis(200);
-        notify_options.mail_drop_dir =
+        let mail_dir =
             std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
+        notify_options.mail_drop_dir = mail_dir.clone();
         let notify = kommune_notify::Notify::build(notify_options).await.unwrap();
         let (notify_listener, notify_addr) = loopback_listener().await;
         let notify_addr = format!("http://{notify_addr}");
@@ -156,6 +193,7 @@ impl Suite {
         let mut suite = Self {
             gateway,
             database_url,
+            mail_dir,
             admin_token: String::new(),
             identity: Some(identity),
             _running: vec![
@@ -240,6 +278,138 @@ impl Suite {
         .unwrap()
         .into_inner();
         self.exchange(&key.secret).await.unwrap()
+    }
+
+    /// The subjects in a user's inbox.
+    async fn inbox(&self, token: &str) -> Vec<String> {
+        use kommune_proto::notify::v1 as notify;
+        notify::inbox_service_client::InboxServiceClient::new(self.gateway.clone())
+            .list_inbox(bearer(notify::ListInboxRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner()
+            .items
+            .into_iter()
+            .map(|i| i.subject)
+            .collect()
+    }
+
+    /// Waits until the subjects in `token`'s inbox satisfy `done`, and returns them.
+    async fn inbox_until(&self, token: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        eventually(
+            "the inbox never came to hold what was awaited",
+            async || Some(self.inbox(token).await).filter(|subjects| done(subjects)),
+        )
+        .await
+    }
+
+    fn projects(&self) -> klik::project_service_client::ProjectServiceClient<Channel> {
+        klik::project_service_client::ProjectServiceClient::new(self.gateway.clone())
+    }
+
+    /// A klik project.
+    async fn klik_project(&self, name: &str) -> klik::Project {
+        self.projects()
+            .create_project(bearer(
+                klik::CreateProjectRequest {
+                    name: name.into(),
+                    ..Default::default()
+                },
+                &self.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .project
+            .unwrap()
+    }
+
+    /// A wave of the project going live on `go_live`, with the municipality enrolled under `leader`.
+    async fn klik_wave(
+        &self,
+        project_id: &str,
+        go_live: chrono::NaiveDate,
+        municipality_id: &str,
+        leader: &pb::User,
+    ) -> klik::Wave {
+        let wave = self
+            .projects()
+            .add_wave(bearer(
+                klik::AddWaveRequest {
+                    project_id: project_id.into(),
+                    name: "Bølge 1".into(),
+                    go_live: go_live.format("%Y-%m-%d").to_string(),
+                },
+                &self.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .wave
+            .unwrap();
+        self.projects()
+            .enrol(bearer(
+                klik::EnrolRequest {
+                    project_id: project_id.into(),
+                    municipality_id: municipality_id.into(),
+                    wave_id: wave.wave_id.clone(),
+                    project_leader_user_id: leader.user_id.clone(),
+                    debtor_system: "KMD_OPUS".into(),
+                },
+                &self.admin_token,
+            ))
+            .await
+            .unwrap();
+        wave
+    }
+
+    /// Creates and publishes a task template of the project.
+    async fn klik_template(
+        &self,
+        project_id: &str,
+        content: klik::TaskContent,
+    ) -> klik::PublishTemplateResponse {
+        let mut templates =
+            klik::template_service_client::TemplateServiceClient::new(self.gateway.clone());
+        let template = templates
+            .create_template(bearer(
+                klik::CreateTemplateRequest {
+                    project_id: project_id.into(),
+                    content: Some(content),
+                    ..Default::default()
+                },
+                &self.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .template
+            .unwrap();
+        templates
+            .publish_template(bearer(
+                klik::PublishTemplateRequest {
+                    template_id: template.template_id,
+                    expected_revision: 1,
+                    note: "v1".into(),
+                    initials: "AB".into(),
+                },
+                &self.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn publish_wave(&self, wave: &klik::Wave) {
+        self.projects()
+            .publish_wave(bearer(
+                klik::PublishWaveRequest {
+                    wave_id: wave.wave_id.clone(),
+                },
+                &self.admin_token,
+            ))
+            .await
+            .unwrap();
     }
 
     async fn stop_identity(&mut self) {
@@ -583,54 +753,20 @@ async fn change_requests_are_asked_and_read_through_the_gateway() {
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].case_id, "KOMBITKY-1");
     assert_eq!(published[0].municipality_name, "Kommune 101");
-    let mut inbox = notify::inbox_service_client::InboxServiceClient::new(suite.gateway.clone());
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let items = inbox
-            .list_inbox(bearer(
-                notify::ListInboxRequest::default(),
-                &subscriber_token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .items;
-        if let Some(item) = items.first() {
-            assert_eq!(
-                item.subject,
-                "Ændringsønskelisten er publiceret: November 2026"
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the subscriber was never told"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let told = suite
+        .inbox_until(&subscriber_token, |subjects| !subjects.is_empty())
+        .await;
+    assert_eq!(told, ["Ændringsønskelisten er publiceret: November 2026"]);
 }
 
 #[tokio::test]
 async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
-    use kommune_proto::klik::v1 as klik;
     let suite = Suite::start().await;
     let municipalities = [
         suite.municipality("101", "64942212").await,
         suite.municipality("751", "55133018").await,
     ];
-    let project = klik::project_service_client::ProjectServiceClient::new(suite.gateway.clone())
-        .create_project(bearer(
-            klik::CreateProjectRequest {
-                name: "FBS".into(),
-                ..Default::default()
-            },
-            &suite.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .project
-        .unwrap();
+    let project = suite.klik_project("FBS").await;
     let content = klik::TaskContent {
         title: "PL 1 Appoint a project leader".into(),
         theme: klik::Theme::ProjectManagement as i32,
@@ -643,22 +779,6 @@ async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
         recommended_performer: "Management".into(),
         ..Default::default()
     };
-    let mut templates =
-        klik::template_service_client::TemplateServiceClient::new(suite.gateway.clone());
-    let template = templates
-        .create_template(bearer(
-            klik::CreateTemplateRequest {
-                project_id: project.project_id.clone(),
-                content: Some(content),
-                ..Default::default()
-            },
-            &suite.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .template
-        .unwrap();
     let leader = suite
         .user(
             &municipalities[1],
@@ -667,19 +787,7 @@ async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
         )
         .await;
     // klik asks identity for the active municipalities on the admin's behalf.
-    let published = templates
-        .publish_template(bearer(
-            klik::PublishTemplateRequest {
-                template_id: template.template_id,
-                expected_revision: 1,
-                note: "v1".into(),
-                initials: "AB".into(),
-            },
-            &suite.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let published = suite.klik_template(&project.project_id, content).await;
     assert_eq!(published.tasks_created, 2);
 
     let caseworker = suite
@@ -712,31 +820,10 @@ async fn klik_publishes_k98_tasks_to_every_municipality_identity_knows() {
 
     // notify tells the municipality's project leader, in the in-app inbox.
     let leader_token = suite.token_for(&leader).await;
-    let mut inbox = kommune_proto::notify::v1::inbox_service_client::InboxServiceClient::new(
-        suite.gateway.clone(),
-    );
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let items = inbox
-            .list_inbox(bearer(
-                kommune_proto::notify::v1::ListInboxRequest::default(),
-                &leader_token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .items;
-        if let Some(item) = items.first() {
-            assert_eq!(item.subject, "1 nye opgaver i FBS");
-            assert_eq!(items.len(), 1);
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the project leader was never told"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let told = suite
+        .inbox_until(&leader_token, |subjects| !subjects.is_empty())
+        .await;
+    assert_eq!(told, ["1 nye opgaver i FBS"]);
 }
 
 #[tokio::test]
@@ -847,6 +934,27 @@ async fn a_support_eligible_user_files_a_case_that_becomes_a_change_request() {
         (aarhus.as_str(), reporter.user_id.as_str())
     );
     assert_eq!(filed.state, cases::CaseState::New as i32);
+
+    // Without a relay, notify's mail to the reporter lands in the drop directory as an .eml file,
+    // with the stable Message-ID of its notification.
+    let mail = eventually("no mail was dropped", async || {
+        std::fs::read_dir(&suite.mail_dir)
+            .ok()?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "eml"))
+            .find_map(|path| std::fs::read_to_string(path).ok())
+    })
+    .await;
+    let message_id = mail
+        .lines()
+        .find_map(|line| line.strip_prefix("Message-ID: "))
+        .map(str::trim)
+        .unwrap_or_default();
+    assert!(
+        message_id.starts_with('<') && message_id.ends_with("@notify.kommune>"),
+        "{mail}"
+    );
+    assert!(mail.contains("reporter@aarhus.dk"));
 
     // The consortium converts the case: cases asks changes, keyed by the case, and keeps the id.
     use kommune_proto::changes::v1 as changes;
@@ -1005,8 +1113,7 @@ async fn the_operational_messages_are_public_through_the_gateway_and_nothing_els
     let mut feed = kommune_proto::notify::v1::feed_service_client::FeedServiceClient::new(
         suite.gateway.clone(),
     );
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    eventually("the message never reached the feed", async || {
         let document = feed
             .get_operational_messages_feed(
                 kommune_proto::notify::v1::GetOperationalMessagesFeedRequest::default(),
@@ -1015,167 +1122,143 @@ async fn the_operational_messages_are_public_through_the_gateway_and_nothing_els
             .unwrap()
             .into_inner()
             .document;
-        if document.contains("<title>Driftsforstyrrelse i KY</title>") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the message never reached the feed: {document}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        document
+            .contains("<title>Driftsforstyrrelse i KY</title>")
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_klik_task_due_within_a_week_reminds_the_project_leader_once() {
-    use kommune_proto::klik::v1 as klik;
-    use kommune_proto::notify::v1 as notify;
     let suite = Suite::start().await;
     let aarhus = suite.municipality("751", "55133018").await;
     let leader = suite
         .user(&aarhus, "pl@aarhus.dk", Role::MunicipalProjectLeader)
         .await;
-    let mut projects =
-        klik::project_service_client::ProjectServiceClient::new(suite.gateway.clone());
-    let project = projects
-        .create_project(bearer(
-            klik::CreateProjectRequest {
-                name: "FBS".into(),
-                ..Default::default()
-            },
-            &suite.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .project
-        .unwrap();
+    // A project leader too, but not the one the enrolment names.
+    let deputy = suite
+        .user(&aarhus, "pl2@aarhus.dk", Role::MunicipalProjectLeader)
+        .await;
+    let project = suite.klik_project("FBS").await;
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Copenhagen)
         .date_naive();
     let go_live = today + chrono::Duration::days(10);
-    let wave = projects
-        .add_wave(bearer(
-            klik::AddWaveRequest {
-                project_id: project.project_id.clone(),
-                name: "Bølge 1".into(),
-                go_live: go_live.format("%Y-%m-%d").to_string(),
-            },
-            &suite.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .wave
-        .unwrap();
-    projects
-        .enrol(bearer(
-            klik::EnrolRequest {
-                project_id: project.project_id.clone(),
-                municipality_id: aarhus.clone(),
-                wave_id: wave.wave_id.clone(),
-                project_leader_user_id: leader.user_id.clone(),
-                debtor_system: "KMD_OPUS".into(),
-            },
-            &suite.admin_token,
-        ))
-        .await
-        .unwrap();
+    let wave = suite
+        .klik_wave(&project.project_id, go_live, &aarhus, &leader)
+        .await;
     // Due 6 days before go-live: in 4 days, inside the week; another one far later is not reminded.
-    let mut templates =
-        klik::template_service_client::TemplateServiceClient::new(suite.gateway.clone());
     for (title, days_before) in [
         ("Knyt debitorkonti til sager", -6),
         ("Afslut gamle sager", 0),
     ] {
-        let content = klik::TaskContent {
-            title: title.into(),
-            theme: klik::Theme::ProjectManagement as i32,
-            phase: klik::Phase::Preparation as i32,
-            priority: klik::Priority::Mandatory as i32,
-            goal: "Klar til go-live".into(),
-            description: "Gør det".into(),
-            result: "Gjort".into(),
-            recommended_performer: "Projektlederen".into(),
-            duration_days: Some(1),
-            end_offset: Some(klik::EndOffset {
-                amount: days_before,
-                unit: klik::OffsetUnit::Days as i32,
-            }),
-            ..Default::default()
-        };
-        let template = templates
-            .create_template(bearer(
-                klik::CreateTemplateRequest {
-                    project_id: project.project_id.clone(),
-                    content: Some(content),
-                    ..Default::default()
-                },
-                &suite.admin_token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .template
-            .unwrap();
-        templates
-            .publish_template(bearer(
-                klik::PublishTemplateRequest {
-                    template_id: template.template_id,
-                    expected_revision: 1,
-                    note: "v1".into(),
-                    initials: "AB".into(),
-                },
-                &suite.admin_token,
-            ))
-            .await
-            .unwrap();
+        suite
+            .klik_template(
+                &project.project_id,
+                preparation_task(title, Some(days_before)),
+            )
+            .await;
     }
-    projects
-        .publish_wave(bearer(
-            klik::PublishWaveRequest {
-                wave_id: wave.wave_id.clone(),
-            },
-            &suite.admin_token,
-        ))
-        .await
-        .unwrap();
+    suite.publish_wave(&wave).await;
 
     let token = suite.token_for(&leader).await;
-    let mut inbox = notify::inbox_service_client::InboxServiceClient::new(suite.gateway.clone());
     let due = (go_live - chrono::Duration::days(6))
         .format("%Y-%m-%d")
         .to_string();
     let reminder = format!("Frist {due}: Knyt debitorkonti til sager (FBS)");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let items = inbox
-            .list_inbox(bearer(notify::ListInboxRequest::default(), &token))
+    suite
+        .inbox_until(&token, |subjects| subjects.contains(&reminder))
+        .await;
+    // Later rounds do not remind again, and the task due on go-live day is not reminded yet.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let reminders: Vec<String> = suite
+        .inbox(&token)
+        .await
+        .into_iter()
+        .filter(|s| s.starts_with("Frist"))
+        .collect();
+    assert_eq!(reminders, [reminder]);
+    // The tasks and their deadline went to the enrolment's named leader only.
+    let deputy_token = suite.token_for(&deputy).await;
+    assert_eq!(suite.inbox(&deputy_token).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_published_wave_tells_its_named_project_leader_and_the_projects_subscribers() {
+    use kommune_proto::notify::v1 as notify;
+    let suite = Suite::start().await;
+    let aarhus = suite.municipality("751", "55133018").await;
+    let odense = suite.municipality("461", "35209115").await;
+    let leader = suite
+        .user(&aarhus, "pl@aarhus.dk", Role::MunicipalProjectLeader)
+        .await;
+    let deputy = suite
+        .user(&aarhus, "pl2@aarhus.dk", Role::MunicipalProjectLeader)
+        .await;
+    // Follows the project from another municipality, by subscription.
+    let follower = suite
+        .user(&odense, "cw@odense.dk", Role::MunicipalCaseworker)
+        .await;
+    let project = suite.klik_project("FBS").await;
+
+    let follower_token = suite.token_for(&follower).await;
+    let mut subscriptions =
+        notify::subscription_service_client::SubscriptionServiceClient::new(suite.gateway.clone());
+    let to_project = |project_id: &str| notify::CreateSubscriptionRequest {
+        subscription: Some(notify::Subscription {
+            topic: Some(notify::Topic {
+                kind: notify::TopicKind::Project as i32,
+                target_id: project_id.into(),
+            }),
+            channel: notify::Channel::Inbox as i32,
+            ..Default::default()
+        }),
+    };
+    // A project klik does not know: NOT_FOUND, and nothing written.
+    let unknown = subscriptions
+        .create_subscription(bearer(
+            to_project(&uuid::Uuid::now_v7().to_string()),
+            &follower_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+    let listed = async |token: &str| {
+        notify::subscription_service_client::SubscriptionServiceClient::new(suite.gateway.clone())
+            .list_subscriptions(bearer(notify::ListSubscriptionsRequest::default(), token))
             .await
             .unwrap()
             .into_inner()
-            .items;
-        if items.iter().any(|i| i.subject == reminder) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no reminder: {:?}",
-            items.iter().map(|i| &i.subject).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    // Later rounds do not remind again, and the task due on go-live day is not reminded yet.
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    let subjects: Vec<String> = inbox
-        .list_inbox(bearer(notify::ListInboxRequest::default(), &token))
+            .subscriptions
+    };
+    assert!(listed(&follower_token).await.is_empty());
+    subscriptions
+        .create_subscription(bearer(to_project(&project.project_id), &follower_token))
         .await
-        .unwrap()
-        .into_inner()
-        .items
-        .into_iter()
-        .map(|i| i.subject)
-        .filter(|s| s.starts_with("Frist"))
-        .collect();
-    assert_eq!(subjects, [reminder]);
+        .unwrap();
+    assert_eq!(listed(&follower_token).await.len(), 1);
+
+    let go_live = chrono::Utc::now().date_naive() + chrono::Duration::days(90);
+    let wave = suite
+        .klik_wave(&project.project_id, go_live, &aarhus, &leader)
+        .await;
+    // A wave-by-wave task: due to the municipality only once its wave is published.
+    suite
+        .klik_template(
+            &project.project_id,
+            preparation_task("Afslut gamle sager", None),
+        )
+        .await;
+    suite.publish_wave(&wave).await;
+
+    let published = "1 nye opgaver i FBS".to_owned();
+    let leader_token = suite.token_for(&leader).await;
+    suite
+        .inbox_until(&leader_token, |subjects| subjects == [published.as_str()])
+        .await;
+    // Written with the leader's in one go: the subscriber heard it too, the unnamed role holder not.
+    assert_eq!(suite.inbox(&follower_token).await, [published]);
+    let deputy_token = suite.token_for(&deputy).await;
+    assert_eq!(suite.inbox(&deputy_token).await, Vec::<String>::new());
 }

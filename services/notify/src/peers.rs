@@ -322,6 +322,34 @@ impl Peers {
         }
     }
 
+    /// Every enrolment of a klik project: which municipality takes part in which wave, under which
+    /// named project leader.
+    pub async fn enrolments(&self, project_id: &str) -> Result<Vec<klik::Enrolment>, Error> {
+        let mut client = klik::project_service_client::ProjectServiceClient::new(self.klik()?);
+        let (mut enrolments, mut token) = (Vec::new(), String::new());
+        loop {
+            let request = self
+                .authorized(klik::ListEnrolmentsRequest {
+                    project_id: project_id.to_owned(),
+                    page: Some(PageRequest {
+                        page_size: PAGE,
+                        page_token: token,
+                    }),
+                })
+                .await?;
+            let page = client
+                .list_enrolments(request)
+                .await
+                .map_err(unavailable("klik"))?
+                .into_inner();
+            enrolments.extend(page.enrolments);
+            token = page.page.unwrap_or_default().next_page_token;
+            if token.is_empty() {
+                return Ok(enrolments);
+            }
+        }
+    }
+
     /// A klik project, or `None` when klik does not know it.
     pub async fn project(&self, project_id: &str) -> Result<Option<klik::Project>, Error> {
         let request = self

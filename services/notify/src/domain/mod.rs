@@ -8,6 +8,7 @@ pub mod templates;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use kommune_platform::validate::parse_date;
+use kommune_proto::klik::v1 as klik;
 use kommune_proto::notify::v1::{Channel, Language, TopicKind};
 use sha2::Sha256;
 
@@ -129,6 +130,17 @@ pub fn recipients(kind: TopicKind, audience: &[String], choices: &[Choice]) -> V
         (a.user_id.as_str(), a.channel as i32).cmp(&(b.user_id.as_str(), b.channel as i32))
     });
     found
+}
+
+/// The project leader named on a municipality's enrolment in a klik project, if it is enrolled with
+/// one. Tasks and deadlines of the project go to that leader; the caller falls back to the
+/// municipality's project-leader role holders only when there is none (e.g. K98 tasks reach
+/// municipalities not enrolled at all).
+pub fn named_leader(enrolments: &[klik::Enrolment], municipality_id: &str) -> Option<String> {
+    enrolments
+        .iter()
+        .find(|e| e.municipality_id == municipality_id && !e.project_leader_user_id.is_empty())
+        .map(|e| e.project_leader_user_id.clone())
 }
 
 /// How a delivery is retried: exponential backoff from `base` up to `max`, with jitter, until
@@ -326,6 +338,22 @@ mod tests {
             "a subscriber outside the audience does not hear a case: {bound:?}"
         );
         assert_eq!(bound.len(), 3);
+    }
+
+    #[test]
+    fn the_enrolment_names_the_project_leader() {
+        let enrolment = |municipality: &str, leader: &str| klik::Enrolment {
+            municipality_id: municipality.into(),
+            project_leader_user_id: leader.into(),
+            ..Default::default()
+        };
+        let enrolments = [enrolment("aarhus", "pl-aarhus"), enrolment("odense", "")];
+        assert_eq!(
+            named_leader(&enrolments, "aarhus").as_deref(),
+            Some("pl-aarhus")
+        );
+        assert_eq!(named_leader(&enrolments, "odense"), None, "none named");
+        assert_eq!(named_leader(&enrolments, "vejle"), None, "not enrolled");
     }
 
     #[test]

@@ -211,7 +211,11 @@ impl Content {
                         change_da(change),
                         state_da(state)
                     ),
-                    &format!("Change: {change}. The case is now {}.", state_en(state)),
+                    &format!(
+                        "Change: {}. The case is now {}.",
+                        change_en(change),
+                        state_en(state)
+                    ),
                 )],
             ),
             Content::IncidentUpdate { title, text } => (
@@ -228,9 +232,11 @@ impl Content {
                 ),
                 vec![
                     text.clone(),
+                    // Read by the reporters and by the other support-eligible users of the linked
+                    // cases' municipalities alike.
                     pick(
-                        "Din sag om fejlen er opdateret.",
-                        "Your case about the fault was updated.",
+                        "Sagerne om fejlen er opdateret.",
+                        "The cases about the fault were updated.",
                     ),
                 ],
             ),
@@ -392,6 +398,26 @@ fn change_da(change: &str) -> &str {
     }
 }
 
+fn change_en(change: &str) -> &str {
+    match change {
+        "triage" => "the case was triaged",
+        "start" => "work has started",
+        "await_municipality" => "support awaits an answer from the municipality",
+        "resume" => "the municipality has answered",
+        "resolve" => "the case is resolved",
+        "close" => "the case is closed",
+        "reopen" => "the case was reopened",
+        "escalate" => "the case was passed on to the 3rd line",
+        "return_to_second_line" => "the case is back with the 2nd line",
+        "comment" => "a new comment",
+        "title" => "a new title",
+        "attachment" => "a new attachment",
+        "merge" => "the case was merged with another",
+        "convert" => "the case became a change request",
+        other => other,
+    }
+}
+
 fn state_da(state: &str) -> &'static str {
     match state {
         "CASE_STATE_NEW" => "ny",
@@ -436,25 +462,123 @@ pub fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A text that is harmless only when escaped.
+    const HOSTILE: &str = "Beløb <forkert> & \"mere\"";
+
+    /// One sample of every kind, each carrying [`HOSTILE`] in a text it shows.
+    fn samples() -> Vec<Content> {
+        let text = || HOSTILE.to_owned();
+        vec![
+            Content::CaseFiled {
+                number: "SAG-000042".into(),
+                title: text(),
+            },
+            Content::CaseChanged {
+                number: "SAG-000042".into(),
+                title: text(),
+                change: "await_municipality".into(),
+                state: "CASE_STATE_AWAITING_MUNICIPALITY".into(),
+            },
+            Content::IncidentUpdate {
+                title: "Login fejler".into(),
+                text: text(),
+            },
+            Content::IncidentResolved {
+                title: text(),
+                text: "Rettet".into(),
+            },
+            Content::FollowUpOverdue {
+                title: text(),
+                due: "2025-04-02 10:00".into(),
+            },
+            Content::SlaAlert {
+                number: "SAG-000042".into(),
+                title: text(),
+                target: "response".into(),
+                breached: true,
+                due: "2025-04-02 10:00".into(),
+            },
+            Content::OperationalMessage {
+                change: "publish".into(),
+                texts: MessageTexts {
+                    title_da: text(),
+                    text_da: "Login fejler.".into(),
+                    title_en: text(),
+                    text_en: "Login fails.".into(),
+                    ..Default::default()
+                },
+                systems: vec!["KY".into()],
+            },
+            Content::ChangeRequestListPublished {
+                number: 7,
+                note: text(),
+                count: 12,
+            },
+            Content::TaskDeadline {
+                project: "FBS".into(),
+                title: text(),
+                due: "2025-04-02".into(),
+            },
+            Content::TasksPublished {
+                project: text(),
+                municipality: "Aarhus Kommune".into(),
+                count: 3,
+            },
+        ]
+    }
+
     #[test]
     fn every_kind_renders_in_danish_and_english_with_escaped_html() {
+        let samples = samples();
+        let mut kinds: Vec<&str> = samples.iter().map(Content::kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), 10, "one sample of each kind");
+        for content in &samples {
+            let kind = content.kind();
+            let da = content.render(Language::Danish);
+            let en = content.render(Language::English);
+            for (rendered, lang) in [(&da, "da"), (&en, "en")] {
+                assert!(!rendered.subject.is_empty(), "{kind} {lang}: a subject");
+                assert!(!rendered.text.trim().is_empty(), "{kind} {lang}: a text");
+                assert!(
+                    rendered.html.contains(&format!("<html lang=\"{lang}\">")),
+                    "{kind} {lang}: {}",
+                    rendered.html
+                );
+                assert!(
+                    rendered.all_text().contains(HOSTILE),
+                    "{kind} {lang}: the sample's text is shown"
+                );
+                assert!(
+                    rendered.html.contains(&escape(HOSTILE))
+                        && !rendered.html.contains("<forkert>"),
+                    "{kind} {lang}: escaped: {}",
+                    rendered.html
+                );
+            }
+            assert_ne!(da.text, en.text, "{kind}: English differs from Danish");
+        }
+    }
+
+    #[test]
+    fn case_changes_name_the_change_in_words_in_both_languages() {
         let content = Content::CaseChanged {
             number: "SAG-000042".into(),
-            title: "Beløb <forkert> & mere".into(),
-            change: "resolve".into(),
-            state: "CASE_STATE_RESOLVED".into(),
+            title: "Forkert beløb".into(),
+            change: "await_municipality".into(),
+            state: "CASE_STATE_AWAITING_MUNICIPALITY".into(),
         };
         let da = content.render(Language::Danish);
         let en = content.render(Language::English);
-        assert_eq!(
-            da.subject,
-            "Sag SAG-000042 er opdateret: Beløb <forkert> & mere"
-        );
-        assert!(da.text.contains("sagen er løst") && da.text.contains("løst."));
-        assert!(en.subject.starts_with("Case SAG-000042 was updated"));
-        assert!(da.html.contains("Beløb &lt;forkert&gt; &amp; mere"));
-        assert!(!da.html.contains("<forkert>"));
-        assert!(da.html.contains("lang=\"da\"") && en.html.contains("lang=\"en\""));
+        assert_eq!(da.subject, "Sag SAG-000042 er opdateret: Forkert beløb");
+        assert!(da.text.starts_with(
+            "Ændring: support venter på svar fra kommunen. Sagen står nu som afventer kommunen."
+        ));
+        assert!(en.text.starts_with(
+            "Change: support awaits an answer from the municipality. The case is now awaiting the municipality."
+        ));
+        assert!(!en.text.contains("await_municipality"), "{}", en.text);
     }
 
     #[test]

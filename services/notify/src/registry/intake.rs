@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use prost::{Message, Name};
 use serde_json::json;
 use uuid::Uuid;
@@ -96,7 +96,7 @@ impl Registry {
     ) -> Result<(), Error> {
         let now = self.clock.now();
         let mut rows: Vec<notifications::Model> = Vec::new();
-        let mut emails: HashMap<String, Option<String>> = HashMap::new();
+        let mut people: HashMap<String, Option<identity::User>> = HashMap::new();
         for plan in plans {
             let kind = proto_name(plan.topic.kind, TopicKind::as_str_name);
             let chosen = subscriptions::of_topic(&self.db, &kind, &plan.topic.target_id).await?;
@@ -122,18 +122,18 @@ impl Registry {
                     .subscription_id
                     .as_ref()
                     .and_then(|id| chosen.iter().find(|s| s.id == *id));
+                // A deactivated, anonymised or unknown person hears nothing, by any channel.
+                let Some(person) = self.reachable(&mut people, &recipient.user_id).await? else {
+                    continue;
+                };
                 let address = match recipient.channel {
                     Channel::Email => {
-                        match subscription
+                        let chosen = subscription
                             .map(|s| s.email_address.clone())
-                            .filter(|a| !a.is_empty())
-                        {
+                            .filter(|a| !a.is_empty());
+                        match chosen.or_else(|| Some(person.email).filter(|a| !a.is_empty())) {
                             Some(address) => address,
-                            None => match self.email_of(&mut emails, &recipient.user_id).await? {
-                                Some(address) => address,
-                                // Anonymised, inactive or unknown: nothing to send to.
-                                None => continue,
-                            },
+                            None => continue,
                         }
                     }
                     _ => String::new(),
@@ -221,22 +221,79 @@ impl Registry {
         Ok(())
     }
 
-    async fn email_of(
+    /// A recipient as identity knows them, when they may still be told anything: active and not
+    /// anonymised. Looked up once per event.
+    async fn reachable(
         &self,
-        known: &mut HashMap<String, Option<String>>,
+        known: &mut HashMap<String, Option<identity::User>>,
         user_id: &str,
-    ) -> Result<Option<String>, Error> {
-        if let Some(address) = known.get(user_id) {
-            return Ok(address.clone());
+    ) -> Result<Option<identity::User>, Error> {
+        if let Some(person) = known.get(user_id) {
+            return Ok(person.clone());
         }
-        let address = self
+        let person = self
             .peers
             .user(user_id)
             .await?
-            .filter(|u| u.active && !u.anonymized && !u.email.is_empty())
-            .map(|u| u.email);
-        known.insert(user_id.to_owned(), address.clone());
-        Ok(address)
+            .filter(|u| u.active && !u.anonymized);
+        known.insert(user_id.to_owned(), person.clone());
+        Ok(person)
+    }
+
+    /// What an incident's update, reply or resolution asks to tell: every reporter of its linked cases
+    /// (as incident updates) and, when it `touches_cases` (a reply or resolution is a public comment
+    /// on them, or resolves them, with no CaseChanged of their own), the other support-eligible users
+    /// of those cases' municipalities as case updates — as for any other case change. A reporter is
+    /// left out of the second plan, so opting out of incident updates is not undone by it.
+    async fn incident_plans(
+        &self,
+        linked: &[cases::LinkedCase],
+        content: Content,
+        touches_cases: bool,
+        today: NaiveDate,
+    ) -> Result<Vec<Plan>, Error> {
+        let reporters: Vec<String> = linked.iter().map(|c| c.reporter_user_id.clone()).collect();
+        let mut plans = vec![Plan {
+            topic: Topic::of(TopicKind::IncidentUpdates),
+            audience: reporters.clone(),
+            content: content.clone(),
+        }];
+        if touches_cases {
+            let mut municipalities: Vec<&str> =
+                linked.iter().map(|c| c.municipality_id.as_str()).collect();
+            municipalities.sort_unstable();
+            municipalities.dedup();
+            let mut eligible = Vec::new();
+            for municipality in municipalities {
+                eligible.extend(self.peers.eligible_users(municipality, today).await?);
+            }
+            eligible.retain(|user| !reporters.contains(user));
+            eligible.sort();
+            eligible.dedup();
+            plans.push(Plan {
+                topic: Topic::of(TopicKind::CaseUpdates),
+                audience: eligible,
+                content,
+            });
+        }
+        Ok(plans)
+    }
+
+    /// The project leaders of a municipality in a klik project: the one named on its enrolment or,
+    /// when none is, the municipality's project-leader role holders.
+    pub(super) async fn project_leaders(
+        &self,
+        enrolments: &[klik::Enrolment],
+        municipality_id: &str,
+    ) -> Result<Vec<String>, Error> {
+        match domain::named_leader(enrolments, municipality_id) {
+            Some(leader) => Ok(vec![leader]),
+            None => {
+                self.peers
+                    .users_with_role(Some(municipality_id), Role::MunicipalProjectLeader)
+                    .await
+            }
+        }
     }
 
     /// What an event asks to tell (the rules of who hears what), and for operational messages the
@@ -289,32 +346,22 @@ impl Registry {
             if !matches!(changed.change.as_str(), "status_update" | "reply") {
                 return Ok((Vec::new(), None));
             }
-            vec![Plan {
-                topic: Topic::of(TopicKind::IncidentUpdates),
-                audience: changed
-                    .cases
-                    .into_iter()
-                    .map(|c| c.reporter_user_id)
-                    .collect(),
-                content: Content::IncidentUpdate {
-                    title: changed.title,
-                    text: changed.text,
-                },
-            }]
+            let content = Content::IncidentUpdate {
+                title: changed.title.clone(),
+                text: changed.text.clone(),
+            };
+            // A reply is a public comment on the linked cases: a case change as well.
+            let touches_cases = changed.change == "reply";
+            self.incident_plans(&changed.cases, content, touches_cases, today)
+                .await?
         } else if kind == cases::IncidentResolved::full_name() {
             let resolved: cases::IncidentResolved = decode(event)?;
-            vec![Plan {
-                topic: Topic::of(TopicKind::IncidentUpdates),
-                audience: resolved
-                    .cases
-                    .into_iter()
-                    .map(|c| c.reporter_user_id)
-                    .collect(),
-                content: Content::IncidentResolved {
-                    title: resolved.title,
-                    text: resolved.text,
-                },
-            }]
+            let content = Content::IncidentResolved {
+                title: resolved.title.clone(),
+                text: resolved.text.clone(),
+            };
+            self.incident_plans(&resolved.cases, content, true, today)
+                .await?
         } else if kind == cases::IncidentFollowUpOverdue::full_name() {
             let overdue: cases::IncidentFollowUpOverdue = decode(event)?;
             let incident = self.peers.incident(&overdue.incident_id).await?;
@@ -425,15 +472,12 @@ impl Registry {
                 .await?
                 .map(|p| p.name)
                 .unwrap_or_default();
+            let enrolments = self.peers.enrolments(&published.project_id).await?;
             vec![Plan {
-                topic: Topic::about(TopicKind::Project, published.project_id),
                 audience: self
-                    .peers
-                    .users_with_role(
-                        Some(&published.municipality_id),
-                        Role::MunicipalProjectLeader,
-                    )
+                    .project_leaders(&enrolments, &published.municipality_id)
                     .await?,
+                topic: Topic::about(TopicKind::Project, published.project_id),
                 content: Content::TasksPublished {
                     project,
                     municipality: self

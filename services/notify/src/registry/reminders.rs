@@ -1,12 +1,12 @@
-//! Reminders of what is about to be late: klik tasks due within the coming days, told to the project
-//! leaders of the task's municipality once per task and deadline.
+//! Reminders of what is about to be late: klik tasks due within the coming days, told to the
+//! municipality's project leader (the one named on its enrolment, else its project-leader role holders)
+//! once per task and deadline.
 
 use std::collections::HashMap;
 
 use chrono::Duration;
 
 use kommune_platform::Error;
-use kommune_proto::identity::v1::Role;
 use kommune_proto::notify::v1::TopicKind;
 
 use super::Registry;
@@ -24,9 +24,11 @@ impl Registry {
             return Ok(0);
         }
         let today = kommune_platform::clock::copenhagen_date(self.clock.now());
-        let mut leaders: HashMap<String, Vec<String>> = HashMap::new();
         let mut reminded = 0;
         for project in self.peers.projects().await? {
+            // Read once per project, and only when one of its tasks is to be reminded of.
+            let mut enrolments = None;
+            let mut leaders: HashMap<String, Vec<String>> = HashMap::new();
             for task in self.peers.tasks(&project.project_id).await? {
                 let done = task.status() == kommune_proto::klik::v1::TaskStatus::Done;
                 if done || !domain::due_within(&task.end_date, today, Duration::days(days)) {
@@ -39,12 +41,12 @@ impl Registry {
                 let audience = match leaders.get(&task.municipality_id) {
                     Some(found) => found.clone(),
                     None => {
+                        if enrolments.is_none() {
+                            enrolments = Some(self.peers.enrolments(&project.project_id).await?);
+                        }
+                        let enrolled = enrolments.as_deref().unwrap_or_default();
                         let found = self
-                            .peers
-                            .users_with_role(
-                                Some(&task.municipality_id),
-                                Role::MunicipalProjectLeader,
-                            )
+                            .project_leaders(enrolled, &task.municipality_id)
                             .await?;
                         leaders.insert(task.municipality_id.clone(), found.clone());
                         found

@@ -2,6 +2,7 @@
 //! nothing sent that holds a personal ID number.
 
 use hmac::{Hmac, Mac};
+use kommune_proto::common::v1::AuditRecord;
 use prost::Name;
 use sha2::Sha256;
 
@@ -55,12 +56,7 @@ async fn a_filed_case_reaches_the_reporter_by_mail_and_inbox_once() {
     let case = s.file("Forkert beløb").await;
 
     eventually("the mail arrives", async || !smtp.messages().is_empty()).await;
-    let inbox = pb::inbox_service_client::InboxServiceClient::new(notify.clone())
-        .list_inbox(bearer(pb::ListInboxRequest::default(), &s.reporter))
-        .await
-        .unwrap()
-        .into_inner()
-        .items;
+    let inbox = s.reporter_inbox(&notify).await;
     assert_eq!(inbox.len(), 1);
     assert_eq!(
         inbox[0].subject,
@@ -297,12 +293,7 @@ async fn a_personal_id_number_in_an_event_is_never_sent() {
     assert_eq!(retry.code(), tonic::Code::FailedPrecondition);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(smtp.messages().is_empty(), "nothing was sent");
-    let inbox = pb::inbox_service_client::InboxServiceClient::new(notify.clone())
-        .list_inbox(bearer(pb::ListInboxRequest::default(), &s.reporter))
-        .await
-        .unwrap()
-        .into_inner()
-        .items;
+    let inbox = s.reporter_inbox(&notify).await;
     assert!(
         inbox.is_empty(),
         "a stopped message never reaches the inbox"
@@ -403,4 +394,272 @@ async fn operational_messages_reach_subscribers_signed_and_the_public_atom_feed(
             .contains("<title>Driftsforstyrrelse i KY</title>")
     );
     assert!(feed.document.contains(&draft.operational_message_id));
+}
+
+/// An entity's audit trail, as a consortium admin reads it.
+async fn trail(s: &Suite, notify: &Channel, entity_type: &str, id: &str) -> Vec<AuditRecord> {
+    pb::audit_service_client::AuditServiceClient::new(notify.clone())
+        .list_audit_records(bearer(
+            pb::ListAuditRecordsRequest {
+                entity_type: entity_type.into(),
+                entity_id: id.into(),
+                ..Default::default()
+            },
+            &s.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records
+}
+
+/// Retries a dead notification as the supplier's support.
+async fn retry(s: &Suite, notify: &Channel, id: &str) -> pb::Notification {
+    pb::delivery_service_client::DeliveryServiceClient::new(notify.clone())
+        .retry_notification(bearer(
+            pb::RetryNotificationRequest {
+                notification_id: id.into(),
+            },
+            &s.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .notification
+        .unwrap()
+}
+
+/// Waits until a notification is dead, and returns it.
+async fn dead_eventually(s: &Suite, notify: &Channel, channel: pb::Channel) -> pb::Notification {
+    eventually("a notification is given up", async || {
+        s.notifications(notify, pb::DeliveryState::Dead)
+            .await
+            .iter()
+            .any(|n| n.channel() == channel)
+    })
+    .await;
+    let dead: Vec<pb::Notification> = s
+        .notifications(notify, pb::DeliveryState::Dead)
+        .await
+        .into_iter()
+        .filter(|n| n.channel() == channel)
+        .collect();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    dead.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn mail_whose_retries_run_out_is_dead_lettered_and_arrives_once_retried() {
+    let s = Suite::start().await;
+    let port = free_port().await;
+    let mut options = s.notify_options(&fresh_database_url("notify").await, port);
+    options.delivery.retry.attempts = 3;
+    let (notify, _running, _) = s.notify(options).await;
+    s.file("Forkert beløb").await;
+
+    // No relay: three attempts, then the dead-letter list with the reason, and an audit record.
+    let dead = dead_eventually(&s, &notify, pb::Channel::Email).await;
+    assert_eq!(dead.attempts, 3);
+    assert!(!dead.last_error.is_empty());
+    let records = trail(&s, &notify, "notification", &dead.notification_id).await;
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| r.action.as_str())
+            .collect::<Vec<_>>(),
+        ["dead-letter"]
+    );
+    assert!(records[0].payload_json.contains(&dead.last_error));
+
+    // The relay is back: an operator's retry sends it, once, with the same Message-ID.
+    let smtp = SmtpServer::start(port).await;
+    let retried = retry(&s, &notify, &dead.notification_id).await;
+    assert_eq!(retried.state(), pb::DeliveryState::Pending);
+    assert_eq!(retried.attempts, 0);
+    eventually("the retried mail arrives", async || {
+        !smtp.messages().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.message_ids(), std::slice::from_ref(&dead.message_id));
+    let delivered = s.notifications(&notify, pb::DeliveryState::Delivered).await;
+    assert!(
+        delivered
+            .iter()
+            .any(|n| n.notification_id == dead.notification_id && n.last_error.is_empty())
+    );
+    let records = trail(&s, &notify, "notification", &dead.notification_id).await;
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| r.action.as_str())
+            .collect::<Vec<_>>(),
+        ["dead-letter", "retry"]
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_gone_for_good_is_dead_at_once_and_its_signature_holds_only_with_its_secret() {
+    let s = Suite::start().await;
+    let hook = WebhookReceiver::start(Duration::ZERO).await;
+    hook.answer(410);
+    let (notify, _running, _) = s
+        .notify(s.notify_options(&fresh_database_url("notify").await, free_port().await))
+        .await;
+    let secret = "0123456789abcdef0123";
+    s.subscribe(
+        &notify,
+        pb::Subscription {
+            topic: Some(pb::Topic {
+                kind: pb::TopicKind::CaseUpdates as i32,
+                target_id: String::new(),
+            }),
+            channel: pb::Channel::Webhook as i32,
+            webhook_url: hook.url.clone(),
+            webhook_secret: secret.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.file("Forkert beløb").await;
+
+    // 410 Gone: trying again cannot help, so there is no second attempt.
+    let dead = dead_eventually(&s, &notify, pb::Channel::Webhook).await;
+    assert_eq!(dead.attempts, 1);
+    assert_eq!(dead.last_error, "the webhook answered 410 Gone");
+    let records = trail(&s, &notify, "notification", &dead.notification_id).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].action, "dead-letter");
+    assert!(records[0].payload_json.contains("410 Gone"));
+    assert_eq!(hook.received().len(), 1);
+
+    hook.answer(200);
+    retry(&s, &notify, &dead.notification_id).await;
+    eventually("the retried webhook is delivered", async || {
+        s.notifications(&notify, pb::DeliveryState::Delivered)
+            .await
+            .iter()
+            .any(|n| n.notification_id == dead.notification_id)
+    })
+    .await;
+    let received = hook.received();
+    assert_eq!(received.len(), 2);
+    // The receiver's check: it holds under the subscription's secret and fails under any other.
+    for request in &received {
+        assert_eq!(request.notification_id, dead.notification_id);
+        let timestamp: i64 = request.timestamp.parse().unwrap();
+        assert_eq!(
+            request.signature,
+            signature(secret, timestamp, &request.body)
+        );
+        assert_ne!(
+            request.signature,
+            signature("0123456789abcdef0124", timestamp, &request.body)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_changed_to_english_mail_is_heard_so_and_once_deleted_the_defaults_return() {
+    let s = Suite::start().await;
+    let port = free_port().await;
+    let smtp = SmtpServer::start(port).await;
+    let (notify, _running, _) = s
+        .notify(s.notify_options(&fresh_database_url("notify").await, port))
+        .await;
+    let case_updates = Some(pb::Topic {
+        kind: pb::TopicKind::CaseUpdates as i32,
+        target_id: String::new(),
+    });
+    let created = s
+        .subscribe(
+            &notify,
+            pb::Subscription {
+                topic: case_updates.clone(),
+                channel: pb::Channel::Inbox as i32,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut subscriptions =
+        pb::subscription_service_client::SubscriptionServiceClient::new(notify.clone());
+    let to_english_mail = |version: i64| pb::UpdateSubscriptionRequest {
+        subscription: Some(pb::Subscription {
+            subscription_id: created.subscription_id.clone(),
+            version,
+            topic: case_updates.clone(),
+            channel: pb::Channel::Email as i32,
+            language: pb::Language::English as i32,
+            ..Default::default()
+        }),
+    };
+    let updated = subscriptions
+        .update_subscription(bearer(to_english_mail(created.version), &s.reporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .subscription
+        .unwrap();
+    assert_eq!(updated.version, created.version + 1);
+    assert_eq!(updated.channel(), pb::Channel::Email);
+    assert_eq!(updated.language(), pb::Language::English);
+    let stale = subscriptions
+        .update_subscription(bearer(to_english_mail(created.version), &s.reporter))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), tonic::Code::Aborted);
+
+    // Mail only (the subscription chose it over the defaults), in English.
+    let case = s.file("Wrong amount").await;
+    eventually("the mail arrives", async || !smtp.messages().is_empty()).await;
+    let subject = format!("Case {} was filed: Wrong amount", case.number);
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(header(&messages[0], "Subject"), Some(subject.clone()));
+    assert!(messages[0].contains("The case was received and will be handled by support."));
+    let all = s
+        .notifications(&notify, pb::DeliveryState::Unspecified)
+        .await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].subject, subject);
+
+    subscriptions
+        .delete_subscription(bearer(
+            pb::DeleteSubscriptionRequest {
+                subscription_id: created.subscription_id.clone(),
+            },
+            &s.reporter,
+        ))
+        .await
+        .unwrap();
+    let listed = subscriptions
+        .list_subscriptions(bearer(pb::ListSubscriptionsRequest::default(), &s.reporter))
+        .await
+        .unwrap()
+        .into_inner()
+        .subscriptions;
+    assert!(listed.is_empty());
+    let records = trail(&s, &notify, "subscription", &created.subscription_id).await;
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| r.action.as_str())
+            .collect::<Vec<_>>(),
+        ["create", "update", "delete"]
+    );
+
+    // Deleted, the defaults are back: e-mail and inbox, in Danish.
+    let second = s.file("Udbetalingen stopper").await;
+    eventually("the second mail arrives", async || {
+        smtp.messages().len() == 2
+    })
+    .await;
+    let inbox = s.reporter_inbox(&notify).await;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        inbox[0].subject,
+        format!("Sag {} er oprettet: Udbetalingen stopper", second.number)
+    );
 }

@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod delivery;
+mod rules;
 mod subscriptions;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +70,7 @@ struct Suite {
     municipality: String,
     reporter_id: String,
     reporter: String,
+    supporter_id: String,
     supporter: String,
     system: String,
     area: String,
@@ -100,24 +103,14 @@ impl Suite {
         });
         let cases_channel = channel_to(cases_addr);
 
-        let municipality = id::municipality_service_client::MunicipalityServiceClient::new(
-            identity_channel.clone(),
-        )
-        .create_municipality(bearer(
-            id::CreateMunicipalityRequest {
-                code: "751".into(),
-                name: "Aarhus Kommune".into(),
-                cvr_number: "55133018".into(),
-                ..Default::default()
-            },
+        let municipality = create_municipality(
+            &identity_channel,
             &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .municipality
-        .unwrap()
-        .municipality_id;
+            "751",
+            "Aarhus Kommune",
+            "55133018",
+        )
+        .await;
         let reporter_id = eligible_user(
             &identity_channel,
             &admin,
@@ -197,6 +190,7 @@ impl Suite {
             municipality,
             reporter_id,
             reporter,
+            supporter_id,
             supporter,
             system,
             area,
@@ -245,6 +239,11 @@ impl Suite {
 
     /// Files a case as the reporter.
     async fn file(&self, title: &str) -> cases::Case {
+        self.file_as(&self.reporter, title).await
+    }
+
+    /// Files a case as the user of `token`.
+    async fn file_as(&self, token: &str, title: &str) -> cases::Case {
         cases::case_service_client::CaseServiceClient::new(self.cases.clone())
             .file_case(bearer(
                 cases::FileCaseRequest {
@@ -256,7 +255,7 @@ impl Suite {
                     area_id: self.area.clone(),
                     ..Default::default()
                 },
-                &self.reporter,
+                token,
             ))
             .await
             .unwrap()
@@ -286,6 +285,21 @@ impl Suite {
         )
     }
 
+    /// The reporter's inbox.
+    async fn reporter_inbox(&self, notify: &Channel) -> Vec<pb::InboxItem> {
+        pb::inbox_service_client::InboxServiceClient::new(notify.clone())
+            .list_inbox(bearer(pb::ListInboxRequest::default(), &self.reporter))
+            .await
+            .unwrap()
+            .into_inner()
+            .items
+    }
+
+    /// A municipality besides the suite's Aarhus.
+    async fn municipality(&self, code: &str, name: &str, cvr: &str) -> String {
+        create_municipality(&self.identity, &self.admin, code, name, cvr).await
+    }
+
     /// The notifications notify holds, as the supplier's support sees them.
     async fn notifications(
         &self,
@@ -309,6 +323,31 @@ impl Suite {
             .into_inner()
             .notifications
     }
+}
+
+async fn create_municipality(
+    identity: &Channel,
+    admin: &str,
+    code: &str,
+    name: &str,
+    cvr: &str,
+) -> String {
+    id::municipality_service_client::MunicipalityServiceClient::new(identity.clone())
+        .create_municipality(bearer(
+            id::CreateMunicipalityRequest {
+                code: code.into(),
+                name: name.into(),
+                cvr_number: cvr.into(),
+                ..Default::default()
+            },
+            admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .municipality
+        .unwrap()
+        .municipality_id
 }
 
 /// A caseworker support-eligible for `municipality` since 2025.
@@ -475,10 +514,12 @@ struct Hooked {
     body: Vec<u8>,
 }
 
-/// A webhook receiver on loopback, answering each request after `delay`.
+/// A webhook receiver on loopback, answering each request after `delay` with its current status
+/// (200 unless told otherwise).
 struct WebhookReceiver {
     url: String,
     received: Arc<Mutex<Vec<Hooked>>>,
+    status: Arc<AtomicU16>,
     _server: Running,
 }
 
@@ -487,16 +528,20 @@ impl WebhookReceiver {
         let (listener, addr) = loopback_listener().await;
         let url = format!("http://{addr}/hook");
         let received = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(200));
         let store = received.clone();
+        let answer = status.clone();
         let server = spawn(|stop| async move {
             let accept = async {
                 loop {
                     let (stream, _) = listener.accept().await.unwrap();
                     let store = store.clone();
+                    let answer = answer.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(
                             move |request: hyper::Request<hyper::body::Incoming>| {
                                 let store = store.clone();
+                                let answer = answer.clone();
                                 async move {
                                     let header = |name: &str| {
                                         request
@@ -516,9 +561,12 @@ impl WebhookReceiver {
                                         request.into_body().collect().await?.to_bytes().to_vec();
                                     tokio::time::sleep(delay).await;
                                     store.lock().unwrap().push(Hooked { body, ..hooked });
-                                    Ok::<_, hyper::Error>(hyper::Response::new(Full::new(
-                                        Bytes::from_static(b"1"),
-                                    )))
+                                    let mut response =
+                                        hyper::Response::new(Full::new(Bytes::from_static(b"1")));
+                                    *response.status_mut() =
+                                        hyper::StatusCode::from_u16(answer.load(Ordering::SeqCst))
+                                            .unwrap();
+                                    Ok::<_, hyper::Error>(response)
                                 }
                             },
                         );
@@ -536,12 +584,18 @@ impl WebhookReceiver {
         Self {
             url,
             received,
+            status,
             _server: server,
         }
     }
 
     fn received(&self) -> Vec<Hooked> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Answers the next requests with `status`.
+    fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
     }
 }
 

@@ -46,6 +46,18 @@ async fn bad_subscriptions_are_refused_and_nothing_is_written() {
     })
     .await;
     assert_eq!(unknown_system.code(), Code::NotFound);
+    // Case updates are about no one thing: a target is refused, not ignored.
+    let targeted = refused(pb::Subscription {
+        topic: topic(
+            pb::TopicKind::CaseUpdates,
+            &uuid::Uuid::now_v7().to_string(),
+        ),
+        channel: pb::Channel::Inbox as i32,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(targeted.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&targeted), ["subscription.topic.target_id"]);
     let bad_mail = refused(pb::Subscription {
         topic: topic(pb::TopicKind::CaseUpdates, ""),
         channel: pb::Channel::Email as i32,
@@ -129,23 +141,7 @@ async fn opting_out_silences_a_default_topic() {
     )
     .await;
     // Someone of another municipality cannot subscribe their way into Aarhus' cases.
-    let odense =
-        id::municipality_service_client::MunicipalityServiceClient::new(s.identity.clone())
-            .create_municipality(bearer(
-                id::CreateMunicipalityRequest {
-                    code: "461".into(),
-                    name: "Odense Kommune".into(),
-                    cvr_number: "35209115".into(),
-                    ..Default::default()
-                },
-                &s.admin,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .municipality
-            .unwrap()
-            .municipality_id;
+    let odense = s.municipality("461", "Odense Kommune", "35209115").await;
     let stranger = eligible_user(&s.identity, &s.admin, &odense, "cw@odense.dk").await;
     let stranger_token = user_token(&s.identity, &s.admin, &stranger).await;
     pb::subscription_service_client::SubscriptionServiceClient::new(notify.clone())
