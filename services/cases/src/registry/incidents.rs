@@ -1,7 +1,7 @@
 //! Incidents: filed reports classified and linked, incidents opened, updated, reported to the supplier,
 //! answered at once on every linked case and resolved with them; overdue follow-ups announced once.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::DatabaseTransaction;
@@ -456,17 +456,40 @@ impl Registry {
         db: &impl sea_orm::ConnectionTrait,
         incident: incidents::Model,
     ) -> Result<IncidentView, Error> {
-        let case_ids = cases::of_incident(db, &incident.id)
+        self.views(db, vec![incident])
             .await?
+            .pop()
+            .ok_or_else(|| Error::internal("an incident without its view"))
+    }
+
+    /// The incidents with their linked cases and timelines, read in two queries however many.
+    async fn views(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        found: Vec<incidents::Model>,
+    ) -> Result<Vec<IncidentView>, Error> {
+        let ids: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
+        let mut case_ids: HashMap<String, Vec<String>> = HashMap::new();
+        for case in cases::of_incidents(db, &ids).await? {
+            if let Some(incident) = case.incident_id {
+                case_ids.entry(incident).or_default().push(case.id);
+            }
+        }
+        let mut timelines: HashMap<String, Vec<incident_updates::Model>> = HashMap::new();
+        for update in incident_updates::of_incidents(db, &ids).await? {
+            timelines
+                .entry(update.incident_id.clone())
+                .or_default()
+                .push(update);
+        }
+        Ok(found
             .into_iter()
-            .map(|c| c.id)
-            .collect();
-        let timeline = incident_updates::of_incident(db, &incident.id).await?;
-        Ok(IncidentView {
-            incident,
-            case_ids,
-            timeline,
-        })
+            .map(|incident| IncidentView {
+                case_ids: case_ids.remove(&incident.id).unwrap_or_default(),
+                timeline: timelines.remove(&incident.id).unwrap_or_default(),
+                incident,
+            })
+            .collect())
     }
 
     async fn require_systems(
@@ -554,11 +577,7 @@ impl Registry {
     ) -> Result<(Vec<IncidentView>, PageResponse), Error> {
         require_reader(caller)?;
         let (found, next) = incidents::list(&self.db, filter, page).await?;
-        let mut views = Vec::with_capacity(found.len());
-        for incident in found {
-            views.push(self.view(&self.db, incident).await?);
-        }
-        Ok((views, next))
+        Ok((self.views(&self.db, found).await?, next))
     }
 
     /// Posts a status update; the next follow-up falls due the follow-up interval later.
@@ -902,11 +921,7 @@ impl Registry {
             .filter(|i| follow_up_overdue(i.status(), i.follow_up_due, now))
             .collect();
         overdue.sort_by_key(|i| i.follow_up_due);
-        let mut views = Vec::with_capacity(overdue.len());
-        for incident in overdue {
-            views.push(self.view(&self.db, incident).await?);
-        }
-        Ok(views)
+        self.views(&self.db, overdue).await
     }
 
     /// Announces each overdue follow-up once (per due time) as `IncidentFollowUpOverdue`. Returns how

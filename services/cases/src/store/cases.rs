@@ -145,8 +145,16 @@ pub async fn of_incident(
     db: &impl ConnectionTrait,
     incident_id: &str,
 ) -> Result<Vec<Model>, Error> {
+    of_incidents(db, &[incident_id.to_owned()]).await
+}
+
+/// The cases linked to the incidents, oldest first.
+pub async fn of_incidents(
+    db: &impl ConnectionTrait,
+    incident_ids: &[String],
+) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
-        .filter(Column::IncidentId.eq(incident_id))
+        .filter(Column::IncidentId.is_in(incident_ids))
         .order_by_asc(Column::Id)
         .all(db)
         .await?)

@@ -51,13 +51,13 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
-/// An incident's timeline, oldest first.
-pub async fn of_incident(
+/// The timelines of the incidents, each oldest first.
+pub async fn of_incidents(
     db: &impl ConnectionTrait,
-    incident_id: &str,
+    incident_ids: &[String],
 ) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
-        .filter(Column::IncidentId.eq(incident_id))
+        .filter(Column::IncidentId.is_in(incident_ids))
         .order_by_asc(Column::Id)
         .all(db)
         .await?)
