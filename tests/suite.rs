@@ -400,7 +400,8 @@ impl Suite {
             .into_inner()
     }
 
-    async fn publish_wave(&self, wave: &klik::Wave) {
+    /// Publishes the wave; returns it as it is now.
+    async fn publish_wave(&self, wave: &klik::Wave) -> klik::Wave {
         self.projects()
             .publish_wave(bearer(
                 klik::PublishWaveRequest {
@@ -409,7 +410,10 @@ impl Suite {
                 &self.admin_token,
             ))
             .await
-            .unwrap();
+            .unwrap()
+            .into_inner()
+            .wave
+            .unwrap()
     }
 
     async fn stop_identity(&mut self) {
@@ -1250,7 +1254,7 @@ async fn a_published_wave_tells_its_named_project_leader_and_the_projects_subscr
             preparation_task("Afslut gamle sager", None),
         )
         .await;
-    suite.publish_wave(&wave).await;
+    let wave = suite.publish_wave(&wave).await;
 
     let published = "1 nye opgaver i FBS".to_owned();
     let leader_token = suite.token_for(&leader).await;
@@ -1258,7 +1262,32 @@ async fn a_published_wave_tells_its_named_project_leader_and_the_projects_subscr
         .inbox_until(&leader_token, |subjects| subjects == [published.as_str()])
         .await;
     // Written with the leader's in one go: the subscriber heard it too, the unnamed role holder not.
-    assert_eq!(suite.inbox(&follower_token).await, [published]);
+    assert_eq!(suite.inbox(&follower_token).await, [published.as_str()]);
     let deputy_token = suite.token_for(&deputy).await;
+    assert_eq!(suite.inbox(&deputy_token).await, Vec::<String>::new());
+
+    // The go-live moves a month: the same people hear that the deadlines moved with it.
+    let later = go_live + chrono::Duration::days(30);
+    suite
+        .projects()
+        .move_wave(bearer(
+            klik::MoveWaveRequest {
+                wave_id: wave.wave_id.clone(),
+                expected_version: wave.version,
+                go_live: later.format("%Y-%m-%d").to_string(),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap();
+    let moved_subject = format!(
+        "Go-live flyttet til {}: Bølge 1 (FBS)",
+        later.format("%Y-%m-%d")
+    );
+    let told = suite
+        .inbox_until(&leader_token, |subjects| subjects.len() == 2)
+        .await;
+    assert!(told.contains(&moved_subject), "{told:?}");
+    assert_eq!(suite.inbox(&follower_token).await.len(), 2);
     assert_eq!(suite.inbox(&deputy_token).await, Vec::<String>::new());
 }

@@ -294,6 +294,11 @@ impl Registry {
             &pb::WaveMoved {
                 wave_id: wave.id.clone(),
                 go_live: go_live.to_string(),
+                project_id: project.id.clone(),
+                wave_name: wave.name.clone(),
+                previous_go_live: from.to_string(),
+                municipality_ids: municipalities,
+                tasks_rescheduled: rescheduled as i64,
             },
         )
         .await?;

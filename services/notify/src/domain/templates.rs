@@ -86,6 +86,19 @@ pub enum Content {
         /// Its deadline, `YYYY-MM-DD`.
         due: String,
     },
+    /// A klik wave's go-live moved, and its municipalities' task deadlines with it.
+    WaveMoved {
+        /// The project's name.
+        project: String,
+        /// The wave's name.
+        wave: String,
+        /// The go-live before, `YYYY-MM-DD`.
+        from: String,
+        /// The go-live now, `YYYY-MM-DD`.
+        to: String,
+        /// How many tasks got new dates.
+        rescheduled: i64,
+    },
     /// Tasks of a klik project were published to a municipality.
     TasksPublished {
         /// The project's name.
@@ -171,6 +184,7 @@ impl Content {
             Content::ChangeRequestListPublished { .. } => "change_request_list_published",
             Content::TaskDeadline { .. } => "task_deadline",
             Content::TasksPublished { .. } => "tasks_published",
+            Content::WaveMoved { .. } => "wave_moved",
         }
     }
 
@@ -354,6 +368,30 @@ impl Content {
                     ),
                 )],
             ),
+            Content::WaveMoved {
+                project,
+                wave,
+                from,
+                to,
+                rescheduled,
+            } => (
+                pick(
+                    &format!("Go-live flyttet til {to}: {wave} ({project})"),
+                    &format!("Go-live moved to {to}: {wave} ({project})"),
+                ),
+                vec![pick(
+                    &format!(
+                        "Go-live for {wave} i projektet {project} er flyttet fra {from} til {to}. \
+                         {rescheduled} opgaver har fået nye frister; løste opgaver og opgaver i den \
+                         frosne periode beholder deres."
+                    ),
+                    &format!(
+                        "Go-live of {wave} in the project {project} moved from {from} to {to}. \
+                         {rescheduled} tasks got new deadlines; done tasks and tasks in the frozen \
+                         zone keep theirs."
+                    ),
+                )],
+            ),
         };
         let footer = pick(
             "Du får denne besked fra kommune. Du kan ændre eller framelde dine abonnementer.",
@@ -524,6 +562,13 @@ mod tests {
                 municipality: "Aarhus Kommune".into(),
                 count: 3,
             },
+            Content::WaveMoved {
+                project: "FBS".into(),
+                wave: text(),
+                from: "2025-09-01".into(),
+                to: "2025-10-01".into(),
+                rescheduled: 12,
+            },
         ]
     }
 
@@ -533,7 +578,7 @@ mod tests {
         let mut kinds: Vec<&str> = samples.iter().map(Content::kind).collect();
         kinds.sort_unstable();
         kinds.dedup();
-        assert_eq!(kinds.len(), 10, "one sample of each kind");
+        assert_eq!(kinds.len(), 11, "one sample of each kind");
         for content in &samples {
             let kind = content.kind();
             let da = content.render(Language::Danish);

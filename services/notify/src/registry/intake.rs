@@ -489,6 +489,31 @@ impl Registry {
                     count: published.count,
                 },
             }]
+        } else if kind == klik::WaveMoved::full_name() {
+            let moved: klik::WaveMoved = decode(event)?;
+            // Moves announced before the event named its project and municipalities tell nobody.
+            if moved.project_id.is_empty() {
+                return Ok((Vec::new(), None));
+            }
+            let Some(project) = self.peers.project(&moved.project_id).await? else {
+                return Ok((Vec::new(), None));
+            };
+            let enrolments = self.peers.enrolments(&moved.project_id).await?;
+            let mut leaders = Vec::new();
+            for municipality in &moved.municipality_ids {
+                leaders.extend(self.project_leaders(&enrolments, municipality).await?);
+            }
+            vec![Plan {
+                topic: Topic::about(TopicKind::Project, moved.project_id),
+                audience: leaders,
+                content: Content::WaveMoved {
+                    project: project.name,
+                    wave: moved.wave_name,
+                    from: moved.previous_go_live,
+                    to: moved.go_live,
+                    rescheduled: moved.tasks_rescheduled,
+                },
+            }]
         } else {
             Vec::new()
         };
