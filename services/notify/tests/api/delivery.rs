@@ -48,11 +48,7 @@ async fn case_updates_by_webhook_and_mail(s: &Suite, notify: &Channel, hook: &We
 #[tokio::test]
 async fn a_filed_case_reaches_the_reporter_by_mail_and_inbox_once() {
     let s = Suite::start().await;
-    let port = free_port().await;
-    let smtp = SmtpServer::start(port).await;
-    let (notify, _running, _) = s
-        .notify(s.notify_options(&fresh_database_url("notify").await, port))
-        .await;
+    let (smtp, notify, _running, _) = s.notify_with_relay().await;
     let case = s.file("Forkert beløb").await;
 
     eventually("the mail arrives", async || !smtp.messages().is_empty()).await;
@@ -234,11 +230,7 @@ async fn two_replicas_on_one_database_deliver_each_message_once() {
 #[tokio::test]
 async fn a_personal_id_number_in_an_event_is_never_sent() {
     let s = Suite::start().await;
-    let port = free_port().await;
-    let smtp = SmtpServer::start(port).await;
-    let (notify, _running, registry) = s
-        .notify(s.notify_options(&fresh_database_url("notify").await, port))
-        .await;
+    let (smtp, notify, _running, registry) = s.notify_with_relay().await;
     // An upstream event whose text holds a CPR number (cases refuses such text; notify does not trust
     // its feeds to).
     let resolved = cases::IncidentResolved {
@@ -563,11 +555,7 @@ async fn a_webhook_gone_for_good_is_dead_at_once_and_its_signature_holds_only_wi
 #[tokio::test]
 async fn a_subscription_changed_to_english_mail_is_heard_so_and_once_deleted_the_defaults_return() {
     let s = Suite::start().await;
-    let port = free_port().await;
-    let smtp = SmtpServer::start(port).await;
-    let (notify, _running, _) = s
-        .notify(s.notify_options(&fresh_database_url("notify").await, port))
-        .await;
+    let (smtp, notify, _running, _) = s.notify_with_relay().await;
     let case_updates = Some(pb::Topic {
         kind: pb::TopicKind::CaseUpdates as i32,
         target_id: String::new(),

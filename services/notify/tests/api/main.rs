@@ -237,6 +237,23 @@ impl Suite {
         (channel_to(addr), running, registry)
     }
 
+    /// A relay on a free port and a notify on a fresh database sending to it.
+    async fn notify_with_relay(
+        &self,
+    ) -> (
+        SmtpServer,
+        Channel,
+        Running,
+        Arc<kommune_notify::registry::Registry>,
+    ) {
+        let port = free_port().await;
+        let smtp = SmtpServer::start(port).await;
+        let (notify, running, registry) = self
+            .notify(self.notify_options(&fresh_database_url("notify").await, port))
+            .await;
+        (smtp, notify, running, registry)
+    }
+
     /// Files a case as the reporter.
     async fn file(&self, title: &str) -> cases::Case {
         self.file_as(&self.reporter, title).await

@@ -128,11 +128,7 @@ async fn bad_subscriptions_are_refused_and_nothing_is_written() {
 #[tokio::test]
 async fn opting_out_silences_a_default_topic() {
     let s = Suite::start().await;
-    let port = free_port().await;
-    let smtp = SmtpServer::start(port).await;
-    let (notify, _running, _) = s
-        .notify(s.notify_options(&fresh_database_url("notify").await, port))
-        .await;
+    let (smtp, notify, _running, _) = s.notify_with_relay().await;
     let colleague = eligible_user(
         &s.identity,
         &s.admin,
