@@ -1268,7 +1268,7 @@ async fn a_published_wave_tells_its_named_project_leader_and_the_projects_subscr
 
     // The go-live moves a month: the same people hear that the deadlines moved with it.
     let later = go_live + chrono::Duration::days(30);
-    suite
+    let wave = suite
         .projects()
         .move_wave(bearer(
             klik::MoveWaveRequest {
@@ -1279,6 +1279,9 @@ async fn a_published_wave_tells_its_named_project_leader_and_the_projects_subscr
             &suite.admin_token,
         ))
         .await
+        .unwrap()
+        .into_inner()
+        .wave
         .unwrap();
     let moved_subject = format!(
         "Go-live flyttet til {}: Bølge 1 (FBS)",
@@ -1290,4 +1293,42 @@ async fn a_published_wave_tells_its_named_project_leader_and_the_projects_subscr
     assert!(told.contains(&moved_subject), "{told:?}");
     assert_eq!(suite.inbox(&follower_token).await.len(), 2);
     assert_eq!(suite.inbox(&deputy_token).await, Vec::<String>::new());
+
+    // The named leader leaves: the municipality's other project leaders hear of the next move.
+    suite
+        .users()
+        .update_user(bearer(
+            pb::UpdateUserRequest {
+                user_id: leader.user_id.clone(),
+                expected_version: leader.version,
+                active: Some(false),
+                ..Default::default()
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap();
+    let latest = later + chrono::Duration::days(7);
+    suite
+        .projects()
+        .move_wave(bearer(
+            klik::MoveWaveRequest {
+                wave_id: wave.wave_id.clone(),
+                expected_version: wave.version,
+                go_live: latest.format("%Y-%m-%d").to_string(),
+            },
+            &suite.admin_token,
+        ))
+        .await
+        .unwrap();
+    let handed_over = suite
+        .inbox_until(&deputy_token, |subjects| !subjects.is_empty())
+        .await;
+    assert_eq!(
+        handed_over,
+        [format!(
+            "Go-live flyttet til {}: Bølge 1 (FBS)",
+            latest.format("%Y-%m-%d")
+        )]
+    );
 }

@@ -139,11 +139,11 @@ fn attachment(a: attachments::Model) -> pb::Attachment {
     }
 }
 
-/// A system's settings from a request (id and version are the caller's to set).
 /// The longest outage window: a burst spread over more than a week is no outage, and every filing reads
 /// the reports of its window.
 const MAX_OUTAGE_WINDOW_MINUTES: i32 = 7 * 24 * 60;
 
+/// A system's settings from a request (id and version are the caller's to set).
 fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
     for (field, value) in [
         ("system.outage_report_threshold", s.outage_report_threshold),

@@ -75,7 +75,15 @@ impl Peers {
             .await
         {
             Ok(response) => Ok(response.into_inner().user),
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            // An id identity cannot read names nobody: retrying would not change that.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::NotFound | tonic::Code::InvalidArgument
+                ) =>
+            {
+                Ok(None)
+            }
             Err(status) => Err(unavailable("identity")(status)),
         }
     }

@@ -15,7 +15,9 @@ use chrono::{DateTime, Duration, Utc};
 /// How similar two symptoms must be (overlap of character trigrams) to count as the same cause.
 pub const SAME_CAUSE_SIMILARITY: f64 = 0.5;
 
-/// Fewer trigrams in common than this is chance however short the texts: one short word shared.
+/// Fewer trigrams in common than this is chance however short the texts: a padded word yields as many
+/// trigrams as it has letters, so one shared word of four letters or fewer ("fejl", "nede") is not
+/// enough, while "login" is.
 pub const MIN_SHARED_TRIGRAMS: usize = 5;
 
 /// Words that say nothing about a cause: the function words of Danish, Swedish and English and the
@@ -106,7 +108,7 @@ impl Symptom {
     }
 
     /// Whether the two symptoms point at the same cause: enough of the shorter one found in the other,
-    /// and more than one short word's worth.
+    /// and at least [`MIN_SHARED_TRIGRAMS`] of them.
     pub fn same_cause(&self, other: &Symptom) -> bool {
         self.similarity(other) >= SAME_CAUSE_SIMILARITY && self.shared(other) >= MIN_SHARED_TRIGRAMS
     }

@@ -468,6 +468,9 @@ impl Registry {
         db: &impl sea_orm::ConnectionTrait,
         found: Vec<incidents::Model>,
     ) -> Result<Vec<IncidentView>, Error> {
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
         let ids: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
         let mut case_ids: HashMap<String, Vec<String>> = HashMap::new();
         for case in cases::of_incidents(db, &ids).await? {

@@ -280,20 +280,26 @@ impl Registry {
     }
 
     /// The project leaders of a municipality in a klik project: the one named on its enrolment or,
-    /// when none is, the municipality's project-leader role holders.
+    /// when none is or they have left, the municipality's project-leader role holders.
     pub(super) async fn project_leaders(
         &self,
         enrolments: &[klik::Enrolment],
         municipality_id: &str,
     ) -> Result<Vec<String>, Error> {
-        match domain::named_leader(enrolments, municipality_id) {
-            Some(leader) => Ok(vec![leader]),
-            None => {
-                self.peers
-                    .users_with_role(Some(municipality_id), Role::MunicipalProjectLeader)
-                    .await
+        if let Some(leader) = domain::named_leader(enrolments, municipality_id) {
+            // A named leader who has left (deactivated or anonymised) hands over to the role holders.
+            let reachable = self
+                .peers
+                .user(&leader)
+                .await?
+                .is_some_and(|u| u.active && !u.anonymized);
+            if reachable {
+                return Ok(vec![leader]);
             }
         }
+        self.peers
+            .users_with_role(Some(municipality_id), Role::MunicipalProjectLeader)
+            .await
     }
 
     /// What an event asks to tell (the rules of who hears what), and for operational messages the

@@ -295,12 +295,8 @@ async fn a_personal_id_number_in_an_event_is_never_sent() {
 #[tokio::test]
 async fn operational_messages_reach_subscribers_signed_and_the_public_atom_feed() {
     let s = Suite::start().await;
-    let port = free_port().await;
-    let _smtp = SmtpServer::start(port).await;
     let hook = WebhookReceiver::start(Duration::ZERO).await;
-    let (notify, _running, _) = s
-        .notify(s.notify_options(&fresh_database_url("notify").await, port))
-        .await;
+    let (_smtp, notify, _running, _) = s.notify_with_relay().await;
     s.subscribe(
         &notify,
         pb::Subscription {
