@@ -41,6 +41,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("&{public_methods:?}"),
     )?;
 
+    // Every kommune package becomes a module and every service a name, so a new package needs no
+    // hand-kept list here.
+    let mut services: Vec<String> = pool
+        .services()
+        .map(|s| s.full_name().to_owned())
+        .filter(|name| name.starts_with("kommune."))
+        .collect();
+    services.sort();
+    fs::write(out.join("services.rs"), format!("&{services:?}"))?;
+    let mut packages: Vec<String> = pool
+        .files()
+        .map(|f| f.package_name().to_owned())
+        .filter(|name| name.starts_with("kommune."))
+        .collect();
+    packages.sort();
+    packages.dedup();
+    let mut modules = String::new();
+    for package in &packages {
+        let [_, name, version] = package.split('.').collect::<Vec<_>>()[..] else {
+            return Err(format!("package {package} is not kommune.<name>.<version>").into());
+        };
+        modules.push_str(&format!(
+            "/// The `kommune.{name}` contracts.\npub mod {name} {{\n    /// `{package}`.\n    pub mod {version} {{\n        tonic::include_proto!(\"{package}\");\n    }}\n}}\n"
+        ));
+    }
+    fs::write(out.join("packages.rs"), modules)?;
+
     // Type names let events be packed into `google.protobuf.Any` under their full names.
     let mut config = prost_build::Config::new();
     config.enable_type_names();

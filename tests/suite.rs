@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use tonic_health::pb::health_client::HealthClient;
 use kommune_identity::{Identity, Options};
 use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServerConfig;
+use kommune_platform::service::{Addresses, Service as _, ServiceRole};
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
     spawn, with_bearer as bearer,
@@ -150,9 +150,15 @@ impl Suite {
             .await,
             Arc::new(SystemClock),
         );
-        notify_options.cases_addr = Some(cases_addr.clone());
-        notify_options.klik_addr = Some(klik_addr.clone());
-        notify_options.changes_addr = Some(changes_addr.clone());
+        notify_options
+            .peers
+            .insert(ServiceRole::Cases, cases_addr.clone());
+        notify_options
+            .peers
+            .insert(ServiceRole::Klik, klik_addr.clone());
+        notify_options
+            .peers
+            .insert(ServiceRole::Changes, changes_addr.clone());
         notify_options.reminder_interval = std::time::Duration::from_millis(200);
         let mail_dir =
             std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
@@ -168,19 +174,17 @@ impl Suite {
         });
 
         let (gateway_listener, gateway_addr) = loopback_listener().await;
-        let upstreams = HashMap::from([
-            ("identity".to_owned(), identity_addr.parse().unwrap()),
-            ("klik".to_owned(), klik_addr.parse().unwrap()),
-            ("cases".to_owned(), cases_addr.parse().unwrap()),
-            ("changes".to_owned(), changes_addr.parse().unwrap()),
-            ("notify".to_owned(), notify_addr.parse().unwrap()),
-        ]);
+        let mut upstreams = Addresses::default();
+        upstreams.insert(ServiceRole::Identity, identity_addr);
+        upstreams.insert(ServiceRole::Klik, klik_addr);
+        upstreams.insert(ServiceRole::Cases, cases_addr);
+        upstreams.insert(ServiceRole::Changes, changes_addr);
+        upstreams.insert(ServiceRole::Notify, notify_addr);
         let gateway_running = spawn(|stop| async move {
             let config = ServerConfig::default();
             kommune_gateway::serve(
                 gateway_listener,
-                upstreams,
-                &identity_addr,
+                &upstreams,
                 Vec::new(),
                 Arc::new(SystemClock),
                 &config,

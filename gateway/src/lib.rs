@@ -19,6 +19,7 @@ use kommune_platform::auth::{AuthConfig, TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig};
 use kommune_platform::server::GrpcServer;
+use kommune_platform::service::{Addresses, ServiceRole};
 
 pub mod proxy;
 pub mod standalone;
@@ -28,32 +29,13 @@ pub const DEFAULT_PORT: u16 = 50051;
 /// How often upstream health is checked.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// The gateway's configuration: its address and each service's. A service without an address is not
-/// routed; more services join by setting `KOMMUNE_<SERVICE>_ADDR`.
+/// The gateway's configuration. Where each service serves is read from `KOMMUNE_<SERVICE>_ADDR` for
+/// every [`ServiceRole`] ([`Addresses::from_env`]); a service without an address is not routed.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GatewayConfig {
     /// Address to serve on.
     #[arg(long, env = "KOMMUNE_LISTEN_ADDR", default_value = "127.0.0.1:50051")]
     pub listen_addr: SocketAddr,
-    /// Identity's address (also where token keys come from).
-    #[arg(
-        long,
-        env = "KOMMUNE_IDENTITY_ADDR",
-        default_value = "http://127.0.0.1:50052"
-    )]
-    pub identity_addr: String,
-    /// The cases service's address; it is not routed when unset.
-    #[arg(long, env = "KOMMUNE_CASES_ADDR")]
-    pub cases_addr: Option<String>,
-    /// The changes service's address; it is not routed when unset.
-    #[arg(long, env = "KOMMUNE_CHANGES_ADDR")]
-    pub changes_addr: Option<String>,
-    /// klik's address; klik is not routed when unset.
-    #[arg(long, env = "KOMMUNE_KLIK_ADDR")]
-    pub klik_addr: Option<String>,
-    /// The notify service's address; it is not routed when unset.
-    #[arg(long, env = "KOMMUNE_NOTIFY_ADDR")]
-    pub notify_addr: Option<String>,
     /// Token verification settings.
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -65,41 +47,26 @@ pub struct GatewayConfig {
     pub telemetry: TelemetryConfig,
 }
 
-impl GatewayConfig {
-    /// The services to route to, by name.
-    pub fn upstreams(&self) -> Result<HashMap<String, Uri>, BoxError> {
-        let mut upstreams = HashMap::new();
-        upstreams.insert("identity".to_owned(), self.identity_addr.parse()?);
-        for (service, addr) in [
-            ("cases", &self.cases_addr),
-            ("changes", &self.changes_addr),
-            ("klik", &self.klik_addr),
-            ("notify", &self.notify_addr),
-        ] {
-            if let Some(addr) = addr {
-                upstreams.insert(service.to_owned(), addr.parse()?);
-            }
-        }
-        Ok(upstreams)
-    }
-}
-
-/// The health-check name under which the gateway reports an upstream, e.g. `kommune.identity.v1`.
-pub fn upstream_health_name(service: &str) -> String {
-    format!("kommune.{service}.v1")
+/// The health-check name under which the gateway reports an upstream as a whole, e.g.
+/// `kommune.identity.v1`; each of its gRPC services is reported under its full name too.
+pub fn upstream_health_name(role: ServiceRole) -> String {
+    role.package()
 }
 
 /// Serves the gateway on `listener` until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
-    upstreams: HashMap<String, Uri>,
-    identity_addr: &str,
+    upstreams: &Addresses,
     trusted_issuers: Vec<TrustedIssuer>,
     clock: SharedClock,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
-    let verifier = TokenVerifier::remote(identity_addr, clock, trusted_issuers);
+    let verifier = TokenVerifier::remote(upstreams.identity()?, clock, trusted_issuers);
+    let routes = upstreams
+        .iter()
+        .map(|(role, addr)| Ok((role.name().to_owned(), addr.parse()?)))
+        .collect::<Result<HashMap<String, Uri>, BoxError>>()?;
     let server = GrpcServer::new();
     let health = server.health_reporter();
     let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
@@ -108,7 +75,7 @@ pub async fn serve(
             listener,
             verifier,
             config,
-            Some(proxy::Proxy::new(upstreams)),
+            Some(proxy::Proxy::new(routes)),
             shutdown,
         )
         .await;
@@ -116,33 +83,44 @@ pub async fn serve(
     result
 }
 
-/// Reports each upstream's own overall health under [`upstream_health_name`].
-async fn watch_upstreams(health: HealthReporter, upstreams: HashMap<String, Uri>) {
+/// Reports each upstream's own overall health under [`upstream_health_name`], and its health for each
+/// of its gRPC services under the service's full name, as the upstream itself reports them.
+async fn watch_upstreams(health: HealthReporter, upstreams: Addresses) {
     let mut clients: Vec<_> = upstreams
-        .into_iter()
-        .map(|(service, uri)| {
-            let channel = tonic::transport::Endpoint::from(uri)
+        .iter()
+        .filter_map(|(role, addr)| {
+            let endpoint = tonic::transport::Endpoint::from_shared(addr.to_owned()).ok()?;
+            let channel = endpoint
                 .connect_timeout(HEALTH_INTERVAL)
                 .timeout(HEALTH_INTERVAL)
                 .connect_lazy();
-            (upstream_health_name(&service), HealthClient::new(channel))
+            let names: Vec<(String, String)> =
+                std::iter::once((upstream_health_name(role), String::new()))
+                    .chain(
+                        role.grpc_services()
+                            .map(|name| (name.to_owned(), name.to_owned())),
+                    )
+                    .collect();
+            Some((names, HealthClient::new(channel)))
         })
         .collect();
     loop {
-        for (name, client) in &mut clients {
-            let response = client
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await;
-            let serving =
-                response.is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32);
-            let status = if serving {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            health.set_service_status(name.as_str(), status).await;
+        for (names, client) in &mut clients {
+            for (reported, asked) in names.iter() {
+                let response = client
+                    .check(HealthCheckRequest {
+                        service: asked.clone(),
+                    })
+                    .await;
+                let serving =
+                    response.is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32);
+                let status = if serving {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                health.set_service_status(reported.as_str(), status).await;
+            }
         }
         tokio::time::sleep(HEALTH_INTERVAL).await;
     }

@@ -6,6 +6,7 @@ use clap::Parser;
 use kommune_gateway::GatewayConfig;
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
+use kommune_platform::service::Addresses;
 
 /// kommune gateway: verifies tokens and forwards gRPC calls to the services.
 #[derive(Parser)]
@@ -23,8 +24,7 @@ async fn main() -> Result<(), BoxError> {
     tracing::info!(addr = %config.listen_addr, "gateway listening");
     kommune_gateway::serve(
         listener,
-        config.upstreams()?,
-        &config.identity_addr,
+        &Addresses::from_env(),
         config.auth.trusted_issuers()?,
         Arc::new(SystemClock),
         &config.server,

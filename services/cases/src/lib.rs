@@ -6,15 +6,15 @@ use std::sync::Arc;
 use chrono::Duration;
 use prost::{Message, Name};
 use sea_orm::DatabaseConnection;
-use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
 use kommune_platform::BoxError;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::config::ServerConfig;
 use kommune_platform::consumer::ServiceCredentials;
-use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_platform::outbox::Outbox;
+use kommune_platform::server::GrpcServer;
+use kommune_platform::service::{Background, Context, Embedded, Service, ServiceRole};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::EventEnvelope;
 use kommune_proto::identity::v1 as identity;
@@ -31,10 +31,8 @@ use domain::calendar::{BusinessCalendar, OpeningHours};
 use registry::{Policy, Registry};
 use vault::Vault;
 
-/// The service's name (database file, telemetry).
-pub const SERVICE_NAME: &str = "cases";
-/// The default port of a standalone cases binary.
-pub const DEFAULT_PORT: u16 = 50053;
+/// The file under the embedded suite's data directory holding the key that seals personal ID numbers.
+pub const PERSONAL_ID_KEY_FILE: &str = "cases-personal-id.key";
 /// How long after resolution a case may be reopened, by default.
 pub const DEFAULT_REOPEN_DAYS: i64 = 14;
 /// Minutes after the supplier report and each update when an incident's follow-up is due, by default.
@@ -46,12 +44,6 @@ pub struct CasesConfig {
     /// Base64 of the 32-byte key sealing personal ID numbers at rest (a secret in production).
     #[arg(long, env = "KOMMUNE_CASES_PERSONAL_ID_KEY", hide_env_values = true)]
     pub personal_id_key: Option<String>,
-    /// The service's own service-account API key (a secret), to follow identity's events.
-    #[arg(long, env = "KOMMUNE_SERVICE_API_KEY", hide_env_values = true)]
-    pub service_api_key: Option<String>,
-    /// The changes service's address, to convert cases into change requests.
-    #[arg(long, env = "KOMMUNE_CHANGES_ADDR")]
-    pub changes_addr: Option<String>,
     /// Days after resolution in which a case may be reopened.
     #[arg(long, env = "KOMMUNE_CASES_REOPEN_DAYS", default_value_t = DEFAULT_REOPEN_DAYS)]
     pub reopen_days: i64,
@@ -119,7 +111,7 @@ pub struct Cases {
     registry: Arc<Registry>,
     sla_sweep_interval: std::time::Duration,
     verifier: Arc<TokenVerifier>,
-    identity_feed: Option<(DatabaseConnection, Channel, ServiceCredentials)>,
+    identity_feed: Option<(DatabaseConnection, Channel, Arc<ServiceCredentials>)>,
 }
 
 impl Cases {
@@ -144,7 +136,11 @@ impl Cases {
             Some(key) => Some((
                 db.clone(),
                 identity.clone(),
-                ServiceCredentials::new(identity.clone(), key, options.clock.clone()),
+                Arc::new(ServiceCredentials::new(
+                    identity.clone(),
+                    key,
+                    options.clock.clone(),
+                )),
             )),
             None => {
                 tracing::warn!("no service API key: anonymisations in identity are not followed");
@@ -171,9 +167,46 @@ impl Cases {
             sla_sweep_interval: options.sla_sweep_interval,
         })
     }
+}
 
-    /// The server with every cases service.
-    pub fn server(&self) -> GrpcServer {
+impl Service for Cases {
+    const ROLE: ServiceRole = ServiceRole::Cases;
+    const ABOUT: &'static str =
+        "kommune cases: support cases, outages, incidents and operational messages.";
+    const NEEDS_SERVICE_ACCOUNT: bool = true;
+    type Config = CasesConfig;
+    type Migrator = migration::Migrator;
+
+    async fn build_with(context: Context, config: CasesConfig) -> Result<Self, BoxError> {
+        let key = config
+            .personal_id_key
+            .ok_or("KOMMUNE_CASES_PERSONAL_ID_KEY is required: base64 of 32 random bytes")?;
+        let mut options = Options::new(
+            context.database_url,
+            context.peers.identity()?,
+            key,
+            context.clock,
+        );
+        options.reopen_window = Duration::days(config.reopen_days);
+        options.incident_follow_up = Duration::minutes(config.incident_follow_up_minutes);
+        options.trusted_issuers = context.trusted_issuers;
+        options.service_api_key = context.service_api_key;
+        options.changes_addr = context.peers.get(ServiceRole::Changes).map(str::to_owned);
+        Self::build(options).await
+    }
+
+    /// The key sealing personal ID numbers is made on first start and kept beside the data it
+    /// protects (production takes it from a secret).
+    async fn embedded(suite: &Embedded) -> Result<CasesConfig, BoxError> {
+        let mut config: CasesConfig = suite.settings()?;
+        if config.personal_id_key.is_none() {
+            config.personal_id_key =
+                Some(suite.secret(PERSONAL_ID_KEY_FILE, || Ok(Vault::generate_key()?))?);
+        }
+        Ok(config)
+    }
+
+    fn server(&self) -> GrpcServer {
         let api = CasesApi::new(self.registry.clone());
         GrpcServer::new()
             .add_service(pb::case_service_server::CaseServiceServer::new(api.clone()))
@@ -197,55 +230,43 @@ impl Cases {
             .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`, following identity's events meanwhile.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        config: &ServerConfig,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), BoxError> {
-        let server = self.server();
+    fn verifier(&self) -> Arc<TokenVerifier> {
+        self.verifier.clone()
+    }
+
+    /// Announces SLA alerts and overdue incident follow-ups, and follows identity's events.
+    fn background(&self, background: &mut Background) {
         let registry = self.registry.clone();
-        let interval = self.sla_sweep_interval;
-        let sweeper = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                if let Err(err) = registry.announce_sla_alerts().await {
-                    tracing::warn!(error = %err, "cannot announce SLA alerts");
-                }
-                if let Err(err) = registry.announce_overdue_follow_ups().await {
-                    tracing::warn!(error = %err, "cannot announce overdue incident follow-ups");
-                }
-            }
+        background.every(self.sla_sweep_interval, "announce SLA alerts", move || {
+            let registry = registry.clone();
+            async move { registry.announce_sla_alerts().await }
         });
-        let follower = self.identity_feed.map(|(db, channel, credentials)| {
+        let registry = self.registry.clone();
+        background.every(
+            self.sla_sweep_interval,
+            "announce overdue incident follow-ups",
+            move || {
+                let registry = registry.clone();
+                async move { registry.announce_overdue_follow_ups().await }
+            },
+        );
+        if let Some((db, channel, credentials)) = &self.identity_feed {
             let registry = self.registry.clone();
-            tokio::spawn(kommune_platform::consumer::follow(
-                db,
-                "identity",
-                channel,
-                credentials,
+            background.follow(
+                db.clone(),
+                ServiceRole::Identity,
+                channel.clone(),
+                credentials.clone(),
                 move |event| {
                     let registry = registry.clone();
                     async move { on_identity_event(&registry, event).await }
                 },
-                std::future::pending(),
-            ))
-        });
-        let result = server
-            .serve(
-                listener,
-                self.verifier,
-                config,
-                None::<NoFallback>,
-                self.registry.outbox().close_on(shutdown),
-            )
-            .await;
-        sweeper.abort();
-        if let Some(follower) = follower {
-            follower.abort();
+            );
         }
-        result
+    }
+
+    fn outbox(&self) -> Option<Outbox> {
+        Some(self.registry.outbox())
     }
 }
 

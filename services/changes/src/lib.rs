@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
-
 use kommune_platform::BoxError;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::config::ServerConfig;
-use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_platform::outbox::Outbox;
+use kommune_platform::server::GrpcServer;
+use kommune_platform::service::{Background, Context, Service, ServiceRole};
 use kommune_proto::changes::v1 as pb;
 
 pub mod api;
@@ -22,10 +21,16 @@ pub mod store;
 use api::ChangesApi;
 use registry::Registry;
 
-/// The service's name (database file, telemetry).
-pub const SERVICE_NAME: &str = "changes";
-/// The default port of a standalone changes binary.
-pub const DEFAULT_PORT: u16 = 50054;
+/// The service's own settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChangesConfig {
+    /// The prefix of new change requests' keys.
+    #[arg(long, env = "KOMMUNE_CHANGES_KEY_PREFIX", default_value = domain::DEFAULT_KEY_PREFIX)]
+    pub key_prefix: String,
+    /// How often (in seconds) releases' change requests are moved on along their timelines.
+    #[arg(long, env = "KOMMUNE_CHANGES_TIMELINE_SWEEP_SECS", default_value_t = DEFAULT_TIMELINE_SWEEP_INTERVAL.as_secs())]
+    pub timeline_sweep_secs: u64,
+}
 
 /// What changes needs to start.
 #[derive(Clone)]
@@ -80,9 +85,28 @@ impl Changes {
             timeline_sweep_interval: options.timeline_sweep_interval,
         })
     }
+}
 
-    /// The server with every changes service.
-    pub fn server(&self) -> GrpcServer {
+impl Service for Changes {
+    const ROLE: ServiceRole = ServiceRole::Changes;
+    const ABOUT: &'static str =
+        "kommune changes: change requests, the 42-week release timeline and the published list.";
+    type Config = ChangesConfig;
+    type Migrator = migration::Migrator;
+
+    async fn build_with(context: Context, config: ChangesConfig) -> Result<Self, BoxError> {
+        Self::build(Options {
+            identity_addr: context.peers.identity()?.to_owned(),
+            database_url: context.database_url,
+            key_prefix: config.key_prefix,
+            trusted_issuers: context.trusted_issuers,
+            clock: context.clock,
+            timeline_sweep_interval: std::time::Duration::from_secs(config.timeline_sweep_secs),
+        })
+        .await
+    }
+
+    fn server(&self) -> GrpcServer {
         let api = ChangesApi::new(self.registry.clone());
         GrpcServer::new()
             .add_service(
@@ -104,42 +128,35 @@ impl Changes {
             .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`, moving releases on along their timelines meanwhile.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        config: &ServerConfig,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), BoxError> {
+    fn verifier(&self) -> Arc<TokenVerifier> {
+        self.verifier.clone()
+    }
+
+    /// Moves releases on along their timelines.
+    fn background(&self, background: &mut Background) {
         let registry = self.registry.clone();
-        let interval = self.timeline_sweep_interval;
-        let sweeper = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                match registry.advance_releases().await {
-                    Ok(0) => {}
-                    Ok(moved) => tracing::info!(
-                        moved,
-                        "change requests moved on along their release timelines"
-                    ),
-                    // Another replica moving the same release at the same time: the next sweep settles it.
-                    Err(err) => {
-                        tracing::warn!(error = %err, "cannot move releases on along their timelines")
+        background.every(
+            self.timeline_sweep_interval,
+            "move releases on along their timelines",
+            move || {
+                let registry = registry.clone();
+                async move {
+                    let moved = registry.advance_releases().await?;
+                    if moved > 0 {
+                        tracing::info!(
+                            moved,
+                            "change requests moved on along their release timelines"
+                        );
                     }
+                    // Another replica moving the same release at the same time fails here: the
+                    // next sweep settles it.
+                    Ok::<_, kommune_platform::Error>(())
                 }
-            }
-        });
-        let result = self
-            .server()
-            .serve(
-                listener,
-                self.verifier,
-                config,
-                None::<NoFallback>,
-                self.registry.outbox().close_on(shutdown),
-            )
-            .await;
-        sweeper.abort();
-        result
+            },
+        );
+    }
+
+    fn outbox(&self) -> Option<Outbox> {
+        Some(self.registry.outbox())
     }
 }

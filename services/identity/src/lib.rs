@@ -6,12 +6,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use tokio::net::TcpListener;
-
 use kommune_platform::auth::{KeySource, TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::config::{ServerConfig, ServiceConfig};
-use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_platform::outbox::Outbox;
+use kommune_platform::server::GrpcServer;
+use kommune_platform::service::{
+    ADMIN_KEY_FILE, Background, Context, Embedded, Service, ServiceRole,
+};
 use kommune_platform::{BoxError, Error};
 use kommune_proto::identity::v1 as pb;
 
@@ -27,25 +28,22 @@ pub mod tokens;
 use api::IdentityApi;
 use registry::{Policy, Registry};
 
-/// The service's name (database file, telemetry).
-pub const SERVICE_NAME: &str = "identity";
-/// The default port of a standalone identity binary.
-pub const DEFAULT_PORT: u16 = 50052;
 /// Default lifetime of access tokens: short, so a revoked key stops working soon.
 pub const DEFAULT_TOKEN_TTL_SECS: i64 = 900;
 /// The service account created on first start, holding the bootstrap admin key.
 pub const BOOTSTRAP_ACCOUNT: &str = "consortium-admin";
 
-/// Identity's configuration.
+/// Identity's own settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IdentityConfig {
-    /// Settings every service shares.
-    #[command(flatten)]
-    pub service: ServiceConfig,
     /// The consortium-admin API key registered on first start (from a secret in production);
     /// generated when unset.
     #[arg(long, env = "KOMMUNE_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     pub bootstrap_admin_key: Option<String>,
+    /// Where a generated bootstrap admin key is written (readable by its owner only); printed once
+    /// to the standard error when unset.
+    #[arg(long, env = "KOMMUNE_BOOTSTRAP_ADMIN_KEY_FILE")]
+    pub bootstrap_admin_key_file: Option<std::path::PathBuf>,
     /// Service accounts (`ROLE_SERVICE`) to create at start with their API keys unless they exist,
     /// e.g. `notify=<key>,cases=<key>` (from a secret): the services that read the others then need no
     /// key made by hand.
@@ -149,9 +147,44 @@ impl Identity {
     pub fn generated_admin_key(&self) -> Option<&str> {
         self.generated_admin_key.as_deref()
     }
+}
 
-    /// The server with every identity service.
-    pub fn server(&self) -> GrpcServer {
+impl Service for Identity {
+    const ROLE: ServiceRole = ServiceRole::Identity;
+    const ABOUT: &'static str = "kommune identity: municipalities, users, support eligibility, service accounts, API keys and tokens.";
+    type Config = IdentityConfig;
+    type Migrator = migration::Migrator;
+
+    async fn build_with(context: Context, config: IdentityConfig) -> Result<Self, BoxError> {
+        let identity = Self::build(Options {
+            database_url: context.database_url,
+            bootstrap_admin_key: config.bootstrap_admin_key,
+            bootstrap_service_keys: config.bootstrap_service_keys,
+            policy: Policy {
+                token_ttl: Duration::seconds(config.token_ttl_secs),
+                baseline_date: config.eligibility_baseline_date,
+            },
+            trusted_issuers: context.trusted_issuers,
+            clock: context.clock,
+        })
+        .await?;
+        if let Some(key) = identity.generated_admin_key() {
+            match &config.bootstrap_admin_key_file {
+                Some(path) => kommune_platform::service::write_secret(path, key)?,
+                // Shown once: the operator must store it (or configure KOMMUNE_BOOTSTRAP_ADMIN_KEY).
+                None => eprintln!("bootstrap consortium-admin API key (shown once): {key}"),
+            }
+        }
+        Ok(identity)
+    }
+
+    async fn embedded(suite: &Embedded) -> Result<IdentityConfig, BoxError> {
+        let mut config: IdentityConfig = suite.settings()?;
+        config.bootstrap_admin_key_file = Some(suite.path(ADMIN_KEY_FILE));
+        Ok(config)
+    }
+
+    fn server(&self) -> GrpcServer {
         let api = IdentityApi::new(self.registry.clone());
         GrpcServer::new()
             .add_service(pb::token_service_server::TokenServiceServer::new(
@@ -171,35 +204,25 @@ impl Identity {
             .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`, reloading the signing keys now and then so every replica
-    /// signs with the newest key soon after a rotation.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        config: &ServerConfig,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), BoxError> {
+    fn verifier(&self) -> Arc<TokenVerifier> {
+        self.verifier.clone()
+    }
+
+    /// Reloads the signing keys now and then, so every replica signs with the newest key soon after a
+    /// rotation.
+    fn background(&self, background: &mut Background) {
         let (registry, verifier) = (self.registry.clone(), self.verifier.clone());
-        let reloader = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(tokens::RELOAD_INTERVAL).await;
-                match registry.reload_keys().await {
-                    Ok(keys) => verifier.set_keys(&keys).await,
-                    Err(err) => tracing::warn!(error = %err, "cannot reload signing keys"),
-                }
+        background.every(tokens::RELOAD_INTERVAL, "reload signing keys", move || {
+            let (registry, verifier) = (registry.clone(), verifier.clone());
+            async move {
+                let keys = registry.reload_keys().await?;
+                verifier.set_keys(&keys).await;
+                Ok::<_, Error>(())
             }
         });
-        let result = self
-            .server()
-            .serve(
-                listener,
-                self.verifier,
-                config,
-                None::<NoFallback>,
-                self.registry.outbox().close_on(shutdown),
-            )
-            .await;
-        reloader.abort();
-        result
+    }
+
+    fn outbox(&self) -> Option<Outbox> {
+        Some(self.registry.outbox())
     }
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::ServerConfig;
+use kommune_platform::service::Service as _;
 use kommune_platform::testing::{Running, fresh_database_url, loopback_listener, spawn};
 
 use crate::{Identity, Options};

@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
-
 use kommune_platform::BoxError;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::config::ServerConfig;
-use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_platform::outbox::Outbox;
+use kommune_platform::server::GrpcServer;
+use kommune_platform::service::{Context, NoSettings, Service, ServiceRole};
 use kommune_proto::klik::v1 as pb;
 
 pub mod api;
@@ -20,11 +19,6 @@ pub mod store;
 
 use api::KlikApi;
 use registry::Registry;
-
-/// The service's name (database file, telemetry).
-pub const SERVICE_NAME: &str = "klik";
-/// The default port of a standalone klik binary.
-pub const DEFAULT_PORT: u16 = 50056;
 
 /// What klik needs to start.
 #[derive(Clone)]
@@ -60,9 +54,26 @@ impl Klik {
         let registry = Arc::new(Registry::new(db, options.clock, identity));
         Ok(Self { registry, verifier })
     }
+}
 
-    /// The server with every klik service.
-    pub fn server(&self) -> GrpcServer {
+impl Service for Klik {
+    const ROLE: ServiceRole = ServiceRole::Klik;
+    const ABOUT: &'static str =
+        "kommune klik: implementation task templates, projects and waves, tasks and task packages.";
+    type Config = NoSettings;
+    type Migrator = migration::Migrator;
+
+    async fn build_with(context: Context, _: NoSettings) -> Result<Self, BoxError> {
+        Self::build(Options {
+            identity_addr: context.peers.identity()?.to_owned(),
+            database_url: context.database_url,
+            trusted_issuers: context.trusted_issuers,
+            clock: context.clock,
+        })
+        .await
+    }
+
+    fn server(&self) -> GrpcServer {
         let api = KlikApi::new(self.registry.clone());
         GrpcServer::new()
             .add_service(pb::template_service_server::TemplateServiceServer::new(
@@ -78,21 +89,11 @@ impl Klik {
             .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        config: &ServerConfig,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), BoxError> {
-        self.server()
-            .serve(
-                listener,
-                self.verifier,
-                config,
-                None::<NoFallback>,
-                self.registry.outbox().close_on(shutdown),
-            )
-            .await
+    fn verifier(&self) -> Arc<TokenVerifier> {
+        self.verifier.clone()
+    }
+
+    fn outbox(&self) -> Option<Outbox> {
+        Some(self.registry.outbox())
     }
 }

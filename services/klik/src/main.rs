@@ -1,59 +1,6 @@
 //! The klik service binary.
 
-use std::sync::Arc;
-
-use clap::{Parser, Subcommand};
-use kommune_klik::{DEFAULT_PORT, Klik, Options, SERVICE_NAME};
-use kommune_platform::BoxError;
-use kommune_platform::clock::SystemClock;
-use kommune_platform::config::ServiceConfig;
-
-/// kommune klik: implementation task templates, projects and waves, tasks and task packages.
-#[derive(Parser)]
-#[command(version)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    config: ServiceConfig,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve gRPC (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-}
-
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    let cli = Cli::parse();
-    let config = cli.config;
-    let _telemetry = kommune_platform::telemetry::init("kommune-klik", &config.telemetry)?;
-    let database_url = config.database_url_or_default(SERVICE_NAME);
-    if let Some(Command::Migrate) = cli.command {
-        kommune_platform::db::connect_and_migrate::<kommune_klik::migration::Migrator>(
-            &database_url,
-        )
-        .await?;
-        tracing::info!("migrations applied");
-        return Ok(());
-    }
-    let klik = Klik::build(Options {
-        database_url,
-        identity_addr: config.identity_addr.clone(),
-        trusted_issuers: config.auth.trusted_issuers()?,
-        clock: Arc::new(SystemClock),
-    })
-    .await?;
-    let addr = config.listen_addr_or(DEFAULT_PORT);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "klik listening");
-    klik.serve(
-        listener,
-        &config.server,
-        kommune_platform::server::shutdown_signal(),
-    )
-    .await
+async fn main() -> Result<(), kommune_platform::BoxError> {
+    kommune_platform::service::run::<kommune_klik::Klik>().await
 }

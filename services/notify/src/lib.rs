@@ -9,15 +9,15 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use sea_orm::DatabaseConnection;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::transport::Channel;
 
 use kommune_platform::BoxError;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::config::ServerConfig;
 use kommune_platform::consumer::ServiceCredentials;
-use kommune_platform::server::{GrpcServer, NoFallback};
+use kommune_platform::server::GrpcServer;
+use kommune_platform::service::{Addresses, Background, Context, Embedded, Service, ServiceRole};
 use kommune_proto::notify::v1 as pb;
 
 pub mod api;
@@ -34,10 +34,6 @@ use domain::RetryPolicy;
 use peers::Peers;
 use registry::{DeliveryPolicy, Registry};
 
-/// The service's name (database file, telemetry).
-pub const SERVICE_NAME: &str = "notify";
-/// The default port of a standalone notify binary.
-pub const DEFAULT_PORT: u16 = 50055;
 /// How many days ahead of a klik task's deadline its project leaders are reminded, by default.
 pub const DEFAULT_TASK_REMINDER_DAYS: i64 = 7;
 /// The sender of e-mail, by default.
@@ -46,19 +42,6 @@ pub const DEFAULT_MAIL_FROM: &str = "kommune <noreply@kommune.local>";
 /// The service's own settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NotifyConfig {
-    /// The service's own service-account API key (a secret): it reads the other services' feeds and
-    /// data with it.
-    #[arg(long, env = "KOMMUNE_SERVICE_API_KEY", hide_env_values = true)]
-    pub service_api_key: Option<String>,
-    /// The cases service's address (its events and data).
-    #[arg(long, env = "KOMMUNE_CASES_ADDR")]
-    pub cases_addr: Option<String>,
-    /// The klik service's address (its events and projects).
-    #[arg(long, env = "KOMMUNE_KLIK_ADDR")]
-    pub klik_addr: Option<String>,
-    /// The changes service's address (its events: the change-request list's publications).
-    #[arg(long, env = "KOMMUNE_CHANGES_ADDR")]
-    pub changes_addr: Option<String>,
     /// The SMTP relay, e.g. `smtp://relay.example:25` or `smtps://user:pass@relay.example`; without it
     /// e-mail is written as `.eml` files to the drop directory.
     #[arg(long, env = "KOMMUNE_NOTIFY_SMTP_URL", hide_env_values = true)]
@@ -87,14 +70,9 @@ pub struct NotifyConfig {
 pub struct Options {
     /// Database URL.
     pub database_url: String,
-    /// Where identity serves (token keys, users, eligibility).
-    pub identity_addr: String,
-    /// Where cases serves; its feed is followed when set.
-    pub cases_addr: Option<String>,
-    /// Where klik serves; its feed is followed when set.
-    pub klik_addr: Option<String>,
-    /// Where changes serves; its feed is followed when set.
-    pub changes_addr: Option<String>,
+    /// Where the other services serve: identity (token keys, users, eligibility) always; every
+    /// service with an event feed is followed when its address is known.
+    pub peers: Addresses,
     /// notify's own service-account API key.
     pub service_api_key: String,
     /// The SMTP relay's URL; `None` writes e-mail to `mail_drop_dir`.
@@ -127,12 +105,11 @@ impl Options {
         service_api_key: impl Into<String>,
         clock: SharedClock,
     ) -> Self {
+        let mut peers = Addresses::default();
+        peers.insert(ServiceRole::Identity, identity_addr);
         Self {
             database_url: database_url.into(),
-            identity_addr: identity_addr.into(),
-            cases_addr: None,
-            klik_addr: None,
-            changes_addr: None,
+            peers,
             service_api_key: service_api_key.into(),
             smtp_url: None,
             mail_drop_dir: PathBuf::from("data/mail"),
@@ -158,8 +135,7 @@ pub struct Notify {
     verifier: Arc<TokenVerifier>,
     db: DatabaseConnection,
     peers: Peers,
-    api_key: String,
-    clock: SharedClock,
+    feeds: Vec<(ServiceRole, Channel)>,
     poll_interval: std::time::Duration,
     reminder_interval: std::time::Duration,
     task_reminder_days: i64,
@@ -171,7 +147,10 @@ impl Notify {
         let db =
             kommune_platform::db::connect_and_migrate::<migration::Migrator>(&options.database_url)
                 .await?;
-        let identity = kommune_platform::client::channel(&options.identity_addr)?;
+        let identity = options
+            .peers
+            .channel(ServiceRole::Identity)?
+            .ok_or("notify needs identity's address")?;
         let peers = Peers {
             credentials: Arc::new(ServiceCredentials::new(
                 identity.clone(),
@@ -179,29 +158,24 @@ impl Notify {
                 options.clock.clone(),
             )),
             identity,
-            cases: options
-                .cases_addr
-                .as_deref()
-                .map(kommune_platform::client::channel)
-                .transpose()?,
-            klik: options
-                .klik_addr
-                .as_deref()
-                .map(kommune_platform::client::channel)
-                .transpose()?,
-            changes: options
-                .changes_addr
-                .as_deref()
-                .map(kommune_platform::client::channel)
-                .transpose()?,
+            cases: options.peers.channel(ServiceRole::Cases)?,
+            klik: options.peers.channel(ServiceRole::Klik)?,
         };
+        let mut feeds = Vec::new();
+        for role in ServiceRole::ALL {
+            if role.has_event_feed()
+                && let Some(channel) = options.peers.channel(role)?
+            {
+                feeds.push((role, channel));
+            }
+        }
         let senders = Senders::new(
             Mailer::new(options.smtp_url.as_deref(), options.mail_drop_dir)?,
             &options.mail_from,
             options.webhook_hosts,
         )?;
         let verifier = TokenVerifier::remote(
-            options.identity_addr,
+            options.peers.identity()?,
             options.clock.clone(),
             options.trusted_issuers,
         );
@@ -217,8 +191,7 @@ impl Notify {
             verifier,
             db,
             peers,
-            api_key: options.service_api_key,
-            clock: options.clock,
+            feeds,
             poll_interval: options.poll_interval,
             reminder_interval: options.reminder_interval,
             task_reminder_days: options.task_reminder_days,
@@ -229,9 +202,43 @@ impl Notify {
     pub fn registry(&self) -> Arc<Registry> {
         self.registry.clone()
     }
+}
 
-    /// The server with every notify service.
-    pub fn server(&self) -> GrpcServer {
+impl Service for Notify {
+    const ROLE: ServiceRole = ServiceRole::Notify;
+    const ABOUT: &'static str = "kommune notify: subscriptions, e-mail, webhooks, the inbox and the operational-message feed.";
+    const NEEDS_SERVICE_ACCOUNT: bool = true;
+    type Config = NotifyConfig;
+    type Migrator = migration::Migrator;
+
+    async fn build_with(context: Context, config: NotifyConfig) -> Result<Self, BoxError> {
+        let key = context.service_api_key.ok_or(
+            "KOMMUNE_SERVICE_API_KEY is required: notify reads the other services with it",
+        )?;
+        let mut options = Options::new(
+            context.database_url,
+            context.peers.identity()?,
+            key,
+            context.clock,
+        );
+        options.peers = context.peers;
+        options.smtp_url = config.smtp_url;
+        options.mail_drop_dir = config.mail_drop_dir;
+        options.mail_from = config.mail_from;
+        options.task_reminder_days = config.task_reminder_days;
+        options.webhook_hosts = config.webhook_hosts;
+        options.trusted_issuers = context.trusted_issuers;
+        Self::build(options).await
+    }
+
+    /// No relay in the embedded suite: mail lands as `.eml` files beside the data.
+    async fn embedded(suite: &Embedded) -> Result<NotifyConfig, BoxError> {
+        let mut config: NotifyConfig = suite.settings()?;
+        config.mail_drop_dir = suite.path("mail");
+        Ok(config)
+    }
+
+    fn server(&self) -> GrpcServer {
         let api = NotifyApi::new(self.registry.clone());
         GrpcServer::new()
             .add_service(
@@ -247,73 +254,37 @@ impl Notify {
             .add_service(pb::audit_service_server::AuditServiceServer::new(api))
     }
 
-    /// Serves on `listener` until `shutdown`, following the feeds and delivering meanwhile. On
-    /// shutdown the delivery worker finishes the batch it is sending, so nothing is left half-sent.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        config: &ServerConfig,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), BoxError> {
-        let server = self.server();
-        let (stop, stopping) = watch::channel(false);
-        let worker = tokio::spawn(deliver(self.registry.clone(), stopping, self.poll_interval));
-        let registry = self.registry.clone();
-        let (interval, days) = (self.reminder_interval, self.task_reminder_days);
-        let reminders = tokio::spawn(async move {
-            loop {
-                if let Err(err) = registry.remind_task_deadlines(days).await {
-                    tracing::warn!(error = %err, "cannot look for task deadlines");
-                }
-                tokio::time::sleep(interval).await;
-            }
-        });
-        let followers: Vec<_> = [
-            ("identity", Some(self.peers.identity.clone())),
-            ("cases", self.peers.cases.clone()),
-            ("klik", self.peers.klik.clone()),
-            ("changes", self.peers.changes.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(feed, channel)| channel.map(|c| (feed, c)))
-        .map(|(feed, channel)| {
-            let registry = self.registry.clone();
-            let credentials = ServiceCredentials::new(
-                self.peers.identity.clone(),
-                self.api_key.clone(),
-                self.clock.clone(),
-            );
-            tokio::spawn(kommune_platform::consumer::follow(
+    fn verifier(&self) -> Arc<TokenVerifier> {
+        self.verifier.clone()
+    }
+
+    /// Delivers (on shutdown the worker finishes the batch it is sending, so nothing is left
+    /// half-sent), reminds of task deadlines and follows every feed it knows the address of.
+    fn background(&self, background: &mut Background) {
+        let (registry, poll) = (self.registry.clone(), self.poll_interval);
+        background.spawn_worker(move |stopping| deliver(registry, stopping, poll));
+        let (registry, days) = (self.registry.clone(), self.task_reminder_days);
+        background.every(
+            self.reminder_interval,
+            "look for task deadlines",
+            move || {
+                let registry = registry.clone();
+                async move { registry.remind_task_deadlines(days).await }
+            },
+        );
+        for (feed, channel) in &self.feeds {
+            let (registry, feed) = (self.registry.clone(), *feed);
+            background.follow(
                 self.db.clone(),
                 feed,
-                channel,
-                credentials,
+                channel.clone(),
+                self.peers.credentials.clone(),
                 move |event| {
                     let registry = registry.clone();
-                    async move { registry.on_event(feed, event).await }
+                    async move { registry.on_event(feed.name(), event).await }
                 },
-                std::future::pending(),
-            ))
-        })
-        .collect();
-        let result = server
-            .serve(
-                listener,
-                self.verifier,
-                config,
-                None::<NoFallback>,
-                async move {
-                    shutdown.await;
-                    let _ = stop.send(true);
-                },
-            )
-            .await;
-        reminders.abort();
-        for follower in followers {
-            follower.abort();
+            );
         }
-        worker.await?;
-        result
     }
 }
 

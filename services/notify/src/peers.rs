@@ -1,6 +1,6 @@
 //! What notify reads from the other services, with its own service account: users and their
 //! eligibility (identity), cases, incidents, teams, systems and operational messages (cases), and
-//! projects and tasks (klik); changes is only followed.
+//! projects and tasks (klik). Every feed is followed (see `Notify::background`).
 
 use std::sync::Arc;
 
@@ -25,8 +25,6 @@ pub struct Peers {
     pub cases: Option<Channel>,
     /// klik, when configured.
     pub klik: Option<Channel>,
-    /// changes, when configured (only its feed is read).
-    pub changes: Option<Channel>,
     /// notify's own service account.
     pub credentials: Arc<ServiceCredentials>,
 }

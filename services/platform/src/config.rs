@@ -61,13 +61,11 @@ pub struct ServiceConfig {
     /// Directory for SQLite files and generated secrets in the embedded setup.
     #[arg(long, env = "KOMMUNE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
-    /// Where identity serves, to fetch the public keys that verify tokens.
-    #[arg(
-        long,
-        env = "KOMMUNE_IDENTITY_ADDR",
-        default_value = "http://127.0.0.1:50052"
-    )]
-    pub identity_addr: String,
+    /// The service's own service-account API key (a secret), for calls and feeds it makes on nobody's
+    /// behalf. Where the other services serve is read from `KOMMUNE_<SERVICE>_ADDR`
+    /// ([`crate::service::Addresses`]).
+    #[arg(long, env = "KOMMUNE_SERVICE_API_KEY", hide_env_values = true)]
+    pub service_api_key: Option<String>,
     /// Token verification settings.
     #[command(flatten)]
     pub auth: crate::auth::AuthConfig,
@@ -122,7 +120,6 @@ mod tests {
             config.listen_addr_or(50052),
             SocketAddr::from(([127, 0, 0, 1], 50052))
         );
-        assert_eq!(config.identity_addr, "http://127.0.0.1:50052");
     }
 
     #[test]

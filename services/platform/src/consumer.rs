@@ -132,7 +132,7 @@ pub async fn follow<H, F>(
     db: DatabaseConnection,
     service: &'static str,
     channel: Channel,
-    credentials: ServiceCredentials,
+    credentials: std::sync::Arc<ServiceCredentials>,
     mut handle: H,
     stop: impl Future<Output = ()>,
 ) where

@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: typed configuration from flags and environment, with defaults that need nothing set
 //! - [`telemetry`]: logs, OTLP traces and metrics, W3C trace context
+//! - [`service`]: the suite's services as one list, and one way to run each (alone or embedded)
 //! - [`server`]: the gRPC server with health, reflection, tracing, RED metrics, load shedding, auth,
 //!   timeouts and graceful shutdown
 //! - [`auth`]: token verification and the caller; [`client`]: calls between services
@@ -26,6 +27,7 @@ pub mod outbox;
 pub mod paging;
 pub mod pii;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

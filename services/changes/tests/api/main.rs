@@ -19,6 +19,7 @@ use tonic_types::StatusExt;
 use kommune_changes::{Changes, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
+use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn, user_token,
     with_bearer as bearer,

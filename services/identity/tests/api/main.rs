@@ -23,6 +23,7 @@ use kommune_platform::auth::TrustedIssuer;
 use kommune_platform::auth::{AUDIENCE, Claims, ISSUER};
 use kommune_platform::clock::{Clock, ManualClock, SystemClock};
 use kommune_platform::config::ServerConfig;
+use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
     Running, channel_to, fresh_database_url, loopback_listener, spawn, with_bearer as bearer,
 };

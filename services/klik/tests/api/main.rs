@@ -16,6 +16,7 @@ use tonic_types::StatusExt;
 use kommune_klik::{Klik, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
+use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn,
     with_bearer as bearer,

@@ -22,6 +22,7 @@ use tonic::transport::Channel;
 use kommune_notify::{Notify, Options};
 use kommune_platform::clock::{SharedClock, SystemClock};
 use kommune_platform::config::ServerConfig;
+use kommune_platform::service::{Service as _, ServiceRole};
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
     spawn, user_token, with_bearer as bearer,
@@ -208,7 +209,9 @@ impl Suite {
             self.notify_key.clone(),
             clock(),
         );
-        options.cases_addr = Some(format!("http://{}", self.cases_addr));
+        options
+            .peers
+            .insert(ServiceRole::Cases, format!("http://{}", self.cases_addr));
         options.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
         options.delivery.retry = kommune_notify::domain::RetryPolicy {
             base: chrono::Duration::milliseconds(100),
