@@ -9,9 +9,8 @@ use kommune_platform::Error;
 use kommune_platform::auth::{Caller, caller};
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::idempotency::IdempotencyKey;
-use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::{Validator, entity_ref, required_id};
+use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
 use crate::domain;
@@ -713,64 +712,6 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
     }
 }
 
-/// The entity kinds of the cases audit trail.
-const AUDITED: [&str; 4] = ["case", "system", "team", "area"];
-
-#[tonic::async_trait]
-impl pb::audit_service_server::AuditService for CasesApi {
-    async fn list_audit_records(
-        &self,
-        request: Request<pb::ListAuditRecordsRequest>,
-    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (entity_type, id) = entity_ref(&req.entity_type, &req.entity_id, &AUDITED)?;
-        let page = Page::from_request(req.page.as_ref())?;
-        let (records, page) = self
-            .registry
-            .audit_records(&caller, &entity_type, &id, &page)
-            .await?;
-        Ok(Response::new(pb::ListAuditRecordsResponse {
-            records,
-            page: Some(page),
-        }))
-    }
-
-    async fn verify_audit_chain(
-        &self,
-        request: Request<pb::VerifyAuditChainRequest>,
-    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (entity_type, id) = entity_ref(&req.entity_type, &req.entity_id, &AUDITED)?;
-        let verification = self
-            .registry
-            .verify_audit_chain(&caller, &entity_type, &id)
-            .await?;
-        Ok(Response::new(pb::VerifyAuditChainResponse {
-            verification: Some(verification),
-        }))
-    }
-}
-
-#[tonic::async_trait]
-impl pb::event_service_server::EventService for CasesApi {
-    type WatchEventsStream = outbox::EventStream<pb::WatchEventsResponse>;
-
-    async fn watch_events(
-        &self,
-        request: Request<pb::WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let after = Cursor::parse("after_cursor", &req.after_cursor)?;
-        let events = self.registry.watch_events(&caller, after, req.follow)?;
-        Ok(Response::new(outbox::responses(events, |event| {
-            pb::WatchEventsResponse { event: Some(event) }
-        })))
-    }
-}
-
 #[tonic::async_trait]
 impl pb::report_service_server::ReportService for CasesApi {
     async fn list_queue(
@@ -894,3 +835,6 @@ impl pb::report_service_server::ReportService for CasesApi {
         Ok(Response::new(pb::ListSlaAlertsResponse { alerts }))
     }
 }
+
+kommune_platform::audit_service!(CasesApi, pb, registry);
+kommune_platform::event_service!(CasesApi, pb, registry);

@@ -10,7 +10,6 @@ use kommune_platform::Error;
 use kommune_platform::auth::caller;
 use kommune_platform::clock::{from_timestamp, to_timestamp};
 use kommune_platform::idempotency::IdempotencyKey;
-use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, format_date, required_id};
 use kommune_proto::identity::v1 as pb;
@@ -20,8 +19,8 @@ use chrono::NaiveDate;
 
 use crate::domain::eligibility;
 use crate::domain::{
-    self, AuditedEntity, MunicipalityChanges, NewApiKey, NewEligibility, NewMunicipality,
-    NewServiceAccount, NewUser, Replacement, Stop, Subject, UserChanges,
+    self, MunicipalityChanges, NewApiKey, NewEligibility, NewMunicipality, NewServiceAccount,
+    NewUser, Replacement, Stop, Subject, UserChanges,
 };
 use crate::registry::Registry;
 use crate::store::{
@@ -506,78 +505,6 @@ impl pb::service_account_service_server::ServiceAccountService for IdentityApi {
     }
 }
 
-/// The audited entity a request names.
-fn audited_entity(entity_type: &str, entity_id: &str) -> Result<(AuditedEntity, Uuid), Error> {
-    let mut v = Validator::new();
-    let entity = AuditedEntity::parse(entity_type);
-    if entity.is_none() {
-        v.violation(
-            "entity_type",
-            "must be municipality, user, service_account or api_key",
-        );
-    }
-    let id = v.id("entity_id", entity_id);
-    v.finish()?;
-    entity
-        .zip(id)
-        .ok_or_else(|| Error::invalid("entity_id", "is required"))
-}
-
-#[tonic::async_trait]
-impl pb::audit_service_server::AuditService for IdentityApi {
-    async fn list_audit_records(
-        &self,
-        request: Request<pb::ListAuditRecordsRequest>,
-    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (entity, id) = audited_entity(&req.entity_type, &req.entity_id)?;
-        let page = Page::from_request(req.page.as_ref())?;
-        let (records, page) = self
-            .registry
-            .audit_records(&caller, entity, id, &page)
-            .await?;
-        Ok(Response::new(pb::ListAuditRecordsResponse {
-            records,
-            page: Some(page),
-        }))
-    }
-
-    async fn verify_audit_chain(
-        &self,
-        request: Request<pb::VerifyAuditChainRequest>,
-    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (entity, id) = audited_entity(&req.entity_type, &req.entity_id)?;
-        let verification = self
-            .registry
-            .verify_audit_chain(&caller, entity, id)
-            .await?;
-        Ok(Response::new(pb::VerifyAuditChainResponse {
-            verification: Some(verification),
-        }))
-    }
-}
-
-#[tonic::async_trait]
-impl pb::event_service_server::EventService for IdentityApi {
-    type WatchEventsStream = outbox::EventStream<pb::WatchEventsResponse>;
-
-    async fn watch_events(
-        &self,
-        request: Request<pb::WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let after = Cursor::parse("after_cursor", &req.after_cursor)?;
-        let events = self.registry.watch_events(&caller, after, req.follow)?;
-        Ok(Response::new(outbox::responses(events, |event| {
-            pb::WatchEventsResponse { event: Some(event) }
-        })))
-    }
-}
-
 // Eligibility.
 
 const NOTE_MAX: usize = 2000;
@@ -887,3 +814,6 @@ impl pb::eligibility_service_server::EligibilityService for IdentityApi {
         }))
     }
 }
+
+kommune_platform::audit_service!(IdentityApi, pb, registry);
+kommune_platform::event_service!(IdentityApi, pb, registry);

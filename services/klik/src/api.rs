@@ -10,9 +10,8 @@ use kommune_platform::Error;
 use kommune_platform::auth::caller;
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::idempotency::IdempotencyKey;
-use kommune_platform::outbox::{self, Cursor};
 use kommune_platform::paging::Page;
-use kommune_platform::validate::{Validator, entity_ref, format_date, required_id};
+use kommune_platform::validate::{Validator, format_date, required_id};
 use kommune_proto::klik::v1 as pb;
 
 use crate::domain::{self, EndOffset, Schedule, TaskContent};
@@ -875,59 +874,5 @@ impl pb::task_service_server::TaskService for KlikApi {
     }
 }
 
-#[tonic::async_trait]
-impl pb::audit_service_server::AuditService for KlikApi {
-    async fn list_audit_records(
-        &self,
-        request: Request<pb::ListAuditRecordsRequest>,
-    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (entity_type, id) =
-            entity_ref(&req.entity_type, &req.entity_id, &crate::registry::AUDITED)?;
-        let page = Page::from_request(req.page.as_ref())?;
-        let (records, page) = self
-            .registry
-            .audit_records(&caller, &entity_type, &id, &page)
-            .await?;
-        Ok(Response::new(pb::ListAuditRecordsResponse {
-            records,
-            page: Some(page),
-        }))
-    }
-
-    async fn verify_audit_chain(
-        &self,
-        request: Request<pb::VerifyAuditChainRequest>,
-    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (entity_type, id) =
-            entity_ref(&req.entity_type, &req.entity_id, &crate::registry::AUDITED)?;
-        let verification = self
-            .registry
-            .verify_audit_chain(&caller, &entity_type, &id)
-            .await?;
-        Ok(Response::new(pb::VerifyAuditChainResponse {
-            verification: Some(verification),
-        }))
-    }
-}
-
-#[tonic::async_trait]
-impl pb::event_service_server::EventService for KlikApi {
-    type WatchEventsStream = outbox::EventStream<pb::WatchEventsResponse>;
-
-    async fn watch_events(
-        &self,
-        request: Request<pb::WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let after = Cursor::parse("after_cursor", &req.after_cursor)?;
-        let events = self.registry.watch_events(&caller, after, req.follow)?;
-        Ok(Response::new(outbox::responses(events, |event| {
-            pb::WatchEventsResponse { event: Some(event) }
-        })))
-    }
-}
+kommune_platform::audit_service!(KlikApi, pb, registry);
+kommune_platform::event_service!(KlikApi, pb, registry);

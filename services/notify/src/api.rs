@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use kommune_platform::auth::caller;
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::paging::Page;
-use kommune_platform::validate::{Validator, entity_ref, required_id};
+use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::enum_value;
 use kommune_proto::notify::v1 as pb;
 
@@ -342,47 +342,4 @@ impl pb::feed_service_server::FeedService for NotifyApi {
     }
 }
 
-#[tonic::async_trait]
-impl pb::audit_service_server::AuditService for NotifyApi {
-    async fn list_audit_records(
-        &self,
-        request: Request<pb::ListAuditRecordsRequest>,
-    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (kind, id) = entity_ref(
-            &req.entity_type,
-            &req.entity_id,
-            &["subscription", "notification", "person"],
-        )?;
-        let page = Page::from_request(req.page.as_ref())?;
-        let (records, page) = self
-            .registry
-            .audit_records(&caller, &kind, &id, &page)
-            .await?;
-        Ok(Response::new(pb::ListAuditRecordsResponse {
-            records,
-            page: Some(page),
-        }))
-    }
-
-    async fn verify_audit_chain(
-        &self,
-        request: Request<pb::VerifyAuditChainRequest>,
-    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
-        let caller = caller(&request)?;
-        let req = request.into_inner();
-        let (kind, id) = entity_ref(
-            &req.entity_type,
-            &req.entity_id,
-            &["subscription", "notification", "person"],
-        )?;
-        let verification = self
-            .registry
-            .verify_audit_chain(&caller, &kind, &id)
-            .await?;
-        Ok(Response::new(pb::VerifyAuditChainResponse {
-            verification: Some(verification),
-        }))
-    }
-}
+kommune_platform::audit_service!(NotifyApi, pb, registry);

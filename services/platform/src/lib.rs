@@ -9,7 +9,8 @@
 //! - [`error`]: the one error type and its mapping to `tonic::Status`
 //! - [`db`], [`migration`]: database connections and the platform's own tables
 //! - [`outbox`], [`audit`], [`idempotency`]: the transactional outbox and event feed, the audit
-//!   chain, idempotency keys; [`consumer`]: following another service's feed
+//!   chain, idempotency keys; [`records`]: the audit and event RPCs every service serves;
+//!   [`consumer`]: following another service's feed
 //! - [`clock`], [`paging`], [`validate`], [`pii`]: time, cursor paging, request validation and the
 //!   personal-ID guard
 
@@ -26,6 +27,7 @@ pub mod migration;
 pub mod outbox;
 pub mod paging;
 pub mod pii;
+pub mod records;
 pub mod server;
 pub mod service;
 pub mod telemetry;

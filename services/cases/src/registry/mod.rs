@@ -12,10 +12,12 @@ use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
-use kommune_platform::outbox::{self, Cursor, Outbox};
+use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
+use kommune_platform::records::{AuditTrail, EventFeed};
+use kommune_platform::service::ServiceRole;
 use kommune_proto::cases::v1 as pb;
-use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope, PageResponse};
+use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as identity;
 use kommune_proto::identity::v1::Role;
 use pb::{CaseState, Resolution, SupportLine, Transition};
@@ -894,8 +896,17 @@ impl Registry {
         self.outbox.notify_committed();
         Ok(case)
     }
+}
 
-    async fn may_read_audit(
+#[tonic::async_trait]
+impl AuditTrail for Registry {
+    const ENTITIES: &'static [&'static str] = &["case", "system", "team", "area"];
+
+    fn audit_db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    async fn may_read_trail(
         &self,
         caller: &Caller,
         entity_type: &str,
@@ -911,42 +922,12 @@ impl Registry {
             )),
         }
     }
+}
 
-    /// A page of an entity's audit records.
-    pub async fn audit_records(
-        &self,
-        caller: &Caller,
-        entity_type: &str,
-        id: &str,
-        page: &Page,
-    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
-        self.may_read_audit(caller, entity_type, id).await?;
-        audit::list(&self.db, entity_type, id, page).await
-    }
+impl EventFeed for Registry {
+    const ROLE: ServiceRole = ServiceRole::Cases;
 
-    /// Verifies an entity's audit chain.
-    pub async fn verify_audit_chain(
-        &self,
-        caller: &Caller,
-        entity_type: &str,
-        id: &str,
-    ) -> Result<AuditChainVerification, Error> {
-        self.may_read_audit(caller, entity_type, id).await?;
-        audit::verify(&self.db, entity_type, id).await
-    }
-
-    /// The service's events after `after` (service accounts and consortium admins).
-    pub fn watch_events(
-        &self,
-        caller: &Caller,
-        after: Cursor,
-        follow: bool,
-    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<EventEnvelope, tonic::Status>>, Error>
-    {
-        caller.require_any_role(
-            &[Role::Service, Role::ConsortiumAdmin],
-            "watching the cases events",
-        )?;
-        Ok(self.outbox.watch(self.db.clone(), after, follow))
+    fn feed(&self) -> (&DatabaseConnection, &Outbox) {
+        (&self.db, &self.outbox)
     }
 }

@@ -13,10 +13,12 @@ use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
-use kommune_platform::outbox::{self, Cursor, Outbox};
+use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
+use kommune_platform::records::{AuditTrail, EventFeed};
+use kommune_platform::service::ServiceRole;
 use kommune_proto::changes::v1 as pb;
-use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope, PageResponse};
+use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
 
 use crate::domain::timeline::{Phase, Timeline};
@@ -698,40 +700,26 @@ impl Registry {
         }
         Ok(moved)
     }
+}
 
-    // Audit and events.
+#[tonic::async_trait]
+impl AuditTrail for Registry {
+    const ENTITIES: &'static [&'static str] = &AUDITED;
 
-    /// A page of an entity's audit records (anyone signed in: change requests are shared).
-    pub async fn audit_records(
-        &self,
-        entity_type: &str,
-        id: &str,
-        page: &Page,
-    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
-        audit::list(&self.db, entity_type, id, page).await
+    fn audit_db(&self) -> &DatabaseConnection {
+        &self.db
     }
 
-    /// Verifies an entity's audit chain.
-    pub async fn verify_audit_chain(
-        &self,
-        entity_type: &str,
-        id: &str,
-    ) -> Result<AuditChainVerification, Error> {
-        audit::verify(&self.db, entity_type, id).await
+    /// Anyone signed in: change requests and their reference data are shared by all municipalities.
+    async fn may_read_trail(&self, _: &Caller, _: &str, _: &str) -> Result<(), Error> {
+        Ok(())
     }
+}
 
-    /// The service's events after `after` (service accounts and consortium admins).
-    pub fn watch_events(
-        &self,
-        caller: &Caller,
-        after: Cursor,
-        follow: bool,
-    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<EventEnvelope, tonic::Status>>, Error>
-    {
-        caller.require_any_role(
-            &[Role::Service, Role::ConsortiumAdmin],
-            "watching the changes events",
-        )?;
-        Ok(self.outbox.watch(self.db.clone(), after, follow))
+impl EventFeed for Registry {
+    const ROLE: ServiceRole = ServiceRole::Changes;
+
+    fn feed(&self) -> (&DatabaseConnection, &Outbox) {
+        (&self.db, &self.outbox)
     }
 }

@@ -369,16 +369,19 @@ impl AuditedEntity {
         Self::SigningKey,
     ];
 
+    /// Their names in audit records and requests, in the order of [`Self::ALL`].
+    pub const NAMES: [&'static str; 6] = [
+        "municipality",
+        "user",
+        "service_account",
+        "api_key",
+        "eligibility_registration",
+        "signing_key",
+    ];
+
     /// The name used in audit records and requests.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Municipality => "municipality",
-            Self::User => "user",
-            Self::ServiceAccount => "service_account",
-            Self::ApiKey => "api_key",
-            Self::EligibilityRegistration => "eligibility_registration",
-            Self::SigningKey => "signing_key",
-        }
+        Self::NAMES[self as usize]
     }
 
     /// Parses a name from a request.

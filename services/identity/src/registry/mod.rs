@@ -11,9 +11,11 @@ use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
-use kommune_platform::outbox::{self, Cursor, Outbox};
+use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
-use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope, PageResponse};
+use kommune_platform::records::{AuditTrail, EventFeed};
+use kommune_platform::service::ServiceRole;
+use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
 
@@ -759,80 +761,6 @@ impl Registry {
 
     // Audit and events.
 
-    /// Suite-wide callers read every trail; municipal callers their own municipality's and its users'.
-    async fn may_read_audit(
-        &self,
-        caller: &Caller,
-        entity: AuditedEntity,
-        id: Uuid,
-    ) -> Result<(), Error> {
-        if caller.is_suite_wide() {
-            return Ok(());
-        }
-        let own = match entity {
-            AuditedEntity::Municipality => caller.municipality_id == Some(id),
-            AuditedEntity::User => users::find(&self.db, &id.to_string())
-                .await?
-                .is_some_and(|u| {
-                    parse_uuid(u.municipality_id.as_deref())
-                        .is_some_and(|m| caller.municipality_id == Some(m))
-                }),
-            AuditedEntity::EligibilityRegistration => {
-                crate::store::eligibility_registrations::find(&self.db, &id.to_string())
-                    .await?
-                    .is_some_and(|r| parse_uuid(Some(&r.municipality_id)) == caller.municipality_id)
-            }
-            AuditedEntity::ServiceAccount | AuditedEntity::ApiKey | AuditedEntity::SigningKey => {
-                false
-            }
-        };
-        if own {
-            Ok(())
-        } else {
-            Err(Error::PermissionDenied(
-                "municipal users read only their own municipality's audit trail".into(),
-            ))
-        }
-    }
-
-    /// A page of an entity's audit records.
-    pub async fn audit_records(
-        &self,
-        caller: &Caller,
-        entity: AuditedEntity,
-        id: Uuid,
-        page: &Page,
-    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
-        self.may_read_audit(caller, entity, id).await?;
-        audit::list(&self.db, entity.as_str(), &id.to_string(), page).await
-    }
-
-    /// Verifies an entity's audit chain.
-    pub async fn verify_audit_chain(
-        &self,
-        caller: &Caller,
-        entity: AuditedEntity,
-        id: Uuid,
-    ) -> Result<AuditChainVerification, Error> {
-        self.may_read_audit(caller, entity, id).await?;
-        audit::verify(&self.db, entity.as_str(), &id.to_string()).await
-    }
-
-    /// Identity's events after `after` (service accounts and consortium admins).
-    pub fn watch_events(
-        &self,
-        caller: &Caller,
-        after: Cursor,
-        follow: bool,
-    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<EventEnvelope, tonic::Status>>, Error>
-    {
-        caller.require_any_role(
-            &[Role::Service, Role::ConsortiumAdmin],
-            "watching identity's events",
-        )?;
-        Ok(self.outbox.watch(self.db.clone(), after, follow))
-    }
-
     // Bootstrap.
 
     /// On an empty database, creates the consortium-admin service account and its API key (the
@@ -928,5 +856,62 @@ impl Registry {
             tracing::info!(service_account = %account.id, name = %name, "created a configured service account");
         }
         Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl AuditTrail for Registry {
+    const ENTITIES: &'static [&'static str] = &AuditedEntity::NAMES;
+
+    fn audit_db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    async fn may_read_trail(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+    ) -> Result<(), Error> {
+        if caller.is_suite_wide() {
+            return Ok(());
+        }
+        // Both are checked against ENTITIES and as an id before a trail is read.
+        let (Some(entity), Ok(id)) = (AuditedEntity::parse(entity_type), Uuid::parse_str(id))
+        else {
+            return Err(Error::invalid("entity_id", "is not an audited entity"));
+        };
+        let own = match entity {
+            AuditedEntity::Municipality => caller.municipality_id == Some(id),
+            AuditedEntity::User => users::find(&self.db, &id.to_string())
+                .await?
+                .is_some_and(|u| {
+                    parse_uuid(u.municipality_id.as_deref())
+                        .is_some_and(|m| caller.municipality_id == Some(m))
+                }),
+            AuditedEntity::EligibilityRegistration => {
+                crate::store::eligibility_registrations::find(&self.db, &id.to_string())
+                    .await?
+                    .is_some_and(|r| parse_uuid(Some(&r.municipality_id)) == caller.municipality_id)
+            }
+            AuditedEntity::ServiceAccount | AuditedEntity::ApiKey | AuditedEntity::SigningKey => {
+                false
+            }
+        };
+        if own {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(
+                "municipal users read only their own municipality's audit trail".into(),
+            ))
+        }
+    }
+}
+
+impl EventFeed for Registry {
+    const ROLE: ServiceRole = ServiceRole::Identity;
+
+    fn feed(&self) -> (&DatabaseConnection, &Outbox) {
+        (&self.db, &self.outbox)
     }
 }

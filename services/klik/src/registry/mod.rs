@@ -14,9 +14,11 @@ use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
-use kommune_platform::outbox::{self, Cursor, Outbox};
+use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
-use kommune_proto::common::v1::{EventEnvelope, PageResponse};
+use kommune_platform::records::EventFeed;
+use kommune_platform::service::ServiceRole;
+use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as identity;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::klik::v1 as pb;
@@ -944,21 +946,6 @@ impl Registry {
         }
         Ok(moved)
     }
-
-    /// klik's events after `after` (service accounts and consortium admins).
-    pub fn watch_events(
-        &self,
-        caller: &Caller,
-        after: Cursor,
-        follow: bool,
-    ) -> Result<tokio_stream::wrappers::ReceiverStream<Result<EventEnvelope, tonic::Status>>, Error>
-    {
-        caller.require_any_role(
-            &[Role::Service, Role::ConsortiumAdmin],
-            "watching klik's events",
-        )?;
-        Ok(self.outbox.watch(self.db.clone(), after, follow))
-    }
 }
 
 fn draft(template_id: &str, version: i32, content: String) -> template_versions::Model {
@@ -971,5 +958,13 @@ fn draft(template_id: &str, version: i32, content: String) -> template_versions:
         initials: String::new(),
         published_at: None,
         revision: 1,
+    }
+}
+
+impl EventFeed for Registry {
+    const ROLE: ServiceRole = ServiceRole::Klik;
+
+    fn feed(&self) -> (&DatabaseConnection, &Outbox) {
+        (&self.db, &self.outbox)
     }
 }

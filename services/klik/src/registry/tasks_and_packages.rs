@@ -10,9 +10,11 @@ use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
-use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, PageResponse};
+use kommune_platform::records::AuditTrail;
+use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::klik::v1 as pb;
+use sea_orm::DatabaseConnection;
 
 use super::Registry;
 use crate::domain::{self, Progress};
@@ -407,8 +409,17 @@ impl Registry {
         });
         Ok(stuck)
     }
+}
 
-    async fn may_read_audit(
+#[tonic::async_trait]
+impl AuditTrail for Registry {
+    const ENTITIES: &'static [&'static str] = &AUDITED;
+
+    fn audit_db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    async fn may_read_trail(
         &self,
         caller: &Caller,
         entity_type: &str,
@@ -436,28 +447,5 @@ impl Registry {
                 "municipal users read only their own municipality's audit trails".into(),
             )),
         }
-    }
-
-    /// A page of an entity's audit records.
-    pub async fn audit_records(
-        &self,
-        caller: &Caller,
-        entity_type: &str,
-        id: &str,
-        page: &Page,
-    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
-        self.may_read_audit(caller, entity_type, id).await?;
-        audit::list(&self.db, entity_type, id, page).await
-    }
-
-    /// Verifies an entity's audit chain.
-    pub async fn verify_audit_chain(
-        &self,
-        caller: &Caller,
-        entity_type: &str,
-        id: &str,
-    ) -> Result<AuditChainVerification, Error> {
-        self.may_read_audit(caller, entity_type, id).await?;
-        audit::verify(&self.db, entity_type, id).await
     }
 }

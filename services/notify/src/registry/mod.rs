@@ -14,7 +14,8 @@ use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::paging::Page;
-use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, PageResponse};
+use kommune_platform::records::AuditTrail;
+use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::notify::v1::{Channel, DeliveryState, Language, TopicKind};
 
@@ -447,8 +448,17 @@ impl Registry {
             .collect();
         Ok(domain::atom::feed(&entries, language, self.clock.now()))
     }
+}
 
-    async fn may_read_audit(
+#[tonic::async_trait]
+impl AuditTrail for Registry {
+    const ENTITIES: &'static [&'static str] = &["subscription", "notification", "person"];
+
+    fn audit_db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    async fn may_read_trail(
         &self,
         caller: &Caller,
         entity_type: &str,
@@ -470,28 +480,5 @@ impl Registry {
                 "users read the trails of their own subscriptions".into(),
             ))
         }
-    }
-
-    /// A page of an entity's audit records.
-    pub async fn audit_records(
-        &self,
-        caller: &Caller,
-        entity_type: &str,
-        id: &str,
-        page: &Page,
-    ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
-        self.may_read_audit(caller, entity_type, id).await?;
-        audit::list(&self.db, entity_type, id, page).await
-    }
-
-    /// Verifies an entity's audit chain.
-    pub async fn verify_audit_chain(
-        &self,
-        caller: &Caller,
-        entity_type: &str,
-        id: &str,
-    ) -> Result<AuditChainVerification, Error> {
-        self.may_read_audit(caller, entity_type, id).await?;
-        audit::verify(&self.db, entity_type, id).await
     }
 }
