@@ -4,9 +4,12 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveModelTrait, Condition, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+
+use crate::Error;
 use sea_orm_migration::MigratorTrait;
 
 /// Connects to `url` (`sqlite://…` or `postgres://…`), creating a SQLite file's directory when needed.
@@ -75,4 +78,60 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+/// Maps a unique violation to ALREADY_EXISTS on `field`, other errors to INTERNAL.
+pub fn unique(err: DbErr, field: &'static str, description: impl FnOnce() -> String) -> Error {
+    if is_unique_violation(&err) {
+        Error::AlreadyExists {
+            field,
+            description: description(),
+        }
+    } else {
+        err.into()
+    }
+}
+
+/// A row updated with a compare-and-set on its version: the write succeeds only over the version the
+/// change was read at, so a writer slipping in between makes it fail ABORTED instead of being lost.
+pub trait Versioned:
+    ModelTrait + Clone + IntoActiveModel<<Self::Entity as EntityTrait>::ActiveModel>
+{
+    /// What it is called in a refusal (`case`, `draft`).
+    const NAME: &'static str;
+
+    /// The stored row it must replace: its id, at the version (or revision) the change was read at.
+    fn read_at(&self) -> Condition;
+
+    /// The refusal when the change breaks a unique constraint (a name taken); INTERNAL when `None`.
+    fn taken(&self) -> Option<Error> {
+        None
+    }
+}
+
+/// Writes `changed` over the row it was read from ([`Versioned::read_at`]); ABORTED when that row has
+/// moved on since.
+pub async fn update_versioned<M: Versioned>(
+    db: &impl ConnectionTrait,
+    changed: M,
+) -> Result<M, Error>
+where
+    <M::Entity as EntityTrait>::ActiveModel: Send,
+{
+    let result = M::Entity::update_many()
+        .set(changed.clone().into_active_model().reset_all())
+        .filter(changed.read_at())
+        .exec(db)
+        .await
+        .map_err(|err| match changed.taken() {
+            Some(taken) if is_unique_violation(&err) => taken,
+            _ => err.into(),
+        })?;
+    if result.rows_affected == 0 {
+        return Err(Error::Aborted(format!(
+            "the {} was changed concurrently; read it again",
+            M::NAME
+        )));
+    }
+    Ok(changed)
 }

@@ -1,5 +1,6 @@
-//! Idempotency keys for creates: a retry with the same key returns the first result, a reuse of the key
-//! with other parameters fails, and the key is stored in the same transaction as the change.
+//! Idempotency keys for creates: a retry with the same key creates nothing and answers what the first
+//! call created, as it is now; a reuse of the key with other parameters fails; the key is stored in the
+//! same transaction as the change.
 
 use chrono::{DateTime, Utc};
 use prost::Message;
@@ -83,6 +84,21 @@ pub enum Created<T> {
     New(T),
     /// The key was used before with the same request; this is the id of the entity it created.
     Replayed(String),
+}
+
+impl<T> Created<T> {
+    /// What a create answers: what it made now, or, for a replay, the entity the key made first as it
+    /// is now (loaded by `current` from its id). Only ids are stored, so a replay cannot return the
+    /// first answer itself, and the current state is what a retrying client needs anyway.
+    pub async fn or_current(
+        self,
+        current: impl AsyncFnOnce(String) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self {
+            Created::New(created) => Ok(created),
+            Created::Replayed(id) => current(id).await,
+        }
+    }
 }
 
 /// Runs `op` in one transaction and stores the id of what it created under `key`, in the same

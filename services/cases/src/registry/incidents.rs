@@ -11,7 +11,8 @@ use uuid::Uuid;
 use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
-use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::db::update_versioned;
+use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_proto::cases::v1 as pb;
@@ -399,7 +400,7 @@ impl Registry {
         let now = self.clock.now();
         incident.version += 1;
         incident.updated_at = now;
-        let incident = incidents::update(txn, incident).await?;
+        let incident = update_versioned(txn, incident).await?;
         let case_ids: Vec<String> = concerned.iter().map(|c| c.id.clone()).collect();
         let entry = self
             .timeline(txn, actor, &incident, kind, text, &case_ids)
@@ -553,12 +554,13 @@ impl Registry {
         )
         .await?;
         self.outbox.notify_committed();
-        let incident = match created {
-            Created::New(incident) => incident,
-            Created::Replayed(id) => incidents::find(&self.db, &id)
-                .await?
-                .ok_or_else(|| Error::not_found("incident", id))?,
-        };
+        let incident = created
+            .or_current(async |id| {
+                incidents::find(&self.db, &id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("incident", id))
+            })
+            .await?;
         self.view(&self.db, incident).await
     }
 
@@ -840,12 +842,13 @@ impl Registry {
         )
         .await?;
         self.outbox.notify_committed();
-        let entry = match created {
-            Created::New(entry) => entry,
-            Created::Replayed(entry_id) => incident_updates::find(&self.db, &entry_id)
-                .await?
-                .ok_or_else(|| Error::not_found("incident update", entry_id))?,
-        };
+        let entry = created
+            .or_current(async |entry_id| {
+                incident_updates::find(&self.db, &entry_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("incident update", entry_id))
+            })
+            .await?;
         let incident = incidents::find(&self.db, id)
             .await?
             .ok_or_else(|| Error::not_found("incident", id))?;
@@ -888,7 +891,7 @@ impl Registry {
         incident.follow_up_due = None;
         incident.version += 1;
         incident.updated_at = now;
-        let incident = incidents::update(&txn, incident).await?;
+        let incident = update_versioned(&txn, incident).await?;
         self.timeline(
             &txn,
             caller,

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
-use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::db::update_versioned;
+use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_proto::cases::v1 as pb;
@@ -91,7 +92,7 @@ impl Registry {
         let now = self.clock.now();
         message.version += 1;
         message.updated_at = now;
-        let message = messages::update(txn, message).await?;
+        let message = update_versioned(txn, message).await?;
         self.message_recorded(txn, caller, &message, change).await?;
         Ok(message)
     }
@@ -186,12 +187,13 @@ impl Registry {
         )
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(message) => Ok(message),
-            Created::Replayed(id) => messages::find(&self.db, &id)
-                .await?
-                .ok_or_else(|| Error::not_found("operational message", id)),
-        }
+        created
+            .or_current(async |id| {
+                messages::find(&self.db, &id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("operational message", id))
+            })
+            .await
     }
 
     /// Replaces a message's content; a public message becomes UPDATED.

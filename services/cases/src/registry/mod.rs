@@ -11,7 +11,8 @@ use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
-use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::db::update_versioned;
+use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
 use kommune_platform::records::{AuditTrail, EventFeed};
@@ -270,7 +271,7 @@ impl Registry {
     ) -> Result<cases::Model, Error> {
         case.version += 1;
         case.updated_at = self.clock.now();
-        let case = cases::update(txn, case).await?;
+        let case = update_versioned(txn, case).await?;
         audit::record(txn, self.audit(caller, "case", &case.id, change, payload)).await?;
         Ok(case)
     }
@@ -402,12 +403,13 @@ impl Registry {
         })
         .await?;
         self.outbox.notify_committed();
-        let case = match created {
-            Created::New(case) => case,
-            Created::Replayed(id) => cases::find(&self.db, &id)
-                .await?
-                .ok_or_else(|| Error::not_found("case", id))?,
-        };
+        let case = created
+            .or_current(async |id| {
+                cases::find(&self.db, &id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("case", id))
+            })
+            .await?;
         Ok(Filed {
             case,
             phone_route: acute.then_some(domain::PHONE_ROUTE),

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
+use kommune_platform::db::update_versioned;
 use kommune_proto::cases::v1::SupportLine;
 use kommune_proto::identity::v1::Role;
 
@@ -139,7 +140,7 @@ impl Registry {
             .await?
             .ok_or_else(|| Error::not_found_field("system", &changed.id, "system.system_id"))?;
         changed.version += 1;
-        let system = systems::update(&txn, changed).await?;
+        let system = update_versioned(&txn, changed).await?;
         let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn, "outage_report_threshold": system.outage_report_threshold, "outage_window_minutes": system.outage_window_minutes, "outage_distinct_reporters": system.outage_distinct_reporters});
         audit::record(
             &txn,
@@ -170,7 +171,7 @@ impl Registry {
             version: expected_version + 1,
             ..team
         };
-        let team = teams::update(&txn, changed).await?;
+        let team = update_versioned(&txn, changed).await?;
         audit::record(
             &txn,
             self.audit(
@@ -206,7 +207,7 @@ impl Registry {
         if team.line != SupportLine::Second.as_str_name() {
             return Err(Error::invalid("area.team_id", "must be a 2nd-line team"));
         }
-        let area = areas::update(
+        let area = update_versioned(
             &txn,
             areas::Model {
                 id: id.to_owned(),

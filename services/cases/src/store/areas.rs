@@ -4,6 +4,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
+use sea_orm::Condition;
 
 /// An area as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -29,10 +31,9 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Inserts an area.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     let name = model.name.clone();
-    ActiveModel::from(model)
-        .insert(txn)
-        .await
-        .map_err(|e| super::unique(e, "area.name", || format!("an area named {name} exists")))
+    ActiveModel::from(model).insert(txn).await.map_err(|e| {
+        kommune_platform::db::unique(e, "area.name", || format!("an area named {name} exists"))
+    })
 }
 
 /// One area.
@@ -45,20 +46,19 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
     Ok(Entity::find().order_by_asc(Column::Name).all(db).await?)
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let name = changed.name.clone();
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await
-        .map_err(|e| super::unique(e, "area.name", || format!("the name {name} is taken")))?;
-    if result.rows_affected == 0 {
-        return Err(Error::Aborted(
-            "the area was changed concurrently; read it again".into(),
-        ));
+impl Versioned for Model {
+    const NAME: &'static str = "area";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
     }
-    Ok(changed)
+
+    fn taken(&self) -> Option<Error> {
+        Some(Error::AlreadyExists {
+            field: "area.name",
+            description: format!("the name {} is taken", self.name),
+        })
+    }
 }

@@ -6,9 +6,11 @@ use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::cases::v1::IncidentStatus;
 use kommune_proto::common::v1::PageResponse;
+use sea_orm::Condition;
 
 /// An incident as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -173,20 +175,14 @@ pub async fn list(
     Ok(page.finish(query.all(db).await?, |i| i.id.clone()))
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(Error::Aborted(
-            "the incident was changed concurrently; read it again".into(),
-        ));
+impl Versioned for Model {
+    const NAME: &'static str = "incident";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
     }
-    Ok(changed)
 }
 
 /// Marks the overdue follow-up due at `due` announced; false when it was already, or has moved on.

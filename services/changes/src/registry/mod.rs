@@ -12,7 +12,8 @@ use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
-use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::db::update_versioned;
+use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
 use kommune_platform::records::{AuditTrail, EventFeed};
@@ -127,7 +128,7 @@ impl Registry {
     ) -> Result<change_requests::Model, Error> {
         cr.version += 1;
         cr.updated_at = self.clock.now();
-        let cr = change_requests::update(txn, cr).await?;
+        let cr = update_versioned(txn, cr).await?;
         audit::record(
             txn,
             self.audit(caller, "change_request", &cr.id, change, payload),
@@ -397,10 +398,7 @@ impl Registry {
         })
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(cr) => Ok(cr),
-            Created::Replayed(id) => self.get(&id).await,
-        }
+        created.or_current(async |id| self.get(&id).await).await
     }
 
     /// One change request (they are shared by all municipalities).

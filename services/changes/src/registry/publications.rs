@@ -10,7 +10,7 @@ use uuid::Uuid;
 use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
-use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_proto::changes::v1 as pb;
@@ -157,12 +157,13 @@ impl Registry {
         )
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(publication) => Ok(publication),
-            Created::Replayed(id) => publications::find(&self.db, Some(&id))
-                .await?
-                .ok_or_else(|| Error::not_found("publication", id)),
-        }
+        created
+            .or_current(async |id| {
+                publications::find(&self.db, Some(&id))
+                    .await?
+                    .ok_or_else(|| Error::not_found("publication", id))
+            })
+            .await
     }
 
     /// A page of publications.

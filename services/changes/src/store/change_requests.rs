@@ -4,8 +4,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect, Statement};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
+use sea_orm::Condition;
 
 /// A change request as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -105,10 +107,9 @@ pub async fn reserve_number(txn: &impl ConnectionTrait, number: i64) -> Result<(
 /// Inserts a change request; a key in use is ALREADY_EXISTS.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     let key = model.key.clone();
-    ActiveModel::from(model)
-        .insert(txn)
-        .await
-        .map_err(|e| super::unique(e, "key", || format!("a change request {key} exists")))
+    ActiveModel::from(model).insert(txn).await.map_err(|e| {
+        kommune_platform::db::unique(e, "key", || format!("a change request {key} exists"))
+    })
 }
 
 /// Which of `keys` are held.
@@ -203,18 +204,12 @@ pub async fn list(
     Ok(page.finish(query.all(db).await?, |c| c.key.clone()))
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(Error::Aborted(
-            "the change request was changed concurrently; read it again".into(),
-        ));
+impl Versioned for Model {
+    const NAME: &'static str = "change request";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
     }
-    Ok(changed)
 }

@@ -96,7 +96,9 @@ pub async fn insert_theme(
     themes::ActiveModel::from(model)
         .insert(txn)
         .await
-        .map_err(|e| super::unique(e, "name", || format!("a theme named {name} exists")))
+        .map_err(|e| {
+            kommune_platform::db::unique(e, "name", || format!("a theme named {name} exists"))
+        })
 }
 
 /// Renames a theme; a name in use is ALREADY_EXISTS.
@@ -111,7 +113,7 @@ pub async fn rename_theme(
         .reset_all()
         .update(txn)
         .await
-        .map_err(|e| super::unique(e, "name", taken))?;
+        .map_err(|e| kommune_platform::db::unique(e, "name", taken))?;
     Ok(theme)
 }
 
@@ -138,7 +140,7 @@ pub async fn insert_subtheme(
         .insert(txn)
         .await
         .map_err(|e| {
-            super::unique(e, "name", || {
+            kommune_platform::db::unique(e, "name", || {
                 format!("the theme has a subtheme named {name}")
             })
         })
@@ -156,7 +158,7 @@ pub async fn rename_subtheme(
         .reset_all()
         .update(txn)
         .await
-        .map_err(|e| super::unique(e, "name", taken))?;
+        .map_err(|e| kommune_platform::db::unique(e, "name", taken))?;
     Ok(subtheme)
 }
 

@@ -30,10 +30,9 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Inserts a release.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     let name = model.name.clone();
-    ActiveModel::from(model)
-        .insert(txn)
-        .await
-        .map_err(|e| super::unique(e, "name", || format!("a release named {name} exists")))
+    ActiveModel::from(model).insert(txn).await.map_err(|e| {
+        kommune_platform::db::unique(e, "name", || format!("a release named {name} exists"))
+    })
 }
 
 /// One release.

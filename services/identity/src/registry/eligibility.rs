@@ -8,7 +8,8 @@ use uuid::Uuid;
 use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
-use kommune_platform::idempotency::{self, Created, IdempotencyKey};
+use kommune_platform::db::update_versioned;
+use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
@@ -281,10 +282,9 @@ impl Registry {
         )
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(applied) => Ok(applied),
-            Created::Replayed(change_id) => self.applied(&change_id).await,
-        }
+        created
+            .or_current(async |change_id| self.applied(&change_id).await)
+            .await
     }
 
     /// A replacement: the replaced registration ends the day before the new user's starts.
@@ -337,7 +337,7 @@ impl Registry {
                 replaced.valid_to = ended.last;
                 replaced.version += 1;
                 replaced.updated_at = self.clock.now();
-                let replaced = eligibility_registrations::update(txn, replaced).await?;
+                let replaced = update_versioned(txn, replaced).await?;
                 let registration = eligibility_registrations::insert(
                     txn,
                     self.new_registration(&user.id, &replaced.municipality_id, new_period),
@@ -372,10 +372,9 @@ impl Registry {
         )
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(applied) => Ok(applied),
-            Created::Replayed(change_id) => self.applied(&change_id).await,
-        }
+        created
+            .or_current(async |change_id| self.applied(&change_id).await)
+            .await
     }
 
     /// A stop: the registration's last valid day is set.
@@ -396,7 +395,7 @@ impl Registry {
         registration.valid_to = stopped.last;
         registration.version += 1;
         registration.updated_at = self.clock.now();
-        let registration = eligibility_registrations::update(&txn, registration).await?;
+        let registration = update_versioned(&txn, registration).await?;
         let change = self
             .file(
                 &txn,

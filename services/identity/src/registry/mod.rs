@@ -10,6 +10,7 @@ use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
+use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
@@ -240,10 +241,9 @@ impl Registry {
         })
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(m) => Ok(m),
-            Created::Replayed(id) => self.get_municipality(&id).await,
-        }
+        created
+            .or_current(async |id| self.get_municipality(&id).await)
+            .await
     }
 
     /// One municipality (anyone signed in).
@@ -298,7 +298,7 @@ impl Registry {
         }
         m.version += 1;
         m.updated_at = now;
-        let m = municipalities::update(&txn, m).await?;
+        let m = update_versioned(&txn, m).await?;
         audit::record(
             &txn,
             self.audit(
@@ -361,10 +361,9 @@ impl Registry {
         })
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(u) => Ok(u),
-            Created::Replayed(id) => self.get_user(caller, &id).await,
-        }
+        created
+            .or_current(async |id| self.get_user(caller, &id).await)
+            .await
     }
 
     /// One user, if the caller may see its municipality.
@@ -454,7 +453,7 @@ impl Registry {
         }
         u.version += 1;
         u.updated_at = now;
-        let u = users::update(&txn, u).await?;
+        let u = update_versioned(&txn, u).await?;
         audit::record(
             &txn,
             self.audit(caller, AuditedEntity::User, &u.id, "update", payload),
@@ -495,7 +494,7 @@ impl Registry {
         u.anonymized_at = Some(now);
         u.version += 1;
         u.updated_at = now;
-        let u = users::update(&txn, u).await?;
+        let u = update_versioned(&txn, u).await?;
         let subject = Subject::User(Uuid::parse_str(&u.id).map_err(Error::internal)?).to_string();
         let revoked = api_keys::revoke_all_of(&txn, &subject, now).await?;
         // The person's name and e-mail live in the payloads of their audit records; the chain keeps
@@ -543,12 +542,13 @@ impl Registry {
         )
         .await?;
         self.outbox.notify_committed();
-        match created {
-            Created::New(a) => Ok(a),
-            Created::Replayed(id) => service_accounts::find(&self.db, &id)
-                .await?
-                .ok_or_else(|| Error::not_found("service account", id)),
-        }
+        created
+            .or_current(async |id| {
+                service_accounts::find(&self.db, &id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("service account", id))
+            })
+            .await
     }
 
     async fn insert_service_account(

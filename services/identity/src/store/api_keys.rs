@@ -45,10 +45,9 @@ impl Model {
 
 /// Inserts a new key.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
-    ActiveModel::from(model)
-        .insert(txn)
-        .await
-        .map_err(|e| super::unique(e, "api_key", || "this key is already registered".to_owned()))
+    ActiveModel::from(model).insert(txn).await.map_err(|e| {
+        kommune_platform::db::unique(e, "api_key", || "this key is already registered".to_owned())
+    })
 }
 
 /// The key with this hash.

@@ -5,7 +5,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
+use sea_orm::Condition;
 
 use crate::domain::eligibility::Period;
 
@@ -107,18 +109,12 @@ pub async fn list(
     Ok(page.finish(query.all(db).await?, |r| r.id.clone()))
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(Error::Aborted(
-            "the registration was changed concurrently; retry".into(),
-        ));
+impl Versioned for Model {
+    const NAME: &'static str = "registration";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
     }
-    Ok(changed)
 }

@@ -9,9 +9,7 @@ pub mod service_accounts;
 pub mod signing_keys;
 pub mod users;
 
-use kommune_platform::Error;
 use kommune_proto::identity::v1::Role;
-use sea_orm::DbErr;
 
 /// Roles as stored: proto names joined by commas.
 pub fn encode_roles(roles: &[Role]) -> String {
@@ -25,18 +23,6 @@ pub fn encode_roles(roles: &[Role]) -> String {
 /// Roles as read back; unknown names (from a newer version) are skipped.
 pub fn decode_roles(roles: &str) -> Vec<Role> {
     roles.split(',').filter_map(Role::from_str_name).collect()
-}
-
-/// Maps a unique violation on `field` to ALREADY_EXISTS, other errors to INTERNAL.
-fn unique(err: DbErr, field: &'static str, description: impl FnOnce() -> String) -> Error {
-    if kommune_platform::db::is_unique_violation(&err) {
-        Error::AlreadyExists {
-            field,
-            description: description(),
-        }
-    } else {
-        err.into()
-    }
 }
 
 #[cfg(test)]

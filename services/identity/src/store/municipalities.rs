@@ -4,7 +4,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
+use sea_orm::Condition;
 
 /// A municipality as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -41,7 +43,7 @@ impl ActiveModelBehavior for ActiveModel {}
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     let code = model.code.clone();
     ActiveModel::from(model).insert(txn).await.map_err(|e| {
-        super::unique(e, "code", || {
+        kommune_platform::db::unique(e, "code", || {
             format!("a municipality with code {code} exists")
         })
     })
@@ -66,18 +68,12 @@ pub async fn list(
     Ok(page.finish(query.all(db).await?, |m| m.code.clone()))
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(Error::Aborted(
-            "the municipality was changed concurrently; read it again".into(),
-        ));
+impl Versioned for Model {
+    const NAME: &'static str = "municipality";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
     }
-    Ok(changed)
 }

@@ -39,7 +39,7 @@ impl ActiveModelBehavior for ActiveModel {}
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     let name = model.name.clone();
     ActiveModel::from(model).insert(txn).await.map_err(|e| {
-        super::unique(e, "name", || {
+        kommune_platform::db::unique(e, "name", || {
             format!("a service account named {name} exists")
         })
     })

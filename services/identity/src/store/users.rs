@@ -4,7 +4,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
+use sea_orm::Condition;
 
 /// A user as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -49,7 +51,7 @@ pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, E
     ActiveModel::from(model)
         .insert(txn)
         .await
-        .map_err(|e| super::unique(e, "email", || email_taken(&email)))
+        .map_err(|e| kommune_platform::db::unique(e, "email", || email_taken(&email)))
 }
 
 /// One user.
@@ -75,22 +77,21 @@ pub async fn list(
     Ok(page.finish(query.all(db).await?, |u| u.email.clone()))
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let email = changed.email.clone();
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await
-        .map_err(|e| super::unique(e, "email", || email_taken(&email)))?;
-    if result.rows_affected == 0 {
-        return Err(Error::Aborted(
-            "the user was changed concurrently; read it again".into(),
-        ));
+impl Versioned for Model {
+    const NAME: &'static str = "user";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
     }
-    Ok(changed)
+
+    fn taken(&self) -> Option<Error> {
+        Some(Error::AlreadyExists {
+            field: "email",
+            description: email_taken(&self.email),
+        })
+    }
 }
 
 /// How many users exist (to know whether identity must be bootstrapped).

@@ -13,6 +13,7 @@ use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
+use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
@@ -156,10 +157,9 @@ impl Registry {
             },
         )
         .await?;
-        match created {
-            Created::New(project) => Ok(project),
-            Created::Replayed(id) => self.get_project(&id).await,
-        }
+        created
+            .or_current(async |id| self.get_project(&id).await)
+            .await
     }
 
     /// One project.
@@ -277,7 +277,7 @@ impl Registry {
         let from = wave.go_live;
         wave.go_live = go_live;
         wave.version += 1;
-        let wave = waves::update(&txn, wave).await?;
+        let wave = update_versioned(&txn, wave).await?;
         let municipalities: Vec<String> = enrolments::of_wave(&txn, &wave.id)
             .await?
             .into_iter()
@@ -321,7 +321,7 @@ impl Registry {
         if !wave.published {
             wave.published = true;
             wave.version += 1;
-            wave = waves::update(&txn, wave).await?;
+            wave = update_versioned(&txn, wave).await?;
             audit::record(
                 &txn,
                 self.audit(caller, "wave", &wave.id, "publish", json!({})),
@@ -427,7 +427,7 @@ impl Registry {
         self.require_outside_frozen_zone(&to, &project)?;
         enrolment.wave_id = to.id.clone();
         enrolment.version += 1;
-        let enrolment = enrolments::update(&txn, enrolment).await?;
+        let enrolment = update_versioned(&txn, enrolment).await?;
         audit::record(
             &txn,
             self.audit(
@@ -659,10 +659,7 @@ impl Registry {
                 revision: latest.revision + 1,
                 ..latest.clone()
             };
-            (
-                template_versions::update(&txn, changed).await?,
-                "edit draft",
-            )
+            (update_versioned(&txn, changed).await?, "edit draft")
         };
         let payload = json!({"version": version.version, "revision": version.revision, "title": content.title});
         audit::record(&txn, self.audit(caller, "template", id, action, payload)).await?;
@@ -768,7 +765,7 @@ impl Registry {
             revision: draft.revision + 1,
             ..draft
         };
-        let published = template_versions::update(&txn, published).await?;
+        let published = update_versioned(&txn, published).await?;
         let project_id = template.template.project_id.clone();
         let mut municipalities: HashSet<String> = everyone.into_iter().collect();
         let published_waves: HashSet<String> = waves::of_project(&txn, &project_id)
@@ -940,7 +937,7 @@ impl Registry {
                 task.start_date = dates.map(|d| d.start);
                 task.end_date = dates.map(|d| d.end);
                 task.version += 1;
-                tasks::update(txn, task).await?;
+                update_versioned(txn, task).await?;
                 moved += 1;
             }
         }

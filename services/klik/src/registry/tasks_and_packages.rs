@@ -8,6 +8,7 @@ use uuid::Uuid;
 use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
+use kommune_platform::db::update_versioned;
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail;
@@ -148,7 +149,7 @@ impl Registry {
         }
         let from = std::mem::replace(&mut task.status, status.as_str_name().to_owned());
         task.version += 1;
-        let task = tasks::update(&txn, task).await?;
+        let task = update_versioned(&txn, task).await?;
         audit::record(
             &txn,
             self.audit(

@@ -4,8 +4,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
+use sea_orm::Condition;
 
 /// An enrolment as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -39,7 +41,7 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Inserts an enrolment; a second one of the municipality in the project is ALREADY_EXISTS.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     ActiveModel::from(model).insert(txn).await.map_err(|e| {
-        super::unique(e, "municipality_id", || {
+        kommune_platform::db::unique(e, "municipality_id", || {
             "the municipality is already enrolled in the project".into()
         })
     })
@@ -95,14 +97,12 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    super::require_updated(result.rows_affected, "enrolment")?;
-    Ok(changed)
+impl Versioned for Model {
+    const NAME: &'static str = "enrolment";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
+    }
 }

@@ -59,7 +59,7 @@ pub async fn insert_all(txn: &impl ConnectionTrait, items: Vec<Model>) -> Result
     while items.peek().is_some() {
         let chunk: Vec<ActiveModel> = items.by_ref().take(CHUNK).map(ActiveModel::from).collect();
         Entity::insert_many(chunk).exec(txn).await.map_err(|e| {
-            super::unique(e, "items", || {
+            kommune_platform::db::unique(e, "items", || {
                 "a reference is already in the package".into()
             })
         })?;

@@ -30,10 +30,9 @@ impl ActiveModelBehavior for ActiveModel {}
 
 /// Inserts a package; a second one for the task is ALREADY_EXISTS.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
-    ActiveModel::from(model)
-        .insert(txn)
-        .await
-        .map_err(|e| super::unique(e, "task_id", || "the task already has a package".into()))
+    ActiveModel::from(model).insert(txn).await.map_err(|e| {
+        kommune_platform::db::unique(e, "task_id", || "the task already has a package".into())
+    })
 }
 
 /// One package.

@@ -5,8 +5,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
+use sea_orm::Condition;
 
 use crate::domain::{Dates, Schedule};
 
@@ -120,14 +122,12 @@ pub async fn list(
 /// The stored name of the done status.
 pub const DONE: &str = "TASK_STATUS_DONE";
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    super::require_updated(result.rows_affected, "task")?;
-    Ok(changed)
+impl Versioned for Model {
+    const NAME: &'static str = "task";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
+    }
 }

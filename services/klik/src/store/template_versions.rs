@@ -4,6 +4,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
+use sea_orm::Condition;
 
 use crate::domain::TaskContent;
 
@@ -90,16 +92,14 @@ pub async fn latest_published(
     Ok(latest)
 }
 
-/// Writes a draft if its stored revision is still `changed.revision - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::TemplateId.eq(changed.template_id.as_str()))
-        .filter(Column::Version.eq(changed.version))
-        .filter(Column::Revision.eq(changed.revision - 1))
-        .filter(Column::Published.eq(false))
-        .exec(txn)
-        .await?;
-    super::require_updated(result.rows_affected, "draft")?;
-    Ok(changed)
+impl Versioned for Model {
+    const NAME: &'static str = "draft";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::TemplateId.eq(self.template_id.as_str()))
+            .add(Column::Version.eq(self.version))
+            .add(Column::Revision.eq(self.revision - 1))
+            .add(Column::Published.eq(false))
+    }
 }

@@ -5,6 +5,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
+use sea_orm::Condition;
 
 /// A wave as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -51,14 +53,12 @@ pub async fn of_project(db: &impl ConnectionTrait, project_id: &str) -> Result<V
         .await?)
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    super::require_updated(result.rows_affected, "wave")?;
-    Ok(changed)
+impl Versioned for Model {
+    const NAME: &'static str = "wave";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
+    }
 }

@@ -13,6 +13,7 @@ use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
 use kommune_platform::clock::SharedClock;
+use kommune_platform::db::update_versioned;
 use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail;
 use kommune_proto::common::v1::PageResponse;
@@ -277,7 +278,7 @@ impl Registry {
             ..found
         };
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let changed = subscriptions::update(&txn, changed).await?;
+        let changed = update_versioned(&txn, changed).await?;
         audit::record(
             &txn,
             self.audit(

@@ -4,8 +4,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
+use sea_orm::Condition;
 
 /// A subscription as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -96,20 +98,14 @@ pub async fn of_user(
     Ok(page.finish(query.all(db).await?, |s| s.id.clone()))
 }
 
-/// Writes `changed` if the stored version is still `changed.version - 1`; ABORTED otherwise.
-pub async fn update(txn: &impl ConnectionTrait, changed: Model) -> Result<Model, Error> {
-    let result = Entity::update_many()
-        .set(ActiveModel::from(changed.clone()).reset_all())
-        .filter(Column::Id.eq(changed.id.as_str()))
-        .filter(Column::Version.eq(changed.version - 1))
-        .exec(txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(Error::Aborted(
-            "the subscription was changed concurrently; read it again".into(),
-        ));
+impl Versioned for Model {
+    const NAME: &'static str = "subscription";
+
+    fn read_at(&self) -> Condition {
+        Condition::all()
+            .add(Column::Id.eq(self.id.as_str()))
+            .add(Column::Version.eq(self.version - 1))
     }
-    Ok(changed)
 }
 
 /// Deletes a subscription.
