@@ -19,8 +19,8 @@ use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::service::{Addresses, Service as _, ServiceRole};
 use kommune_platform::testing::{
-    Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
-    spawn, with_bearer as bearer,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, reason,
+    service_account_key, spawn, with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as pb;
 use kommune_proto::klik::v1 as klik;
@@ -466,6 +466,142 @@ async fn tokens_are_exchanged_and_checked_at_the_door() {
         .await
         .unwrap_err();
     assert_eq!(wrong_key.code(), Code::Unauthenticated);
+}
+
+/// Every refusal carries a reason from the catalogue: a sample across every service, through the door.
+#[tokio::test]
+async fn refusals_of_every_service_carry_a_reason_from_the_catalogue() {
+    use kommune_platform::Reason;
+    use kommune_proto::{cases::v1 as cases, changes::v1 as changes, notify::v1 as notify};
+    let suite = Suite::start().await;
+    let aarhus = suite.municipality("751", "55133018").await;
+    let odense = suite.municipality("461", "35209115").await;
+    let caseworker = suite
+        .user(&aarhus, "cw@aarhus.dk", Role::MunicipalCaseworker)
+        .await;
+    let stranger = suite
+        .user(&odense, "cw@odense.dk", Role::MunicipalCaseworker)
+        .await;
+    let token = suite.token_for(&caseworker).await;
+    let admin = suite.admin_token.clone();
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let gateway = suite.gateway.clone();
+
+    let mut refusals: Vec<(&str, Status)> = Vec::new();
+    let mut municipalities = suite.municipalities();
+    refusals.push((
+        "INVALID_FIELD",
+        municipalities
+            .create_municipality(bearer(pb::CreateMunicipalityRequest::default(), &admin))
+            .await
+            .unwrap_err(),
+    ));
+    let duplicate = pb::CreateMunicipalityRequest {
+        code: "751".into(),
+        name: "Aarhus igen".into(),
+        cvr_number: "55133018".into(),
+        ..Default::default()
+    };
+    refusals.push((
+        "ALREADY_EXISTS",
+        municipalities
+            .create_municipality(bearer(duplicate, &admin))
+            .await
+            .unwrap_err(),
+    ));
+    let stale = pb::UpdateMunicipalityRequest {
+        municipality_id: aarhus.clone(),
+        expected_version: 99,
+        name: Some("Aarhus".into()),
+        ..Default::default()
+    };
+    refusals.push((
+        "STALE_VERSION",
+        municipalities
+            .update_municipality(bearer(stale, &admin))
+            .await
+            .unwrap_err(),
+    ));
+    refusals.push((
+        "UNAUTHENTICATED",
+        suite
+            .tokens()
+            .get_caller(pb::GetCallerRequest {})
+            .await
+            .unwrap_err(),
+    ));
+    let other = pb::GetUserRequest {
+        user_id: stranger.user_id,
+    };
+    refusals.push((
+        "OTHER_MUNICIPALITY",
+        suite
+            .users()
+            .get_user(bearer(other, &token))
+            .await
+            .unwrap_err(),
+    ));
+    let filing = cases::FileCaseRequest {
+        title: "Borger 010190-1234 kan ikke se sin ydelse".into(),
+        ..Default::default()
+    };
+    let mut case_service = cases::case_service_client::CaseServiceClient::new(gateway.clone());
+    refusals.push((
+        "PERSONAL_ID_IN_TEXT",
+        case_service
+            .file_case(bearer(filing, &token))
+            .await
+            .unwrap_err(),
+    ));
+    let case = cases::GetCaseRequest {
+        case_id: unknown.clone(),
+    };
+    refusals.push((
+        "NOT_FOUND",
+        case_service
+            .get_case(bearer(case, &admin))
+            .await
+            .unwrap_err(),
+    ));
+    let change_request = changes::GetChangeRequestRequest {
+        change_request_id: unknown.clone(),
+    };
+    refusals.push((
+        "NOT_FOUND",
+        changes::change_request_service_client::ChangeRequestServiceClient::new(gateway.clone())
+            .get_change_request(bearer(change_request, &admin))
+            .await
+            .unwrap_err(),
+    ));
+    let project = klik::CreateProjectRequest {
+        name: "Ydelse 2027".into(),
+        ..Default::default()
+    };
+    refusals.push((
+        "ROLE_REQUIRED",
+        suite
+            .projects()
+            .create_project(bearer(project, &token))
+            .await
+            .unwrap_err(),
+    ));
+    refusals.push((
+        "ROLE_REQUIRED",
+        notify::delivery_service_client::DeliveryServiceClient::new(gateway.clone())
+            .list_notifications(bearer(notify::ListNotificationsRequest::default(), &token))
+            .await
+            .unwrap_err(),
+    ));
+
+    let catalogue: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    for (expected, status) in &refusals {
+        let got = reason(status);
+        assert!(
+            catalogue.contains(&got.as_str()),
+            "{status:?} carries no reason"
+        );
+        assert_eq!(got, *expected, "{status:?}");
+    }
 }
 
 #[tokio::test]

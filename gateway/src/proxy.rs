@@ -14,9 +14,11 @@ use http::{Request, Response, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tonic::Status;
+use tonic::{Code, Status};
 use tower::Service;
 
+use kommune_platform::Reason;
+use kommune_platform::error::status;
 use kommune_platform::server::inject_trace_context;
 
 /// How long connecting to a service may take before the call fails UNAVAILABLE.
@@ -53,17 +55,18 @@ impl Proxy {
 
     fn target(&self, uri: &Uri) -> Result<(String, Uri), Status> {
         let path = uri.path();
-        let service = owning_service(path)
-            .ok_or_else(|| Status::unimplemented(format!("unknown method {path}")))?;
+        let unknown = |message: String| status(Code::Unimplemented, Reason::UnknownMethod, message);
+        let service =
+            owning_service(path).ok_or_else(|| unknown(format!("unknown method {path}")))?;
         let base = self.upstreams.get(service).ok_or_else(|| {
-            Status::unimplemented(format!(
+            unknown(format!(
                 "service {service} is not served behind this gateway"
             ))
         })?;
         let mut parts = base.clone().into_parts();
         parts.path_and_query = uri.path_and_query().cloned();
-        let target =
-            Uri::from_parts(parts).map_err(|_| Status::internal("bad upstream address"))?;
+        let target = Uri::from_parts(parts)
+            .map_err(|_| status(Code::Internal, Reason::Internal, "bad upstream address"))?;
         Ok((service.to_owned(), target))
     }
 }
@@ -91,10 +94,8 @@ impl Service<Request<Body>> for Proxy {
                 Ok(response) => Ok(response.map(Body::new)),
                 Err(err) => {
                     tracing::warn!(%service, error = %err, "upstream unreachable");
-                    Ok(
-                        Status::unavailable(format!("{service} is unavailable; retry later"))
-                            .into_http(),
-                    )
+                    let message = format!("{service} is unavailable; retry later");
+                    Ok(status(Code::Unavailable, Reason::Unavailable, message).into_http())
                 }
             }
         })

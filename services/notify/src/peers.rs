@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use tonic::transport::Channel;
 
-use kommune_platform::Error;
 use kommune_platform::consumer::ServiceCredentials;
+use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::common::v1::PageRequest;
 use kommune_proto::identity::v1 as identity;
@@ -50,15 +50,21 @@ impl Peers {
     }
 
     fn cases(&self) -> Result<Channel, Error> {
-        self.cases
-            .clone()
-            .ok_or_else(|| Error::FailedPrecondition("the cases service is not configured".into()))
+        self.cases.clone().ok_or_else(|| {
+            Error::FailedPrecondition(
+                Reason::NotConfigured,
+                "the cases service is not configured".into(),
+            )
+        })
     }
 
     fn klik(&self) -> Result<Channel, Error> {
-        self.klik
-            .clone()
-            .ok_or_else(|| Error::FailedPrecondition("the klik service is not configured".into()))
+        self.klik.clone().ok_or_else(|| {
+            Error::FailedPrecondition(
+                Reason::NotConfigured,
+                "the klik service is not configured".into(),
+            )
+        })
     }
 
     /// A user, or `None` when identity does not know them.

@@ -11,6 +11,7 @@ use kommune_proto::common::v1::{AuditChainVerification, AuditRecord};
 
 use crate::clock::to_timestamp;
 use crate::error::Error;
+use crate::error::Reason;
 use crate::paging::Page;
 
 /// Rows of the audit trail.
@@ -138,10 +139,13 @@ pub async fn record(txn: &impl ConnectionTrait, entry: AuditEntry<'_>) -> Result
     .await;
     match inserted {
         Ok(_) => Ok(()),
-        Err(err) if crate::db::is_unique_violation(&err) => Err(Error::Aborted(format!(
-            "{} {} was changed concurrently; retry",
-            entry.entity_type, entry.entity_id
-        ))),
+        Err(err) if crate::db::is_unique_violation(&err) => Err(Error::Aborted(
+            Reason::ConcurrentChange,
+            format!(
+                "{} {} was changed concurrently; retry",
+                entry.entity_type, entry.entity_id
+            ),
+        )),
         Err(err) => Err(err.into()),
     }
 }

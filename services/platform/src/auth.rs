@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::clock::SharedClock;
 use crate::error::Error;
+use crate::error::Reason;
 
 /// The issuer of every kommune access token.
 pub const ISSUER: &str = "kommune-identity";
@@ -111,10 +112,10 @@ impl Caller {
             Ok(())
         } else {
             let names: Vec<_> = roles.iter().map(|r| r.as_str_name()).collect();
-            Err(Error::PermissionDenied(format!(
-                "{action} requires one of the roles {}",
-                names.join(", ")
-            )))
+            Err(Error::PermissionDenied(
+                Reason::RoleRequired,
+                format!("{action} requires one of the roles {}", names.join(", ")),
+            ))
         }
     }
 
@@ -528,7 +529,7 @@ mod tests {
         let caseworker = caller(vec![Role::MunicipalCaseworker], None);
         let err = caseworker.require_any_role(&[Role::ConsortiumAdmin], "creating a municipality");
         assert!(
-            matches!(err, Err(Error::PermissionDenied(m)) if m.contains("ROLE_CONSORTIUM_ADMIN"))
+            matches!(err, Err(Error::PermissionDenied(_, m)) if m.contains("ROLE_CONSORTIUM_ADMIN"))
         );
     }
 

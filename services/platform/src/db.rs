@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::Error;
+use crate::error::Reason;
 use sea_orm_migration::MigratorTrait;
 
 /// Connects to `url` (`sqlite://…` or `postgres://…`), creating a SQLite file's directory when needed.
@@ -128,10 +129,10 @@ where
             _ => err.into(),
         })?;
     if result.rows_affected == 0 {
-        return Err(Error::Aborted(format!(
-            "the {} was changed concurrently; read it again",
-            M::NAME
-        )));
+        return Err(Error::Aborted(
+            Reason::StaleVersion,
+            format!("the {} was changed concurrently; read it again", M::NAME),
+        ));
     }
     Ok(changed)
 }

@@ -1,8 +1,84 @@
 //! The one error type of kommune's APIs and its mapping to `tonic::Status`, in one place.
-//! Handlers return `Result<_, Error>` and use `?`; internal causes are logged, never sent.
+//! Handlers return `Result<_, Error>` and use `?`; internal causes are logged, never sent. Every
+//! refusal carries a `google.rpc.ErrorInfo` with a stable [`Reason`] in the domain [`ERROR_DOMAIN`], so
+//! programs branch on reasons rather than on messages; `UNAVAILABLE` also carries `RetryInfo`.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+/// The domain of every [`Reason`] in `google.rpc.ErrorInfo`.
+pub const ERROR_DOMAIN: &str = "kommune.dk";
+
+/// How long a client should wait before retrying a call answered `UNAVAILABLE`.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// Why a call was refused, stable for programs to branch on (`google.rpc.ErrorInfo.reason`). A
+        /// name is never reused for another meaning; the catalogue is in docs/api.md.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Reason {
+            /// Every reason, as in the catalogue.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// Its name in `ErrorInfo.reason`, e.g. `STALE_VERSION`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// INVALID_ARGUMENT: a field is missing, malformed or out of range (the field is named).
+    InvalidField = "INVALID_FIELD",
+    /// INVALID_ARGUMENT or FAILED_PRECONDITION: a personal ID number stands in a free-text field.
+    PersonalIdInText = "PERSONAL_ID_IN_TEXT",
+    /// INVALID_ARGUMENT: an idempotency key was used before with other parameters.
+    IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
+    /// NOT_FOUND: the named entity does not exist, or the caller may not know it exists.
+    NotFound = "NOT_FOUND",
+    /// ALREADY_EXISTS: a unique field (a name, a code, an e-mail address) is taken.
+    AlreadyExists = "ALREADY_EXISTS",
+    /// UNAUTHENTICATED: no token, or one that is malformed, expired, revoked or untrusted.
+    Unauthenticated = "UNAUTHENTICATED",
+    /// PERMISSION_DENIED: the caller lacks a role the action needs.
+    RoleRequired = "ROLE_REQUIRED",
+    /// PERMISSION_DENIED: the data belongs to another municipality than the caller's.
+    OtherMunicipality = "OTHER_MUNICIPALITY",
+    /// PERMISSION_DENIED: the reporter is not support-eligible for the municipality today.
+    NotSupportEligible = "NOT_SUPPORT_ELIGIBLE",
+    /// PERMISSION_DENIED: only its owner (or an admin) may do this to it.
+    NotOwner = "NOT_OWNER",
+    /// FAILED_PRECONDITION: the entity is not in a state that allows this (resolved, published, …).
+    WrongState = "WRONG_STATE",
+    /// FAILED_PRECONDITION: the date falls outside the window that allows it (reopen window, a
+    /// release's selection window, a project's frozen zone).
+    OutsideWindow = "OUTSIDE_WINDOW",
+    /// FAILED_PRECONDITION: a service this needs is not configured in this deployment.
+    NotConfigured = "NOT_CONFIGURED",
+    /// ABORTED: the version named is not the stored one; read again and retry.
+    StaleVersion = "STALE_VERSION",
+    /// ABORTED: a concurrent write of the same thing won; retry.
+    ConcurrentChange = "CONCURRENT_CHANGE",
+    /// UNAVAILABLE: the service or one it depends on cannot answer now; retry after `RetryInfo`.
+    Unavailable = "UNAVAILABLE",
+    /// UNAVAILABLE: the server sheds load; retry after `RetryInfo`.
+    Overloaded = "OVERLOADED",
+    /// UNIMPLEMENTED: no such method behind this gateway.
+    UnknownMethod = "UNKNOWN_METHOD",
+    /// INTERNAL: a fault of kommune's; quote the `x-trace-id` to support.
+    Internal = "INTERNAL",
+}
 
 /// A field that failed validation, named as in the proto request (`user.email`, `roles[1]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,16 +87,43 @@ pub struct FieldViolation {
     pub field: String,
     /// What is wrong with it.
     pub description: String,
+    /// Why, for programs.
+    pub reason: Reason,
 }
 
 impl FieldViolation {
     /// A violation of `field`.
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::because(Reason::InvalidField, field, description)
+    }
+
+    /// A violation of `field` for a particular reason.
+    pub fn because(
+        reason: Reason,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             field: field.into(),
             description: description.into(),
+            reason,
         }
     }
+}
+
+/// A status with `ErrorInfo` (and any other `details`).
+pub fn refusal(
+    code: Code,
+    message: impl Into<String>,
+    reason: Reason,
+    metadata: HashMap<String, String>,
+    mut details: ErrorDetails,
+) -> Status {
+    details.set_error_info(reason.as_str(), ERROR_DOMAIN, metadata);
+    if code == Code::Unavailable {
+        details.set_retry_info(Some(RETRY_AFTER));
+    }
+    Status::with_error_details(code, message, details)
 }
 
 /// Why an API call failed.
@@ -51,14 +154,14 @@ pub enum Error {
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),
     /// Valid credentials, not allowed.
-    #[error("permission denied: {0}")]
-    PermissionDenied(String),
+    #[error("permission denied: {1}")]
+    PermissionDenied(Reason, String),
     /// The system is not in a state where this can be done.
-    #[error("failed precondition: {0}")]
-    FailedPrecondition(String),
+    #[error("failed precondition: {1}")]
+    FailedPrecondition(Reason, String),
     /// An update named a stale version, or a concurrent write won.
-    #[error("aborted: {0}")]
-    Aborted(String),
+    #[error("aborted: {1}")]
+    Aborted(Reason, String),
     /// A dependency is unreachable; the call may be retried.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -132,47 +235,98 @@ impl From<Status> for Error {
 
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
+        let none = HashMap::new;
+        let details = ErrorDetails::new;
         match err {
             Error::InvalidArgument(violations) => {
-                let mut details = ErrorDetails::new();
+                let mut bad_request = ErrorDetails::new();
                 for v in &violations {
-                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                    bad_request.add_bad_request_violation(v.field.clone(), v.description.clone());
                 }
                 let summary = violations
                     .iter()
                     .map(|v| format!("{}: {}", v.field, v.description))
                     .collect::<Vec<_>>()
                     .join("; ");
-                Status::with_error_details(Code::InvalidArgument, summary, details)
+                // The first violation's reason leads; a personal ID number anywhere outranks it.
+                let reason = violations
+                    .iter()
+                    .map(|v| v.reason)
+                    .find(|r| *r == Reason::PersonalIdInText)
+                    .or(violations.first().map(|v| v.reason))
+                    .unwrap_or(Reason::InvalidField);
+                let fields = violations
+                    .iter()
+                    .map(|v| v.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let metadata = HashMap::from([("fields".to_owned(), fields)]);
+                refusal(
+                    Code::InvalidArgument,
+                    summary,
+                    reason,
+                    metadata,
+                    bad_request,
+                )
             }
             Error::NotFound { entity, id, field } => {
                 let message = format!("{entity} {id} not found");
-                match field {
-                    Some(field) => {
-                        let mut details = ErrorDetails::new();
-                        details.add_bad_request_violation(field, message.clone());
-                        Status::with_error_details(Code::NotFound, message, details)
-                    }
-                    None => Status::not_found(message),
+                let mut found = ErrorDetails::new();
+                if let Some(field) = field {
+                    found.add_bad_request_violation(field, message.clone());
                 }
+                let metadata = HashMap::from([("entity".to_owned(), entity.to_owned())]);
+                refusal(Code::NotFound, message, Reason::NotFound, metadata, found)
             }
             Error::AlreadyExists { field, description } => {
-                let mut details = ErrorDetails::new();
-                details.add_bad_request_violation(field, description.clone());
-                Status::with_error_details(
+                let mut taken = ErrorDetails::new();
+                taken.add_bad_request_violation(field, description.clone());
+                let metadata = HashMap::from([("field".to_owned(), field.to_owned())]);
+                refusal(
                     Code::AlreadyExists,
                     format!("{field}: {description}"),
-                    details,
+                    Reason::AlreadyExists,
+                    metadata,
+                    taken,
                 )
             }
-            Error::Unauthenticated(message) => Status::unauthenticated(message),
-            Error::PermissionDenied(message) => Status::permission_denied(message),
-            Error::FailedPrecondition(message) => Status::failed_precondition(message),
-            Error::Aborted(message) => Status::aborted(message),
-            Error::Unavailable(message) => Status::unavailable(message),
-            Error::Internal(_) => Status::internal("internal error"),
+            Error::Unauthenticated(message) => refusal(
+                Code::Unauthenticated,
+                message,
+                Reason::Unauthenticated,
+                none(),
+                details(),
+            ),
+            Error::PermissionDenied(reason, message) => {
+                refusal(Code::PermissionDenied, message, reason, none(), details())
+            }
+            Error::FailedPrecondition(reason, message) => {
+                refusal(Code::FailedPrecondition, message, reason, none(), details())
+            }
+            Error::Aborted(reason, message) => {
+                refusal(Code::Aborted, message, reason, none(), details())
+            }
+            Error::Unavailable(message) => refusal(
+                Code::Unavailable,
+                message,
+                Reason::Unavailable,
+                none(),
+                details(),
+            ),
+            Error::Internal(_) => refusal(
+                Code::Internal,
+                "internal error",
+                Reason::Internal,
+                none(),
+                details(),
+            ),
         }
     }
+}
+
+/// A refusal made outside a service's handlers (by a layer or the gateway), with its reason.
+pub fn status(code: Code, reason: Reason, message: impl Into<String>) -> Status {
+    refusal(code, message, reason, HashMap::new(), ErrorDetails::new())
 }
 
 /// The result of an API operation.
@@ -194,6 +348,69 @@ mod tests {
             .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
             .unwrap_or_default();
         assert_eq!(fields, ["name", "email"]);
+    }
+
+    #[test]
+    fn every_refusal_carries_its_reason_and_unavailable_a_retry_delay() {
+        let status = Status::from(Error::InvalidArgument(vec![
+            FieldViolation::new("title", "is required"),
+            FieldViolation::because(Reason::PersonalIdInText, "description", "holds one"),
+        ]));
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("PERSONAL_ID_IN_TEXT", "kommune.dk")
+        );
+        assert_eq!(info.metadata["fields"], "title,description");
+        let status = Status::from(Error::Aborted(Reason::StaleVersion, "old".into()));
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "STALE_VERSION"
+        );
+        let status = Status::from(Error::Unavailable("later".into()));
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "UNAVAILABLE"
+        );
+        assert_eq!(
+            status.get_details_retry_info().unwrap().retry_delay,
+            Some(RETRY_AFTER)
+        );
+        let status = Status::from(Error::not_found("case", "x"));
+        assert_eq!(
+            status.get_details_error_info().unwrap().metadata["entity"],
+            "case"
+        );
+    }
+
+    #[test]
+    fn reason_names_are_unique_and_shouting() {
+        let mut names: Vec<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        );
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Reason::ALL.len());
+    }
+
+    #[test]
+    fn the_catalogue_in_the_api_guide_lists_every_reason_in_order() {
+        let guide = include_str!("../../../docs/api.md");
+        let table = guide
+            .split("<!-- reasons:")
+            .nth(1)
+            .expect("docs/api.md has the reasons table");
+        let documented: Vec<&str> = table
+            .lines()
+            .skip_while(|line| !line.starts_with("| `"))
+            .take_while(|line| line.starts_with("| `"))
+            .filter_map(|line| line.split('`').nth(1))
+            .collect();
+        let coded: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(documented, coded);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, Set};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::error::Error;
+use crate::error::{Error, FieldViolation, Reason};
 
 /// Rows of stored idempotency keys.
 pub mod entity {
@@ -157,10 +157,11 @@ async fn stored_entity(
         return Ok(None);
     };
     if stored.request_hash != key.request_hash {
-        return Err(Error::invalid(
+        return Err(Error::InvalidArgument(vec![FieldViolation::because(
+            Reason::IdempotencyKeyReused,
             "idempotency_key",
             "was already used with different parameters; use a new key for a new request",
-        ));
+        )]));
     }
     Ok(Some(stored.entity_id))
 }

@@ -35,7 +35,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod validate;
 
-pub use error::{Error, FieldViolation, Result};
+pub use error::{Error, FieldViolation, Reason, Result};
 
 /// A boxed error for start-up paths.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

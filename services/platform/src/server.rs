@@ -28,6 +28,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::BoxError;
 use crate::auth::{Caller, TokenVerifier, bearer_token};
 use crate::config::ServerConfig;
+use crate::error::Reason;
 
 /// Response header carrying the trace id of the call.
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
@@ -519,7 +520,12 @@ where
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             tracing::warn!("shedding load: concurrency limit reached");
             return Box::pin(async {
-                Ok(Status::unavailable("server overloaded; retry").into_http())
+                Ok(crate::error::status(
+                    Code::Unavailable,
+                    Reason::Overloaded,
+                    "server overloaded; retry",
+                )
+                .into_http())
             });
         };
         let clone = self.inner.clone();
@@ -593,7 +599,11 @@ where
                 .and_then(bearer_token)
                 .map(str::to_owned);
             let caller: Result<Caller, Status> = match token {
-                None => Err(Status::unauthenticated("missing bearer token")),
+                None => Err(crate::error::status(
+                    Code::Unauthenticated,
+                    Reason::Unauthenticated,
+                    "missing bearer token",
+                )),
                 Some(token) => verifier.verify(&token).await.map_err(Status::from),
             };
             match caller {

@@ -184,3 +184,15 @@ pub async fn loopback_listener() -> (tokio::net::TcpListener, std::net::SocketAd
         .unwrap_or_else(|e| panic!("no local address: {e}"));
     (listener, addr)
 }
+
+/// The `ErrorInfo` reason a refusal carries (empty when it carries none), after checking its domain.
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    match status.get_details_error_info() {
+        Some(info) => {
+            assert_eq!(info.domain, crate::error::ERROR_DOMAIN, "{status:?}");
+            info.reason
+        }
+        None => String::new(),
+    }
+}

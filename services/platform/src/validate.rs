@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use crate::error::{Error, FieldViolation};
+use crate::error::{Error, FieldViolation, Reason};
 use crate::pii;
 
 /// Collects the field violations of one request.
@@ -43,10 +43,11 @@ impl Validator {
             self.violation(field, format!("must be at most {max_chars} characters"));
         }
         if pii::contains_personal_id(value) {
-            self.violation(
+            self.violations.push(FieldViolation::because(
+                Reason::PersonalIdInText,
                 field,
                 "must not contain a personal ID number (CPR or personnummer); use the dedicated field",
-            );
+            ));
         }
         value.to_owned()
     }

@@ -8,13 +8,13 @@ use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
+use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
@@ -278,10 +278,10 @@ impl Registry {
         match case.incident_id.as_deref() {
             Some(id) if id == incident.id => return Ok(case),
             Some(other) => {
-                return Err(Error::FailedPrecondition(format!(
-                    "case {} is linked to incident {other}",
-                    case.id
-                )));
+                return Err(Error::FailedPrecondition(
+                    Reason::WrongState,
+                    format!("case {} is linked to incident {other}", case.id),
+                ));
             }
             None => {}
         }
@@ -441,13 +441,19 @@ impl Registry {
         if let Some(expected) = expected_version
             && incident.version != expected
         {
-            return Err(Error::Aborted(format!(
-                "the incident is at version {}, not {expected}",
-                incident.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the incident is at version {}, not {expected}",
+                    incident.version
+                ),
+            ));
         }
         if !rules::is_open(incident.status()) {
-            return Err(Error::FailedPrecondition("the incident is resolved".into()));
+            return Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                "the incident is resolved".into(),
+            ));
         }
         Ok(incident)
     }
@@ -647,6 +653,7 @@ impl Registry {
         let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
         if incident.supplier_report.is_some() {
             return Err(Error::FailedPrecondition(
+                Reason::WrongState,
                 "the incident is reported to the supplier; post later news as status updates"
                     .into(),
             ));
@@ -736,9 +743,10 @@ impl Registry {
             .ok_or_else(|| Error::not_found_field("case", case_id, "case_id"))?;
         Self::require_sees(caller, &case)?;
         if case.incident_id.as_deref() != Some(id) {
-            return Err(Error::FailedPrecondition(format!(
-                "case {case_id} is not linked to the incident"
-            )));
+            return Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                format!("case {case_id} is not linked to the incident"),
+            ));
         }
         case.incident_id = None;
         let case = self
@@ -820,6 +828,7 @@ impl Registry {
                     .collect();
                 if open.is_empty() {
                     return Err(Error::FailedPrecondition(
+                        Reason::WrongState,
                         "the incident has no open linked cases to reply to".into(),
                     ));
                 }

@@ -7,13 +7,13 @@ use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
+use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 use pb::{IncidentScope, OperationalMessageState};
@@ -130,10 +130,13 @@ impl Registry {
             .await?
             .ok_or_else(|| Error::not_found("operational message", id))?;
         if message.version != expected_version {
-            return Err(Error::Aborted(format!(
-                "the operational message is at version {}, not {expected_version}",
-                message.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the operational message is at version {}, not {expected_version}",
+                    message.version
+                ),
+            ));
         }
         Ok(message)
     }
@@ -208,7 +211,7 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let state = rules::message_state_after(message.state(), MessageStep::Edit, content.scope)
-            .map_err(Error::FailedPrecondition)?;
+            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
         self.check_content(&txn, &content).await?;
         // A public message keeps the scope it was published with unless a new one is given.
         let scope = match content.scope {
@@ -260,7 +263,7 @@ impl Registry {
                 .unwrap_or_default();
         }
         let state = rules::message_state_after(message.state(), MessageStep::Publish, scope)
-            .map_err(Error::FailedPrecondition)?;
+            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
         message.state = state.as_str_name().to_owned();
         message.scope = scope.as_str_name().to_owned();
         message.published_at = Some(self.clock.now());
@@ -286,7 +289,7 @@ impl Registry {
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
         let state = rules::message_state_after(message.state(), MessageStep::Resolve, scope)
-            .map_err(Error::FailedPrecondition)?;
+            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
         message.state = state.as_str_name().to_owned();
         message.resolution_da = resolution_da;
         message.resolution_en = resolution_en;

@@ -7,7 +7,6 @@ use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
@@ -17,6 +16,7 @@ use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
 use kommune_platform::records::{AuditTrail, EventFeed};
 use kommune_platform::service::ServiceRole;
+use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as identity;
@@ -111,9 +111,10 @@ fn require_supporter(caller: &Caller, what: &str) -> Result<(), Error> {
     if domain::is_supporter(caller) {
         Ok(())
     } else {
-        Err(Error::PermissionDenied(format!(
-            "{what} are for the supplier's support and the consortium"
-        )))
+        Err(Error::PermissionDenied(
+            Reason::RoleRequired,
+            format!("{what} are for the supplier's support and the consortium"),
+        ))
     }
 }
 
@@ -221,10 +222,13 @@ impl Registry {
         if answer.eligible {
             Ok(())
         } else {
-            Err(Error::PermissionDenied(format!(
-                "the reporter is not support-eligible for the municipality on {}",
-                answer.date
-            )))
+            Err(Error::PermissionDenied(
+                Reason::NotSupportEligible,
+                format!(
+                    "the reporter is not support-eligible for the municipality on {}",
+                    answer.date
+                ),
+            ))
         }
     }
 
@@ -232,6 +236,7 @@ impl Registry {
         match Uuid::parse_str(&case.municipality_id) {
             Ok(m) if caller.can_see_municipality(m) => Ok(()),
             _ => Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "the case belongs to another municipality".into(),
             )),
         }
@@ -251,10 +256,10 @@ impl Registry {
         if let Some(expected) = expected_version
             && case.version != expected
         {
-            return Err(Error::Aborted(format!(
-                "the case is at version {}, not {expected}",
-                case.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!("the case is at version {}, not {expected}", case.version),
+            ));
         }
         Ok(case)
     }
@@ -306,6 +311,7 @@ impl Registry {
     ) -> Result<Filed, Error> {
         let municipality = caller.municipality_id.ok_or_else(|| {
             Error::PermissionDenied(
+                Reason::RoleRequired,
                 "cases are filed by support-eligible users of a municipality".into(),
             )
         })?;
@@ -314,6 +320,7 @@ impl Registry {
             .strip_prefix(kommune_platform::auth::USER_SUBJECT_PREFIX)
             .ok_or_else(|| {
                 Error::PermissionDenied(
+                    Reason::RoleRequired,
                     "cases are filed by support-eligible users, not by systems".into(),
                 )
             })?
@@ -436,11 +443,15 @@ impl Registry {
             let own = caller
                 .municipality_id
                 .ok_or_else(|| {
-                    Error::PermissionDenied("the caller belongs to no municipality".into())
+                    Error::PermissionDenied(
+                        Reason::RoleRequired,
+                        "the caller belongs to no municipality".into(),
+                    )
                 })?
                 .to_string();
             if filter.municipality_id.as_ref().is_some_and(|m| *m != own) {
                 return Err(Error::PermissionDenied(
+                    Reason::OtherMunicipality,
                     "municipal users see only their own municipality's cases".into(),
                 ));
             }
@@ -461,10 +472,13 @@ impl Registry {
         let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
         let state = CaseState::from_str_name(&case.state).unwrap_or_default();
         if !domain::is_supporter(caller) && !domain::lies_with_municipality(state) {
-            return Err(Error::FailedPrecondition(format!(
-                "the title can no longer be changed: the case is {}",
-                state.as_str_name()
-            )));
+            return Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                format!(
+                    "the title can no longer be changed: the case is {}",
+                    state.as_str_name()
+                ),
+            ));
         }
         let from = std::mem::replace(&mut case.title, title);
         let payload = json!({"from": from, "to": case.title});
@@ -486,6 +500,7 @@ impl Registry {
         let supporter = domain::is_supporter(caller);
         if visibility == pb::CommentVisibility::Internal && !supporter {
             return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
                 "internal comments are the supplier's".into(),
             ));
         }
@@ -544,16 +559,20 @@ impl Registry {
         // The municipality answers and reopens; everything else is the supplier's work.
         let municipal_move = matches!(step.transition, Transition::Resume | Transition::Reopen);
         if !municipal_move && !domain::is_supporter(caller) {
-            return Err(Error::PermissionDenied(format!(
-                "{} is done by the supplier's support",
-                step.transition.as_str_name()
-            )));
+            return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
+                format!(
+                    "{} is done by the supplier's support",
+                    step.transition.as_str_name()
+                ),
+            ));
         }
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
         let from = CaseState::from_str_name(&case.state).unwrap_or_default();
-        let to = domain::next_state(from, step.transition).map_err(Error::FailedPrecondition)?;
+        let to = domain::next_state(from, step.transition)
+            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
         let severity = pb::Severity::from_str_name(&case.severity).unwrap_or_default();
         match step.transition {
             Transition::Triage => {
@@ -589,6 +608,7 @@ impl Registry {
             Transition::Reopen => {
                 if !domain::may_reopen(case.resolved_at, now, self.policy.reopen_window) {
                     return Err(Error::FailedPrecondition(
+                        Reason::OutsideWindow,
                         "the reopen window has passed; file a new case".into(),
                     ));
                 }
@@ -607,6 +627,7 @@ impl Registry {
             Transition::ReturnToSecondLine => {
                 if case.line != SupportLine::Third.as_str_name() {
                     return Err(Error::FailedPrecondition(
+                        Reason::WrongState,
                         "the case is not with the 3rd line".into(),
                     ));
                 }
@@ -712,6 +733,7 @@ impl Registry {
     ) -> Result<cases::Model, Error> {
         if !domain::is_supporter(caller) {
             return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
                 "cases are related by the supplier's support".into(),
             ));
         }
@@ -762,6 +784,7 @@ impl Registry {
     ) -> Result<cases::Model, Error> {
         if !domain::is_supporter(caller) {
             return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
                 "duplicates are merged by the supplier's support".into(),
             ));
         }
@@ -785,6 +808,7 @@ impl Registry {
         }
         if duplicate.merged_into.is_some() || target.merged_into.is_some() {
             return Err(Error::FailedPrecondition(
+                Reason::WrongState,
                 "a merged case cannot take part in another merge".into(),
             ));
         }
@@ -866,6 +890,7 @@ impl Registry {
         }
         let changes = self.changes.clone().ok_or_else(|| {
             Error::FailedPrecondition(
+                Reason::NotConfigured,
                 "the changes service is not configured; a case cannot be converted".into(),
             )
         })?;
@@ -920,6 +945,7 @@ impl AuditTrail for Registry {
         match (entity_type, cases::find(&self.db, id).await?) {
             ("case", Some(case)) => Self::require_sees(caller, &case),
             _ => Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "municipal users read only their own municipality's cases' trails".into(),
             )),
         }

@@ -73,6 +73,7 @@ async fn only_a_user_eligible_now_files_a_case() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(reason(&refused), "NOT_SUPPORT_ELIGIBLE");
     assert!(
         refused.message().contains("not support-eligible"),
         "{}",
@@ -87,6 +88,7 @@ async fn only_a_user_eligible_now_files_a_case() {
         .await
         .unwrap_err();
     assert_eq!(supplier.code(), Code::PermissionDenied);
+    assert_eq!(reason(&supplier), "ROLE_REQUIRED");
 }
 
 #[tokio::test]

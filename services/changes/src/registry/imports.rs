@@ -9,10 +9,10 @@ use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::outbox;
+use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as pb;
 
 use super::{ADMINS, Registry};
@@ -127,9 +127,10 @@ impl Themes {
 /// A theme or subtheme that another writer created first: the import is to be run again.
 fn raced(err: Error) -> Error {
     match err {
-        Error::AlreadyExists { description, .. } => Error::Aborted(format!(
-            "{description}: it was written while this import ran; run the import again"
-        )),
+        Error::AlreadyExists { description, .. } => Error::Aborted(
+            Reason::ConcurrentChange,
+            format!("{description}: it was written while this import ran; run the import again"),
+        ),
         other => other,
     }
 }
@@ -145,6 +146,7 @@ impl Registry {
             .map(|permit| ImportSlot { _permit: permit })
             .map_err(|_| {
                 Error::Aborted(
+                    Reason::ConcurrentChange,
                     "another import is running; run this one when it has finished".into(),
                 )
             })

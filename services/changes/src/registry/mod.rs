@@ -8,7 +8,6 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
@@ -18,6 +17,7 @@ use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
 use kommune_platform::records::{AuditTrail, EventFeed};
 use kommune_platform::service::ServiceRole;
+use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
@@ -334,6 +334,7 @@ impl Registry {
     ) -> Result<change_requests::Model, Error> {
         if !caller.can_see_municipality(new.asking_municipality_id) {
             return Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "municipal users ask on their own municipality's behalf".into(),
             ));
         }
@@ -427,10 +428,13 @@ impl Registry {
             .await?
             .ok_or_else(|| Error::not_found("change request", id))?;
         if cr.version != expected_version {
-            return Err(Error::Aborted(format!(
-                "the change request is at version {}, not {expected_version}",
-                cr.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the change request is at version {}, not {expected_version}",
+                    cr.version
+                ),
+            ));
         }
         Ok(cr)
     }
@@ -444,7 +448,8 @@ impl Registry {
         let status = reference::status(txn, from)
             .await?
             .ok_or_else(|| Error::internal("a change request has an unknown status"))?;
-        domain::may_move(from, &status.next(), to).map_err(Error::FailedPrecondition)
+        domain::may_move(from, &status.next(), to)
+            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))
     }
 
     /// Moves a change request to another status the lifecycle allows (consortium admins).
@@ -483,6 +488,7 @@ impl Registry {
     ) -> Result<change_requests::Model, Error> {
         if !caller.can_see_municipality(municipality) {
             return Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "municipal users support on their own municipality's behalf".into(),
             ));
         }
@@ -588,15 +594,19 @@ impl Registry {
         let today = self.today();
         if !timeline.selection_open_on(today) {
             let window = timeline.span(Phase::Selection);
-            return Err(Error::FailedPrecondition(format!(
-                "release {} selects change requests from {} to {}, not on {today}",
-                release.name, window.first_day, window.last_day
-            )));
+            return Err(Error::FailedPrecondition(
+                Reason::OutsideWindow,
+                format!(
+                    "release {} selects change requests from {} to {}, not on {today}",
+                    release.name, window.first_day, window.last_day
+                ),
+            ));
         }
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut cr = self.for_update(&txn, id, expected_version).await?;
         if cr.release_id.is_some() {
             return Err(Error::FailedPrecondition(
+                Reason::WrongState,
                 "the change request is already planned for a release; drop it first".into(),
             ));
         }
@@ -631,6 +641,7 @@ impl Registry {
         let mut cr = self.for_update(&txn, id, expected_version).await?;
         let Some(release) = cr.release_id.take() else {
             return Err(Error::FailedPrecondition(
+                Reason::WrongState,
                 "the change request is in no release".into(),
             ));
         };

@@ -7,12 +7,12 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
+use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as pb;
 use kommune_proto::common::v1::{PageRequest, PageResponse};
 use kommune_proto::identity::v1 as identity;
@@ -202,9 +202,10 @@ impl Registry {
             .await?
             .ok_or_else(|| match id {
                 Some(id) => Error::not_found_field("publication", id, "publication_id"),
-                None => {
-                    Error::FailedPrecondition("the change-request list is not published yet".into())
-                }
+                None => Error::FailedPrecondition(
+                    Reason::WrongState,
+                    "the change-request list is not published yet".into(),
+                ),
             })
     }
 

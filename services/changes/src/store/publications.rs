@@ -3,8 +3,8 @@
 use sea_orm::ConnectionTrait;
 use sea_orm::{QueryOrder, QuerySelect};
 
-use kommune_platform::Error;
 use kommune_platform::paging::Page;
+use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 
 /// Publications: number, note and date.
@@ -103,7 +103,10 @@ pub async fn insert(
         .await
         .map_err(|err| {
             if kommune_platform::db::is_unique_violation(&err) {
-                Error::Aborted("another publication was made at the same time; retry".into())
+                Error::Aborted(
+                    Reason::ConcurrentChange,
+                    "another publication was made at the same time; retry".into(),
+                )
             } else {
                 err.into()
             }

@@ -4,6 +4,7 @@
 pub mod eligibility;
 
 use chrono::{DateTime, Utc};
+use kommune_platform::Reason;
 use kommune_platform::auth::Caller;
 use kommune_platform::error::Error;
 use kommune_proto::identity::v1::{DebtorSystem, Role};
@@ -69,7 +70,13 @@ pub fn may_manage_user(
     {
         return Ok(());
     }
+    let reason = if caller.has_role(Role::MunicipalProjectLeader) && !own {
+        Reason::OtherMunicipality
+    } else {
+        Reason::RoleRequired
+    };
     Err(Error::PermissionDenied(
+        reason,
         "only consortium admins, or a municipality's project leaders for their own municipality's users, manage users".into(),
     ))
 }
@@ -322,12 +329,17 @@ pub fn may_file_eligibility_change(caller: &Caller, municipality_id: Uuid) -> Re
     if caller.has_any_role(&[Role::ConsortiumAdmin, Role::SupplierSecondLine]) {
         return Ok(());
     }
-    if caller.has_role(Role::MunicipalProjectLeader)
-        && caller.municipality_id == Some(municipality_id)
-    {
+    let own = caller.municipality_id == Some(municipality_id);
+    if caller.has_role(Role::MunicipalProjectLeader) && own {
         return Ok(());
     }
+    let reason = if caller.has_role(Role::MunicipalProjectLeader) {
+        Reason::OtherMunicipality
+    } else {
+        Reason::RoleRequired
+    };
     Err(Error::PermissionDenied(
+        reason,
         "eligibility changes are filed by consortium admins, the supplier's 2nd line or the municipality's own project leaders".into(),
     ))
 }

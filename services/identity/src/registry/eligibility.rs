@@ -5,13 +5,13 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Quer
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
+use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as pb;
 use pb::{EligibilityChangeKind, Role};
@@ -58,7 +58,7 @@ fn refused(err: EligibilityError, field: &'static str) -> Error {
         EligibilityError::AlreadyEnded(_)
         | EligibilityError::WouldExtend(_)
         | EligibilityError::NotValidBeforeReplacement(_) => {
-            Error::FailedPrecondition(err.to_string())
+            Error::FailedPrecondition(Reason::WrongState, err.to_string())
         }
     }
 }
@@ -92,7 +92,10 @@ impl Registry {
             ));
         }
         if !user.active || user.anonymized_at.is_some() {
-            return Err(Error::FailedPrecondition("the user is not active".into()));
+            return Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                "the user is not active".into(),
+            ));
         }
         Ok(user)
     }
@@ -110,10 +113,13 @@ impl Registry {
             .iter()
             .find(|r| Some(r.id.as_str()) != except && r.period().overlaps(period))
         {
-            Some(clash) => Err(Error::FailedPrecondition(format!(
-                "the user's registration {} is already valid on some of these days",
-                clash.id
-            ))),
+            Some(clash) => Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                format!(
+                    "the user's registration {} is already valid on some of these days",
+                    clash.id
+                ),
+            )),
             None => Ok(()),
         }
     }
@@ -422,6 +428,7 @@ impl Registry {
             Ok(())
         } else {
             Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "municipal users see only their own municipality".into(),
             ))
         }
@@ -532,6 +539,7 @@ impl Registry {
             }
             None => {
                 return Err(Error::PermissionDenied(
+                    Reason::RoleRequired,
                     "the whole billing report is for the consortium and the supplier".into(),
                 ));
             }

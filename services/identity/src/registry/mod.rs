@@ -6,7 +6,6 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
@@ -16,6 +15,7 @@ use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
 use kommune_platform::records::{AuditTrail, EventFeed};
 use kommune_platform::service::ServiceRole;
+use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
@@ -74,9 +74,10 @@ fn parse_uuid(value: Option<&str>) -> Option<Uuid> {
 }
 
 fn stale(entity: &str, version: i64, expected: i64) -> Error {
-    Error::Aborted(format!(
-        "the {entity} is at version {version}, not {expected}; read it again"
-    ))
+    Error::Aborted(
+        Reason::StaleVersion,
+        format!("the {entity} is at version {version}, not {expected}; read it again"),
+    )
 }
 
 impl Registry {
@@ -373,6 +374,7 @@ impl Registry {
             .ok_or_else(|| Error::not_found("user", id))?;
         if !domain::may_see(caller, parse_uuid(u.municipality_id.as_deref())) {
             return Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "the user belongs to another municipality".into(),
             ));
         }
@@ -390,10 +392,14 @@ impl Registry {
             municipality_id
         } else {
             let own = caller.municipality_id.ok_or_else(|| {
-                Error::PermissionDenied("the caller belongs to no municipality".into())
+                Error::PermissionDenied(
+                    Reason::RoleRequired,
+                    "the caller belongs to no municipality".into(),
+                )
             })?;
             if municipality_id.is_some_and(|m| m != own) {
                 return Err(Error::PermissionDenied(
+                    Reason::OtherMunicipality,
                     "municipal users see only their own municipality's users".into(),
                 ));
             }
@@ -423,6 +429,7 @@ impl Registry {
         let municipality = parse_uuid(u.municipality_id.as_deref());
         if !domain::may_see(caller, municipality) {
             return Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "the user belongs to another municipality".into(),
             ));
         }
@@ -481,6 +488,7 @@ impl Registry {
         let municipality = parse_uuid(u.municipality_id.as_deref());
         if !domain::may_see(caller, municipality) {
             return Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "the user belongs to another municipality".into(),
             ));
         }
@@ -610,9 +618,10 @@ impl Registry {
         if caller.has_role(Role::ConsortiumAdmin) || caller.subject == subject {
             Ok(())
         } else {
-            Err(Error::PermissionDenied(format!(
-                "only consortium admins {action} others' keys"
-            )))
+            Err(Error::PermissionDenied(
+                Reason::NotOwner,
+                format!("only consortium admins {action} others' keys"),
+            ))
         }
     }
 
@@ -902,6 +911,7 @@ impl AuditTrail for Registry {
             Ok(())
         } else {
             Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "municipal users read only their own municipality's audit trail".into(),
             ))
         }

@@ -9,7 +9,6 @@ use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
@@ -19,6 +18,7 @@ use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
 use kommune_platform::records::EventFeed;
 use kommune_platform::service::ServiceRole;
+use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as identity;
 use kommune_proto::identity::v1::Role;
@@ -242,10 +242,13 @@ impl Registry {
         project: &projects::Model,
     ) -> Result<(), Error> {
         if domain::in_frozen_zone(wave.go_live, project.frozen_zone_days as u32, self.today()) {
-            return Err(Error::FailedPrecondition(format!(
-                "wave {} goes live on {} and is inside the project's frozen zone of {} days",
-                wave.name, wave.go_live, project.frozen_zone_days
-            )));
+            return Err(Error::FailedPrecondition(
+                Reason::OutsideWindow,
+                format!(
+                    "wave {} goes live on {} and is inside the project's frozen zone of {} days",
+                    wave.name, wave.go_live, project.frozen_zone_days
+                ),
+            ));
         }
         Ok(())
     }
@@ -263,10 +266,13 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let (mut wave, project) = self.wave(&txn, id, "wave_id").await?;
         if wave.version != expected_version {
-            return Err(Error::Aborted(format!(
-                "the wave is at version {}, not {expected_version}",
-                wave.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the wave is at version {}, not {expected_version}",
+                    wave.version
+                ),
+            ));
         }
         self.require_outside_frozen_zone(&wave, &project)?;
         let moved_to = waves::Model {
@@ -410,10 +416,13 @@ impl Registry {
         let municipality = Uuid::parse_str(&enrolment.municipality_id).map_err(Error::internal)?;
         Self::require_enrols(caller, municipality)?;
         if enrolment.version != expected_version {
-            return Err(Error::Aborted(format!(
-                "the enrolment is at version {}, not {expected_version}",
-                enrolment.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the enrolment is at version {}, not {expected_version}",
+                    enrolment.version
+                ),
+            ));
         }
         let (from, project) = self.wave(&txn, &enrolment.wave_id, "wave_id").await?;
         let (to, _) = self.wave(&txn, wave_id, "wave_id").await?;
@@ -458,6 +467,7 @@ impl Registry {
             Ok(())
         } else {
             Err(Error::PermissionDenied(
+                Reason::RoleRequired,
                 "a municipality is enrolled by its own project leader or a consortium admin".into(),
             ))
         }
@@ -640,6 +650,7 @@ impl Registry {
         let (version, action) = if latest.published {
             if expected_revision != 0 {
                 return Err(Error::Aborted(
+                    Reason::StaleVersion,
                     "the draft was published; read the template again".into(),
                 ));
             }
@@ -649,10 +660,13 @@ impl Registry {
             )
         } else {
             if latest.revision != expected_revision {
-                return Err(Error::Aborted(format!(
-                    "the draft is at revision {}, not {expected_revision}",
-                    latest.revision
-                )));
+                return Err(Error::Aborted(
+                    Reason::StaleVersion,
+                    format!(
+                        "the draft is at revision {}, not {expected_revision}",
+                        latest.revision
+                    ),
+                ));
             }
             let changed = template_versions::Model {
                 content: encoded,
@@ -680,7 +694,10 @@ impl Registry {
             .last()
             .filter(|v| !v.published)
             .ok_or_else(|| {
-                Error::FailedPrecondition("the template has no draft to review".into())
+                Error::FailedPrecondition(
+                    Reason::WrongState,
+                    "the template has no draft to review".into(),
+                )
             })?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         let comment = review_comments::insert(
@@ -739,14 +756,20 @@ impl Registry {
             .last()
             .filter(|v| !v.published)
             .ok_or_else(|| {
-                Error::FailedPrecondition("the template has no draft to publish".into())
+                Error::FailedPrecondition(
+                    Reason::WrongState,
+                    "the template has no draft to publish".into(),
+                )
             })?
             .clone();
         if draft.revision != expected_revision {
-            return Err(Error::Aborted(format!(
-                "the draft is at revision {}, not {expected_revision}",
-                draft.revision
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the draft is at revision {}, not {expected_revision}",
+                    draft.revision
+                ),
+            ));
         }
         let content = draft.content()?;
         // K98 tasks go to every active municipality, asked of identity before the transaction opens.

@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail;
+use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::klik::v1 as pb;
@@ -59,6 +59,7 @@ fn require_sees(caller: &Caller, municipality_id: &str) -> Result<(), Error> {
     match Uuid::parse_str(municipality_id) {
         Ok(m) if caller.can_see_municipality(m) => Ok(()),
         _ => Err(Error::PermissionDenied(
+            Reason::OtherMunicipality,
             "municipal users see only their own municipality's tasks".into(),
         )),
     }
@@ -92,10 +93,14 @@ impl Registry {
             return Ok(requested.map(|m| m.to_string()));
         }
         let own = caller.municipality_id.ok_or_else(|| {
-            Error::PermissionDenied("the caller belongs to no municipality".into())
+            Error::PermissionDenied(
+                Reason::RoleRequired,
+                "the caller belongs to no municipality".into(),
+            )
         })?;
         if requested.is_some_and(|m| m != own) {
             return Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "municipal users see only their own municipality's tasks".into(),
             ));
         }
@@ -136,16 +141,20 @@ impl Registry {
             .ok_or_else(|| Error::not_found("task", id))?;
         require_sees(caller, &task.municipality_id)?;
         if task.version != expected_version {
-            return Err(Error::Aborted(format!(
-                "the task is at version {}, not {expected_version}",
-                task.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the task is at version {}, not {expected_version}",
+                    task.version
+                ),
+            ));
         }
         if status == pb::TaskStatus::Done
             && let Some(package) = packages::of_task(&txn, id).await?
         {
             let (_, open) = package_items::counts(&txn, &package.id).await?;
-            domain::may_complete(open).map_err(Error::FailedPrecondition)?;
+            domain::may_complete(open)
+                .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
         }
         let from = std::mem::replace(&mut task.status, status.as_str_name().to_owned());
         task.version += 1;
@@ -393,6 +402,7 @@ impl Registry {
     ) -> Result<Vec<(String, Progress)>, Error> {
         if !caller.is_suite_wide() {
             return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
                 "who is stuck is for the consortium and the supplier".into(),
             ));
         }
@@ -445,6 +455,7 @@ impl AuditTrail for Registry {
         match municipality {
             Some(m) => require_sees(caller, &m),
             None => Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
                 "municipal users read only their own municipality's audit trails".into(),
             )),
         }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
-use kommune_platform::Error;
 use kommune_platform::paging::Page;
+use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 
 /// An item as stored.
@@ -134,6 +134,7 @@ pub async fn resolve(txn: &impl ConnectionTrait, resolved: Model) -> Result<Mode
         .await?;
     if result.rows_affected == 0 {
         return Err(Error::FailedPrecondition(
+            Reason::WrongState,
             "the item was already resolved".into(),
         ));
     }

@@ -9,13 +9,13 @@ use serde_json::json;
 use tokio::sync::Notify as Wake;
 use uuid::Uuid;
 
-use kommune_platform::Error;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
 use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail;
+use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::notify::v1::{Channel, DeliveryState, Language, TopicKind};
@@ -135,10 +135,12 @@ impl Registry {
             (Some(id), Some(own)) if id == own => Ok(id.to_owned()),
             (Some(id), _) if caller.has_role(Role::ConsortiumAdmin) => Ok(id.to_owned()),
             (Some(_), _) => Err(Error::PermissionDenied(
+                Reason::NotOwner,
                 "users manage their own subscriptions; consortium admins anyone's".into(),
             )),
             (None, Some(own)) => Ok(own.to_owned()),
             (None, None) => Err(Error::PermissionDenied(
+                Reason::NotOwner,
                 "subscriptions and the inbox are users'; a consortium admin names the user".into(),
             )),
         }
@@ -250,10 +252,13 @@ impl Registry {
     ) -> Result<subscriptions::Model, Error> {
         let found = self.own_subscription(caller, id).await?;
         if found.version != expected_version {
-            return Err(Error::Aborted(format!(
-                "the subscription is at version {}, not {expected_version}",
-                found.version
-            )));
+            return Err(Error::Aborted(
+                Reason::StaleVersion,
+                format!(
+                    "the subscription is at version {}, not {expected_version}",
+                    found.version
+                ),
+            ));
         }
         let webhook_secret = if input.webhook_secret.is_empty() {
             found.webhook_secret.clone()
@@ -363,6 +368,7 @@ impl Registry {
     ) -> Result<(Vec<notifications::Model>, PageResponse), Error> {
         if !is_operator(caller) {
             return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
                 "deliveries are for the supplier's support and consortium admins".into(),
             ));
         }
@@ -378,6 +384,7 @@ impl Registry {
     ) -> Result<notifications::Model, Error> {
         if !is_operator(caller) {
             return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
                 "deliveries are for the supplier's support and consortium admins".into(),
             ));
         }
@@ -386,11 +393,13 @@ impl Registry {
             .ok_or_else(|| Error::not_found("notification", id))?;
         if found.state() != DeliveryState::Dead {
             return Err(Error::FailedPrecondition(
+                Reason::WrongState,
                 "only a dead notification is retried".into(),
             ));
         }
         if found.last_error == intake::HOLDS_PERSONAL_ID {
             return Err(Error::FailedPrecondition(
+                Reason::PersonalIdInText,
                 "a notification holding a personal ID number is never sent".into(),
             ));
         }
@@ -478,6 +487,7 @@ impl AuditTrail for Registry {
             Ok(())
         } else {
             Err(Error::PermissionDenied(
+                Reason::NotOwner,
                 "users read the trails of their own subscriptions".into(),
             ))
         }
