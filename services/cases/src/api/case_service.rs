@@ -1,0 +1,309 @@
+//! `CaseService`: filing, reading and working support cases.
+
+use super::*;
+
+#[tonic::async_trait]
+impl pb::case_service_server::CaseService for CasesApi {
+    async fn file_case(
+        &self,
+        request: Request<pb::FileCaseRequest>,
+    ) -> Result<Response<pb::FileCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let mut v = Validator::new();
+        let personal_id = if req.personal_id.trim().is_empty() {
+            None
+        } else {
+            domain::normalise_personal_id(&req.personal_id)
+                .map_err(|d| v.violation("personal_id", d))
+                .ok()
+        };
+        let new = NewCase {
+            title: v.text("title", &req.title, TITLE_MAX),
+            description: v.text("description", &req.description, TEXT_MAX),
+            kind: required_enum(&mut v, "kind", req.kind),
+            question_subject: pb::QuestionSubject::try_from(req.question_subject)
+                .unwrap_or_default(),
+            severity: required_enum(&mut v, "severity", req.severity),
+            system_id: v
+                .id("system_id", &req.system_id)
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            area_id: v
+                .id("area_id", &req.area_id)
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            guide_sections: req
+                .guide_sections
+                .iter()
+                .enumerate()
+                .map(|(i, s)| v.text(&format!("guide_sections[{i}]"), s, SHORT_MAX))
+                .collect(),
+            personal_id,
+        };
+        v.finish()?;
+        // The personal ID number takes no part in recognising a retry (it is not stored in clear).
+        req.personal_id = String::new();
+        let key = std::mem::take(&mut req.idempotency_key);
+        let key = IdempotencyKey::of(&caller, "FileCase", &key, &req)?;
+        let filed = self.registry.file_case(&caller, new, key).await?;
+        Ok(Response::new(pb::FileCaseResponse {
+            case: Some(self.case(&caller, filed.case)?),
+            phone_route: filed.phone_route.unwrap_or_default().to_owned(),
+        }))
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::GetCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("case_id", &request.get_ref().case_id)?;
+        let case = self.registry.get_case(&caller, &id).await?;
+        Ok(Response::new(pb::GetCaseResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let municipality_id = v.optional_id("municipality_id", &req.municipality_id);
+        let team_id = v.optional_id("team_id", &req.team_id);
+        let state = match pb::CaseState::try_from(req.state) {
+            Ok(pb::CaseState::Unspecified) => None,
+            Ok(state) => Some(state.as_str_name().to_owned()),
+            Err(_) => {
+                v.violation("state", "is not a known state");
+                None
+            }
+        };
+        v.finish()?;
+        let filter = cases::Filter {
+            municipality_id: municipality_id.map(|m| m.to_string()),
+            state,
+            team_id: team_id.map(|t| t.to_string()),
+        };
+        let page = Page::from_request(req.page.as_ref())?;
+        let (rows, page) = self.registry.list_cases(&caller, filter, &page).await?;
+        let cases = rows
+            .into_iter()
+            .map(|c| self.case(&caller, c))
+            .collect::<Result<_, Error>>()?;
+        Ok(Response::new(pb::ListCasesResponse {
+            cases,
+            page: Some(page),
+        }))
+    }
+
+    async fn update_case_title(
+        &self,
+        request: Request<pb::UpdateCaseTitleRequest>,
+    ) -> Result<Response<pb::UpdateCaseTitleResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let title = v.text("title", &req.title, TITLE_MAX);
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let case = self
+            .registry
+            .update_title(&caller, &id, req.expected_version, title)
+            .await?;
+        Ok(Response::new(pb::UpdateCaseTitleResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn add_comment(
+        &self,
+        request: Request<pb::AddCommentRequest>,
+    ) -> Result<Response<pb::AddCommentResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let text = v.text("text", &req.text, TEXT_MAX);
+        let visibility = required_enum(&mut v, "visibility", req.visibility);
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let added = self
+            .registry
+            .add_comment(&caller, &id, text, visibility)
+            .await?;
+        Ok(Response::new(pb::AddCommentResponse {
+            comment: Some(comment(added)),
+        }))
+    }
+
+    async fn list_comments(
+        &self,
+        request: Request<pb::ListCommentsRequest>,
+    ) -> Result<Response<pb::ListCommentsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let id = required_id("case_id", &req.case_id)?;
+        let page = Page::from_request(req.page.as_ref())?;
+        let (rows, page) = self.registry.list_comments(&caller, &id, &page).await?;
+        Ok(Response::new(pb::ListCommentsResponse {
+            comments: rows.into_iter().map(comment).collect(),
+            page: Some(page),
+        }))
+    }
+
+    async fn transition_case(
+        &self,
+        request: Request<pb::TransitionCaseRequest>,
+    ) -> Result<Response<pb::TransitionCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let transition = required_enum(&mut v, "transition", req.transition);
+        let team_id = v
+            .optional_id("team_id", &req.team_id)
+            .map(|t| t.to_string());
+        let resolution = pb::Resolution::try_from(req.resolution).unwrap_or_default();
+        let change_request_id =
+            v.optional_text("change_request_id", &req.change_request_id, SHORT_MAX);
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let step = Move {
+            transition,
+            team_id,
+            resolution,
+            change_request_id,
+            change_request_wanted: req.change_request_wanted,
+        };
+        let case = self
+            .registry
+            .transition(&caller, &id, req.expected_version, step)
+            .await?;
+        Ok(Response::new(pb::TransitionCaseResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn add_attachment(
+        &self,
+        request: Request<pb::AddAttachmentRequest>,
+    ) -> Result<Response<pb::AddAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let file_name = v.text("file_name", &req.file_name, SHORT_MAX);
+        let content_type = req.content_type.trim().to_lowercase();
+        if let Err((field, description)) =
+            domain::check_attachment(&content_type, req.content.len())
+        {
+            v.violation(field, description);
+        }
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let added = self
+            .registry
+            .add_attachment(&caller, &id, file_name, content_type, req.content)
+            .await?;
+        Ok(Response::new(pb::AddAttachmentResponse {
+            attachment: Some(attachment(added)),
+        }))
+    }
+
+    async fn list_attachments(
+        &self,
+        request: Request<pb::ListAttachmentsRequest>,
+    ) -> Result<Response<pb::ListAttachmentsResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("case_id", &request.get_ref().case_id)?;
+        let rows = self.registry.list_attachments(&caller, &id).await?;
+        Ok(Response::new(pb::ListAttachmentsResponse {
+            attachments: rows.into_iter().map(attachment).collect(),
+        }))
+    }
+
+    async fn get_attachment(
+        &self,
+        request: Request<pb::GetAttachmentRequest>,
+    ) -> Result<Response<pb::GetAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("attachment_id", &request.get_ref().attachment_id)?;
+        let mut found = self.registry.get_attachment(&caller, &id).await?;
+        let content = std::mem::take(&mut found.content);
+        Ok(Response::new(pb::GetAttachmentResponse {
+            attachment: Some(attachment(found)),
+            content,
+        }))
+    }
+
+    async fn relate_cases(
+        &self,
+        request: Request<pb::RelateCasesRequest>,
+    ) -> Result<Response<pb::RelateCasesResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let other = v.id("related_case_id", &req.related_case_id);
+        v.finish()?;
+        let (id, other) = (
+            id.map(|i| i.to_string()).unwrap_or_default(),
+            other.map(|i| i.to_string()).unwrap_or_default(),
+        );
+        let related = self.registry.relate(&caller, &id, &other).await?;
+        Ok(Response::new(pb::RelateCasesResponse {
+            case: Some(self.case(&caller, related)?),
+        }))
+    }
+
+    async fn merge_case(
+        &self,
+        request: Request<pb::MergeCaseRequest>,
+    ) -> Result<Response<pb::MergeCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let into = v.id("into_case_id", &req.into_case_id);
+        v.finish()?;
+        let (id, into) = (
+            id.map(|i| i.to_string()).unwrap_or_default(),
+            into.map(|i| i.to_string()).unwrap_or_default(),
+        );
+        let merged = self
+            .registry
+            .merge(&caller, &id, req.expected_version, &into)
+            .await?;
+        Ok(Response::new(pb::MergeCaseResponse {
+            case: Some(self.case(&caller, merged)?),
+        }))
+    }
+
+    async fn convert_to_change_request(
+        &self,
+        request: Request<pb::ConvertToChangeRequestRequest>,
+    ) -> Result<Response<pb::ConvertToChangeRequestResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let theme_id = v.id("theme_id", &req.theme_id);
+        v.finish()?;
+        let case = self
+            .registry
+            .convert_to_change_request(
+                &caller,
+                &id.map(|i| i.to_string()).unwrap_or_default(),
+                theme_id.map(|i| i.to_string()).unwrap_or_default(),
+            )
+            .await?;
+        Ok(Response::new(pb::ConvertToChangeRequestResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+}

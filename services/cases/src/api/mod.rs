@@ -1,0 +1,246 @@
+//! The gRPC API of the cases service: maps requests to validated domain inputs, calls the
+//! [`Registry`], and maps the results back. Field names in errors are the proto's.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use kommune_platform::Error;
+use kommune_platform::auth::{Caller, caller};
+use kommune_platform::clock::to_timestamp;
+use kommune_platform::idempotency::IdempotencyKey;
+use kommune_platform::paging::Page;
+use kommune_platform::validate::{Validator, required_id};
+use kommune_proto::cases::v1 as pb;
+
+use crate::domain;
+use crate::registry::{Move, NewCase, Registry};
+use crate::store::{areas, attachments, cases, comments, systems, teams};
+
+mod case_service;
+mod incidents;
+mod messages;
+mod reference_service;
+mod report_service;
+
+const TITLE_MAX: usize = 200;
+const TEXT_MAX: usize = 20_000;
+const SHORT_MAX: usize = 200;
+
+/// Implements every cases service over the registry.
+#[derive(Clone)]
+pub struct CasesApi {
+    registry: Arc<Registry>,
+}
+
+impl CasesApi {
+    /// The API over `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self { registry }
+    }
+
+    fn case(&self, caller: &Caller, c: cases::Model) -> Result<pb::Case, Error> {
+        let personal_id = self.registry.personal_id_for(caller, &c)?;
+        let enum_of = |name: &str, parse: fn(&str) -> Option<i32>| parse(name).unwrap_or_default();
+        Ok(pb::Case {
+            number: format!("SAG-{:06}", c.number),
+            guide_sections: c.guide_sections(),
+            related_case_ids: c.related_cases(),
+            kind: enum_of(&c.kind, |n| {
+                pb::CaseKind::from_str_name(n).map(|e| e as i32)
+            }),
+            question_subject: enum_of(&c.question_subject, |n| {
+                pb::QuestionSubject::from_str_name(n).map(|e| e as i32)
+            }),
+            severity: enum_of(&c.severity, |n| {
+                pb::Severity::from_str_name(n).map(|e| e as i32)
+            }),
+            state: enum_of(&c.state, |n| {
+                pb::CaseState::from_str_name(n).map(|e| e as i32)
+            }),
+            line: enum_of(&c.line, |n| {
+                pb::SupportLine::from_str_name(n).map(|e| e as i32)
+            }),
+            resolution: enum_of(&c.resolution, |n| {
+                pb::Resolution::from_str_name(n).map(|e| e as i32)
+            }),
+            sla: Some(pb::Sla {
+                response_due_time: Some(to_timestamp(c.response_due)),
+                first_response_time: c.first_response_at.map(to_timestamp),
+                resolution_due_time: Some(to_timestamp(c.resolution_due)),
+                paused_working_seconds: c.paused_seconds,
+            }),
+            case_id: c.id,
+            municipality_id: c.municipality_id,
+            reporter_user_id: c.reporter_user_id,
+            title: c.title,
+            description: c.description,
+            system_id: c.system_id,
+            area_id: c.area_id,
+            personal_id,
+            team_id: c.team_id.unwrap_or_default(),
+            change_request_id: c.change_request_id,
+            change_request_wanted: c.change_request_wanted,
+            merged_into_case_id: c.merged_into.unwrap_or_default(),
+            incident_flag: c.incident_flag,
+            incident_id: c.incident_id.unwrap_or_default(),
+            version: c.version,
+            create_time: Some(to_timestamp(c.created_at)),
+            update_time: Some(to_timestamp(c.updated_at)),
+        })
+    }
+}
+
+/// An optional enum field: `None` when unspecified; a violation when unknown.
+fn optional_enum<E: TryFrom<i32> + PartialEq + Default>(
+    v: &mut Validator,
+    field: &str,
+    value: i32,
+) -> E {
+    E::try_from(value).unwrap_or_else(|_| {
+        v.violation(field, "is not a known value");
+        E::default()
+    })
+}
+
+/// An enum field that must be set to a known value.
+fn required_enum<E: TryFrom<i32> + PartialEq + Default>(
+    v: &mut Validator,
+    field: &str,
+    value: i32,
+) -> E {
+    match E::try_from(value) {
+        Ok(known) if known != E::default() => known,
+        _ => {
+            v.violation(field, "is required");
+            E::default()
+        }
+    }
+}
+
+fn comment(c: comments::Model) -> pb::Comment {
+    pb::Comment {
+        visibility: pb::CommentVisibility::from_str_name(&c.visibility).unwrap_or_default() as i32,
+        comment_id: c.id,
+        case_id: c.case_id,
+        author: c.author,
+        text: c.text,
+        create_time: Some(to_timestamp(c.created_at)),
+    }
+}
+
+fn attachment(a: attachments::Model) -> pb::Attachment {
+    pb::Attachment {
+        attachment_id: a.id,
+        case_id: a.case_id,
+        file_name: a.file_name,
+        content_type: a.content_type,
+        size_bytes: a.size_bytes,
+        uploaded_by: a.uploaded_by,
+        create_time: Some(to_timestamp(a.created_at)),
+    }
+}
+
+/// The longest outage window: a burst spread over more than a week is no outage, and every filing reads
+/// the reports of its window.
+const MAX_OUTAGE_WINDOW_MINUTES: i32 = 7 * 24 * 60;
+
+/// A system's settings from a request (id and version are the caller's to set).
+fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
+    for (field, value) in [
+        ("system.outage_report_threshold", s.outage_report_threshold),
+        ("system.outage_window_minutes", s.outage_window_minutes),
+        (
+            "system.outage_distinct_reporters",
+            s.outage_distinct_reporters,
+        ),
+    ] {
+        if value < 0 {
+            v.violation(field, "must not be negative");
+        }
+    }
+    if s.outage_report_threshold > 0 && s.outage_window_minutes < 1 {
+        v.violation(
+            "system.outage_window_minutes",
+            "must be at least 1 when a report threshold is set, or no outage would ever be detected",
+        );
+    }
+    if s.outage_window_minutes > MAX_OUTAGE_WINDOW_MINUTES {
+        v.violation(
+            "system.outage_window_minutes",
+            format!("must be at most {MAX_OUTAGE_WINDOW_MINUTES} (a week)"),
+        );
+    }
+    if s.outage_report_threshold > 0 && s.outage_distinct_reporters > s.outage_report_threshold {
+        v.violation(
+            "system.outage_distinct_reporters",
+            "cannot exceed the report threshold, or no outage would ever be detected",
+        );
+    }
+    let where_to_turn = v.optional_text("system.where_to_turn", &s.where_to_turn, TEXT_MAX);
+    if !s.chain_responsibility && where_to_turn.is_empty() {
+        v.violation(
+            "system.where_to_turn",
+            "is required for a system outside the chain responsibility",
+        );
+    }
+    systems::Model {
+        id: String::new(),
+        name: v.text("system.name", &s.name, SHORT_MAX),
+        chain_responsibility: s.chain_responsibility,
+        where_to_turn,
+        outage_report_threshold: s.outage_report_threshold,
+        outage_window_minutes: s.outage_window_minutes,
+        outage_distinct_reporters: s.outage_distinct_reporters.max(1),
+        version: 0,
+    }
+}
+
+/// The ids of a repeated field, each a UUID and none twice.
+fn ids(v: &mut Validator, field: &str, values: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::with_capacity(values.len());
+    for (n, value) in values.iter().enumerate() {
+        let field = format!("{field}[{n}]");
+        match v.id(&field, value).map(|id| id.to_string()) {
+            Some(id) if found.contains(&id) => v.violation(field, "is named twice"),
+            Some(id) => found.push(id),
+            None => {}
+        }
+    }
+    found
+}
+
+fn system(s: systems::Model) -> pb::System {
+    pb::System {
+        system_id: s.id,
+        name: s.name,
+        chain_responsibility: s.chain_responsibility,
+        where_to_turn: s.where_to_turn,
+        outage_report_threshold: s.outage_report_threshold,
+        outage_window_minutes: s.outage_window_minutes,
+        outage_distinct_reporters: s.outage_distinct_reporters,
+        version: s.version,
+    }
+}
+
+fn team(t: teams::Model) -> pb::Team {
+    pb::Team {
+        member_user_ids: t.members(),
+        line: pb::SupportLine::from_str_name(&t.line).unwrap_or_default() as i32,
+        team_id: t.id,
+        name: t.name,
+        version: t.version,
+    }
+}
+
+fn area(a: areas::Model) -> pb::Area {
+    pb::Area {
+        area_id: a.id,
+        name: a.name,
+        team_id: a.team_id,
+        version: a.version,
+    }
+}
+
+kommune_platform::audit_service!(CasesApi, pb, registry);
+kommune_platform::event_service!(CasesApi, pb, registry);

@@ -1,0 +1,127 @@
+//! `ReportService`: the queue, SLA alerts, old cases, the backlog and monthly counts.
+
+use super::*;
+
+#[tonic::async_trait]
+impl pb::report_service_server::ReportService for CasesApi {
+    async fn list_queue(
+        &self,
+        request: Request<pb::ListQueueRequest>,
+    ) -> Result<Response<pb::ListQueueResponse>, Status> {
+        let caller = caller(&request)?;
+        let team_id = required_id("team_id", &request.get_ref().team_id)?;
+        let (unassigned, assigned) = self.registry.queue(&caller, &team_id).await?;
+        let map = |rows: Vec<cases::Model>| {
+            rows.into_iter()
+                .map(|c| self.case(&caller, c))
+                .collect::<Result<Vec<_>, Error>>()
+        };
+        Ok(Response::new(pb::ListQueueResponse {
+            unassigned: map(unassigned)?,
+            assigned: map(assigned)?,
+        }))
+    }
+
+    async fn get_backlog(
+        &self,
+        request: Request<pb::GetBacklogRequest>,
+    ) -> Result<Response<pb::GetBacklogResponse>, Status> {
+        let caller = caller(&request)?;
+        let counts = self.registry.backlog(&caller).await?;
+        Ok(Response::new(pb::GetBacklogResponse {
+            counts: counts
+                .into_iter()
+                .map(|((area_id, state), count)| pb::BacklogCount {
+                    area_id,
+                    state,
+                    count: count as i64,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_old_cases(
+        &self,
+        request: Request<pb::ListOldCasesRequest>,
+    ) -> Result<Response<pb::ListOldCasesResponse>, Status> {
+        let caller = caller(&request)?;
+        let before = request
+            .get_ref()
+            .created_before
+            .as_ref()
+            .and_then(kommune_platform::clock::from_timestamp)
+            .ok_or_else(|| Error::invalid("created_before", "is required"))?;
+        let rows = self.registry.old_cases(&caller, before).await?;
+        let cases = rows
+            .into_iter()
+            .map(|c| self.case(&caller, c))
+            .collect::<Result<_, Error>>()?;
+        Ok(Response::new(pb::ListOldCasesResponse { cases }))
+    }
+
+    async fn get_monthly_counts(
+        &self,
+        request: Request<pb::GetMonthlyCountsRequest>,
+    ) -> Result<Response<pb::GetMonthlyCountsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let first = domain::parse_month(&req.first_month)
+            .map_err(|d| v.violation("first_month", d))
+            .ok();
+        let last = domain::parse_month(&req.last_month)
+            .map_err(|d| v.violation("last_month", d))
+            .ok();
+        if let (Some((fy, fm)), Some((ly, lm))) = (first, last) {
+            let span = (ly * 12 + lm as i32) - (fy * 12 + fm as i32);
+            if !(0..=36).contains(&span) {
+                v.violation("last_month", "must be 0 to 36 months after first_month");
+            }
+        }
+        v.finish()?;
+        let counts = self
+            .registry
+            .monthly_counts(&caller, req.first_month.trim(), req.last_month.trim())
+            .await?;
+        Ok(Response::new(pb::GetMonthlyCountsResponse {
+            counts: counts
+                .into_iter()
+                .map(
+                    |((month, municipality_id, area_id), count)| pb::MonthlyCount {
+                        month,
+                        municipality_id,
+                        area_id,
+                        count: count as i64,
+                    },
+                )
+                .collect(),
+        }))
+    }
+
+    async fn list_sla_alerts(
+        &self,
+        request: Request<pb::ListSlaAlertsRequest>,
+    ) -> Result<Response<pb::ListSlaAlertsResponse>, Status> {
+        let caller = caller(&request)?;
+        let minutes = request.get_ref().due_within_minutes;
+        if minutes < 0 {
+            return Err(Error::invalid("due_within_minutes", "must not be negative").into());
+        }
+        let alerts = self
+            .registry
+            .sla_alerts(&caller, chrono::Duration::minutes(i64::from(minutes)))
+            .await?;
+        let alerts = alerts
+            .into_iter()
+            .map(|(case, alert)| {
+                Ok(pb::SlaAlert {
+                    case: Some(self.case(&caller, case)?),
+                    breached: alert.breached,
+                    target: alert.target.to_owned(),
+                    due_time: Some(to_timestamp(alert.due)),
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Response::new(pb::ListSlaAlertsResponse { alerts }))
+    }
+}
