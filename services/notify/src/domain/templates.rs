@@ -190,14 +190,10 @@ impl Content {
 
     /// Renders it in `language`.
     pub fn render(&self, language: Language) -> Rendered {
-        let english = language == Language::English;
-        let pick = |da: &str, en: &str| {
-            if english {
-                en.to_owned()
-            } else {
-                da.to_owned()
-            }
+        let words = Words {
+            english: language == Language::English,
         };
+        let pick = |da: &str, en: &str| words.pick(da, en);
         let (subject, paragraphs): (String, Vec<String>) = match self {
             Content::CaseFiled { number, title } => (
                 pick(
@@ -214,24 +210,7 @@ impl Content {
                 title,
                 change,
                 state,
-            } => (
-                pick(
-                    &format!("Sag {number} er opdateret: {title}"),
-                    &format!("Case {number} was updated: {title}"),
-                ),
-                vec![pick(
-                    &format!(
-                        "Ændring: {}. Sagen står nu som {}.",
-                        change_da(change),
-                        state_da(state)
-                    ),
-                    &format!(
-                        "Change: {}. The case is now {}.",
-                        change_en(change),
-                        state_en(state)
-                    ),
-                )],
-            ),
+            } => case_changed(words, number, title, change, state),
             Content::IncidentUpdate { title, text } => (
                 pick(
                     &format!("Nyt om driftsforstyrrelsen: {title}"),
@@ -270,56 +249,12 @@ impl Content {
                 target,
                 breached,
                 due,
-            } => {
-                let target_da = if target == "response" {
-                    "første svar"
-                } else {
-                    "løsning"
-                };
-                let subject = match breached {
-                    true => pick(
-                        &format!("SLA overskredet ({target_da}) på sag {number}: {title}"),
-                        &format!("SLA missed ({target}) on case {number}: {title}"),
-                    ),
-                    false => pick(
-                        &format!("SLA udløber snart ({target_da}) på sag {number}: {title}"),
-                        &format!("SLA due soon ({target}) on case {number}: {title}"),
-                    ),
-                };
-                (
-                    subject,
-                    vec![pick(&format!("Frist: {due}."), &format!("Due: {due}."))],
-                )
-            }
+            } => sla_alert(words, number, title, target, *breached, due),
             Content::OperationalMessage {
                 change,
                 texts,
                 systems,
-            } => {
-                let (title, text, workaround, resolution) = texts.in_language(language);
-                let prefix = match (change.as_str(), english) {
-                    ("resolve", false) => "Løst: ",
-                    ("resolve", true) => "Resolved: ",
-                    ("update", false) => "Opdateret: ",
-                    ("update", true) => "Updated: ",
-                    _ => "",
-                };
-                let mut paragraphs = vec![text.to_owned()];
-                if !workaround.is_empty() {
-                    paragraphs.push(pick(
-                        &format!("Midlertidig løsning: {workaround}"),
-                        &format!("Workaround: {workaround}"),
-                    ));
-                }
-                if !resolution.is_empty() {
-                    paragraphs.push(resolution.to_owned());
-                }
-                paragraphs.push(pick(
-                    &format!("Berørte systemer: {}", systems.join(", ")),
-                    &format!("Affected systems: {}", systems.join(", ")),
-                ));
-                (format!("{prefix}{title}"), paragraphs)
-            }
+            } => operational_message(words, language, change, texts, systems),
             Content::ChangeRequestListPublished {
                 number,
                 note,
@@ -354,65 +289,179 @@ impl Content {
                 project,
                 municipality,
                 count,
-            } => (
-                pick(
-                    &format!("{count} nye opgaver i {project}"),
-                    &format!("{count} new tasks in {project}"),
-                ),
-                vec![pick(
-                    &format!(
-                        "Der er udgivet {count} opgaver i projektet {project} til {municipality}."
-                    ),
-                    &format!(
-                        "{count} tasks were published in the project {project} to {municipality}."
-                    ),
-                )],
-            ),
+            } => tasks_published(words, project, municipality, *count),
             Content::WaveMoved {
                 project,
                 wave,
                 from,
                 to,
                 rescheduled,
-            } => (
-                pick(
-                    &format!("Go-live flyttet til {to}: {wave} ({project})"),
-                    &format!("Go-live moved to {to}: {wave} ({project})"),
-                ),
-                vec![pick(
-                    &format!(
-                        "Go-live for {wave} i projektet {project} er flyttet fra {from} til {to}. \
-                         {rescheduled} opgaver har fået nye frister; løste opgaver og opgaver i den \
-                         frosne periode beholder deres."
-                    ),
-                    &format!(
-                        "Go-live of {wave} in the project {project} moved from {from} to {to}. \
-                         {rescheduled} tasks got new deadlines; done tasks and tasks in the frozen \
-                         zone keep theirs."
-                    ),
-                )],
-            ),
+            } => wave_moved(words, project, wave, from, to, *rescheduled),
         };
-        let footer = pick(
-            "Du får denne besked fra kommune. Du kan ændre eller framelde dine abonnementer.",
-            "You receive this from kommune. You can change or opt out of your subscriptions.",
-        );
-        let text = format!("{}\n\n-- \n{footer}\n", paragraphs.join("\n\n"));
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>{}<hr><p><small>{}</small></p></body></html>",
-            if english { "en" } else { "da" },
-            escape(&subject),
-            paragraphs
-                .iter()
-                .map(|p| format!("<p>{}</p>", escape(p)))
-                .collect::<String>(),
-            escape(&footer)
-        );
-        Rendered {
-            subject,
-            text,
-            html,
-        }
+        assemble(words, subject, &paragraphs)
+    }
+}
+
+/// Chooses the Danish or the English wording.
+#[derive(Debug, Clone, Copy)]
+struct Words {
+    english: bool,
+}
+
+impl Words {
+    fn pick(self, da: &str, en: &str) -> String {
+        if self.english { en } else { da }.to_owned()
+    }
+}
+
+/// A notification's subject and paragraphs.
+type Wording = (String, Vec<String>);
+
+fn case_changed(words: Words, number: &str, title: &str, change: &str, state: &str) -> Wording {
+    (
+        words.pick(
+            &format!("Sag {number} er opdateret: {title}"),
+            &format!("Case {number} was updated: {title}"),
+        ),
+        vec![words.pick(
+            &format!(
+                "Ændring: {}. Sagen står nu som {}.",
+                change_da(change),
+                state_da(state)
+            ),
+            &format!(
+                "Change: {}. The case is now {}.",
+                change_en(change),
+                state_en(state)
+            ),
+        )],
+    )
+}
+
+fn sla_alert(
+    words: Words,
+    number: &str,
+    title: &str,
+    target: &str,
+    breached: bool,
+    due: &str,
+) -> Wording {
+    let target_da = if target == "response" {
+        "første svar"
+    } else {
+        "løsning"
+    };
+    let subject = match breached {
+        true => words.pick(
+            &format!("SLA overskredet ({target_da}) på sag {number}: {title}"),
+            &format!("SLA missed ({target}) on case {number}: {title}"),
+        ),
+        false => words.pick(
+            &format!("SLA udløber snart ({target_da}) på sag {number}: {title}"),
+            &format!("SLA due soon ({target}) on case {number}: {title}"),
+        ),
+    };
+    (
+        subject,
+        vec![words.pick(&format!("Frist: {due}."), &format!("Due: {due}."))],
+    )
+}
+
+fn operational_message(
+    words: Words,
+    language: Language,
+    change: &str,
+    texts: &MessageTexts,
+    systems: &[String],
+) -> Wording {
+    let (title, text, workaround, resolution) = texts.in_language(language);
+    let prefix = match (change, words.english) {
+        ("resolve", false) => "Løst: ",
+        ("resolve", true) => "Resolved: ",
+        ("update", false) => "Opdateret: ",
+        ("update", true) => "Updated: ",
+        _ => "",
+    };
+    let mut paragraphs = vec![text.to_owned()];
+    if !workaround.is_empty() {
+        paragraphs.push(words.pick(
+            &format!("Midlertidig løsning: {workaround}"),
+            &format!("Workaround: {workaround}"),
+        ));
+    }
+    if !resolution.is_empty() {
+        paragraphs.push(resolution.to_owned());
+    }
+    paragraphs.push(words.pick(
+        &format!("Berørte systemer: {}", systems.join(", ")),
+        &format!("Affected systems: {}", systems.join(", ")),
+    ));
+    (format!("{prefix}{title}"), paragraphs)
+}
+
+fn tasks_published(words: Words, project: &str, municipality: &str, count: i64) -> Wording {
+    (
+        words.pick(
+            &format!("{count} nye opgaver i {project}"),
+            &format!("{count} new tasks in {project}"),
+        ),
+        vec![words.pick(
+            &format!("Der er udgivet {count} opgaver i projektet {project} til {municipality}."),
+            &format!("{count} tasks were published in the project {project} to {municipality}."),
+        )],
+    )
+}
+
+fn wave_moved(
+    words: Words,
+    project: &str,
+    wave: &str,
+    from: &str,
+    to: &str,
+    rescheduled: i64,
+) -> Wording {
+    (
+        words.pick(
+            &format!("Go-live flyttet til {to}: {wave} ({project})"),
+            &format!("Go-live moved to {to}: {wave} ({project})"),
+        ),
+        vec![words.pick(
+            &format!(
+                "Go-live for {wave} i projektet {project} er flyttet fra {from} til {to}. \
+                 {rescheduled} opgaver har fået nye frister; løste opgaver og opgaver i den \
+                 frosne periode beholder deres."
+            ),
+            &format!(
+                "Go-live of {wave} in the project {project} moved from {from} to {to}. \
+                 {rescheduled} tasks got new deadlines; done tasks and tasks in the frozen \
+                 zone keep theirs."
+            ),
+        )],
+    )
+}
+
+/// The subject and paragraphs as plain text and HTML, with the footer.
+fn assemble(words: Words, subject: String, paragraphs: &[String]) -> Rendered {
+    let footer = words.pick(
+        "Du får denne besked fra kommune. Du kan ændre eller framelde dine abonnementer.",
+        "You receive this from kommune. You can change or opt out of your subscriptions.",
+    );
+    let text = format!("{}\n\n-- \n{footer}\n", paragraphs.join("\n\n"));
+    let lang = if words.english { "en" } else { "da" };
+    let title = escape(&subject);
+    let body: String = paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>", escape(p)))
+        .collect();
+    let footer_html = escape(&footer);
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         </head><body>{body}<hr><p><small>{footer_html}</small></p></body></html>"
+    );
+    Rendered {
+        subject,
+        text,
+        html,
     }
 }
 
