@@ -22,6 +22,7 @@ use kommune_proto::identity::v1 as identity;
 pub mod api;
 pub mod domain;
 pub mod migration;
+pub mod peers;
 pub mod registry;
 pub mod store;
 pub mod vault;
@@ -155,8 +156,7 @@ impl Cases {
         let registry = Arc::new(Registry::new(
             db,
             options.clock,
-            identity,
-            changes,
+            peers::Peers::new(identity, changes),
             vault,
             policy,
         ));

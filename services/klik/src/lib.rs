@@ -14,6 +14,7 @@ use kommune_proto::klik::v1 as pb;
 pub mod api;
 pub mod domain;
 pub mod migration;
+pub mod peers;
 pub mod registry;
 pub mod store;
 

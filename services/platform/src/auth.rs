@@ -301,7 +301,11 @@ impl TokenVerifier {
                         decoded.insert(key.key_id.clone(), k);
                     }
                     Err(err) => {
-                        tracing::warn!(key_id = %key.key_id, error = %err, "skipping unusable public key")
+                        tracing::warn!(
+                            key_id = %key.key_id,
+                            error = %err,
+                            "skipping unusable public key",
+                        )
                     }
                 }
             }

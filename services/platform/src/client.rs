@@ -30,3 +30,41 @@ pub fn on_behalf_of<T>(caller: &Caller, message: T) -> tonic::Request<T> {
     *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
     request
 }
+
+/// Every municipality identity knows, read page by page on `caller`'s behalf (several services need
+/// the whole list: publications name municipalities, klik gives each active one its tasks).
+pub async fn municipalities(
+    identity: &Channel,
+    caller: &Caller,
+) -> Result<Vec<kommune_proto::identity::v1::Municipality>, crate::Error> {
+    use kommune_proto::common::v1::PageRequest;
+    use kommune_proto::identity::v1 as id;
+    let mut client =
+        id::municipality_service_client::MunicipalityServiceClient::new(identity.clone());
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = id::ListMunicipalitiesRequest {
+            page: Some(PageRequest {
+                page_size: 500,
+                page_token,
+            }),
+        };
+        let page = client
+            .list_municipalities(on_behalf_of(caller, request))
+            .await
+            .map_err(|status| {
+                tracing::warn!(error = %status, "cannot list municipalities");
+                crate::Error::Unavailable(format!(
+                    "identity cannot list the municipalities now; retry ({})",
+                    status.message()
+                ))
+            })?
+            .into_inner();
+        all.extend(page.municipalities);
+        page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
+        if page_token.is_empty() {
+            return Ok(all);
+        }
+    }
+}

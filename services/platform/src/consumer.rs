@@ -146,7 +146,11 @@ pub async fn follow<H, F>(
             match follow_once(&db, service, &path, &channel, &credentials, &mut handle).await {
                 Ok(()) => backoff = Duration::from_millis(200),
                 Err(err) => {
-                    tracing::warn!(feed = service, error = %err, "event feed interrupted; retrying");
+                    tracing::warn!(
+                        feed = service,
+                        error = %err,
+                        "event feed interrupted; retrying",
+                    );
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }

@@ -318,7 +318,12 @@ impl Registry {
             &case_ids,
         )
         .await?;
-        let payload = json!({"title": incident.title, "origin": incident.origin, "system_ids": incident.system_ids(), "case_ids": case_ids});
+        let payload = json!({
+            "title": incident.title,
+            "origin": incident.origin,
+            "system_ids": incident.system_ids(),
+            "case_ids": case_ids,
+        });
         audit::record(
             txn,
             self.audit(actor, "incident", &incident.id, "open", payload),
@@ -411,7 +416,13 @@ impl Registry {
             .as_str_name()
             .trim_start_matches("INCIDENT_UPDATE_KIND_")
             .to_lowercase();
-        let payload = json!({"update_id": entry.id, "status": incident.status, "scope": incident.scope, "system_ids": incident.system_ids(), "case_ids": case_ids});
+        let payload = json!({
+            "update_id": entry.id,
+            "status": incident.status,
+            "scope": incident.scope,
+            "system_ids": incident.system_ids(),
+            "case_ids": case_ids,
+        });
         audit::record(
             txn,
             self.audit(actor, "incident", &incident.id, &change, payload),

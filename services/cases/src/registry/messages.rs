@@ -104,7 +104,13 @@ impl Registry {
         message: &messages::Model,
         change: &str,
     ) -> Result<(), Error> {
-        let payload = json!({"state": message.state, "title_da": message.title_da, "system_ids": message.system_ids(), "scope": message.scope, "incident_id": message.incident_id});
+        let payload = json!({
+            "state": message.state,
+            "title_da": message.title_da,
+            "system_ids": message.system_ids(),
+            "scope": message.scope,
+            "incident_id": message.incident_id,
+        });
         audit::record(
             txn,
             self.audit(caller, "operational_message", &message.id, change, payload),

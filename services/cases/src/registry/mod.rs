@@ -4,7 +4,6 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use kommune_platform::audit::{self, AuditEntry};
@@ -19,13 +18,13 @@ use kommune_platform::service::ServiceRole;
 use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
-use kommune_proto::identity::v1 as identity;
 use kommune_proto::identity::v1::Role;
 use pb::{CaseState, Resolution, SupportLine, Transition};
 
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::outage::Classification;
 use crate::domain::{self, sla_targets};
+use crate::peers::Peers;
 use crate::store::{areas, attachments, cases, comments, incident_updates, systems, teams};
 use crate::vault::Vault;
 
@@ -102,8 +101,7 @@ pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
     outbox: Outbox,
-    identity: Channel,
-    changes: Option<Channel>,
+    peers: Peers,
     vault: Vault,
     policy: Policy,
 }
@@ -135,13 +133,11 @@ impl Registry {
         self.outbox.clone()
     }
 
-    /// The service over its database, clock, identity (and changes, when configured) and the
-    /// personal-ID vault.
+    /// The service over its database, clock, the services it calls and the personal-ID vault.
     pub fn new(
         db: DatabaseConnection,
         clock: SharedClock,
-        identity: Channel,
-        changes: Option<Channel>,
+        peers: Peers,
         vault: Vault,
         policy: Policy,
     ) -> Self {
@@ -149,8 +145,7 @@ impl Registry {
             db,
             clock,
             outbox: Outbox::new(),
-            identity,
-            changes,
+            peers,
             vault,
             policy,
         }
@@ -206,21 +201,10 @@ impl Registry {
         user_id: &str,
         municipality_id: Uuid,
     ) -> Result<(), Error> {
-        let request = identity::CheckEligibilityRequest {
-            user_id: user_id.to_owned(),
-            municipality_id: municipality_id.to_string(),
-            time: None,
-        };
-        let answer = identity::eligibility_service_client::EligibilityServiceClient::new(
-            self.identity.clone(),
-        )
-        .check_eligibility(kommune_platform::client::on_behalf_of(caller, request))
-        .await
-        .map_err(|status| {
-            tracing::warn!(error = %status, "cannot check eligibility");
-            Error::Unavailable("identity cannot check support eligibility now; retry".into())
-        })?
-        .into_inner();
+        let answer = self
+            .peers
+            .check_eligibility(caller, user_id, &municipality_id.to_string())
+            .await?;
         if answer.eligible {
             Ok(())
         } else {
@@ -342,74 +326,99 @@ impl Registry {
             .transpose()?;
         let targets = sla_targets(new.severity);
         let acute = new.severity == pb::Severity::Acute;
-        let created = idempotency::run(&self.db, key, self.clock.now(), |c: &cases::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
-            // Taking the number serialises filings; the filing time is read after it, so every report
-            // classification sees below was filed before this one.
-            let number = cases::next_number(txn).await?;
-            let now = self.clock.now();
-            let (response_due, resolution_due) = (
-                self.due(now, targets.response)?,
-                self.due(now, targets.resolution)?,
-            );
-            // A system outside the chain responsibility is not the supplier's to fix: closed at once.
-            let (state, resolution, resolved_at) = if system.chain_responsibility {
-                (CaseState::New, Resolution::Unspecified, None)
-            } else {
-                (CaseState::Closed, Resolution::OutsideChain, Some(now))
-            };
-            let mut case = cases::Model {
-                id: Uuid::now_v7().to_string(),
-                number,
-                municipality_id: municipality.to_string(),
-                reporter_user_id: reporter.clone(),
-                title: new.title,
-                description: new.description,
-                kind: name_of(new.kind, pb::CaseKind::as_str_name),
-                question_subject: name_of(new.question_subject, pb::QuestionSubject::as_str_name),
-                severity: name_of(new.severity, pb::Severity::as_str_name),
-                system_id: new.system_id,
-                area_id: new.area_id,
-                guide_sections: json_list(&new.guide_sections)?,
-                personal_id: sealed,
-                state: state.as_str_name().to_owned(),
-                team_id: None,
-                line: SupportLine::Unspecified.as_str_name().to_owned(),
-                resolution: resolution.as_str_name().to_owned(),
-                change_request_id: String::new(),
-                change_request_wanted: false,
-                merged_into: None,
-                incident_flag: acute,
-                response_due,
-                first_response_at: None,
-                resolution_due,
-                paused_seconds: 0,
-                awaiting_since: None,
-                resolved_at,
-                related: "[]".into(),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                incident_id: None,
-            };
-            let classification = if system.chain_responsibility {
-                self.classify(txn, &system, &case, acute).await?
-            } else {
-                Classification::Alone
-            };
-            case.incident_id = match &classification {
-                Classification::Join(incident) => Some(incident.clone()),
-                Classification::Propose(_) | Classification::OpenForAcute => Some(Uuid::now_v7().to_string()),
-                Classification::Alone => None,
-            };
-            let case = cases::insert(txn, case).await?;
-            // The audit payload names what was filed, never the personal ID number itself.
-            let payload = json!({"number": case.number, "title": case.title, "severity": case.severity, "system_id": case.system_id, "area_id": case.area_id, "personal_id": case.personal_id.is_some(), "incident_id": case.incident_id});
-            audit::record(txn, self.audit(caller, "case", &case.id, "file", payload)).await?;
-            let event = pb::CaseFiled { case_id: case.id.clone(), municipality_id: case.municipality_id.clone(), severity: new.severity as i32, incident_flag: acute, incident_id: case.incident_id.clone().unwrap_or_default() };
-            outbox::publish(txn, now, &case.id, &event).await?;
-            self.link_filed(txn, &system, &case, classification).await?;
-            Ok(case)
-        })
+        let created = idempotency::run(
+            &self.db,
+            key,
+            self.clock.now(),
+            |c: &cases::Model| c.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                // Taking the number serialises filings; the filing time is read after it, so every report
+                // classification sees below was filed before this one.
+                let number = cases::next_number(txn).await?;
+                let now = self.clock.now();
+                let (response_due, resolution_due) = (
+                    self.due(now, targets.response)?,
+                    self.due(now, targets.resolution)?,
+                );
+                // A system outside the chain responsibility is not the supplier's to fix: closed at once.
+                let (state, resolution, resolved_at) = if system.chain_responsibility {
+                    (CaseState::New, Resolution::Unspecified, None)
+                } else {
+                    (CaseState::Closed, Resolution::OutsideChain, Some(now))
+                };
+                let mut case = cases::Model {
+                    id: Uuid::now_v7().to_string(),
+                    number,
+                    municipality_id: municipality.to_string(),
+                    reporter_user_id: reporter.clone(),
+                    title: new.title,
+                    description: new.description,
+                    kind: name_of(new.kind, pb::CaseKind::as_str_name),
+                    question_subject: name_of(
+                        new.question_subject,
+                        pb::QuestionSubject::as_str_name,
+                    ),
+                    severity: name_of(new.severity, pb::Severity::as_str_name),
+                    system_id: new.system_id,
+                    area_id: new.area_id,
+                    guide_sections: json_list(&new.guide_sections)?,
+                    personal_id: sealed,
+                    state: state.as_str_name().to_owned(),
+                    team_id: None,
+                    line: SupportLine::Unspecified.as_str_name().to_owned(),
+                    resolution: resolution.as_str_name().to_owned(),
+                    change_request_id: String::new(),
+                    change_request_wanted: false,
+                    merged_into: None,
+                    incident_flag: acute,
+                    response_due,
+                    first_response_at: None,
+                    resolution_due,
+                    paused_seconds: 0,
+                    awaiting_since: None,
+                    resolved_at,
+                    related: "[]".into(),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                    incident_id: None,
+                };
+                let classification = if system.chain_responsibility {
+                    self.classify(txn, &system, &case, acute).await?
+                } else {
+                    Classification::Alone
+                };
+                case.incident_id = match &classification {
+                    Classification::Join(incident) => Some(incident.clone()),
+                    Classification::Propose(_) | Classification::OpenForAcute => {
+                        Some(Uuid::now_v7().to_string())
+                    }
+                    Classification::Alone => None,
+                };
+                let case = cases::insert(txn, case).await?;
+                // The audit payload names what was filed, never the personal ID number itself.
+                let payload = json!({
+                    "number": case.number,
+                    "title": case.title,
+                    "severity": case.severity,
+                    "system_id": case.system_id,
+                    "area_id": case.area_id,
+                    "personal_id": case.personal_id.is_some(),
+                    "incident_id": case.incident_id,
+                });
+                audit::record(txn, self.audit(caller, "case", &case.id, "file", payload)).await?;
+                let event = pb::CaseFiled {
+                    case_id: case.id.clone(),
+                    municipality_id: case.municipality_id.clone(),
+                    severity: new.severity as i32,
+                    incident_flag: acute,
+                    incident_id: case.incident_id.clone().unwrap_or_default(),
+                };
+                outbox::publish(txn, now, &case.id, &event).await?;
+                self.link_filed(txn, &system, &case, classification).await?;
+                Ok(case)
+            },
+        )
         .await?;
         self.outbox.notify_committed();
         let case = created
@@ -579,7 +588,14 @@ impl Registry {
             Transition::Start | Transition::Close | Transition::Unspecified => {}
         }
         case.state = to.as_str_name().to_owned();
-        let payload = json!({"from": from.as_str_name(), "to": to.as_str_name(), "team_id": case.team_id, "line": case.line, "resolution": case.resolution, "change_request_id": case.change_request_id});
+        let payload = json!({
+            "from": from.as_str_name(),
+            "to": to.as_str_name(),
+            "team_id": case.team_id,
+            "line": case.line,
+            "resolution": case.resolution,
+            "change_request_id": case.change_request_id,
+        });
         let change = step
             .transition
             .as_str_name()

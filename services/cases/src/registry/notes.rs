@@ -89,7 +89,12 @@ impl Registry {
             },
         )
         .await?;
-        let payload = json!({"attachment_id": attachment.id, "file_name": attachment.file_name, "content_type": attachment.content_type, "size_bytes": attachment.size_bytes});
+        let payload = json!({
+            "attachment_id": attachment.id,
+            "file_name": attachment.file_name,
+            "content_type": attachment.content_type,
+            "size_bytes": attachment.size_bytes,
+        });
         self.changed(&txn, caller, case, "attachment", payload)
             .await?;
         txn.commit().await?;

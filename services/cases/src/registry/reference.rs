@@ -25,7 +25,11 @@ impl Registry {
         system.version = 1;
         let txn = kommune_platform::db::begin(&self.db).await?;
         let system = systems::insert(&txn, system).await?;
-        let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn});
+        let payload = json!({
+            "name": system.name,
+            "chain_responsibility": system.chain_responsibility,
+            "where_to_turn": system.where_to_turn,
+        });
         audit::record(
             &txn,
             self.audit(caller, "system", &system.id, "create", payload),
@@ -141,7 +145,14 @@ impl Registry {
             .ok_or_else(|| Error::not_found_field("system", &changed.id, "system.system_id"))?;
         changed.version += 1;
         let system = update_versioned(&txn, changed).await?;
-        let payload = json!({"name": system.name, "chain_responsibility": system.chain_responsibility, "where_to_turn": system.where_to_turn, "outage_report_threshold": system.outage_report_threshold, "outage_window_minutes": system.outage_window_minutes, "outage_distinct_reporters": system.outage_distinct_reporters});
+        let payload = json!({
+            "name": system.name,
+            "chain_responsibility": system.chain_responsibility,
+            "where_to_turn": system.where_to_turn,
+            "outage_report_threshold": system.outage_report_threshold,
+            "outage_window_minutes": system.outage_window_minutes,
+            "outage_distinct_reporters": system.outage_distinct_reporters,
+        });
         audit::record(
             &txn,
             self.audit(caller, "system", &system.id, "update", payload),

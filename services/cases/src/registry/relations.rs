@@ -136,12 +136,6 @@ impl Registry {
         if !case.change_request_id.is_empty() {
             return Ok(case);
         }
-        let changes = self.changes.clone().ok_or_else(|| {
-            Error::FailedPrecondition(
-                Reason::NotConfigured,
-                "the changes service is not configured; a case cannot be converted".into(),
-            )
-        })?;
         let request = kommune_proto::changes::v1::CreateChangeRequestRequest {
             idempotency_key: format!("case:{}", case.id),
             theme_id,
@@ -151,14 +145,7 @@ impl Registry {
             source_case_id: case.id.clone(),
             ..Default::default()
         };
-        let created =
-            kommune_proto::changes::v1::change_request_service_client::ChangeRequestServiceClient::new(changes)
-                .create_change_request(kommune_platform::client::on_behalf_of(caller, request))
-                .await
-                .map_err(Error::from)?
-                .into_inner()
-                .change_request
-                .ok_or_else(|| Error::internal("changes answered without a change request"))?;
+        let created = self.peers.create_change_request(caller, request).await?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, None).await?;
         if !case.change_request_id.is_empty() {

@@ -387,7 +387,11 @@ impl Registry {
                 )
                 .await
                 .map_err(raced)?;
-                let payload = json!({"theme_id": theme_id, "name": subtheme.name, "import_id": report.import_id});
+                let payload = json!({
+                    "theme_id": theme_id,
+                    "name": subtheme.name,
+                    "import_id": report.import_id,
+                });
                 audit::record(
                     &txn,
                     self.audit(caller, "subtheme", &subtheme.id, "create", payload),
@@ -462,7 +466,15 @@ impl Registry {
             )
             .await
             .map_err(raced)?;
-            let payload = json!({"key": cr.key, "title": cr.title, "theme_id": cr.theme_id, "asking_municipality_id": cr.asking_municipality_id, "status_code": cr.status_code, "import_id": import_id, "row": accepted.number});
+            let payload = json!({
+                "key": cr.key,
+                "title": cr.title,
+                "theme_id": cr.theme_id,
+                "asking_municipality_id": cr.asking_municipality_id,
+                "status_code": cr.status_code,
+                "import_id": import_id,
+                "row": accepted.number,
+            });
             audit::record(
                 &txn,
                 self.audit(caller, "change_request", &cr.id, "import", payload),

@@ -351,53 +351,79 @@ impl Registry {
             }
         }
         let now = self.clock.now();
-        let created = idempotency::run(&self.db, key, now, |c: &change_requests::Model| c.id.clone(), async |txn: &DatabaseTransaction| {
-            if let Some(case_id) = &new.source_case_id
-                && let Some(existing) = change_requests::of_case(txn, case_id).await?
-            {
-                return Err(Error::AlreadyExists {
-                    field: "source_case_id",
-                    description: format!("case {case_id} became change request {}", existing.key),
-                });
-            }
-            let key = match &new.key {
-                Some((prefix, number)) => {
-                    if *prefix == self.key_prefix {
-                        change_requests::reserve_number(txn, *number).await?;
-                    }
-                    domain::format_key(prefix, *number)
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |c: &change_requests::Model| c.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                if let Some(case_id) = &new.source_case_id
+                    && let Some(existing) = change_requests::of_case(txn, case_id).await?
+                {
+                    return Err(Error::AlreadyExists {
+                        field: "source_case_id",
+                        description: format!(
+                            "case {case_id} became change request {}",
+                            existing.key
+                        ),
+                    });
                 }
-                None => domain::format_key(&self.key_prefix, change_requests::next_number(txn).await?),
-            };
-            let cr = change_requests::insert(
-                txn,
-                change_requests::Model {
-                    id: Uuid::now_v7().to_string(),
-                    key,
-                    theme_id: new.theme_id,
-                    subtheme_id: new.subtheme_id,
-                    title: new.title,
-                    description: new.description,
-                    workaround: new.workaround,
-                    status_code: codes::NEW,
-                    asking_municipality_id: new.asking_municipality_id.to_string(),
-                    supporters: "[]".into(),
-                    related: serde_json::to_string(&new.related).map_err(Error::internal)?,
-                    source_case_id: new.source_case_id,
-                    release_id: None,
-                    drop_reason: String::new(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .await?;
-            let payload = json!({"key": cr.key, "title": cr.title, "theme_id": cr.theme_id, "asking_municipality_id": cr.asking_municipality_id, "source_case_id": cr.source_case_id});
-            audit::record(txn, self.audit(caller, "change_request", &cr.id, "create", payload)).await?;
-            let event = pb::ChangeRequestCreated { change_request_id: cr.id.clone(), key: cr.key.clone(), source_case_id: cr.source_case_id.clone().unwrap_or_default() };
-            outbox::publish(txn, now, &cr.id, &event).await?;
-            Ok(cr)
-        })
+                let key = match &new.key {
+                    Some((prefix, number)) => {
+                        if *prefix == self.key_prefix {
+                            change_requests::reserve_number(txn, *number).await?;
+                        }
+                        domain::format_key(prefix, *number)
+                    }
+                    None => domain::format_key(
+                        &self.key_prefix,
+                        change_requests::next_number(txn).await?,
+                    ),
+                };
+                let cr = change_requests::insert(
+                    txn,
+                    change_requests::Model {
+                        id: Uuid::now_v7().to_string(),
+                        key,
+                        theme_id: new.theme_id,
+                        subtheme_id: new.subtheme_id,
+                        title: new.title,
+                        description: new.description,
+                        workaround: new.workaround,
+                        status_code: codes::NEW,
+                        asking_municipality_id: new.asking_municipality_id.to_string(),
+                        supporters: "[]".into(),
+                        related: serde_json::to_string(&new.related).map_err(Error::internal)?,
+                        source_case_id: new.source_case_id,
+                        release_id: None,
+                        drop_reason: String::new(),
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+                .await?;
+                let payload = json!({
+                    "key": cr.key,
+                    "title": cr.title,
+                    "theme_id": cr.theme_id,
+                    "asking_municipality_id": cr.asking_municipality_id,
+                    "source_case_id": cr.source_case_id,
+                });
+                audit::record(
+                    txn,
+                    self.audit(caller, "change_request", &cr.id, "create", payload),
+                )
+                .await?;
+                let event = pb::ChangeRequestCreated {
+                    change_request_id: cr.id.clone(),
+                    key: cr.key.clone(),
+                    source_case_id: cr.source_case_id.clone().unwrap_or_default(),
+                };
+                outbox::publish(txn, now, &cr.id, &event).await?;
+                Ok(cr)
+            },
+        )
         .await?;
         self.outbox.notify_committed();
         created.or_current(async |id| self.get(&id).await).await

@@ -14,7 +14,7 @@ use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as pb;
-use kommune_proto::common::v1::{PageRequest, PageResponse};
+use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as identity;
 
 use super::{ADMINS, Registry};
@@ -28,34 +28,7 @@ impl Registry {
         &self,
         caller: &Caller,
     ) -> Result<Vec<identity::Municipality>, Error> {
-        let mut client = identity::municipality_service_client::MunicipalityServiceClient::new(
-            self.identity.clone(),
-        );
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let request = identity::ListMunicipalitiesRequest {
-                page: Some(PageRequest {
-                    page_size: 500,
-                    page_token,
-                }),
-            };
-            let page = client
-                .list_municipalities(kommune_platform::client::on_behalf_of(caller, request))
-                .await
-                .map_err(|status| {
-                    Error::Unavailable(format!(
-                        "identity cannot list the municipalities now; retry ({})",
-                        status.message()
-                    ))
-                })?
-                .into_inner();
-            all.extend(page.municipalities);
-            page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
-            if page_token.is_empty() {
-                return Ok(all);
-            }
-        }
+        kommune_platform::client::municipalities(&self.identity, caller).await
     }
 
     /// Publishes the change-request list as it stands (consortium admins): every change request in
@@ -139,7 +112,11 @@ impl Registry {
                     published_at: now,
                 };
                 let publication = publications::insert(txn, publication, rows).await?;
-                let payload = json!({"number": publication.number, "item_count": publication.item_count, "note": publication.note});
+                let payload = json!({
+                    "number": publication.number,
+                    "item_count": publication.item_count,
+                    "note": publication.note,
+                });
                 audit::record(
                     txn,
                     self.audit(caller, "publication", &publication.id, "publish", payload),

@@ -56,7 +56,12 @@ impl Registry {
             },
         )
         .await?;
-        let payload = json!({"name": account.name, "description": account.description, "municipality_id": account.municipality_id, "roles": role_names(&new.roles)});
+        let payload = json!({
+            "name": account.name,
+            "description": account.description,
+            "municipality_id": account.municipality_id,
+            "roles": role_names(&new.roles),
+        });
         audit::record(
             txn,
             self.audit(
@@ -172,7 +177,12 @@ impl Registry {
             },
         )
         .await?;
-        let payload = json!({"subject": key.subject, "prefix": key.prefix, "description": key.description, "expires_at": key.expires_at});
+        let payload = json!({
+            "subject": key.subject,
+            "prefix": key.prefix,
+            "description": key.description,
+            "expires_at": key.expires_at,
+        });
         audit::record(
             txn,
             self.audit(caller, AuditedEntity::ApiKey, &key.id, "create", payload),
@@ -288,7 +298,10 @@ impl Registry {
         self.insert_api_key(&txn, &system, new_key, &secret, now)
             .await?;
         txn.commit().await?;
-        tracing::info!(service_account = %account.id, "bootstrapped identity with a consortium-admin key");
+        tracing::info!(
+            service_account = %account.id,
+            "bootstrapped identity with a consortium-admin key",
+        );
         Ok(generated.then_some(secret))
     }
 
@@ -334,7 +347,11 @@ impl Registry {
             self.insert_api_key(&txn, &system, new_key, secret, now)
                 .await?;
             txn.commit().await?;
-            tracing::info!(service_account = %account.id, name = %name, "created a configured service account");
+            tracing::info!(
+                service_account = %account.id,
+                name = %name,
+                "created a configured service account",
+            );
         }
         Ok(())
     }

@@ -223,24 +223,56 @@ impl Registry {
     ) -> Result<municipalities::Model, Error> {
         caller.require_any_role(&[Role::ConsortiumAdmin], "registering a municipality")?;
         let now = self.clock.now();
-        let created = idempotency::run(&self.db, key, now, |m: &municipalities::Model| m.id.clone(), async |txn: &DatabaseTransaction| {
-            let m = municipalities::insert(txn, municipalities::Model {
-                id: Uuid::now_v7().to_string(),
-                code: new.code,
-                name: new.name,
-                cvr_number: new.cvr_number,
-                debtor_system: new.debtor_system.as_str_name().to_owned(),
-                active: true,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            })
-            .await?;
-            let payload = json!({"code": m.code, "name": m.name, "cvr_number": m.cvr_number, "debtor_system": m.debtor_system});
-            audit::record(txn, self.audit(caller, AuditedEntity::Municipality, &m.id, "create", payload)).await?;
-            outbox::publish(txn, now, &m.id, &pb::MunicipalityCreated { municipality_id: m.id.clone() }).await?;
-            Ok(m)
-        })
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |m: &municipalities::Model| m.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                let m = municipalities::insert(
+                    txn,
+                    municipalities::Model {
+                        id: Uuid::now_v7().to_string(),
+                        code: new.code,
+                        name: new.name,
+                        cvr_number: new.cvr_number,
+                        debtor_system: new.debtor_system.as_str_name().to_owned(),
+                        active: true,
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+                .await?;
+                let payload = json!({
+                    "code": m.code,
+                    "name": m.name,
+                    "cvr_number": m.cvr_number,
+                    "debtor_system": m.debtor_system,
+                });
+                audit::record(
+                    txn,
+                    self.audit(
+                        caller,
+                        AuditedEntity::Municipality,
+                        &m.id,
+                        "create",
+                        payload,
+                    ),
+                )
+                .await?;
+                outbox::publish(
+                    txn,
+                    now,
+                    &m.id,
+                    &pb::MunicipalityCreated {
+                        municipality_id: m.id.clone(),
+                    },
+                )
+                .await?;
+                Ok(m)
+            },
+        )
         .await?;
         self.outbox.notify_committed();
         created
@@ -341,26 +373,47 @@ impl Registry {
             self.require_municipality(m).await?;
         }
         let now = self.clock.now();
-        let created = idempotency::run(&self.db, key, now, |u: &users::Model| u.id.clone(), async |txn: &DatabaseTransaction| {
-            let u = users::insert(txn, users::Model {
-                id: Uuid::now_v7().to_string(),
-                municipality_id: new.municipality_id.map(|m| m.to_string()),
-                name: new.name,
-                email: new.email,
-                roles: store::encode_roles(&new.roles),
-                active: true,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                anonymized_at: None,
-            })
-            .await?;
-            let payload = json!({"municipality_id": u.municipality_id, "name": u.name, "email": u.email, "roles": role_names(&new.roles)});
-            audit::record(txn, self.audit(caller, AuditedEntity::User, &u.id, "create", payload)).await?;
-            let event = pb::UserCreated { user_id: u.id.clone(), municipality_id: u.municipality_id.clone().unwrap_or_default() };
-            outbox::publish(txn, now, &u.id, &event).await?;
-            Ok(u)
-        })
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |u: &users::Model| u.id.clone(),
+            async |txn: &DatabaseTransaction| {
+                let u = users::insert(
+                    txn,
+                    users::Model {
+                        id: Uuid::now_v7().to_string(),
+                        municipality_id: new.municipality_id.map(|m| m.to_string()),
+                        name: new.name,
+                        email: new.email,
+                        roles: store::encode_roles(&new.roles),
+                        active: true,
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                        anonymized_at: None,
+                    },
+                )
+                .await?;
+                let payload = json!({
+                    "municipality_id": u.municipality_id,
+                    "name": u.name,
+                    "email": u.email,
+                    "roles": role_names(&new.roles),
+                });
+                audit::record(
+                    txn,
+                    self.audit(caller, AuditedEntity::User, &u.id, "create", payload),
+                )
+                .await?;
+                let event = pb::UserCreated {
+                    user_id: u.id.clone(),
+                    municipality_id: u.municipality_id.clone().unwrap_or_default(),
+                };
+                outbox::publish(txn, now, &u.id, &event).await?;
+                Ok(u)
+            },
+        )
         .await?;
         self.outbox.notify_committed();
         created

@@ -127,7 +127,11 @@ impl Registry {
             };
             (update_versioned(&txn, changed).await?, "edit draft")
         };
-        let payload = json!({"version": version.version, "revision": version.revision, "title": content.title});
+        let payload = json!({
+            "version": version.version,
+            "revision": version.revision,
+            "title": content.title,
+        });
         audit::record(&txn, self.audit(caller, "template", id, action, payload)).await?;
         txn.commit().await?;
         self.template(id).await
@@ -226,7 +230,7 @@ impl Registry {
         let content = draft.content()?;
         // K98 tasks go to every active municipality, asked of identity before the transaction opens.
         let everyone = if content.k98 {
-            self.active_municipalities(caller).await?
+            self.peers.active_municipalities(caller).await?
         } else {
             Vec::new()
         };
@@ -258,7 +262,12 @@ impl Registry {
         let created = self
             .ensure_tasks(&txn, &project_id, &municipalities)
             .await?;
-        let payload = json!({"version": published.version, "note": published.note, "initials": published.initials, "tasks_created": created});
+        let payload = json!({
+            "version": published.version,
+            "note": published.note,
+            "initials": published.initials,
+            "tasks_created": created,
+        });
         audit::record(&txn, self.audit(caller, "template", id, "publish", payload)).await?;
         outbox::publish(
             &txn,

@@ -20,11 +20,11 @@ use kommune_platform::records::EventFeed;
 use kommune_platform::service::ServiceRole;
 use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
-use kommune_proto::identity::v1 as identity;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::klik::v1 as pb;
 
 use crate::domain::{self, TaskContent};
+use crate::peers::Peers;
 use crate::store::{
     enrolments, projects, review_comments, tasks, template_versions, templates, waves,
 };
@@ -80,7 +80,7 @@ pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
     outbox: Outbox,
-    identity: Channel,
+    peers: Peers,
 }
 
 impl Registry {
@@ -95,7 +95,7 @@ impl Registry {
             db,
             clock,
             outbox: Outbox::new(),
-            identity,
+            peers: Peers::new(identity),
         }
     }
 
@@ -384,7 +384,12 @@ impl Registry {
             },
         )
         .await?;
-        let payload = json!({"municipality_id": municipality_id, "wave_id": wave.id, "project_leader_user_id": enrolment.project_leader_user_id, "debtor_system": enrolment.debtor_system});
+        let payload = json!({
+            "municipality_id": municipality_id,
+            "wave_id": wave.id,
+            "project_leader_user_id": enrolment.project_leader_user_id,
+            "debtor_system": enrolment.debtor_system,
+        });
         audit::record(
             &txn,
             self.audit(caller, "enrolment", &enrolment.id, "create", payload),
@@ -483,61 +488,21 @@ impl Registry {
         municipality: Uuid,
         leader: Uuid,
     ) -> Result<(), Error> {
-        let unavailable = |status: tonic::Status| {
-            tracing::warn!(error = %status, "cannot ask identity");
-            Error::Unavailable("identity cannot answer now; retry".into())
-        };
-        let request = identity::GetMunicipalityRequest {
-            municipality_id: municipality.to_string(),
-        };
-        let found = identity::municipality_service_client::MunicipalityServiceClient::new(
-            self.identity.clone(),
-        )
-        .get_municipality(kommune_platform::client::on_behalf_of(caller, request))
-        .await;
-        match found {
-            Ok(_) => {}
-            Err(status) if status.code() == tonic::Code::NotFound => {
-                return Err(Error::not_found_field(
-                    "municipality",
-                    municipality.to_string(),
-                    "municipality_id",
-                ));
-            }
-            Err(status) => return Err(unavailable(status)),
+        if !self.peers.municipality_exists(caller, municipality).await? {
+            return Err(Error::not_found_field(
+                "municipality",
+                municipality.to_string(),
+                "municipality_id",
+            ));
         }
-        let not_a_user = || {
-            Error::invalid(
+        let user = self.peers.user(caller, leader).await?;
+        if user.is_some_and(|u| u.municipality_id == municipality.to_string()) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
                 "project_leader_user_id",
                 "must be a user of the municipality",
-            )
-        };
-        let request = identity::GetUserRequest {
-            user_id: leader.to_string(),
-        };
-        let user = identity::user_service_client::UserServiceClient::new(self.identity.clone())
-            .get_user(kommune_platform::client::on_behalf_of(caller, request))
-            .await;
-        match user {
-            Ok(found)
-                if found
-                    .get_ref()
-                    .user
-                    .as_ref()
-                    .is_some_and(|u| u.municipality_id == municipality.to_string()) =>
-            {
-                Ok(())
-            }
-            Ok(_) => Err(not_a_user()),
-            Err(status)
-                if matches!(
-                    status.code(),
-                    tonic::Code::NotFound | tonic::Code::PermissionDenied
-                ) =>
-            {
-                Err(not_a_user())
-            }
-            Err(status) => Err(unavailable(status)),
+            ))
         }
     }
 

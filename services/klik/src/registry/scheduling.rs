@@ -3,45 +3,6 @@
 use super::*;
 
 impl Registry {
-    /// Every active municipality, from identity, asked on the caller's behalf.
-    pub(super) async fn active_municipalities(
-        &self,
-        caller: &Caller,
-    ) -> Result<Vec<String>, Error> {
-        let mut client = identity::municipality_service_client::MunicipalityServiceClient::new(
-            self.identity.clone(),
-        );
-        let mut active = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let request = identity::ListMunicipalitiesRequest {
-                page: Some(kommune_proto::common::v1::PageRequest {
-                    page_size: 500,
-                    page_token,
-                }),
-            };
-            let response = client
-                .list_municipalities(kommune_platform::client::on_behalf_of(caller, request))
-                .await
-                .map_err(|status| {
-                    tracing::warn!(error = %status, "cannot list municipalities");
-                    Error::Unavailable("identity cannot list the municipalities now; retry".into())
-                })?
-                .into_inner();
-            active.extend(
-                response
-                    .municipalities
-                    .into_iter()
-                    .filter(|m| m.active)
-                    .map(|m| m.municipality_id),
-            );
-            page_token = response.page.map(|p| p.next_page_token).unwrap_or_default();
-            if page_token.is_empty() {
-                return Ok(active);
-            }
-        }
-    }
-
     /// Creates the missing tasks due to `municipalities`: one per published template, dated from the
     /// municipality's wave when it has one. Returns how many were created.
     pub(super) async fn ensure_tasks(

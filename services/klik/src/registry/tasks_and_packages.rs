@@ -321,7 +321,11 @@ impl Registry {
             ..item
         };
         let resolved = package_items::resolve(&txn, resolved).await?;
-        let payload = json!({"state": resolved.state, "case_reference": resolved.case_reference, "reason": resolved.reason});
+        let payload = json!({
+            "state": resolved.state,
+            "case_reference": resolved.case_reference,
+            "reason": resolved.reason,
+        });
         audit::record(
             &txn,
             self.audit(caller, "package_item", id, "resolve", payload),

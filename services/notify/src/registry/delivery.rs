@@ -118,7 +118,12 @@ impl Registry {
                 n.last_error = failure.reason;
                 match next {
                     Some(at) => {
-                        tracing::warn!(notification = %n.id, attempts = n.attempts, error = %n.last_error, "delivery failed; retrying later");
+                        tracing::warn!(
+                            notification = %n.id,
+                            attempts = n.attempts,
+                            error = %n.last_error,
+                            "delivery failed; retrying later",
+                        );
                         n.next_attempt_at = at;
                         None
                     }

@@ -77,7 +77,12 @@ impl Registry {
             // recorded as handled with nothing to tell, so the feed goes on. Anything else (a peer
             // unavailable) is retried.
             Err(err @ (Error::InvalidArgument(_) | Error::NotFound { .. })) => {
-                tracing::warn!(event_id = %event.event_id, event_type = %event.event_type, error = %err, "skipping an event with nothing to tell");
+                tracing::warn!(
+                    event_id = %event.event_id,
+                    event_type = %event.event_type,
+                    error = %err,
+                    "skipping an event with nothing to tell",
+                );
                 (Vec::new(), None)
             }
             Err(err) => return Err(err),
@@ -115,7 +120,13 @@ impl Registry {
         for row in rows {
             let row = notifications::insert(&txn, row).await?;
             if row.state() == DeliveryState::Dead {
-                let payload = json!({"event_id": row.source_event_id, "event_type": event_type, "user_id": row.user_id, "channel": row.channel, "reason": row.last_error});
+                let payload = json!({
+                    "event_id": row.source_event_id,
+                    "event_type": event_type,
+                    "user_id": row.user_id,
+                    "channel": row.channel,
+                    "reason": row.last_error,
+                });
                 audit::record(
                     &txn,
                     self.audit(&guard, "notification", &row.id, "dead-letter", payload),
@@ -126,7 +137,11 @@ impl Registry {
         if let Some(entry) = feed_entry {
             // The public feed gets the same guard as every notification.
             if pii::contains_personal_id(&entry.texts) {
-                let payload = json!({"event_id": event_id, "event_type": event_type, "reason": HOLDS_PERSONAL_ID});
+                let payload = json!({
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "reason": HOLDS_PERSONAL_ID,
+                });
                 audit::record(
                     &txn,
                     self.audit(&guard, "feed_entry", &entry.message_id, "withheld", payload),

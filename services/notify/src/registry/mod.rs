@@ -165,7 +165,16 @@ impl Registry {
 
     fn subscription_payload(s: &subscriptions::Model) -> serde_json::Value {
         // A webhook's URL and secret are credentials: they never reach the audit trail.
-        json!({"user_id": s.user_id, "topic_kind": s.topic_kind, "topic_target": s.topic_target, "channel": s.channel, "email_address": s.email_address, "webhook": !s.webhook_url.is_empty(), "language": s.language, "opted_out": s.opted_out})
+        json!({
+            "user_id": s.user_id,
+            "topic_kind": s.topic_kind,
+            "topic_target": s.topic_target,
+            "channel": s.channel,
+            "email_address": s.email_address,
+            "webhook": !s.webhook_url.is_empty(),
+            "language": s.language,
+            "opted_out": s.opted_out,
+        })
     }
 
     /// Subscribes a user to a topic (or opts them out of it).

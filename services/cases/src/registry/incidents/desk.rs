@@ -286,7 +286,11 @@ impl Registry {
         )
         .await?;
         case.first_response_at.get_or_insert(now);
-        let payload = json!({"comment_id": comment.id, "visibility": comment.visibility, "incident_id": case.incident_id});
+        let payload = json!({
+            "comment_id": comment.id,
+            "visibility": comment.visibility,
+            "incident_id": case.incident_id,
+        });
         self.saved(txn, caller, case, "comment", payload).await
     }
 
@@ -376,7 +380,12 @@ impl Registry {
                 case.resolution = Resolution::Fixed.as_str_name().to_owned();
                 case.resolved_at = Some(now);
                 self.end_pause(&mut case, now);
-                let payload = json!({"from": state.as_str_name(), "to": case.state, "resolution": case.resolution, "incident_id": id});
+                let payload = json!({
+                    "from": state.as_str_name(),
+                    "to": case.state,
+                    "resolution": case.resolution,
+                    "incident_id": id,
+                });
                 case = self.saved(&txn, caller, case, "resolve", payload).await?;
                 resolved.push(case.id.clone());
             }

@@ -1,0 +1,71 @@
+//! What cases asks the other services, always on the caller's behalf: identity whether a reporter
+//! is support-eligible now, and changes to create a change request from a case.
+
+use tonic::transport::Channel;
+
+use kommune_platform::auth::Caller;
+use kommune_platform::client::on_behalf_of;
+use kommune_platform::{Error, Reason};
+use kommune_proto::changes::v1 as changes;
+use kommune_proto::identity::v1 as identity;
+
+use changes::change_request_service_client::ChangeRequestServiceClient;
+use identity::eligibility_service_client::EligibilityServiceClient;
+
+/// The services cases calls.
+#[derive(Clone)]
+pub struct Peers {
+    identity: Channel,
+    changes: Option<Channel>,
+}
+
+impl Peers {
+    /// identity, and changes when it is configured.
+    pub fn new(identity: Channel, changes: Option<Channel>) -> Self {
+        Self { identity, changes }
+    }
+
+    /// Identity's answer whether `user_id` may open a case for `municipality_id` now.
+    pub async fn check_eligibility(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        municipality_id: &str,
+    ) -> Result<identity::CheckEligibilityResponse, Error> {
+        let request = identity::CheckEligibilityRequest {
+            user_id: user_id.to_owned(),
+            municipality_id: municipality_id.to_owned(),
+            time: None,
+        };
+        let answer = EligibilityServiceClient::new(self.identity.clone())
+            .check_eligibility(on_behalf_of(caller, request))
+            .await
+            .map_err(|status| {
+                tracing::warn!(error = %status, "cannot check eligibility");
+                Error::Unavailable("identity cannot check support eligibility now; retry".into())
+            })?;
+        Ok(answer.into_inner())
+    }
+
+    /// Creates a change request at changes (idempotent on the request's key); refused when changes
+    /// is not configured.
+    pub async fn create_change_request(
+        &self,
+        caller: &Caller,
+        request: changes::CreateChangeRequestRequest,
+    ) -> Result<changes::ChangeRequest, Error> {
+        let channel = self.changes.clone().ok_or_else(|| {
+            Error::FailedPrecondition(
+                Reason::NotConfigured,
+                "the changes service is not configured; a case cannot be converted".into(),
+            )
+        })?;
+        ChangeRequestServiceClient::new(channel)
+            .create_change_request(on_behalf_of(caller, request))
+            .await
+            .map_err(Error::from)?
+            .into_inner()
+            .change_request
+            .ok_or_else(|| Error::internal("changes answered without a change request"))
+    }
+}

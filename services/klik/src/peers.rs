@@ -1,0 +1,78 @@
+//! What klik asks identity, always on the caller's behalf: whether a municipality and a project
+//! leader exist, and which municipalities are active.
+
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use kommune_platform::Error;
+use kommune_platform::auth::Caller;
+use kommune_platform::client::on_behalf_of;
+use kommune_proto::identity::v1 as identity;
+
+use identity::municipality_service_client::MunicipalityServiceClient;
+use identity::user_service_client::UserServiceClient;
+
+/// The services klik calls.
+#[derive(Clone)]
+pub struct Peers {
+    identity: Channel,
+}
+
+fn unavailable(status: tonic::Status) -> Error {
+    tracing::warn!(error = %status, "cannot ask identity");
+    Error::Unavailable("identity cannot answer now; retry".into())
+}
+
+impl Peers {
+    /// identity at `identity`.
+    pub fn new(identity: Channel) -> Self {
+        Self { identity }
+    }
+
+    /// Whether identity knows the municipality.
+    pub async fn municipality_exists(&self, caller: &Caller, id: Uuid) -> Result<bool, Error> {
+        let request = identity::GetMunicipalityRequest {
+            municipality_id: id.to_string(),
+        };
+        match MunicipalityServiceClient::new(self.identity.clone())
+            .get_municipality(on_behalf_of(caller, request))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
+            Err(status) => Err(unavailable(status)),
+        }
+    }
+
+    /// The user, when identity knows them and the caller may see them.
+    pub async fn user(&self, caller: &Caller, id: Uuid) -> Result<Option<identity::User>, Error> {
+        let request = identity::GetUserRequest {
+            user_id: id.to_string(),
+        };
+        match UserServiceClient::new(self.identity.clone())
+            .get_user(on_behalf_of(caller, request))
+            .await
+        {
+            Ok(found) => Ok(found.into_inner().user),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::NotFound | tonic::Code::PermissionDenied
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(status) => Err(unavailable(status)),
+        }
+    }
+
+    /// The ids of every active municipality.
+    pub async fn active_municipalities(&self, caller: &Caller) -> Result<Vec<String>, Error> {
+        let all = kommune_platform::client::municipalities(&self.identity, caller).await?;
+        Ok(all
+            .into_iter()
+            .filter(|m| m.active)
+            .map(|m| m.municipality_id)
+            .collect())
+    }
+}
