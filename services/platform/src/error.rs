@@ -172,8 +172,8 @@ pub enum Error {
 
 impl Error {
     /// One invalid field.
-    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    pub fn invalid(field: impl Into<String>, description: impl std::fmt::Display) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, description.to_string())])
     }
 
     /// A missing entity named by a request field.
@@ -196,6 +196,12 @@ impl Error {
             id: id.into(),
             field: None,
         }
+    }
+
+    /// A domain rule refusing a move from the entity's current state (`FAILED_PRECONDITION`,
+    /// `WRONG_STATE`), in the rule's own words.
+    pub fn wrong_state(why: impl std::fmt::Display) -> Self {
+        Self::FailedPrecondition(Reason::WrongState, why.to_string())
     }
 
     /// An internal failure; `cause` is logged here and not sent to the caller.

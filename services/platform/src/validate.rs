@@ -19,9 +19,9 @@ impl Validator {
     }
 
     /// Records a violation.
-    pub fn violation(&mut self, field: impl Into<String>, description: impl Into<String>) {
+    pub fn violation(&mut self, field: impl Into<String>, description: impl std::fmt::Display) {
         self.violations
-            .push(FieldViolation::new(field, description));
+            .push(FieldViolation::new(field, description.to_string()));
     }
 
     /// A required free-text field: non-blank, at most `max_chars`, and free of personal ID numbers.
@@ -115,9 +115,9 @@ impl Validator {
     }
 
     /// Runs `check` and records its error, if any, against `field`.
-    pub fn check(&mut self, field: &str, check: Result<(), String>) {
-        if let Err(description) = check {
-            self.violation(field, description);
+    pub fn check<E: std::fmt::Display>(&mut self, field: &str, check: Result<(), E>) {
+        if let Err(why) = check {
+            self.violation(field, why);
         }
     }
 

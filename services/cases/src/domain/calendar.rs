@@ -108,6 +108,22 @@ pub struct OpeningHours {
     pub closes: NaiveTime,
 }
 
+/// Opening hours that cannot be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpeningHoursError {
+    /// Not a day open.
+    #[error("opening hours need at least one weekday")]
+    NoWeekday,
+    /// The desk would close before it opens.
+    #[error("closing time {closes} must be after opening time {opens}")]
+    ClosesBeforeOpening {
+        /// When it opens.
+        opens: NaiveTime,
+        /// When it closes.
+        closes: NaiveTime,
+    },
+}
+
 impl OpeningHours {
     /// Monday–Friday 08:00–16:00.
     pub fn standard() -> Self {
@@ -131,14 +147,16 @@ impl OpeningHours {
     /// # Errors
     ///
     /// If `days` is empty or `closes` is not after `opens`.
-    pub fn new(days: Vec<Weekday>, opens: NaiveTime, closes: NaiveTime) -> Result<Self, String> {
+    pub fn new(
+        days: Vec<Weekday>,
+        opens: NaiveTime,
+        closes: NaiveTime,
+    ) -> Result<Self, OpeningHoursError> {
         if days.is_empty() {
-            return Err("opening hours need at least one weekday".to_owned());
+            return Err(OpeningHoursError::NoWeekday);
         }
         if closes <= opens {
-            return Err(format!(
-                "closing time {closes} must be after opening time {opens}"
-            ));
+            return Err(OpeningHoursError::ClosesBeforeOpening { opens, closes });
         }
         let mut days = days;
         days.sort_unstable_by_key(Weekday::num_days_from_monday);

@@ -4,15 +4,44 @@
 use chrono::{DateTime, Duration, Utc};
 use kommune_proto::cases::v1::{IncidentScope, IncidentStatus, OperationalMessageState};
 
+/// Why an incident's status or an operational message's state may not move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The incident is over.
+    #[error("the incident is resolved")]
+    IncidentResolved,
+    /// Resolving has its own call, which also tells the linked cases.
+    #[error("an incident is resolved with ResolveIncident")]
+    ResolveSeparately,
+    /// A confirmed incident stays confirmed or better.
+    #[error("an incident cannot go back to INCIDENT_STATUS_SUSPECTED")]
+    BackToSuspected,
+    /// A message goes public only once its scope is known.
+    #[error("the scope is not known yet: set it to general or sporadic before publishing")]
+    ScopeUnknown,
+    /// A message is published once.
+    #[error("the message is published")]
+    AlreadyPublished,
+    /// Only a public message can be resolved.
+    #[error("a draft is not public; publish it before resolving")]
+    DraftNotPublic,
+    /// The message is over.
+    #[error("the message is resolved")]
+    MessageResolved,
+    /// The stored message has no state (never written so).
+    #[error("the message has no state")]
+    NoState,
+}
+
 /// The status an update moves an incident to (`Unspecified` keeps it), or why not.
-pub fn next_status(from: IncidentStatus, to: IncidentStatus) -> Result<IncidentStatus, String> {
+pub fn next_status(from: IncidentStatus, to: IncidentStatus) -> Result<IncidentStatus, StateError> {
     use IncidentStatus::*;
     match (from, to) {
-        (Resolved, _) => Err("the incident is resolved".into()),
-        (_, Resolved) => Err("an incident is resolved with ResolveIncident".into()),
+        (Resolved, _) => Err(StateError::IncidentResolved),
+        (_, Resolved) => Err(StateError::ResolveSeparately),
         (from, Unspecified) => Ok(from),
         (Suspected, Suspected) => Ok(Suspected),
-        (_, Suspected) => Err("an incident cannot go back to INCIDENT_STATUS_SUSPECTED".into()),
+        (_, Suspected) => Err(StateError::BackToSuspected),
         (_, to) => Ok(to),
     }
 }
@@ -48,22 +77,20 @@ pub fn message_state_after(
     from: OperationalMessageState,
     step: MessageStep,
     scope: IncidentScope,
-) -> Result<OperationalMessageState, String> {
+) -> Result<OperationalMessageState, StateError> {
     use OperationalMessageState::*;
     match (step, from) {
         (MessageStep::Edit, Draft) => Ok(Draft),
         (MessageStep::Edit, Published | Updated) => Ok(Updated),
-        (MessageStep::Publish, Draft) if scope == IncidentScope::Unspecified => Err(
-            "the scope is not known yet: set it to general or sporadic before publishing".into(),
-        ),
-        (MessageStep::Publish, Draft) => Ok(Published),
-        (MessageStep::Publish, Published | Updated) => Err("the message is published".into()),
-        (MessageStep::Resolve, Published | Updated) => Ok(Resolved),
-        (MessageStep::Resolve, Draft) => {
-            Err("a draft is not public; publish it before resolving".into())
+        (MessageStep::Publish, Draft) if scope == IncidentScope::Unspecified => {
+            Err(StateError::ScopeUnknown)
         }
-        (_, Resolved) => Err("the message is resolved".into()),
-        (_, Unspecified) => Err("the message has no state".into()),
+        (MessageStep::Publish, Draft) => Ok(Published),
+        (MessageStep::Publish, Published | Updated) => Err(StateError::AlreadyPublished),
+        (MessageStep::Resolve, Published | Updated) => Ok(Resolved),
+        (MessageStep::Resolve, Draft) => Err(StateError::DraftNotPublic),
+        (_, Resolved) => Err(StateError::MessageResolved),
+        (_, Unspecified) => Err(StateError::NoState),
     }
 }
 

@@ -12,8 +12,21 @@ use kommune_platform::pii;
 use kommune_proto::cases::v1::{CaseState, Resolution, Severity, Transition};
 use kommune_proto::identity::v1::Role;
 
+/// Why a lifecycle move is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    /// The move does not start from the case's state.
+    #[error("{} is not possible from {}", .transition.as_str_name(), .from.as_str_name())]
+    NotFrom {
+        /// The move asked for.
+        transition: Transition,
+        /// The state the case is in.
+        from: CaseState,
+    },
+}
+
 /// The state a lifecycle move leads to from `from`, or why it is refused (naming both states).
-pub fn next_state(from: CaseState, transition: Transition) -> Result<CaseState, String> {
+pub fn next_state(from: CaseState, transition: Transition) -> Result<CaseState, LifecycleError> {
     use CaseState::*;
     let to = match (transition, from) {
         (Transition::Triage, New) => Triaged,
@@ -24,13 +37,7 @@ pub fn next_state(from: CaseState, transition: Transition) -> Result<CaseState, 
         (Transition::Close, Resolved) => Closed,
         (Transition::Reopen, Resolved | Closed) => InProgress,
         (Transition::Escalate | Transition::ReturnToSecondLine, InProgress) => InProgress,
-        (transition, from) => {
-            return Err(format!(
-                "{} is not possible from {}",
-                transition.as_str_name(),
-                from.as_str_name()
-            ));
-        }
+        (transition, from) => return Err(LifecycleError::NotFrom { transition, from }),
     };
     Ok(to)
 }
@@ -80,16 +87,21 @@ pub fn sla_targets(severity: Severity) -> SlaTargets {
 pub const PHONE_ROUTE: &str = "Acute matters (the system cannot be reached or runs very slowly) are handled by phone: call the service desk now. \
      This case is flagged for the incident process.";
 
+/// The dedicated field holds something else than one personal ID number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be a CPR number (DDMMYY-XXXX) or a personnummer, and nothing else")]
+pub struct NotOnePersonalId;
+
 /// Checks a personal ID number for the dedicated field: exactly one Danish CPR number or Swedish
 /// personnummer, nothing else. Returns it with separators normalised away.
-pub fn normalise_personal_id(value: &str) -> Result<String, String> {
+pub fn normalise_personal_id(value: &str) -> Result<String, NotOnePersonalId> {
     let value = value.trim();
     let found = pii::find_personal_ids(value);
     match found.as_slice() {
         [only] if only.range == (0..value.len()) => {
             Ok(value.chars().filter(|c| c.is_ascii_digit()).collect())
         }
-        _ => Err("must be a CPR number (DDMMYY-XXXX) or a personnummer, and nothing else".into()),
+        _ => Err(NotOnePersonalId),
     }
 }
 
@@ -114,13 +126,30 @@ pub fn is_supporter(caller: &Caller) -> bool {
     ])
 }
 
+/// Why a resolution is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResolutionError {
+    /// None was given.
+    #[error("is required to resolve")]
+    Missing,
+    /// Duplicates are merged, not resolved.
+    #[error("a duplicate is resolved by merging it")]
+    Duplicate,
+    /// A change request was named for a resolution other than by design.
+    #[error("only a by-design resolution names a change request")]
+    ChangeRequestNotByDesign,
+}
+
 /// The resolutions that need nothing more than their name.
-pub fn check_resolution(resolution: Resolution, change_request_id: &str) -> Result<(), String> {
+pub fn check_resolution(
+    resolution: Resolution,
+    change_request_id: &str,
+) -> Result<(), ResolutionError> {
     match resolution {
-        Resolution::Unspecified => Err("is required to resolve".into()),
-        Resolution::Duplicate => Err("a duplicate is resolved by merging it".into()),
+        Resolution::Unspecified => Err(ResolutionError::Missing),
+        Resolution::Duplicate => Err(ResolutionError::Duplicate),
         r if r != Resolution::ByDesign && !change_request_id.is_empty() => {
-            Err("only a by-design resolution names a change request".into())
+            Err(ResolutionError::ChangeRequestNotByDesign)
         }
         _ => Ok(()),
     }
@@ -214,8 +243,13 @@ pub fn month_of(instant: DateTime<Utc>) -> String {
 }
 
 /// Parses `YYYY-MM` into (year, month).
-pub fn parse_month(value: &str) -> Result<(i32, u32), String> {
-    let invalid = || "must be a month written YYYY-MM".to_owned();
+/// A month not written `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be a month written YYYY-MM")]
+pub struct BadMonth;
+
+pub fn parse_month(value: &str) -> Result<(i32, u32), BadMonth> {
+    let invalid = || BadMonth;
     let (year, month) = value.trim().split_once('-').ok_or_else(invalid)?;
     let year: i32 = year.parse().map_err(|_| invalid())?;
     let month: u32 = month.parse().map_err(|_| invalid())?;
@@ -242,7 +276,9 @@ mod tests {
             Ok(InProgress)
         );
         assert_eq!(next_state(Closed, Transition::Reopen), Ok(InProgress));
-        let refused = next_state(New, Transition::Resolve).unwrap_err();
+        let refused = next_state(New, Transition::Resolve)
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.contains("TRANSITION_RESOLVE") && refused.contains("CASE_STATE_NEW"),
             "{refused}"

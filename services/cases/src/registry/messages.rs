@@ -217,7 +217,7 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let state = rules::message_state_after(message.state(), MessageStep::Edit, content.scope)
-            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
+            .map_err(Error::wrong_state)?;
         self.check_content(&txn, &content).await?;
         // A public message keeps the scope it was published with unless a new one is given.
         let scope = match content.scope {
@@ -269,7 +269,7 @@ impl Registry {
                 .unwrap_or_default();
         }
         let state = rules::message_state_after(message.state(), MessageStep::Publish, scope)
-            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
+            .map_err(Error::wrong_state)?;
         message.state = state.as_str_name().to_owned();
         message.scope = scope.as_str_name().to_owned();
         message.published_at = Some(self.clock.now());
@@ -295,7 +295,7 @@ impl Registry {
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
         let state = rules::message_state_after(message.state(), MessageStep::Resolve, scope)
-            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
+            .map_err(Error::wrong_state)?;
         message.state = state.as_str_name().to_owned();
         message.resolution_da = resolution_da;
         message.resolution_en = resolution_en;

@@ -522,8 +522,7 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
         let from = CaseState::from_str_name(&case.state).unwrap_or_default();
-        let to = domain::next_state(from, step.transition)
-            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
+        let to = domain::next_state(from, step.transition).map_err(Error::wrong_state)?;
         let severity = pb::Severity::from_str_name(&case.severity).unwrap_or_default();
         match step.transition {
             Transition::Triage => {
@@ -549,7 +548,7 @@ impl Registry {
             }
             Transition::Resolve => {
                 domain::check_resolution(step.resolution, &step.change_request_id)
-                    .map_err(|d| Error::invalid("resolution", d))?;
+                    .map_err(|d| Error::invalid("resolution", d.to_string()))?;
                 case.resolution = step.resolution.as_str_name().to_owned();
                 case.change_request_id = step.change_request_id.clone();
                 case.change_request_wanted =

@@ -54,13 +54,16 @@ pub fn format_key(prefix: &str, number: i64) -> String {
 /// The highest number a key may have: far above any real list, far below where counting overflows.
 pub const KEY_NUMBER_MAX: i64 = 999_999_999;
 
+/// A change-request key not written as the published ones are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "must be a prefix of capital letters, a dash and a number up to {KEY_NUMBER_MAX}, e.g. KOMBITKY-55200"
+)]
+pub struct BadKey;
+
 /// Parses a published key into its prefix and number.
-pub fn parse_key(key: &str) -> Result<(String, i64), String> {
-    let invalid = || {
-        format!(
-            "must be a prefix of capital letters, a dash and a number up to {KEY_NUMBER_MAX}, e.g. KOMBITKY-55200"
-        )
-    };
+pub fn parse_key(key: &str) -> Result<(String, i64), BadKey> {
+    let invalid = || BadKey;
     let (prefix, number) = key.trim().split_once('-').ok_or_else(invalid)?;
     let prefix_ok =
         (2..=20).contains(&prefix.len()) && prefix.chars().all(|c| c.is_ascii_uppercase());
@@ -87,14 +90,28 @@ pub fn status_for_phase(phase: Phase) -> i32 {
     }
 }
 
-/// Whether a status may move to `to`, given its allowed next codes; the refusal names both.
-pub fn may_move(from: i32, next: &[i32], to: i32) -> Result<(), String> {
+/// A status move the lifecycle does not allow; it names both and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("status {from} cannot move to {to}; allowed: {next:?}")]
+pub struct MoveRefused {
+    /// The status the change request is at.
+    pub from: i32,
+    /// The status asked for.
+    pub to: i32,
+    /// The statuses it may move to.
+    pub next: Vec<i32>,
+}
+
+/// Whether a status may move to `to`, given its allowed next codes.
+pub fn may_move(from: i32, next: &[i32], to: i32) -> Result<(), MoveRefused> {
     if next.contains(&to) {
         Ok(())
     } else {
-        Err(format!(
-            "status {from} cannot move to {to}; allowed: {next:?}"
-        ))
+        Err(MoveRefused {
+            from,
+            to,
+            next: next.to_vec(),
+        })
     }
 }
 

@@ -475,8 +475,7 @@ impl Registry {
         let status = reference::status(txn, from)
             .await?
             .ok_or_else(|| Error::internal("a change request has an unknown status"))?;
-        domain::may_move(from, &status.next(), to)
-            .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))
+        domain::may_move(from, &status.next(), to).map_err(Error::wrong_state)
     }
 
     /// Moves a change request to another status the lifecycle allows (consortium admins).

@@ -17,9 +17,24 @@ pub const MAX_BILLING_DAYS: u64 = 366;
 pub use kommune_platform::clock::copenhagen_date;
 
 /// Parses `YYYY-MM-DD`.
-pub fn parse_date(value: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| "must be a date written YYYY-MM-DD".to_owned())
+pub fn parse_date(value: &str) -> Result<NaiveDate, BadDate> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| BadDate)
+}
+
+/// A date not written `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be a date written YYYY-MM-DD")]
+pub struct BadDate;
+
+/// A billing period that cannot be reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BillingPeriodError {
+    /// It ends before it starts.
+    #[error("must not come before first_day")]
+    EndsBeforeStart,
+    /// It is longer than a report covers.
+    #[error("must be at most {MAX_BILLING_DAYS} days after first_day")]
+    TooLong,
 }
 
 /// Why an eligibility change cannot be applied.
@@ -178,14 +193,12 @@ pub fn billing(
 }
 
 /// Checks a billing period: in order and at most [`MAX_BILLING_DAYS`] long.
-pub fn check_billing_period(first: NaiveDate, last: NaiveDate) -> Result<(), String> {
+pub fn check_billing_period(first: NaiveDate, last: NaiveDate) -> Result<(), BillingPeriodError> {
     if last < first {
-        return Err("must not come before first_day".into());
+        return Err(BillingPeriodError::EndsBeforeStart);
     }
     if (last - first).num_days() as u64 >= MAX_BILLING_DAYS {
-        return Err(format!(
-            "must be at most {MAX_BILLING_DAYS} days after first_day"
-        ));
+        return Err(BillingPeriodError::TooLong);
     }
     Ok(())
 }

@@ -90,32 +90,61 @@ pub fn may_see(caller: &Caller, municipality_id: Option<Uuid>) -> bool {
 }
 
 /// The CVR number's modulus-11 check (weights 2, 7, 6, 5, 4, 3, 2, 1).
-pub fn check_cvr(cvr: &str) -> Result<(), String> {
+pub fn check_cvr(cvr: &str) -> Result<(), BadCvr> {
     const WEIGHTS: [u32; 8] = [2, 7, 6, 5, 4, 3, 2, 1];
     let digits: Vec<u32> = cvr.chars().filter_map(|c| c.to_digit(10)).collect();
     if digits.len() != 8 || cvr.len() != 8 {
-        return Err("must be 8 digits".into());
+        return Err(BadCvr::NotEightDigits);
     }
     let sum: u32 = digits.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum();
     if sum.is_multiple_of(11) {
         Ok(())
     } else {
-        Err("is not a valid CVR number (check digit)".into())
+        Err(BadCvr::CheckDigit)
     }
 }
 
+/// A CVR number that is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadCvr {
+    /// Not eight digits.
+    #[error("must be 8 digits")]
+    NotEightDigits,
+    /// The digits do not add up (modulus 11).
+    #[error("is not a valid CVR number (check digit)")]
+    CheckDigit,
+}
+
+/// A service-account name outside the pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be 2-63 lowercase letters, digits and dashes, starting with a letter")]
+pub struct BadName;
+
+/// Why a list of bootstrap service keys is refused; never repeats a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BootstrapKeysError {
+    /// An entry without `=`.
+    #[error("each entry must be a service-account name, `=` and its API key")]
+    NotAPair,
+    /// A name outside the pattern.
+    #[error("the name {0} {BadName}")]
+    BadName(String),
+    /// A key too short to be one.
+    #[error("the key of {0} must be at least {MIN_API_KEY_LEN} characters")]
+    ShortKey(String),
+    /// A name given twice.
+    #[error("{0} is named twice")]
+    Twice(String),
+}
+
 /// A service account name: 2–63 lowercase letters, digits and dashes, starting with a letter.
-pub fn check_service_account_name(name: &str) -> Result<(), String> {
+pub fn check_service_account_name(name: &str) -> Result<(), BadName> {
     let valid = (2..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid {
-        Ok(())
-    } else {
-        Err("must be 2-63 lowercase letters, digits and dashes, starting with a letter".into())
-    }
+    if valid { Ok(()) } else { Err(BadName) }
 }
 
 /// Service accounts with their API keys, configured for the first start of a deployment
@@ -126,21 +155,18 @@ pub struct BootstrapServiceKeys(pub Vec<(String, String)>);
 impl BootstrapServiceKeys {
     /// Reads `name=key` pairs separated by commas; names are service-account names, keys at least
     /// [`MIN_API_KEY_LEN`] characters. The refusal never repeats a key.
-    pub fn parse(list: &str) -> Result<Self, String> {
+    pub fn parse(list: &str) -> Result<Self, BootstrapKeysError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, key) = pair
-                .split_once('=')
-                .ok_or("each entry must be a service-account name, `=` and its API key")?;
+            let (name, key) = pair.split_once('=').ok_or(BootstrapKeysError::NotAPair)?;
             let name = name.trim();
-            check_service_account_name(name).map_err(|e| format!("the name {name} {e}"))?;
+            check_service_account_name(name)
+                .map_err(|_| BootstrapKeysError::BadName(name.to_owned()))?;
             if key.trim().len() < MIN_API_KEY_LEN {
-                return Err(format!(
-                    "the key of {name} must be at least {MIN_API_KEY_LEN} characters"
-                ));
+                return Err(BootstrapKeysError::ShortKey(name.to_owned()));
             }
             if pairs.iter().any(|(n, _)| n == name) {
-                return Err(format!("{name} is named twice"));
+                return Err(BootstrapKeysError::Twice(name.to_owned()));
             }
             pairs.push((name.to_owned(), key.trim().to_owned()));
         }
@@ -517,7 +543,7 @@ mod tests {
             Ok(BootstrapServiceKeys::default())
         );
         let short = BootstrapServiceKeys::parse("notify=short-secret");
-        assert!(short.is_err_and(|e| !e.contains("short-secret")));
+        assert!(short.is_err_and(|e| !e.to_string().contains("short-secret")));
         assert!(BootstrapServiceKeys::parse("Notify=kommune-dev-notify-key-0123").is_err());
         assert!(BootstrapServiceKeys::parse("kommune-dev-notify-key-0123").is_err());
         assert!(

@@ -139,14 +139,20 @@ pub fn is_due(k98: bool, wave_published: bool) -> bool {
     k98 || wave_published
 }
 
+/// Why a task may not be completed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the task's package still has {open_items} open item(s); resolve them first")]
+pub struct ItemsOpen {
+    /// How many of its package's items are open.
+    pub open_items: u64,
+}
+
 /// A task tied to a package may be completed only when no item is open.
-pub fn may_complete(open_items: u64) -> Result<(), String> {
+pub fn may_complete(open_items: u64) -> Result<(), ItemsOpen> {
     if open_items == 0 {
         Ok(())
     } else {
-        Err(format!(
-            "the task's package still has {open_items} open item(s); resolve them first"
-        ))
+        Err(ItemsOpen { open_items })
     }
 }
 
@@ -310,8 +316,8 @@ mod tests {
     fn completion_needs_an_empty_package_and_progress_counts() {
         assert!(may_complete(0).is_ok());
         assert_eq!(
-            may_complete(3),
-            Err("the task's package still has 3 open item(s); resolve them first".to_owned())
+            may_complete(3).unwrap_err().to_string(),
+            "the task's package still has 3 open item(s); resolve them first"
         );
         let today = day("2025-06-01");
         let mut p = Progress::default();

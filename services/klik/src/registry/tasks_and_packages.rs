@@ -153,8 +153,7 @@ impl Registry {
             && let Some(package) = packages::of_task(&txn, id).await?
         {
             let (_, open) = package_items::counts(&txn, &package.id).await?;
-            domain::may_complete(open)
-                .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;
+            domain::may_complete(open).map_err(Error::wrong_state)?;
         }
         let from = std::mem::replace(&mut task.status, status.as_str_name().to_owned());
         task.version += 1;

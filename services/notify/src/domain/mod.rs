@@ -208,6 +208,22 @@ pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// An entry of the webhook hosts that is no host pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is neither a host name nor `*.` and a domain")]
+pub struct BadHostPattern(pub String);
+
+/// Why a webhook URL is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadWebhookUrl {
+    /// Not an absolute http or https URL.
+    #[error("must be an absolute http(s) URL")]
+    NotAbsoluteHttp,
+    /// Its host is not among those webhooks may go to.
+    #[error("must be on a host webhooks may go to ({0})")]
+    HostNotAllowed(String),
+}
+
 /// The hosts webhooks may be sent to: any (the default, for a suite on one machine), or only those an
 /// operator lists, so that a subscription cannot make the service call into its own network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -218,7 +234,7 @@ pub struct WebhookHosts {
 
 impl WebhookHosts {
     /// Reads a comma-separated list such as `*.webhook.office.com, hooks.kommune.dk`; empty for any.
-    pub fn parse(list: &str) -> Result<Self, String> {
+    pub fn parse(list: &str) -> Result<Self, BadHostPattern> {
         let patterns: Vec<String> = list
             .split(',')
             .map(|p| p.trim().to_lowercase())
@@ -232,9 +248,7 @@ impl WebhookHosts {
                         && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                 });
             if !well_formed {
-                return Err(format!(
-                    "{pattern} is neither a host name nor `*.` and a domain"
-                ));
+                return Err(BadHostPattern(pattern.clone()));
             }
         }
         Ok(Self { patterns })
@@ -267,19 +281,17 @@ impl std::fmt::Display for WebhookHosts {
 }
 
 /// Checks a webhook URL: absolute http or https, with a host that `hosts` allows.
-pub fn check_webhook_url(url: &str, hosts: &WebhookHosts) -> Result<(), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| "must be an absolute http(s) URL".to_owned())?;
+pub fn check_webhook_url(url: &str, hosts: &WebhookHosts) -> Result<(), BadWebhookUrl> {
+    let uri: http::Uri = url.parse().map_err(|_| BadWebhookUrl::NotAbsoluteHttp)?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(host)) if !host.is_empty() => {
             if hosts.allows(host) {
                 Ok(())
             } else {
-                Err(format!("must be on a host webhooks may go to ({hosts})"))
+                Err(BadWebhookUrl::HostNotAllowed(hosts.to_string()))
             }
         }
-        _ => Err("must be an absolute http(s) URL".into()),
+        _ => Err(BadWebhookUrl::NotAbsoluteHttp),
     }
 }
 
@@ -427,8 +439,9 @@ mod tests {
         assert!(!hosts.allows("sub.hooks.kommune.dk"));
         assert!(!hosts.allows("127.0.0.1"));
         assert!(
-            check_webhook_url("http://169.254.169.254/latest/meta-data", &hosts)
-                .is_err_and(|e| e.contains("*.webhook.office.com, hooks.kommune.dk"))
+            check_webhook_url("http://169.254.169.254/latest/meta-data", &hosts).is_err_and(|e| e
+                .to_string()
+                .contains("*.webhook.office.com, hooks.kommune.dk"))
         );
         assert!(check_webhook_url("https://x.webhook.office.com/hook", &hosts).is_ok());
         assert!(WebhookHosts::parse("*.").is_err());

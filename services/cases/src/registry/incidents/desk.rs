@@ -90,7 +90,7 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
         let status = rules::next_status(incident.status(), change.status)
-            .map_err(|d| Error::invalid("status", d))?;
+            .map_err(|d| Error::invalid("status", d.to_string()))?;
         self.require_systems(&txn, &change.add_system_ids, "add_system_ids")
             .await?;
         incident.status = status.as_str_name().to_owned();
