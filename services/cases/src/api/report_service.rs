@@ -51,12 +51,16 @@ impl pb::report_service_server::ReportService for CasesApi {
             .as_ref()
             .and_then(kommune_platform::clock::from_timestamp)
             .ok_or_else(|| Error::invalid("created_before", "is required"))?;
-        let rows = self.registry.old_cases(&caller, before).await?;
+        let page = Page::from_request(request.get_ref().page.as_ref())?;
+        let (rows, page) = self.registry.old_cases(&caller, before, &page).await?;
         let cases = rows
             .into_iter()
             .map(|c| self.case(&caller, c))
             .collect::<Result<_, Error>>()?;
-        Ok(Response::new(pb::ListOldCasesResponse { cases }))
+        Ok(Response::new(pb::ListOldCasesResponse {
+            cases,
+            page: Some(page),
+        }))
     }
 
     async fn get_monthly_counts(
@@ -79,10 +83,10 @@ impl pb::report_service_server::ReportService for CasesApi {
             }
         }
         v.finish()?;
-        let counts = self
-            .registry
-            .monthly_counts(&caller, req.first_month.trim(), req.last_month.trim())
-            .await?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(Error::invalid("first_month", "is required").into());
+        };
+        let counts = self.registry.monthly_counts(&caller, first, last).await?;
         Ok(Response::new(pb::GetMonthlyCountsResponse {
             counts: counts
                 .into_iter()
@@ -107,10 +111,9 @@ impl pb::report_service_server::ReportService for CasesApi {
         if minutes < 0 {
             return Err(Error::invalid("due_within_minutes", "must not be negative").into());
         }
-        let alerts = self
-            .registry
-            .sla_alerts(&caller, chrono::Duration::minutes(i64::from(minutes)))
-            .await?;
+        let page = Page::from_request(request.get_ref().page.as_ref())?;
+        let within = chrono::Duration::minutes(i64::from(minutes));
+        let (alerts, page) = self.registry.sla_alerts(&caller, within, &page).await?;
         let alerts = alerts
             .into_iter()
             .map(|(case, alert)| {
@@ -122,6 +125,9 @@ impl pb::report_service_server::ReportService for CasesApi {
                 })
             })
             .collect::<Result<_, Error>>()?;
-        Ok(Response::new(pb::ListSlaAlertsResponse { alerts }))
+        Ok(Response::new(pb::ListSlaAlertsResponse {
+            alerts,
+            page: Some(page),
+        }))
     }
 }

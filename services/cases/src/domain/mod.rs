@@ -242,12 +242,29 @@ pub fn month_of(instant: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// Parses `YYYY-MM` into (year, month).
+/// The instants a Copenhagen calendar month starts and the next one starts.
+pub fn month_bounds(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    use chrono::TimeZone;
+    let start = |year: i32, month: u32| {
+        chrono_tz::Europe::Copenhagen
+            .with_ymd_and_hms(year, month, 1, 0, 0, 0)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (next_year, next_month) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    Some((start(year, month)?, start(next_year, next_month)?))
+}
+
 /// A month not written `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("must be a month written YYYY-MM")]
 pub struct BadMonth;
 
+/// Parses `YYYY-MM` into (year, month).
 pub fn parse_month(value: &str) -> Result<(i32, u32), BadMonth> {
     let invalid = || BadMonth;
     let (year, month) = value.trim().split_once('-').ok_or_else(invalid)?;
@@ -321,6 +338,16 @@ mod tests {
         assert!(normalise_personal_id("").is_err());
         assert_eq!(mask_personal_id("0101901234"), "010190-****");
         assert_eq!(mask_personal_id("198112189876"), "19811218-****");
+    }
+
+    #[test]
+    fn months_start_at_copenhagen_midnight() {
+        let (start, end) = month_bounds(2024, 3).unwrap();
+        assert_eq!(start.to_rfc3339(), "2024-02-29T23:00:00+00:00");
+        // Summer time begins on the last Sunday of March.
+        assert_eq!(end.to_rfc3339(), "2024-03-31T22:00:00+00:00");
+        let (_, new_year) = month_bounds(2024, 12).unwrap();
+        assert_eq!(new_year.to_rfc3339(), "2024-12-31T23:00:00+00:00");
     }
 
     #[test]

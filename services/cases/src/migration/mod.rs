@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000020_cases_tables;
 mod m20261123_000030_incidents;
+mod m20261204_000040_report_indexes;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = kommune_platform::migration::migrations();
         migrations.push(Box::new(m20261123_000020_cases_tables::Migration));
         migrations.push(Box::new(m20261123_000030_incidents::Migration));
+        migrations.push(Box::new(m20261204_000040_report_indexes::Migration));
         migrations
     }
 }

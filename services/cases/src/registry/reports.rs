@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::ColumnTrait;
-use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
 
 use kommune_platform::Error;
 use kommune_platform::auth::Caller;
 use kommune_platform::outbox;
+use kommune_platform::paging::Page;
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::cases::v1::CaseState;
+use kommune_proto::common::v1::PageResponse;
 
 use super::Registry;
 use crate::domain::{self, SlaAlert};
@@ -20,25 +20,27 @@ fn require_supporter(caller: &Caller) -> Result<(), Error> {
     super::require_supporter(caller, "queues and reports")
 }
 
-fn state(case: &cases::Model) -> CaseState {
-    CaseState::from_str_name(&case.state).unwrap_or_default()
+/// The most of each list a queue answers: the oldest unassigned and the most urgent assigned.
+pub const QUEUE_CAP: u64 = kommune_platform::paging::MAX_PAGE_SIZE;
+
+/// How many due cases the SLA sweep reads at a time.
+const SWEEP_PAGE: u64 = 500;
+
+/// The SLA alerts of a case at `now`, counting targets due by `soon`.
+fn alerts_of(case: &cases::Model, now: DateTime<Utc>, soon: DateTime<Utc>) -> Vec<SlaAlert> {
+    domain::sla_alerts(
+        CaseState::from_str_name(&case.state).unwrap_or_default(),
+        case.response_due,
+        case.first_response_at,
+        case.resolution_due,
+        now,
+        soon,
+    )
 }
 
 impl Registry {
-    async fn open_cases(&self) -> Result<Vec<cases::Model>, Error> {
-        let closed = [
-            CaseState::Resolved.as_str_name(),
-            CaseState::Closed.as_str_name(),
-        ];
-        Ok(cases::Entity::find()
-            .filter(cases::Column::State.is_not_in(closed))
-            .order_by_asc(cases::Column::Id)
-            .all(&self.db)
-            .await?)
-    }
-
-    /// A team's queue: unassigned new cases of its areas first (oldest first), then its open cases by
-    /// resolution due time.
+    /// A team's queue, at most [`QUEUE_CAP`] of each: unassigned open cases of its areas first
+    /// (oldest first), then its open cases by resolution due time.
     pub async fn queue(
         &self,
         caller: &Caller,
@@ -51,131 +53,137 @@ impl Registry {
             .filter(|a| a.team_id == team_id)
             .map(|a| a.id)
             .collect();
-        let (mut unassigned, mut assigned) = (Vec::new(), Vec::new());
-        for case in self.open_cases().await? {
-            if case.team_id.is_none() && team_areas.contains(&case.area_id) {
-                unassigned.push(case);
-            } else if case.team_id.as_deref() == Some(team_id) {
-                assigned.push(case);
-            }
-        }
-        assigned.sort_by_key(|c| c.resolution_due);
-        Ok((unassigned, assigned))
+        cases::queue(&self.db, team_id, &team_areas, QUEUE_CAP).await
     }
 
     /// Open cases counted by area and state.
     pub async fn backlog(&self, caller: &Caller) -> Result<BTreeMap<(String, i32), u64>, Error> {
         require_supporter(caller)?;
-        let mut counts = BTreeMap::new();
-        for case in self.open_cases().await? {
-            *counts
-                .entry((case.area_id.clone(), state(&case) as i32))
-                .or_default() += 1;
-        }
-        Ok(counts)
+        Ok(cases::backlog(&self.db)
+            .await?
+            .into_iter()
+            .map(|(area, state, count)| {
+                let state = CaseState::from_str_name(&state).unwrap_or_default() as i32;
+                ((area, state), count as u64)
+            })
+            .collect())
     }
 
-    /// Open cases created before `before`, oldest first.
+    /// A page of the open cases created before `before`, oldest first.
     pub async fn old_cases(
         &self,
         caller: &Caller,
         before: DateTime<Utc>,
-    ) -> Result<Vec<cases::Model>, Error> {
+        page: &Page,
+    ) -> Result<(Vec<cases::Model>, PageResponse), Error> {
         require_supporter(caller)?;
-        Ok(self
-            .open_cases()
-            .await?
-            .into_iter()
-            .filter(|c| c.created_at < before)
-            .collect())
+        cases::open_filed_before(&self.db, before, page).await
     }
 
-    /// Cases filed per (month, municipality, area) over the months `first..=last` (`YYYY-MM`).
+    /// Cases filed per (month, municipality, area) over the Copenhagen months `first..=last`
+    /// (year, month), one counting query per month.
     pub async fn monthly_counts(
         &self,
         caller: &Caller,
-        first: &str,
-        last: &str,
+        first: (i32, u32),
+        last: (i32, u32),
     ) -> Result<BTreeMap<(String, String, String), u64>, Error> {
         require_supporter(caller)?;
         let mut counts = BTreeMap::new();
-        for case in cases::Entity::find().all(&self.db).await? {
-            let month = domain::month_of(case.created_at);
-            if first <= month.as_str() && month.as_str() <= last {
-                *counts
-                    .entry((month, case.municipality_id, case.area_id))
-                    .or_default() += 1;
+        let (mut year, mut month) = first;
+        while (year, month) <= last {
+            let (from, until) = domain::month_bounds(year, month)
+                .ok_or_else(|| Error::invalid("first_month", "is not a month"))?;
+            let name = format!("{year:04}-{month:02}");
+            for (municipality, area, count) in cases::filed_counts(&self.db, from, until).await? {
+                counts.insert((name.clone(), municipality, area), count as u64);
             }
+            (year, month) = if month == 12 {
+                (year + 1, 1)
+            } else {
+                (year, month + 1)
+            };
         }
         Ok(counts)
     }
 
-    /// Open cases with a target missed, or due within `within` working time, most urgent first.
+    /// A page of the open cases with a target missed, or due within `within` working time, and
+    /// their alerts, most urgent first within the page.
     pub async fn sla_alerts(
         &self,
         caller: &Caller,
         within: Duration,
-    ) -> Result<Vec<(cases::Model, SlaAlert)>, Error> {
+        page: &Page,
+    ) -> Result<(Vec<(cases::Model, SlaAlert)>, PageResponse), Error> {
         require_supporter(caller)?;
         let now = self.clock.now();
         let soon = self.due(now, within)?;
+        let due = cases::due_by(&self.db, soon, page.after.as_deref(), page.fetch_limit()).await?;
+        let (due, next) = page.finish(due, |c| c.id.clone());
         let mut alerts: Vec<(cases::Model, SlaAlert)> = Vec::new();
-        for case in self.open_cases().await? {
-            let found = domain::sla_alerts(
-                state(&case),
-                case.response_due,
-                case.first_response_at,
-                case.resolution_due,
-                now,
-                soon,
-            );
+        for case in due {
+            let found = alerts_of(&case, now, soon);
             alerts.extend(found.into_iter().map(|alert| (case.clone(), alert)));
         }
         alerts.sort_by_key(|(_, alert)| alert.due);
-        Ok(alerts)
+        Ok((alerts, next))
     }
 }
 
 impl Registry {
-    /// Announces, once each, the SLA targets of open cases that are missed or due within an hour of
-    /// working time. Returns how many were announced. Run periodically by the server.
     pub async fn announce_sla_alerts(&self) -> Result<u64, Error> {
         let now = self.clock.now();
         let soon = self.due(now, Duration::hours(1))?;
         let mut announced = 0;
-        for case in self.open_cases().await? {
-            for alert in domain::sla_alerts(
-                state(&case),
-                case.response_due,
-                case.first_response_at,
-                case.resolution_due,
-                now,
-                soon,
-            ) {
-                let txn = kommune_platform::db::begin(&self.db).await?;
-                let notice = sla_notices::Model {
-                    case_id: case.id.clone(),
-                    target: alert.target.to_owned(),
-                    breached: alert.breached,
-                    created_at: now,
-                };
-                if sla_notices::record(&txn, notice).await? {
-                    let event = pb::CaseSlaAlert {
-                        case_id: case.id.clone(),
-                        municipality_id: case.municipality_id.clone(),
-                        target: alert.target.to_owned(),
-                        breached: alert.breached,
-                        due_time: Some(kommune_platform::clock::to_timestamp(alert.due)),
-                    };
-                    outbox::publish(&txn, now, &case.id, &event).await?;
-                    announced += 1;
+        let mut after: Option<String> = None;
+        // Only cases due soon or breached are read, a page at a time, so memory stays flat whatever
+        // the backlog.
+        loop {
+            let due = cases::due_by(&self.db, soon, after.as_deref(), SWEEP_PAGE).await?;
+            let Some(last) = due.last() else {
+                break;
+            };
+            after = Some(last.id.clone());
+            for case in &due {
+                for alert in alerts_of(case, now, soon) {
+                    if self.announce(case, &alert, now).await? {
+                        announced += 1;
+                    }
                 }
-                txn.commit().await?;
             }
         }
         if announced > 0 {
             self.outbox.notify_committed();
         }
         Ok(announced)
+    }
+
+    /// Records the notice of one alert and announces it, unless it was announced before.
+    async fn announce(
+        &self,
+        case: &cases::Model,
+        alert: &SlaAlert,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let notice = sla_notices::Model {
+            case_id: case.id.clone(),
+            target: alert.target.to_owned(),
+            breached: alert.breached,
+            created_at: now,
+        };
+        let first = sla_notices::record(&txn, notice).await?;
+        if first {
+            let event = pb::CaseSlaAlert {
+                case_id: case.id.clone(),
+                municipality_id: case.municipality_id.clone(),
+                target: alert.target.to_owned(),
+                breached: alert.breached,
+                due_time: Some(kommune_platform::clock::to_timestamp(alert.due)),
+            };
+            outbox::publish(&txn, now, &case.id, &event).await?;
+        }
+        txn.commit().await?;
+        Ok(first)
     }
 }

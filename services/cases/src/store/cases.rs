@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 use kommune_platform::Error;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
+use kommune_proto::cases::v1::CaseState;
 use kommune_proto::common::v1::PageResponse;
 use sea_orm::Condition;
 
@@ -247,4 +248,114 @@ impl Versioned for Model {
             .add(Column::Id.eq(self.id.as_str()))
             .add(Column::Version.eq(self.version - 1))
     }
+}
+
+/// Open cases: neither resolved nor closed.
+fn open() -> Condition {
+    let closed = [CaseState::Resolved, CaseState::Closed].map(|s| s.as_str_name());
+    Condition::all().add(Column::State.is_not_in(closed))
+}
+
+/// Open cases with a target due by `soon` (a first response not yet given, or the resolution while
+/// the case does not wait for the municipality), `limit` after the id `after`, by id: what the SLA
+/// sweep and the alert list read, from the indexes on the due times.
+pub async fn due_by(
+    db: &impl ConnectionTrait,
+    soon: DateTimeUtc,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
+    let response_due = Condition::all()
+        .add(Column::FirstResponseAt.is_null())
+        .add(Column::ResponseDue.lte(soon));
+    let resolution_due = Condition::all()
+        .add(Column::State.ne(CaseState::AwaitingMunicipality.as_str_name()))
+        .add(Column::ResolutionDue.lte(soon));
+    let mut query = Entity::find()
+        .filter(open().add(Condition::any().add(response_due).add(resolution_due)))
+        .order_by_asc(Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(Column::Id.gt(after));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// A page of the open cases filed before `before`, oldest first.
+pub async fn open_filed_before(
+    db: &impl ConnectionTrait,
+    before: DateTimeUtc,
+    page: &Page,
+) -> Result<(Vec<Model>, PageResponse), Error> {
+    let mut query = Entity::find()
+        .filter(open())
+        .filter(Column::CreatedAt.lt(before))
+        .order_by_asc(Column::Id)
+        .limit(page.fetch_limit());
+    if let Some(after) = &page.after {
+        query = query.filter(Column::Id.gt(after.as_str()));
+    }
+    Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
+}
+
+/// A team's queue, at most `cap` of each: the open cases of its areas nobody has taken (oldest
+/// first), and its own open cases (most urgent resolution first).
+pub async fn queue(
+    db: &impl ConnectionTrait,
+    team_id: &str,
+    area_ids: &[String],
+    cap: u64,
+) -> Result<(Vec<Model>, Vec<Model>), Error> {
+    let unassigned = Entity::find()
+        .filter(open())
+        .filter(Column::TeamId.is_null())
+        .filter(Column::AreaId.is_in(area_ids.iter().cloned()))
+        .order_by_asc(Column::Id)
+        .limit(cap)
+        .all(db)
+        .await?;
+    let assigned = Entity::find()
+        .filter(open())
+        .filter(Column::TeamId.eq(team_id))
+        .order_by_asc(Column::ResolutionDue)
+        .order_by_asc(Column::Id)
+        .limit(cap)
+        .all(db)
+        .await?;
+    Ok((unassigned, assigned))
+}
+
+/// Open cases counted by area and state (proto name), in the database.
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<Vec<(String, String, i64)>, Error> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::AreaId)
+        .column(Column::State)
+        .column_as(Column::Id.count(), "count")
+        .filter(open())
+        .group_by(Column::AreaId)
+        .group_by(Column::State)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Cases filed in `from..until`, counted by municipality and area, in the database.
+pub async fn filed_counts(
+    db: &impl ConnectionTrait,
+    from: DateTimeUtc,
+    until: DateTimeUtc,
+) -> Result<Vec<(String, String, i64)>, Error> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::MunicipalityId)
+        .column(Column::AreaId)
+        .column_as(Column::Id.count(), "count")
+        .filter(Column::CreatedAt.gte(from))
+        .filter(Column::CreatedAt.lt(until))
+        .group_by(Column::MunicipalityId)
+        .group_by(Column::AreaId)
+        .into_tuple()
+        .all(db)
+        .await?)
 }

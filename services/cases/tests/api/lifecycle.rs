@@ -484,6 +484,7 @@ async fn queues_and_reports_show_the_backlog_and_what_is_late() {
         .list_old_cases(bearer(
             pb::ListOldCasesRequest {
                 created_before: time("2025-04-03T00:00:00Z"),
+                page: None,
             },
             &t.supporter,
         ))
@@ -534,6 +535,7 @@ async fn queues_and_reports_show_the_backlog_and_what_is_late() {
         .list_sla_alerts(bearer(
             pb::ListSlaAlertsRequest {
                 due_within_minutes: 60,
+                page: None,
             },
             &t.supporter,
         ))

@@ -7,6 +7,7 @@ mod filing;
 mod incidents;
 mod lifecycle;
 mod messages;
+mod reports;
 
 use std::sync::Arc;
 

@@ -1,0 +1,196 @@
+//! Reports at scale: lists come a page at a time, and the SLA sweep reads only cases that are due.
+
+use chrono::{DateTime, Duration, Utc};
+
+use kommune_cases::store::cases;
+
+use super::*;
+
+fn reports(t: &TestCases) -> pb::report_service_client::ReportServiceClient<Channel> {
+    pb::report_service_client::ReportServiceClient::new(t.cases.clone())
+}
+
+#[tokio::test]
+async fn old_cases_and_sla_alerts_come_a_page_at_a_time() {
+    let mut t = TestCases::start().await;
+    let mut filed = Vec::new();
+    for n in 0..5 {
+        let case = t
+            .file(t.new_case(&format!("Fejl {n}"), pb::Severity::Normal))
+            .await
+            .unwrap()
+            .case
+            .unwrap();
+        filed.push(case.case_id);
+    }
+    t.at("2025-06-02T07:00:00Z").await;
+    let page = |token: &str| {
+        Some(kommune_proto::common::v1::PageRequest {
+            page_size: 2,
+            page_token: token.to_owned(),
+        })
+    };
+
+    let (mut old, mut alerted, mut token) = (Vec::new(), Vec::new(), String::new());
+    loop {
+        let answer = reports(&t)
+            .list_old_cases(bearer(
+                pb::ListOldCasesRequest {
+                    created_before: Some(prost_types::Timestamp {
+                        seconds: 1_800_000_000,
+                        nanos: 0,
+                    }),
+                    page: page(&token),
+                },
+                &t.supporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(answer.cases.len() <= 2);
+        old.extend(answer.cases.into_iter().map(|c| c.case_id));
+        token = answer.page.unwrap_or_default().next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(old, filed, "every old case once, oldest first");
+
+    loop {
+        let answer = reports(&t)
+            .list_sla_alerts(bearer(
+                pb::ListSlaAlertsRequest {
+                    due_within_minutes: 0,
+                    page: page(&token),
+                },
+                &t.supporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let cases: std::collections::BTreeSet<String> = answer
+            .alerts
+            .into_iter()
+            .map(|a| a.case.unwrap_or_default().case_id)
+            .collect();
+        assert!(cases.len() <= 2);
+        alerted.extend(cases);
+        token = answer.page.unwrap_or_default().next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        alerted, filed,
+        "two months on, every case has missed its targets"
+    );
+}
+
+/// A case as stored, filed at `filed` with its targets due `response` and `resolution` after.
+fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duration) -> cases::Model {
+    cases::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        number: 0,
+        municipality_id: uuid::Uuid::now_v7().to_string(),
+        reporter_user_id: uuid::Uuid::now_v7().to_string(),
+        title: "Fejl".into(),
+        description: String::new(),
+        kind: "CASE_KIND_FAULT".into(),
+        question_subject: "QUESTION_SUBJECT_UNSPECIFIED".into(),
+        severity: "SEVERITY_NORMAL".into(),
+        system_id: String::new(),
+        area_id: String::new(),
+        guide_sections: "[]".into(),
+        personal_id: None,
+        state: "CASE_STATE_NEW".into(),
+        team_id: None,
+        line: "SUPPORT_LINE_UNSPECIFIED".into(),
+        resolution: "RESOLUTION_UNSPECIFIED".into(),
+        change_request_id: String::new(),
+        change_request_wanted: false,
+        merged_into: None,
+        incident_flag: false,
+        response_due: filed + response,
+        first_response_at: None,
+        resolution_due: filed + resolution,
+        paused_seconds: 0,
+        awaiting_since: None,
+        resolved_at: None,
+        related: "[]".into(),
+        version: 1,
+        created_at: filed,
+        updated_at: filed,
+        incident_id: None,
+    }
+}
+
+#[tokio::test]
+async fn the_sla_sweep_reads_only_open_cases_that_are_due() {
+    // The service's database, with its system and area, and no case yet.
+    let t = TestCases::start().await;
+    let db = kommune_platform::db::connect(&t.database_url)
+        .await
+        .unwrap();
+    let numbers = std::cell::Cell::new(0);
+    let stored_case = |filed, response, resolution| {
+        let mut case = stored_case(filed, response, resolution);
+        numbers.set(numbers.get() + 1);
+        case.number = numbers.get();
+        case.system_id = t.system.clone();
+        case.area_id = t.area.clone();
+        case
+    };
+    let now = DateTime::parse_from_rfc3339("2025-04-02T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let soon = now + Duration::hours(1);
+    // Many cases far from due; resolved, answered and waiting ones are not due either.
+    for _ in 0..40 {
+        let far = stored_case(now, Duration::days(3), Duration::days(10));
+        cases::insert(&db, far).await.unwrap();
+    }
+    let mut answered = stored_case(
+        now - Duration::days(2),
+        Duration::hours(4),
+        Duration::days(5),
+    );
+    answered.first_response_at = Some(now - Duration::days(1));
+    let mut resolved = stored_case(
+        now - Duration::days(9),
+        Duration::hours(4),
+        Duration::days(1),
+    );
+    resolved.state = "CASE_STATE_RESOLVED".into();
+    // The municipality's wait pauses the resolution clock.
+    let mut waiting = stored_case(
+        now - Duration::days(2),
+        Duration::hours(1),
+        Duration::days(1),
+    );
+    waiting.first_response_at = Some(now - Duration::days(2));
+    waiting.state = "CASE_STATE_AWAITING_MUNICIPALITY".into();
+    for case in [answered, resolved, waiting] {
+        cases::insert(&db, case).await.unwrap();
+    }
+    let breached = stored_case(
+        now - Duration::days(2),
+        Duration::hours(4),
+        Duration::days(1),
+    );
+    let coming = stored_case(now, Duration::minutes(30), Duration::days(10));
+    let mut due = Vec::new();
+    for case in [breached, coming] {
+        due.push(cases::insert(&db, case).await.unwrap().id);
+    }
+
+    // Read a page of one at a time, as the sweep reads its pages.
+    let mut read = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = cases::due_by(&db, soon, after.as_deref(), 1).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        read.extend(page.into_iter().map(|c| c.id));
+    }
+    assert_eq!(read, due, "only the due cases are read");
+}
