@@ -68,6 +68,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     fs::write(out.join("packages.rs"), modules)?;
 
+    // Every kommune enum can be stored by its proto name through one generic conversion.
+    let mut enums = String::new();
+    for e in pool.all_enums() {
+        let Some(rest) = e.full_name().strip_prefix("kommune.") else {
+            continue;
+        };
+        let path = rest.replace('.', "::");
+        enums.push_str(&format!(
+            "impl crate::ProtoEnum for crate::{path} {{\n    fn name(self) -> &'static str {{\n        self.as_str_name()\n    }}\n    fn from_name(name: &str) -> Option<Self> {{\n        Self::from_str_name(name)\n    }}\n}}\n"
+        ));
+    }
+    fs::write(out.join("enums.rs"), enums)?;
+
     // Type names let events be packed into `google.protobuf.Any` under their full names.
     let mut config = prost_build::Config::new();
     config.enable_type_names();

@@ -21,6 +21,17 @@ pub fn is_public_method(path: &str) -> bool {
     PUBLIC_METHODS.contains(&path)
 }
 
+/// A kommune enum, which can be stored by its proto name (`CASE_STATE_NEW`) and read back; implemented
+/// for every enum of the contracts by the build script.
+pub trait ProtoEnum: Copy + Default + Eq + std::fmt::Debug + Send + Sync + 'static {
+    /// Its proto name.
+    fn name(self) -> &'static str;
+    /// The value of a proto name, if it is one.
+    fn from_name(name: &str) -> Option<Self>;
+}
+
+include!(concat!(env!("OUT_DIR"), "/enums.rs"));
+
 /// The wire value of an enum stored by its proto name (`"CHANNEL_EMAIL"`), given the enum's
 /// `from_str_name`; the unspecified value (0) for a name it does not know.
 pub fn enum_value<E: Into<i32>>(name: &str, from_str_name: fn(&str) -> Option<E>) -> i32 {

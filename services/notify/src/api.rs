@@ -9,7 +9,6 @@ use kommune_platform::auth::caller;
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
-use kommune_proto::enum_value;
 use kommune_proto::notify::v1 as pb;
 
 use crate::domain::{self, Topic};
@@ -32,11 +31,11 @@ impl NotifyApi {
 fn subscription(s: subscriptions::Model) -> pb::Subscription {
     pb::Subscription {
         topic: Some(pb::Topic {
-            kind: enum_value(&s.topic_kind, pb::TopicKind::from_str_name),
+            kind: s.topic_kind.0 as i32,
             target_id: s.topic_target,
         }),
-        channel: enum_value(&s.channel, pb::Channel::from_str_name),
-        language: enum_value(&s.language, pb::Language::from_str_name),
+        channel: s.channel.0 as i32,
+        language: s.language.0 as i32,
         subscription_id: s.id,
         user_id: s.user_id,
         email_address: s.email_address,
@@ -52,12 +51,12 @@ fn subscription(s: subscriptions::Model) -> pb::Subscription {
 
 fn notification(n: notifications::Model) -> pb::Notification {
     pb::Notification {
-        channel: enum_value(&n.channel, pb::Channel::from_str_name),
+        channel: n.channel.0 as i32,
         topic: Some(pb::Topic {
-            kind: enum_value(&n.topic_kind, pb::TopicKind::from_str_name),
+            kind: n.topic_kind.0 as i32,
             target_id: n.topic_target,
         }),
-        state: enum_value(&n.state, pb::DeliveryState::from_str_name),
+        state: n.state.0 as i32,
         message_id: domain::message_id(&n.id),
         notification_id: n.id,
         user_id: n.user_id,

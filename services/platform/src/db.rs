@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::Error;
 use crate::error::Reason;
+use kommune_proto::ProtoEnum;
 use sea_orm_migration::MigratorTrait;
 
 /// Connects to `url` (`sqlite://…` or `postgres://…`), creating a SQLite file's directory when needed.
@@ -135,4 +136,83 @@ where
         ));
     }
     Ok(changed)
+}
+
+/// A proto enum stored by its name (`CASE_STATE_NEW`): readable in the database, typed in Rust, and
+/// converted here, once, for every enum column. A name the contracts no longer know reads as the
+/// enum's unspecified value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Named<E>(pub E);
+
+impl<E> std::ops::Deref for Named<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E: ProtoEnum> From<E> for Named<E> {
+    fn from(value: E) -> Self {
+        Self(value)
+    }
+}
+
+impl<E: ProtoEnum> Named<E> {
+    /// Its proto name.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    fn parse(name: &str) -> Self {
+        Self(E::from_name(name).unwrap_or_default())
+    }
+}
+
+impl<E: ProtoEnum> From<Named<E>> for sea_orm::Value {
+    fn from(named: Named<E>) -> Self {
+        sea_orm::Value::String(Some(named.0.name().to_owned()))
+    }
+}
+
+impl<E: ProtoEnum> sea_orm::TryGetable for Named<E> {
+    fn try_get_by<I: sea_orm::ColIdx>(
+        res: &sea_orm::QueryResult,
+        index: I,
+    ) -> Result<Self, sea_orm::TryGetError> {
+        String::try_get_by(res, index).map(|name| Self::parse(&name))
+    }
+}
+
+impl<E: ProtoEnum> sea_orm::sea_query::ValueType for Named<E> {
+    fn try_from(value: sea_orm::Value) -> Result<Self, sea_orm::sea_query::ValueTypeErr> {
+        match value {
+            sea_orm::Value::String(Some(name)) => Ok(Self::parse(&name)),
+            _ => Err(sea_orm::sea_query::ValueTypeErr),
+        }
+    }
+
+    fn type_name() -> String {
+        "Named".to_owned()
+    }
+
+    fn array_type() -> sea_orm::sea_query::ArrayType {
+        sea_orm::sea_query::ArrayType::String
+    }
+
+    fn column_type() -> sea_orm::ColumnType {
+        sea_orm::ColumnType::String(sea_orm::sea_query::StringLen::None)
+    }
+}
+
+impl<E: ProtoEnum> sea_orm::sea_query::Nullable for Named<E> {
+    fn null() -> sea_orm::Value {
+        sea_orm::Value::String(None)
+    }
+}
+
+impl<E: ProtoEnum> serde::Serialize for Named<E> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.name())
+    }
 }

@@ -76,7 +76,7 @@ impl pb::case_service_server::CaseService for CasesApi {
         let team_id = v.optional_id("team_id", &req.team_id);
         let state = match pb::CaseState::try_from(req.state) {
             Ok(pb::CaseState::Unspecified) => None,
-            Ok(state) => Some(state.as_str_name().to_owned()),
+            Ok(state) => Some(state),
             Err(_) => {
                 v.violation("state", "is not a known state");
                 None

@@ -8,7 +8,6 @@ use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
-use kommune_proto::enum_value;
 
 use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids, optional_enum};
 use crate::registry::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
@@ -16,8 +15,8 @@ use crate::store::{incident_updates, incidents};
 
 fn update(u: incident_updates::Model) -> pb::IncidentUpdate {
     pb::IncidentUpdate {
-        kind: enum_value(&u.kind, pb::IncidentUpdateKind::from_str_name),
-        status: enum_value(&u.status, pb::IncidentStatus::from_str_name),
+        kind: u.kind.0 as i32,
+        status: u.status.0 as i32,
         case_ids: u.case_ids(),
         update_id: u.id,
         text: u.text,
@@ -30,9 +29,9 @@ fn update(u: incident_updates::Model) -> pb::IncidentUpdate {
 fn incident(view: IncidentView) -> pb::Incident {
     let i = view.incident;
     pb::Incident {
-        status: enum_value(&i.status, pb::IncidentStatus::from_str_name),
-        scope: enum_value(&i.scope, pb::IncidentScope::from_str_name),
-        origin: enum_value(&i.origin, pb::IncidentOrigin::from_str_name),
+        status: i.status.0 as i32,
+        scope: i.scope.0 as i32,
+        origin: i.origin.0 as i32,
         system_ids: i.system_ids(),
         municipality_ids: i.municipality_ids(),
         supplier_report: i.supplier_report().map(|r| pb::SupplierReport {
@@ -110,8 +109,7 @@ impl pb::incident_service_server::IncidentService for CasesApi {
         let status: pb::IncidentStatus = optional_enum(&mut v, "status", req.status);
         v.finish()?;
         let filter = incidents::Filter {
-            status: (status != pb::IncidentStatus::Unspecified)
-                .then(|| status.as_str_name().to_owned()),
+            status: (status != pb::IncidentStatus::Unspecified).then_some(status),
             system_id: system_id.map(|id| id.to_string()),
             open_only: req.open_only,
         };

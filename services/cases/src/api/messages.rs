@@ -28,7 +28,7 @@ fn message(m: messages::Model, names: &HashMap<String, String>) -> pb::Operation
             .map(|id| names.get(id).cloned().unwrap_or_default())
             .collect(),
         system_ids,
-        scope: pb::IncidentScope::from_str_name(&m.scope).unwrap_or_default() as i32,
+        scope: *m.scope as i32,
         operational_message_id: m.id,
         title_da: m.title_da,
         text_da: m.text_da,
@@ -149,8 +149,7 @@ impl pb::operational_message_service_server::OperationalMessageService for Cases
         let mut v = Validator::new();
         let state: pb::OperationalMessageState = optional_enum(&mut v, "state", req.state);
         v.finish()?;
-        let state = (state != pb::OperationalMessageState::Unspecified)
-            .then(|| state.as_str_name().to_owned());
+        let state = (state != pb::OperationalMessageState::Unspecified).then_some(state);
         let page = Page::from_request(req.page.as_ref())?;
         let (found, page) = self.registry.list_messages(&caller, state, &page).await?;
         let names = self.registry.system_names().await?;

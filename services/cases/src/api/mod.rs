@@ -41,29 +41,16 @@ impl CasesApi {
 
     fn case(&self, caller: &Caller, c: cases::Model) -> Result<pb::Case, Error> {
         let personal_id = self.registry.personal_id_for(caller, &c)?;
-        let enum_of = |name: &str, parse: fn(&str) -> Option<i32>| parse(name).unwrap_or_default();
         Ok(pb::Case {
             number: format!("SAG-{:06}", c.number),
             guide_sections: c.guide_sections(),
             related_case_ids: c.related_cases(),
-            kind: enum_of(&c.kind, |n| {
-                pb::CaseKind::from_str_name(n).map(|e| e as i32)
-            }),
-            question_subject: enum_of(&c.question_subject, |n| {
-                pb::QuestionSubject::from_str_name(n).map(|e| e as i32)
-            }),
-            severity: enum_of(&c.severity, |n| {
-                pb::Severity::from_str_name(n).map(|e| e as i32)
-            }),
-            state: enum_of(&c.state, |n| {
-                pb::CaseState::from_str_name(n).map(|e| e as i32)
-            }),
-            line: enum_of(&c.line, |n| {
-                pb::SupportLine::from_str_name(n).map(|e| e as i32)
-            }),
-            resolution: enum_of(&c.resolution, |n| {
-                pb::Resolution::from_str_name(n).map(|e| e as i32)
-            }),
+            kind: c.kind.0 as i32,
+            question_subject: c.question_subject.0 as i32,
+            severity: c.severity.0 as i32,
+            state: c.state.0 as i32,
+            line: c.line.0 as i32,
+            resolution: c.resolution.0 as i32,
             sla: Some(pb::Sla {
                 response_due_time: Some(to_timestamp(c.response_due)),
                 first_response_time: c.first_response_at.map(to_timestamp),
@@ -120,7 +107,7 @@ fn required_enum<E: TryFrom<i32> + PartialEq + Default>(
 
 fn comment(c: comments::Model) -> pb::Comment {
     pb::Comment {
-        visibility: pb::CommentVisibility::from_str_name(&c.visibility).unwrap_or_default() as i32,
+        visibility: *c.visibility as i32,
         comment_id: c.id,
         case_id: c.case_id,
         author: c.author,
@@ -226,7 +213,7 @@ fn system(s: systems::Model) -> pb::System {
 fn team(t: teams::Model) -> pb::Team {
     pb::Team {
         member_user_ids: t.members(),
-        line: pb::SupportLine::from_str_name(&t.line).unwrap_or_default() as i32,
+        line: *t.line as i32,
         team_id: t.id,
         name: t.name,
         version: t.version,

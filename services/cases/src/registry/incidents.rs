@@ -238,9 +238,9 @@ impl Registry {
             id: incident_id,
             title,
             description,
-            status: IncidentStatus::Suspected.as_str_name().to_owned(),
-            scope: IncidentScope::Unspecified.as_str_name().to_owned(),
-            origin: origin.as_str_name().to_owned(),
+            status: IncidentStatus::Suspected.into(),
+            scope: IncidentScope::Unspecified.into(),
+            origin: origin.into(),
             system_ids: json_list(&[&system.id])?,
             municipality_ids: "[]".into(),
             symptom: format!("{} {}", case.title, case.description),
@@ -331,7 +331,7 @@ impl Registry {
         .await?;
         let event = pb::IncidentOpened {
             incident_id: incident.id.clone(),
-            origin: IncidentOrigin::from_str_name(&incident.origin).unwrap_or_default() as i32,
+            origin: *incident.origin as i32,
             system_ids: incident.system_ids(),
             cases: linked.iter().map(linked_case).collect(),
         };
@@ -382,7 +382,7 @@ impl Registry {
             incident_updates::Model {
                 id: Uuid::now_v7().to_string(),
                 incident_id: incident.id.clone(),
-                kind: kind.as_str_name().to_owned(),
+                kind: kind.into(),
                 text: text.to_owned(),
                 status: incident.status.clone(),
                 author: actor.subject.clone(),

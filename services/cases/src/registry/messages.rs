@@ -167,7 +167,7 @@ impl Registry {
                     txn,
                     messages::Model {
                         id: Uuid::now_v7().to_string(),
-                        state: OperationalMessageState::Draft.as_str_name().to_owned(),
+                        state: OperationalMessageState::Draft.into(),
                         title_da: content.title_da,
                         text_da: content.text_da,
                         workaround_da: content.workaround_da,
@@ -175,7 +175,7 @@ impl Registry {
                         text_en: content.text_en,
                         workaround_en: content.workaround_en,
                         system_ids: json_list(&content.system_ids)?,
-                        scope: content.scope.as_str_name().to_owned(),
+                        scope: content.scope.into(),
                         incident_id: content.incident_id,
                         start_at: content.start_at,
                         expected_end_at: content.expected_end_at,
@@ -224,10 +224,10 @@ impl Registry {
             IncidentScope::Unspecified if state != OperationalMessageState::Draft => {
                 message.scope.clone()
             }
-            scope => scope.as_str_name().to_owned(),
+            scope => scope.into(),
         };
         message = messages::Model {
-            state: state.as_str_name().to_owned(),
+            state: state.into(),
             title_da: content.title_da,
             text_da: content.text_da,
             workaround_da: content.workaround_da,
@@ -259,19 +259,19 @@ impl Registry {
         require_writer(caller)?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
-        let mut scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
+        let mut scope = *message.scope;
         if scope == IncidentScope::Unspecified
             && let Some(incident_id) = &message.incident_id
         {
             scope = incidents::find(&txn, incident_id)
                 .await?
-                .and_then(|i| IncidentScope::from_str_name(&i.scope))
+                .map(|i| *i.scope)
                 .unwrap_or_default();
         }
         let state = rules::message_state_after(message.state(), MessageStep::Publish, scope)
             .map_err(Error::wrong_state)?;
-        message.state = state.as_str_name().to_owned();
-        message.scope = scope.as_str_name().to_owned();
+        message.state = state.into();
+        message.scope = scope.into();
         message.published_at = Some(self.clock.now());
         let message = self
             .message_changed(&txn, caller, message, "publish")
@@ -293,10 +293,10 @@ impl Registry {
         require_writer(caller)?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
-        let scope = IncidentScope::from_str_name(&message.scope).unwrap_or_default();
+        let scope = *message.scope;
         let state = rules::message_state_after(message.state(), MessageStep::Resolve, scope)
             .map_err(Error::wrong_state)?;
-        message.state = state.as_str_name().to_owned();
+        message.state = state.into();
         message.resolution_da = resolution_da;
         message.resolution_en = resolution_en;
         message.resolved_at = Some(self.clock.now());
@@ -323,7 +323,7 @@ impl Registry {
     pub async fn list_messages(
         &self,
         caller: &Caller,
-        state: Option<String>,
+        state: Option<OperationalMessageState>,
         page: &Page,
     ) -> Result<(Vec<messages::Model>, PageResponse), Error> {
         require_writer(caller)?;

@@ -123,10 +123,6 @@ fn json_list<T: serde::Serialize>(items: &T) -> Result<String, Error> {
     serde_json::to_string(items).map_err(Error::internal)
 }
 
-fn name_of<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
-    name(&value).to_owned()
-}
-
 impl Registry {
     /// The outbox, whose feeds the server closes on shutdown.
     pub fn outbox(&self) -> Outbox {
@@ -277,7 +273,7 @@ impl Registry {
         payload: serde_json::Value,
     ) -> Result<cases::Model, Error> {
         let case = self.saved(txn, caller, case, change, payload).await?;
-        let state = CaseState::from_str_name(&case.state).unwrap_or_default();
+        let state = *case.state;
         let event = pb::CaseChanged {
             case_id: case.id.clone(),
             municipality_id: case.municipality_id.clone(),
@@ -353,20 +349,17 @@ impl Registry {
                     reporter_user_id: reporter.clone(),
                     title: new.title,
                     description: new.description,
-                    kind: name_of(new.kind, pb::CaseKind::as_str_name),
-                    question_subject: name_of(
-                        new.question_subject,
-                        pb::QuestionSubject::as_str_name,
-                    ),
-                    severity: name_of(new.severity, pb::Severity::as_str_name),
+                    kind: new.kind.into(),
+                    question_subject: new.question_subject.into(),
+                    severity: new.severity.into(),
                     system_id: new.system_id,
                     area_id: new.area_id,
                     guide_sections: json_list(&new.guide_sections)?,
                     personal_id: sealed,
-                    state: state.as_str_name().to_owned(),
+                    state: state.into(),
                     team_id: None,
-                    line: SupportLine::Unspecified.as_str_name().to_owned(),
-                    resolution: resolution.as_str_name().to_owned(),
+                    line: SupportLine::Unspecified.into(),
+                    resolution: resolution.into(),
                     change_request_id: String::new(),
                     change_request_wanted: false,
                     merged_into: None,
@@ -481,7 +474,7 @@ impl Registry {
     ) -> Result<cases::Model, Error> {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
-        let state = CaseState::from_str_name(&case.state).unwrap_or_default();
+        let state = *case.state;
         if !domain::is_supporter(caller) && !domain::lies_with_municipality(state) {
             return Err(Error::FailedPrecondition(
                 Reason::WrongState,
@@ -521,9 +514,9 @@ impl Registry {
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
-        let from = CaseState::from_str_name(&case.state).unwrap_or_default();
+        let from = *case.state;
         let to = domain::next_state(from, step.transition).map_err(Error::wrong_state)?;
-        let severity = pb::Severity::from_str_name(&case.severity).unwrap_or_default();
+        let severity = *case.severity;
         match step.transition {
             Transition::Triage => {
                 let team_id = match step.team_id.clone() {
@@ -536,7 +529,7 @@ impl Registry {
                 self.require_team(&txn, &team_id, SupportLine::Second)
                     .await?;
                 case.team_id = Some(team_id);
-                case.line = SupportLine::Second.as_str_name().to_owned();
+                case.line = SupportLine::Second.into();
                 case.first_response_at.get_or_insert(now);
             }
             Transition::AwaitMunicipality => case.awaiting_since = Some(now),
@@ -549,7 +542,7 @@ impl Registry {
             Transition::Resolve => {
                 domain::check_resolution(step.resolution, &step.change_request_id)
                     .map_err(|d| Error::invalid("resolution", d.to_string()))?;
-                case.resolution = step.resolution.as_str_name().to_owned();
+                case.resolution = step.resolution.into();
                 case.change_request_id = step.change_request_id.clone();
                 case.change_request_wanted =
                     step.resolution == Resolution::ByDesign && step.change_request_wanted;
@@ -562,7 +555,7 @@ impl Registry {
                         "the reopen window has passed; file a new case".into(),
                     ));
                 }
-                case.resolution = Resolution::Unspecified.as_str_name().to_owned();
+                case.resolution = Resolution::Unspecified.into();
                 case.resolved_at = None;
             }
             Transition::Escalate => {
@@ -572,21 +565,21 @@ impl Registry {
                 self.require_team(&txn, &team_id, SupportLine::Third)
                     .await?;
                 case.team_id = Some(team_id);
-                case.line = SupportLine::Third.as_str_name().to_owned();
+                case.line = SupportLine::Third.into();
             }
             Transition::ReturnToSecondLine => {
-                if case.line != SupportLine::Third.as_str_name() {
+                if case.line != SupportLine::Third.into() {
                     return Err(Error::FailedPrecondition(
                         Reason::WrongState,
                         "the case is not with the 3rd line".into(),
                     ));
                 }
                 case.team_id = areas::find(&txn, &case.area_id).await?.map(|a| a.team_id);
-                case.line = SupportLine::Second.as_str_name().to_owned();
+                case.line = SupportLine::Second.into();
             }
             Transition::Start | Transition::Close | Transition::Unspecified => {}
         }
-        case.state = to.as_str_name().to_owned();
+        case.state = to.into();
         let payload = json!({
             "from": from.as_str_name(),
             "to": to.as_str_name(),
@@ -615,7 +608,7 @@ impl Registry {
         let team = teams::find(txn, team_id)
             .await?
             .ok_or_else(|| Error::not_found_field("team", team_id, "team_id"))?;
-        if team.line != line.as_str_name() {
+        if team.line != line.into() {
             return Err(Error::invalid(
                 "team_id",
                 format!("must be a {} team", line.as_str_name()),

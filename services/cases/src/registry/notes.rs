@@ -29,7 +29,7 @@ impl Registry {
                 case_id: case.id.clone(),
                 author: caller.subject.clone(),
                 text,
-                visibility: visibility.as_str_name().to_owned(),
+                visibility: visibility.into(),
                 created_at: now,
             },
         )

@@ -59,7 +59,7 @@ impl Registry {
             teams::Model {
                 id: Uuid::now_v7().to_string(),
                 name,
-                line: line.as_str_name().to_owned(),
+                line: line.into(),
                 members: serde_json::to_string(&members).map_err(Error::internal)?,
                 version: 1,
             },
@@ -97,7 +97,7 @@ impl Registry {
         let team = teams::find(&txn, &team_id)
             .await?
             .ok_or_else(|| Error::not_found_field("team", &team_id, "area.team_id"))?;
-        if team.line != SupportLine::Second.as_str_name() {
+        if team.line != SupportLine::Second.into() {
             return Err(Error::invalid("area.team_id", "must be a 2nd-line team"));
         }
         let area = areas::insert(
@@ -215,7 +215,7 @@ impl Registry {
         let team = teams::find(&txn, &team_id)
             .await?
             .ok_or_else(|| Error::not_found_field("team", &team_id, "area.team_id"))?;
-        if team.line != SupportLine::Second.as_str_name() {
+        if team.line != SupportLine::Second.into() {
             return Err(Error::invalid("area.team_id", "must be a 2nd-line team"));
         }
         let area = update_versioned(

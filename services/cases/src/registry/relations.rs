@@ -103,8 +103,8 @@ impl Registry {
                 json!({"duplicate": duplicate.id}),
             )
             .await?;
-        duplicate.state = CaseState::Resolved.as_str_name().to_owned();
-        duplicate.resolution = Resolution::Duplicate.as_str_name().to_owned();
+        duplicate.state = CaseState::Resolved.into();
+        duplicate.resolution = Resolution::Duplicate.into();
         duplicate.resolved_at = Some(now);
         duplicate.merged_into = Some(target.id.clone());
         let duplicate = self

@@ -9,7 +9,6 @@ use kommune_platform::auth::Caller;
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_proto::cases::v1 as pb;
-use kommune_proto::cases::v1::CaseState;
 use kommune_proto::common::v1::PageResponse;
 
 use super::Registry;
@@ -29,7 +28,7 @@ const SWEEP_PAGE: u64 = 500;
 /// The SLA alerts of a case at `now`, counting targets due by `soon`.
 fn alerts_of(case: &cases::Model, now: DateTime<Utc>, soon: DateTime<Utc>) -> Vec<SlaAlert> {
     domain::sla_alerts(
-        CaseState::from_str_name(&case.state).unwrap_or_default(),
+        *case.state,
         case.response_due,
         case.first_response_at,
         case.resolution_due,
@@ -62,10 +61,7 @@ impl Registry {
         Ok(cases::backlog(&self.db)
             .await?
             .into_iter()
-            .map(|(area, state, count)| {
-                let state = CaseState::from_str_name(&state).unwrap_or_default() as i32;
-                ((area, state), count as u64)
-            })
+            .map(|(area, state, count)| ((area, state.0 as i32), count as u64))
             .collect())
     }
 

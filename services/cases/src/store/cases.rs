@@ -5,9 +5,12 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
-use kommune_proto::cases::v1::CaseState;
+use kommune_proto::cases::v1::{
+    CaseKind, CaseState, QuestionSubject, Resolution, Severity, SupportLine,
+};
 use kommune_proto::common::v1::PageResponse;
 use sea_orm::Condition;
 
@@ -29,11 +32,11 @@ pub struct Model {
     /// Description.
     pub description: String,
     /// Kind (proto name).
-    pub kind: String,
+    pub kind: Named<CaseKind>,
     /// Question subject (proto name).
-    pub question_subject: String,
+    pub question_subject: Named<QuestionSubject>,
     /// Severity (proto name).
-    pub severity: String,
+    pub severity: Named<Severity>,
     /// Affected system.
     pub system_id: String,
     /// Area.
@@ -43,13 +46,13 @@ pub struct Model {
     /// The sealed personal ID number (see `vault`).
     pub personal_id: Option<String>,
     /// State (proto name).
-    pub state: String,
+    pub state: Named<CaseState>,
     /// Team working it.
     pub team_id: Option<String>,
     /// Line working it (proto name).
-    pub line: String,
+    pub line: Named<SupportLine>,
     /// Resolution (proto name).
-    pub resolution: String,
+    pub resolution: Named<Resolution>,
     /// Change request covering a by-design resolution.
     pub change_request_id: String,
     /// A change request is asked for.
@@ -210,8 +213,8 @@ pub async fn of_incident_for_update(
 pub struct Filter {
     /// One municipality's cases.
     pub municipality_id: Option<String>,
-    /// Cases in one state (proto name).
-    pub state: Option<String>,
+    /// Cases in one state.
+    pub state: Option<CaseState>,
     /// One team's cases.
     pub team_id: Option<String>,
 }
@@ -229,7 +232,7 @@ pub async fn list(
         query = query.filter(Column::MunicipalityId.eq(m));
     }
     if let Some(state) = filter.state {
-        query = query.filter(Column::State.eq(state));
+        query = query.filter(Column::State.eq(Named(state)));
     }
     if let Some(team) = filter.team_id {
         query = query.filter(Column::TeamId.eq(team));
@@ -252,7 +255,7 @@ impl Versioned for Model {
 
 /// Open cases: neither resolved nor closed.
 fn open() -> Condition {
-    let closed = [CaseState::Resolved, CaseState::Closed].map(|s| s.as_str_name());
+    let closed = [CaseState::Resolved, CaseState::Closed].map(Named);
     Condition::all().add(Column::State.is_not_in(closed))
 }
 
@@ -269,7 +272,7 @@ pub async fn due_by(
         .add(Column::FirstResponseAt.is_null())
         .add(Column::ResponseDue.lte(soon));
     let resolution_due = Condition::all()
-        .add(Column::State.ne(CaseState::AwaitingMunicipality.as_str_name()))
+        .add(Column::State.ne(Named(CaseState::AwaitingMunicipality)))
         .add(Column::ResolutionDue.lte(soon));
     let mut query = Entity::find()
         .filter(open().add(Condition::any().add(response_due).add(resolution_due)))
@@ -326,7 +329,9 @@ pub async fn queue(
 }
 
 /// Open cases counted by area and state (proto name), in the database.
-pub async fn backlog(db: &impl ConnectionTrait) -> Result<Vec<(String, String, i64)>, Error> {
+pub async fn backlog(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(String, Named<CaseState>, i64)>, Error> {
     Ok(Entity::find()
         .select_only()
         .column(Column::AreaId)

@@ -4,7 +4,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::paging::Page;
+use kommune_proto::cases::v1::CommentVisibility;
 use kommune_proto::common::v1::PageResponse;
 
 /// A comment as stored.
@@ -21,7 +23,7 @@ pub struct Model {
     /// Text.
     pub text: String,
     /// Visibility (proto name).
-    pub visibility: String,
+    pub visibility: Named<CommentVisibility>,
     /// Written.
     pub created_at: DateTimeUtc,
 }

@@ -4,6 +4,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
+use kommune_proto::cases::v1::{IncidentStatus, IncidentUpdateKind};
 
 /// A timeline entry as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,11 +17,11 @@ pub struct Model {
     /// The incident.
     pub incident_id: String,
     /// Kind (proto name).
-    pub kind: String,
+    pub kind: Named<IncidentUpdateKind>,
     /// What was said or done.
     pub text: String,
     /// The incident's status after it (proto name).
-    pub status: String,
+    pub status: Named<IncidentStatus>,
     /// Who.
     pub author: String,
     /// The cases it concerns, as a JSON list.

@@ -6,9 +6,10 @@ use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
-use kommune_proto::cases::v1::IncidentStatus;
+use kommune_proto::cases::v1::{IncidentOrigin, IncidentScope, IncidentStatus};
 use kommune_proto::common::v1::PageResponse;
 use sea_orm::Condition;
 
@@ -24,11 +25,11 @@ pub struct Model {
     /// Description.
     pub description: String,
     /// Status (proto name).
-    pub status: String,
+    pub status: Named<IncidentStatus>,
     /// Scope (proto name).
-    pub scope: String,
+    pub scope: Named<IncidentScope>,
     /// Origin (proto name).
-    pub origin: String,
+    pub origin: Named<IncidentOrigin>,
     /// Affected system ids as a JSON list.
     pub system_ids: String,
     /// Affected municipality ids as a JSON list.
@@ -75,7 +76,7 @@ pub struct SupplierReport {
 impl Model {
     /// The status.
     pub fn status(&self) -> IncidentStatus {
-        IncidentStatus::from_str_name(&self.status).unwrap_or_default()
+        *self.status
     }
 
     /// The affected systems.
@@ -114,7 +115,7 @@ pub async fn find_for_update(db: &impl ConnectionTrait, id: &str) -> Result<Opti
 /// Every incident not yet resolved, oldest first.
 pub async fn open(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
-        .filter(Column::Status.ne(IncidentStatus::Resolved.as_str_name()))
+        .filter(Column::Status.ne(Named(IncidentStatus::Resolved)))
         .order_by_asc(Column::Id)
         .all(db)
         .await?)
@@ -126,7 +127,7 @@ pub async fn open_for_update(
     system_id: &str,
 ) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
-        .filter(Column::Status.ne(IncidentStatus::Resolved.as_str_name()))
+        .filter(Column::Status.ne(Named(IncidentStatus::Resolved)))
         .filter(affects(system_id))
         .order_by_asc(Column::Id)
         .lock_exclusive()
@@ -143,8 +144,8 @@ fn affects(system_id: &str) -> sea_orm::sea_query::SimpleExpr {
 /// What a list is limited to.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// Only this status (proto name).
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<IncidentStatus>,
     /// Only incidents affecting this system.
     pub system_id: Option<String>,
     /// Only incidents not yet resolved.
@@ -161,13 +162,13 @@ pub async fn list(
         .order_by_desc(Column::Id)
         .limit(page.fetch_limit());
     if let Some(status) = filter.status {
-        query = query.filter(Column::Status.eq(status));
+        query = query.filter(Column::Status.eq(Named(status)));
     }
     if let Some(system) = filter.system_id {
         query = query.filter(affects(&system));
     }
     if filter.open_only {
-        query = query.filter(Column::Status.ne(IncidentStatus::Resolved.as_str_name()));
+        query = query.filter(Column::Status.ne(Named(IncidentStatus::Resolved)));
     }
     if let Some(after) = &page.after {
         query = query.filter(Column::Id.lt(after.as_str()));

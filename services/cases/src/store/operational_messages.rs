@@ -4,9 +4,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
-use kommune_proto::cases::v1::OperationalMessageState;
+use kommune_proto::cases::v1::{IncidentScope, OperationalMessageState};
 use kommune_proto::common::v1::PageResponse;
 use sea_orm::Condition;
 
@@ -18,7 +19,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     /// State (proto name).
-    pub state: String,
+    pub state: Named<OperationalMessageState>,
     /// Danish headline.
     pub title_da: String,
     /// Danish text.
@@ -34,7 +35,7 @@ pub struct Model {
     /// Affected system ids as a JSON list.
     pub system_ids: String,
     /// Scope (proto name).
-    pub scope: String,
+    pub scope: Named<IncidentScope>,
     /// The incident it is about.
     pub incident_id: Option<String>,
     /// When the fault began.
@@ -66,7 +67,7 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     /// The state.
     pub fn state(&self) -> OperationalMessageState {
-        OperationalMessageState::from_str_name(&self.state).unwrap_or_default()
+        *self.state
     }
 
     /// The affected systems.
@@ -88,14 +89,14 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
 /// A page of messages, newest first, optionally in one state (proto name).
 pub async fn list(
     db: &impl ConnectionTrait,
-    state: Option<String>,
+    state: Option<OperationalMessageState>,
     page: &Page,
 ) -> Result<(Vec<Model>, PageResponse), Error> {
     let mut query = Entity::find()
         .order_by_desc(Column::Id)
         .limit(page.fetch_limit());
     if let Some(state) = state {
-        query = query.filter(Column::State.eq(state));
+        query = query.filter(Column::State.eq(Named(state)));
     }
     if let Some(after) = &page.after {
         query = query.filter(Column::Id.lt(after.as_str()));
@@ -110,8 +111,8 @@ pub async fn public(
 ) -> Result<Vec<Model>, Error> {
     use sea_orm::Condition;
     let active = [
-        OperationalMessageState::Published.as_str_name(),
-        OperationalMessageState::Updated.as_str_name(),
+        Named(OperationalMessageState::Published),
+        Named(OperationalMessageState::Updated),
     ];
     Ok(Entity::find()
         .filter(

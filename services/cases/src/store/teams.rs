@@ -4,7 +4,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
+use kommune_proto::cases::v1::SupportLine;
 use sea_orm::Condition;
 
 /// A team as stored.
@@ -17,7 +19,7 @@ pub struct Model {
     /// Unique name.
     pub name: String,
     /// The line it serves (proto name).
-    pub line: String,
+    pub line: Named<SupportLine>,
     /// Member user ids as a JSON list.
     pub members: String,
     /// Optimistic-concurrency version.

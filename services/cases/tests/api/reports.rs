@@ -95,17 +95,17 @@ fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duration) -
         reporter_user_id: uuid::Uuid::now_v7().to_string(),
         title: "Fejl".into(),
         description: String::new(),
-        kind: "CASE_KIND_FAULT".into(),
-        question_subject: "QUESTION_SUBJECT_UNSPECIFIED".into(),
-        severity: "SEVERITY_NORMAL".into(),
+        kind: pb::CaseKind::Fault.into(),
+        question_subject: pb::QuestionSubject::Unspecified.into(),
+        severity: pb::Severity::Normal.into(),
         system_id: String::new(),
         area_id: String::new(),
         guide_sections: "[]".into(),
         personal_id: None,
-        state: "CASE_STATE_NEW".into(),
+        state: pb::CaseState::New.into(),
         team_id: None,
-        line: "SUPPORT_LINE_UNSPECIFIED".into(),
-        resolution: "RESOLUTION_UNSPECIFIED".into(),
+        line: pb::SupportLine::Unspecified.into(),
+        resolution: pb::Resolution::Unspecified.into(),
         change_request_id: String::new(),
         change_request_wanted: false,
         merged_into: None,
@@ -160,7 +160,7 @@ async fn the_sla_sweep_reads_only_open_cases_that_are_due() {
         Duration::hours(4),
         Duration::days(1),
     );
-    resolved.state = "CASE_STATE_RESOLVED".into();
+    resolved.state = pb::CaseState::Resolved.into();
     // The municipality's wait pauses the resolution clock.
     let mut waiting = stored_case(
         now - Duration::days(2),
@@ -168,7 +168,7 @@ async fn the_sla_sweep_reads_only_open_cases_that_are_due() {
         Duration::days(1),
     );
     waiting.first_response_at = Some(now - Duration::days(2));
-    waiting.state = "CASE_STATE_AWAITING_MUNICIPALITY".into();
+    waiting.state = pb::CaseState::AwaitingMunicipality.into();
     for case in [answered, resolved, waiting] {
         cases::insert(&db, case).await.unwrap();
     }

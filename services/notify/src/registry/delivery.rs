@@ -106,7 +106,7 @@ impl Registry {
         n.attempts += 1;
         let dead_reason = match outcome {
             Ok(()) => {
-                n.state = DeliveryState::Delivered.as_str_name().to_owned();
+                n.state = DeliveryState::Delivered.into();
                 n.delivered_at = Some(now);
                 n.last_error = String::new();
                 None
@@ -128,7 +128,7 @@ impl Registry {
                         None
                     }
                     None => {
-                        n.state = DeliveryState::Dead.as_str_name().to_owned();
+                        n.state = DeliveryState::Dead.into();
                         Some(n.last_error.clone())
                     }
                 }

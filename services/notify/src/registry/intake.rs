@@ -19,12 +19,13 @@ use kommune_proto::changes::v1 as changes;
 use kommune_proto::common::v1::EventEnvelope;
 use kommune_proto::identity::v1::{self as identity, Role};
 use kommune_proto::klik::v1 as klik;
-use kommune_proto::notify::v1::{Channel, DeliveryState, Language, TopicKind};
+use kommune_proto::notify::v1::{Channel, DeliveryState, TopicKind};
 
-use super::{Registry, proto_name};
+use super::Registry;
 use crate::domain::templates::{Content, MessageTexts};
 use crate::domain::{self, Choice, Topic};
 use crate::store::{feed_entries, handled_events, notifications, subscriptions};
+use kommune_platform::db::Named;
 
 mod plans;
 
@@ -167,15 +168,15 @@ impl Registry {
         let mut rows: Vec<notifications::Model> = Vec::new();
         let mut people: HashMap<String, Option<identity::User>> = HashMap::new();
         for plan in plans {
-            let kind = proto_name(plan.topic.kind, TopicKind::as_str_name);
-            let chosen = subscriptions::of_topic(&self.db, &kind, &plan.topic.target_id).await?;
+            let chosen =
+                subscriptions::of_topic(&self.db, plan.topic.kind, &plan.topic.target_id).await?;
             let choices: Vec<Choice> = chosen
                 .iter()
                 .map(|s| Choice {
                     subscription_id: s.id.clone(),
                     user_id: s.user_id.clone(),
-                    channel: Channel::from_str_name(&s.channel).unwrap_or_default(),
-                    language: Language::from_str_name(&s.language).unwrap_or_default(),
+                    channel: *s.channel,
+                    language: *s.language,
                     opted_out: s.opted_out,
                 })
                 .collect();
@@ -259,8 +260,8 @@ fn notification(
     notifications::Model {
         id: Uuid::now_v7().to_string(),
         user_id: recipient.user_id,
-        channel: proto_name(recipient.channel, Channel::as_str_name),
-        topic_kind: proto_name(plan.topic.kind, TopicKind::as_str_name),
+        channel: Named(recipient.channel),
+        topic_kind: Named(plan.topic.kind),
         topic_target: plan.topic.target_id.clone(),
         kind: plan.content.kind().to_owned(),
         subject,
@@ -268,7 +269,7 @@ fn notification(
         html,
         address,
         subscription_id: recipient.subscription_id,
-        state: proto_name(state, DeliveryState::as_str_name),
+        state: Named(state),
         attempts: 0,
         next_attempt_at: now,
         claim_token: None,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use kommune_platform::audit::{self, AuditEntry};
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::db::update_versioned;
+use kommune_platform::db::{Named, update_versioned};
 use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail;
 use kommune_platform::{Error, Reason};
@@ -70,10 +70,6 @@ pub struct Registry {
     policy: DeliveryPolicy,
     /// Woken when notifications are waiting to be sent.
     wake: Arc<Wake>,
-}
-
-fn proto_name<E: Copy>(value: E, name: fn(&E) -> &'static str) -> String {
-    name(&value).to_owned()
 }
 
 fn user_of(caller: &Caller) -> Option<&str> {
@@ -199,13 +195,13 @@ impl Registry {
             subscriptions::Model {
                 id: Uuid::now_v7().to_string(),
                 user_id,
-                topic_kind: proto_name(input.topic.kind, TopicKind::as_str_name),
+                topic_kind: Named(input.topic.kind),
                 topic_target: input.topic.target_id,
-                channel: proto_name(input.channel, Channel::as_str_name),
+                channel: Named(input.channel),
                 email_address: input.email_address,
                 webhook_url: input.webhook_url,
                 webhook_secret: input.webhook_secret,
-                language: proto_name(input.language, Language::as_str_name),
+                language: Named(input.language),
                 opted_out: input.opted_out,
                 version: 1,
                 created_at: now,
@@ -281,11 +277,11 @@ impl Registry {
             ));
         }
         let changed = subscriptions::Model {
-            channel: proto_name(input.channel, Channel::as_str_name),
+            channel: Named(input.channel),
             email_address: input.email_address,
             webhook_url: input.webhook_url,
             webhook_secret,
-            language: proto_name(input.language, Language::as_str_name),
+            language: Named(input.language),
             opted_out: input.opted_out,
             version: found.version + 1,
             updated_at: self.clock.now(),
@@ -412,7 +408,7 @@ impl Registry {
                 "a notification holding a personal ID number is never sent".into(),
             ));
         }
-        found.state = DeliveryState::Pending.as_str_name().to_owned();
+        found.state = DeliveryState::Pending.into();
         found.attempts = 0;
         found.next_attempt_at = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;

@@ -5,9 +5,10 @@ use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{Condition, ConnectionTrait, DbBackend, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
-use kommune_proto::notify::v1::{Channel, DeliveryState};
+use kommune_proto::notify::v1::{Channel, DeliveryState, TopicKind};
 
 /// A notification as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -19,9 +20,9 @@ pub struct Model {
     /// The recipient.
     pub user_id: String,
     /// Channel (proto name).
-    pub channel: String,
+    pub channel: Named<Channel>,
     /// Topic kind (proto name).
-    pub topic_kind: String,
+    pub topic_kind: Named<TopicKind>,
     /// The topic's system or project, or empty.
     pub topic_target: String,
     /// Event kind, e.g. `case_changed`.
@@ -37,7 +38,7 @@ pub struct Model {
     /// The subscription that chose the channel (webhooks read their URL and secret from it).
     pub subscription_id: Option<String>,
     /// Delivery state (proto name).
-    pub state: String,
+    pub state: Named<DeliveryState>,
     /// Attempts so far.
     pub attempts: i32,
     /// When the next attempt is due.
@@ -67,12 +68,12 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     /// The channel.
     pub fn channel(&self) -> Channel {
-        Channel::from_str_name(&self.channel).unwrap_or_default()
+        *self.channel
     }
 
     /// The delivery state.
     pub fn state(&self) -> DeliveryState {
-        DeliveryState::from_str_name(&self.state).unwrap_or_default()
+        *self.state
     }
 }
 

@@ -4,9 +4,11 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
+use kommune_proto::notify::v1::{Channel, Language, TopicKind};
 use sea_orm::Condition;
 
 /// A subscription as stored.
@@ -19,11 +21,11 @@ pub struct Model {
     /// The user.
     pub user_id: String,
     /// Topic kind (proto name).
-    pub topic_kind: String,
+    pub topic_kind: Named<TopicKind>,
     /// The system or project, or empty.
     pub topic_target: String,
     /// Channel (proto name).
-    pub channel: String,
+    pub channel: Named<Channel>,
     /// E-mail address override, or empty.
     pub email_address: String,
     /// Webhook URL, or empty.
@@ -31,7 +33,7 @@ pub struct Model {
     /// Webhook shared secret, or empty.
     pub webhook_secret: String,
     /// Language (proto name).
-    pub language: String,
+    pub language: Named<Language>,
     /// Opted out.
     pub opted_out: bool,
     /// Optimistic-concurrency version.
@@ -71,11 +73,11 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
 /// Every subscription to a topic.
 pub async fn of_topic(
     db: &impl ConnectionTrait,
-    kind: &str,
+    kind: TopicKind,
     target: &str,
 ) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
-        .filter(Column::TopicKind.eq(kind))
+        .filter(Column::TopicKind.eq(Named(kind)))
         .filter(Column::TopicTarget.eq(target))
         .order_by_asc(Column::Id)
         .all(db)

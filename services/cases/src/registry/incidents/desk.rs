@@ -29,9 +29,9 @@ impl Registry {
                     symptom: format!("{} {}", new.title, new.description),
                     title: new.title,
                     description: new.description,
-                    status: IncidentStatus::Suspected.as_str_name().to_owned(),
-                    scope: new.scope.as_str_name().to_owned(),
-                    origin: IncidentOrigin::Manual.as_str_name().to_owned(),
+                    status: IncidentStatus::Suspected.into(),
+                    scope: new.scope.into(),
+                    origin: IncidentOrigin::Manual.into(),
                     system_ids: json_list(&new.system_ids)?,
                     municipality_ids: "[]".into(),
                     supplier_report: None,
@@ -93,9 +93,9 @@ impl Registry {
             .map_err(|d| Error::invalid("status", d.to_string()))?;
         self.require_systems(&txn, &change.add_system_ids, "add_system_ids")
             .await?;
-        incident.status = status.as_str_name().to_owned();
+        incident.status = status.into();
         if change.scope != IncidentScope::Unspecified {
-            incident.scope = change.scope.as_str_name().to_owned();
+            incident.scope = change.scope.into();
         }
         let mut systems = incident.system_ids();
         for system in change.add_system_ids {
@@ -280,7 +280,7 @@ impl Registry {
                 case_id: case.id.clone(),
                 author: caller.subject.clone(),
                 text: text.to_owned(),
-                visibility: pb::CommentVisibility::Public.as_str_name().to_owned(),
+                visibility: pb::CommentVisibility::Public.into(),
                 created_at: now,
             },
         )
@@ -313,9 +313,7 @@ impl Registry {
                 let open: Vec<cases::Model> = cases::of_incident_for_update(txn, id)
                     .await?
                     .into_iter()
-                    .filter(|c| {
-                        domain::is_open(CaseState::from_str_name(&c.state).unwrap_or_default())
-                    })
+                    .filter(|c| domain::is_open(*c.state))
                     .collect();
                 if open.is_empty() {
                     return Err(Error::FailedPrecondition(
@@ -374,10 +372,10 @@ impl Registry {
         let mut resolved = Vec::new();
         for case in cases::of_incident_for_update(&txn, id).await? {
             let mut case = self.tell(&txn, caller, case, &text).await?;
-            let state = CaseState::from_str_name(&case.state).unwrap_or_default();
+            let state = *case.state;
             if !leave_cases_open && domain::is_open(state) {
-                case.state = CaseState::Resolved.as_str_name().to_owned();
-                case.resolution = Resolution::Fixed.as_str_name().to_owned();
+                case.state = CaseState::Resolved.into();
+                case.resolution = Resolution::Fixed.into();
                 case.resolved_at = Some(now);
                 self.end_pause(&mut case, now);
                 let payload = json!({
@@ -391,7 +389,7 @@ impl Registry {
             }
             all.push(case);
         }
-        incident.status = IncidentStatus::Resolved.as_str_name().to_owned();
+        incident.status = IncidentStatus::Resolved.into();
         incident.resolved_at = Some(now);
         incident.follow_up_due = None;
         incident.version += 1;
