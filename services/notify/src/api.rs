@@ -287,7 +287,7 @@ impl pb::delivery_service_server::DeliveryService for NotifyApi {
             .map(|id| id.to_string());
         let state = match pb::DeliveryState::try_from(req.state) {
             Ok(pb::DeliveryState::Unspecified) => None,
-            Ok(state) => Some(state.as_str_name().to_owned()),
+            Ok(state) => Some(state),
             Err(_) => {
                 v.violation("state", "is not a known state");
                 None

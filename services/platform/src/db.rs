@@ -216,3 +216,10 @@ impl<E: ProtoEnum> serde::Serialize for Named<E> {
         serializer.serialize_str(self.0.name())
     }
 }
+
+impl<'de, E: ProtoEnum> serde::Deserialize<'de> for Named<E> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(Self::parse(&name))
+    }
+}

@@ -22,7 +22,7 @@ use crate::store::operational_messages as messages;
 fn message(m: messages::Model, names: &HashMap<String, String>) -> pb::OperationalMessage {
     let system_ids = m.system_ids();
     pb::OperationalMessage {
-        state: m.state() as i32,
+        state: *m.state as i32,
         system_names: system_ids
             .iter()
             .map(|id| names.get(id).cloned().unwrap_or_default())

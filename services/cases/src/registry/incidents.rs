@@ -384,7 +384,7 @@ impl Registry {
                 incident_id: incident.id.clone(),
                 kind: kind.into(),
                 text: text.to_owned(),
-                status: incident.status.clone(),
+                status: incident.status,
                 author: actor.subject.clone(),
                 case_ids: json_list(&case_ids)?,
                 created_at: self.clock.now(),
@@ -430,7 +430,7 @@ impl Registry {
         .await?;
         let event = pb::IncidentChanged {
             incident_id: incident.id.clone(),
-            status: incident.status() as i32,
+            status: *incident.status as i32,
             change,
             cases: concerned.iter().map(linked_case).collect(),
             title: incident.title.clone(),
@@ -462,7 +462,7 @@ impl Registry {
                 ),
             ));
         }
-        if !rules::is_open(incident.status()) {
+        if !rules::is_open(*incident.status) {
             return Err(Error::FailedPrecondition(
                 Reason::WrongState,
                 "the incident is resolved".into(),

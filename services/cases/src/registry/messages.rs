@@ -118,7 +118,7 @@ impl Registry {
         .await?;
         let event = pb::OperationalMessageChanged {
             operational_message_id: message.id.clone(),
-            state: message.state() as i32,
+            state: *message.state as i32,
             system_ids: message.system_ids(),
             change: change.to_owned(),
         };
@@ -216,14 +216,12 @@ impl Registry {
         require_writer(caller)?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
-        let state = rules::message_state_after(message.state(), MessageStep::Edit, content.scope)
+        let state = rules::message_state_after(*message.state, MessageStep::Edit, content.scope)
             .map_err(Error::wrong_state)?;
         self.check_content(&txn, &content).await?;
         // A public message keeps the scope it was published with unless a new one is given.
         let scope = match content.scope {
-            IncidentScope::Unspecified if state != OperationalMessageState::Draft => {
-                message.scope.clone()
-            }
+            IncidentScope::Unspecified if state != OperationalMessageState::Draft => message.scope,
             scope => scope.into(),
         };
         message = messages::Model {
@@ -268,7 +266,7 @@ impl Registry {
                 .map(|i| *i.scope)
                 .unwrap_or_default();
         }
-        let state = rules::message_state_after(message.state(), MessageStep::Publish, scope)
+        let state = rules::message_state_after(*message.state, MessageStep::Publish, scope)
             .map_err(Error::wrong_state)?;
         message.state = state.into();
         message.scope = scope.into();
@@ -294,7 +292,7 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut message = self.message_at(&txn, id, expected_version).await?;
         let scope = *message.scope;
-        let state = rules::message_state_after(message.state(), MessageStep::Resolve, scope)
+        let state = rules::message_state_after(*message.state, MessageStep::Resolve, scope)
             .map_err(Error::wrong_state)?;
         message.state = state.into();
         message.resolution_da = resolution_da;
@@ -313,7 +311,7 @@ impl Registry {
         let message = messages::find(&self.db, id)
             .await?
             .ok_or_else(|| Error::not_found("operational message", id))?;
-        if message.state() == OperationalMessageState::Draft {
+        if *message.state == OperationalMessageState::Draft {
             require_writer(caller)?;
         }
         Ok(message)
@@ -339,10 +337,10 @@ impl Registry {
         let now = self.clock.now();
         let (mut active, mut resolved) = (Vec::new(), Vec::new());
         for message in messages::public(&self.db, now - recent).await? {
-            if !rules::publicly_listed(message.state(), message.resolved_at, now, recent) {
+            if !rules::publicly_listed(*message.state, message.resolved_at, now, recent) {
                 continue;
             }
-            if message.state() == OperationalMessageState::Resolved {
+            if *message.state == OperationalMessageState::Resolved {
                 resolved.push(message);
             } else {
                 active.push(message);

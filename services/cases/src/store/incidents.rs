@@ -74,11 +74,6 @@ pub struct SupplierReport {
 }
 
 impl Model {
-    /// The status.
-    pub fn status(&self) -> IncidentStatus {
-        *self.status
-    }
-
     /// The affected systems.
     pub fn system_ids(&self) -> Vec<String> {
         serde_json::from_str(&self.system_ids).unwrap_or_default()

@@ -65,11 +65,6 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    /// The state.
-    pub fn state(&self) -> OperationalMessageState {
-        *self.state
-    }
-
     /// The affected systems.
     pub fn system_ids(&self) -> Vec<String> {
         serde_json::from_str(&self.system_ids).unwrap_or_default()

@@ -38,7 +38,7 @@ fn registration(r: eligibility_registrations::Model) -> pb::EligibilityRegistrat
 fn change(c: eligibility_changes::Model) -> pb::EligibilityChange {
     pb::EligibilityChange {
         change_id: c.id,
-        kind: pb::EligibilityChangeKind::from_str_name(&c.kind).unwrap_or_default() as i32,
+        kind: *c.kind as i32,
         municipality_id: c.municipality_id,
         requested_by: c.requested_by,
         request_time: Some(to_timestamp(c.requested_at)),

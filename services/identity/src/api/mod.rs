@@ -104,7 +104,7 @@ fn municipality(m: municipalities::Model) -> pb::Municipality {
         code: m.code,
         name: m.name,
         cvr_number: m.cvr_number,
-        debtor_system: pb::DebtorSystem::from_str_name(&m.debtor_system).unwrap_or_default() as i32,
+        debtor_system: *m.debtor_system as i32,
         active: m.active,
         version: m.version,
         create_time: Some(to_timestamp(m.created_at)),

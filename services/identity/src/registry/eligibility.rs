@@ -144,7 +144,7 @@ impl Registry {
             txn,
             eligibility_changes::Model {
                 id: Uuid::now_v7().to_string(),
-                kind: kind.as_str_name().to_owned(),
+                kind: kind.into(),
                 municipality_id: registration.municipality_id.clone(),
                 requested_by: caller.subject.clone(),
                 requested_at: now,

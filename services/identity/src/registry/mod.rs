@@ -236,7 +236,7 @@ impl Registry {
                         code: new.code,
                         name: new.name,
                         cvr_number: new.cvr_number,
-                        debtor_system: new.debtor_system.as_str_name().to_owned(),
+                        debtor_system: new.debtor_system.into(),
                         active: true,
                         version: 1,
                         created_at: now,
@@ -325,7 +325,7 @@ impl Registry {
             m.cvr_number = cvr_number;
         }
         if let Some(debtor_system) = changes.debtor_system {
-            m.debtor_system = debtor_system.as_str_name().to_owned();
+            m.debtor_system = debtor_system.into();
         }
         if let Some(active) = changes.active {
             m.active = active;

@@ -5,7 +5,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::paging::Page;
+use kommune_proto::identity::v1::EligibilityChangeKind;
 
 /// A change as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,7 +17,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     /// `NEW`, `REPLACEMENT` or `STOP` (the proto enum's names).
-    pub kind: String,
+    pub kind: Named<EligibilityChangeKind>,
     /// The municipality.
     pub municipality_id: String,
     /// Who filed it.

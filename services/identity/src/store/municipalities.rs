@@ -4,8 +4,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
+use kommune_proto::identity::v1::DebtorSystem;
 use sea_orm::Condition;
 
 /// A municipality as stored.
@@ -22,7 +24,7 @@ pub struct Model {
     /// CVR number.
     pub cvr_number: String,
     /// Debtor system, by its proto name.
-    pub debtor_system: String,
+    pub debtor_system: Named<DebtorSystem>,
     /// Whether it still uses the systems.
     pub active: bool,
     /// Optimistic-concurrency version.

@@ -9,9 +9,11 @@ use tonic::{Request, Response, Status};
 use kommune_platform::Error;
 use kommune_platform::auth::caller;
 use kommune_platform::clock::to_timestamp;
+use kommune_platform::db::Named;
 use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, format_date, required_id};
+use kommune_proto::ProtoEnum;
 use kommune_proto::klik::v1 as pb;
 
 use crate::domain::{self, EndOffset, Schedule, TaskContent};
@@ -43,22 +45,16 @@ impl KlikApi {
 
 // Proto -> domain.
 
-/// An enum field that must be set to a known value; returns its proto name.
-fn required_enum<E>(
-    v: &mut Validator,
-    field: &str,
-    value: i32,
-    name: fn(&E) -> &'static str,
-    unspecified: E,
-) -> String
+/// An enum field that must be set to a known value.
+fn required_enum<E>(v: &mut Validator, field: &str, value: i32) -> Named<E>
 where
-    E: TryFrom<i32> + PartialEq,
+    E: ProtoEnum + TryFrom<i32>,
 {
     match E::try_from(value) {
-        Ok(known) if known != unspecified => name(&known).to_owned(),
+        Ok(known) if known != E::default() => Named(known),
         _ => {
             v.violation(field, "is required");
-            String::new()
+            Named::default()
         }
     }
 }
@@ -87,27 +83,9 @@ fn content(v: &mut Validator, c: Option<&pb::TaskContent>) -> TaskContent {
         });
     TaskContent {
         title: v.text("content.title", &c.title, TITLE_MAX),
-        theme: required_enum(
-            v,
-            "content.theme",
-            c.theme,
-            pb::Theme::as_str_name,
-            pb::Theme::Unspecified,
-        ),
-        phase: required_enum(
-            v,
-            "content.phase",
-            c.phase,
-            pb::Phase::as_str_name,
-            pb::Phase::Unspecified,
-        ),
-        priority: required_enum(
-            v,
-            "content.priority",
-            c.priority,
-            pb::Priority::as_str_name,
-            pb::Priority::Unspecified,
-        ),
+        theme: required_enum(v, "content.theme", c.theme),
+        phase: required_enum(v, "content.phase", c.phase),
+        priority: required_enum(v, "content.priority", c.priority),
         k98: c.k98,
         sts_infrastructure: c.sts_infrastructure,
         goal: v.text("content.goal", &c.goal, TEXT_MAX),
@@ -153,9 +131,9 @@ fn content_to_proto(c: TaskContent) -> pb::TaskContent {
     });
     pb::TaskContent {
         title: c.title,
-        theme: pb::Theme::from_str_name(&c.theme).unwrap_or_default() as i32,
-        phase: pb::Phase::from_str_name(&c.phase).unwrap_or_default() as i32,
-        priority: pb::Priority::from_str_name(&c.priority).unwrap_or_default() as i32,
+        theme: *c.theme as i32,
+        phase: *c.phase as i32,
+        priority: *c.priority as i32,
         k98: c.k98,
         sts_infrastructure: c.sts_infrastructure,
         goal: c.goal,
@@ -261,7 +239,7 @@ fn item(i: package_items::Model) -> pb::PackageItem {
         item_id: i.id,
         package_id: i.package_id,
         reference: i.reference,
-        state: pb::ItemState::from_str_name(&i.state).unwrap_or_default() as i32,
+        state: *i.state as i32,
         case_reference: i.case_reference,
         reason: i.reason,
         resolved_by: i.resolved_by,
@@ -289,10 +267,10 @@ impl KlikApi {
             template_version: t.template_version,
             municipality_id: t.municipality_id,
             title: t.title,
-            theme: pb::Theme::from_str_name(&t.theme).unwrap_or_default() as i32,
-            phase: pb::Phase::from_str_name(&t.phase).unwrap_or_default() as i32,
-            priority: pb::Priority::from_str_name(&t.priority).unwrap_or_default() as i32,
-            status: pb::TaskStatus::from_str_name(&t.status).unwrap_or_default() as i32,
+            theme: *t.theme as i32,
+            phase: *t.phase as i32,
+            priority: *t.priority as i32,
+            status: *t.status as i32,
             start_date: t.start_date.map(format_date).unwrap_or_default(),
             end_date: t.end_date.map(format_date).unwrap_or_default(),
             overdue,

@@ -9,18 +9,21 @@
 use chrono::{Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-/// The content of a task description (a template version), validated. Theme, phase and priority are
-/// the proto enums' names.
+use kommune_platform::db::Named;
+use kommune_proto::klik::v1::{Phase, Priority, Theme};
+
+/// The content of a task description (a template version), validated; stored as JSON, with theme,
+/// phase and priority by their proto names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskContent {
     /// Title.
     pub title: String,
     /// Theme.
-    pub theme: String,
+    pub theme: Named<Theme>,
     /// Phase.
-    pub phase: String,
+    pub phase: Named<Phase>,
     /// Priority.
-    pub priority: String,
+    pub priority: Named<Priority>,
     /// Published to all municipalities at once.
     pub k98: bool,
     /// An STS/infrastructure task.

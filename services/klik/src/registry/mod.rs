@@ -22,6 +22,7 @@ use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::klik::v1 as pb;
+use pb::TaskStatus;
 
 use crate::domain::{self, TaskContent};
 use crate::peers::Peers;

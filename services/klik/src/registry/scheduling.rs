@@ -58,12 +58,12 @@ impl Registry {
                         template_version: version.version,
                         municipality_id: municipality.clone(),
                         title: content.title.clone(),
-                        theme: content.theme.clone(),
-                        phase: content.phase.clone(),
-                        priority: content.priority.clone(),
+                        theme: content.theme,
+                        phase: content.phase,
+                        priority: content.priority,
                         schedule: serde_json::to_string(&content.schedule)
                             .map_err(Error::internal)?,
-                        status: pb::TaskStatus::Open.as_str_name().to_owned(),
+                        status: pb::TaskStatus::Open.into(),
                         start_date: dates.map(|d| d.start),
                         end_date: dates.map(|d| d.end),
                         version: 1,
@@ -98,7 +98,7 @@ impl Registry {
         let mut moved = 0;
         for mut task in tasks::of_project(txn, project_id, Some(municipalities)).await? {
             let current = task.dates();
-            let done = task.status == tasks::DONE;
+            let done = *task.status == TaskStatus::Done;
             let dates = task.schedule()?.rescheduled(current, go_live, today, done);
             if dates != current {
                 task.start_date = dates.map(|d| d.start);

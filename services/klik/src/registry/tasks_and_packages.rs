@@ -15,6 +15,7 @@ use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1::Role;
 use kommune_proto::klik::v1 as pb;
+use pb::{ItemState, TaskStatus};
 use sea_orm::DatabaseConnection;
 
 use super::Registry;
@@ -123,7 +124,11 @@ impl Registry {
 
     /// Whether a task is overdue today.
     pub fn is_overdue(&self, task: &tasks::Model) -> bool {
-        domain::is_overdue(task.end_date, task.status == tasks::DONE, self.today())
+        domain::is_overdue(
+            task.end_date,
+            *task.status == TaskStatus::Done,
+            self.today(),
+        )
     }
 
     /// Sets a task's status (its municipality, or suite-wide roles); DONE needs an empty package.
@@ -155,7 +160,7 @@ impl Registry {
             let (_, open) = package_items::counts(&txn, &package.id).await?;
             domain::may_complete(open).map_err(Error::wrong_state)?;
         }
-        let from = std::mem::replace(&mut task.status, status.as_str_name().to_owned());
+        let from = std::mem::replace(&mut task.status, status.into());
         task.version += 1;
         let task = update_versioned(&txn, task).await?;
         audit::record(
@@ -252,7 +257,7 @@ impl Registry {
                     package_id: package.id.clone(),
                     reference: item.reference,
                     attributes: serde_json::to_string(&item.attributes).map_err(Error::internal)?,
-                    state: package_items::OPEN.to_owned(),
+                    state: ItemState::Open.into(),
                     case_reference: String::new(),
                     reason: String::new(),
                     resolved_by: String::new(),
@@ -312,7 +317,7 @@ impl Registry {
             }
         };
         let resolved = package_items::Model {
-            state: state.as_str_name().to_owned(),
+            state: state.into(),
             case_reference,
             reason,
             resolved_by: caller.subject.clone(),
@@ -353,7 +358,7 @@ impl Registry {
         let mut by_municipality: BTreeMap<String, Progress> = BTreeMap::new();
         for task in all {
             let open_items = open_of_task.get(&task.id).copied().unwrap_or_default();
-            let done = task.status == tasks::DONE;
+            let done = *task.status == TaskStatus::Done;
             by_municipality
                 .entry(task.municipality_id)
                 .or_default()

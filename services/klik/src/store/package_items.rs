@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
+use kommune_platform::db::Named;
 use kommune_platform::paging::Page;
 use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
+use kommune_proto::klik::v1::ItemState;
 
 /// An item as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -23,7 +25,7 @@ pub struct Model {
     /// Reference data as a JSON object of strings.
     pub attributes: String,
     /// State (proto name).
-    pub state: String,
+    pub state: Named<ItemState>,
     /// The benefits-system case it was resolved with.
     pub case_reference: String,
     /// Why it needs no handling.
@@ -40,8 +42,6 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The stored name of the open state.
-pub const OPEN: &str = "ITEM_STATE_OPEN";
 /// Rows per insert statement (keeps every statement under SQLite's and PostgreSQL's parameter limits).
 const CHUNK: usize = 500;
 
@@ -80,7 +80,7 @@ pub async fn counts(db: &impl ConnectionTrait, package_id: &str) -> Result<(u64,
         .await?;
     let open = Entity::find()
         .filter(Column::PackageId.eq(package_id))
-        .filter(Column::State.eq(OPEN))
+        .filter(Column::State.eq(Named(ItemState::Open)))
         .count(db)
         .await?;
     Ok((all, open))
@@ -96,7 +96,7 @@ pub async fn open_per_package(
         .column(Column::PackageId)
         .column_as(Column::Id.count(), "open")
         .filter(Column::PackageId.is_in(package_ids.iter().map(String::as_str)))
-        .filter(Column::State.eq(OPEN))
+        .filter(Column::State.eq(Named(ItemState::Open)))
         .group_by(Column::PackageId)
         .into_tuple()
         .all(db)
@@ -116,7 +116,7 @@ pub async fn list(
         .order_by_asc(Column::Id)
         .limit(page.fetch_limit());
     if open_only {
-        query = query.filter(Column::State.eq(OPEN));
+        query = query.filter(Column::State.eq(Named(ItemState::Open)));
     }
     if let Some(after) = &page.after {
         query = query.filter(Column::Id.gt(after.as_str()));
@@ -129,7 +129,7 @@ pub async fn resolve(txn: &impl ConnectionTrait, resolved: Model) -> Result<Mode
     let result = Entity::update_many()
         .set(ActiveModel::from(resolved.clone()).reset_all())
         .filter(Column::Id.eq(resolved.id.as_str()))
-        .filter(Column::State.eq(OPEN))
+        .filter(Column::State.eq(Named(ItemState::Open)))
         .exec(txn)
         .await?;
     if result.rows_affected == 0 {

@@ -5,9 +5,11 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
+use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
+use kommune_proto::klik::v1::{Phase, Priority, TaskStatus, Theme};
 use sea_orm::Condition;
 
 use crate::domain::{Dates, Schedule};
@@ -30,15 +32,15 @@ pub struct Model {
     /// Title.
     pub title: String,
     /// Theme (proto name).
-    pub theme: String,
+    pub theme: Named<Theme>,
     /// Phase (proto name).
-    pub phase: String,
+    pub phase: Named<Phase>,
     /// Priority (proto name).
-    pub priority: String,
+    pub priority: Named<Priority>,
     /// When it falls relative to go-live, as JSON (`domain::Schedule`).
     pub schedule: String,
     /// Status (proto name).
-    pub status: String,
+    pub status: Named<TaskStatus>,
     /// First day; `None` while to be scheduled.
     pub start_date: Option<NaiveDate>,
     /// Deadline; `None` while to be scheduled.
@@ -111,16 +113,13 @@ pub async fn list(
     if let Some(today) = overdue_on {
         query = query
             .filter(Column::EndDate.lt(today))
-            .filter(Column::Status.ne(DONE));
+            .filter(Column::Status.ne(Named(TaskStatus::Done)));
     }
     if let Some(after) = &page.after {
         query = query.filter(Column::Id.gt(after.as_str()));
     }
     Ok(page.finish(query.all(db).await?, |t| t.id.clone()))
 }
-
-/// The stored name of the done status.
-pub const DONE: &str = "TASK_STATUS_DONE";
 
 impl Versioned for Model {
     const NAME: &'static str = "task";

@@ -65,7 +65,7 @@ impl Registry {
     }
 
     async fn send(&self, n: &notifications::Model) -> Result<(), Failure> {
-        match n.channel() {
+        match *n.channel {
             Channel::Email => self.senders.email(n).await,
             Channel::Webhook => {
                 let subscription = match &n.subscription_id {

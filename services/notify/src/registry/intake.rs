@@ -120,7 +120,7 @@ impl Registry {
         let guard = kommune_platform::auth::Caller::system("pii-guard");
         for row in rows {
             let row = notifications::insert(&txn, row).await?;
-            if row.state() == DeliveryState::Dead {
+            if *row.state == DeliveryState::Dead {
                 let payload = json!({
                     "event_id": row.source_event_id,
                     "event_type": event_type,
@@ -184,7 +184,7 @@ impl Registry {
                 // One event reaches a user by a channel once, even when several topics lead there.
                 if rows
                     .iter()
-                    .any(|r| r.user_id == recipient.user_id && r.channel() == recipient.channel)
+                    .any(|r| r.user_id == recipient.user_id && *r.channel == recipient.channel)
                 {
                     continue;
                 }

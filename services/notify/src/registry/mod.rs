@@ -335,8 +335,8 @@ impl Registry {
         // A message stopped by the guard never reaches the inbox.
         let filter = notifications::Filter {
             user_id: Some(user_id),
-            channel: Some(Channel::Inbox.as_str_name().to_owned()),
-            state: Some(DeliveryState::Delivered.as_str_name().to_owned()),
+            channel: Some(Channel::Inbox),
+            state: Some(DeliveryState::Delivered),
             unread_only,
         };
         notifications::list(&self.db, filter, page).await
@@ -353,8 +353,8 @@ impl Registry {
             .await?
             .filter(|n| {
                 n.user_id == user_id
-                    && n.channel() == Channel::Inbox
-                    && n.state() == DeliveryState::Delivered
+                    && *n.channel == Channel::Inbox
+                    && *n.state == DeliveryState::Delivered
             })
             .ok_or_else(|| Error::not_found("inbox item", id))?;
         if item.read_at.is_none() {
@@ -396,7 +396,7 @@ impl Registry {
         let mut found = notifications::find(&self.db, id)
             .await?
             .ok_or_else(|| Error::not_found("notification", id))?;
-        if found.state() != DeliveryState::Dead {
+        if *found.state != DeliveryState::Dead {
             return Err(Error::FailedPrecondition(
                 Reason::WrongState,
                 "only a dead notification is retried".into(),

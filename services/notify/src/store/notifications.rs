@@ -65,18 +65,6 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-impl Model {
-    /// The channel.
-    pub fn channel(&self) -> Channel {
-        *self.channel
-    }
-
-    /// The delivery state.
-    pub fn state(&self) -> DeliveryState {
-        *self.state
-    }
-}
-
 /// Inserts a notification.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     Ok(ActiveModel::from(model).insert(txn).await?)
@@ -191,12 +179,12 @@ pub async fn update(db: &impl ConnectionTrait, changed: Model) -> Result<Model, 
 /// What a list is limited to.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// Only this state (proto name).
-    pub state: Option<String>,
+    /// Only this state.
+    pub state: Option<DeliveryState>,
     /// Only this recipient's.
     pub user_id: Option<String>,
-    /// Only this channel (proto name).
-    pub channel: Option<String>,
+    /// Only this channel.
+    pub channel: Option<Channel>,
     /// Only unread ones.
     pub unread_only: bool,
 }
@@ -211,13 +199,13 @@ pub async fn list(
         .order_by_desc(Column::Id)
         .limit(page.fetch_limit());
     if let Some(state) = filter.state {
-        query = query.filter(Column::State.eq(state));
+        query = query.filter(Column::State.eq(Named(state)));
     }
     if let Some(user) = filter.user_id {
         query = query.filter(Column::UserId.eq(user));
     }
     if let Some(channel) = filter.channel {
-        query = query.filter(Column::Channel.eq(channel));
+        query = query.filter(Column::Channel.eq(Named(channel)));
     }
     if filter.unread_only {
         query = query.filter(Column::ReadAt.is_null());

@@ -89,7 +89,7 @@ impl Registry {
         require_supporter(caller)?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut incident = self.open_incident(&txn, id, Some(expected_version)).await?;
-        let status = rules::next_status(incident.status(), change.status)
+        let status = rules::next_status(*incident.status, change.status)
             .map_err(|d| Error::invalid("status", d.to_string()))?;
         self.require_systems(&txn, &change.add_system_ids, "add_system_ids")
             .await?;
@@ -427,7 +427,7 @@ impl Registry {
         let mut overdue: Vec<incidents::Model> = incidents::open(&self.db)
             .await?
             .into_iter()
-            .filter(|i| follow_up_overdue(i.status(), i.follow_up_due, now))
+            .filter(|i| follow_up_overdue(*i.status, i.follow_up_due, now))
             .collect();
         overdue.sort_by_key(|i| i.follow_up_due);
         self.views(&self.db, overdue).await
@@ -442,7 +442,7 @@ impl Registry {
             let Some(due) = incident.follow_up_due else {
                 continue;
             };
-            if incident.follow_up_announced || !follow_up_overdue(incident.status(), Some(due), now)
+            if incident.follow_up_announced || !follow_up_overdue(*incident.status, Some(due), now)
             {
                 continue;
             }
