@@ -22,17 +22,25 @@ impl std::fmt::Debug for Vault {
 
 const NONCE_LEN: usize = 12;
 
+/// Why a personal-ID key cannot open the vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadVaultKey {
+    /// Not base64 text.
+    #[error("the personal ID key is not base64")]
+    NotBase64,
+    /// Not an AES-256 key.
+    #[error("the personal ID key must be 32 bytes")]
+    NotThirtyTwoBytes,
+}
+
 impl Vault {
     /// A vault from a base64-encoded 32-byte key.
-    pub fn from_base64(key: &str) -> Result<Self, String> {
+    pub fn from_base64(key: &str) -> Result<Self, BadVaultKey> {
         let bytes = STANDARD
             .decode(key.trim())
-            .map_err(|_| "the personal ID key is not base64".to_owned())?;
-        if bytes.len() != 32 {
-            return Err("the personal ID key must be 32 bytes".into());
-        }
-        let cipher = Aes256Gcm::new_from_slice(&bytes)
-            .map_err(|_| "the personal ID key must be 32 bytes".to_owned())?;
+            .map_err(|_| BadVaultKey::NotBase64)?;
+        let cipher =
+            Aes256Gcm::new_from_slice(&bytes).map_err(|_| BadVaultKey::NotThirtyTwoBytes)?;
         Ok(Self { cipher })
     }
 
@@ -87,6 +95,9 @@ mod tests {
         assert_eq!(vault.open(&sealed).unwrap(), "0101901234");
         let other = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
         assert!(other.open(&sealed).is_err());
-        assert!(Vault::from_base64("c2hvcnQ=").is_err());
+        assert_eq!(
+            Vault::from_base64("c2hvcnQ=").err(),
+            Some(BadVaultKey::NotThirtyTwoBytes)
+        );
     }
 }

@@ -19,7 +19,21 @@ pub struct TableRow {
     /// Its number as a spreadsheet shows it (the header is row 1).
     pub number: u64,
     /// Its cells, or why they cannot be read.
-    pub cells: Result<Vec<String>, String>,
+    pub cells: Result<Vec<String>, CellError>,
+}
+
+/// Why a workbook cell cannot be read as text.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CellError {
+    /// A date the conversion cannot express.
+    #[error("holds a date the workbook cannot express")]
+    DateNotExpressible,
+    /// A day count outside the years 1900–9999.
+    #[error("holds a date outside the years 1900–9999")]
+    DateOutOfRange,
+    /// A formula's error value (`#REF!`).
+    #[error("holds the spreadsheet error {0}")]
+    SpreadsheetError(String),
 }
 
 /// Why a file cannot be read at all.
@@ -146,7 +160,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, FileError> {
     });
     let header = match rows.next() {
         Some((_, Ok(header))) => header,
-        Some((_, Err(reason))) => return Err(FileError::BadWorkbook(reason)),
+        Some((_, Err(reason))) => return Err(FileError::BadWorkbook(reason.to_string())),
         None => return Err(FileError::Empty),
     };
     let rows = rows
@@ -157,7 +171,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, FileError> {
 }
 
 /// A workbook cell as text: numbers without a needless `.0`, dates in the published format.
-fn cell_text(cell: &Data) -> Result<String, String> {
+fn cell_text(cell: &Data) -> Result<String, CellError> {
     Ok(match cell {
         Data::Empty => String::new(),
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
@@ -170,9 +184,9 @@ fn cell_text(cell: &Data) -> Result<String, String> {
         Data::DateTime(date) if (0.0..=DATE_SERIAL_MAX).contains(&date.as_f64()) => cell
             .as_datetime()
             .map(|t| t.format("%d-%m-%Y %H:%M").to_string())
-            .ok_or("holds a date the workbook cannot express")?,
-        Data::DateTime(_) => return Err("holds a date outside the years 1900–9999".to_owned()),
-        Data::Error(err) => return Err(format!("holds the spreadsheet error {err}")),
+            .ok_or(CellError::DateNotExpressible)?,
+        Data::DateTime(_) => return Err(CellError::DateOutOfRange),
+        Data::Error(err) => return Err(CellError::SpreadsheetError(err.to_string())),
     })
 }
 

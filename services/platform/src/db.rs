@@ -1,12 +1,14 @@
 //! Database connections: SQLite (WAL, busy timeout, full sync) for the embedded setup, PostgreSQL through
 //! a pool in production; migrations run at start.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use sea_orm::{
-    ActiveModelTrait, Condition, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::Error;
@@ -94,6 +96,9 @@ pub fn unique(err: DbErr, field: &'static str, description: impl FnOnce() -> Str
     }
 }
 
+/// The column [`Versioned::read_at`] compares by default.
+const VERSION_COLUMN: &str = "version";
+
 /// A row updated with a compare-and-set on its version: the write succeeds only over the version the
 /// change was read at, so a writer slipping in between makes it fail ABORTED instead of being lost.
 pub trait Versioned:
@@ -102,8 +107,21 @@ pub trait Versioned:
     /// What it is called in a refusal (`case`, `draft`).
     const NAME: &'static str;
 
-    /// The stored row it must replace: its id, at the version (or revision) the change was read at.
-    fn read_at(&self) -> Condition;
+    /// The stored row it must replace: by default its primary key at the `version` before this one
+    /// (`changed.version` is the version being written). A row versioned otherwise says so here.
+    fn read_at(&self) -> Condition {
+        let mut at = Condition::all();
+        for key in <Self::Entity as EntityTrait>::PrimaryKey::iter() {
+            let column = key.into_column();
+            at = at.add(column.eq(self.get(column)));
+        }
+        let version = <Self::Entity as EntityTrait>::Column::from_str(VERSION_COLUMN)
+            .unwrap_or_else(|_| panic!("{} has no `{VERSION_COLUMN}` column", Self::NAME));
+        match self.get(version) {
+            sea_orm::Value::BigInt(Some(written)) => at.add(version.eq(written - 1)),
+            other => panic!("{}.{VERSION_COLUMN} is {other:?}, not a BIGINT", Self::NAME),
+        }
+    }
 
     /// The refusal when the change breaks a unique constraint (a name taken); INTERNAL when `None`.
     fn taken(&self) -> Option<Error> {

@@ -12,7 +12,9 @@ use kommune_proto::common::v1::{PageRequest, PageResponse};
 
 use kommune_proto::identity::v1::Role;
 
+use crate::audit::AuditEntry;
 use crate::auth::Caller;
+use crate::clock::SharedClock;
 use crate::error::Error;
 use crate::outbox::{Cursor, Outbox};
 use crate::paging::Page;
@@ -27,6 +29,23 @@ pub trait AuditTrail: Send + Sync + 'static {
 
     /// Its database.
     fn audit_db(&self) -> &DatabaseConnection;
+
+    /// The clock its records are stamped by.
+    fn audit_clock(&self) -> &SharedClock;
+
+    /// `actor`'s `action` on the entity `entity_type` `id`, stamped now, with the fields written: to
+    /// [`record`](crate::audit::record) in the mutation's own transaction.
+    fn audit<'a>(
+        &self,
+        actor: &'a Caller,
+        entity_type: impl Into<&'a str>,
+        id: &str,
+        action: &'a str,
+        payload: serde_json::Value,
+    ) -> AuditEntry<'a> {
+        let now = self.audit_clock().now();
+        AuditEntry::new(actor, entity_type.into(), id, action, now, payload)
+    }
 
     /// Whether `caller` may read the trail of the entity `entity_type` `entity_id` (a valid id of a
     /// kind in [`Self::ENTITIES`]); `PERMISSION_DENIED` otherwise.

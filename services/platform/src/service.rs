@@ -304,7 +304,8 @@ impl Background {
         }
     }
 
-    /// Runs `sweep` every `interval` (the first time after one interval); a failure is logged as a
+    /// Runs `sweep` at start and then every `interval` after the last round ended (so a restarted
+    /// replica catches up at once, and a slow round never overlaps the next); a failure is logged as a
     /// warning saying what could not be done, and the next round tries again.
     pub fn every<F, Fut, T, E>(&mut self, interval: Duration, what: &'static str, sweep: F)
     where
@@ -314,10 +315,10 @@ impl Background {
     {
         self.spawn(async move {
             loop {
-                tokio::time::sleep(interval).await;
                 if let Err(err) = sweep().await {
                     tracing::warn!(error = %err, "cannot {what}");
                 }
+                tokio::time::sleep(interval).await;
             }
         });
     }

@@ -14,6 +14,7 @@ use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
+use kommune_platform::records::AuditTrail as _;
 use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;

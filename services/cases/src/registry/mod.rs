@@ -6,7 +6,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
@@ -145,17 +145,6 @@ impl Registry {
             vault,
             policy,
         }
-    }
-
-    fn audit<'a>(
-        &self,
-        actor: &'a Caller,
-        entity_type: &'a str,
-        id: &str,
-        action: &'a str,
-        payload: serde_json::Value,
-    ) -> AuditEntry<'a> {
-        AuditEntry::new(actor, entity_type, id, action, self.clock.now(), payload)
     }
 
     fn due(&self, from: DateTime<Utc>, amount: Duration) -> Result<DateTime<Utc>, Error> {
@@ -655,6 +644,10 @@ impl AuditTrail for Registry {
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     async fn may_read_trail(

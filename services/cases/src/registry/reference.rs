@@ -7,6 +7,7 @@ use kommune_platform::Error;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
+use kommune_platform::records::AuditTrail as _;
 use kommune_proto::cases::v1::SupportLine;
 use kommune_proto::identity::v1::Role;
 

@@ -245,12 +245,6 @@ pub async fn list(
 
 impl Versioned for Model {
     const NAME: &'static str = "case";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }
 
 /// Open cases: neither resolved nor closed.

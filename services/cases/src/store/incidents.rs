@@ -11,7 +11,6 @@ use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::cases::v1::{IncidentOrigin, IncidentScope, IncidentStatus};
 use kommune_proto::common::v1::PageResponse;
-use sea_orm::Condition;
 
 /// An incident as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -173,12 +172,6 @@ pub async fn list(
 
 impl Versioned for Model {
     const NAME: &'static str = "incident";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }
 
 /// Marks the overdue follow-up due at `due` announced; false when it was already, or has moved on.

@@ -9,7 +9,6 @@ use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::cases::v1::{IncidentScope, OperationalMessageState};
 use kommune_proto::common::v1::PageResponse;
-use sea_orm::Condition;
 
 /// An operational message as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -122,10 +121,4 @@ pub async fn public(
 
 impl Versioned for Model {
     const NAME: &'static str = "operational message";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }

@@ -5,7 +5,6 @@ use sea_orm::{ConnectionTrait, QueryOrder};
 
 use kommune_platform::Error;
 use kommune_platform::db::Versioned;
-use sea_orm::Condition;
 
 /// A system as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -56,12 +55,6 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
 
 impl Versioned for Model {
     const NAME: &'static str = "system";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 
     fn taken(&self) -> Option<Error> {
         Some(Error::AlreadyExists {

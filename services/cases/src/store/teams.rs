@@ -7,7 +7,6 @@ use kommune_platform::Error;
 use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_proto::cases::v1::SupportLine;
-use sea_orm::Condition;
 
 /// A team as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -59,12 +58,6 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Model>, Error> {
 
 impl Versioned for Model {
     const NAME: &'static str = "team";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 
     fn taken(&self) -> Option<Error> {
         Some(Error::AlreadyExists {

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::publication::{self, COLUMNS};
-use super::{CASE_REFERENCE_MAX, TEXT_MAX, TITLE_MAX, parse_key};
+use super::{BadKey, CASE_REFERENCE_MAX, TEXT_MAX, TITLE_MAX, parse_key};
+use crate::files::CellError;
 
 /// The columns a file must have; the others of [`COLUMNS`] may be left out.
 pub const REQUIRED: [&str; 6] = [
@@ -144,44 +145,108 @@ pub struct Row {
     pub related: Vec<String>,
 }
 
+/// Why a row is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowRefusal {
+    /// Its cells cannot be read.
+    #[error("{0}")]
+    Unreadable(#[from] CellError),
+    /// Cells holding a personal ID number, named by column and never quoted. Told alone, so that no
+    /// other reason can quote one.
+    #[error("{}", list(.0.iter().map(|column| format!("{column}: holds a personal ID number (CPR or personnummer)"))))]
+    PersonalId(Vec<&'static str>),
+    /// Filled cells where the header names no column.
+    #[error("has filled cells outside the published columns of the header")]
+    OutsideColumns,
+    /// Every column at fault.
+    #[error("{}", list(.0.iter()))]
+    Columns(Vec<ColumnFault>),
+    /// Its case id is on an earlier row too.
+    #[error("Case Id: {key} is also on row {first_row}")]
+    Duplicate {
+        /// The key, as published.
+        key: String,
+        /// The row it is first on.
+        first_row: u64,
+    },
+}
+
+/// A column at fault in a row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{column}: {fault}")]
+pub struct ColumnFault {
+    /// The column's published name.
+    pub column: &'static str,
+    /// What is wrong with its cell.
+    pub fault: CellFault,
+}
+
+/// What is wrong with a cell.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CellFault {
+    /// Empty where a value is required.
+    #[error("is required")]
+    Required,
+    /// Longer than the column allows.
+    #[error("must be at most {0} characters")]
+    TooLong(usize),
+    /// A list with an entry longer than the column allows.
+    #[error("each must be at most {0} characters")]
+    EntryTooLong(usize),
+    /// Not a published key.
+    #[error(transparent)]
+    Key(#[from] BadKey),
+    /// Not a known status.
+    #[error(transparent)]
+    Status(#[from] UnknownStatus),
+    /// Not a creation time as published.
+    #[error("must be a Copenhagen time written like 04-06-2021 11:07")]
+    Created,
+}
+
+fn list(items: impl Iterator<Item = impl std::fmt::Display>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join("; ")
+}
+
 /// Reads one row against the header and the known statuses (code, name). The refusal names every
 /// column at fault, and never repeats a personal ID number.
 pub fn read_row(
     header: &Header,
     cells: &[String],
     statuses: &[(i32, String)],
-) -> Result<Row, String> {
-    // A personal ID number is the only problem told of its row, so no other reason can quote it.
-    let personal_ids: Vec<String> = cells
+) -> Result<Row, RowRefusal> {
+    let personal_ids: Vec<&'static str> = cells
         .iter()
         .enumerate()
         .filter(|(_, cell)| kommune_platform::pii::contains_personal_id(cell))
         .map(|(index, _)| {
-            let name = header
+            header
                 .positions
                 .iter()
                 .position(|p| *p == Some(index))
-                .map_or("a cell outside the columns", |c| COLUMNS[c]);
-            format!("{name}: holds a personal ID number (CPR or personnummer)")
+                .map_or("a cell outside the columns", |c| COLUMNS[c])
         })
         .collect();
     if !personal_ids.is_empty() {
-        return Err(personal_ids.join("; "));
+        return Err(RowRefusal::PersonalId(personal_ids));
     }
     let outside = cells
         .iter()
         .enumerate()
         .any(|(index, cell)| !header.is_named(index) && !cell.trim().is_empty());
     if outside {
-        return Err("has filled cells outside the published columns of the header".to_owned());
+        return Err(RowRefusal::OutsideColumns);
     }
-    let mut problems = Vec::new();
-    let mut text = |name: &str, required: bool, max: usize| {
-        let value = header.cell(cells, name);
+    let mut faults = Vec::new();
+    let mut fault = |column: &'static str, fault: CellFault| {
+        faults.push(ColumnFault { column, fault });
+    };
+    let mut text = |column: &'static str, required: bool, max: usize| {
+        let value = header.cell(cells, column);
         if required && value.is_empty() {
-            problems.push(format!("{name}: is required"));
+            fault(column, CellFault::Required);
         } else if value.chars().count() > max {
-            problems.push(format!("{name}: must be at most {max} characters"));
+            fault(column, CellFault::TooLong(max));
         }
         value.to_owned()
     };
@@ -199,25 +264,22 @@ pub fn read_row(
         .iter()
         .any(|r| r.chars().count() > CASE_REFERENCE_MAX)
     {
-        problems.push(format!(
-            "Related cases: each must be at most {CASE_REFERENCE_MAX} characters"
-        ));
+        fault("Related cases", CellFault::EntryTooLong(CASE_REFERENCE_MAX));
     }
     let key = parse_key(&case_id);
-    if let (Err(reason), false) = (&key, case_id.is_empty()) {
-        problems.push(format!("Case Id: {reason}"));
+    if let (Err(bad), false) = (&key, case_id.is_empty()) {
+        fault("Case Id", (*bad).into());
     }
     let status_code = status_code(&status, statuses);
-    if let (Err(reason), false) = (&status_code, status.is_empty()) {
-        problems.push(format!("Status: {reason}"));
+    if let (Err(unknown), false) = (&status_code, status.is_empty()) {
+        fault("Status", unknown.clone().into());
     }
     let created_at = publication::parse_created_cell(&created);
     if created_at.is_none() && !created.is_empty() {
-        problems
-            .push("Created: must be a Copenhagen time written like 04-06-2021 11:07".to_owned());
+        fault("Created", CellFault::Created);
     }
     match (key, status_code, created_at) {
-        (Ok(key), Ok(status_code), Some(created)) if problems.is_empty() => Ok(Row {
+        (Ok(key), Ok(status_code), Some(created)) if faults.is_empty() => Ok(Row {
             case_id,
             key,
             theme,
@@ -230,7 +292,7 @@ pub fn read_row(
             created,
             related,
         }),
-        _ => Err(problems.join("; ")),
+        _ => Err(RowRefusal::Columns(faults)),
     }
 }
 
@@ -249,7 +311,7 @@ pub struct RejectedRow {
 /// with their numbers, and the rejected ones. A case id already on an earlier row rejects the later one.
 pub fn read_rows(
     header: &Header,
-    rows: impl IntoIterator<Item = (u64, Result<Vec<String>, String>)>,
+    rows: impl IntoIterator<Item = (u64, Result<Vec<String>, CellError>)>,
     statuses: &[(i32, String)],
 ) -> (Vec<(u64, Row)>, Vec<RejectedRow>) {
     let mut first_row_of = std::collections::HashMap::new();
@@ -261,23 +323,27 @@ pub fn read_rows(
             .map(|cells| header.case_id(cells).to_owned())
             .unwrap_or_default();
         let read = cells
+            .map_err(RowRefusal::from)
             .and_then(|cells| read_row(header, &cells, statuses))
             .and_then(|row| {
                 let key = super::format_key(&row.key.0, row.key.1);
                 match first_row_of.insert(key.clone(), row_number) {
                     Some(first) => {
                         first_row_of.insert(key.clone(), first);
-                        Err(format!("Case Id: {key} is also on row {first}"))
+                        Err(RowRefusal::Duplicate {
+                            key,
+                            first_row: first,
+                        })
                     }
                     None => Ok(row),
                 }
             });
         match read {
             Ok(row) => good.push((row_number, row)),
-            Err(reason) => rejected.push(RejectedRow {
+            Err(refusal) => rejected.push(RejectedRow {
                 row_number,
                 case_id,
-                reason,
+                reason: refusal.to_string(),
             }),
         }
     }
@@ -426,6 +492,7 @@ mod tests {
             &statuses(),
         )
         .err()
+        .map(|refusal| refusal.to_string())
         .unwrap_or_default();
         for part in [
             "Case Id: must be",
@@ -445,6 +512,7 @@ mod tests {
             &statuses(),
         )
         .err()
+        .map(|refusal| refusal.to_string())
         .unwrap_or_default();
         assert!(
             reason.starts_with("Workaround: holds a personal ID number"),
@@ -462,8 +530,7 @@ mod tests {
         assert!(read_row(&header, &cells, &statuses()).is_ok());
         cells[10] = "x".to_owned();
         assert!(
-            read_row(&header, &cells, &statuses())
-                .is_err_and(|e| e.contains("outside the published columns"))
+            read_row(&header, &cells, &statuses()).is_err_and(|e| e == RowRefusal::OutsideColumns)
         );
         cells[10] = String::new();
         cells.push("y".to_owned());
@@ -474,7 +541,7 @@ mod tests {
     fn a_case_id_on_an_earlier_row_rejects_the_later_one() {
         let rows = [
             (2, Ok(row(&[]))),
-            (3, Err("is not text".to_owned())),
+            (3, Err(CellError::DateOutOfRange)),
             (4, Ok(row(&[("Case Id", " KOMBITKY-55200 ")]))),
             (5, Ok(row(&[("Case Id", "KOMBITKY-55201")]))),
         ];
@@ -486,7 +553,7 @@ mod tests {
                 .map(|r| (r.row_number, r.reason.as_str()))
                 .collect::<Vec<_>>(),
             [
-                (3, "is not text"),
+                (3, "holds a date outside the years 1900–9999"),
                 (4, "Case Id: KOMBITKY-55200 is also on row 2")
             ]
         );

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::outbox;
+use kommune_platform::records::AuditTrail as _;
 use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as pb;
 

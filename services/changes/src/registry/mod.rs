@@ -8,7 +8,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
@@ -101,17 +101,6 @@ impl Registry {
             identity,
             import_slots: imports::import_slots(),
         }
-    }
-
-    fn audit<'a>(
-        &self,
-        actor: &'a Caller,
-        entity_type: &'a str,
-        id: &str,
-        action: &'a str,
-        payload: serde_json::Value,
-    ) -> AuditEntry<'a> {
-        AuditEntry::new(actor, entity_type, id, action, self.clock.now(), payload)
     }
 
     /// Today in Copenhagen.
@@ -550,6 +539,10 @@ impl AuditTrail for Registry {
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// Anyone signed in: change requests and their reference data are shared by all municipalities.

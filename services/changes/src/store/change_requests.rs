@@ -7,7 +7,6 @@ use kommune_platform::Error;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
-use sea_orm::Condition;
 
 /// A change request as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -206,10 +205,4 @@ pub async fn list(
 
 impl Versioned for Model {
     const NAME: &'static str = "change request";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }

@@ -428,6 +428,12 @@ impl AuditedEntity {
     }
 }
 
+impl From<AuditedEntity> for &str {
+    fn from(entity: AuditedEntity) -> Self {
+        entity.as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

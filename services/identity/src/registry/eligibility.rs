@@ -11,6 +11,7 @@ use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
+use kommune_platform::records::AuditTrail as _;
 use kommune_platform::{Error, Reason};
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as pb;

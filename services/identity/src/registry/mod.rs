@@ -6,7 +6,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
@@ -96,24 +96,6 @@ impl Registry {
             keys,
             policy,
         }
-    }
-
-    fn audit<'a>(
-        &self,
-        actor: &'a Caller,
-        entity: AuditedEntity,
-        id: &str,
-        action: &'a str,
-        payload: serde_json::Value,
-    ) -> AuditEntry<'a> {
-        AuditEntry::new(
-            actor,
-            entity.as_str(),
-            id,
-            action,
-            self.clock.now(),
-            payload,
-        )
     }
 
     async fn require_municipality(&self, id: Uuid) -> Result<(), Error> {
@@ -586,6 +568,10 @@ impl AuditTrail for Registry {
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     async fn may_read_trail(

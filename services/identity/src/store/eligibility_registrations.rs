@@ -7,7 +7,6 @@ use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 use kommune_platform::Error;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
-use sea_orm::Condition;
 
 use crate::domain::eligibility::Period;
 
@@ -111,10 +110,4 @@ pub async fn list(
 
 impl Versioned for Model {
     const NAME: &'static str = "registration";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }

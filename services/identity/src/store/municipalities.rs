@@ -8,7 +8,6 @@ use kommune_platform::db::Named;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::identity::v1::DebtorSystem;
-use sea_orm::Condition;
 
 /// A municipality as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -72,10 +71,4 @@ pub async fn list(
 
 impl Versioned for Model {
     const NAME: &'static str = "municipality";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }

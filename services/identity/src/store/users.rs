@@ -6,7 +6,6 @@ use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 use kommune_platform::Error;
 use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
-use sea_orm::Condition;
 
 /// A user as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -79,12 +78,6 @@ pub async fn list(
 
 impl Versioned for Model {
     const NAME: &'static str = "user";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 
     fn taken(&self) -> Option<Error> {
         Some(Error::AlreadyExists {

@@ -9,13 +9,14 @@ use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
 use kommune_platform::paging::Page;
+use kommune_platform::records::AuditTrail as _;
 use kommune_platform::records::EventFeed;
 use kommune_platform::service::ServiceRole;
 use kommune_platform::{Error, Reason};
@@ -102,17 +103,6 @@ impl Registry {
 
     fn today(&self) -> NaiveDate {
         copenhagen_date(self.clock.now())
-    }
-
-    fn audit<'a>(
-        &self,
-        actor: &'a Caller,
-        entity_type: &'a str,
-        id: &str,
-        action: &'a str,
-        payload: serde_json::Value,
-    ) -> AuditEntry<'a> {
-        AuditEntry::new(actor, entity_type, id, action, self.clock.now(), payload)
     }
 
     async fn project(&self, id: &str, field: &'static str) -> Result<projects::Model, Error> {

@@ -438,6 +438,10 @@ impl AuditTrail for Registry {
         &self.db
     }
 
+    fn audit_clock(&self) -> &kommune_platform::clock::SharedClock {
+        &self.clock
+    }
+
     async fn may_read_trail(
         &self,
         caller: &Caller,

@@ -10,7 +10,6 @@ use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::klik::v1::{Phase, Priority, TaskStatus, Theme};
-use sea_orm::Condition;
 
 use crate::domain::{Dates, Schedule};
 
@@ -123,10 +122,4 @@ pub async fn list(
 
 impl Versioned for Model {
     const NAME: &'static str = "task";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }

@@ -6,7 +6,6 @@ use sea_orm::{ConnectionTrait, QueryOrder};
 
 use kommune_platform::Error;
 use kommune_platform::db::Versioned;
-use sea_orm::Condition;
 
 /// A wave as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -55,10 +54,4 @@ pub async fn of_project(db: &impl ConnectionTrait, project_id: &str) -> Result<V
 
 impl Versioned for Model {
     const NAME: &'static str = "wave";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use kommune_platform::Error;
 use kommune_platform::audit;
+use kommune_platform::records::AuditTrail as _;
 use kommune_proto::notify::v1::{Channel, DeliveryState};
 
 use super::Registry;

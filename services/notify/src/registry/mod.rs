@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::Notify as Wake;
 use uuid::Uuid;
 
-use kommune_platform::audit::{self, AuditEntry};
+use kommune_platform::audit;
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::{Named, update_versioned};
@@ -111,17 +111,6 @@ impl Registry {
     /// What wakes the delivery worker.
     pub fn wake(&self) -> Arc<Wake> {
         self.wake.clone()
-    }
-
-    fn audit<'a>(
-        &self,
-        actor: &'a Caller,
-        entity_type: &'a str,
-        id: &str,
-        action: &'a str,
-        payload: serde_json::Value,
-    ) -> AuditEntry<'a> {
-        AuditEntry::new(actor, entity_type, id, action, self.clock.now(), payload)
     }
 
     /// The user a request is about: the caller's own, or anyone's for a consortium admin.
@@ -471,6 +460,10 @@ impl AuditTrail for Registry {
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     async fn may_read_trail(

@@ -9,7 +9,6 @@ use kommune_platform::db::Versioned;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::notify::v1::{Channel, Language, TopicKind};
-use sea_orm::Condition;
 
 /// A subscription as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -102,12 +101,6 @@ pub async fn of_user(
 
 impl Versioned for Model {
     const NAME: &'static str = "subscription";
-
-    fn read_at(&self) -> Condition {
-        Condition::all()
-            .add(Column::Id.eq(self.id.as_str()))
-            .add(Column::Version.eq(self.version - 1))
-    }
 }
 
 /// Deletes a subscription.
