@@ -285,14 +285,7 @@ impl pb::delivery_service_server::DeliveryService for NotifyApi {
         let user_id = v
             .optional_id("user_id", &req.user_id)
             .map(|id| id.to_string());
-        let state = match pb::DeliveryState::try_from(req.state) {
-            Ok(pb::DeliveryState::Unspecified) => None,
-            Ok(state) => Some(state),
-            Err(_) => {
-                v.violation("state", "is not a known state");
-                None
-            }
-        };
+        let state = v.enum_filter("state", req.state);
         v.finish()?;
         let page = Page::from_request(req.page.as_ref())?;
         let filter = notifications::Filter {

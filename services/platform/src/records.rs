@@ -4,7 +4,7 @@
 //! [`event_service!`](crate::event_service) implement its package's `AuditService` and `EventService`
 //! with the handlers here.
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio_stream::wrappers::ReceiverStream;
 
 use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope};
@@ -33,18 +33,20 @@ pub trait AuditTrail: Send + Sync + 'static {
     /// The clock its records are stamped by.
     fn audit_clock(&self) -> &SharedClock;
 
-    /// `actor`'s `action` on the entity `entity_type` `id`, stamped now, with the fields written: to
-    /// [`record`](crate::audit::record) in the mutation's own transaction.
-    fn audit<'a>(
+    /// Records `actor`'s `action` on the entity `entity_type` `id`, stamped now, with the fields
+    /// written, in the mutation's own transaction `txn` (see [`crate::audit::record`]).
+    async fn audit(
         &self,
-        actor: &'a Caller,
-        entity_type: impl Into<&'a str>,
+        txn: &impl ConnectionTrait,
+        actor: &Caller,
+        entity_type: impl Into<&'static str> + Send,
         id: &str,
-        action: &'a str,
+        action: &str,
         payload: serde_json::Value,
-    ) -> AuditEntry<'a> {
+    ) -> Result<(), Error> {
         let now = self.audit_clock().now();
-        AuditEntry::new(actor, entity_type.into(), id, action, now, payload)
+        let entry = AuditEntry::new(actor, entity_type.into(), id, action, now, payload);
+        crate::audit::record(txn, entry).await
     }
 
     /// Whether `caller` may read the trail of the entity `entity_type` `entity_id` (a valid id of a

@@ -121,6 +121,39 @@ impl Validator {
         }
     }
 
+    /// An enum field that may be left unspecified (its default); a violation when the number is unknown.
+    pub fn known_enum<E: TryFrom<i32> + Default>(&mut self, field: &str, value: i32) -> E {
+        E::try_from(value).unwrap_or_else(|_| {
+            self.violation(field, "is not a known value");
+            E::default()
+        })
+    }
+
+    /// An enum field that must be set to a known value.
+    pub fn required_enum<E: TryFrom<i32> + PartialEq + Default>(
+        &mut self,
+        field: &str,
+        value: i32,
+    ) -> E {
+        match E::try_from(value) {
+            Ok(known) if known != E::default() => known,
+            _ => {
+                self.violation(field, "is required");
+                E::default()
+            }
+        }
+    }
+
+    /// An enum a list may be filtered by: `None` when unspecified (no filter); a violation when the
+    /// number is unknown.
+    pub fn enum_filter<E: TryFrom<i32> + PartialEq + Default>(
+        &mut self,
+        field: &str,
+        value: i32,
+    ) -> Option<E> {
+        Some(self.known_enum(field, value)).filter(|known| *known != E::default())
+    }
+
     /// Ok when nothing was violated, otherwise `INVALID_ARGUMENT` naming every field.
     pub fn finish(self) -> Result<(), Error> {
         if self.violations.is_empty() {

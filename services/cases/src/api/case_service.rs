@@ -21,10 +21,10 @@ impl pb::case_service_server::CaseService for CasesApi {
         let new = NewCase {
             title: v.text("title", &req.title, TITLE_MAX),
             description: v.text("description", &req.description, TEXT_MAX),
-            kind: required_enum(&mut v, "kind", req.kind),
+            kind: v.required_enum("kind", req.kind),
             question_subject: pb::QuestionSubject::try_from(req.question_subject)
                 .unwrap_or_default(),
-            severity: required_enum(&mut v, "severity", req.severity),
+            severity: v.required_enum("severity", req.severity),
             system_id: v
                 .id("system_id", &req.system_id)
                 .map(|id| id.to_string())
@@ -74,14 +74,7 @@ impl pb::case_service_server::CaseService for CasesApi {
         let mut v = Validator::new();
         let municipality_id = v.optional_id("municipality_id", &req.municipality_id);
         let team_id = v.optional_id("team_id", &req.team_id);
-        let state = match pb::CaseState::try_from(req.state) {
-            Ok(pb::CaseState::Unspecified) => None,
-            Ok(state) => Some(state),
-            Err(_) => {
-                v.violation("state", "is not a known state");
-                None
-            }
-        };
+        let state = v.enum_filter("state", req.state);
         v.finish()?;
         let filter = cases::Filter {
             municipality_id: municipality_id.map(|m| m.to_string()),
@@ -129,7 +122,7 @@ impl pb::case_service_server::CaseService for CasesApi {
         let mut v = Validator::new();
         let id = v.id("case_id", &req.case_id);
         let text = v.text("text", &req.text, TEXT_MAX);
-        let visibility = required_enum(&mut v, "visibility", req.visibility);
+        let visibility = v.required_enum("visibility", req.visibility);
         v.finish()?;
         let id = id.map(|i| i.to_string()).unwrap_or_default();
         let added = self
@@ -164,7 +157,7 @@ impl pb::case_service_server::CaseService for CasesApi {
         let req = request.into_inner();
         let mut v = Validator::new();
         let id = v.id("case_id", &req.case_id);
-        let transition = required_enum(&mut v, "transition", req.transition);
+        let transition = v.required_enum("transition", req.transition);
         let team_id = v
             .optional_id("team_id", &req.team_id)
             .map(|t| t.to_string());

@@ -9,7 +9,7 @@ use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
-use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids, optional_enum};
+use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids};
 use crate::registry::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
 use crate::store::{incident_updates, incidents};
 
@@ -71,7 +71,7 @@ impl pb::incident_service_server::IncidentService for CasesApi {
             title: v.text("title", &req.title, TITLE_MAX),
             description: v.optional_text("description", &req.description, TEXT_MAX),
             system_ids,
-            scope: optional_enum(&mut v, "scope", req.scope),
+            scope: v.known_enum("scope", req.scope),
             case_ids: ids(&mut v, "case_ids", &req.case_ids),
         };
         v.finish()?;
@@ -106,7 +106,7 @@ impl pb::incident_service_server::IncidentService for CasesApi {
         let req = request.into_inner();
         let mut v = Validator::new();
         let system_id = v.optional_id("system_id", &req.system_id);
-        let status: pb::IncidentStatus = optional_enum(&mut v, "status", req.status);
+        let status: pb::IncidentStatus = v.known_enum("status", req.status);
         v.finish()?;
         let filter = incidents::Filter {
             status: (status != pb::IncidentStatus::Unspecified).then_some(status),
@@ -131,8 +131,8 @@ impl pb::incident_service_server::IncidentService for CasesApi {
         let id = v.id("incident_id", &req.incident_id);
         let change = IncidentChange {
             text: v.text("text", &req.text, TEXT_MAX),
-            status: optional_enum(&mut v, "status", req.status),
-            scope: optional_enum(&mut v, "scope", req.scope),
+            status: v.known_enum("status", req.status),
+            scope: v.known_enum("scope", req.scope),
             add_system_ids: ids(&mut v, "add_system_ids", &req.add_system_ids),
         };
         v.finish()?;

@@ -13,7 +13,7 @@ use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
-use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids, optional_enum};
+use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids};
 use crate::domain::incident::RECENT_DAYS;
 use crate::registry::MessageContent;
 use crate::store::operational_messages as messages;
@@ -87,7 +87,7 @@ fn content(v: &mut Validator, m: &pb::OperationalMessage) -> MessageContent {
         text_en,
         workaround_en: v.optional_text(&field("workaround_en"), &m.workaround_en, TEXT_MAX),
         system_ids,
-        scope: optional_enum(v, &field("scope"), m.scope),
+        scope: v.known_enum(&field("scope"), m.scope),
         incident_id: v
             .optional_id(&field("incident_id"), &m.incident_id)
             .map(|id| id.to_string()),
@@ -147,7 +147,7 @@ impl pb::operational_message_service_server::OperationalMessageService for Cases
         let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
-        let state: pb::OperationalMessageState = optional_enum(&mut v, "state", req.state);
+        let state: pb::OperationalMessageState = v.known_enum("state", req.state);
         v.finish()?;
         let state = (state != pb::OperationalMessageState::Unspecified).then_some(state);
         let page = Page::from_request(req.page.as_ref())?;

@@ -78,33 +78,6 @@ impl CasesApi {
     }
 }
 
-/// An optional enum field: `None` when unspecified; a violation when unknown.
-fn optional_enum<E: TryFrom<i32> + PartialEq + Default>(
-    v: &mut Validator,
-    field: &str,
-    value: i32,
-) -> E {
-    E::try_from(value).unwrap_or_else(|_| {
-        v.violation(field, "is not a known value");
-        E::default()
-    })
-}
-
-/// An enum field that must be set to a known value.
-fn required_enum<E: TryFrom<i32> + PartialEq + Default>(
-    v: &mut Validator,
-    field: &str,
-    value: i32,
-) -> E {
-    match E::try_from(value) {
-        Ok(known) if known != E::default() => known,
-        _ => {
-            v.violation(field, "is required");
-            E::default()
-        }
-    }
-}
-
 fn comment(c: comments::Model) -> pb::Comment {
     pb::Comment {
         visibility: *c.visibility as i32,

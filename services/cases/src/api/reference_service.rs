@@ -105,7 +105,7 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
         let t = request.into_inner().team.unwrap_or_default();
         let mut v = Validator::new();
         let name = v.text("team.name", &t.name, SHORT_MAX);
-        let line = required_enum(&mut v, "team.line", t.line);
+        let line = v.required_enum("team.line", t.line);
         let members = ids(&mut v, "team.member_user_ids", &t.member_user_ids);
         v.finish()?;
         let created = self

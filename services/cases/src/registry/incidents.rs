@@ -8,7 +8,6 @@ use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
@@ -325,11 +324,8 @@ impl Registry {
             "system_ids": incident.system_ids(),
             "case_ids": case_ids,
         });
-        audit::record(
-            txn,
-            self.audit(actor, "incident", &incident.id, "open", payload),
-        )
-        .await?;
+        self.audit(txn, actor, "incident", &incident.id, "open", payload)
+            .await?;
         let event = pb::IncidentOpened {
             incident_id: incident.id.clone(),
             origin: *incident.origin as i32,
@@ -424,11 +420,8 @@ impl Registry {
             "system_ids": incident.system_ids(),
             "case_ids": case_ids,
         });
-        audit::record(
-            txn,
-            self.audit(actor, "incident", &incident.id, &change, payload),
-        )
-        .await?;
+        self.audit(txn, actor, "incident", &incident.id, &change, payload)
+            .await?;
         let event = pb::IncidentChanged {
             incident_id: incident.id.clone(),
             status: *incident.status as i32,

@@ -7,7 +7,6 @@ use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
@@ -112,9 +111,13 @@ impl Registry {
             "scope": message.scope,
             "incident_id": message.incident_id,
         });
-        audit::record(
+        self.audit(
             txn,
-            self.audit(caller, "operational_message", &message.id, change, payload),
+            caller,
+            "operational_message",
+            &message.id,
+            change,
+            payload,
         )
         .await?;
         let event = pb::OperationalMessageChanged {

@@ -6,7 +6,6 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
@@ -248,7 +247,8 @@ impl Registry {
         case.version += 1;
         case.updated_at = self.clock.now();
         let case = update_versioned(txn, case).await?;
-        audit::record(txn, self.audit(caller, "case", &case.id, change, payload)).await?;
+        self.audit(txn, caller, "case", &case.id, change, payload)
+            .await?;
         Ok(case)
     }
 
@@ -388,7 +388,8 @@ impl Registry {
                     "personal_id": case.personal_id.is_some(),
                     "incident_id": case.incident_id,
                 });
-                audit::record(txn, self.audit(caller, "case", &case.id, "file", payload)).await?;
+                self.audit(txn, caller, "case", &case.id, "file", payload)
+                    .await?;
                 let event = pb::CaseFiled {
                     case_id: case.id.clone(),
                     municipality_id: case.municipality_id.clone(),
@@ -616,15 +617,13 @@ impl Registry {
         // Replies to every linked case are also kept in the incident's timeline.
         incident_updates::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
         for case_id in &touched {
-            audit::record(
+            self.audit(
                 &txn,
-                self.audit(
-                    &system,
-                    "case",
-                    case_id,
-                    "erase person",
-                    json!({"user_id": user_id}),
-                ),
+                &system,
+                "case",
+                case_id,
+                "erase person",
+                json!({"user_id": user_id}),
             )
             .await?;
         }

@@ -4,7 +4,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::Error;
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::records::AuditTrail as _;
@@ -31,11 +30,8 @@ impl Registry {
             "chain_responsibility": system.chain_responsibility,
             "where_to_turn": system.where_to_turn,
         });
-        audit::record(
-            &txn,
-            self.audit(caller, "system", &system.id, "create", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, "system", &system.id, "create", payload)
+            .await?;
         txn.commit().await?;
         Ok(system)
     }
@@ -66,15 +62,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "team",
-                &team.id,
-                "create",
-                json!({"name": team.name, "line": team.line, "members": members}),
-            ),
+            caller,
+            "team",
+            &team.id,
+            "create",
+            json!({"name": team.name, "line": team.line, "members": members}),
         )
         .await?;
         txn.commit().await?;
@@ -111,15 +105,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "area",
-                &area.id,
-                "create",
-                json!({"name": area.name, "team_id": area.team_id}),
-            ),
+            caller,
+            "area",
+            &area.id,
+            "create",
+            json!({"name": area.name, "team_id": area.team_id}),
         )
         .await?;
         txn.commit().await?;
@@ -154,11 +146,8 @@ impl Registry {
             "outage_window_minutes": system.outage_window_minutes,
             "outage_distinct_reporters": system.outage_distinct_reporters,
         });
-        audit::record(
-            &txn,
-            self.audit(caller, "system", &system.id, "update", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, "system", &system.id, "update", payload)
+            .await?;
         txn.commit().await?;
         Ok(system)
     }
@@ -184,15 +173,13 @@ impl Registry {
             ..team
         };
         let team = update_versioned(&txn, changed).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "team",
-                &team.id,
-                "update",
-                json!({"name": team.name, "members": members}),
-            ),
+            caller,
+            "team",
+            &team.id,
+            "update",
+            json!({"name": team.name, "members": members}),
         )
         .await?;
         txn.commit().await?;
@@ -229,15 +216,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "area",
-                &area.id,
-                "update",
-                json!({"name": area.name, "team_id": area.team_id}),
-            ),
+            caller,
+            "area",
+            &area.id,
+            "update",
+            json!({"name": area.name, "team_id": area.team_id}),
         )
         .await?;
         txn.commit().await?;

@@ -9,7 +9,6 @@ use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::outbox;
 use kommune_platform::records::AuditTrail as _;
@@ -360,11 +359,8 @@ impl Registry {
                     .await
                     .map_err(raced)?;
                     let payload = json!({"name": theme.name, "import_id": report.import_id});
-                    audit::record(
-                        &txn,
-                        self.audit(caller, "theme", &theme.id, "create", payload),
-                    )
-                    .await?;
+                    self.audit(&txn, caller, "theme", &theme.id, "create", payload)
+                        .await?;
                     created.push(CreatedTheme {
                         theme: theme.name.clone(),
                         subtheme: None,
@@ -393,11 +389,8 @@ impl Registry {
                     "name": subtheme.name,
                     "import_id": report.import_id,
                 });
-                audit::record(
-                    &txn,
-                    self.audit(caller, "subtheme", &subtheme.id, "create", payload),
-                )
-                .await?;
+                self.audit(&txn, caller, "subtheme", &subtheme.id, "create", payload)
+                    .await?;
                 created.push(CreatedTheme {
                     theme: row.theme.clone(),
                     subtheme: Some(subtheme.name.clone()),
@@ -476,11 +469,8 @@ impl Registry {
                 "import_id": import_id,
                 "row": accepted.number,
             });
-            audit::record(
-                &txn,
-                self.audit(caller, "change_request", &cr.id, "import", payload),
-            )
-            .await?;
+            self.audit(&txn, caller, "change_request", &cr.id, "import", payload)
+                .await?;
             let event = pb::ChangeRequestCreated {
                 change_request_id: cr.id.clone(),
                 key: cr.key.clone(),
@@ -525,11 +515,8 @@ impl Registry {
             "failure": failure.map(ToString::to_string),
         });
         let txn = kommune_platform::db::begin(&self.db).await?;
-        audit::record(
-            &txn,
-            self.audit(caller, "import", &report.import_id, "import", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, "import", &report.import_id, "import", payload)
+            .await?;
         txn.commit().await?;
         Ok(())
     }

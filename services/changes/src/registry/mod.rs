@@ -8,7 +8,6 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
@@ -119,11 +118,8 @@ impl Registry {
         cr.version += 1;
         cr.updated_at = self.clock.now();
         let cr = update_versioned(txn, cr).await?;
-        audit::record(
-            txn,
-            self.audit(caller, "change_request", &cr.id, change, payload),
-        )
-        .await?;
+        self.audit(txn, caller, "change_request", &cr.id, change, payload)
+            .await?;
         let event = pb::ChangeRequestChanged {
             change_request_id: cr.id.clone(),
             status_code: cr.status_code,
@@ -151,15 +147,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "theme",
-                &theme.id,
-                "create",
-                json!({"name": theme.name}),
-            ),
+            caller,
+            "theme",
+            &theme.id,
+            "create",
+            json!({"name": theme.name}),
         )
         .await?;
         txn.commit().await?;
@@ -192,15 +186,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "subtheme",
-                &subtheme.id,
-                "create",
-                json!({"theme_id": subtheme.theme_id, "name": subtheme.name}),
-            ),
+            caller,
+            "subtheme",
+            &subtheme.id,
+            "create",
+            json!({"theme_id": subtheme.theme_id, "name": subtheme.name}),
         )
         .await?;
         txn.commit().await?;
@@ -222,11 +214,8 @@ impl Registry {
         let from = theme.name.clone();
         let theme = reference::rename_theme(&txn, theme, name).await?;
         let payload = json!({"from": from, "to": theme.name});
-        audit::record(
-            &txn,
-            self.audit(caller, "theme", &theme.id, "rename", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, "theme", &theme.id, "rename", payload)
+            .await?;
         txn.commit().await?;
         Ok(theme)
     }
@@ -246,11 +235,8 @@ impl Registry {
         let from = subtheme.name.clone();
         let subtheme = reference::rename_subtheme(&txn, subtheme, name).await?;
         let payload = json!({"from": from, "to": subtheme.name});
-        audit::record(
-            &txn,
-            self.audit(caller, "subtheme", &subtheme.id, "rename", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, "subtheme", &subtheme.id, "rename", payload)
+            .await?;
         txn.commit().await?;
         Ok(subtheme)
     }
@@ -288,15 +274,13 @@ impl Registry {
             next_codes: serde_json::to_string(&next).map_err(Error::internal)?,
         };
         let status = reference::put_status(&txn, model).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "status",
-                &code.to_string(),
-                "put",
-                json!({"name": status.name, "next_codes": next}),
-            ),
+            caller,
+            "status",
+            &code.to_string(),
+            "put",
+            json!({"name": status.name, "next_codes": next}),
         )
         .await?;
         txn.commit().await?;
@@ -399,11 +383,8 @@ impl Registry {
                     "asking_municipality_id": cr.asking_municipality_id,
                     "source_case_id": cr.source_case_id,
                 });
-                audit::record(
-                    txn,
-                    self.audit(caller, "change_request", &cr.id, "create", payload),
-                )
-                .await?;
+                self.audit(txn, caller, "change_request", &cr.id, "create", payload)
+                    .await?;
                 let event = pb::ChangeRequestCreated {
                     change_request_id: cr.id.clone(),
                     key: cr.key.clone(),

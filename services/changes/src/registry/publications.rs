@@ -7,7 +7,6 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
@@ -118,9 +117,13 @@ impl Registry {
                     "item_count": publication.item_count,
                     "note": publication.note,
                 });
-                audit::record(
+                self.audit(
                     txn,
-                    self.audit(caller, "publication", &publication.id, "publish", payload),
+                    caller,
+                    "publication",
+                    &publication.id,
+                    "publish",
+                    payload,
                 )
                 .await?;
                 let event = pb::ChangeRequestListPublished {

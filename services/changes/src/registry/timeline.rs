@@ -24,15 +24,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "release",
-                &release.id,
-                "create",
-                json!({"name": release.name, "release_date": release.release_date}),
-            ),
+            caller,
+            "release",
+            &release.id,
+            "create",
+            json!({"name": release.name, "release_date": release.release_date}),
         )
         .await?;
         txn.commit().await?;

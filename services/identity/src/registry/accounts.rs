@@ -62,15 +62,13 @@ impl Registry {
             "municipality_id": account.municipality_id,
             "roles": role_names(&new.roles),
         });
-        audit::record(
+        self.audit(
             txn,
-            self.audit(
-                caller,
-                AuditedEntity::ServiceAccount,
-                &account.id,
-                "create",
-                payload,
-            ),
+            caller,
+            AuditedEntity::ServiceAccount,
+            &account.id,
+            "create",
+            payload,
         )
         .await?;
         outbox::publish(
@@ -183,9 +181,13 @@ impl Registry {
             "description": key.description,
             "expires_at": key.expires_at,
         });
-        audit::record(
+        self.audit(
             txn,
-            self.audit(caller, AuditedEntity::ApiKey, &key.id, "create", payload),
+            caller,
+            AuditedEntity::ApiKey,
+            &key.id,
+            "create",
+            payload,
         )
         .await?;
         outbox::publish(
@@ -228,15 +230,13 @@ impl Registry {
             return Ok(key);
         }
         let key = api_keys::revoke(&txn, key, now).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                AuditedEntity::ApiKey,
-                &key.id,
-                "revoke",
-                json!({"subject": key.subject}),
-            ),
+            caller,
+            AuditedEntity::ApiKey,
+            &key.id,
+            "revoke",
+            json!({"subject": key.subject}),
         )
         .await?;
         outbox::publish(

@@ -5,7 +5,6 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Quer
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
@@ -182,15 +181,13 @@ impl Registry {
             "valid_to": registration.valid_to,
             "change_id": change_id,
         });
-        audit::record(
+        self.audit(
             txn,
-            self.audit(
-                caller,
-                AuditedEntity::EligibilityRegistration,
-                &registration.id,
-                action,
-                payload,
-            ),
+            caller,
+            AuditedEntity::EligibilityRegistration,
+            &registration.id,
+            action,
+            payload,
         )
         .await
     }

@@ -2,7 +2,7 @@
 //! event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -167,15 +167,13 @@ impl Registry {
         signing_keys::insert(&txn, key.clone()).await?;
         signing_keys::retire_all_but(&txn, &key.key_id, retire_after).await?;
         let payload = json!({"retire_older_keys_after": retire_after});
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                AuditedEntity::SigningKey,
-                &key.key_id,
-                "rotate",
-                payload,
-            ),
+            caller,
+            AuditedEntity::SigningKey,
+            &key.key_id,
+            "rotate",
+            payload,
         )
         .await?;
         outbox::publish(
@@ -232,15 +230,13 @@ impl Registry {
                     "cvr_number": m.cvr_number,
                     "debtor_system": m.debtor_system,
                 });
-                audit::record(
+                self.audit(
                     txn,
-                    self.audit(
-                        caller,
-                        AuditedEntity::Municipality,
-                        &m.id,
-                        "create",
-                        payload,
-                    ),
+                    caller,
+                    AuditedEntity::Municipality,
+                    &m.id,
+                    "create",
+                    payload,
                 )
                 .await?;
                 outbox::publish(
@@ -315,15 +311,13 @@ impl Registry {
         m.version += 1;
         m.updated_at = now;
         let m = update_versioned(&txn, m).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                AuditedEntity::Municipality,
-                &m.id,
-                "update",
-                payload,
-            ),
+            caller,
+            AuditedEntity::Municipality,
+            &m.id,
+            "update",
+            payload,
         )
         .await?;
         outbox::publish(
@@ -383,11 +377,8 @@ impl Registry {
                     "email": u.email,
                     "roles": role_names(&new.roles),
                 });
-                audit::record(
-                    txn,
-                    self.audit(caller, AuditedEntity::User, &u.id, "create", payload),
-                )
-                .await?;
+                self.audit(txn, caller, AuditedEntity::User, &u.id, "create", payload)
+                    .await?;
                 let event = pb::UserCreated {
                     user_id: u.id.clone(),
                     municipality_id: u.municipality_id.clone().unwrap_or_default(),
@@ -405,16 +396,26 @@ impl Registry {
 
     /// One user, if the caller may see its municipality.
     pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<users::Model, Error> {
-        let u = users::find(&self.db, id)
+        Ok(Self::user_seen_by(&self.db, caller, id).await?.0)
+    }
+
+    /// A user `caller` may see, and the user's municipality.
+    async fn user_seen_by(
+        db: &impl ConnectionTrait,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(users::Model, Option<Uuid>), Error> {
+        let user = users::find(db, id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
-        if !domain::may_see(caller, parse_uuid(u.municipality_id.as_deref())) {
+        let municipality = parse_uuid(user.municipality_id.as_deref());
+        if !domain::may_see(caller, municipality) {
             return Err(Error::PermissionDenied(
                 Reason::OtherMunicipality,
                 "the user belongs to another municipality".into(),
             ));
         }
-        Ok(u)
+        Ok((user, municipality))
     }
 
     /// A page of users: suite-wide callers see any municipality's (or all); municipal callers only their own.
@@ -459,16 +460,7 @@ impl Registry {
     ) -> Result<users::Model, Error> {
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let mut u = users::find(&txn, id)
-            .await?
-            .ok_or_else(|| Error::not_found("user", id))?;
-        let municipality = parse_uuid(u.municipality_id.as_deref());
-        if !domain::may_see(caller, municipality) {
-            return Err(Error::PermissionDenied(
-                Reason::OtherMunicipality,
-                "the user belongs to another municipality".into(),
-            ));
-        }
+        let (mut u, municipality) = Self::user_seen_by(&txn, caller, id).await?;
         domain::may_manage_user(caller, municipality, &store::decode_roles(&u.roles))?;
         if u.version != expected_version {
             return Err(stale("user", u.version, expected_version));
@@ -497,11 +489,8 @@ impl Registry {
         u.version += 1;
         u.updated_at = now;
         let u = update_versioned(&txn, u).await?;
-        audit::record(
-            &txn,
-            self.audit(caller, AuditedEntity::User, &u.id, "update", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, AuditedEntity::User, &u.id, "update", payload)
+            .await?;
         let event = pb::UserUpdated {
             user_id: u.id.clone(),
             municipality_id: u.municipality_id.clone().unwrap_or_default(),
@@ -518,16 +507,7 @@ impl Registry {
     pub async fn anonymize_user(&self, caller: &Caller, id: &str) -> Result<users::Model, Error> {
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let mut u = users::find(&txn, id)
-            .await?
-            .ok_or_else(|| Error::not_found("user", id))?;
-        let municipality = parse_uuid(u.municipality_id.as_deref());
-        if !domain::may_see(caller, municipality) {
-            return Err(Error::PermissionDenied(
-                Reason::OtherMunicipality,
-                "the user belongs to another municipality".into(),
-            ));
-        }
+        let (mut u, municipality) = Self::user_seen_by(&txn, caller, id).await?;
         domain::may_manage_user(caller, municipality, &store::decode_roles(&u.roles))?;
         if u.anonymized_at.is_some() {
             return Ok(u);
@@ -545,9 +525,13 @@ impl Registry {
         // only hashes of payloads, so it still verifies.
         audit::redact(&txn, AuditedEntity::User.as_str(), &u.id).await?;
         let payload = json!({"api_keys_revoked": revoked});
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(caller, AuditedEntity::User, &u.id, "anonymize", payload),
+            caller,
+            AuditedEntity::User,
+            &u.id,
+            "anonymize",
+            payload,
         )
         .await?;
         let event = pb::UserAnonymized {

@@ -13,7 +13,6 @@ use kommune_platform::db::Named;
 use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, format_date, required_id};
-use kommune_proto::ProtoEnum;
 use kommune_proto::klik::v1 as pb;
 
 use crate::domain::{self, EndOffset, Schedule, TaskContent};
@@ -45,20 +44,6 @@ impl KlikApi {
 
 // Proto -> domain.
 
-/// An enum field that must be set to a known value.
-fn required_enum<E>(v: &mut Validator, field: &str, value: i32) -> Named<E>
-where
-    E: ProtoEnum + TryFrom<i32>,
-{
-    match E::try_from(value) {
-        Ok(known) if known != E::default() => Named(known),
-        _ => {
-            v.violation(field, "is required");
-            Named::default()
-        }
-    }
-}
-
 fn non_negative(v: &mut Validator, field: &str, value: Option<i32>) -> Option<u32> {
     let value = value?;
     u32::try_from(value)
@@ -83,9 +68,9 @@ fn content(v: &mut Validator, c: Option<&pb::TaskContent>) -> TaskContent {
         });
     TaskContent {
         title: v.text("content.title", &c.title, TITLE_MAX),
-        theme: required_enum(v, "content.theme", c.theme),
-        phase: required_enum(v, "content.phase", c.phase),
-        priority: required_enum(v, "content.priority", c.priority),
+        theme: Named(v.required_enum("content.theme", c.theme)),
+        phase: Named(v.required_enum("content.phase", c.phase)),
+        priority: Named(v.required_enum("content.priority", c.priority)),
         k98: c.k98,
         sts_infrastructure: c.sts_infrastructure,
         goal: v.text("content.goal", &c.goal, TEXT_MAX),

@@ -39,15 +39,13 @@ impl Registry {
                 )
                 .await?;
                 template_versions::insert(txn, draft(&template.id, 1, encoded)).await?;
-                audit::record(
+                self.audit(
                     txn,
-                    self.audit(
-                        caller,
-                        "template",
-                        &template.id,
-                        "create",
-                        json!({"title": content.title}),
-                    ),
+                    caller,
+                    "template",
+                    &template.id,
+                    "create",
+                    json!({"title": content.title}),
                 )
                 .await?;
                 Ok(template)
@@ -132,7 +130,8 @@ impl Registry {
             "revision": version.revision,
             "title": content.title,
         });
-        audit::record(&txn, self.audit(caller, "template", id, action, payload)).await?;
+        self.audit(&txn, caller, "template", id, action, payload)
+            .await?;
         txn.commit().await?;
         self.template(id).await
     }
@@ -168,15 +167,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "template",
-                id,
-                "review comment",
-                json!({"comment_id": comment.id, "version": comment.version}),
-            ),
+            caller,
+            "template",
+            id,
+            "review comment",
+            json!({"comment_id": comment.id, "version": comment.version}),
         )
         .await?;
         txn.commit().await?;
@@ -268,7 +265,8 @@ impl Registry {
             "initials": published.initials,
             "tasks_created": created,
         });
-        audit::record(&txn, self.audit(caller, "template", id, "publish", payload)).await?;
+        self.audit(&txn, caller, "template", id, "publish", payload)
+            .await?;
         outbox::publish(
             &txn,
             now,

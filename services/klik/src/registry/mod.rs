@@ -9,7 +9,6 @@ use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::update_versioned;
@@ -141,11 +140,8 @@ impl Registry {
                 .await?;
                 let payload =
                     json!({"name": project.name, "frozen_zone_days": project.frozen_zone_days});
-                audit::record(
-                    txn,
-                    self.audit(caller, "project", &project.id, "create", payload),
-                )
-                .await?;
+                self.audit(txn, caller, "project", &project.id, "create", payload)
+                    .await?;
                 Ok(project)
             },
         )
@@ -193,15 +189,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "wave",
-                &wave.id,
-                "create",
-                json!({"name": wave.name, "go_live": wave.go_live}),
-            ),
+            caller,
+            "wave",
+            &wave.id,
+            "create",
+            json!({"name": wave.name, "go_live": wave.go_live}),
         )
         .await?;
         txn.commit().await?;
@@ -287,7 +281,8 @@ impl Registry {
             .await?;
         let payload =
             json!({"go_live": {"from": from, "to": go_live}, "tasks_rescheduled": rescheduled});
-        audit::record(&txn, self.audit(caller, "wave", &wave.id, "move", payload)).await?;
+        self.audit(&txn, caller, "wave", &wave.id, "move", payload)
+            .await?;
         outbox::publish(
             &txn,
             now,
@@ -321,11 +316,8 @@ impl Registry {
             wave.published = true;
             wave.version += 1;
             wave = update_versioned(&txn, wave).await?;
-            audit::record(
-                &txn,
-                self.audit(caller, "wave", &wave.id, "publish", json!({})),
-            )
-            .await?;
+            self.audit(&txn, caller, "wave", &wave.id, "publish", json!({}))
+                .await?;
         }
         let municipalities: Vec<String> = enrolments::of_wave(&txn, &wave.id)
             .await?
@@ -381,11 +373,8 @@ impl Registry {
             "project_leader_user_id": enrolment.project_leader_user_id,
             "debtor_system": enrolment.debtor_system,
         });
-        audit::record(
-            &txn,
-            self.audit(caller, "enrolment", &enrolment.id, "create", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, "enrolment", &enrolment.id, "create", payload)
+            .await?;
         let municipalities = [municipality_id];
         let created = self
             .ensure_tasks(&txn, &project.id, &municipalities)
@@ -435,15 +424,13 @@ impl Registry {
         enrolment.wave_id = to.id.clone();
         enrolment.version += 1;
         let enrolment = update_versioned(&txn, enrolment).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "enrolment",
-                id,
-                "change wave",
-                json!({"from": from.id, "to": to.id}),
-            ),
+            caller,
+            "enrolment",
+            id,
+            "change wave",
+            json!({"from": from.id, "to": to.id}),
         )
         .await?;
         let municipalities = [enrolment.municipality_id.clone()];

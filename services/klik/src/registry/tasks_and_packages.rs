@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
 use kommune_platform::outbox;
@@ -163,15 +162,13 @@ impl Registry {
         let from = std::mem::replace(&mut task.status, status.into());
         task.version += 1;
         let task = update_versioned(&txn, task).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "task",
-                id,
-                "set status",
-                json!({"from": from, "to": task.status}),
-            ),
+            caller,
+            "task",
+            id,
+            "set status",
+            json!({"from": from, "to": task.status}),
         )
         .await?;
         let event = pb::TaskStatusChanged {
@@ -208,15 +205,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "package",
-                &package.id,
-                "create",
-                json!({"task_id": task.id, "description": package.description}),
-            ),
+            caller,
+            "package",
+            &package.id,
+            "create",
+            json!({"task_id": task.id, "description": package.description}),
         )
         .await?;
         txn.commit().await?;
@@ -267,15 +262,13 @@ impl Registry {
             .collect::<Result<Vec<_>, Error>>()?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         package_items::insert_all(&txn, rows).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "package",
-                &package.id,
-                "load items",
-                json!({"items": count}),
-            ),
+            caller,
+            "package",
+            &package.id,
+            "load items",
+            json!({"items": count}),
         )
         .await?;
         txn.commit().await?;
@@ -330,11 +323,8 @@ impl Registry {
             "case_reference": resolved.case_reference,
             "reason": resolved.reason,
         });
-        audit::record(
-            &txn,
-            self.audit(caller, "package_item", id, "resolve", payload),
-        )
-        .await?;
+        self.audit(&txn, caller, "package_item", id, "resolve", payload)
+            .await?;
         txn.commit().await?;
         Ok(resolved)
     }

@@ -7,7 +7,6 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use kommune_platform::Error;
-use kommune_platform::audit;
 use kommune_platform::records::AuditTrail as _;
 use kommune_proto::notify::v1::{Channel, DeliveryState};
 
@@ -144,15 +143,13 @@ impl Registry {
         }
         if let Some(reason) = dead_reason {
             tracing::warn!(notification = %id, %reason, "delivery given up");
-            audit::record(
+            self.audit(
                 &txn,
-                self.audit(
-                    &kommune_platform::auth::Caller::system("delivery"),
-                    "notification",
-                    &id,
-                    "dead-letter",
-                    json!({"reason": reason}),
-                ),
+                &kommune_platform::auth::Caller::system("delivery"),
+                "notification",
+                &id,
+                "dead-letter",
+                json!({"reason": reason}),
             )
             .await?;
         }

@@ -11,7 +11,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::Error;
-use kommune_platform::audit;
 use kommune_platform::clock::from_timestamp;
 use kommune_platform::pii;
 use kommune_platform::records::AuditTrail as _;
@@ -129,9 +128,13 @@ impl Registry {
                     "channel": row.channel,
                     "reason": row.last_error,
                 });
-                audit::record(
+                self.audit(
                     &txn,
-                    self.audit(&guard, "notification", &row.id, "dead-letter", payload),
+                    &guard,
+                    "notification",
+                    &row.id,
+                    "dead-letter",
+                    payload,
                 )
                 .await?;
             }
@@ -144,9 +147,13 @@ impl Registry {
                     "event_type": event_type,
                     "reason": HOLDS_PERSONAL_ID,
                 });
-                audit::record(
+                self.audit(
                     &txn,
-                    self.audit(&guard, "feed_entry", &entry.message_id, "withheld", payload),
+                    &guard,
+                    "feed_entry",
+                    &entry.message_id,
+                    "withheld",
+                    payload,
                 )
                 .await?;
             } else {

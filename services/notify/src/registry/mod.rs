@@ -9,7 +9,6 @@ use serde_json::json;
 use tokio::sync::Notify as Wake;
 use uuid::Uuid;
 
-use kommune_platform::audit;
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::{Named, update_versioned};
@@ -198,15 +197,13 @@ impl Registry {
             },
         )
         .await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "subscription",
-                &created.id,
-                "create",
-                Self::subscription_payload(&created),
-            ),
+            caller,
+            "subscription",
+            &created.id,
+            "create",
+            Self::subscription_payload(&created),
         )
         .await?;
         txn.commit().await?;
@@ -278,15 +275,13 @@ impl Registry {
         };
         let txn = kommune_platform::db::begin(&self.db).await?;
         let changed = update_versioned(&txn, changed).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "subscription",
-                id,
-                "update",
-                Self::subscription_payload(&changed),
-            ),
+            caller,
+            "subscription",
+            id,
+            "update",
+            Self::subscription_payload(&changed),
         )
         .await?;
         txn.commit().await?;
@@ -298,15 +293,13 @@ impl Registry {
         let found = self.own_subscription(caller, id).await?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         subscriptions::delete(&txn, id).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                caller,
-                "subscription",
-                id,
-                "delete",
-                Self::subscription_payload(&found),
-            ),
+            caller,
+            "subscription",
+            id,
+            "delete",
+            Self::subscription_payload(&found),
         )
         .await?;
         txn.commit().await?;
@@ -402,11 +395,8 @@ impl Registry {
         found.next_attempt_at = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let found = notifications::update(&txn, found).await?;
-        audit::record(
-            &txn,
-            self.audit(caller, "notification", id, "retry", json!({})),
-        )
-        .await?;
+        self.audit(&txn, caller, "notification", id, "retry", json!({}))
+            .await?;
         txn.commit().await?;
         self.wake.notify_one();
         Ok(found)
@@ -420,15 +410,13 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let removed = subscriptions::delete_of_user(&txn, user_id).await?;
         let erased = notifications::erase_recipient(&txn, user_id).await?;
-        audit::record(
+        self.audit(
             &txn,
-            self.audit(
-                &actor,
-                "person",
-                user_id,
-                "erase",
-                json!({"subscriptions": removed, "notifications": erased}),
-            ),
+            &actor,
+            "person",
+            user_id,
+            "erase",
+            json!({"subscriptions": removed, "notifications": erased}),
         )
         .await?;
         txn.commit().await?;

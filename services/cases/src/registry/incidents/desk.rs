@@ -405,7 +405,8 @@ impl Registry {
         )
         .await?;
         let payload = json!({"resolved_case_ids": resolved, "cases_left_open": leave_cases_open});
-        audit::record(&txn, self.audit(caller, "incident", id, "resolve", payload)).await?;
+        self.audit(&txn, caller, "incident", id, "resolve", payload)
+            .await?;
         let event = pb::IncidentResolved {
             incident_id: id.to_owned(),
             cases: all.iter().map(linked_case).collect(),
