@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -20,6 +21,9 @@ use uuid::Uuid;
 use crate::clock::SharedClock;
 use crate::error::Error;
 use crate::error::Reason;
+
+mod verified;
+use verified::{Signer, Verified};
 
 /// The issuer of every kommune access token.
 pub const ISSUER: &str = "kommune-identity";
@@ -119,7 +123,7 @@ impl Caller {
         }
     }
 
-    fn from_claims(claims: Claims, token: String) -> Result<Self, Error> {
+    fn from_claims(claims: Claims) -> Result<Self, Error> {
         let municipality_id = match claims.mun.as_deref() {
             None | Some("") => None,
             Some(m) => Some(
@@ -135,7 +139,7 @@ impl Caller {
             subject: claims.sub,
             municipality_id,
             roles,
-            token,
+            token: String::new(),
         })
     }
 }
@@ -240,6 +244,8 @@ pub struct TokenVerifier {
     trusted: Vec<TrustedIssuer>,
     keys: RwLock<HashMap<String, DecodingKey>>,
     last_fetch: Mutex<Option<Instant>>,
+    /// How many signatures it has checked (the rest were remembered).
+    signature_checks: AtomicU64,
 }
 
 const REFRESH_INTERVAL: Duration = Duration::from_secs(5);
@@ -287,6 +293,7 @@ impl TokenVerifier {
             trusted,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
+            signature_checks: AtomicU64::new(0),
         })
     }
 
@@ -310,11 +317,44 @@ impl TokenVerifier {
                 }
             }
         }
+        verified::forget_retired(|key_id| decoded.contains_key(key_id));
         *self.keys.write().await = decoded;
     }
 
-    /// Verifies `token` and returns its caller.
+    /// Verifies `token` and returns its caller. A token this process has verified before is taken
+    /// from memory if this verifier trusts its signer (see `verified`); its expiry is always checked.
     pub async fn verify(&self, token: &str) -> Result<Caller, Error> {
+        let fingerprint = verified::fingerprint(token);
+        if let Some(known) = verified::recall(&fingerprint)
+            && self.trusts(&known.signer).await
+        {
+            self.check_expiry(known.expires)?;
+            return Ok(Caller {
+                token: token.to_owned(),
+                ..known.caller
+            });
+        }
+        let known = self.verify_signature(token).await?;
+        self.check_expiry(known.expires)?;
+        let caller = Caller {
+            token: token.to_owned(),
+            ..known.caller.clone()
+        };
+        verified::remember(fingerprint, known, self.clock.now().timestamp());
+        Ok(caller)
+    }
+
+    /// Whether this verifier itself trusts `signer`.
+    async fn trusts(&self, signer: &Signer) -> bool {
+        match signer {
+            Signer::Own(key_id) => self.keys.read().await.contains_key(key_id),
+            Signer::External(issuer) => self.trusted.iter().any(|t| &t.issuer == issuer),
+        }
+    }
+
+    /// The claims of `token` once its signature is checked (its expiry is not).
+    async fn verify_signature(&self, token: &str) -> Result<Verified, Error> {
+        self.signature_checks.fetch_add(1, Ordering::Relaxed);
         let malformed = || Error::Unauthenticated("malformed bearer token".into());
         let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
         let issued: Issued =
@@ -330,7 +370,11 @@ impl TokenVerifier {
         }
     }
 
-    async fn verify_own(&self, token: &str, header: jsonwebtoken::Header) -> Result<Caller, Error> {
+    async fn verify_own(
+        &self,
+        token: &str,
+        header: jsonwebtoken::Header,
+    ) -> Result<Verified, Error> {
         if header.alg != ALGORITHM {
             return Err(Error::Unauthenticated(
                 "token signed with an unsupported algorithm".into(),
@@ -349,8 +393,12 @@ impl TokenVerifier {
             }
         };
         let claims: Claims = self.decode(token, &key, ALGORITHM, ISSUER, AUDIENCE)?;
-        self.check_expiry(claims.exp)?;
-        Caller::from_claims(claims, token.to_owned())
+        let expires = claims.exp;
+        Ok(Verified {
+            signer: Signer::Own(kid),
+            caller: Caller::from_claims(claims)?,
+            expires,
+        })
     }
 
     fn verify_external(
@@ -358,7 +406,7 @@ impl TokenVerifier {
         token: &str,
         header: jsonwebtoken::Header,
         issuer: &TrustedIssuer,
-    ) -> Result<Caller, Error> {
+    ) -> Result<Verified, Error> {
         let unknown_key =
             || Error::Unauthenticated("token signed by a key its issuer does not publish".into());
         let jwk = match &header.kid {
@@ -370,13 +418,15 @@ impl TokenVerifier {
         let key = DecodingKey::from_jwk(jwk).map_err(|_| unknown_key())?;
         let claims: serde_json::Map<String, serde_json::Value> =
             self.decode(token, &key, header.alg, &issuer.issuer, &issuer.audience)?;
-        self.check_expiry(
-            claims
-                .get("exp")
-                .and_then(serde_json::Value::as_i64)
-                .unwrap_or(i64::MIN),
-        )?;
-        caller_from_external(issuer, &claims, token)
+        let expires = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(i64::MIN);
+        Ok(Verified {
+            signer: Signer::External(issuer.issuer.clone()),
+            caller: caller_from_external(issuer, &claims)?,
+            expires,
+        })
     }
 
     fn decode<T: serde::de::DeserializeOwned>(
@@ -425,7 +475,6 @@ impl TokenVerifier {
 fn caller_from_external(
     issuer: &TrustedIssuer,
     claims: &serde_json::Map<String, serde_json::Value>,
-    token: &str,
 ) -> Result<Caller, Error> {
     let sub = claims
         .get("sub")
@@ -472,7 +521,7 @@ fn caller_from_external(
         subject: format!("external:{}#{sub}", issuer.issuer),
         municipality_id,
         roles,
-        token: token.to_owned(),
+        token: String::new(),
     })
 }
 
@@ -543,5 +592,125 @@ mod tests {
         assert_eq!(bearer_token("bearer  abc "), Some("abc"));
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearer "), None);
+    }
+
+    mod remembered_tokens {
+        use super::*;
+        use crate::clock::{Clock, ManualClock};
+        use chrono::{TimeZone, Utc};
+        use ed25519_dalek::SigningKey;
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        use jsonwebtoken::{EncodingKey, Header};
+
+        /// A signing key with a key id no other test uses, and its published form.
+        fn signing_key(seed: u8) -> (EncodingKey, PublicKey) {
+            let key = SigningKey::from_bytes(&[seed; 32]);
+            let der = key.to_pkcs8_der().unwrap();
+            let public = PublicKey {
+                key_id: Uuid::now_v7().simple().to_string(),
+                algorithm: "EdDSA".into(),
+                public_key: key.verifying_key().to_bytes().to_vec(),
+                ..Default::default()
+            };
+            (EncodingKey::from_ed_der(der.as_bytes()), public)
+        }
+
+        fn token(key: &(EncodingKey, PublicKey), now: i64) -> String {
+            let claims = Claims {
+                sub: format!("user:{}", Uuid::now_v7()),
+                mun: None,
+                roles: vec!["ROLE_CONSORTIUM_ADMIN".into()],
+                iss: ISSUER.into(),
+                aud: AUDIENCE.into(),
+                iat: now,
+                exp: now + 900,
+            };
+            let mut header = Header::new(ALGORITHM);
+            header.kid = Some(key.1.key_id.clone());
+            jsonwebtoken::encode(&header, &claims, &key.0).unwrap()
+        }
+
+        struct Published(Vec<PublicKey>);
+
+        impl KeySource for Published {
+            fn fetch(
+                &self,
+            ) -> Pin<Box<dyn Future<Output = Result<Vec<PublicKey>, Error>> + Send + '_>>
+            {
+                Box::pin(async { Ok(self.0.clone()) })
+            }
+        }
+
+        /// A verifier that has fetched the `published` keys, as a running service has.
+        async fn verifier(clock: &ManualClock, published: &[PublicKey]) -> Arc<TokenVerifier> {
+            let verifier = TokenVerifier::new(
+                Published(published.to_vec()),
+                Arc::new(clock.clone()),
+                Vec::new(),
+            );
+            verifier.set_keys(published).await;
+            verifier
+        }
+
+        fn start() -> ManualClock {
+            ManualClock::new(Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap())
+        }
+
+        fn checks(verifier: &TokenVerifier) -> u64 {
+            verifier.signature_checks.load(Ordering::Relaxed)
+        }
+
+        #[tokio::test]
+        async fn a_token_is_checked_once_per_process_by_every_verifier_trusting_its_key() {
+            let clock = start();
+            let key = signing_key(1);
+            let token = token(&key, clock.now().timestamp());
+            let gateway = verifier(&clock, std::slice::from_ref(&key.1)).await;
+            let service = verifier(&clock, std::slice::from_ref(&key.1)).await;
+            let first = gateway.verify(&token).await.unwrap();
+            assert_eq!(first.token, token);
+            assert_eq!(first.roles, [Role::ConsortiumAdmin]);
+            assert_eq!(gateway.verify(&token).await.unwrap(), first);
+            assert_eq!(checks(&gateway), 1);
+            assert_eq!(service.verify(&token).await.unwrap(), first);
+            assert_eq!(checks(&service), 0, "the service took the gateway's check");
+
+            let stranger = verifier(&clock, &[signing_key(2).1]).await;
+            assert!(stranger.verify(&token).await.is_err());
+            assert_eq!(
+                checks(&stranger),
+                1,
+                "a verifier without the key checks itself"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_retired_keys_tokens_are_forgotten() {
+            let clock = start();
+            let key = signing_key(3);
+            let token = token(&key, clock.now().timestamp());
+            // Identity publishes the key no more once it retires.
+            let retiring = verifier(&clock, &[]).await;
+            retiring.set_keys(std::slice::from_ref(&key.1)).await;
+            let other = verifier(&clock, std::slice::from_ref(&key.1)).await;
+            retiring.verify(&token).await.unwrap();
+            retiring.set_keys(&[]).await;
+            assert!(retiring.verify(&token).await.is_err());
+            other.verify(&token).await.unwrap();
+            assert_eq!(checks(&other), 1, "the remembered check went with the key");
+        }
+
+        #[tokio::test]
+        async fn a_remembered_token_still_expires() {
+            let clock = start();
+            let key = signing_key(4);
+            let token = token(&key, clock.now().timestamp());
+            let verifier = verifier(&clock, std::slice::from_ref(&key.1)).await;
+            verifier.verify(&token).await.unwrap();
+            clock.advance(chrono::Duration::seconds(900 + LEEWAY_SECS + 1));
+            let err = verifier.verify(&token).await.unwrap_err();
+            assert!(matches!(err, Error::Unauthenticated(m) if m.contains("expired")));
+            assert_eq!(checks(&verifier), 1);
+        }
     }
 }

@@ -41,7 +41,7 @@ const FILLER_WORDS: &[&str] = &[
 
 /// A report's symptom: the set of character trigrams of its normalised words, each packed into a
 /// `u64` (three 21-bit chars) and kept sorted, so comparing two symptoms is one merge walk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Symptom(Vec<u64>);
 
 impl Symptom {
@@ -79,6 +79,24 @@ impl Symptom {
         trigrams.sort_unstable();
         trigrams.dedup();
         Self(trigrams)
+    }
+
+    /// The symptom as kept with its case: each trigram as 8 little-endian bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|t| t.to_le_bytes()).collect()
+    }
+
+    /// A symptom as kept; `None` when the bytes are not whole trigrams.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let chunks = bytes.chunks_exact(8);
+        if !chunks.remainder().is_empty() {
+            return None;
+        }
+        Some(Self(
+            chunks
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        ))
     }
 
     /// How many trigrams the two symptoms have in common.
@@ -273,6 +291,18 @@ mod tests {
             symptom: Symptom::of("KY", text, ""),
             incident_id: None,
         }
+    }
+
+    #[test]
+    fn a_symptom_is_kept_and_read_back_whole() {
+        let symptom = Symptom::of(
+            "KY",
+            "Kan ikke logge ind i Kommunernes Ydelsessystem",
+            "Fejl 500",
+        );
+        assert_eq!(Symptom::from_bytes(&symptom.to_bytes()), Some(symptom));
+        assert_eq!(Symptom::from_bytes(&[1, 2, 3]), None);
+        assert_eq!(Symptom::from_bytes(&[]), Some(Symptom::default()));
     }
 
     const RULE: DetectionRule = DetectionRule {

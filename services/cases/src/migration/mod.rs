@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000020_cases_tables;
 mod m20261123_000030_incidents;
 mod m20261204_000040_report_indexes;
+mod m20261205_000050_stored_symptoms;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261123_000020_cases_tables::Migration));
         migrations.push(Box::new(m20261123_000030_incidents::Migration));
         migrations.push(Box::new(m20261204_000040_report_indexes::Migration));
+        migrations.push(Box::new(m20261205_000050_stored_symptoms::Migration));
         migrations
     }
 }

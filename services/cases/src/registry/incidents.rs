@@ -103,14 +103,23 @@ fn linked_case(case: &cases::Model) -> pb::LinkedCase {
     }
 }
 
-fn report(system: &systems::Model, case: &cases::Model) -> Report {
+/// The symptom `case` was filed with.
+fn filed_symptom(system: &systems::Model, case: &cases::Model) -> Symptom {
+    case.symptom
+        .as_deref()
+        .and_then(Symptom::from_bytes)
+        .unwrap_or_else(|| Symptom::of(&system.name, &case.title, &case.description))
+}
+
+/// A filed case as detection sees it, with the symptom it was filed with.
+fn report(case: &cases::Model, symptom: Symptom) -> Report {
     Report {
         case_id: case.id.clone(),
         system_id: case.system_id.clone(),
         reporter_user_id: case.reporter_user_id.clone(),
         municipality_id: case.municipality_id.clone(),
         filed_at: case.created_at,
-        symptom: Symptom::of(&system.name, &case.title, &case.description),
+        symptom,
         incident_id: case.incident_id.clone(),
     }
 }
@@ -142,22 +151,47 @@ impl Registry {
         let open = incidents::open_for_update(txn, &system.id).await?;
         let open_ids: HashSet<&str> = open.iter().map(|i| i.id.as_str()).collect();
         // Reports explained by a resolved incident do not count again; merged duplicates never did.
-        let recent: Vec<Report> = cases::filed_between(
+        let window: Vec<_> = cases::filed_between(
             txn,
             &system.id,
             case.created_at - rule.window,
             case.created_at,
         )
         .await?
-        .iter()
-        .filter(|c| c.merged_into.is_none())
+        .into_iter()
         .filter(|c| {
             c.incident_id
                 .as_deref()
                 .is_none_or(|id| open_ids.contains(id))
         })
-        .map(|c| report(system, c))
         .collect();
+        let unkept: Vec<String> = window
+            .iter()
+            .filter(|c| c.symptom.is_none())
+            .map(|c| c.id.clone())
+            .collect();
+        let texts = cases::texts(txn, &unkept).await?;
+        let recent: Vec<Report> = window
+            .into_iter()
+            .map(|c| {
+                let symptom = match (&c.symptom, texts.get(&c.id)) {
+                    (Some(kept), _) => Symptom::from_bytes(kept),
+                    (None, Some((title, description))) => {
+                        Some(Symptom::of(&system.name, title, description))
+                    }
+                    (None, None) => None,
+                };
+                Report {
+                    case_id: c.id,
+                    system_id: system.id.clone(),
+                    reporter_user_id: c.reporter_user_id,
+                    municipality_id: c.municipality_id,
+                    filed_at: c.created_at,
+                    symptom: symptom.unwrap_or_default(),
+                    incident_id: c.incident_id,
+                }
+            })
+            .collect();
         let open: Vec<OpenIncident> = open
             .iter()
             .map(|i| OpenIncident {
@@ -167,7 +201,7 @@ impl Registry {
             })
             .collect();
         Ok(outage::classify(
-            &report(system, case),
+            &report(case, filed_symptom(system, case)),
             acute,
             &open,
             &recent,

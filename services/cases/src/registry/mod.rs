@@ -21,7 +21,7 @@ use kommune_proto::identity::v1::Role;
 use pb::{CaseState, Resolution, SupportLine, Transition};
 
 use crate::domain::calendar::BusinessCalendar;
-use crate::domain::outage::Classification;
+use crate::domain::outage::{Classification, Symptom};
 use crate::domain::{self, sla_targets};
 use crate::peers::Peers;
 use crate::store::{areas, attachments, cases, comments, incident_updates, systems, teams};
@@ -331,6 +331,7 @@ impl Registry {
                 } else {
                     (CaseState::Closed, Resolution::OutsideChain, Some(now))
                 };
+                let symptom = Symptom::of(&system.name, &new.title, &new.description);
                 let mut case = cases::Model {
                     id: Uuid::now_v7().to_string(),
                     number,
@@ -364,6 +365,7 @@ impl Registry {
                     created_at: now,
                     updated_at: now,
                     incident_id: None,
+                    symptom: Some(symptom.to_bytes()),
                 };
                 let classification = if system.chain_responsibility {
                     self.classify(txn, &system, &case, acute).await?

@@ -2,7 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
-use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
 use kommune_platform::db::Named;
@@ -83,6 +85,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The incident it is linked to.
     pub incident_id: Option<String>,
+    /// Its symptom as outage detection compares it (`Symptom::to_bytes`), kept from its filing;
+    /// `None` for cases filed before symptoms were kept.
+    pub symptom: Option<Vec<u8>>,
 }
 
 /// No navigable relations.
@@ -131,19 +136,72 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
-/// A system's cases filed in `since..=until`, oldest first: the reports an outage is detected from.
+/// A report in a system's detection window: what detection needs of a case, and no more.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct WindowReport {
+    /// The case.
+    pub id: String,
+    /// The reporter.
+    pub reporter_user_id: String,
+    /// The municipality.
+    pub municipality_id: String,
+    /// Filed.
+    pub created_at: DateTimeUtc,
+    /// The incident it is linked to.
+    pub incident_id: Option<String>,
+    /// Its stored symptom, if it has one.
+    pub symptom: Option<Vec<u8>>,
+}
+
+/// A system's reports filed in `since..=until`, oldest first, merged duplicates left out: the reports
+/// an outage is detected from (by the system and filing-time index).
 pub async fn filed_between(
     db: &impl ConnectionTrait,
     system_id: &str,
     since: DateTimeUtc,
     until: DateTimeUtc,
-) -> Result<Vec<Model>, Error> {
+) -> Result<Vec<WindowReport>, Error> {
     Ok(Entity::find()
+        .select_only()
+        .columns([
+            Column::Id,
+            Column::ReporterUserId,
+            Column::MunicipalityId,
+            Column::CreatedAt,
+            Column::IncidentId,
+            Column::Symptom,
+        ])
         .filter(Column::SystemId.eq(system_id))
         .filter(Column::CreatedAt.between(since, until))
+        .filter(Column::MergedInto.is_null())
         .order_by_asc(Column::CreatedAt)
+        .into_model::<WindowReport>()
         .all(db)
         .await?)
+}
+
+/// The title and description of each of `ids`: for the symptoms of cases filed before symptoms were
+/// kept.
+pub async fn texts(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<HashMap<String, (String, String)>, Error> {
+    let mut texts = HashMap::with_capacity(ids.len());
+    // In chunks, well inside every database's limit of bound parameters.
+    for chunk in ids.chunks(1_000) {
+        let rows: Vec<(String, String, String)> = Entity::find()
+            .select_only()
+            .columns([Column::Id, Column::Title, Column::Description])
+            .filter(Column::Id.is_in(chunk))
+            .into_tuple()
+            .all(db)
+            .await?;
+        texts.extend(
+            rows.into_iter()
+                .map(|(id, title, description)| (id, (title, description))),
+        );
+    }
+    Ok(texts)
 }
 
 /// The cases linked to an incident, oldest first.

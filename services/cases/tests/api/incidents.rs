@@ -204,6 +204,35 @@ async fn a_burst_of_same_cause_reports_across_municipalities_opens_one_incident_
 }
 
 #[tokio::test]
+async fn reports_filed_before_symptoms_were_kept_still_reveal_an_outage() {
+    let o = Outage::start().await;
+    let mut filed = Vec::new();
+    for (n, text) in LOGIN_FAILS.into_iter().take(3).enumerate() {
+        filed.push(o.report(n, text).await);
+        o.t.clock.advance(Duration::minutes(2));
+    }
+    // As a case filed before the upgrade that keeps symptoms (or by a replica not upgraded yet).
+    use sea_orm::ConnectionTrait as _;
+    let db = kommune_platform::db::connect(&o.t.database_url)
+        .await
+        .unwrap();
+    let forgotten = db
+        .execute_unprepared("UPDATE cases SET symptom = NULL")
+        .await
+        .unwrap();
+    assert_eq!(forgotten.rows_affected(), 3);
+
+    let fourth = o.report(3, LOGIN_FAILS[3]).await;
+    assert!(!fourth.incident_id.is_empty(), "the fourth reveals it");
+    let mut linked = o.incident(&fourth.incident_id).await.case_ids;
+    linked.sort();
+    filed.push(fourth);
+    let mut expected: Vec<String> = filed.iter().map(|c| c.case_id.clone()).collect();
+    expected.sort();
+    assert_eq!(linked, expected);
+}
+
+#[tokio::test]
 async fn reports_filed_at_once_make_one_incident_with_all_linked() {
     let o = Outage::start().await;
     let mut tokens = Vec::new();

@@ -121,6 +121,7 @@ fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duration) -
         created_at: filed,
         updated_at: filed,
         incident_id: None,
+        symptom: None,
     }
 }
 

@@ -1,0 +1,438 @@
+//! The load harness: `cargo run -p kommune-bench --release -- [--cases N] [--concurrency 1,16]`.
+//!
+//! Starts identity, cases and the gateway, and beside them a bare tonic server answering the health
+//! check (the "echo": tonic with nothing behind it), all on one server thread, so every figure is a
+//! ratio to what tonic itself costs on this machine. It seeds N cases through the gateway (measuring
+//! creates), then measures reads (GetCase) directly and through the gateway, each at the chosen
+//! numbers of calls in flight, and prints p50, p99 and calls per second with the ratio to the echo.
+//! Databases are SQLite files in a temporary directory, or PostgreSQL databases when
+//! `KOMMUNE_TEST_POSTGRES_URL` names a server (as the tests use). Figures go in docs/benchmarks.md.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+use kommune_platform::BoxError;
+use kommune_platform::clock::SystemClock;
+use kommune_platform::config::ServerConfig;
+use kommune_platform::service::{Addresses, Service as _, ServiceRole};
+use kommune_platform::testing::{
+    channel_to, exchange, fresh_database_url, loopback_listener, user_token, with_bearer,
+};
+use kommune_proto::cases::v1 as cases;
+use kommune_proto::identity::v1 as identity;
+
+/// The admin key identity is started with.
+const ADMIN_KEY: &str = "kommune-bench-admin-key";
+
+#[derive(Parser)]
+#[command(about = "kommune's load harness: reads and creates beside a bare tonic echo")]
+struct Args {
+    /// Cases to file before the reads (the creates measured).
+    #[arg(long, default_value_t = 2_000)]
+    cases: usize,
+    /// Calls in flight, one measurement each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 16])]
+    concurrency: Vec<usize>,
+    /// Seconds each read measurement runs.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+}
+
+/// Where the servers listen.
+struct Servers {
+    echo: SocketAddr,
+    cases: SocketAddr,
+    gateway: SocketAddr,
+}
+
+fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let servers = start_servers()?;
+    // The client on its own runtime, so the server thread has its core to itself.
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    client.block_on(run(args, servers))
+}
+
+/// Starts every server on one thread with a runtime of its own: one core for the server.
+fn start_servers() -> Result<Servers, BoxError> {
+    let (started, addresses) = oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("servers".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let _ = started.send(serve_all().await);
+                std::future::pending::<()>().await;
+            });
+        })?;
+    addresses.blocking_recv()?
+}
+
+async fn serve_all() -> Result<Servers, BoxError> {
+    let config = ServerConfig::default();
+    let never = std::future::pending::<()>;
+
+    let (listener, echo) = loopback_listener().await;
+    let (_, health) = tonic_health::server::health_reporter();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    background(async move {
+        tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming(incoming)
+            .await
+    });
+
+    let mut options =
+        kommune_identity::Options::new(fresh_database_url("identity").await, Arc::new(SystemClock));
+    options.bootstrap_admin_key = Some(ADMIN_KEY.into());
+    let identity = kommune_identity::Identity::build(options).await?;
+    let (listener, identity_addr) = loopback_listener().await;
+    let identity_url = format!("http://{identity_addr}");
+    let identity_config = config.clone();
+    background(async move { identity.serve(listener, &identity_config, never()).await });
+
+    let cases = kommune_cases::Cases::build(kommune_cases::Options::new(
+        fresh_database_url("cases").await,
+        identity_url.clone(),
+        kommune_cases::vault::Vault::generate_key()?,
+        Arc::new(SystemClock),
+    ))
+    .await?;
+    let (listener, cases_addr) = loopback_listener().await;
+    let cases_config = config.clone();
+    background(async move { cases.serve(listener, &cases_config, never()).await });
+
+    let mut upstreams = Addresses::default();
+    upstreams.insert(ServiceRole::Identity, identity_url);
+    upstreams.insert(ServiceRole::Cases, format!("http://{cases_addr}"));
+    let (listener, gateway) = loopback_listener().await;
+    background(async move {
+        kommune_gateway::serve(
+            listener,
+            &upstreams,
+            Vec::new(),
+            Arc::new(SystemClock),
+            &config,
+            never(),
+        )
+        .await
+    });
+    Ok(Servers {
+        echo,
+        cases: cases_addr,
+        gateway,
+    })
+}
+
+/// Serves until the process ends; a server that stops early ends the run.
+fn background<E: std::fmt::Display>(server: impl Future<Output = Result<(), E>> + Send + 'static) {
+    tokio::spawn(async move {
+        if let Err(err) = server.await {
+            eprintln!("a server stopped: {err}");
+            std::process::exit(1);
+        }
+    });
+}
+
+async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
+    let gateway = channel_to(servers.gateway);
+    let desk = Desk::set_up(&gateway).await?;
+    let echo = tonic_health::pb::health_client::HealthClient::new(channel_to(servers.echo));
+    let direct = cases::case_service_client::CaseServiceClient::new(channel_to(servers.cases));
+    let through_gateway = cases::case_service_client::CaseServiceClient::new(gateway);
+    let get_case = |client: &cases::case_service_client::CaseServiceClient<Channel>| {
+        let (client, desk) = (client.clone(), &desk);
+        move || {
+            let mut client = client.clone();
+            let request = with_bearer(
+                cases::GetCaseRequest {
+                    case_id: desk.first_case.clone(),
+                },
+                &desk.reporter,
+            );
+            async move { client.get_case(request).await.map(drop) }
+        }
+    };
+    let file_case = || {
+        let mut client = through_gateway.clone();
+        let request = with_bearer(desk.new_case(), &desk.reporter);
+        async move { client.file_case(request).await.map(drop) }
+    };
+    println!(
+        "| in flight | call | calls | failed | calls/s | p50 | p99 | calls/s ÷ echo | p50 ÷ echo |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let duration = Load::For(Duration::from_secs(args.seconds));
+    for &in_flight in &args.concurrency {
+        let echo = measure(in_flight, duration, || {
+            let mut echo = echo.clone();
+            async move {
+                echo.check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    .map(drop)
+            }
+        })
+        .await;
+        let rows = [
+            ("echo (bare tonic, health check)", echo.clone()),
+            (
+                "GetCase, direct to cases",
+                measure(in_flight, duration, get_case(&direct)).await,
+            ),
+            (
+                "GetCase, through the gateway",
+                measure(in_flight, duration, get_case(&through_gateway)).await,
+            ),
+            (
+                "FileCase, through the gateway",
+                measure(
+                    in_flight,
+                    Load::Calls(args.cases / args.concurrency.len().max(1)),
+                    file_case,
+                )
+                .await,
+            ),
+        ];
+        for (what, row) in rows {
+            print_row(in_flight, what, &row, &echo);
+        }
+    }
+    Ok(())
+}
+
+/// A reporter of one municipality, support-eligible, with a system and area to file against.
+struct Desk {
+    reporter: String,
+    system_id: String,
+    area_id: String,
+    first_case: String,
+}
+
+impl Desk {
+    async fn set_up(gateway: &Channel) -> Result<Self, BoxError> {
+        let admin = exchange(gateway, ADMIN_KEY).await;
+        let municipality =
+            identity::municipality_service_client::MunicipalityServiceClient::new(gateway.clone())
+                .create_municipality(with_bearer(
+                    identity::CreateMunicipalityRequest {
+                        code: "751".into(),
+                        name: "Aarhus Kommune".into(),
+                        cvr_number: "55133018".into(),
+                        ..Default::default()
+                    },
+                    &admin,
+                ))
+                .await?
+                .into_inner()
+                .municipality
+                .unwrap_or_default()
+                .municipality_id;
+        let user = identity::user_service_client::UserServiceClient::new(gateway.clone())
+            .create_user(with_bearer(
+                identity::CreateUserRequest {
+                    municipality_id: municipality.clone(),
+                    name: "Bench Reporter".into(),
+                    email: "bench@aarhus.dk".into(),
+                    roles: vec![identity::Role::MunicipalCaseworker as i32],
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await?
+            .into_inner()
+            .user
+            .unwrap_or_default();
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::Copenhagen)
+            .date_naive();
+        identity::eligibility_service_client::EligibilityServiceClient::new(gateway.clone())
+            .register_eligible_user(with_bearer(
+                identity::RegisterEligibleUserRequest {
+                    user_id: user.user_id.clone(),
+                    municipality_id: municipality,
+                    valid_from: today.format("%Y-%m-%d").to_string(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await?;
+        let reporter = user_token(gateway, &admin, &user.user_id).await;
+
+        let mut reference =
+            cases::reference_service_client::ReferenceServiceClient::new(gateway.clone());
+        let team = reference
+            .create_team(with_bearer(
+                cases::CreateTeamRequest {
+                    team: Some(cases::Team {
+                        name: "Ydelser".into(),
+                        line: cases::SupportLine::Second as i32,
+                        ..Default::default()
+                    }),
+                },
+                &admin,
+            ))
+            .await?
+            .into_inner()
+            .team
+            .unwrap_or_default();
+        let area_id = reference
+            .create_area(with_bearer(
+                cases::CreateAreaRequest {
+                    area: Some(cases::Area {
+                        name: "Udbetaling".into(),
+                        team_id: team.team_id,
+                        ..Default::default()
+                    }),
+                },
+                &admin,
+            ))
+            .await?
+            .into_inner()
+            .area
+            .unwrap_or_default()
+            .area_id;
+        let system_id = reference
+            .create_system(with_bearer(
+                cases::CreateSystemRequest {
+                    system: Some(cases::System {
+                        name: "KY".into(),
+                        chain_responsibility: true,
+                        ..Default::default()
+                    }),
+                },
+                &admin,
+            ))
+            .await?
+            .into_inner()
+            .system
+            .unwrap_or_default()
+            .system_id;
+        let mut desk = Self {
+            reporter,
+            system_id,
+            area_id,
+            first_case: String::new(),
+        };
+        desk.first_case = cases::case_service_client::CaseServiceClient::new(gateway.clone())
+            .file_case(with_bearer(desk.new_case(), &desk.reporter))
+            .await?
+            .into_inner()
+            .case
+            .unwrap_or_default()
+            .case_id;
+        Ok(desk)
+    }
+
+    /// A case of its own words, so filings are not taken for one outage.
+    fn new_case(&self) -> cases::FileCaseRequest {
+        let n = uuid::Uuid::now_v7().simple().to_string();
+        cases::FileCaseRequest {
+            title: format!("Beregning {} afviger", &n[20..]),
+            description: format!("Sagsakt {n} viser et andet beløb end forventet"),
+            kind: cases::CaseKind::Fault as i32,
+            severity: cases::Severity::Normal as i32,
+            system_id: self.system_id.clone(),
+            area_id: self.area_id.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// How long a measurement runs.
+#[derive(Clone, Copy)]
+enum Load {
+    For(Duration),
+    Calls(usize),
+}
+
+/// What a measurement saw.
+#[derive(Clone)]
+struct Row {
+    calls: usize,
+    failed: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Row {
+    fn per_second(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Runs `call` with `in_flight` calls at a time until the load is done.
+async fn measure<F, Fut, E>(in_flight: usize, load: Load, call: F) -> Row
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Send + 'static,
+{
+    let started = Instant::now();
+    let issued = std::sync::atomic::AtomicUsize::new(0);
+    let more = || match load {
+        Load::For(duration) => started.elapsed() < duration,
+        Load::Calls(calls) => issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < calls,
+    };
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < in_flight && more() {
+            let call = call();
+            running.spawn(async move {
+                let sent = Instant::now();
+                let result = call.await;
+                (sent.elapsed(), result.is_ok())
+            });
+        }
+        match running.join_next().await {
+            Some(Ok((latency, ok))) => {
+                latencies.push(latency);
+                failed += usize::from(!ok);
+            }
+            Some(Err(_)) => failed += 1,
+            None => break,
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Row {
+        calls: latencies.len(),
+        failed,
+        elapsed,
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+fn print_row(in_flight: usize, what: &str, row: &Row, echo: &Row) {
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "| {in_flight} | {what} | {} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.2} | {:.1} |",
+        row.calls,
+        row.failed,
+        row.per_second(),
+        micros(row.p50),
+        micros(row.p99),
+        row.per_second() / echo.per_second(),
+        micros(row.p50) / micros(echo.p50).max(1e-3),
+    );
+}
