@@ -208,7 +208,24 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
             print_row(in_flight, what, &row, &echo);
         }
     }
+    println!("\nmemory of the process (servers and client): {}", memory());
     Ok(())
+}
+
+/// The process's resident memory now and at its peak, as Linux reports it.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map_or("?".to_owned(), |value| value.trim().to_owned())
+    };
+    format!(
+        "{} resident, {} at the peak",
+        field("VmRSS:"),
+        field("VmHWM:")
+    )
 }
 
 /// A reporter of one municipality, support-eligible, with a system and area to file against.
@@ -305,9 +322,13 @@ impl Desk {
         let system_id = reference
             .create_system(with_bearer(
                 cases::CreateSystemRequest {
+                    // Outage detection on, over an hour's reports: every filing reads its window.
                     system: Some(cases::System {
                         name: "KY".into(),
                         chain_responsibility: true,
+                        outage_report_threshold: 5,
+                        outage_distinct_reporters: 3,
+                        outage_window_minutes: 60,
                         ..Default::default()
                     }),
                 },

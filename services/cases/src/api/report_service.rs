@@ -10,15 +10,17 @@ impl pb::report_service_server::ReportService for CasesApi {
     ) -> Result<Response<pb::ListQueueResponse>, Status> {
         let caller = caller(&request)?;
         let team_id = required_id("team_id", &request.get_ref().team_id)?;
-        let (unassigned, assigned) = self.registry.queue(&caller, &team_id).await?;
+        let queue = self.registry.queue(&caller, &team_id).await?;
         let map = |rows: Vec<cases::Model>| {
             rows.into_iter()
                 .map(|c| self.case(&caller, c))
                 .collect::<Result<Vec<_>, Error>>()
         };
         Ok(Response::new(pb::ListQueueResponse {
-            unassigned: map(unassigned)?,
-            assigned: map(assigned)?,
+            unassigned: map(queue.unassigned)?,
+            assigned: map(queue.assigned)?,
+            unassigned_count: queue.unassigned_total as i64,
+            assigned_count: queue.assigned_total as i64,
         }))
     }
 

@@ -38,13 +38,9 @@ fn alerts_of(case: &cases::Model, now: DateTime<Utc>, soon: DateTime<Utc>) -> Ve
 }
 
 impl Registry {
-    /// A team's queue, at most [`QUEUE_CAP`] of each: unassigned open cases of its areas first
-    /// (oldest first), then its open cases by resolution due time.
-    pub async fn queue(
-        &self,
-        caller: &Caller,
-        team_id: &str,
-    ) -> Result<(Vec<cases::Model>, Vec<cases::Model>), Error> {
+    /// A team's queue, at most [`QUEUE_CAP`] of each list: unassigned open cases of its areas
+    /// (oldest first) and its open cases by resolution due time, with how many there are in all.
+    pub async fn queue(&self, caller: &Caller, team_id: &str) -> Result<cases::Queue, Error> {
         require_supporter(caller)?;
         let team_areas: Vec<String> = areas::all(&self.db)
             .await?

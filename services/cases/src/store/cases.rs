@@ -353,31 +353,48 @@ pub async fn open_filed_before(
     Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
 }
 
-/// A team's queue, at most `cap` of each: the open cases of its areas nobody has taken (oldest
-/// first), and its own open cases (most urgent resolution first).
+/// A team's queue.
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    /// Open cases of its areas nobody has taken, oldest first (at most the cap).
+    pub unassigned: Vec<Model>,
+    /// Its own open cases, most urgent resolution first (at most the cap).
+    pub assigned: Vec<Model>,
+    /// How many unassigned cases there are in all.
+    pub unassigned_total: u64,
+    /// How many assigned cases there are in all.
+    pub assigned_total: u64,
+}
+
+/// A team's queue, at most `cap` of each list, and how long each list is in all.
 pub async fn queue(
     db: &impl ConnectionTrait,
     team_id: &str,
     area_ids: &[String],
     cap: u64,
-) -> Result<(Vec<Model>, Vec<Model>), Error> {
+) -> Result<Queue, Error> {
     let unassigned = Entity::find()
         .filter(open())
         .filter(Column::TeamId.is_null())
-        .filter(Column::AreaId.is_in(area_ids.iter().cloned()))
-        .order_by_asc(Column::Id)
-        .limit(cap)
-        .all(db)
-        .await?;
+        .filter(Column::AreaId.is_in(area_ids.iter().cloned()));
     let assigned = Entity::find()
         .filter(open())
-        .filter(Column::TeamId.eq(team_id))
-        .order_by_asc(Column::ResolutionDue)
-        .order_by_asc(Column::Id)
-        .limit(cap)
-        .all(db)
-        .await?;
-    Ok((unassigned, assigned))
+        .filter(Column::TeamId.eq(team_id));
+    Ok(Queue {
+        unassigned_total: unassigned.clone().count(db).await?,
+        assigned_total: assigned.clone().count(db).await?,
+        unassigned: unassigned
+            .order_by_asc(Column::Id)
+            .limit(cap)
+            .all(db)
+            .await?,
+        assigned: assigned
+            .order_by_asc(Column::ResolutionDue)
+            .order_by_asc(Column::Id)
+            .limit(cap)
+            .all(db)
+            .await?,
+    })
 }
 
 /// Open cases counted by area and state (proto name), in the database.

@@ -453,6 +453,7 @@ async fn queues_and_reports_show_the_backlog_and_what_is_late() {
             .collect::<Vec<_>>(),
         [triaged.case_id.as_str()]
     );
+    assert_eq!((queue.unassigned_count, queue.assigned_count), (1, 1));
     let denied = reports()
         .list_queue(bearer(
             pb::ListQueueRequest {

@@ -195,3 +195,39 @@ async fn the_sla_sweep_reads_only_open_cases_that_are_due() {
     }
     assert_eq!(read, due, "only the due cases are read");
 }
+
+#[tokio::test]
+async fn a_long_queue_answers_at_most_its_cap_and_says_how_long_it_is() {
+    let t = TestCases::start().await;
+    let db = kommune_platform::db::connect(&t.database_url)
+        .await
+        .unwrap();
+    let filed = DateTime::parse_from_rfc3339("2025-04-02T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let waiting = (kommune_platform::paging::MAX_PAGE_SIZE + 3) as usize;
+    for number in 1..=waiting {
+        let mut case = stored_case(filed, Duration::hours(4), Duration::days(5));
+        case.number = number as i64;
+        case.system_id = t.system.clone();
+        case.area_id = t.area.clone();
+        cases::insert(&db, case).await.unwrap();
+    }
+    let queue = reports(&t)
+        .list_queue(bearer(
+            pb::ListQueueRequest {
+                team_id: t.second_line.clone(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        queue.unassigned.len() as u64,
+        kommune_platform::paging::MAX_PAGE_SIZE
+    );
+    assert_eq!(queue.unassigned_count, waiting as i64);
+    assert!(queue.assigned.is_empty());
+    assert_eq!(queue.assigned_count, 0);
+}
