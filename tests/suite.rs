@@ -26,6 +26,8 @@ use kommune_proto::identity::v1 as pb;
 use kommune_proto::klik::v1 as klik;
 use pb::Role;
 
+mod connect;
+
 const ADMIN_KEY: &str = "suite-bootstrap-admin-key-0123456789";
 
 /// Asks `probe` every 100 ms until it answers, for up to 30 s: for what other services do in their own
@@ -63,6 +65,8 @@ fn preparation_task(title: &str, days_before: Option<i32>) -> klik::TaskContent 
 
 struct Suite {
     gateway: Channel,
+    /// Where the gateway listens, for plain HTTP clients.
+    gateway_addr: std::net::SocketAddr,
     database_url: String,
     /// Where notify drops e-mail: no relay is configured, as in the standalone suite.
     mail_dir: std::path::PathBuf,
@@ -196,6 +200,7 @@ impl Suite {
         let gateway = channel_to(gateway_addr);
         let mut suite = Self {
             gateway,
+            gateway_addr,
             database_url,
             mail_dir,
             admin_token: String::new(),

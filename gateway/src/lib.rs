@@ -21,6 +21,7 @@ use kommune_platform::config::{ServerConfig, TelemetryConfig};
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Addresses, ServiceRole};
 
+pub mod connect;
 pub mod proxy;
 pub mod standalone;
 
@@ -67,7 +68,7 @@ pub async fn serve(
         .iter()
         .map(|(role, addr)| Ok((role.name().to_owned(), addr.parse()?)))
         .collect::<Result<HashMap<String, Uri>, BoxError>>()?;
-    let server = GrpcServer::new();
+    let server = GrpcServer::new().with_front(connect::front()?);
     let health = server.health_reporter();
     let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
     let result = server

@@ -28,7 +28,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::BoxError;
 use crate::auth::{Caller, TokenVerifier, bearer_token};
 use crate::config::ServerConfig;
+
+mod front;
 use crate::error::Reason;
+pub use front::{Behind, Front};
 
 /// Response header carrying the trace id of the call.
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
@@ -40,6 +43,7 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     served: Vec<&'static str>,
     health: HealthReporter,
+    front: Option<Front>,
 }
 
 impl Default for GrpcServer {
@@ -58,7 +62,15 @@ impl GrpcServer {
             routes,
             served: Vec::new(),
             health,
+            front: None,
         }
+    }
+
+    /// Puts `front` before the layers, and accepts HTTP/1.1 besides HTTP/2 (the gateway: JSON and
+    /// gRPC-Web clients).
+    pub fn with_front(mut self, front: Front) -> Self {
+        self.front = Some(front);
+        self
     }
 
     /// Adds a service; its health is reported under its full name.
@@ -153,11 +165,14 @@ impl GrpcServer {
             }
         };
 
+        let accept_http1 = self.front.is_some();
         let layers = ServiceBuilder::new()
+            .layer(self.front.unwrap_or_else(Front::none))
             .layer(ObserveLayer::new())
             .layer(ShedLayer::new(config.concurrency_limit))
             .layer(AuthLayer { verifier });
         tonic::transport::Server::builder()
+            .accept_http1(accept_http1)
             .timeout(config.request_timeout())
             .layer(layers)
             .serve_with_incoming_shutdown(

@@ -1,0 +1,480 @@
+//! JSON over HTTP for every RPC, by the Connect protocol (<https://connectrpc.com/docs/protocol>): a
+//! unary call is `POST /kommune.cases.v1.CaseService/FileCase` with `Content-Type: application/json`
+//! and the request message in the canonical proto3 JSON mapping, over HTTP/1.1 or HTTP/2; an RPC
+//! marked `idempotency_level = NO_SIDE_EFFECTS` may also be called with `GET …?encoding=json&message=…`.
+//!
+//! Nothing here knows an RPC: the method, its input and its output are looked up in the descriptor set
+//! the contracts compile to, so an RPC is reachable in JSON the moment its proto is merged. The JSON
+//! call becomes an ordinary gRPC call to the service behind (the gateway's layers: trace and metrics,
+//! shedding, auth, then the proxy), and its answer or error is turned back into JSON: errors as the
+//! Connect protocol has them, with the HTTP status of their code and each rich detail decoded beside
+//! its bytes.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Full, Limited};
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
+use serde::de::DeserializeSeed;
+use tonic::body::Body;
+use tonic::{Code, Status};
+use tower::{Service, ServiceExt};
+
+use kommune_platform::server::{Behind, Front};
+use kommune_platform::{BoxError, Error};
+
+/// The largest request body taken, as gRPC's default message limit.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The number `NO_SIDE_EFFECTS` has in `google.protobuf.MethodOptions.IdempotencyLevel`.
+const NO_SIDE_EFFECTS: i32 = 1;
+
+/// The front that speaks Connect's JSON to the gateway's gRPC stack.
+pub fn front() -> Result<Front, BoxError> {
+    let pool = DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET)?;
+    Ok(Front::new(move |behind| {
+        Behind::new(Connect {
+            behind,
+            pool: pool.clone(),
+        })
+    }))
+}
+
+/// Connect's JSON in front of a gRPC service; gRPC and anything else passes through.
+#[derive(Clone)]
+struct Connect {
+    behind: Behind,
+    pool: DescriptorPool,
+}
+
+impl Service<Request<Body>> for Connect {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.behind.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if !is_connect_unary(&request) {
+            return Box::pin(self.behind.call(request));
+        }
+        let connect = self.clone();
+        Box::pin(async move {
+            Ok(connect
+                .unary(request)
+                .await
+                .unwrap_or_else(|status| error_response(&status, &HeaderMap::new(), &connect.pool)))
+        })
+    }
+}
+
+/// Whether a request is a Connect unary call in JSON: a JSON POST, or a GET asking for JSON.
+fn is_connect_unary(request: &Request<Body>) -> bool {
+    match *request.method() {
+        Method::POST => request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json")),
+        Method::GET => query_param(request.uri(), "encoding").as_deref() == Some("json"),
+        _ => false,
+    }
+}
+
+impl Connect {
+    /// Answers one Connect unary call by the gRPC call it stands for.
+    async fn unary(&self, request: Request<Body>) -> Result<Response<Body>, Status> {
+        let method = self.method(request.uri().path())?;
+        let (parts, body) = request.into_parts();
+        let json = if parts.method == Method::GET {
+            if idempotency_level(&method) != NO_SIDE_EFFECTS {
+                return Err(Error::invalid(
+                    "method",
+                    format!("{} has side effects: call it with POST", method.full_name()),
+                )
+                .into());
+            }
+            get_message(&parts.uri)?
+        } else {
+            Limited::new(body, MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|_| {
+                    Status::resource_exhausted(format!(
+                        "the request body is over {MAX_BODY_BYTES} bytes"
+                    ))
+                })?
+                .to_bytes()
+        };
+        let input = read_json(&method, &json)?;
+        let grpc = grpc_request(&parts.uri, &parts.headers, &input);
+        let response = self
+            .behind
+            .clone()
+            .oneshot(grpc)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let (head, body) = response.into_parts();
+        let collected = body
+            .collect()
+            .await
+            .map_err(|status| Status::internal(format!("the answer broke off: {status}")))?;
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        let status = Status::from_header_map(&trailers)
+            .or_else(|| Status::from_header_map(&head.headers))
+            .unwrap_or_else(|| Status::internal("the service gave no status"));
+        if status.code() != Code::Ok {
+            return Ok(error_response(&status, &head.headers, &self.pool));
+        }
+        let output = read_frame(&method, collected.to_bytes())?;
+        let mut body = serde_json::Serializer::new(Vec::new());
+        output
+            .serialize_with_options(&mut body, &SerializeOptions::new())
+            .map_err(|err| Status::internal(format!("cannot write the answer as JSON: {err}")))?;
+        let mut response = json_response(StatusCode::OK, body.into_inner());
+        copy_metadata(&head.headers, response.headers_mut(), "");
+        copy_metadata(&trailers, response.headers_mut(), "trailer-");
+        Ok(response)
+    }
+
+    /// The RPC a path names: `/kommune.cases.v1.CaseService/FileCase`.
+    fn method(&self, path: &str) -> Result<MethodDescriptor, Status> {
+        let no_such = || {
+            kommune_platform::error::status(
+                Code::NotFound,
+                kommune_platform::Reason::UnknownMethod,
+                format!("{path} names no RPC"),
+            )
+        };
+        let (service, method) = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .ok_or_else(no_such)?;
+        let method = self
+            .pool
+            .get_service_by_name(service)
+            .and_then(|s| s.methods().find(|m| m.name() == method))
+            .ok_or_else(no_such)?;
+        if method.is_client_streaming() || method.is_server_streaming() {
+            return Err(Status::unimplemented(format!(
+                "{} streams: call it with gRPC or gRPC-Web",
+                method.full_name()
+            )));
+        }
+        Ok(method)
+    }
+}
+
+/// The `NO_SIDE_EFFECTS`-ness of a method, from its options.
+fn idempotency_level(method: &MethodDescriptor) -> i32 {
+    method
+        .options()
+        .get_field_by_name("idempotency_level")
+        .and_then(|level| level.as_enum_number())
+        .unwrap_or_default()
+}
+
+/// The message of a GET: `message` (URL-encoded JSON, or URL-safe base64 of it with `base64=1`).
+fn get_message(uri: &Uri) -> Result<Bytes, Status> {
+    let message = query_param(uri, "message").unwrap_or_default();
+    if query_param(uri, "base64").as_deref() == Some("1") {
+        let padded = message.trim_end_matches('=');
+        URL_SAFE
+            .decode(format!(
+                "{padded}{}",
+                "=".repeat((4 - padded.len() % 4) % 4)
+            ))
+            .map(Bytes::from)
+            .map_err(|_| Error::invalid("message", "is not URL-safe base64").into())
+    } else {
+        Ok(Bytes::from(message))
+    }
+}
+
+/// A query parameter, URL-decoded.
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The request message of `method` from its JSON; a refusal names the field at fault.
+fn read_json(method: &MethodDescriptor, json: &[u8]) -> Result<DynamicMessage, Status> {
+    let input = method.input();
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let mut track = serde_path_to_error::Track::new();
+    let read = input
+        .clone()
+        .deserialize(serde_path_to_error::Deserializer::new(
+            &mut deserializer,
+            &mut track,
+        ))
+        .and_then(|message| deserializer.end().map(|()| message));
+    read.map_err(|err| {
+        // The path leads to the value at fault; an unknown field is not entered, so serde names it.
+        let message = err.to_string();
+        let unknown = message
+            .strip_prefix("unrecognized field name '")
+            .and_then(|rest| rest.split_once('\''))
+            .map(|(name, _)| name);
+        let field = match (track.path().to_string().as_str(), unknown) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => "body".to_owned(),
+            (path, Some(name)) => format!("{path}.{name}"),
+            (path, None) => path.to_owned(),
+        };
+        Error::invalid(field, format!("is not a {}: {message}", input.full_name())).into()
+    })
+}
+
+/// The gRPC request a Connect call stands for: the message framed, the caller's headers kept (the
+/// token, the trace context, custom metadata), Connect's own turned into gRPC's.
+fn grpc_request(uri: &Uri, headers: &HeaderMap, message: &DynamicMessage) -> Request<Body> {
+    let mut frame = BytesMut::with_capacity(5 + message.encoded_len());
+    frame.put_u8(0);
+    frame.put_u32(message.encoded_len() as u32);
+    message.encode(&mut frame).unwrap_or_default();
+    let mut request = Request::new(Body::new(Full::new(frame.freeze())));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = Uri::builder()
+        .path_and_query(uri.path())
+        .build()
+        .unwrap_or_default();
+    *request.version_mut() = Version::HTTP_2;
+    let grpc_headers = request.headers_mut();
+    for (name, value) in headers {
+        if !is_connect_or_hop_header(name) {
+            grpc_headers.append(name, value.clone());
+        }
+    }
+    grpc_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    grpc_headers.insert("te", HeaderValue::from_static("trailers"));
+    if let Some(timeout) = headers
+        .get("connect-timeout-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && let Ok(value) = HeaderValue::from_str(&format!("{timeout}m"))
+    {
+        grpc_headers.insert("grpc-timeout", value);
+    }
+    request
+}
+
+/// Headers of HTTP/1.1 or of the Connect protocol that a gRPC request must not carry.
+fn is_connect_or_hop_header(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "content-type"
+            | "content-length"
+            | "content-encoding"
+            | "accept"
+            | "accept-encoding"
+            | "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "te"
+            | "connect-protocol-version"
+            | "connect-timeout-ms"
+    )
+}
+
+/// The answer message of a gRPC response body (one uncompressed frame).
+fn read_frame(method: &MethodDescriptor, mut body: Bytes) -> Result<DynamicMessage, Status> {
+    let broken = || Status::internal("the service's answer is not one gRPC message");
+    if body.len() < 5 || body[0] != 0 {
+        return Err(broken());
+    }
+    body.advance(1);
+    let length = body.get_u32() as usize;
+    if body.len() != length {
+        return Err(broken());
+    }
+    DynamicMessage::decode(method.output(), body).map_err(|_| broken())
+}
+
+/// The service's metadata as Connect headers: gRPC's own headers dropped, trailers prefixed.
+fn copy_metadata(from: &HeaderMap, to: &mut HeaderMap, prefix: &str) {
+    for (name, value) in from {
+        let name = name.as_str();
+        if name.starts_with("grpc-") || name == "content-type" || name == "te" {
+            continue;
+        }
+        if let Ok(name) = HeaderName::from_bytes(format!("{prefix}{name}").as_bytes()) {
+            to.append(name, value.clone());
+        }
+    }
+}
+
+/// A Connect error: the HTTP status of its code, `code`, `message` and each detail with its type, its
+/// bytes and (`debug`) its fields decoded, plus the service's headers (the trace id).
+fn error_response(status: &Status, headers: &HeaderMap, pool: &DescriptorPool) -> Response<Body> {
+    let details: Vec<serde_json::Value> = tonic_types::pb::Status::decode(status.details())
+        .map(|rich| rich.details)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|any| {
+            let type_name = any
+                .type_url
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let debug = pool
+                .get_message_by_name(&type_name)
+                .and_then(|desc| DynamicMessage::decode(desc, any.value.as_slice()).ok())
+                .and_then(|message| serde_json::to_value(&message).ok());
+            let mut detail = serde_json::json!({
+                "type": type_name,
+                "value": STANDARD_NO_PAD.encode(&any.value),
+            });
+            if let Some(debug) = debug {
+                detail["debug"] = debug;
+            }
+            detail
+        })
+        .collect();
+    let mut body = serde_json::json!({
+        "code": code_name(status.code()),
+        "message": status.message(),
+    });
+    if !details.is_empty() {
+        body["details"] = serde_json::Value::Array(details);
+    }
+    let mut response = json_response(http_status(status.code()), body.to_string().into_bytes());
+    copy_metadata(headers, response.headers_mut(), "");
+    response
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Body::new(Full::new(Bytes::from(body))));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The Connect name of a code: `invalid_argument`.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "ok",
+        Code::Cancelled => "canceled",
+        Code::Unknown => "unknown",
+        Code::InvalidArgument => "invalid_argument",
+        Code::DeadlineExceeded => "deadline_exceeded",
+        Code::NotFound => "not_found",
+        Code::AlreadyExists => "already_exists",
+        Code::PermissionDenied => "permission_denied",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::Aborted => "aborted",
+        Code::OutOfRange => "out_of_range",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal",
+        Code::Unavailable => "unavailable",
+        Code::DataLoss => "data_loss",
+        Code::Unauthenticated => "unauthenticated",
+    }
+}
+
+/// The HTTP status the Connect protocol gives a code.
+pub fn http_status(code: Code) -> StatusCode {
+    let number = match code {
+        Code::Ok => 200,
+        Code::Cancelled => 499,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+        Code::Unauthenticated => 401,
+        Code::PermissionDenied => 403,
+        Code::NotFound => 404,
+        Code::AlreadyExists | Code::Aborted => 409,
+        Code::ResourceExhausted => 429,
+        Code::Unimplemented => 501,
+        Code::Unavailable => 503,
+        Code::DeadlineExceeded => 504,
+        Code::Unknown | Code::Internal | Code::DataLoss => 500,
+    };
+    StatusCode::from_u16(number).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_the_connect_name_and_status() {
+        assert_eq!(code_name(Code::InvalidArgument), "invalid_argument");
+        assert_eq!(code_name(Code::Cancelled), "canceled");
+        assert_eq!(http_status(Code::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(http_status(Code::Aborted), StatusCode::CONFLICT);
+        assert_eq!(
+            http_status(Code::ResourceExhausted),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(http_status(Code::Cancelled).as_u16(), 499);
+    }
+
+    #[test]
+    fn only_json_posts_and_json_gets_are_connect_calls() {
+        let request = |method: Method, uri: &str, content_type: &str| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(CONTENT_TYPE, content_type)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let path = "/kommune.identity.v1.TokenService/GetCaller";
+        assert!(is_connect_unary(&request(
+            Method::POST,
+            path,
+            "application/json"
+        )));
+        assert!(is_connect_unary(&request(
+            Method::POST,
+            path,
+            "application/json; charset=utf-8"
+        )));
+        assert!(!is_connect_unary(&request(
+            Method::POST,
+            path,
+            "application/grpc"
+        )));
+        assert!(is_connect_unary(&request(
+            Method::GET,
+            &format!("{path}?encoding=json&message=%7B%7D"),
+            ""
+        )));
+        assert!(!is_connect_unary(&request(Method::GET, path, "")));
+    }
+
+    #[test]
+    fn a_get_message_is_read_plain_or_from_base64() {
+        let plain: Uri = "/x/Y?encoding=json&message=%7B%22a%22%3A1%7D"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            get_message(&plain).unwrap(),
+            Bytes::from_static(b"{\"a\":1}")
+        );
+        let base64: Uri = "/x/Y?encoding=json&base64=1&message=eyJhIjoxfQ"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            get_message(&base64).unwrap(),
+            Bytes::from_static(b"{\"a\":1}")
+        );
+    }
+}

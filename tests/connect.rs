@@ -1,0 +1,297 @@
+//! The one door in JSON: Connect unary calls over HTTP/1.1 from an ordinary HTTP client, through the
+//! real gateway to the real services.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode, Version};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use super::*;
+
+/// An HTTP/1.1 client of the gateway, as curl is.
+struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+}
+
+/// What came back: status, headers and the JSON body.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    json: Value,
+}
+
+impl Answer {
+    /// The `debug` form of the error's detail of `type_name` (`google.rpc.BadRequest`).
+    fn detail(&self, type_name: &str) -> Value {
+        self.json["details"]
+            .as_array()
+            .and_then(|details| details.iter().find(|d| d["type"] == type_name))
+            .map(|d| d["debug"].clone())
+            .unwrap_or_else(|| panic!("no {type_name} in {}", self.json))
+    }
+
+    /// The fields a `BadRequest` names.
+    fn fields(&self) -> Vec<String> {
+        self.detail("google.rpc.BadRequest")["fieldViolations"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|f| f["field"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Http {
+    fn to(suite: &Suite) -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: format!("http://{}", suite.gateway_addr),
+        }
+    }
+
+    async fn send(&self, request: Request<Full<Bytes>>) -> Answer {
+        let response = self.client.request(request).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_11);
+        let (head, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)));
+        Answer {
+            status: head.status,
+            headers: head.headers,
+            json,
+        }
+    }
+
+    /// POSTs `body` as JSON to the RPC `rpc` (`kommune.identity.v1.TokenService/GetCaller`).
+    async fn post(&self, rpc: &str, token: Option<&str>, body: impl Into<Bytes>) -> Answer {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/{rpc}", self.base))
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(request.body(Full::new(body.into())).unwrap())
+            .await
+    }
+
+    /// GETs the RPC `rpc` with `message` as its JSON.
+    async fn get(&self, rpc: &str, token: &str, message: &Value) -> Answer {
+        let query: String = url_encode(&message.to_string());
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}/{rpc}?encoding=json&message={query}", self.base))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_first_call_works_in_json_over_http_1_1() {
+    // Traced, so answers carry their trace id.
+    let _telemetry = kommune_platform::telemetry::init("suite-test", &Default::default()).unwrap();
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let exchanged = http
+        .post(
+            "kommune.identity.v1.TokenService/ExchangeApiKey",
+            None,
+            json!({"api_key": ADMIN_KEY}).to_string(),
+        )
+        .await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{:?}", exchanged.json);
+    let token = exchanged.json["accessToken"].as_str().unwrap().to_owned();
+
+    let caller = http
+        .post(
+            "kommune.identity.v1.TokenService/GetCaller",
+            Some(&token),
+            "{}",
+        )
+        .await;
+    assert_eq!(caller.status, StatusCode::OK);
+    assert_eq!(caller.json["roles"], json!(["ROLE_CONSORTIUM_ADMIN"]));
+    assert!(caller.headers.contains_key("x-trace-id"));
+
+    let created = http
+        .post(
+            "kommune.identity.v1.MunicipalityService/CreateMunicipality",
+            Some(&token),
+            json!({"code": "101", "name": "Københavns Kommune", "cvr_number": "64942212",
+                   "debtor_system": "DEBTOR_SYSTEM_KMD_OPUS"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.json);
+    assert_eq!(created.json["municipality"]["name"], "Københavns Kommune");
+    assert_eq!(
+        created.json["municipality"]["debtorSystem"],
+        "DEBTOR_SYSTEM_KMD_OPUS"
+    );
+}
+
+#[tokio::test]
+async fn a_municipality_is_created_read_listed_and_updated_in_json() {
+    // Traced, so answers carry their trace id.
+    let _telemetry = kommune_platform::telemetry::init("suite-test", &Default::default()).unwrap();
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let token = &suite.admin_token;
+    let create = json!({"code": "751", "name": "Aarhus Kommune", "cvr_number": "55133018",
+                        "idempotency_key": "json-create-1"})
+    .to_string();
+    let rpc = |method: &str| format!("kommune.identity.v1.MunicipalityService/{method}");
+    let first = http
+        .post(&rpc("CreateMunicipality"), Some(token), create.clone())
+        .await;
+    let again = http
+        .post(&rpc("CreateMunicipality"), Some(token), create)
+        .await;
+    let id = first.json["municipality"]["municipalityId"].clone();
+    assert_eq!(first.status, StatusCode::OK, "{}", first.json);
+    assert_eq!(
+        again.json["municipality"]["municipalityId"], id,
+        "a replay creates nothing"
+    );
+
+    let read = http
+        .get(
+            &rpc("GetMunicipality"),
+            token,
+            &json!({"municipality_id": id}),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.json);
+    assert_eq!(read.json["municipality"]["code"], "751");
+    let listed = http
+        .post(&rpc("ListMunicipalities"), Some(token), "{}")
+        .await;
+    assert_eq!(
+        listed.json["municipalities"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    let rename = |version: i64| {
+        json!({"municipality_id": id, "expected_version": version, "name": "Aarhus"}).to_string()
+    };
+    let renamed = http
+        .post(&rpc("UpdateMunicipality"), Some(token), rename(1))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.json);
+    assert_eq!(renamed.json["municipality"]["name"], "Aarhus");
+    let stale = http
+        .post(&rpc("UpdateMunicipality"), Some(token), rename(1))
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.json);
+    assert_eq!(stale.json["code"], "aborted");
+    assert_eq!(
+        stale.detail("google.rpc.ErrorInfo")["reason"],
+        "STALE_VERSION"
+    );
+    assert!(stale.headers.contains_key("x-trace-id"));
+}
+
+#[tokio::test]
+async fn bad_json_calls_are_refused_precisely_and_write_nothing() {
+    // Traced, so answers carry their trace id.
+    let _telemetry = kommune_platform::telemetry::init("suite-test", &Default::default()).unwrap();
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let token = suite.admin_token.clone();
+    let create = "kommune.identity.v1.MunicipalityService/CreateMunicipality";
+
+    let malformed = http.post(create, Some(&token), "{\"code\": ").await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.json["code"], "invalid_argument");
+
+    let unknown_field = http
+        .post(
+            create,
+            Some(&token),
+            json!({"code": "101", "colour": "red"}).to_string(),
+        )
+        .await;
+    assert_eq!(unknown_field.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown_field.fields(), ["colour"], "{}", unknown_field.json);
+
+    let wrong_type = http
+        .post(create, Some(&token), json!({"code": 101}).to_string())
+        .await;
+    assert_eq!(wrong_type.fields(), ["code"]);
+
+    let unknown_enum = http
+        .post(
+            create,
+            Some(&token),
+            json!({"code": "101", "debtor_system": "DEBTOR_SYSTEM_ABACUS"}).to_string(),
+        )
+        .await;
+    assert_eq!(unknown_enum.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown_enum.fields(), ["debtor_system"]);
+
+    let no_rpc = http
+        .post(
+            "kommune.identity.v1.MunicipalityService/Frobnicate",
+            Some(&token),
+            "{}",
+        )
+        .await;
+    assert_eq!(no_rpc.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        no_rpc.detail("google.rpc.ErrorInfo")["reason"],
+        "UNKNOWN_METHOD"
+    );
+
+    let get_with_side_effects = http.get(create, &token, &json!({"code": "101"})).await;
+    assert_eq!(get_with_side_effects.status, StatusCode::BAD_REQUEST);
+    assert_eq!(get_with_side_effects.fields(), ["method"]);
+
+    let anonymous = http
+        .post("kommune.identity.v1.TokenService/GetCaller", None, "{}")
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.json["code"], "unauthenticated");
+
+    // The service's own refusal, with every field it names.
+    let invalid = http
+        .post(create, Some(&token), json!({"code": "1"}).to_string())
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    assert!(
+        invalid.fields().contains(&"cvr_number".to_owned()),
+        "{}",
+        invalid.json
+    );
+    assert!(invalid.headers.contains_key("x-trace-id"));
+
+    // Nothing reached identity: no municipality was made.
+    let listed = http
+        .post(
+            "kommune.identity.v1.MunicipalityService/ListMunicipalities",
+            Some(&token),
+            "{}",
+        )
+        .await;
+    assert!(listed.json["municipalities"].is_null(), "{}", listed.json);
+}
