@@ -14,15 +14,15 @@ use kommune_proto::identity::v1 as pb;
 
 const README_ADDR: &str = "127.0.0.1:50051";
 
-/// The shell block of README.md's first call.
-fn readme_first_call() -> String {
+/// The shell block of README.md after the marker `<!-- {marker}:`.
+fn readme_block(marker: &str) -> String {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .unwrap();
     let after_marker = readme
-        .split("<!-- first-call")
+        .split(&format!("<!-- {marker}:"))
         .nth(1)
-        .expect("README has a first-call block");
+        .unwrap_or_else(|| panic!("README has a {marker} block"));
     let block = after_marker.split("```sh\n").nth(1).unwrap();
     block.split("```").next().unwrap().to_owned()
 }
@@ -122,7 +122,7 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
     match std::env::var("KOMMUNE_GRPCURL") {
         Ok(grpcurl) if !grpcurl.is_empty() => {
             // The README block, exactly as written but for the address.
-            let script = readme_first_call().replace(README_ADDR, &addr);
+            let script = readme_block("first-call").replace(README_ADDR, &addr);
             let bin_dir = Path::new(&grpcurl).parent().unwrap();
             let path = format!(
                 "{}:{}",
@@ -159,6 +159,21 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
             );
         }
     }
+    // Its twin in JSON with curl, as written but for the address.
+    let script = readme_block("first-call-curl").replace(README_ADDR, &addr);
+    let output = std::process::Command::new("sh")
+        .args(["-ec", &script])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "README's curl call failed: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ROLE_CONSORTIUM_ADMIN"), "{stdout}");
+    assert!(stdout.contains("Aarhus Kommune"), "{stdout}");
     stop(child).await;
 
     // A second start keeps the data and the key; nothing is bootstrapped twice.
