@@ -26,7 +26,10 @@ use kommune_proto::identity::v1 as pb;
 use kommune_proto::klik::v1 as klik;
 use pb::Role;
 
-mod connect;
+mod door;
+
+/// A municipality's own web application, allowed to call the suite from browsers.
+const BROWSER_ORIGIN: &str = "https://selvbetjening.aarhus.dk";
 
 const ADMIN_KEY: &str = "suite-bootstrap-admin-key-0123456789";
 
@@ -192,6 +195,9 @@ impl Suite {
                 Vec::new(),
                 Arc::new(SystemClock),
                 &config,
+                &kommune_gateway::DoorConfig {
+                    cors_origins: vec![BROWSER_ORIGIN.to_owned()],
+                },
                 stop,
             )
             .await

@@ -124,6 +124,7 @@ async fn serve_all() -> Result<Servers, BoxError> {
             Vec::new(),
             Arc::new(SystemClock),
             &config,
+            &kommune_gateway::DoorConfig::default(),
             never(),
         )
         .await

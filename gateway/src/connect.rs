@@ -28,8 +28,8 @@ use tonic::body::Body;
 use tonic::{Code, Status};
 use tower::{Service, ServiceExt};
 
-use kommune_platform::server::{Behind, Front};
-use kommune_platform::{BoxError, Error};
+use kommune_platform::Error;
+use kommune_platform::server::Behind;
 
 /// The largest request body taken, as gRPC's default message limit.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -37,22 +37,18 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The number `NO_SIDE_EFFECTS` has in `google.protobuf.MethodOptions.IdempotencyLevel`.
 const NO_SIDE_EFFECTS: i32 = 1;
 
-/// The front that speaks Connect's JSON to the gateway's gRPC stack.
-pub fn front() -> Result<Front, BoxError> {
-    let pool = DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET)?;
-    Ok(Front::new(move |behind| {
-        Behind::new(Connect {
-            behind,
-            pool: pool.clone(),
-        })
-    }))
-}
-
 /// Connect's JSON in front of a gRPC service; gRPC and anything else passes through.
 #[derive(Clone)]
-struct Connect {
+pub struct Connect {
     behind: Behind,
     pool: DescriptorPool,
+}
+
+impl Connect {
+    /// Connect in front of `behind`, its RPCs looked up in `pool`.
+    pub fn new(behind: Behind, pool: DescriptorPool) -> Self {
+        Self { behind, pool }
+    }
 }
 
 impl Service<Request<Body>> for Connect {

@@ -6,19 +6,22 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http::Uri;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Uri};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::server::HealthReporter;
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use kommune_platform::BoxError;
 use kommune_platform::auth::{AuthConfig, TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig};
-use kommune_platform::server::GrpcServer;
+use kommune_platform::server::{Behind, Front, GrpcServer, TRACE_ID_HEADER};
 use kommune_platform::service::{Addresses, ServiceRole};
 
 pub mod connect;
@@ -43,9 +46,61 @@ pub struct GatewayConfig {
     /// Server settings.
     #[command(flatten)]
     pub server: ServerConfig,
+    /// What the door accepts besides gRPC.
+    #[command(flatten)]
+    pub door: DoorConfig,
     /// Telemetry settings.
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
+}
+
+/// What the door accepts besides gRPC: JSON (Connect) and gRPC-Web always; browsers of other origins
+/// only from those listed.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DoorConfig {
+    /// Web origins whose browser applications may call (CORS), comma-separated, e.g.
+    /// `https://selvbetjening.aarhus.dk`; none by default.
+    #[arg(long, env = "KOMMUNE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+/// The headers a browser may send and read, besides the CORS-safelisted ones.
+const BROWSER_REQUEST_HEADERS: [&str; 8] = [
+    "authorization",
+    "content-type",
+    "traceparent",
+    "x-grpc-web",
+    "x-user-agent",
+    "grpc-timeout",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+];
+const BROWSER_RESPONSE_HEADERS: [&str; 4] = [
+    "grpc-status",
+    "grpc-message",
+    "grpc-status-details-bin",
+    TRACE_ID_HEADER,
+];
+
+/// The door's front: CORS for the configured origins, then Connect's JSON, then gRPC-Web, each turning
+/// its calls into gRPC for the gateway's layers.
+fn front(door: &DoorConfig) -> Result<Front, BoxError> {
+    let pool = prost_reflect::DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET)?;
+    let origins = door
+        .cors_origins
+        .iter()
+        .map(|origin| HeaderValue::from_str(origin.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(BROWSER_REQUEST_HEADERS.map(HeaderName::from_static))
+        .expose_headers(BROWSER_RESPONSE_HEADERS.map(HeaderName::from_static))
+        .max_age(Duration::from_secs(3600));
+    Ok(Front::new(move |behind| {
+        let web = Behind::new(tonic_web::GrpcWebLayer::new().layer(behind));
+        Behind::new(cors.layer(connect::Connect::new(web, pool.clone())))
+    }))
 }
 
 /// The health-check name under which the gateway reports an upstream as a whole, e.g.
@@ -61,6 +116,7 @@ pub async fn serve(
     trusted_issuers: Vec<TrustedIssuer>,
     clock: SharedClock,
     config: &ServerConfig,
+    door: &DoorConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
     let verifier = TokenVerifier::remote(upstreams.identity()?, clock, trusted_issuers);
@@ -68,7 +124,7 @@ pub async fn serve(
         .iter()
         .map(|(role, addr)| Ok((role.name().to_owned(), addr.parse()?)))
         .collect::<Result<HashMap<String, Uri>, BoxError>>()?;
-    let server = GrpcServer::new().with_front(connect::front()?);
+    let server = GrpcServer::new().with_front(front(door)?);
     let health = server.health_reporter();
     let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
     let result = server

@@ -36,6 +36,9 @@ pub struct StandaloneConfig {
     /// Server settings.
     #[command(flatten)]
     pub server: ServerConfig,
+    /// What the gateway accepts besides gRPC.
+    #[command(flatten)]
+    pub door: crate::DoorConfig,
     /// Telemetry settings.
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
@@ -162,7 +165,7 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
     let admin_key_file = Some(suite.path(ADMIN_KEY_FILE)).filter(|path| path.exists());
     let listener = TcpListener::bind(config.listen_addr).await?;
     let gateway_addr = listener.local_addr()?;
-    let server = config.server.clone();
+    let (server, door) = (config.server.clone(), config.door.clone());
     let stop_gateway = stopped(stop_rx);
     tasks.push(tokio::spawn(async move {
         crate::serve(
@@ -171,6 +174,7 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
             trusted_issuers,
             clock,
             &server,
+            &door,
             stop_gateway,
         )
         .await

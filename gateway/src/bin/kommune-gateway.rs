@@ -28,6 +28,7 @@ async fn main() -> Result<(), BoxError> {
         config.auth.trusted_issuers()?,
         Arc::new(SystemClock),
         &config.server,
+        &config.door,
         kommune_platform::server::shutdown_signal(),
     )
     .await

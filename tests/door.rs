@@ -1,5 +1,5 @@
-//! The one door in JSON: Connect unary calls over HTTP/1.1 from an ordinary HTTP client, through the
-//! real gateway to the real services.
+//! The one door for every client: Connect's JSON over HTTP/1.1 from an ordinary HTTP client, gRPC-Web
+//! from a gRPC-Web client, and CORS for browsers, through the real gateway to the real services.
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Version};
@@ -59,6 +59,11 @@ impl Http {
     async fn send(&self, request: Request<Full<Bytes>>) -> Answer {
         let response = self.client.request(request).await.unwrap();
         assert_eq!(response.version(), Version::HTTP_11);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "every answer, errors too, is JSON"
+        );
         let (head, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
         let json = serde_json::from_slice(&bytes)
@@ -294,4 +299,98 @@ async fn bad_json_calls_are_refused_precisely_and_write_nothing() {
         )
         .await;
     assert!(listed.json["municipalities"].is_null(), "{}", listed.json);
+}
+
+#[tokio::test]
+async fn a_grpc_web_client_calls_through_the_door() {
+    let _telemetry = kommune_platform::telemetry::init("suite-test", &Default::default()).unwrap();
+    let suite = Suite::start().await;
+    let http1 = Client::builder(TokioExecutor::new()).build_http();
+    let web = tower::ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebClientLayer::new())
+        .service(http1);
+    let origin = format!("http://{}", suite.gateway_addr).parse().unwrap();
+    let mut tokens = pb::token_service_client::TokenServiceClient::with_origin(web, origin);
+
+    let caller = tokens
+        .get_caller(bearer(pb::GetCallerRequest {}, &suite.admin_token))
+        .await
+        .unwrap();
+    assert!(caller.metadata().contains_key("x-trace-id"));
+    assert_eq!(
+        caller.into_inner().roles,
+        [pb::Role::ConsortiumAdmin as i32]
+    );
+    let refused = tokens
+        .get_caller(pb::GetCallerRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn browsers_of_configured_origins_alone_may_call() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri(format!(
+                "{}/kommune.identity.v1.TokenService/GetCaller",
+                http.base
+            ))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let allowed = http
+        .client
+        .request(preflight(BROWSER_ORIGIN))
+        .await
+        .unwrap();
+    assert!(allowed.status().is_success());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        BROWSER_ORIGIN
+    );
+    let methods = allowed.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(methods.contains("POST"), "{methods}");
+    let other = http
+        .client
+        .request(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+
+    // The call itself tells the browser it may read the answer, and which headers.
+    let call = Request::builder()
+        .method(Method::POST)
+        .uri(format!(
+            "{}/kommune.identity.v1.TokenService/GetCaller",
+            http.base
+        ))
+        .header("origin", BROWSER_ORIGIN)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", suite.admin_token))
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let answer = http.client.request(call).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.headers()["access-control-allow-origin"],
+        BROWSER_ORIGIN
+    );
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(exposed.contains("x-trace-id"), "{exposed}");
 }
