@@ -394,3 +394,31 @@ async fn browsers_of_configured_origins_alone_may_call() {
         .to_owned();
     assert!(exposed.contains("x-trace-id"), "{exposed}");
 }
+
+#[tokio::test]
+async fn load_balancers_probe_health_over_plain_http() {
+    let mut suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let probe = |path: &'static str| {
+        let request = Request::builder()
+            .uri(format!("{}{path}", http.base))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        http.send(request)
+    };
+    assert_eq!(probe("/healthz").await.status, StatusCode::OK);
+    eventually(
+        "the gateway never found every service serving",
+        async || (probe("/readyz").await.status == StatusCode::OK).then_some(()),
+    )
+    .await;
+
+    suite.stop_identity().await;
+    let not_ready = eventually("the gateway never saw identity stop", async || {
+        let answer = probe("/readyz").await;
+        (answer.status == StatusCode::SERVICE_UNAVAILABLE).then_some(answer)
+    })
+    .await;
+    assert_eq!(not_ready.json["notServing"], json!(["kommune.identity.v1"]));
+    assert_eq!(probe("/healthz").await.status, StatusCode::OK);
+}

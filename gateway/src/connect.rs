@@ -114,7 +114,7 @@ impl Connect {
                 .to_bytes()
         };
         let input = read_json(&method, &json)?;
-        let grpc = grpc_request(&parts.uri, &parts.headers, &input);
+        let grpc = grpc_request(parts.uri.path(), &parts.headers, &input);
         let response = self
             .behind
             .clone()
@@ -236,7 +236,11 @@ fn read_json(method: &MethodDescriptor, json: &[u8]) -> Result<DynamicMessage, S
 
 /// The gRPC request a Connect call stands for: the message framed, the caller's headers kept (the
 /// token, the trace context, custom metadata), Connect's own turned into gRPC's.
-fn grpc_request(uri: &Uri, headers: &HeaderMap, message: &DynamicMessage) -> Request<Body> {
+pub(crate) fn grpc_request(
+    path: &str,
+    headers: &HeaderMap,
+    message: &impl Message,
+) -> Request<Body> {
     let mut frame = BytesMut::with_capacity(5 + message.encoded_len());
     frame.put_u8(0);
     frame.put_u32(message.encoded_len() as u32);
@@ -244,7 +248,7 @@ fn grpc_request(uri: &Uri, headers: &HeaderMap, message: &DynamicMessage) -> Req
     let mut request = Request::new(Body::new(Full::new(frame.freeze())));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = Uri::builder()
-        .path_and_query(uri.path())
+        .path_and_query(path)
         .build()
         .unwrap_or_default();
     *request.version_mut() = Version::HTTP_2;
@@ -288,17 +292,19 @@ fn is_connect_or_hop_header(name: &HeaderName) -> bool {
 }
 
 /// The answer message of a gRPC response body (one uncompressed frame).
-fn read_frame(method: &MethodDescriptor, mut body: Bytes) -> Result<DynamicMessage, Status> {
+fn read_frame(method: &MethodDescriptor, body: Bytes) -> Result<DynamicMessage, Status> {
     let broken = || Status::internal("the service's answer is not one gRPC message");
+    DynamicMessage::decode(method.output(), unframe(body).ok_or_else(broken)?).map_err(|_| broken())
+}
+
+/// The message bytes of a body holding one uncompressed gRPC frame.
+pub(crate) fn unframe(mut body: Bytes) -> Option<Bytes> {
     if body.len() < 5 || body[0] != 0 {
-        return Err(broken());
+        return None;
     }
     body.advance(1);
     let length = body.get_u32() as usize;
-    if body.len() != length {
-        return Err(broken());
-    }
-    DynamicMessage::decode(method.output(), body).map_err(|_| broken())
+    (body.len() == length).then_some(body)
 }
 
 /// The service's metadata as Connect headers: gRPC's own headers dropped, trailers prefixed.
@@ -354,7 +360,7 @@ fn error_response(status: &Status, headers: &HeaderMap, pool: &DescriptorPool) -
     response
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Body::new(Full::new(Bytes::from(body))));
     *response.status_mut() = status;
     response

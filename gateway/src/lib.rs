@@ -25,6 +25,7 @@ use kommune_platform::server::{Behind, Front, GrpcServer, TRACE_ID_HEADER};
 use kommune_platform::service::{Addresses, ServiceRole};
 
 pub mod connect;
+pub mod probes;
 pub mod proxy;
 pub mod standalone;
 
@@ -82,9 +83,9 @@ const BROWSER_RESPONSE_HEADERS: [&str; 4] = [
     TRACE_ID_HEADER,
 ];
 
-/// The door's front: CORS for the configured origins, then Connect's JSON, then gRPC-Web, each turning
-/// its calls into gRPC for the gateway's layers.
-fn front(door: &DoorConfig) -> Result<Front, BoxError> {
+/// The door's front: CORS for the configured origins, the HTTP health probes, then Connect's JSON,
+/// then gRPC-Web, each turning its calls into gRPC for the gateway's layers.
+fn front(door: &DoorConfig, upstreams: Vec<String>) -> Result<Front, BoxError> {
     let pool = prost_reflect::DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET)?;
     let origins = door
         .cors_origins
@@ -98,8 +99,9 @@ fn front(door: &DoorConfig) -> Result<Front, BoxError> {
         .expose_headers(BROWSER_RESPONSE_HEADERS.map(HeaderName::from_static))
         .max_age(Duration::from_secs(3600));
     Ok(Front::new(move |behind| {
-        let web = Behind::new(tonic_web::GrpcWebLayer::new().layer(behind));
-        Behind::new(cors.layer(connect::Connect::new(web, pool.clone())))
+        let web = Behind::new(tonic_web::GrpcWebLayer::new().layer(behind.clone()));
+        let json = connect::Connect::new(web, pool.clone());
+        Behind::new(cors.layer(probes::Probes::new(json, behind, upstreams.clone())))
     }))
 }
 
@@ -124,7 +126,11 @@ pub async fn serve(
         .iter()
         .map(|(role, addr)| Ok((role.name().to_owned(), addr.parse()?)))
         .collect::<Result<HashMap<String, Uri>, BoxError>>()?;
-    let server = GrpcServer::new().with_front(front(door)?);
+    let health_names = upstreams
+        .iter()
+        .map(|(role, _)| upstream_health_name(role))
+        .collect();
+    let server = GrpcServer::new().with_front(front(door, health_names)?);
     let health = server.health_reporter();
     let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
     let result = server

@@ -1,0 +1,108 @@
+//! Health over plain HTTP, for load balancers that do not speak gRPC health: `GET /healthz` answers
+//! while the gateway runs, `GET /readyz` only while every service it routes to is serving (as the
+//! gateway's gRPC health reports them). Kubernetes keeps its gRPC probes.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use prost::Message;
+use tonic::body::Body;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+use tower::{Service, ServiceExt};
+
+use kommune_platform::server::Behind;
+
+use crate::connect::{grpc_request, json_response, unframe};
+
+/// The probes in front of the gateway; every other request passes through.
+#[derive(Clone)]
+pub struct Probes<S> {
+    inner: S,
+    behind: Behind,
+    upstreams: Vec<String>,
+}
+
+impl<S> Probes<S> {
+    /// Probes before `inner`, asking `behind` (the gateway's gRPC stack) for the health of each of
+    /// `upstreams` (health names such as `kommune.cases.v1`).
+    pub fn new(inner: S, behind: Behind, upstreams: Vec<String>) -> Self {
+        Self {
+            inner,
+            behind,
+            upstreams,
+        }
+    }
+}
+
+impl<S> Service<Request<Body>> for Probes<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if request.method() != Method::GET {
+            return Box::pin(self.inner.call(request));
+        }
+        match request.uri().path() {
+            "/healthz" => Box::pin(async { Ok(answer(StatusCode::OK, serde_json::json!({}))) }),
+            "/readyz" => {
+                let (behind, upstreams) = (self.behind.clone(), self.upstreams.clone());
+                Box::pin(async move { Ok(ready(behind, upstreams).await) })
+            }
+            _ => Box::pin(self.inner.call(request)),
+        }
+    }
+}
+
+/// 200 when every upstream serves, 503 naming those that do not.
+async fn ready(behind: Behind, upstreams: Vec<String>) -> Response<Body> {
+    let mut not_serving = Vec::new();
+    for upstream in upstreams {
+        if !serving(behind.clone(), &upstream).await {
+            not_serving.push(upstream);
+        }
+    }
+    if not_serving.is_empty() {
+        answer(StatusCode::OK, serde_json::json!({}))
+    } else {
+        answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "notServing": not_serving }),
+        )
+    }
+}
+
+/// Whether the gateway's health says `service` is serving.
+async fn serving(behind: Behind, service: &str) -> bool {
+    let request = grpc_request(
+        "/grpc.health.v1.Health/Check",
+        &HeaderMap::new(),
+        &HealthCheckRequest {
+            service: service.to_owned(),
+        },
+    );
+    let Ok(response) = behind.oneshot(request).await;
+    let Ok(body) = response.into_body().collect().await else {
+        return false;
+    };
+    unframe(body.to_bytes())
+        .and_then(|message| HealthCheckResponse::decode(message).ok())
+        .is_some_and(|health| health.status == ServingStatus::Serving as i32)
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    json_response(status, body.to_string().into_bytes())
+}
