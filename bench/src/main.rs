@@ -3,7 +3,8 @@
 //! Starts identity, cases and the gateway, and beside them a bare tonic server answering the health
 //! check (the "echo": tonic with nothing behind it), all on one server thread, so every figure is a
 //! ratio to what tonic itself costs on this machine. It seeds N cases through the gateway (measuring
-//! creates), then measures reads (GetCase) directly and through the gateway, each at the chosen
+//! creates), then measures reads (GetCase) directly, through the gateway, and as JSON (Connect over
+//! HTTP/1.1) through the gateway, each at the chosen
 //! numbers of calls in flight, and prints p50, p99 and calls per second with the ratio to the echo.
 //! Databases are SQLite files in a temporary directory, or PostgreSQL databases when
 //! `KOMMUNE_TEST_POSTGRES_URL` names a server (as the tests use). Figures go in docs/benchmarks.md.
@@ -13,7 +14,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
@@ -165,6 +171,31 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
             async move { client.get_case(request).await.map(drop) }
         }
     };
+    // The same read as JSON over HTTP/1.1 (Connect), as curl or a Connect client sends it.
+    let http1: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let get_case_json = || {
+        let request = http::Request::post(format!(
+            "http://{}/kommune.cases.v1.CaseService/GetCase",
+            servers.gateway
+        ))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", desk.reporter))
+        .body(Full::new(Bytes::from(format!(
+            "{{\"caseId\":\"{}\"}}",
+            desk.first_case
+        ))));
+        let http1 = http1.clone();
+        async move {
+            let response = http1
+                .request(request.map_err(|_| ())?)
+                .await
+                .map_err(|_| ())?;
+            let ok = response.status().is_success();
+            response.into_body().collect().await.map_err(|_| ())?;
+            if ok { Ok(()) } else { Err(()) }
+        }
+    };
     let file_case = || {
         let mut client = through_gateway.clone();
         let request = with_bearer(desk.new_case(), &desk.reporter);
@@ -194,6 +225,10 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
             (
                 "GetCase, through the gateway",
                 measure(in_flight, duration, get_case(&through_gateway)).await,
+            ),
+            (
+                "GetCase, JSON through the gateway",
+                measure(in_flight, duration, get_case_json).await,
             ),
             (
                 "FileCase, through the gateway",
