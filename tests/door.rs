@@ -422,3 +422,129 @@ async fn load_balancers_probe_health_over_plain_http() {
     assert_eq!(not_ready.json["notServing"], json!(["kommune.identity.v1"]));
     assert_eq!(probe("/healthz").await.status, StatusCode::OK);
 }
+
+/// The Python with openapi-spec-validator: `KOMMUNE_TEST_PYTHON` (set by `.ci/test`), else its venv.
+fn python() -> std::path::PathBuf {
+    std::env::var_os("KOMMUNE_TEST_PYTHON").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/venv/bin/python"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// Validates the document as OpenAPI 3.1 and each `(schema, answer)` against its schema, with the
+/// reference validators (openapi-spec-validator, jsonschema); the failures, if any.
+fn validate(document: &Value, answers: &[(&str, &Value)]) -> String {
+    const SCRIPT: &str = r##"
+import json, sys
+from openapi_spec_validator import validate
+from jsonschema import Draft202012Validator
+document = json.load(open(sys.argv[1]))
+validate(document)
+for name, answer in json.load(open(sys.argv[2])):
+    schema = {"$ref": "#/components/schemas/" + name, "components": document["components"]}
+    for error in Draft202012Validator(schema).iter_errors(answer):
+        print(name, error.message)
+"##;
+    let dir = std::env::temp_dir().join(format!("kommune-openapi-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("openapi.json"), document.to_string()).unwrap();
+    std::fs::write(dir.join("answers.json"), json!(answers).to_string()).unwrap();
+    let output = std::process::Command::new(python())
+        .args(["-c", SCRIPT])
+        .arg(dir.join("openapi.json"))
+        .arg(dir.join("answers.json"))
+        .output()
+        .expect("a Python with openapi-spec-validator: run .ci/test once, which installs it");
+    let _ = std::fs::remove_dir_all(&dir);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        if output.status.success() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&output.stderr).into_owned()
+        }
+    )
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_every_answer_matches_it() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let request = Request::builder()
+        .uri(format!("{}/openapi.json", http.base))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let document = http.send(request).await.json;
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = &document["paths"];
+    let exchange = &paths["/kommune.identity.v1.TokenService/ExchangeApiKey"]["post"];
+    assert_eq!(
+        exchange["security"],
+        json!([]),
+        "a public RPC needs no token"
+    );
+    assert!(
+        paths["/kommune.cases.v1.CaseService/FileCase"]["get"].is_null(),
+        "an RPC with side effects has no GET"
+    );
+    assert!(paths["/kommune.cases.v1.CaseService/GetCase"]["get"].is_object());
+    assert!(
+        paths["/kommune.identity.v1.IdentityEventService/WatchEvents"].is_null()
+            && paths["/kommune.identity.v1.EventService/WatchEvents"].is_null(),
+        "streams are not JSON calls yet"
+    );
+    let schemas = &document["components"]["schemas"];
+    let municipality = &schemas["kommune.identity.v1.Municipality"];
+    assert!(municipality["description"].is_string(), "{municipality}");
+    assert!(
+        municipality["properties"]["debtorSystem"]["enum"]
+            .as_array()
+            .is_some_and(|names| names.contains(&json!("DEBTOR_SYSTEM_KMD_OPUS")))
+    );
+
+    // Answers of every kind, checked against their schemas.
+    let token = suite.admin_token.clone();
+    let caller = http
+        .post(
+            "kommune.identity.v1.TokenService/GetCaller",
+            Some(&token),
+            "{}",
+        )
+        .await
+        .json;
+    let created = http
+        .post(
+            "kommune.identity.v1.MunicipalityService/CreateMunicipality",
+            Some(&token),
+            json!({"code": "751", "name": "Aarhus Kommune", "cvr_number": "55133018"}).to_string(),
+        )
+        .await
+        .json;
+    let listed = http
+        .post(
+            "kommune.identity.v1.MunicipalityService/ListMunicipalities",
+            Some(&token),
+            "{}",
+        )
+        .await
+        .json;
+    let refused = http
+        .post(
+            "kommune.identity.v1.MunicipalityService/CreateMunicipality",
+            Some(&token),
+            json!({"code": "1"}).to_string(),
+        )
+        .await
+        .json;
+    let failures = validate(
+        &document,
+        &[
+            ("kommune.identity.v1.GetCallerResponse", &caller),
+            ("kommune.identity.v1.CreateMunicipalityResponse", &created),
+            ("kommune.identity.v1.ListMunicipalitiesResponse", &listed),
+            ("connect.Error", &refused),
+        ],
+    );
+    assert!(failures.is_empty(), "{failures}");
+}

@@ -197,6 +197,7 @@ impl Suite {
                 &config,
                 &kommune_gateway::DoorConfig {
                     cors_origins: vec![BROWSER_ORIGIN.to_owned()],
+                    ..Default::default()
                 },
                 stop,
             )

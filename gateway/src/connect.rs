@@ -94,7 +94,7 @@ impl Connect {
         let method = self.method(request.uri().path())?;
         let (parts, body) = request.into_parts();
         let json = if parts.method == Method::GET {
-            if idempotency_level(&method) != NO_SIDE_EFFECTS {
+            if !has_no_side_effects(&method) {
                 return Err(Error::invalid(
                     "method",
                     format!("{} has side effects: call it with POST", method.full_name()),
@@ -172,13 +172,13 @@ impl Connect {
     }
 }
 
-/// The `NO_SIDE_EFFECTS`-ness of a method, from its options.
-fn idempotency_level(method: &MethodDescriptor) -> i32 {
+/// Whether a method's proto says it has no side effects (`idempotency_level = NO_SIDE_EFFECTS`).
+pub(crate) fn has_no_side_effects(method: &MethodDescriptor) -> bool {
     method
         .options()
         .get_field_by_name("idempotency_level")
         .and_then(|level| level.as_enum_number())
-        .unwrap_or_default()
+        == Some(NO_SIDE_EFFECTS)
 }
 
 /// The message of a GET: `message` (URL-encoded JSON, or URL-safe base64 of it with `base64=1`).

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
@@ -25,7 +26,8 @@ use kommune_platform::server::{Behind, Front, GrpcServer, TRACE_ID_HEADER};
 use kommune_platform::service::{Addresses, ServiceRole};
 
 pub mod connect;
-pub mod probes;
+pub mod openapi;
+pub mod plain;
 pub mod proxy;
 pub mod standalone;
 
@@ -57,12 +59,25 @@ pub struct GatewayConfig {
 
 /// What the door accepts besides gRPC: JSON (Connect) and gRPC-Web always; browsers of other origins
 /// only from those listed.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct DoorConfig {
     /// Web origins whose browser applications may call (CORS), comma-separated, e.g.
     /// `https://selvbetjening.aarhus.dk`; none by default.
     #[arg(long, env = "KOMMUNE_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// The address clients reach the door at, as the OpenAPI document names its server, e.g.
+    /// `https://api.kommune.dk`; the document's own origin by default.
+    #[arg(long, env = "KOMMUNE_PUBLIC_URL", default_value = "/")]
+    pub public_url: String,
+}
+
+impl Default for DoorConfig {
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            public_url: "/".to_owned(),
+        }
+    }
 }
 
 /// The headers a browser may send and read, besides the CORS-safelisted ones.
@@ -83,8 +98,8 @@ const BROWSER_RESPONSE_HEADERS: [&str; 4] = [
     TRACE_ID_HEADER,
 ];
 
-/// The door's front: CORS for the configured origins, the HTTP health probes, then Connect's JSON,
-/// then gRPC-Web, each turning its calls into gRPC for the gateway's layers.
+/// The door's front: CORS for the configured origins, the plain HTTP pages (health, OpenAPI), then
+/// Connect's JSON, then gRPC-Web, each turning its calls into gRPC for the gateway's layers.
 fn front(door: &DoorConfig, upstreams: Vec<String>) -> Result<Front, BoxError> {
     let pool = prost_reflect::DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET)?;
     let origins = door
@@ -98,10 +113,14 @@ fn front(door: &DoorConfig, upstreams: Vec<String>) -> Result<Front, BoxError> {
         .allow_headers(BROWSER_REQUEST_HEADERS.map(HeaderName::from_static))
         .expose_headers(BROWSER_RESPONSE_HEADERS.map(HeaderName::from_static))
         .max_age(Duration::from_secs(3600));
+    let document = openapi::document(&pool, kommune_proto::PUBLIC_METHODS, &door.public_url);
+    let document = bytes::Bytes::from(document.to_string());
+    let upstreams = Arc::new(upstreams);
     Ok(Front::new(move |behind| {
         let web = Behind::new(tonic_web::GrpcWebLayer::new().layer(behind.clone()));
         let json = connect::Connect::new(web, pool.clone());
-        Behind::new(cors.layer(probes::Probes::new(json, behind, upstreams.clone())))
+        let plain = plain::Plain::new(json, behind, upstreams.clone(), document.clone());
+        Behind::new(cors.layer(plain))
     }))
 }
 

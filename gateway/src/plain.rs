@@ -1,12 +1,15 @@
-//! Health over plain HTTP, for load balancers that do not speak gRPC health: `GET /healthz` answers
-//! while the gateway runs, `GET /readyz` only while every service it routes to is serving (as the
-//! gateway's gRPC health reports them). Kubernetes keeps its gRPC probes.
+//! What the door serves over plain HTTP, besides calls: health for load balancers that do not speak
+//! gRPC health (`GET /healthz` while the gateway runs, `GET /readyz` only while every service it routes
+//! to is serving, as the gateway's gRPC health reports them; Kubernetes keeps its gRPC probes), and
+//! the OpenAPI document of the JSON API (`GET /openapi.json`).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use prost::Message;
@@ -19,27 +22,29 @@ use kommune_platform::server::Behind;
 
 use crate::connect::{grpc_request, json_response, unframe};
 
-/// The probes in front of the gateway; every other request passes through.
+/// The plain HTTP pages before `inner`; every other request passes through.
 #[derive(Clone)]
-pub struct Probes<S> {
+pub struct Plain<S> {
     inner: S,
     behind: Behind,
-    upstreams: Vec<String>,
+    upstreams: Arc<Vec<String>>,
+    openapi: Bytes,
 }
 
-impl<S> Probes<S> {
-    /// Probes before `inner`, asking `behind` (the gateway's gRPC stack) for the health of each of
-    /// `upstreams` (health names such as `kommune.cases.v1`).
-    pub fn new(inner: S, behind: Behind, upstreams: Vec<String>) -> Self {
+impl<S> Plain<S> {
+    /// The pages before `inner`, asking `behind` (the gateway's gRPC stack) for the health of each of
+    /// `upstreams` (health names such as `kommune.cases.v1`), serving `openapi`.
+    pub fn new(inner: S, behind: Behind, upstreams: Arc<Vec<String>>, openapi: Bytes) -> Self {
         Self {
             inner,
             behind,
             upstreams,
+            openapi,
         }
     }
 }
 
-impl<S> Service<Request<Body>> for Probes<S>
+impl<S> Service<Request<Body>> for Plain<S>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
     S::Future: Send + 'static,
@@ -60,7 +65,11 @@ where
             "/healthz" => Box::pin(async { Ok(answer(StatusCode::OK, serde_json::json!({}))) }),
             "/readyz" => {
                 let (behind, upstreams) = (self.behind.clone(), self.upstreams.clone());
-                Box::pin(async move { Ok(ready(behind, upstreams).await) })
+                Box::pin(async move { Ok(ready(behind, &upstreams).await) })
+            }
+            "/openapi.json" => {
+                let document = self.openapi.clone();
+                Box::pin(async move { Ok(json_response(StatusCode::OK, document.to_vec())) })
             }
             _ => Box::pin(self.inner.call(request)),
         }
@@ -68,11 +77,11 @@ where
 }
 
 /// 200 when every upstream serves, 503 naming those that do not.
-async fn ready(behind: Behind, upstreams: Vec<String>) -> Response<Body> {
+async fn ready(behind: Behind, upstreams: &[String]) -> Response<Body> {
     let mut not_serving = Vec::new();
     for upstream in upstreams {
-        if !serving(behind.clone(), &upstream).await {
-            not_serving.push(upstream);
+        if !serving(behind.clone(), upstream).await {
+            not_serving.push(upstream.clone());
         }
     }
     if not_serving.is_empty() {

@@ -1,0 +1,275 @@
+//! The OpenAPI 3.1 document of the door's JSON API, generated from the descriptor set when the gateway
+//! starts: every unary RPC an operation (`POST /<package>.<Service>/<Method>`, and `GET` where it has no
+//! side effects), every message a schema in the canonical proto3 JSON mapping, with the protos' own
+//! comments as descriptions, enums with their value names, and bearer-JWT security except on public
+//! RPCs. Nothing is written per RPC: a merged proto is in the document at the next start.
+
+use std::collections::HashMap;
+
+use prost_reflect::{
+    DescriptorPool, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, MethodDescriptor,
+};
+use serde_json::{Map, Value, json};
+
+/// The schema every error answer has (the Connect protocol's error).
+const ERROR_SCHEMA: &str = "connect.Error";
+
+/// The document for `pool`, whose RPCs in `public` need no token, served from `server`.
+pub fn document(pool: &DescriptorPool, public: &[&str], server: &str) -> Value {
+    let comments = Comments::read(pool);
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    for service in pool.services() {
+        if !service.package_name().starts_with("kommune.") {
+            continue;
+        }
+        for method in service.methods() {
+            if method.is_client_streaming() || method.is_server_streaming() {
+                continue;
+            }
+            let path = format!("/{}/{}", service.full_name(), method.name());
+            let is_public = public.contains(&path.as_str());
+            let mut item = Map::new();
+            item.insert(
+                "post".into(),
+                operation(&method, &comments, is_public, false),
+            );
+            if super::connect::has_no_side_effects(&method) {
+                item.insert("get".into(), operation(&method, &comments, is_public, true));
+            }
+            paths.insert(path, Value::Object(item));
+            for message in [method.input(), method.output()] {
+                add_schemas(&message, &comments, &mut schemas);
+            }
+        }
+    }
+    for detail in [
+        "google.rpc.BadRequest",
+        "google.rpc.ErrorInfo",
+        "google.rpc.RetryInfo",
+    ] {
+        if let Some(message) = pool.get_message_by_name(detail) {
+            add_schemas(&message, &comments, &mut schemas);
+        }
+    }
+    schemas.insert(ERROR_SCHEMA.into(), error_schema());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kommune",
+            "version": "v1",
+            "description": "Support, change requests and rollouts of the municipalities' shared IT systems, as \
+                JSON over HTTP (the Connect protocol). Every RPC is also served over gRPC and gRPC-Web.\n\n\
+                Support, ændringsønsker og udrulning af kommunernes fælles it-systemer, som JSON over HTTP.",
+        },
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                           "description": "An access token from TokenService/ExchangeApiKey."},
+            },
+        },
+        "security": [{"bearer": []}],
+    })
+}
+
+/// One operation of an RPC: POST with the message as the body, or GET with it in the query.
+fn operation(method: &MethodDescriptor, comments: &Comments, public: bool, get: bool) -> Value {
+    let service = method.parent_service();
+    let mut operation = json!({
+        "operationId": format!("{}.{}{}", service.full_name(), method.name(), if get { ".get" } else { "" }),
+        "tags": [service.full_name()],
+        "summary": method.name(),
+        "description": comments.of_method(method),
+        "responses": {
+            "200": {
+                "description": "The answer.",
+                "content": {"application/json": {"schema": reference(&method.output())}},
+            },
+            "default": {
+                "description": "A refusal or failure, as a Connect error.",
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{ERROR_SCHEMA}")}}},
+            },
+        },
+    });
+    if get {
+        operation["parameters"] = json!([
+            {"name": "encoding", "in": "query", "required": true,
+             "schema": {"type": "string", "const": "json"}},
+            {"name": "message", "in": "query", "required": true,
+             "description": format!("The {} as JSON, URL-encoded.", method.input().full_name()),
+             "schema": {"type": "string"}},
+        ]);
+    } else {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {"schema": reference(&method.input())}},
+        });
+    }
+    if public {
+        operation["security"] = json!([]);
+    }
+    operation
+}
+
+/// Adds the schema of `message` and of every message its fields name.
+fn add_schemas(message: &MessageDescriptor, comments: &Comments, schemas: &mut Map<String, Value>) {
+    if schemas.contains_key(message.full_name()) || well_known(message).is_some() {
+        return;
+    }
+    let mut properties = Map::new();
+    schemas.insert(message.full_name().to_owned(), Value::Null);
+    for field in message.fields() {
+        let mut schema = field_schema(&field);
+        if let Some(description) = comments.of(&field.parent_file(), field.path()) {
+            schema["description"] = Value::String(description);
+        }
+        properties.insert(field.json_name().to_owned(), schema);
+        let value_kind = if field.is_map() {
+            match field.kind() {
+                Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                other => other,
+            }
+        } else {
+            field.kind()
+        };
+        if let Kind::Message(nested) = value_kind {
+            add_schemas(&nested, comments, schemas);
+        }
+    }
+    let mut schema = json!({"type": "object", "properties": properties});
+    if let Some(description) = comments.of(&message.parent_file(), message.path()) {
+        schema["description"] = Value::String(description);
+    }
+    schemas.insert(message.full_name().to_owned(), schema);
+}
+
+/// A field's schema: a list, a map or one value.
+fn field_schema(field: &FieldDescriptor) -> Value {
+    if field.is_map() {
+        let value = match field.kind() {
+            Kind::Message(entry) => kind_schema(&entry.map_entry_value_field().kind()),
+            other => kind_schema(&other),
+        };
+        json!({"type": "object", "additionalProperties": value})
+    } else if field.is_list() {
+        json!({"type": "array", "items": kind_schema(&field.kind())})
+    } else {
+        kind_schema(&field.kind())
+    }
+}
+
+/// The JSON schema of one value of a kind, as the canonical JSON mapping writes it.
+fn kind_schema(kind: &Kind) -> Value {
+    match kind {
+        Kind::Double | Kind::Float => json!({"type": "number"}),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            json!({"type": "integer", "format": "int32"})
+        }
+        Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "minimum": 0}),
+        // 64-bit integers are written as strings (JSON numbers lose precision); numbers are read too.
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => {
+            json!({"type": ["string", "integer"], "format": "int64"})
+        }
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::String => json!({"type": "string"}),
+        Kind::Bytes => json!({"type": "string", "contentEncoding": "base64"}),
+        Kind::Enum(values) => {
+            let names: Vec<String> = values.values().map(|v| v.name().to_owned()).collect();
+            json!({"type": "string", "enum": names})
+        }
+        Kind::Message(message) => well_known(message).unwrap_or_else(|| reference(message)),
+    }
+}
+
+/// The JSON schema of a well-known type, which the JSON mapping writes in its own way.
+fn well_known(message: &MessageDescriptor) -> Option<Value> {
+    Some(match message.full_name() {
+        "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
+        "google.protobuf.Duration" => {
+            json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?s$"})
+        }
+        "google.protobuf.FieldMask" => json!({"type": "string"}),
+        "google.protobuf.Empty" => json!({"type": "object"}),
+        "google.protobuf.Struct" => json!({"type": "object"}),
+        "google.protobuf.Value" => json!({}),
+        "google.protobuf.Any" => {
+            json!({"type": "object", "properties": {"@type": {"type": "string"}}, "required": ["@type"]})
+        }
+        "google.protobuf.StringValue" => json!({"type": "string"}),
+        "google.protobuf.BoolValue" => json!({"type": "boolean"}),
+        "google.protobuf.Int32Value" => json!({"type": "integer"}),
+        "google.protobuf.Int64Value" => json!({"type": ["string", "integer"]}),
+        _ => return None,
+    })
+}
+
+fn reference(message: &MessageDescriptor) -> Value {
+    json!({"$ref": format!("#/components/schemas/{}", message.full_name())})
+}
+
+/// The Connect protocol's error.
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "A Connect error: its code, a message for people, and rich details.",
+        "required": ["code"],
+        "properties": {
+            "code": {"type": "string", "enum": [
+                "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
+                "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
+                "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss",
+                "unauthenticated"]},
+            "message": {"type": "string"},
+            "details": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "description": "The detail's message type, e.g. google.rpc.BadRequest."},
+                    "value": {"type": "string", "contentEncoding": "base64"},
+                    "debug": {"type": "object", "description": "The detail's fields, decoded."},
+                },
+            }},
+        },
+    })
+}
+
+/// The comments of the protos, by file and source path.
+struct Comments(HashMap<(String, Vec<i32>), String>);
+
+impl Comments {
+    /// Every leading comment of the pool's files.
+    fn read(pool: &DescriptorPool) -> Self {
+        let mut comments = HashMap::new();
+        for file in pool.files() {
+            let Some(info) = &file.file_descriptor_proto().source_code_info else {
+                continue;
+            };
+            for location in &info.location {
+                if let Some(text) = location.leading_comments.as_deref() {
+                    let text = text.trim();
+                    if !text.is_empty() {
+                        comments.insert(
+                            (file.name().to_owned(), location.path.clone()),
+                            text.replace('\n', " ").replace("  ", " "),
+                        );
+                    }
+                }
+            }
+        }
+        Self(comments)
+    }
+
+    /// The comment at `path` in `file`.
+    fn of(&self, file: &FileDescriptor, path: &[i32]) -> Option<String> {
+        self.0
+            .get(&(file.name().to_owned(), path.to_vec()))
+            .cloned()
+    }
+
+    fn of_method(&self, method: &MethodDescriptor) -> String {
+        self.of(&method.parent_file(), method.path())
+            .unwrap_or_default()
+    }
+}
