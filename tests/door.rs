@@ -8,6 +8,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use tonic_types::StatusExt;
 
 use super::*;
 
@@ -50,9 +51,13 @@ impl Answer {
 
 impl Http {
     fn to(suite: &Suite) -> Self {
+        Self::at(suite.gateway_addr)
+    }
+
+    fn at(addr: std::net::SocketAddr) -> Self {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
-            base: format!("http://{}", suite.gateway_addr),
+            base: format!("http://{addr}"),
         }
     }
 
@@ -547,4 +552,73 @@ async fn the_openapi_document_is_valid_and_every_answer_matches_it() {
         ],
     );
     assert!(failures.is_empty(), "{failures}");
+}
+
+#[tokio::test]
+async fn a_caller_past_its_rate_is_told_when_to_retry_and_others_are_served() {
+    let mut suite = Suite::start().await;
+    let rate = |text: &str| text.parse().unwrap();
+    let strict = suite
+        .another_gateway(kommune_gateway::DoorConfig {
+            rate_people: rate("2/3"),
+            rate_public: rate("1/2"),
+            ..Default::default()
+        })
+        .await;
+    let http = Http::at(strict);
+    let get_caller = |token: String| {
+        let http = &http;
+        async move {
+            http.post(
+                "kommune.identity.v1.TokenService/GetCaller",
+                Some(&token),
+                "{}",
+            )
+            .await
+        }
+    };
+    let admin = suite.admin_token.clone();
+    for _ in 0..3 {
+        assert_eq!(get_caller(admin.clone()).await.status, StatusCode::OK);
+    }
+    let refused = get_caller(admin.clone()).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.json["code"], "resource_exhausted");
+    assert_eq!(
+        refused.detail("google.rpc.ErrorInfo")["reason"],
+        "RATE_LIMITED"
+    );
+    assert_eq!(refused.headers["retry-after"], "1");
+
+    // Another principal has its own bucket.
+    let aarhus = suite.municipality("751", "55133018").await;
+    let person = suite
+        .user(&aarhus, "anne@aarhus.dk", Role::MunicipalCaseworker)
+        .await;
+    let their_token = suite.token_for(&person).await;
+    assert_eq!(get_caller(their_token).await.status, StatusCode::OK);
+
+    // gRPC callers are refused the same way, with the delay to wait.
+    let grpc = pb::token_service_client::TokenServiceClient::new(channel_to(strict))
+        .get_caller(bearer(pb::GetCallerRequest {}, &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(grpc.code(), Code::ResourceExhausted);
+    assert!(grpc.get_details_retry_info().is_some());
+
+    // Public RPCs count against the client's address.
+    let exchange = || {
+        http.post(
+            "kommune.identity.v1.TokenService/ExchangeApiKey",
+            None,
+            json!({"api_key": ADMIN_KEY}).to_string(),
+        )
+    };
+    assert_eq!(exchange().await.status, StatusCode::OK);
+    assert_eq!(exchange().await.status, StatusCode::OK);
+    assert_eq!(exchange().await.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The bucket refills at its rate.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(get_caller(admin).await.status, StatusCode::OK);
 }

@@ -70,6 +70,8 @@ struct Suite {
     gateway: Channel,
     /// Where the gateway listens, for plain HTTP clients.
     gateway_addr: std::net::SocketAddr,
+    /// Where each service listens.
+    upstreams: Addresses,
     database_url: String,
     /// Where notify drops e-mail: no relay is configured, as in the standalone suite.
     mail_dir: std::path::PathBuf,
@@ -187,11 +189,12 @@ impl Suite {
         upstreams.insert(ServiceRole::Cases, cases_addr);
         upstreams.insert(ServiceRole::Changes, changes_addr);
         upstreams.insert(ServiceRole::Notify, notify_addr);
+        let routed = upstreams.clone();
         let gateway_running = spawn(|stop| async move {
             let config = ServerConfig::default();
             kommune_gateway::serve(
                 gateway_listener,
-                &upstreams,
+                &routed,
                 Vec::new(),
                 Arc::new(SystemClock),
                 &config,
@@ -208,6 +211,7 @@ impl Suite {
         let mut suite = Self {
             gateway,
             gateway_addr,
+            upstreams,
             database_url,
             mail_dir,
             admin_token: String::new(),
@@ -436,6 +440,26 @@ impl Suite {
         if let Some(identity) = self.identity.take() {
             identity.stop().await;
         }
+    }
+
+    /// Another gateway replica in front of the same services, with its own door settings.
+    async fn another_gateway(&mut self, door: kommune_gateway::DoorConfig) -> std::net::SocketAddr {
+        let (listener, addr) = loopback_listener().await;
+        let upstreams = self.upstreams.clone();
+        self._running.push(spawn(|stop| async move {
+            kommune_gateway::serve(
+                listener,
+                &upstreams,
+                Vec::new(),
+                Arc::new(SystemClock),
+                &ServerConfig::default(),
+                &door,
+                stop,
+            )
+            .await
+            .unwrap();
+        }));
+        addr
     }
 }
 

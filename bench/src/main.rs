@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,12 @@ use kommune_platform::testing::{
 };
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::identity::v1 as identity;
+
+/// A rate no harness reaches.
+const UNLIMITED: kommune_gateway::limits::Rate = kommune_gateway::limits::Rate {
+    per_second: NonZeroU32::MAX,
+    burst: NonZeroU32::MAX,
+};
 
 /// The admin key identity is started with.
 const ADMIN_KEY: &str = "kommune-bench-admin-key";
@@ -130,7 +137,13 @@ async fn serve_all() -> Result<Servers, BoxError> {
             Vec::new(),
             Arc::new(SystemClock),
             &config,
-            &kommune_gateway::DoorConfig::default(),
+            // No rate limits: the harness is one caller at full speed.
+            &kommune_gateway::DoorConfig {
+                rate_services: UNLIMITED,
+                rate_people: UNLIMITED,
+                rate_public: UNLIMITED,
+                ..Default::default()
+            },
             never(),
         )
         .await

@@ -26,6 +26,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeO
 use serde::de::DeserializeSeed;
 use tonic::body::Body;
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 use tower::{Service, ServiceExt};
 
 use kommune_platform::Error;
@@ -114,7 +115,9 @@ impl Connect {
                 .to_bytes()
         };
         let input = read_json(&method, &json)?;
-        let grpc = grpc_request(parts.uri.path(), &parts.headers, &input);
+        let mut grpc = grpc_request(parts.uri.path(), &parts.headers, &input);
+        // The connection's details (the client's address) go with the call.
+        *grpc.extensions_mut() = parts.extensions;
         let response = self
             .behind
             .clone()
@@ -357,6 +360,12 @@ fn error_response(status: &Status, headers: &HeaderMap, pool: &DescriptorPool) -
     }
     let mut response = json_response(http_status(status.code()), body.to_string().into_bytes());
     copy_metadata(headers, response.headers_mut(), "");
+    if let Some(delay) = status.get_details_retry_info().and_then(|r| r.retry_delay) {
+        let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    }
     response
 }
 

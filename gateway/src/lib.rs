@@ -19,6 +19,8 @@ use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use kommune_platform::BoxError;
+
+use crate::limits::Rate;
 use kommune_platform::auth::{AuthConfig, TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::{ServerConfig, TelemetryConfig};
@@ -26,6 +28,7 @@ use kommune_platform::server::{Behind, Front, GrpcServer, TRACE_ID_HEADER};
 use kommune_platform::service::{Addresses, ServiceRole};
 
 pub mod connect;
+pub mod limits;
 pub mod openapi;
 pub mod plain;
 pub mod proxy;
@@ -69,13 +72,30 @@ pub struct DoorConfig {
     /// `https://api.kommune.dk`; the document's own origin by default.
     #[arg(long, env = "KOMMUNE_PUBLIC_URL", default_value = "/")]
     pub public_url: String,
+    /// The rate of each service account (`ROLE_SERVICE`) on this replica: calls per second/burst.
+    #[arg(long, env = "KOMMUNE_RATE_SERVICES", default_value = DEFAULT_RATE_SERVICES)]
+    pub rate_services: Rate,
+    /// The rate of each other principal (people, admin accounts) on this replica.
+    #[arg(long, env = "KOMMUNE_RATE_PEOPLE", default_value = DEFAULT_RATE_PEOPLE)]
+    pub rate_people: Rate,
+    /// The rate of public RPCs per client address on this replica.
+    #[arg(long, env = "KOMMUNE_RATE_PUBLIC", default_value = DEFAULT_RATE_PUBLIC)]
+    pub rate_public: Rate,
 }
+
+const DEFAULT_RATE_SERVICES: &str = "1000/2000";
+const DEFAULT_RATE_PEOPLE: &str = "100/400";
+const DEFAULT_RATE_PUBLIC: &str = "50/200";
 
 impl Default for DoorConfig {
     fn default() -> Self {
+        let rate = |text: &str| text.parse().unwrap_or_else(|err| panic!("{err}"));
         Self {
             cors_origins: Vec::new(),
             public_url: "/".to_owned(),
+            rate_services: rate(DEFAULT_RATE_SERVICES),
+            rate_people: rate(DEFAULT_RATE_PEOPLE),
+            rate_public: rate(DEFAULT_RATE_PUBLIC),
         }
     }
 }
@@ -157,7 +177,11 @@ pub async fn serve(
             listener,
             verifier,
             config,
-            Some(proxy::Proxy::new(routes)),
+            Some(proxy::Proxy::new(routes).with_limits(limits::Limits::new(
+                door.rate_services,
+                door.rate_people,
+                door.rate_public,
+            ))),
             shutdown,
         )
         .await;

@@ -18,6 +18,8 @@ use tonic::{Code, Status};
 use tower::Service;
 
 use kommune_platform::Reason;
+
+use crate::limits::Limits;
 use kommune_platform::error::status;
 use kommune_platform::server::inject_trace_context;
 
@@ -36,6 +38,7 @@ pub fn owning_service(path: &str) -> Option<&str> {
 pub struct Proxy {
     upstreams: Arc<HashMap<String, Uri>>,
     client: Client<HttpConnector, Body>,
+    limits: Option<Limits>,
 }
 
 impl Proxy {
@@ -50,7 +53,14 @@ impl Proxy {
         Self {
             upstreams: Arc::new(upstreams),
             client,
+            limits: None,
         }
+    }
+
+    /// Counts every call against its caller's rate first.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     fn target(&self, uri: &Uri) -> Result<(String, Uri), Status> {
@@ -81,6 +91,9 @@ impl Service<Request<Body>> for Proxy {
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        if let Some(Err(refusal)) = self.limits.as_ref().map(|l| l.check(&request)) {
+            return Box::pin(async move { Ok(refusal.into_http()) });
+        }
         let (service, target) = match self.target(request.uri()) {
             Ok(found) => found,
             Err(status) => return Box::pin(async move { Ok(status.into_http()) }),

@@ -74,6 +74,9 @@ reasons! {
     Unavailable = "UNAVAILABLE",
     /// UNAVAILABLE: the server sheds load; retry after `RetryInfo`.
     Overloaded = "OVERLOADED",
+    /// RESOURCE_EXHAUSTED: the caller (or, for public RPCs, its address) is past its rate; retry
+    /// after `RetryInfo`.
+    RateLimited = "RATE_LIMITED",
     /// UNIMPLEMENTED: no such method behind this gateway.
     UnknownMethod = "UNKNOWN_METHOD",
     /// INTERNAL: a fault of kommune's; quote the `x-trace-id` to support.
