@@ -622,3 +622,72 @@ async fn a_caller_past_its_rate_is_told_when_to_retry_and_others_are_served() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(get_caller(admin).await.status, StatusCode::OK);
 }
+
+/// The envelopes of a Connect stream: each flag byte with its JSON.
+fn envelopes(mut body: &[u8]) -> Vec<(u8, Value)> {
+    let mut envelopes = Vec::new();
+    while body.len() >= 5 {
+        let length = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        let json = serde_json::from_slice(&body[5..5 + length]).unwrap();
+        envelopes.push((body[0], json));
+        body = &body[5 + length..];
+    }
+    assert!(body.is_empty(), "a stream ends with a whole envelope");
+    envelopes
+}
+
+#[tokio::test]
+async fn a_server_stream_comes_as_connect_envelopes_of_json() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    for (code, cvr) in [("101", "64942212"), ("751", "55133018")] {
+        suite.municipality(code, cvr).await;
+    }
+    let watch = |token: Option<&str>| {
+        let request = json!({"follow": false}).to_string();
+        let mut envelope = vec![0];
+        envelope.extend((request.len() as u32).to_be_bytes());
+        envelope.extend(request.as_bytes());
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(format!(
+                "{}/kommune.identity.v1.EventService/WatchEvents",
+                http.base
+            ))
+            .header("content-type", "application/connect+json");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let request = builder.body(Full::new(Bytes::from(envelope))).unwrap();
+        let client = http.client.clone();
+        async move {
+            let response = client.request(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/connect+json"
+            );
+            envelopes(&response.into_body().collect().await.unwrap().to_bytes())
+        }
+    };
+
+    let events = watch(Some(&suite.admin_token)).await;
+    let (last, messages) = events.split_last().unwrap();
+    assert_eq!(last.0, 2, "the stream ends with its end-stream envelope");
+    assert!(last.1["error"].is_null(), "{}", last.1);
+    let created: Vec<&Value> = messages
+        .iter()
+        .map(|(flags, json)| {
+            assert_eq!(*flags, 0);
+            &json["event"]
+        })
+        .filter(|event| event["eventType"] == "kommune.identity.v1.MunicipalityCreated")
+        .collect();
+    assert_eq!(created.len(), 2, "{messages:?}");
+
+    // A refusal is told in the end-stream envelope, with its code.
+    let refused = watch(None).await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0, 2);
+    assert_eq!(refused[0].1["error"]["code"], "unauthenticated");
+}

@@ -32,6 +32,8 @@ use tower::{Service, ServiceExt};
 use kommune_platform::Error;
 use kommune_platform::server::Behind;
 
+mod stream;
+
 /// The largest request body taken, as gRPC's default message limit.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -62,6 +64,10 @@ impl Service<Request<Body>> for Connect {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if stream::is_connect_stream(&request) {
+            let connect = self.clone();
+            return Box::pin(async move { Ok(connect.server_stream(request).await) });
+        }
         if !is_connect_unary(&request) {
             return Box::pin(self.behind.call(request));
         }
@@ -92,7 +98,7 @@ fn is_connect_unary(request: &Request<Body>) -> bool {
 impl Connect {
     /// Answers one Connect unary call by the gRPC call it stands for.
     async fn unary(&self, request: Request<Body>) -> Result<Response<Body>, Status> {
-        let method = self.method(request.uri().path())?;
+        let method = self.method(request.uri().path(), false)?;
         let (parts, body) = request.into_parts();
         let json = if parts.method == Method::GET {
             if !has_no_side_effects(&method) {
@@ -147,8 +153,9 @@ impl Connect {
         Ok(response)
     }
 
-    /// The RPC a path names: `/kommune.cases.v1.CaseService/FileCase`.
-    fn method(&self, path: &str) -> Result<MethodDescriptor, Status> {
+    /// The RPC a path names (`/kommune.cases.v1.CaseService/FileCase`), if it is called as it may be:
+    /// a unary RPC unary, a server stream with the streaming protocol.
+    fn method(&self, path: &str, streaming: bool) -> Result<MethodDescriptor, Status> {
         let no_such = || {
             kommune_platform::error::status(
                 Code::NotFound,
@@ -165,11 +172,23 @@ impl Connect {
             .get_service_by_name(service)
             .and_then(|s| s.methods().find(|m| m.name() == method))
             .ok_or_else(no_such)?;
-        if method.is_client_streaming() || method.is_server_streaming() {
+        if method.is_client_streaming() {
             return Err(Status::unimplemented(format!(
-                "{} streams: call it with gRPC or gRPC-Web",
+                "{} takes a stream: call it with gRPC or gRPC-Web",
                 method.full_name()
             )));
+        }
+        if method.is_server_streaming() != streaming {
+            let how = if streaming {
+                "application/json"
+            } else {
+                "application/connect+json (the streaming protocol)"
+            };
+            return Err(Error::invalid(
+                "content-type",
+                format!("{} is called with {how}", method.full_name()),
+            )
+            .into());
         }
         Ok(method)
     }
@@ -209,7 +228,7 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
 }
 
 /// The request message of `method` from its JSON; a refusal names the field at fault.
-fn read_json(method: &MethodDescriptor, json: &[u8]) -> Result<DynamicMessage, Status> {
+pub(crate) fn read_json(method: &MethodDescriptor, json: &[u8]) -> Result<DynamicMessage, Status> {
     let input = method.input();
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let mut track = serde_path_to_error::Track::new();
@@ -311,7 +330,7 @@ pub(crate) fn unframe(mut body: Bytes) -> Option<Bytes> {
 }
 
 /// The service's metadata as Connect headers: gRPC's own headers dropped, trailers prefixed.
-fn copy_metadata(from: &HeaderMap, to: &mut HeaderMap, prefix: &str) {
+pub(crate) fn copy_metadata(from: &HeaderMap, to: &mut HeaderMap, prefix: &str) {
     for (name, value) in from {
         let name = name.as_str();
         if name.starts_with("grpc-") || name == "content-type" || name == "te" {
@@ -326,6 +345,20 @@ fn copy_metadata(from: &HeaderMap, to: &mut HeaderMap, prefix: &str) {
 /// A Connect error: the HTTP status of its code, `code`, `message` and each detail with its type, its
 /// bytes and (`debug`) its fields decoded, plus the service's headers (the trace id).
 fn error_response(status: &Status, headers: &HeaderMap, pool: &DescriptorPool) -> Response<Body> {
+    let body = error_json(status, pool);
+    let mut response = json_response(http_status(status.code()), body.to_string().into_bytes());
+    copy_metadata(headers, response.headers_mut(), "");
+    if let Some(delay) = status.get_details_retry_info().and_then(|r| r.retry_delay) {
+        let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    }
+    response
+}
+
+/// A status as the Connect protocol writes an error in JSON.
+pub(crate) fn error_json(status: &Status, pool: &DescriptorPool) -> serde_json::Value {
     let details: Vec<serde_json::Value> = tonic_types::pb::Status::decode(status.details())
         .map(|rich| rich.details)
         .unwrap_or_default()
@@ -358,15 +391,7 @@ fn error_response(status: &Status, headers: &HeaderMap, pool: &DescriptorPool) -
     if !details.is_empty() {
         body["details"] = serde_json::Value::Array(details);
     }
-    let mut response = json_response(http_status(status.code()), body.to_string().into_bytes());
-    copy_metadata(headers, response.headers_mut(), "");
-    if let Some(delay) = status.get_details_retry_info().and_then(|r| r.retry_delay) {
-        let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
-        response
-            .headers_mut()
-            .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    }
-    response
+    body
 }
 
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
