@@ -691,3 +691,45 @@ async fn a_server_stream_comes_as_connect_envelopes_of_json() {
     assert_eq!(refused[0].0, 2);
     assert_eq!(refused[0].1["error"]["code"], "unauthenticated");
 }
+
+#[tokio::test]
+async fn the_api_reference_is_a_readable_page_of_every_rpc() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let request = Request::builder()
+        .uri(format!("{}/api", http.base))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = http.client.request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let page = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap()
+    // As a browser shows it: the template escapes every slash.
+    .replace("&#x2f;", "/");
+    assert!(page.contains(r#"<html lang="da">"#));
+    assert!(!page.contains("<script"), "no script");
+    for expected in [
+        "POST /kommune.cases.v1.CaseService/FileCase",
+        "GET, POST /kommune.cases.v1.CaseService/GetCase",
+        r#"id="kommune.identity.v1.Municipality""#,
+        "Offentlig · Public",
+        "Gå til indhold · Skip to content",
+    ] {
+        assert!(page.contains(expected), "{expected} is missing");
+    }
+    // Descriptions come from the protos' comments, escaped as HTML.
+    assert!(page.contains("Who the caller is, as its token says"));
+    assert!(!page.contains("<pakke>"), "text is escaped");
+}

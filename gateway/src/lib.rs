@@ -32,6 +32,7 @@ pub mod limits;
 pub mod openapi;
 pub mod plain;
 pub mod proxy;
+pub mod reference;
 pub mod standalone;
 
 /// The gateway's default port.
@@ -134,12 +135,15 @@ fn front(door: &DoorConfig, upstreams: Vec<String>) -> Result<Front, BoxError> {
         .expose_headers(BROWSER_RESPONSE_HEADERS.map(HeaderName::from_static))
         .max_age(Duration::from_secs(3600));
     let document = openapi::document(&pool, kommune_proto::PUBLIC_METHODS, &door.public_url);
-    let document = bytes::Bytes::from(document.to_string());
+    let pages = plain::Pages {
+        openapi: bytes::Bytes::from(document.to_string()),
+        reference: bytes::Bytes::from(reference::page(&document)?),
+    };
     let upstreams = Arc::new(upstreams);
     Ok(Front::new(move |behind| {
         let web = Behind::new(tonic_web::GrpcWebLayer::new().layer(behind.clone()));
         let json = connect::Connect::new(web, pool.clone());
-        let plain = plain::Plain::new(json, behind, upstreams.clone(), document.clone());
+        let plain = plain::Plain::new(json, behind, upstreams.clone(), pages.clone());
         Behind::new(cors.layer(plain))
     }))
 }

@@ -1,7 +1,7 @@
 //! What the door serves over plain HTTP, besides calls: health for load balancers that do not speak
 //! gRPC health (`GET /healthz` while the gateway runs, `GET /readyz` only while every service it routes
 //! to is serving, as the gateway's gRPC health reports them; Kubernetes keeps its gRPC probes), and
-//! the OpenAPI document of the JSON API (`GET /openapi.json`).
+//! the OpenAPI document of the JSON API (`GET /openapi.json`) and its readable reference (`GET /api`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,24 +22,33 @@ use kommune_platform::server::Behind;
 
 use crate::connect::{grpc_request, json_response, unframe};
 
+/// The documents the door serves, made when it starts.
+#[derive(Clone)]
+pub struct Pages {
+    /// The OpenAPI document.
+    pub openapi: Bytes,
+    /// The API reference page.
+    pub reference: Bytes,
+}
+
 /// The plain HTTP pages before `inner`; every other request passes through.
 #[derive(Clone)]
 pub struct Plain<S> {
     inner: S,
     behind: Behind,
     upstreams: Arc<Vec<String>>,
-    openapi: Bytes,
+    pages: Pages,
 }
 
 impl<S> Plain<S> {
     /// The pages before `inner`, asking `behind` (the gateway's gRPC stack) for the health of each of
-    /// `upstreams` (health names such as `kommune.cases.v1`), serving `openapi`.
-    pub fn new(inner: S, behind: Behind, upstreams: Arc<Vec<String>>, openapi: Bytes) -> Self {
+    /// `upstreams` (health names such as `kommune.cases.v1`), serving `pages`.
+    pub fn new(inner: S, behind: Behind, upstreams: Arc<Vec<String>>, pages: Pages) -> Self {
         Self {
             inner,
             behind,
             upstreams,
-            openapi,
+            pages,
         }
     }
 }
@@ -68,8 +77,12 @@ where
                 Box::pin(async move { Ok(ready(behind, &upstreams).await) })
             }
             "/openapi.json" => {
-                let document = self.openapi.clone();
+                let document = self.pages.openapi.clone();
                 Box::pin(async move { Ok(json_response(StatusCode::OK, document.to_vec())) })
+            }
+            "/api" => {
+                let page = self.pages.reference.clone();
+                Box::pin(async move { Ok(html_response(page)) })
             }
             _ => Box::pin(self.inner.call(request)),
         }
@@ -110,6 +123,15 @@ async fn serving(behind: Behind, service: &str) -> bool {
     unframe(body.to_bytes())
         .and_then(|message| HealthCheckResponse::decode(message).ok())
         .is_some_and(|health| health.status == ServingStatus::Serving as i32)
+}
+
+fn html_response(page: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::new(http_body_util::Full::new(page)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response<Body> {
