@@ -1,14 +1,19 @@
 //! Database connections: SQLite (WAL, busy timeout, full sync) for the embedded setup, PostgreSQL through
 //! a pool in production; migrations run at start.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExecResult,
+    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::Error;
@@ -46,15 +51,95 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Begins a transaction that may write. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`,
-/// waiting up to the busy timeout): a deferred transaction that read first could not write after
-/// another connection committed, and would fail instead of waiting its turn.
-pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+/// Begins a transaction that may write. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+/// deferred transaction that read first could not write after another connection committed, and would
+/// fail instead of waiting its turn. Writers of one SQLite file in this process first take turns in
+/// arrival order ([`Txn`]), so they queue instead of polling the lock in SQLite's busy handler, whose
+/// growing sleeps left the unluckiest of many concurrent writers waiting seconds.
+pub async fn begin(db: &DatabaseConnection) -> Result<Txn, DbErr> {
+    let turn = match db.get_database_backend() {
+        DbBackend::Sqlite => Some(
+            sqlite_writers(db)
+                .acquire_owned()
+                .await
+                .map_err(|err| DbErr::Custom(err.to_string()))?,
+        ),
+        _ => None,
+    };
+    let inner = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(Txn { inner, _turn: turn })
+}
+
+/// The turn of writers to one SQLite file: one at a time, first come first served.
+fn sqlite_writers(db: &DatabaseConnection) -> Arc<Semaphore> {
+    static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    WRITERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(file)
+        .or_insert_with(|| Arc::new(Semaphore::new(1)))
+        .clone()
+}
+
+/// A write transaction, holding its writer's turn until it commits or is dropped (rolled back).
+pub struct Txn {
+    inner: DatabaseTransaction,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Txn {
+    /// Commits; the next writer's turn begins.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.inner.commit().await
+    }
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn").finish_non_exhaustive()
+    }
+}
+
+#[tonic::async_trait]
+impl ConnectionTrait for Txn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        self.inner.execute_raw(statement).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.inner.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.inner.query_one_raw(statement).await
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.inner.query_all_raw(statement).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.inner.is_mock_connection()
+    }
 }
 
 /// Key of the advisory lock that serialises migrations of one PostgreSQL database.

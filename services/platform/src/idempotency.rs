@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sea_orm::entity::prelude::*;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, Set};
+use sea_orm::{DatabaseConnection, Set};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
@@ -109,7 +109,7 @@ pub async fn run<T>(
     key: Option<IdempotencyKey>,
     now: DateTime<Utc>,
     id_of: impl Fn(&T) -> String,
-    op: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
+    op: impl AsyncFnOnce(&crate::db::Txn) -> Result<T, Error>,
 ) -> Result<Created<T>, Error> {
     let Some(key) = key else {
         let txn = crate::db::begin(db).await?;

@@ -4,11 +4,11 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
+use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
@@ -137,7 +137,7 @@ impl Registry {
     /// How a newly filed case relates to the system's open incidents and the reports of its window.
     pub(super) async fn classify(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         system: &systems::Model,
         case: &cases::Model,
         acute: bool,
@@ -213,7 +213,7 @@ impl Registry {
     /// reveals (linking the other reports too) or its acute filing asks for.
     pub(super) async fn link_filed(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         system: &systems::Model,
         case: &cases::Model,
         classification: Classification,
@@ -296,7 +296,7 @@ impl Registry {
     /// not linked elsewhere. `field` names the request field of the case in errors.
     async fn attach(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         actor: &Caller,
         incident: &incidents::Model,
         case: cases::Model,
@@ -330,7 +330,7 @@ impl Registry {
     /// Opens `draft` with `linking` linked, its timeline started and `IncidentOpened` announced.
     async fn open(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         actor: &Caller,
         mut draft: incidents::Model,
         linking: Vec<cases::Model>,
@@ -373,7 +373,7 @@ impl Registry {
     /// Records a case joining an open incident: affected municipalities, timeline, audit and event.
     async fn joined(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         actor: &Caller,
         mut incident: incidents::Model,
         case: &cases::Model,
@@ -401,7 +401,7 @@ impl Registry {
     /// Adds a timeline entry.
     async fn timeline(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         actor: &Caller,
         incident: &incidents::Model,
         kind: IncidentUpdateKind,
@@ -428,7 +428,7 @@ impl Registry {
     /// naming `concerned` cases.
     async fn incident_changed(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         actor: &Caller,
         mut incident: incidents::Model,
         kind: IncidentUpdateKind,
@@ -472,7 +472,7 @@ impl Registry {
     /// read (when given), and open.
     async fn open_incident(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         id: &str,
         expected_version: Option<i64>,
     ) -> Result<incidents::Model, Error> {
@@ -545,7 +545,7 @@ impl Registry {
 
     async fn require_systems(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         ids: &[String],
         field: &'static str,
     ) -> Result<(), Error> {

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
+use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
@@ -63,11 +63,7 @@ impl Registry {
             .collect())
     }
 
-    async fn check_content(
-        &self,
-        txn: &DatabaseTransaction,
-        content: &MessageContent,
-    ) -> Result<(), Error> {
+    async fn check_content(&self, txn: &Txn, content: &MessageContent) -> Result<(), Error> {
         for id in &content.system_ids {
             systems::find(txn, id).await?.ok_or_else(|| {
                 Error::not_found_field("system", id, "operational_message.system_ids")
@@ -84,7 +80,7 @@ impl Registry {
     /// Writes a changed message with its audit record and `OperationalMessageChanged` event.
     async fn message_changed(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         mut message: messages::Model,
         change: &str,
@@ -99,7 +95,7 @@ impl Registry {
 
     async fn message_recorded(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         message: &messages::Model,
         change: &str,
@@ -132,7 +128,7 @@ impl Registry {
     /// A message to change: found and at the version read.
     async fn message_at(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         id: &str,
         expected_version: i64,
     ) -> Result<messages::Model, Error> {
@@ -165,7 +161,7 @@ impl Registry {
             key,
             now,
             |m: &messages::Model| m.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 self.check_content(txn, &content).await?;
                 let message = messages::insert(
                     txn,

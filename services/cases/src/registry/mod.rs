@@ -2,12 +2,13 @@
 //! and its event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
+use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
@@ -214,7 +215,7 @@ impl Registry {
 
     async fn case(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         id: &str,
         expected_version: Option<i64>,
@@ -238,7 +239,7 @@ impl Registry {
     /// themselves once for many cases, like an incident's).
     async fn saved(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         mut case: cases::Model,
         change: &str,
@@ -255,7 +256,7 @@ impl Registry {
     /// Writes a changed case with its audit record and its `CaseChanged` event.
     async fn changed(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         case: cases::Model,
         change: &str,
@@ -316,7 +317,7 @@ impl Registry {
             key,
             self.clock.now(),
             |c: &cases::Model| c.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 // Taking the number serialises filings; the filing time is read after it, so every report
                 // classification sees below was filed before this one.
                 let number = cases::next_number(txn).await?;
@@ -591,12 +592,7 @@ impl Registry {
         Ok(case)
     }
 
-    async fn require_team(
-        &self,
-        txn: &DatabaseTransaction,
-        team_id: &str,
-        line: SupportLine,
-    ) -> Result<(), Error> {
+    async fn require_team(&self, txn: &Txn, team_id: &str, line: SupportLine) -> Result<(), Error> {
         let team = teams::find(txn, team_id)
             .await?
             .ok_or_else(|| Error::not_found_field("team", team_id, "team_id"))?;

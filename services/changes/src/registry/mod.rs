@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
+use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
@@ -109,7 +110,7 @@ impl Registry {
 
     async fn changed(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         mut cr: change_requests::Model,
         change: &str,
@@ -329,7 +330,7 @@ impl Registry {
             key,
             now,
             |c: &change_requests::Model| c.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 if let Some(case_id) = &new.source_case_id
                     && let Some(existing) = change_requests::of_case(txn, case_id).await?
                 {
@@ -417,7 +418,7 @@ impl Registry {
 
     async fn for_update(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         id: &str,
         expected_version: i64,
     ) -> Result<change_requests::Model, Error> {
@@ -436,12 +437,7 @@ impl Registry {
         Ok(cr)
     }
 
-    async fn require_move(
-        &self,
-        txn: &DatabaseTransaction,
-        from: i32,
-        to: i32,
-    ) -> Result<(), Error> {
+    async fn require_move(&self, txn: &Txn, from: i32, to: i32) -> Result<(), Error> {
         let status = reference::status(txn, from)
             .await?
             .ok_or_else(|| Error::internal("a change request has an unknown status"))?;

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
+use kommune_platform::db::Txn;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
@@ -101,7 +101,7 @@ impl Registry {
             key,
             now,
             |p: &stored::Model| p.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let number = publications::last_number(txn).await? + 1;
                 let publication = stored::Model {
                     id: id.clone(),

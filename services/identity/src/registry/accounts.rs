@@ -1,6 +1,7 @@
 //! Service accounts and their API keys, and the bootstrap of an empty identity.
 
 use super::*;
+use kommune_platform::db::Txn;
 
 impl Registry {
     /// Registers a service account (consortium admins).
@@ -20,9 +21,7 @@ impl Registry {
             key,
             now,
             |a: &service_accounts::Model| a.id.clone(),
-            async |txn: &DatabaseTransaction| {
-                self.insert_service_account(txn, caller, new, now).await
-            },
+            async |txn: &Txn| self.insert_service_account(txn, caller, new, now).await,
         )
         .await?;
         self.outbox.notify_committed();
@@ -37,7 +36,7 @@ impl Registry {
 
     async fn insert_service_account(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         new: NewServiceAccount,
         now: DateTime<Utc>,
@@ -133,9 +132,7 @@ impl Registry {
             key,
             now,
             |k: &api_keys::Model| k.id.clone(),
-            async |txn: &DatabaseTransaction| {
-                self.insert_api_key(txn, caller, new, &secret, now).await
-            },
+            async |txn: &Txn| self.insert_api_key(txn, caller, new, &secret, now).await,
         )
         .await?;
         self.outbox.notify_committed();
@@ -155,7 +152,7 @@ impl Registry {
 
     async fn insert_api_key(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         new: NewApiKey,
         secret: &str,

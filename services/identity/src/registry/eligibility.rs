@@ -1,11 +1,12 @@
 //! Support eligibility: the three changes, the check every case makes, and the quota.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
+use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
@@ -72,7 +73,7 @@ impl Registry {
     /// PostgreSQL the row stays locked to the transaction, so two registrations of one user queue.
     async fn eligible_user(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         user_id: Uuid,
         municipality_id: &str,
         field: &'static str,
@@ -103,7 +104,7 @@ impl Registry {
     /// Refuses a period that shares a day with another registration of the user.
     async fn require_no_overlap(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         user_id: &str,
         period: &Period,
         except: Option<&str>,
@@ -127,7 +128,7 @@ impl Registry {
     /// Writes a change with its event; the registrations' audit records are the caller's.
     async fn file(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         kind: EligibilityChangeKind,
         registration: &eligibility_registrations::Model,
@@ -168,7 +169,7 @@ impl Registry {
 
     async fn audit_registration(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         registration: &eligibility_registrations::Model,
         action: &str,
@@ -254,7 +255,7 @@ impl Registry {
             key,
             self.clock.now(),
             |a: &Applied| a.change.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let user = self
                     .eligible_user(txn, new.user_id, &municipality_id, "user_id")
                     .await?;
@@ -314,7 +315,7 @@ impl Registry {
             key,
             self.clock.now(),
             |a: &Applied| a.change.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let mut replaced = eligibility_registrations::find(txn, &replaced_id)
                     .await?
                     .ok_or_else(|| {

@@ -2,13 +2,14 @@
 //! event in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 use uuid::Uuid;
 
 use kommune_platform::audit;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
+use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
@@ -208,7 +209,7 @@ impl Registry {
             key,
             now,
             |m: &municipalities::Model| m.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let m = municipalities::insert(
                     txn,
                     municipalities::Model {
@@ -354,7 +355,7 @@ impl Registry {
             key,
             now,
             |u: &users::Model| u.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let u = users::insert(
                     txn,
                     users::Model {

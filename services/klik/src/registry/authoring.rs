@@ -1,6 +1,7 @@
 //! Task templates: drafts, review comments and publication into every municipality's tasks.
 
 use super::*;
+use kommune_platform::db::Txn;
 
 impl Registry {
     async fn template(&self, id: &str) -> Result<TemplateWithVersions, Error> {
@@ -28,7 +29,7 @@ impl Registry {
             key,
             now,
             |t: &templates::Model| t.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let template = templates::insert(
                     txn,
                     templates::Model {

@@ -4,13 +4,14 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
+use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
 use kommune_platform::idempotency::{self, Created, IdempotencyKey};
 use kommune_platform::outbox::{self, Outbox};
@@ -126,7 +127,7 @@ impl Registry {
             key,
             now,
             |p: &projects::Model| p.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let project = projects::insert(
                     txn,
                     projects::Model {
@@ -210,7 +211,7 @@ impl Registry {
 
     async fn wave(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         id: &str,
         field: &'static str,
     ) -> Result<(waves::Model, projects::Model), Error> {

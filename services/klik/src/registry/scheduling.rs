@@ -1,13 +1,14 @@
 //! Each municipality's tasks made from the published templates and dated from its go-live.
 
 use super::*;
+use kommune_platform::db::Txn;
 
 impl Registry {
     /// Creates the missing tasks due to `municipalities`: one per published template, dated from the
     /// municipality's wave when it has one. Returns how many were created.
     pub(super) async fn ensure_tasks(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         project_id: &str,
         municipalities: &[String],
     ) -> Result<u64, Error> {
@@ -89,7 +90,7 @@ impl Registry {
     /// frozen zone. Returns how many tasks got new dates.
     pub(super) async fn reschedule(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         project_id: &str,
         municipalities: &[String],
         go_live: NaiveDate,

@@ -1,6 +1,7 @@
 //! The desk's work on incidents: opened by hand, updated, reported, linked, answered, resolved.
 
 use super::*;
+use kommune_platform::db::Txn;
 
 impl Registry {
     /// Opens an incident by hand, linking the named cases.
@@ -17,7 +18,7 @@ impl Registry {
             key,
             now,
             |i: &incidents::Model| i.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 self.require_systems(txn, &new.system_ids, "system_ids")
                     .await?;
                 let linking = cases::find_all(txn, &new.case_ids, "case_ids").await?;
@@ -267,7 +268,7 @@ impl Registry {
     /// Adds `text` as a public comment by `caller` to `case`, the first response if none was given.
     async fn tell(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         caller: &Caller,
         mut case: cases::Model,
         text: &str,
@@ -308,7 +309,7 @@ impl Registry {
             key,
             self.clock.now(),
             |entry: &incident_updates::Model| entry.id.clone(),
-            async |txn: &DatabaseTransaction| {
+            async |txn: &Txn| {
                 let incident = self.open_incident(txn, id, None).await?;
                 let open: Vec<cases::Model> = cases::of_incident_for_update(txn, id)
                     .await?
