@@ -733,3 +733,61 @@ async fn the_api_reference_is_a_readable_page_of_every_rpc() {
     assert!(page.contains("Who the caller is, as its token says"));
     assert!(!page.contains("<pakke>"), "text is escaped");
 }
+
+#[tokio::test]
+async fn a_klik_project_and_its_wave_are_made_read_and_moved_in_json() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let token = &suite.admin_token;
+    let rpc = |method: &str| format!("kommune.klik.v1.ProjectService/{method}");
+    let create = json!({"name": "KY-udrulning", "idempotency_key": "json-project-1"}).to_string();
+    let first = http
+        .post(&rpc("CreateProject"), Some(token), create.clone())
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.json);
+    let project_id = first.json["project"]["projectId"].clone();
+    let again = http.post(&rpc("CreateProject"), Some(token), create).await;
+    assert_eq!(
+        again.json["project"]["projectId"], project_id,
+        "a replay creates nothing"
+    );
+
+    let read = http
+        .get(
+            &rpc("GetProject"),
+            token,
+            &json!({"project_id": project_id}),
+        )
+        .await;
+    assert_eq!(
+        read.json["project"]["name"], "KY-udrulning",
+        "{}",
+        read.json
+    );
+    let listed = http.post(&rpc("ListProjects"), Some(token), "{}").await;
+    assert_eq!(listed.json["projects"].as_array().map(Vec::len), Some(1));
+
+    let go_live = (chrono::Utc::now().date_naive() + chrono::Days::new(120)).to_string();
+    let wave = http
+        .post(
+            &rpc("AddWave"),
+            Some(token),
+            json!({"project_id": project_id, "name": "Bølge 1", "go_live": go_live}).to_string(),
+        )
+        .await;
+    assert_eq!(wave.status, StatusCode::OK, "{}", wave.json);
+    let wave_id = wave.json["wave"]["waveId"].clone();
+    let later = (chrono::Utc::now().date_naive() + chrono::Days::new(150)).to_string();
+    let move_to = |version: i64| {
+        json!({"wave_id": wave_id, "expected_version": version, "go_live": later}).to_string()
+    };
+    let moved = http.post(&rpc("MoveWave"), Some(token), move_to(1)).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.json);
+    assert_eq!(moved.json["wave"]["goLive"], later);
+    let stale = http.post(&rpc("MoveWave"), Some(token), move_to(1)).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.json);
+    assert_eq!(
+        stale.detail("google.rpc.ErrorInfo")["reason"],
+        "STALE_VERSION"
+    );
+}
