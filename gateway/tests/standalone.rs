@@ -27,6 +27,26 @@ fn readme_block(marker: &str) -> String {
     block.split("```").next().unwrap().to_owned()
 }
 
+/// Runs README.md's `marker` block in `dir`, exactly as written but for the address, with `tools` first
+/// on the PATH; its standard output.
+fn run_readme_block(marker: &str, addr: &str, dir: &Path, tools: Option<&Path>) -> String {
+    let script = readme_block(marker).replace(README_ADDR, addr);
+    let mut command = std::process::Command::new("sh");
+    command.args(["-ec", &script]).current_dir(dir);
+    if let Some(tools) = tools {
+        let path = std::env::var("PATH").unwrap_or_default();
+        command.env("PATH", format!("{}:{path}", tools.display()));
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "README's {marker} block failed: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 fn scratch_dir() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -121,26 +141,8 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
 
     match std::env::var("KOMMUNE_GRPCURL") {
         Ok(grpcurl) if !grpcurl.is_empty() => {
-            // The README block, exactly as written but for the address.
-            let script = readme_block("first-call").replace(README_ADDR, &addr);
             let bin_dir = Path::new(&grpcurl).parent().unwrap();
-            let path = format!(
-                "{}:{}",
-                bin_dir.display(),
-                std::env::var("PATH").unwrap_or_default()
-            );
-            let output = std::process::Command::new("sh")
-                .args(["-ec", &script])
-                .current_dir(&dir)
-                .env("PATH", path)
-                .output()
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                output.status.success(),
-                "README first call failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let stdout = run_readme_block("first-call", &addr, &dir, Some(bin_dir));
             assert!(stdout.contains("ROLE_CONSORTIUM_ADMIN"), "{stdout}");
             assert!(stdout.contains("Københavns Kommune"), "{stdout}");
         }
@@ -159,19 +161,8 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
             );
         }
     }
-    // Its twin in JSON with curl, as written but for the address.
-    let script = readme_block("first-call-curl").replace(README_ADDR, &addr);
-    let output = std::process::Command::new("sh")
-        .args(["-ec", &script])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "README's curl call failed: {stdout} {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // Its twin in JSON with curl.
+    let stdout = run_readme_block("first-call-curl", &addr, &dir, None);
     assert!(stdout.contains("ROLE_CONSORTIUM_ADMIN"), "{stdout}");
     assert!(stdout.contains("Aarhus Kommune"), "{stdout}");
     stop(child).await;
