@@ -828,3 +828,50 @@ async fn a_klik_project_and_its_wave_are_made_read_and_moved_in_json() {
     );
     http.check_answers().await;
 }
+
+#[tokio::test]
+async fn a_system_is_created_listed_and_updated_in_json_as_it_was_read() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let token = &suite.admin_token;
+    let rpc = |method: &str| format!("kommune.cases.v1.ReferenceService/{method}");
+    let created = http
+        .post(
+            &rpc("CreateSystem"),
+            Some(token),
+            json!({"system": {"name": "KY", "chain_responsibility": true}}).to_string(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.json);
+    let mut system = created.json["system"].clone();
+    assert_eq!(system["version"], "1", "64-bit integers are JSON strings");
+
+    let listed = http.get(&rpc("ListSystems"), token, &json!({})).await;
+    assert_eq!(listed.json["systems"][0]["systemId"], system["systemId"]);
+
+    // The system as read, changed and sent back: the JSON an answer holds is the JSON a request takes.
+    system["name"] = json!("Kommunernes Ydelsessystem");
+    let updated = http
+        .post(
+            &rpc("UpdateSystem"),
+            Some(token),
+            json!({ "system": system }).to_string(),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.json);
+    assert_eq!(updated.json["system"]["name"], "Kommunernes Ydelsessystem");
+    assert_eq!(updated.json["system"]["version"], "2");
+    let stale = http
+        .post(
+            &rpc("UpdateSystem"),
+            Some(token),
+            json!({ "system": system }).to_string(),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.json);
+    assert_eq!(
+        stale.detail("google.rpc.ErrorInfo")["reason"],
+        "STALE_VERSION"
+    );
+    http.check_answers().await;
+}
