@@ -176,20 +176,28 @@ pub async fn serve(
     let server = GrpcServer::new().with_front(front(door, health_names)?);
     let health = server.health_reporter();
     let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
+    let limits = limits::Limits::new(door.rate_services, door.rate_people, door.rate_public);
+    let forgetting = tokio::spawn({
+        let limits = limits.clone();
+        async move {
+            let mut every = tokio::time::interval(limits::FORGET_IDLE_EVERY);
+            loop {
+                every.tick().await;
+                limits.forget_idle();
+            }
+        }
+    });
     let result = server
         .serve(
             listener,
             verifier,
             config,
-            Some(proxy::Proxy::new(routes).with_limits(limits::Limits::new(
-                door.rate_services,
-                door.rate_people,
-                door.rate_public,
-            ))),
+            Some(proxy::Proxy::new(routes).with_limits(limits.clone())),
             shutdown,
         )
         .await;
     watcher.abort();
+    forgetting.abort();
     result
 }
 

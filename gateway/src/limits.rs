@@ -69,8 +69,9 @@ pub struct Limits {
     addresses: Arc<DefaultKeyedRateLimiter<Key>>,
 }
 
-/// How many buckets are kept before idle ones are dropped, so memory stays bounded.
-const KEEP_BUCKETS: usize = 100_000;
+/// How often buckets back at full (callers idle long enough to have refilled) are dropped, so memory
+/// follows the callers of the last minute, not every caller ever seen.
+pub const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 
 impl Limits {
     /// Buckets at these rates.
@@ -80,6 +81,14 @@ impl Limits {
             services: limiter(services),
             people: limiter(people),
             addresses: limiter(addresses),
+        }
+    }
+
+    /// Drops the buckets of idle callers (off the calls' path: see [`FORGET_IDLE_EVERY`]).
+    pub fn forget_idle(&self) {
+        for limiter in [&self.services, &self.people, &self.addresses] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
     }
 
@@ -103,9 +112,6 @@ impl Limits {
                 }
             }
         };
-        if limiter.len() > KEEP_BUCKETS {
-            limiter.retain_recent();
-        }
         limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             refusal(wait)
@@ -166,5 +172,23 @@ mod tests {
             "{wait:?}"
         );
         assert!(limits.check(&request("user:b")).is_ok());
+    }
+
+    #[test]
+    fn idle_callers_buckets_are_forgotten() {
+        let fast = "1000/1".parse().unwrap();
+        let limits = Limits::new(fast, fast, fast);
+        let mut request = Request::new(());
+        request.extensions_mut().insert(Caller {
+            subject: "user:idle".into(),
+            municipality_id: None,
+            roles: vec![Role::MunicipalCaseworker],
+            token: String::new(),
+        });
+        limits.check(&request).unwrap();
+        assert_eq!(limits.people.len(), 1);
+        std::thread::sleep(Duration::from_millis(20));
+        limits.forget_idle();
+        assert_eq!(limits.people.len(), 0);
     }
 }
