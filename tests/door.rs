@@ -479,6 +479,49 @@ async fn load_balancers_probe_health_over_plain_http() {
 }
 
 /// The Python with openapi-spec-validator: `KOMMUNE_TEST_PYTHON` (set by `.ci/test`), else its venv.
+/// An independent client from another ecosystem: Python's `connectrpc`, with code generated from the
+/// protos by buf and the package's own plugins, passes a scenario through the door (binary protobuf
+/// with gzip-compressed requests, as it sends by default, and JSON; GET; errors with details; a
+/// server stream).
+#[tokio::test]
+async fn an_independent_python_connect_client_passes_a_scenario() {
+    let suite = Suite::start().await;
+    let tools = python().parent().unwrap().to_owned();
+    let generated = std::env::temp_dir().join(format!("kommune-connect-{}", uuid::Uuid::new_v4()));
+    let template = json!({"version": "v2", "plugins": [
+        {"local": tools.join("protoc-gen-py"), "out": generated},
+        {"local": tools.join("protoc-gen-connectrpc"), "out": generated},
+    ]});
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let generate = tokio::process::Command::new(tools.join("buf"))
+        .args(["generate", "--template", &template.to_string()])
+        .current_dir(root.join("proto"))
+        .output()
+        .await
+        .expect("buf and the connectrpc plugins: run .ci/test once, which installs them");
+    assert!(
+        generate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generate.stderr)
+    );
+    let scenario = tokio::process::Command::new(python())
+        .arg(root.join("tests/connect_client.py"))
+        .arg(format!("http://{}", suite.gateway_addr))
+        .arg(ADMIN_KEY)
+        .env("PYTHONPATH", &generated)
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&generated);
+    let told = format!(
+        "{}{}",
+        String::from_utf8_lossy(&scenario.stdout),
+        String::from_utf8_lossy(&scenario.stderr)
+    );
+    assert!(scenario.status.success(), "{told}");
+    assert_eq!(told.matches("ok: ").count(), 13, "{told}");
+}
+
 fn python() -> std::path::PathBuf {
     std::env::var_os("KOMMUNE_TEST_PYTHON").map_or_else(
         || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/venv/bin/python"),

@@ -2,6 +2,8 @@
 //! unary call is `POST /kommune.cases.v1.CaseService/FileCase` with `Content-Type: application/json`
 //! and the request message in the canonical proto3 JSON mapping, over HTTP/1.1 or HTTP/2; an RPC
 //! marked `idempotency_level = NO_SIDE_EFFECTS` may also be called with `GET …?encoding=json&message=…`.
+//! Connect clients that send binary protobuf (`application/proto`, Connect's default in several
+//! languages) are answered in kind.
 //!
 //! Nothing here knows an RPC: the method, its input and its output are looked up in the descriptor set
 //! the contracts compile to, so an RPC is reachable in JSON the moment its proto is merged. The JSON
@@ -64,40 +66,112 @@ impl Service<Request<Body>> for Connect {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if stream::is_connect_stream(&request) {
+        if let Some(codec) = stream::connect_stream_codec(&request) {
             let connect = self.clone();
-            return Box::pin(async move { Ok(connect.server_stream(request).await) });
+            return Box::pin(async move { Ok(connect.server_stream(request, codec).await) });
         }
-        if !is_connect_unary(&request) {
+        let Some(codec) = connect_unary_codec(&request) else {
             return Box::pin(self.behind.call(request));
-        }
+        };
         let connect = self.clone();
         Box::pin(async move {
             Ok(connect
-                .unary(request)
+                .unary(request, codec)
                 .await
                 .unwrap_or_else(|status| error_response(&status, &HeaderMap::new(), &connect.pool)))
         })
     }
 }
 
-/// Whether a request is a Connect unary call in JSON: a JSON POST, or a GET asking for JSON.
-fn is_connect_unary(request: &Request<Body>) -> bool {
+/// How a Connect call's messages are written: the canonical proto3 JSON mapping, or binary protobuf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Codec {
+    Json,
+    Proto,
+}
+
+impl Codec {
+    /// The codec Connect names `name` (`json`, `proto`), as in `application/<name>` or `encoding=<name>`.
+    fn named(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "json" => Some(Self::Json),
+            "proto" => Some(Self::Proto),
+            _ => None,
+        }
+    }
+
+    /// The content type of an answer in this encoding, of a unary call or of a stream.
+    pub(crate) fn content_type(self, streaming: bool) -> &'static str {
+        match (self, streaming) {
+            (Self::Json, false) => "application/json",
+            (Self::Proto, false) => "application/proto",
+            (Self::Json, true) => "application/connect+json",
+            (Self::Proto, true) => "application/connect+proto",
+        }
+    }
+
+    /// The request message of `method` from its encoding; a refusal names the field at fault.
+    pub(crate) fn read(
+        self,
+        method: &MethodDescriptor,
+        bytes: &[u8],
+    ) -> Result<DynamicMessage, Status> {
+        match self {
+            Self::Json => read_json(method, bytes),
+            Self::Proto => DynamicMessage::decode(method.input(), bytes).map_err(|err| {
+                Error::invalid(
+                    "body",
+                    format!("is not a {}: {err}", method.input().full_name()),
+                )
+                .into()
+            }),
+        }
+    }
+
+    /// The service's answer (the bytes of one `method` output message) in this encoding.
+    pub(crate) fn write(self, method: &MethodDescriptor, message: Bytes) -> Result<Bytes, Status> {
+        match self {
+            Self::Proto => Ok(message),
+            Self::Json => {
+                let output = DynamicMessage::decode(method.output(), message)
+                    .map_err(|_| Status::internal("the service's answer is not its message"))?;
+                let mut json = serde_json::Serializer::new(Vec::new());
+                output
+                    .serialize_with_options(&mut json, &SerializeOptions::new())
+                    .map_err(|err| {
+                        Status::internal(format!("cannot write the answer as JSON: {err}"))
+                    })?;
+                Ok(Bytes::from(json.into_inner()))
+            }
+        }
+    }
+}
+
+/// The codec of a Connect unary call: a POST of `application/json` or `application/proto`, or a GET
+/// naming its `encoding`; `None` for anything else (gRPC, gRPC-Web, plain HTTP).
+fn connect_unary_codec(request: &Request<Body>) -> Option<Codec> {
     match *request.method() {
         Method::POST => request
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json")),
-        Method::GET => query_param(request.uri(), "encoding").as_deref() == Some("json"),
-        _ => false,
+            .and_then(|v| {
+                v.trim()
+                    .to_ascii_lowercase()
+                    .strip_prefix("application/")
+                    .and_then(Codec::named)
+            }),
+        Method::GET => query_param(request.uri(), "encoding")
+            .as_deref()
+            .and_then(Codec::named),
+        _ => None,
     }
 }
 
 impl Connect {
     /// Answers one Connect unary call by the gRPC call it stands for.
-    async fn unary(&self, request: Request<Body>) -> Result<Response<Body>, Status> {
+    async fn unary(&self, request: Request<Body>, codec: Codec) -> Result<Response<Body>, Status> {
         let method = self.method(request.uri().path(), false)?;
         let (parts, body) = request.into_parts();
         let json = if parts.method == Method::GET {
@@ -108,9 +182,10 @@ impl Connect {
                 )
                 .into());
             }
-            get_message(&parts.uri)?
+            let compression = query_param(&parts.uri, "compression");
+            decompress(compression.as_deref(), get_message(&parts.uri, codec)?)?
         } else {
-            Limited::new(body, MAX_BODY_BYTES)
+            let body = Limited::new(body, MAX_BODY_BYTES)
                 .collect()
                 .await
                 .map_err(|_| {
@@ -118,9 +193,11 @@ impl Connect {
                         "the request body is over {MAX_BODY_BYTES} bytes"
                     ))
                 })?
-                .to_bytes()
+                .to_bytes();
+            let encoding = parts.headers.get("content-encoding");
+            decompress(encoding.and_then(|v| v.to_str().ok()), body)?
         };
-        let input = read_json(&method, &json)?;
+        let input = codec.read(&method, &json)?;
         let mut grpc = grpc_request(parts.uri.path(), &parts.headers, &input);
         // The connection's details (the client's address) go with the call.
         *grpc.extensions_mut() = parts.extensions;
@@ -142,12 +219,9 @@ impl Connect {
         if status.code() != Code::Ok {
             return Ok(error_response(&status, &head.headers, &self.pool));
         }
-        let output = read_frame(&method, collected.to_bytes())?;
-        let mut body = serde_json::Serializer::new(Vec::new());
-        output
-            .serialize_with_options(&mut body, &SerializeOptions::new())
-            .map_err(|err| Status::internal(format!("cannot write the answer as JSON: {err}")))?;
-        let mut response = json_response(StatusCode::OK, body.into_inner());
+        let output = unframe(collected.to_bytes())
+            .ok_or_else(|| Status::internal("the service's answer is not one gRPC message"))?;
+        let mut response = message_response(codec, codec.write(&method, output)?);
         copy_metadata(&head.headers, response.headers_mut(), "");
         copy_metadata(&trailers, response.headers_mut(), "trailer-");
         Ok(response)
@@ -180,9 +254,9 @@ impl Connect {
         }
         if method.is_server_streaming() != streaming {
             let how = if streaming {
-                "application/json"
+                "application/json or application/proto"
             } else {
-                "application/connect+json (the streaming protocol)"
+                "application/connect+json or application/connect+proto (the streaming protocol)"
             };
             return Err(Error::invalid(
                 "content-type",
@@ -203,10 +277,11 @@ pub(crate) fn has_no_side_effects(method: &MethodDescriptor) -> bool {
         == Some(NO_SIDE_EFFECTS)
 }
 
-/// The message of a GET: `message` (URL-encoded JSON, or URL-safe base64 of it with `base64=1`).
-fn get_message(uri: &Uri) -> Result<Bytes, Status> {
+/// The message of a GET: `message` (URL-encoded JSON, or URL-safe base64 of the encoded message with
+/// `base64=1`, as binary protobuf always is).
+fn get_message(uri: &Uri, codec: Codec) -> Result<Bytes, Status> {
     let message = query_param(uri, "message").unwrap_or_default();
-    if query_param(uri, "base64").as_deref() == Some("1") {
+    if codec == Codec::Proto || query_param(uri, "base64").as_deref() == Some("1") {
         let padded = message.trim_end_matches('=');
         URL_SAFE
             .decode(format!(
@@ -217,6 +292,32 @@ fn get_message(uri: &Uri) -> Result<Bytes, Status> {
             .map_err(|_| Error::invalid("message", "is not URL-safe base64").into())
     } else {
         Ok(Bytes::from(message))
+    }
+}
+
+/// A request message as the client sent it, inflated if it was compressed (`gzip`, which Connect
+/// clients use by default) and refused past [`MAX_BODY_BYTES`] inflated, so a small bomb cannot
+/// fill memory.
+pub(crate) fn decompress(encoding: Option<&str>, message: Bytes) -> Result<Bytes, Status> {
+    use std::io::Read;
+    match encoding.map(str::trim) {
+        None | Some("" | "identity") => Ok(message),
+        Some(gzip) if gzip.eq_ignore_ascii_case("gzip") => {
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(&message[..])
+                .take(MAX_BODY_BYTES as u64 + 1)
+                .read_to_end(&mut inflated)
+                .map_err(|_| Status::from(Error::invalid("body", "is not valid gzip")))?;
+            if inflated.len() > MAX_BODY_BYTES {
+                return Err(Status::resource_exhausted(format!(
+                    "the request is over {MAX_BODY_BYTES} bytes inflated"
+                )));
+            }
+            Ok(Bytes::from(inflated))
+        }
+        Some(other) => Err(Status::unimplemented(format!(
+            "the compression {other} is not supported: send gzip or identity"
+        ))),
     }
 }
 
@@ -310,13 +411,9 @@ fn is_connect_or_hop_header(name: &HeaderName) -> bool {
             | "te"
             | "connect-protocol-version"
             | "connect-timeout-ms"
+            | "connect-content-encoding"
+            | "connect-accept-encoding"
     )
-}
-
-/// The answer message of a gRPC response body (one uncompressed frame).
-fn read_frame(method: &MethodDescriptor, body: Bytes) -> Result<DynamicMessage, Status> {
-    let broken = || Status::internal("the service's answer is not one gRPC message");
-    DynamicMessage::decode(method.output(), unframe(body).ok_or_else(broken)?).map_err(|_| broken())
 }
 
 /// The message bytes of a body holding one uncompressed gRPC frame.
@@ -394,6 +491,16 @@ pub(crate) fn error_json(status: &Status, pool: &DescriptorPool) -> serde_json::
     body
 }
 
+/// A successful unary answer: the message in the call's encoding.
+fn message_response(codec: Codec, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::new(Full::new(body)));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(codec.content_type(false)),
+    );
+    response
+}
+
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Body::new(Full::new(Bytes::from(body))));
     *response.status_mut() = status;
@@ -463,7 +570,7 @@ mod tests {
     }
 
     #[test]
-    fn only_json_posts_and_json_gets_are_connect_calls() {
+    fn json_and_proto_posts_and_gets_are_connect_calls() {
         let request = |method: Method, uri: &str, content_type: &str| {
             Request::builder()
                 .method(method)
@@ -473,27 +580,73 @@ mod tests {
                 .unwrap()
         };
         let path = "/kommune.identity.v1.TokenService/GetCaller";
-        assert!(is_connect_unary(&request(
-            Method::POST,
-            path,
-            "application/json"
-        )));
-        assert!(is_connect_unary(&request(
-            Method::POST,
-            path,
-            "application/json; charset=utf-8"
-        )));
-        assert!(!is_connect_unary(&request(
-            Method::POST,
-            path,
-            "application/grpc"
-        )));
-        assert!(is_connect_unary(&request(
-            Method::GET,
-            &format!("{path}?encoding=json&message=%7B%7D"),
-            ""
-        )));
-        assert!(!is_connect_unary(&request(Method::GET, path, "")));
+        let codec = |method: Method, uri: &str, content_type: &str| {
+            connect_unary_codec(&request(method, uri, content_type))
+        };
+        assert_eq!(
+            codec(Method::POST, path, "application/json"),
+            Some(Codec::Json)
+        );
+        assert_eq!(
+            codec(Method::POST, path, "Application/JSON; charset=utf-8"),
+            Some(Codec::Json)
+        );
+        assert_eq!(
+            codec(Method::POST, path, "application/proto"),
+            Some(Codec::Proto)
+        );
+        assert_eq!(codec(Method::POST, path, "application/grpc"), None);
+        assert_eq!(
+            codec(Method::POST, path, "application/grpc-web+proto"),
+            None
+        );
+        assert_eq!(
+            codec(
+                Method::GET,
+                &format!("{path}?encoding=json&message=%7B%7D"),
+                ""
+            ),
+            Some(Codec::Json)
+        );
+        assert_eq!(
+            codec(Method::GET, &format!("{path}?encoding=proto&message="), ""),
+            Some(Codec::Proto)
+        );
+        assert_eq!(codec(Method::GET, path, ""), None);
+    }
+
+    #[test]
+    fn gzip_messages_are_inflated_within_the_limit() {
+        use std::io::Write;
+        let gzip = |data: &[u8]| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(data).unwrap();
+            Bytes::from(encoder.finish().unwrap())
+        };
+        let message = Bytes::from_static(b"{\"code\": \"101\"}");
+        assert_eq!(decompress(None, message.clone()).unwrap(), message);
+        assert_eq!(
+            decompress(Some("identity"), message.clone()).unwrap(),
+            message
+        );
+        assert_eq!(decompress(Some("gzip"), gzip(&message)).unwrap(), message);
+        let bomb = gzip(&vec![b' '; MAX_BODY_BYTES + 1]);
+        assert!(bomb.len() < 10_000);
+        assert_eq!(
+            decompress(Some("gzip"), bomb).unwrap_err().code(),
+            Code::ResourceExhausted
+        );
+        assert_eq!(
+            decompress(Some("gzip"), message.clone())
+                .unwrap_err()
+                .code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            decompress(Some("br"), message).unwrap_err().code(),
+            Code::Unimplemented
+        );
     }
 
     #[test]
@@ -502,14 +655,14 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(
-            get_message(&plain).unwrap(),
+            get_message(&plain, Codec::Json).unwrap(),
             Bytes::from_static(b"{\"a\":1}")
         );
         let base64: Uri = "/x/Y?encoding=json&base64=1&message=eyJhIjoxfQ"
             .parse()
             .unwrap();
         assert_eq!(
-            get_message(&base64).unwrap(),
+            get_message(&base64, Codec::Json).unwrap(),
             Bytes::from_static(b"{\"a\":1}")
         );
     }

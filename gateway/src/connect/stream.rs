@@ -1,8 +1,9 @@
-//! Connect's streaming protocol for server streams, in JSON: `POST` with `Content-Type:
-//! application/connect+json` and the request as one envelope (a flags byte, a 4-byte length, the
-//! JSON). The answer is `200` with an envelope per message as the service sends it, and a last
-//! end-stream envelope (flag `0x02`) holding the error, if the stream failed, and the trailers. Each
-//! gRPC frame is turned into JSON as it arrives, so an export of any length passes in constant memory.
+//! Connect's streaming protocol for server streams: `POST` with `Content-Type:
+//! application/connect+json` (or `+proto`) and the request as one envelope (a flags byte, a 4-byte
+//! length, the message). The answer is `200` with an envelope per message as the service sends it, and
+//! a last end-stream envelope (flag `0x02`, always JSON) holding the error, if the stream failed, and
+//! the trailers. Each gRPC frame is turned into an envelope as it arrives, so an export of any length
+//! passes in constant memory.
 
 use std::convert::Infallible;
 
@@ -12,44 +13,63 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Method, Request, Response};
 use http_body::Frame;
 use http_body_util::{BodyExt, Limited, StreamBody};
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
+use prost_reflect::{DescriptorPool, MethodDescriptor};
 use tonic::body::Body;
 use tonic::{Code, Status};
 use tower::ServiceExt;
 
 use kommune_platform::Error;
 
-use super::{Connect, MAX_BODY_BYTES, copy_metadata, error_json, grpc_request, read_json};
+use super::{Codec, Connect, MAX_BODY_BYTES, copy_metadata, decompress, error_json, grpc_request};
 
-/// The content type of Connect's streaming protocol in JSON.
-const CONTENT: &str = "application/connect+json";
+/// The flag of a compressed envelope.
+const COMPRESSED: u8 = 0x01;
 /// The flag of the end-stream envelope.
 const END_STREAM: u8 = 0x02;
 
-/// Whether a request is a Connect streaming call in JSON.
-pub(super) fn is_connect_stream(request: &Request<Body>) -> bool {
-    request.method() == Method::POST
-        && request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case(CONTENT))
+/// The codec of a Connect streaming call (`application/connect+json`, `application/connect+proto`).
+pub(super) fn connect_stream_codec(request: &Request<Body>) -> Option<Codec> {
+    if request.method() != Method::POST {
+        return None;
+    }
+    request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .strip_prefix("application/connect+")
+                .and_then(Codec::named)
+        })
 }
 
 impl Connect {
     /// Answers a Connect server-stream call by the gRPC stream it stands for; every failure is told
     /// in the end-stream envelope, as the protocol has it.
-    pub(super) async fn server_stream(&self, request: Request<Body>) -> Response<Body> {
-        match self.open_stream(request).await {
+    pub(super) async fn server_stream(
+        &self,
+        request: Request<Body>,
+        codec: Codec,
+    ) -> Response<Body> {
+        match self.open_stream(request, codec).await {
             Ok(response) => response,
             Err(status) => {
                 let end = end_stream(Some(&status), &HeaderMap::new(), &self.pool);
-                streaming_response(futures::stream::iter([end]).boxed(), &HeaderMap::new())
+                streaming_response(
+                    codec,
+                    futures::stream::iter([end]).boxed(),
+                    &HeaderMap::new(),
+                )
             }
         }
     }
 
-    async fn open_stream(&self, request: Request<Body>) -> Result<Response<Body>, Status> {
+    async fn open_stream(
+        &self,
+        request: Request<Body>,
+        codec: Codec,
+    ) -> Result<Response<Body>, Status> {
         let method = self.method(request.uri().path(), true)?;
         let (parts, body) = request.into_parts();
         let body = Limited::new(body, MAX_BODY_BYTES)
@@ -59,7 +79,9 @@ impl Connect {
                 Status::resource_exhausted(format!("the request is over {MAX_BODY_BYTES} bytes"))
             })?
             .to_bytes();
-        let input = read_json(&method, &request_envelope(body)?)?;
+        let encoding = parts.headers.get("connect-content-encoding");
+        let message = request_envelope(body, encoding.and_then(|v| v.to_str().ok()))?;
+        let input = codec.read(&method, &message)?;
         let mut grpc = grpc_request(parts.uri.path(), &parts.headers, &input);
         *grpc.extensions_mut() = parts.extensions;
         let Ok(response) = self.behind.clone().oneshot(grpc).await;
@@ -72,6 +94,7 @@ impl Connect {
                 &self.pool,
             );
             return Ok(streaming_response(
+                codec,
                 futures::stream::iter([end]).boxed(),
                 &head.headers,
             ));
@@ -80,29 +103,37 @@ impl Connect {
             body,
             buffer: BytesMut::new(),
             method,
+            codec,
             pool: self.pool.clone(),
             ended: false,
         };
         let envelopes = futures::stream::unfold(relay, Relay::next).boxed();
-        Ok(streaming_response(envelopes, &head.headers))
+        Ok(streaming_response(codec, envelopes, &head.headers))
     }
 }
 
-/// The JSON of the request's one envelope.
-fn request_envelope(mut body: Bytes) -> Result<Bytes, Status> {
+/// The message of the request's one envelope, inflated if its flag says it is compressed with the
+/// stream's `encoding`.
+fn request_envelope(mut body: Bytes, encoding: Option<&str>) -> Result<Bytes, Status> {
     let bad = |what: &str| Status::from(Error::invalid("body", what));
     if body.len() < 5 {
         return Err(bad("is not a Connect envelope"));
     }
     let flags = body.get_u8();
     let length = body.get_u32() as usize;
-    if flags != 0 {
-        return Err(bad("must be one uncompressed message envelope"));
+    if flags & !COMPRESSED != 0 {
+        return Err(bad("must be one message envelope"));
     }
     if body.len() != length {
         return Err(bad("holds not exactly one envelope"));
     }
-    Ok(body)
+    if flags & COMPRESSED == 0 {
+        return Ok(body);
+    }
+    match encoding {
+        None | Some("identity") => Err(bad("is compressed without a connect-content-encoding")),
+        encoding => decompress(encoding, body),
+    }
 }
 
 /// A gRPC answer being turned into envelopes.
@@ -110,6 +141,7 @@ struct Relay {
     body: Body,
     buffer: BytesMut,
     method: MethodDescriptor,
+    codec: Codec,
     pool: DescriptorPool,
     ended: bool,
 }
@@ -123,7 +155,7 @@ impl Relay {
         loop {
             if let Some(message) = self.take_message() {
                 let envelope = match message {
-                    Ok(json) => envelope(0, &json),
+                    Ok(message) => envelope(0, &message),
                     Err(status) => self.end(Some(&status), &HeaderMap::new()),
                 };
                 return Some((envelope, self));
@@ -151,8 +183,8 @@ impl Relay {
         }
     }
 
-    /// A whole gRPC message from the buffer, as JSON, if one has arrived.
-    fn take_message(&mut self) -> Option<Result<Vec<u8>, Status>> {
+    /// A whole gRPC message from the buffer, in the call's encoding, if one has arrived.
+    fn take_message(&mut self) -> Option<Result<Bytes, Status>> {
         if self.buffer.len() < 5 {
             return None;
         }
@@ -170,17 +202,7 @@ impl Relay {
         if compressed {
             return Some(Err(Status::internal("the service's answer is compressed")));
         }
-        Some(
-            DynamicMessage::decode(self.method.output(), frame)
-                .map_err(|_| Status::internal("the service's answer is not its message"))
-                .and_then(|message| {
-                    let mut json = serde_json::Serializer::new(Vec::new());
-                    message
-                        .serialize_with_options(&mut json, &SerializeOptions::new())
-                        .map_err(|err| Status::internal(format!("cannot write JSON: {err}")))?;
-                    Ok(json.into_inner())
-                }),
-        )
+        Some(self.codec.write(&self.method, frame))
     }
 
     fn end(&mut self, status: Option<&Status>, trailers: &HeaderMap) -> Bytes {
@@ -218,14 +240,16 @@ fn envelope(flags: u8, payload: &[u8]) -> Bytes {
 }
 
 fn streaming_response(
+    codec: Codec,
     envelopes: futures::stream::BoxStream<'static, Bytes>,
     headers: &HeaderMap,
 ) -> Response<Body> {
     let frames = envelopes.map(|bytes| Ok::<_, Infallible>(Frame::data(bytes)));
     let mut response = Response::new(Body::new(StreamBody::new(frames)));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(codec.content_type(true)),
+    );
     copy_metadata(headers, response.headers_mut(), "");
     response
 }
