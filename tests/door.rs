@@ -1,6 +1,8 @@
 //! The one door for every client: Connect's JSON over HTTP/1.1 from an ordinary HTTP client, gRPC-Web
 //! from a gRPC-Web client, and CORS for browsers, through the real gateway to the real services.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
@@ -139,6 +141,30 @@ impl Http {
     }
 
     /// GETs the RPC `rpc` with `message` as its JSON.
+    /// Calls the server-stream RPC `rpc` by Connect's streaming protocol in JSON; its envelopes,
+    /// each flag byte with its JSON.
+    async fn stream(&self, rpc: &str, token: Option<&str>, message: &Value) -> Vec<(u8, Value)> {
+        let message = message.to_string();
+        let mut envelope = vec![0];
+        envelope.extend((message.len() as u32).to_be_bytes());
+        envelope.extend(message.as_bytes());
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/{rpc}", self.base))
+            .header("content-type", "application/connect+json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Full::new(Bytes::from(envelope))).unwrap();
+        let response = self.client.request(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/connect+json"
+        );
+        envelopes(&response.into_body().collect().await.unwrap().to_bytes())
+    }
+
     async fn get(&self, rpc: &str, token: &str, message: &Value) -> Answer {
         let query: String = url_encode(&message.to_string());
         let request = Request::builder()
@@ -722,34 +748,14 @@ async fn a_server_stream_comes_as_connect_envelopes_of_json() {
     for (code, cvr) in [("101", "64942212"), ("751", "55133018")] {
         suite.municipality(code, cvr).await;
     }
-    let watch = |token: Option<&str>| {
-        let request = json!({"follow": false}).to_string();
-        let mut envelope = vec![0];
-        envelope.extend((request.len() as u32).to_be_bytes());
-        envelope.extend(request.as_bytes());
-        let mut builder = Request::builder()
-            .method(Method::POST)
-            .uri(format!(
-                "{}/kommune.identity.v1.EventService/WatchEvents",
-                http.base
-            ))
-            .header("content-type", "application/connect+json");
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        let request = builder.body(Full::new(Bytes::from(envelope))).unwrap();
-        let client = http.client.clone();
-        async move {
-            let response = client.request(request).await.unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-            assert_eq!(
-                response.headers()["content-type"],
-                "application/connect+json"
-            );
-            envelopes(&response.into_body().collect().await.unwrap().to_bytes())
-        }
+    let follow_not = json!({"follow": false});
+    let watch = |token| {
+        http.stream(
+            "kommune.identity.v1.EventService/WatchEvents",
+            token,
+            &follow_not,
+        )
     };
-
     let events = watch(Some(&suite.admin_token)).await;
     let (last, messages) = events.split_last().unwrap();
     assert_eq!(last.0, 2, "the stream ends with its end-stream envelope");
@@ -916,5 +922,190 @@ async fn a_system_is_created_listed_and_updated_in_json_as_it_was_read() {
         stale.detail("google.rpc.ErrorInfo")["reason"],
         "STALE_VERSION"
     );
+    http.check_answers().await;
+}
+
+#[tokio::test]
+async fn a_change_request_is_asked_moved_published_and_exported_in_json() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let token = &suite.admin_token;
+    let municipality = suite.municipality("101", "64942212").await;
+    let rpc = |service: &str, method: &str| format!("kommune.changes.v1.{service}/{method}");
+    let theme = http
+        .post(
+            &rpc("ReferenceService", "CreateTheme"),
+            Some(token),
+            json!({"name": "Økonomi"}).to_string(),
+        )
+        .await;
+    assert_eq!(theme.status, StatusCode::OK, "{}", theme.json);
+    let ask = json!({
+        "idempotency_key": "json-change-1",
+        "theme_id": theme.json["theme"]["themeId"],
+        "title": "Filter på forfaldsdato",
+        "description": "Debitorlisten skal kunne filtreres.",
+        "asking_municipality_id": municipality,
+    })
+    .to_string();
+    let create = rpc("ChangeRequestService", "CreateChangeRequest");
+    let asked = http.post(&create, Some(token), ask.clone()).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.json);
+    let id = asked.json["changeRequest"]["changeRequestId"].clone();
+    let again = http.post(&create, Some(token), ask).await;
+    assert_eq!(
+        again.json["changeRequest"]["changeRequestId"], id,
+        "a replay asks nothing new"
+    );
+
+    let read = http
+        .get(
+            &rpc("ChangeRequestService", "GetChangeRequest"),
+            token,
+            &json!({"change_request_id": id}),
+        )
+        .await;
+    assert_eq!(read.json["changeRequest"]["key"], "KOMBITKY-1");
+    let listed = http
+        .get(
+            &rpc("ChangeRequestService", "ListChangeRequests"),
+            token,
+            &json!({"municipality_id": municipality}),
+        )
+        .await;
+    assert_eq!(listed.json["changeRequests"][0]["changeRequestId"], id);
+
+    let assess = |version: &Value| {
+        json!({"change_request_id": id, "expected_version": version, "status_code": 20}).to_string()
+    };
+    let version = read.json["changeRequest"]["version"].clone();
+    let moved = http
+        .post(
+            &rpc("ChangeRequestService", "ChangeStatus"),
+            Some(token),
+            assess(&version),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.json);
+    assert_eq!(moved.json["changeRequest"]["statusCode"], 20);
+    let stale = http
+        .post(
+            &rpc("ChangeRequestService", "ChangeStatus"),
+            Some(token),
+            assess(&version),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.json);
+
+    let published = http
+        .post(
+            &rpc("PublicationService", "PublishChangeRequests"),
+            Some(token),
+            json!({"note": "December 2026"}).to_string(),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{}", published.json);
+    let publication = published.json["publication"]["publicationId"].clone();
+
+    // The export streams as Connect envelopes, each chunk of the CSV as base64 in JSON.
+    let export = http
+        .stream(
+            &rpc("PublicationService", "ExportPublication"),
+            Some(token),
+            &json!({"publication_id": publication, "format": "EXPORT_FORMAT_CSV"}),
+        )
+        .await;
+    let (end, chunks) = export.split_last().unwrap();
+    assert_eq!(end.0, 2);
+    assert!(end.1["error"].is_null(), "{}", end.1);
+    let csv: Vec<u8> = chunks
+        .iter()
+        .flat_map(|(flags, json)| {
+            assert_eq!(*flags, 0);
+            STANDARD.decode(json["chunk"].as_str().unwrap()).unwrap()
+        })
+        .collect();
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        2,
+        "a header and one change request: {csv}"
+    );
+    assert!(csv.contains("Filter på forfaldsdato"), "{csv}");
+    let unknown = http
+        .stream(
+            &rpc("PublicationService", "ExportPublication"),
+            Some(token),
+            &json!({"publication_id": uuid::Uuid::new_v4(), "format": "EXPORT_FORMAT_CSV"}),
+        )
+        .await;
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].1["error"]["code"], "not_found", "{:?}", unknown);
+    http.check_answers().await;
+}
+
+#[tokio::test]
+async fn a_subscription_is_made_listed_changed_and_ended_in_json() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let municipality = suite.municipality("101", "64942212").await;
+    let user = suite
+        .user(&municipality, "follower@kk.dk", Role::MunicipalCaseworker)
+        .await;
+    let token = &suite.token_for(&user).await;
+    let rpc = |method: &str| format!("kommune.notify.v1.SubscriptionService/{method}");
+    let created = http
+        .post(
+            &rpc("CreateSubscription"),
+            Some(token),
+            json!({"subscription": {
+                "topic": {"kind": "TOPIC_KIND_CHANGE_REQUEST_PUBLICATION"},
+                "channel": "CHANNEL_INBOX",
+            }})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.json);
+    let mut subscription = created.json["subscription"].clone();
+    assert_eq!(subscription["userId"], json!(user.user_id));
+
+    let listed = http.get(&rpc("ListSubscriptions"), token, &json!({})).await;
+    assert_eq!(
+        listed.json["subscriptions"][0]["subscriptionId"],
+        subscription["subscriptionId"]
+    );
+
+    subscription["language"] = json!("LANGUAGE_ENGLISH");
+    let update = json!({ "subscription": subscription }).to_string();
+    let updated = http
+        .post(&rpc("UpdateSubscription"), Some(token), update.clone())
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.json);
+    assert_eq!(updated.json["subscription"]["language"], "LANGUAGE_ENGLISH");
+    let stale = http
+        .post(&rpc("UpdateSubscription"), Some(token), update)
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.json);
+    let unknown_channel = http
+        .post(
+            &rpc("CreateSubscription"),
+            Some(token),
+            json!({"subscription": {"channel": "CHANNEL_PIGEON"}}).to_string(),
+        )
+        .await;
+    assert_eq!(unknown_channel.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown_channel.fields(), ["subscription.channel"]);
+
+    let ended = http
+        .post(
+            &rpc("DeleteSubscription"),
+            Some(token),
+            json!({"subscription_id": subscription["subscriptionId"]}).to_string(),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.json);
+    assert_eq!(ended.json, json!({}));
+    let listed = http.get(&rpc("ListSubscriptions"), token, &json!({})).await;
+    assert_eq!(listed.json["subscriptions"], Value::Null, "{}", listed.json);
     http.check_answers().await;
 }
