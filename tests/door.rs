@@ -1109,3 +1109,51 @@ async fn a_subscription_is_made_listed_changed_and_ended_in_json() {
     assert_eq!(listed.json["subscriptions"], Value::Null, "{}", listed.json);
     http.check_answers().await;
 }
+
+/// Slow clients cannot hold the door's connections over HTTP/1.1: a request head that never arrives
+/// whole, and a kept-alive connection that sends no next request, are closed by the header timeout
+/// (hyper's 30 s, armed by tonic's server), while a prompt client is served.
+#[tokio::test]
+async fn slow_and_idle_http_1_1_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let suite = Suite::start().await;
+    let addr = suite.gateway_addr;
+    /// How long the connection stays open until the door closes it, reading whatever comes.
+    async fn open_for(mut socket: tokio::net::TcpStream) -> Duration {
+        let start = std::time::Instant::now();
+        let mut buffer = [0; 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(45), socket.read(&mut buffer)).await {
+                Ok(Ok(0) | Err(_)) => return start.elapsed(),
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("the connection is still open after 45 s"),
+            }
+        }
+    }
+    let slow = async {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket
+            .write_all(b"POST /kommune.identity.v1.TokenService/GetCaller HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        open_for(socket).await
+    };
+    let idle = async {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = [0; 12];
+        socket.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200", "a prompt client is served");
+        open_for(socket).await
+    };
+    let (slow, idle) = tokio::join!(slow, idle);
+    for held in [slow, idle] {
+        assert!(
+            (Duration::from_secs(25)..Duration::from_secs(40)).contains(&held),
+            "{held:?}"
+        );
+    }
+}
