@@ -613,10 +613,16 @@ async fn the_openapi_document_is_valid_and_every_answer_matches_it() {
         "an RPC with side effects has no GET"
     );
     assert!(paths["/kommune.cases.v1.CaseService/GetCase"]["get"].is_object());
+    let export = &paths["/kommune.changes.v1.PublicationService/ExportPublication"]["post"];
+    assert_eq!(export["x-connect-streaming"], "server");
+    assert_eq!(
+        export["responses"]["200"]["content"]["application/connect+json"]["schema"]["$ref"],
+        "#/components/schemas/kommune.changes.v1.ExportPublicationResponse",
+        "a server stream is an operation of Connect's streaming protocol"
+    );
     assert!(
-        paths["/kommune.identity.v1.IdentityEventService/WatchEvents"].is_null()
-            && paths["/kommune.identity.v1.EventService/WatchEvents"].is_null(),
-        "streams are not JSON calls yet"
+        paths["/kommune.changes.v1.ImportService/ImportChangeRequests"].is_null(),
+        "a client stream needs gRPC or gRPC-Web"
     );
     let schemas = &document["components"]["schemas"];
     let municipality = &schemas["kommune.identity.v1.Municipality"];
@@ -808,6 +814,7 @@ async fn the_api_reference_is_a_readable_page_of_every_rpc() {
     for expected in [
         "POST /kommune.cases.v1.CaseService/FileCase",
         "GET, POST /kommune.cases.v1.CaseService/GetCase",
+        "POST (stream) /kommune.changes.v1.PublicationService/ExportPublication",
         r#"id="kommune.identity.v1.Municipality""#,
         "Offentlig · Public",
         "Gå til indhold · Skip to content",

@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document of the door's JSON API, generated from the descriptor set when the gateway
 //! starts: every unary RPC an operation (`POST /<package>.<Service>/<Method>`, and `GET` where it has no
-//! side effects), every message a schema in the canonical proto3 JSON mapping, with the protos' own
+//! side effects), every server stream a `POST` of Connect's streaming protocol (`application/connect+json`,
+//! marked `x-connect-streaming`), every message a schema in the canonical proto3 JSON mapping, with the protos' own
 //! comments as descriptions, enums with their value names, and bearer-JWT security except on public
 //! RPCs. Nothing is written per RPC: a merged proto is in the document at the next start.
 
@@ -24,18 +25,26 @@ pub fn document(pool: &DescriptorPool, public: &[&str], server: &str) -> Value {
             continue;
         }
         for method in service.methods() {
-            if method.is_client_streaming() || method.is_server_streaming() {
+            if method.is_client_streaming() {
                 continue;
             }
             let path = format!("/{}/{}", service.full_name(), method.name());
             let is_public = public.contains(&path.as_str());
             let mut item = Map::new();
+            let post = if method.is_server_streaming() {
+                Call::Stream
+            } else {
+                Call::Post
+            };
             item.insert(
                 "post".into(),
-                operation(&method, &comments, is_public, false),
+                operation(&method, &comments, is_public, post),
             );
             if super::connect::has_no_side_effects(&method) {
-                item.insert("get".into(), operation(&method, &comments, is_public, true));
+                item.insert(
+                    "get".into(),
+                    operation(&method, &comments, is_public, Call::Get),
+                );
             }
             paths.insert(path, Value::Object(item));
             for message in [method.input(), method.output()] {
@@ -75,18 +84,40 @@ pub fn document(pool: &DescriptorPool, public: &[&str], server: &str) -> Value {
     })
 }
 
-/// One operation of an RPC: POST with the message as the body, or GET with it in the query.
-fn operation(method: &MethodDescriptor, comments: &Comments, public: bool, get: bool) -> Value {
+/// How an operation calls its RPC.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// A unary call, the message as the body.
+    Post,
+    /// A unary call without side effects, the message in the query.
+    Get,
+    /// A server stream by Connect's streaming protocol.
+    Stream,
+}
+
+/// One operation of an RPC: POST with the message as the body, GET with it in the query, or a stream.
+fn operation(method: &MethodDescriptor, comments: &Comments, public: bool, call: Call) -> Value {
     let service = method.parent_service();
+    let (content, answer) = if call == Call::Stream {
+        (
+            "application/connect+json",
+            "A stream of envelopes (a flags byte, a 4-byte big-endian length, then the message in \
+             JSON), one per message of this schema, ending with an end-stream envelope (flags 0x02) \
+             holding `error` (a Connect error) if the stream failed and `metadata`. The request body is \
+             one such envelope around the request message.",
+        )
+    } else {
+        ("application/json", "The answer.")
+    };
     let mut operation = json!({
-        "operationId": format!("{}.{}{}", service.full_name(), method.name(), if get { ".get" } else { "" }),
+        "operationId": format!("{}.{}{}", service.full_name(), method.name(), if call == Call::Get { ".get" } else { "" }),
         "tags": [service.full_name()],
         "summary": method.name(),
         "description": comments.of_method(method),
         "responses": {
             "200": {
-                "description": "The answer.",
-                "content": {"application/json": {"schema": reference(&method.output())}},
+                "description": answer,
+                "content": {content: {"schema": reference(&method.output())}},
             },
             "default": {
                 "description": "A refusal or failure, as a Connect error.",
@@ -94,7 +125,10 @@ fn operation(method: &MethodDescriptor, comments: &Comments, public: bool, get: 
             },
         },
     });
-    if get {
+    if call == Call::Stream {
+        operation["x-connect-streaming"] = json!("server");
+    }
+    if call == Call::Get {
         operation["parameters"] = json!([
             {"name": "encoding", "in": "query", "required": true,
              "schema": {"type": "string", "const": "json"}},
@@ -105,7 +139,7 @@ fn operation(method: &MethodDescriptor, comments: &Comments, public: bool, get: 
     } else {
         operation["requestBody"] = json!({
             "required": true,
-            "content": {"application/json": {"schema": reference(&method.input())}},
+            "content": {content: {"schema": reference(&method.input())}},
         });
     }
     if public {

@@ -47,9 +47,12 @@ pub fn page(document: &Value) -> Result<String, minijinja::Error> {
     for (path, item) in paths {
         let post = &item["post"];
         let tag = post["tags"][0].as_str().unwrap_or_default().to_owned();
+        // The one content type a body or answer has: JSON, or Connect's stream of JSON.
         let schema_of = |at: &Value| {
-            at["content"]["application/json"]["schema"]["$ref"]
-                .as_str()
+            at["content"]
+                .as_object()
+                .and_then(|content| content.values().next())
+                .and_then(|media| media["schema"]["$ref"].as_str())
                 .map(schema_name)
                 .unwrap_or_default()
         };
@@ -60,6 +63,8 @@ pub fn page(document: &Value) -> Result<String, minijinja::Error> {
         let operation = Operation {
             verbs: if item["get"].is_object() {
                 "GET, POST"
+            } else if post["x-connect-streaming"].is_string() {
+                "POST (stream)"
             } else {
                 "POST"
             },
