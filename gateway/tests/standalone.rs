@@ -14,23 +14,22 @@ use kommune_proto::identity::v1 as pb;
 
 const README_ADDR: &str = "127.0.0.1:50051";
 
-/// The shell block of README.md after the marker `<!-- {marker}:`.
-fn readme_block(marker: &str) -> String {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
-    let after_marker = readme
+/// The shell block of the document `doc` (`README.md`, `docs/api.md`) after the marker `<!-- {marker}:`.
+fn doc_block(doc: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(doc))
+        .unwrap();
+    let after_marker = text
         .split(&format!("<!-- {marker}:"))
         .nth(1)
-        .unwrap_or_else(|| panic!("README has a {marker} block"));
+        .unwrap_or_else(|| panic!("{doc} has a {marker} block"));
     let block = after_marker.split("```sh\n").nth(1).unwrap();
     block.split("```").next().unwrap().to_owned()
 }
 
-/// Runs README.md's `marker` block in `dir`, exactly as written but for the address, with `tools` first
-/// on the PATH; its standard output.
-fn run_readme_block(marker: &str, addr: &str, dir: &Path, tools: Option<&Path>) -> String {
-    let script = readme_block(marker).replace(README_ADDR, addr);
+/// Runs the `marker` block of `doc` in `dir`, exactly as written but for the address, with `tools`
+/// first on the PATH; its standard output.
+fn run_doc_block(doc: &str, marker: &str, addr: &str, dir: &Path, tools: Option<&Path>) -> String {
+    let script = doc_block(doc, marker).replace(README_ADDR, addr);
     let mut command = std::process::Command::new("sh");
     command.args(["-ec", &script]).current_dir(dir);
     if let Some(tools) = tools {
@@ -41,7 +40,7 @@ fn run_readme_block(marker: &str, addr: &str, dir: &Path, tools: Option<&Path>) 
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "README's {marker} block failed: {stdout} {}",
+        "{doc}'s {marker} block failed: {stdout} {}",
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
@@ -124,6 +123,25 @@ async fn exchange(addr: &str, key: &str) -> String {
         .access_token
 }
 
+/// What the conventions blocks of docs/api.md must show of the municipality `name`: the create and its
+/// replay answering one municipality, the read, the update, the stale update and the bad field.
+fn assert_conventions_shown(stdout: &str, name: &str) {
+    let ids: Vec<&str> = stdout
+        .split("municipalityId\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').nth(1))
+        .collect();
+    assert!(ids.len() >= 3, "{stdout}");
+    assert!(
+        stdout.matches(ids[0]).count() >= 3,
+        "the replay, the read and the update answer the created municipality: {stdout}"
+    );
+    assert!(stdout.contains(&format!("{name} Kommune")), "{stdout}");
+    assert!(stdout.contains("STALE_VERSION"), "{stdout}");
+    assert!(stdout.contains("cvr_number"), "{stdout}");
+    assert!(!stdout.to_lowercase().contains("already"), "{stdout}");
+}
+
 #[tokio::test]
 async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
     let dir = scratch_dir();
@@ -142,7 +160,7 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
     match std::env::var("KOMMUNE_GRPCURL") {
         Ok(grpcurl) if !grpcurl.is_empty() => {
             let bin_dir = Path::new(&grpcurl).parent().unwrap();
-            let stdout = run_readme_block("first-call", &addr, &dir, Some(bin_dir));
+            let stdout = run_doc_block("README.md", "first-call", &addr, &dir, Some(bin_dir));
             assert!(stdout.contains("ROLE_CONSORTIUM_ADMIN"), "{stdout}");
             assert!(stdout.contains("Københavns Kommune"), "{stdout}");
         }
@@ -162,9 +180,19 @@ async fn a_newcomer_starts_the_suite_and_makes_the_first_call() {
         }
     }
     // Its twin in JSON with curl.
-    let stdout = run_readme_block("first-call-curl", &addr, &dir, None);
+    let stdout = run_doc_block("README.md", "first-call-curl", &addr, &dir, None);
     assert!(stdout.contains("ROLE_CONSORTIUM_ADMIN"), "{stdout}");
     assert!(stdout.contains("Aarhus Kommune"), "{stdout}");
+    // The API guide's conventions, in curl and in grpcurl.
+    let stdout = run_doc_block("docs/api.md", "conventions-curl", &addr, &dir, None);
+    assert_conventions_shown(&stdout, "Odense");
+    if let Ok(grpcurl) = std::env::var("KOMMUNE_GRPCURL")
+        && !grpcurl.is_empty()
+    {
+        let tools = Path::new(&grpcurl).parent();
+        let stdout = run_doc_block("docs/api.md", "conventions-grpcurl", &addr, &dir, tools);
+        assert_conventions_shown(&stdout, "Vejle");
+    }
     stop(child).await;
 
     // A second start keeps the data and the key; nothing is bootstrapped twice.
