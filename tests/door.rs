@@ -504,7 +504,6 @@ async fn load_balancers_probe_health_over_plain_http() {
     assert_eq!(probe("/healthz").await.status, StatusCode::OK);
 }
 
-/// The Python with openapi-spec-validator: `KOMMUNE_TEST_PYTHON` (set by `.ci/test`), else its venv.
 /// An independent client from another ecosystem: Python's `connectrpc`, with code generated from the
 /// protos by buf and the package's own plugins, passes a scenario through the door (binary protobuf
 /// with gzip-compressed requests, as it sends by default, and JSON; GET; errors with details; a
@@ -548,7 +547,9 @@ async fn an_independent_python_connect_client_passes_a_scenario() {
     assert_eq!(told.matches("ok: ").count(), 13, "{told}");
 }
 
-fn python() -> std::path::PathBuf {
+/// The Python of `.ci/test`'s tools (openapi-spec-validator, connectrpc, Selenium): `KOMMUNE_TEST_PYTHON`,
+/// else its venv.
+pub(crate) fn python() -> std::path::PathBuf {
     std::env::var_os("KOMMUNE_TEST_PYTHON").map_or_else(
         || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/venv/bin/python"),
         std::path::PathBuf::from,
@@ -662,6 +663,62 @@ async fn the_openapi_document_is_valid_and_every_answer_matches_it() {
         )
         .is_empty()
     );
+}
+
+/// Whether `answer` is valid under the standalone JSON Schema `schema`, by the reference validator.
+fn valid_under(schema: &Value, answer: &Value) -> bool {
+    const SCRIPT: &str = "import json, sys\nfrom jsonschema import Draft202012Validator\n\
+        schema, answer = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n\
+        Draft202012Validator.check_schema(schema)\nDraft202012Validator(schema).validate(answer)\n";
+    std::process::Command::new(python())
+        .args(["-c", SCRIPT, &schema.to_string(), &answer.to_string()])
+        .output()
+        .expect("a Python with jsonschema: run .ci/test once, which installs it")
+        .status
+        .success()
+}
+
+#[tokio::test]
+async fn each_message_has_its_own_json_schema() {
+    let suite = Suite::start().await;
+    let http = Http::to(&suite);
+    let schema_of = async |name: &str| {
+        let request = Request::builder()
+            .uri(format!("{}/schemas/{name}.json", http.base))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        http.send(request).await
+    };
+    let schema = schema_of("kommune.identity.v1.CreateMunicipalityResponse").await;
+    assert_eq!(schema.status, StatusCode::OK);
+    let schema = schema.json;
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert!(
+        schema["$defs"]["kommune.identity.v1.Municipality"].is_object(),
+        "the messages it holds come with it: {schema}"
+    );
+
+    let aarhus = json!({"code": "751", "name": "Aarhus Kommune", "cvr_number": "55133018"});
+    let created = http
+        .post(
+            "kommune.identity.v1.MunicipalityService/CreateMunicipality",
+            Some(&suite.admin_token),
+            aarhus.to_string(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    assert!(valid_under(&schema, &created.json), "{}", created.json);
+    assert!(!valid_under(
+        &schema,
+        &json!({"municipality": {"code": 751}})
+    ));
+
+    let missing = schema_of("kommune.identity.v1.NoSuchThing").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json["code"], "not_found");
 }
 
 #[tokio::test]
@@ -816,8 +873,8 @@ async fn the_api_reference_is_a_readable_page_of_every_rpc() {
         "GET, POST /kommune.cases.v1.CaseService/GetCase",
         "POST (stream) /kommune.changes.v1.PublicationService/ExportPublication",
         r#"id="kommune.identity.v1.Municipality""#,
-        "Offentlig · Public",
-        "Gå til indhold · Skip to content",
+        r#"Offentlig <span lang="en">· Public</span>"#,
+        r#"Gå til indhold <span class="en" lang="en">· Skip to content</span>"#,
     ] {
         assert!(page.contains(expected), "{expected} is missing");
     }

@@ -27,6 +27,7 @@ use kommune_proto::klik::v1 as klik;
 use pb::Role;
 
 mod door;
+mod pages;
 
 /// A municipality's own web application, allowed to call the suite from browsers.
 const BROWSER_ORIGIN: &str = "https://selvbetjening.aarhus.dk";

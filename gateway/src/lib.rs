@@ -138,6 +138,13 @@ fn front(door: &DoorConfig, upstreams: Vec<String>) -> Result<Front, BoxError> {
     let pages = plain::Pages {
         openapi: bytes::Bytes::from(document.to_string()),
         reference: bytes::Bytes::from(reference::page(&document)?),
+        schemas: Arc::new(
+            document["components"]["schemas"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        public_url: door.public_url.as_str().into(),
     };
     let upstreams = Arc::new(upstreams);
     Ok(Front::new(move |behind| {

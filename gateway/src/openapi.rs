@@ -121,7 +121,7 @@ fn operation(method: &MethodDescriptor, comments: &Comments, public: bool, call:
             },
             "default": {
                 "description": "A refusal or failure, as a Connect error.",
-                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{ERROR_SCHEMA}")}}},
+                "content": {"application/json": {"schema": {"$ref": format!("{SCHEMA_REF}{ERROR_SCHEMA}")}}},
             },
         },
     });
@@ -241,7 +241,52 @@ fn well_known(message: &MessageDescriptor) -> Option<Value> {
 }
 
 fn reference(message: &MessageDescriptor) -> Value {
-    json!({"$ref": format!("#/components/schemas/{}", message.full_name())})
+    json!({"$ref": format!("{SCHEMA_REF}{}", message.full_name())})
+}
+
+/// Where a reference to another message's schema points in the document.
+pub(crate) const SCHEMA_REF: &str = "#/components/schemas/";
+
+/// The standalone JSON Schema (2020-12) of message `name`, made from the document's `schemas`: the
+/// message's schema with every schema it reaches under `$defs`, its references pointing there. `None`
+/// when the document has no such message.
+pub fn json_schema(schemas: &Map<String, Value>, name: &str, id: &str) -> Option<Value> {
+    let mut definitions = Map::new();
+    let mut pending = vec![name.to_owned()];
+    while let Some(next) = pending.pop() {
+        if definitions.contains_key(&next) {
+            continue;
+        }
+        let mut schema = schemas.get(&next)?.clone();
+        repoint(&mut schema, &mut pending);
+        definitions.insert(next, schema);
+    }
+    Some(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": id,
+        "$ref": format!("#/$defs/{name}"),
+        "$defs": definitions,
+    }))
+}
+
+/// Points every reference in `schema` into `$defs`, adding the names it references to `found`.
+fn repoint(schema: &mut Value, found: &mut Vec<String>) {
+    match schema {
+        Value::Object(fields) => {
+            for (key, value) in fields.iter_mut() {
+                match (key.as_str(), value.as_str()) {
+                    ("$ref", Some(target)) => {
+                        let name = target.trim_start_matches(SCHEMA_REF).to_owned();
+                        *value = Value::String(format!("#/$defs/{name}"));
+                        found.push(name);
+                    }
+                    _ => repoint(value, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| repoint(item, found)),
+        _ => {}
+    }
 }
 
 /// The Connect protocol's error.
@@ -305,5 +350,43 @@ impl Comments {
     fn of_method(&self, method: &MethodDescriptor) -> String {
         self.of(&method.parent_file(), method.path())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_schema_holds_its_message_and_every_message_it_reaches() {
+        let schemas = json!({
+            "a.Case": {"type": "object", "properties": {
+                "notes": {"type": "array", "items": {"$ref": "#/components/schemas/a.Note"}},
+                "state": {"type": "string", "enum": ["OPEN"]},
+            }},
+            "a.Note": {"type": "object", "properties": {"by": {"$ref": "#/components/schemas/a.User"},
+                                                         "case": {"$ref": "#/components/schemas/a.Case"}}},
+            "a.User": {"type": "object"},
+            "a.Unrelated": {"type": "object"},
+        });
+        let schema = json_schema(
+            schemas.as_object().unwrap(),
+            "a.Case",
+            "https://x/schemas/a.Case.json",
+        )
+        .unwrap();
+        assert_eq!(schema["$ref"], "#/$defs/a.Case");
+        assert_eq!(schema["$id"], "https://x/schemas/a.Case.json");
+        let defined: Vec<&String> = schema["$defs"].as_object().unwrap().keys().collect();
+        assert_eq!(defined, ["a.Case", "a.Note", "a.User"]);
+        assert_eq!(
+            schema["$defs"]["a.Case"]["properties"]["notes"]["items"]["$ref"],
+            "#/$defs/a.Note"
+        );
+        assert_eq!(
+            schema["$defs"]["a.Note"]["properties"]["case"]["$ref"],
+            "#/$defs/a.Case"
+        );
+        assert!(json_schema(schemas.as_object().unwrap(), "a.Nothing", "x").is_none());
     }
 }

@@ -1,7 +1,8 @@
 //! What the door serves over plain HTTP, besides calls: health for load balancers that do not speak
 //! gRPC health (`GET /healthz` while the gateway runs, `GET /readyz` only while every service it routes
 //! to is serving, as the gateway's gRPC health reports them; Kubernetes keeps its gRPC probes), and
-//! the OpenAPI document of the JSON API (`GET /openapi.json`) and its readable reference (`GET /api`).
+//! the OpenAPI document of the JSON API (`GET /openapi.json`), its readable reference (`GET /api`), and
+//! the JSON Schema of each message (`GET /schemas/kommune.cases.v1.Case.json`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,6 +30,10 @@ pub struct Pages {
     pub openapi: Bytes,
     /// The API reference page.
     pub reference: Bytes,
+    /// The document's schemas, one per message, by full name.
+    pub schemas: Arc<serde_json::Map<String, serde_json::Value>>,
+    /// Where the door is reached, for the `$id` of each JSON Schema.
+    pub public_url: Arc<str>,
 }
 
 /// The plain HTTP pages before `inner`; every other request passes through.
@@ -84,7 +89,23 @@ where
                 let page = self.pages.reference.clone();
                 Box::pin(async move { Ok(html_response(page)) })
             }
-            _ => Box::pin(self.inner.call(request)),
+            path => match path
+                .strip_prefix("/schemas/")
+                .and_then(|file| file.strip_suffix(".json"))
+            {
+                Some(name) => {
+                    let id = format!("{}{path}", self.pages.public_url.trim_end_matches('/'));
+                    let found = match crate::openapi::json_schema(&self.pages.schemas, name, &id) {
+                        Some(schema) => answer(StatusCode::OK, schema),
+                        None => answer(
+                            StatusCode::NOT_FOUND,
+                            serde_json::json!({"code": "not_found", "message": format!("no message {name}")}),
+                        ),
+                    };
+                    Box::pin(async move { Ok(found) })
+                }
+                None => Box::pin(self.inner.call(request)),
+            },
         }
     }
 }

@@ -155,7 +155,7 @@ fn kind(field: &Value) -> (String, Option<String>) {
 
 fn schema_name(reference: &str) -> String {
     reference
-        .trim_start_matches("#/components/schemas/")
+        .trim_start_matches(crate::openapi::SCHEMA_REF)
         .to_owned()
 }
 

@@ -1,0 +1,107 @@
+"""kommune's pages in a real browser: Debian's Chromium, headless, driven by Selenium through
+chromedriver. Each page must load with the expected text, break no WCAG 2.1 A/AA rule axe-core can check,
+mark its English parts as English, be usable from the keyboard (the first Tab reaches the skip link,
+which leads to the content), reflow at 320 CSS px without sideways scrolling of the page, and is kept
+as screenshots (wide and narrow) for people to look at.
+
+Usage: python check_pages.py BASE_URL SCREENSHOT_DIR AXE_JS PAGES_JSON
+PAGES_JSON: [{"path": "/api", "name": "api", "expect": ["text", ...]}, ...]
+Prints "ok: ..." per check; exits non-zero naming every check that failed.
+"""
+
+import json
+import pathlib
+import sys
+import tempfile
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}}).then(result => done(
+  result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                               nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))));
+"""
+
+failures = []
+
+
+def check(what, condition, detail=""):
+    if condition:
+        print(f"ok: {what}")
+    else:
+        failures.append(f"{what} {detail}".strip())
+        print(f"FAILED: {what} {detail}")
+
+
+def browser(profile):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--lang=da",
+        f"--user-data-dir={profile}", "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_script_timeout(60)
+    return driver
+
+
+def check_page(driver, base, shots, axe_source, page):
+    name, url = page["name"], base + page["path"]
+    driver.set_window_size(1280, 900)
+    driver.get(url)
+    text = driver.find_element(By.TAG_NAME, "body").text
+    for expected in page.get("expect", []):
+        check(f"{name}: shows {expected!r}", expected in text)
+    check(f"{name}: is in Danish", driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "da")
+    check(f"{name}: has a title", bool(driver.title))
+    unmarked = driver.execute_script(
+        "return [...document.querySelectorAll('.en')].filter(e => e.closest('[lang=en]') === null)"
+        ".map(e => e.textContent.trim().slice(0, 40));")
+    check(f"{name}: its English parts say so (lang=en)", not unmarked, str(unmarked[:5]))
+
+    driver.execute_script(axe_source)
+    violations = driver.execute_async_script(AXE_RUN, WCAG_21_AA)
+    check(f"{name}: no WCAG 2.1 AA violation found by axe-core", not violations, json.dumps(violations, ensure_ascii=False))
+
+    driver.save_screenshot(str(shots / f"{name}.png"))
+
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    first = driver.switch_to.active_element
+    check(f"{name}: the first Tab reaches the skip link", first.get_attribute("href") is not None
+          and first.get_attribute("href").endswith("#indhold"), first.get_attribute("outerHTML")[:80])
+    first.send_keys(Keys.ENTER)
+    check(f"{name}: the skip link leads to the content", driver.current_url.endswith("#indhold"))
+
+    driver.set_window_size(320, 800)
+    driver.get(url)
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+    check(f"{name}: reflows at 320 px without scrolling sideways", overflow <= 0, f"({overflow} px too wide)")
+    driver.save_screenshot(str(shots / f"{name}-narrow.png"))
+
+
+def main(base, shots, axe_path, pages):
+    shots = pathlib.Path(shots)
+    shots.mkdir(parents=True, exist_ok=True)
+    axe_source = pathlib.Path(axe_path).read_text()
+    with tempfile.TemporaryDirectory() as profile:
+        driver = browser(profile)
+        try:
+            for page in json.loads(pages):
+                check_page(driver, base, shots, axe_source, page)
+        finally:
+            driver.quit()
+    if failures:
+        sys.exit("FAILED:\n" + "\n".join(failures))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
