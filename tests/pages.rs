@@ -1,10 +1,11 @@
-//! What people read, in a real browser: one suite, one headless Chromium (Debian's, through
-//! chromedriver and Selenium), every page checked by `browser/check_pages.py` for its text, WCAG 2.1 AA
-//! (axe-core), English parts marked as English, the keyboard's skip link and reflow at 320 px, and kept
-//! as screenshots under `target/screenshots/`.
+//! What people read, in a real browser: one suite, headless Chromium (Debian's, through chromedriver
+//! and Selenium), every page checked by `browser/check_pages.py` for its text, its language, WCAG 2.1
+//! AA (axe-core), English parts marked as English, the keyboard's skip link and reflow at 320 px, and
+//! kept as screenshots under `target/screenshots/` for people to look at.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::site::{login_fault, visit};
 use super::*;
 
 /// The repository's root.
@@ -12,14 +13,8 @@ fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-#[tokio::test]
-async fn every_page_passes_in_a_real_browser() {
-    let suite = Suite::start().await;
-    let pages = json!([
-        {"path": "/api", "name": "api", "expect": [
-            "API-reference", "POST /kommune.cases.v1.CaseService/FileCase", "kommune.identity.v1.Municipality",
-        ]},
-    ]);
+/// Checks `pages` of `suite` in the browser; fails naming every check that did not pass.
+async fn check_in_browser(suite: &Suite, pages: &Value) {
     let shots = root().join("target/screenshots");
     let checked = tokio::process::Command::new(door::python())
         .arg(root().join("tests/browser/check_pages.py"))
@@ -36,18 +31,73 @@ async fn every_page_passes_in_a_real_browser() {
         String::from_utf8_lossy(&checked.stderr)
     );
     assert!(checked.status.success(), "{told}");
-    // Every page passed all seven checks besides the text it must show.
-    let texts: usize = pages
-        .as_array()
-        .unwrap()
+    // Every page passed all seven checks, besides its texts and the link it follows.
+    let pages = pages.as_array().unwrap();
+    let expected: usize = pages
         .iter()
-        .map(|page| page["expect"].as_array().unwrap().len())
+        .map(|page| {
+            7 + page["expect"].as_array().map_or(0, Vec::len)
+                + usize::from(page["follow"].is_array())
+        })
         .sum();
-    let count = pages.as_array().unwrap().len();
-    assert_eq!(told.matches("ok: ").count(), texts + 7 * count, "{told}");
-    for page in pages.as_array().unwrap() {
+    assert_eq!(told.matches("ok: ").count(), expected, "{told}");
+    for page in pages {
         let name = page["name"].as_str().unwrap();
         assert!(shots.join(format!("{name}.png")).is_file());
         assert!(shots.join(format!("{name}-narrow.png")).is_file());
     }
+}
+
+#[tokio::test]
+async fn every_page_passes_in_a_real_browser() {
+    let suite = Suite::start().await;
+    let ky = suite.system("KY").await;
+    suite.system("Portalen").await;
+    let message = suite.publish_message(login_fault(&ky)).await;
+    let page_of = format!("/driftsbeskeder/{}", message.operational_message_id);
+    check_in_browser(
+        &suite,
+        &json!([
+            {"path": "/api", "name": "api", "expect": [
+                "API-reference", "POST /kommune.cases.v1.CaseService/FileCase", "kommune.identity.v1.Municipality",
+            ]},
+            {"path": "/", "name": "status", "follow": ["English", "/en/"], "expect": [
+                "Der er nedbrud",
+                {"text": "Login fejler <b>i dag</b>", "in": "#aktuelle ~ article, section[aria-labelledby=aktuelle]"},
+                {"text": "Brug den direkte adresse.", "in": ".workaround"},
+                {"text": "Nedbrud", "in": "#systemer ~ .table"},
+            ]},
+            {"path": "/en/", "name": "status-en", "lang": "en", "follow": ["Dansk", "/"], "expect": [
+                "There is an outage", "Login fails <b>today</b>", "Use the direct address.",
+            ]},
+            {"path": page_of, "name": "message", "expect": [
+                "Login fejler <b>i dag</b>", "Offentliggjort", "Brug den direkte adresse.",
+            ]},
+            {"path": format!("/en{page_of}"), "name": "message-en", "lang": "en", "expect": [
+                "Login fails <b>today</b>", "Published",
+            ]},
+            {"path": "/findes-ikke", "name": "not-found", "expect": ["Siden findes ikke"]},
+        ]),
+    )
+    .await;
+
+    // Resolved, the message moves to the history.
+    suite.resolve_message(&message).await;
+    assert!(
+        visit(&suite, "/", &[])
+            .await
+            .body
+            .contains("Alle systemer kører normalt")
+    );
+    check_in_browser(
+        &suite,
+        &json!([
+            {"path": "/", "name": "status-resolved", "expect": [
+                "Alle systemer kører normalt",
+                {"text": "Login fejler <b>i dag</b>", "in": ".history"},
+            ]},
+            {"path": page_of, "name": "message-resolved", "expect": ["Fejlen er rettet.", "Løst"]},
+        ]),
+    )
+    .await;
 }

@@ -28,6 +28,7 @@ use pb::Role;
 
 mod door;
 mod pages;
+mod site;
 
 /// A municipality's own web application, allowed to call the suite from browsers.
 const BROWSER_ORIGIN: &str = "https://selvbetjening.aarhus.dk";

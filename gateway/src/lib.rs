@@ -33,6 +33,7 @@ pub mod openapi;
 pub mod plain;
 pub mod proxy;
 pub mod reference;
+pub mod site;
 pub mod standalone;
 
 /// The gateway's default port.
@@ -119,8 +120,8 @@ const BROWSER_RESPONSE_HEADERS: [&str; 4] = [
     TRACE_ID_HEADER,
 ];
 
-/// The door's front: CORS for the configured origins, the plain HTTP pages (health, OpenAPI), then
-/// Connect's JSON, then gRPC-Web, each turning its calls into gRPC for the gateway's layers.
+/// The door's front: CORS for the configured origins, the plain HTTP pages (health, OpenAPI), the
+/// operations site, then Connect's JSON, then gRPC-Web, each turning its calls into gRPC for the gateway's layers.
 fn front(door: &DoorConfig, upstreams: Vec<String>) -> Result<Front, BoxError> {
     let pool = prost_reflect::DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET)?;
     let origins = door
@@ -146,11 +147,13 @@ fn front(door: &DoorConfig, upstreams: Vec<String>) -> Result<Front, BoxError> {
         ),
         public_url: door.public_url.as_str().into(),
     };
+    let assets = Arc::new(site::Assets::load(&door.public_url)?);
     let upstreams = Arc::new(upstreams);
     Ok(Front::new(move |behind| {
         let web = Behind::new(tonic_web::GrpcWebLayer::new().layer(behind.clone()));
         let json = connect::Connect::new(web, pool.clone());
-        let plain = plain::Plain::new(json, behind, upstreams.clone(), pages.clone());
+        let site = site::Site::new(json, behind.clone(), assets.clone());
+        let plain = plain::Plain::new(site, behind, upstreams.clone(), pages.clone());
         Behind::new(cors.layer(plain))
     }))
 }

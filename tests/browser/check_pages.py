@@ -5,7 +5,9 @@ which leads to the content), reflow at 320 CSS px without sideways scrolling of 
 as screenshots (wide and narrow) for people to look at.
 
 Usage: python check_pages.py BASE_URL SCREENSHOT_DIR AXE_JS PAGES_JSON
-PAGES_JSON: [{"path": "/api", "name": "api", "expect": ["text", ...]}, ...]
+PAGES_JSON: [{"path": "/api", "name": "api", "expect": ["text", {"text": "t", "in": "#css"}, ...],
+              "lang": "da", "follow": ["link text", "/path"]}, ...]
+(lang: da by default; follow: optional, the link to click and where it must lead)
 Prints "ok: ..." per check; exits non-zero naming every check that failed.
 """
 
@@ -52,14 +54,28 @@ def browser(profile):
     return driver
 
 
+def screenshot(driver, path, width):
+    """The whole page, not only what the window shows: the window grows to the page's height."""
+    height = driver.execute_script("return document.documentElement.scrollHeight;")
+    driver.set_window_size(width, min(max(height, 600), 8000))
+    driver.save_screenshot(str(path))
+
+
 def check_page(driver, base, shots, axe_source, page):
     name, url = page["name"], base + page["path"]
     driver.set_window_size(1280, 900)
     driver.get(url)
     text = driver.find_element(By.TAG_NAME, "body").text
     for expected in page.get("expect", []):
-        check(f"{name}: shows {expected!r}", expected in text)
-    check(f"{name}: is in Danish", driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "da")
+        if isinstance(expected, dict):
+            parts = driver.find_elements(By.CSS_SELECTOR, expected["in"])
+            check(f"{name}: shows {expected['text']!r} in {expected['in']}",
+                  any(expected["text"] in part.text for part in parts))
+        else:
+            check(f"{name}: shows {expected!r}", expected in text)
+    language = page.get("lang", "da")
+    check(f"{name}: says its language ({language})",
+          driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language)
     check(f"{name}: has a title", bool(driver.title))
     unmarked = driver.execute_script(
         "return [...document.querySelectorAll('.en')].filter(e => e.closest('[lang=en]') === null)"
@@ -70,7 +86,8 @@ def check_page(driver, base, shots, axe_source, page):
     violations = driver.execute_async_script(AXE_RUN, WCAG_21_AA)
     check(f"{name}: no WCAG 2.1 AA violation found by axe-core", not violations, json.dumps(violations, ensure_ascii=False))
 
-    driver.save_screenshot(str(shots / f"{name}.png"))
+    screenshot(driver, shots / f"{name}.png", 1280)
+    driver.set_window_size(1280, 900)
 
     body = driver.find_element(By.TAG_NAME, "body")
     body.send_keys(Keys.TAB)
@@ -80,12 +97,18 @@ def check_page(driver, base, shots, axe_source, page):
     first.send_keys(Keys.ENTER)
     check(f"{name}: the skip link leads to the content", driver.current_url.endswith("#indhold"))
 
+    if "follow" in page:
+        link, to = page["follow"]
+        driver.get(url)
+        driver.find_element(By.LINK_TEXT, link).click()
+        check(f"{name}: the link {link!r} leads to {to}", driver.current_url == base + to, driver.current_url)
+
     driver.set_window_size(320, 800)
     driver.get(url)
     overflow = driver.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
     check(f"{name}: reflows at 320 px without scrolling sideways", overflow <= 0, f"({overflow} px too wide)")
-    driver.save_screenshot(str(shots / f"{name}-narrow.png"))
+    screenshot(driver, shots / f"{name}-narrow.png", 320)
 
 
 def main(base, shots, axe_path, pages):

@@ -11,7 +11,7 @@ use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::notify::v1 as pb;
 
-use crate::domain::{self, Topic};
+use crate::domain::{self, Topic, atom};
 use crate::registry::{Registry, SubscriptionInput};
 use crate::store::{notifications, subscriptions};
 
@@ -322,11 +322,31 @@ impl pb::feed_service_server::FeedService for NotifyApi {
         &self,
         request: Request<pb::GetOperationalMessagesFeedRequest>,
     ) -> Result<Response<pb::GetOperationalMessagesFeedResponse>, Status> {
-        let language = match request.get_ref().language() {
+        let req = request.into_inner();
+        let language = match req.language() {
             pb::Language::English => pb::Language::English,
             _ => pb::Language::Danish,
         };
-        let document = self.registry.operational_messages_feed(language).await?;
+        let mut v = Validator::new();
+        let system_id = v.optional_id("system_id", &req.system_id);
+        for (field, url) in [
+            ("entry_url_prefix", &req.entry_url_prefix),
+            ("self_url", &req.self_url),
+        ] {
+            if !url.is_empty() && !atom::is_link(url) {
+                v.violation(field, "must be an absolute http or https URL");
+            }
+        }
+        v.finish()?;
+        let links = atom::Links {
+            entry_prefix: req.entry_url_prefix,
+            feed: req.self_url,
+        };
+        let system_id = system_id.map(|id| id.to_string());
+        let document = self
+            .registry
+            .operational_messages_feed(language, system_id.as_deref(), &links)
+            .await?;
         Ok(Response::new(pb::GetOperationalMessagesFeedResponse {
             document,
             content_type: "application/atom+xml".into(),

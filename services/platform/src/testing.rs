@@ -196,3 +196,12 @@ pub fn reason(status: &tonic::Status) -> String {
         None => String::new(),
     }
 }
+
+/// The fields a status's `google.rpc.BadRequest` names.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}

@@ -16,6 +16,7 @@ use kommune_proto::cases::v1 as pb;
 use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids};
 use crate::domain::incident::RECENT_DAYS;
 use crate::registry::MessageContent;
+use crate::store::operational_message_updates as updates;
 use crate::store::operational_messages as messages;
 
 /// The proto form of a message, its systems named.
@@ -236,14 +237,67 @@ impl pb::operational_message_service_server::OperationalMessageService for Cases
         };
         let (active, recent) = self.registry.public_messages(Duration::days(days)).await?;
         let names = self.registry.system_names().await?;
-        // The public sees the message, not the supplier's incident behind it.
-        let public = |m: messages::Model| pb::OperationalMessage {
-            incident_id: String::new(),
-            ..message(m, &names)
-        };
         Ok(Response::new(pb::ListPublicOperationalMessagesResponse {
-            active: active.into_iter().map(public).collect(),
-            recent: recent.into_iter().map(public).collect(),
+            active: active.into_iter().map(|m| public(m, &names)).collect(),
+            recent: recent.into_iter().map(|m| public(m, &names)).collect(),
         }))
+    }
+
+    async fn get_public_operational_message(
+        &self,
+        request: Request<pb::GetPublicOperationalMessageRequest>,
+    ) -> Result<Response<pb::GetPublicOperationalMessageResponse>, Status> {
+        let id = required_id(
+            "operational_message_id",
+            &request.get_ref().operational_message_id,
+        )?;
+        let (found, history) = self.registry.public_message(&id).await?;
+        let names = self.registry.system_names().await?;
+        Ok(Response::new(pb::GetPublicOperationalMessageResponse {
+            operational_message: Some(public(found, &names)),
+            updates: history.into_iter().map(update).collect(),
+        }))
+    }
+
+    async fn list_public_systems(
+        &self,
+        _request: Request<pb::ListPublicSystemsRequest>,
+    ) -> Result<Response<pb::ListPublicSystemsResponse>, Status> {
+        let systems = self.registry.list_systems().await?;
+        Ok(Response::new(pb::ListPublicSystemsResponse {
+            systems: systems
+                .into_iter()
+                .map(|s| pb::PublicSystem {
+                    system_id: s.id,
+                    name: s.name,
+                    chain_responsibility: s.chain_responsibility,
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// A message as the public sees it: not the supplier's incident behind it.
+fn public(m: messages::Model, names: &HashMap<String, String>) -> pb::OperationalMessage {
+    pb::OperationalMessage {
+        incident_id: String::new(),
+        ..message(m, names)
+    }
+}
+
+/// The proto form of a step of a message's public history.
+fn update(u: updates::Model) -> pb::OperationalMessageUpdate {
+    pb::OperationalMessageUpdate {
+        state: *u.state as i32,
+        update_time: Some(to_timestamp(u.created_at)),
+        title_da: u.title_da,
+        text_da: u.text_da,
+        workaround_da: u.workaround_da,
+        title_en: u.title_en,
+        text_en: u.text_en,
+        workaround_en: u.workaround_en,
+        expected_end_time: u.expected_end_at.map(to_timestamp),
+        resolution_da: u.resolution_da,
+        resolution_en: u.resolution_en,
     }
 }

@@ -6,6 +6,7 @@ mod m20261123_000020_cases_tables;
 mod m20261123_000030_incidents;
 mod m20261204_000040_report_indexes;
 mod m20261205_000050_stored_symptoms;
+mod m20261205_000060_message_updates;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261123_000030_incidents::Migration));
         migrations.push(Box::new(m20261204_000040_report_indexes::Migration));
         migrations.push(Box::new(m20261205_000050_stored_symptoms::Migration));
+        migrations.push(Box::new(m20261205_000060_message_updates::Migration));
         migrations
     }
 }

@@ -20,6 +20,7 @@ use pb::{IncidentScope, OperationalMessageState};
 
 use super::{Registry, json_list};
 use crate::domain::incident::{self as rules, MessageStep};
+use crate::store::operational_message_updates as updates;
 use crate::store::{incidents, operational_messages as messages, systems};
 
 /// What an operational message says (validated).
@@ -77,7 +78,8 @@ impl Registry {
         Ok(())
     }
 
-    /// Writes a changed message with its audit record and `OperationalMessageChanged` event.
+    /// Writes a changed message with its audit record and `OperationalMessageChanged` event, and, once
+    /// it is public, what it now says as a step of its public history.
     async fn message_changed(
         &self,
         txn: &Txn,
@@ -90,6 +92,27 @@ impl Registry {
         message.updated_at = now;
         let message = update_versioned(txn, message).await?;
         self.message_recorded(txn, caller, &message, change).await?;
+        if *message.state != OperationalMessageState::Draft {
+            updates::insert(
+                txn,
+                updates::Model {
+                    id: Uuid::now_v7().to_string(),
+                    message_id: message.id.clone(),
+                    state: message.state,
+                    title_da: message.title_da.clone(),
+                    text_da: message.text_da.clone(),
+                    workaround_da: message.workaround_da.clone(),
+                    title_en: message.title_en.clone(),
+                    text_en: message.text_en.clone(),
+                    workaround_en: message.workaround_en.clone(),
+                    expected_end_at: message.expected_end_at,
+                    resolution_da: message.resolution_da.clone(),
+                    resolution_en: message.resolution_en.clone(),
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
         Ok(message)
     }
 
@@ -315,6 +338,19 @@ impl Registry {
             require_writer(caller)?;
         }
         Ok(message)
+    }
+
+    /// A public message (not a draft) with its public history, oldest step first.
+    pub async fn public_message(
+        &self,
+        id: &str,
+    ) -> Result<(messages::Model, Vec<updates::Model>), Error> {
+        let message = messages::find(&self.db, id)
+            .await?
+            .filter(|m| *m.state != OperationalMessageState::Draft)
+            .ok_or_else(|| Error::not_found("operational message", id))?;
+        let history = updates::of_message(&self.db, id).await?;
+        Ok((message, history))
     }
 
     /// A page of messages in every state (writers).

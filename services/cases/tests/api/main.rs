@@ -14,7 +14,6 @@ use std::sync::Arc;
 use chrono::DateTime;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 use kommune_cases::{Cases, Options};
 use kommune_platform::clock::ManualClock;
@@ -22,7 +21,7 @@ use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, reason,
-    service_account_key, spawn, user_token, with_bearer as bearer,
+    service_account_key, spawn, user_token, violated_fields, with_bearer as bearer,
 };
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::identity::v1 as id;
@@ -359,14 +358,6 @@ impl TestCases {
             .case
             .unwrap())
     }
-}
-
-/// The fields a status's `google.rpc.BadRequest` names.
-fn violated_fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 fn time(rfc3339: &str) -> Option<prost_types::Timestamp> {

@@ -34,6 +34,19 @@ async fn public(t: &TestCases) -> pb::ListPublicOperationalMessagesResponse {
         .into_inner()
 }
 
+/// A message's public page, asked without a token.
+async fn public_message(
+    t: &TestCases,
+    id: &str,
+) -> Result<pb::GetPublicOperationalMessageResponse, tonic::Status> {
+    messages(t)
+        .get_public_operational_message(pb::GetPublicOperationalMessageRequest {
+            operational_message_id: id.into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// The message as its writers read it now.
 async fn current(t: &TestCases, id: &str) -> pb::OperationalMessage {
     messages(t)
@@ -78,6 +91,32 @@ async fn a_message_goes_from_draft_to_resolved_and_the_public_list_shows_only_wh
         .await
         .unwrap_err();
     assert_eq!(draft_hidden.code(), Code::PermissionDenied);
+    assert_eq!(
+        public_message(&t, &created.operational_message_id)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound,
+        "a draft is not public"
+    );
+    let bad_id = public_message(&t, "not-an-id").await.unwrap_err();
+    assert_eq!(violated_fields(&bad_id), ["operational_message_id"]);
+    let systems = messages(&t)
+        .list_public_systems(pb::ListPublicSystemsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .systems;
+    let names: Vec<(&str, bool)> = systems
+        .iter()
+        .map(|s| (s.name.as_str(), s.chain_responsibility))
+        .collect();
+    assert_eq!(
+        names,
+        [("KY", true), ("SKAT eIndkomst", false)],
+        "the systems are public, by name, without a token"
+    );
+    assert_eq!(systems[0].system_id, t.system);
 
     // Not published while the scope is unknown.
     let publish = |m: &pb::OperationalMessage| pb::PublishOperationalMessageRequest {
@@ -201,6 +240,44 @@ async fn a_message_goes_from_draft_to_resolved_and_the_public_list_shows_only_wh
         resolved,
         "nothing was written"
     );
+    // Its page: what it said at each public step, oldest first; the refusals left no step.
+    let shown = public_message(&t, &resolved.operational_message_id)
+        .await
+        .unwrap();
+    let page = shown.operational_message.unwrap();
+    assert_eq!(page.resolution_da, "Fejlen er rettet kl. 11.05.");
+    let steps: Vec<(pb::OperationalMessageState, &str, &str)> = shown
+        .updates
+        .iter()
+        .map(|u| (u.state(), u.text_da.as_str(), u.resolution_da.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                pb::OperationalMessageState::Published,
+                "Det er ikke muligt at logge ind i KY.",
+                ""
+            ),
+            (
+                pb::OperationalMessageState::Updated,
+                "Login virker igen for de fleste; vi følger op.",
+                ""
+            ),
+            (
+                pb::OperationalMessageState::Resolved,
+                "Login virker igen for de fleste; vi følger op.",
+                "Fejlen er rettet kl. 11.05."
+            ),
+        ]
+    );
+    assert!(
+        shown
+            .updates
+            .iter()
+            .all(|u| u.update_time.is_some() && u.title_en == "Disruption in KY")
+    );
+
     let changes: Vec<String> = t
         .events::<pb::OperationalMessageChanged>("OperationalMessageChanged")
         .await
@@ -382,4 +459,10 @@ async fn a_message_takes_its_incidents_scope_and_bad_input_writes_nothing() {
         shown.active[0].incident_id.is_empty(),
         "the public does not see the incident"
     );
+    let page = public_message(&t, &published.operational_message_id)
+        .await
+        .unwrap()
+        .operational_message
+        .unwrap();
+    assert!(page.incident_id.is_empty(), "nor on the message's page");
 }

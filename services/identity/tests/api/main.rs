@@ -15,7 +15,6 @@ use futures::StreamExt;
 use sea_orm::ConnectionTrait;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 use kommune_identity::domain::BootstrapServiceKeys;
 use kommune_identity::{Identity, Options};
@@ -25,7 +24,8 @@ use kommune_platform::clock::{Clock, ManualClock, SystemClock};
 use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
-    Running, channel_to, fresh_database_url, loopback_listener, spawn, with_bearer as bearer,
+    Running, channel_to, fresh_database_url, loopback_listener, spawn, violated_fields,
+    with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as pb;
 use pb::Role;
@@ -178,14 +178,6 @@ impl TestIdentity {
             .into_inner();
         self.exchange(&key.secret).await.unwrap()
     }
-}
-
-/// The fields a status's `google.rpc.BadRequest` names.
-fn violated_fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 // Municipality CVR numbers with valid check digits.

@@ -11,14 +11,13 @@ use std::sync::Arc;
 use chrono::DateTime;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 use kommune_klik::{Klik, Options};
 use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
-    Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn, violated_fields,
     with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as id;
@@ -313,12 +312,4 @@ fn content(
         }),
         frozen_zone_days,
     }
-}
-
-/// The fields a status's `google.rpc.BadRequest` names.
-fn violated_fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }

@@ -26,8 +26,23 @@ fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The feed document of `entries` (newest change first), generated at `now`.
-pub fn feed(entries: &[Entry], language: Language, now: DateTime<Utc>) -> String {
+/// Where a feed links: each entry to its page, the feed to itself (each absent when empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    /// Prefix of an entry's page; the message id follows.
+    pub entry_prefix: String,
+    /// The feed's own URL.
+    pub feed: String,
+}
+
+/// Whether `url` may be a feed's link: an absolute http or https URL.
+pub fn is_link(url: &str) -> bool {
+    url.parse::<http::Uri>()
+        .is_ok_and(|uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some())
+}
+
+/// The feed document of `entries` (newest change first), generated at `now`, linking as `links` say.
+pub fn feed(entries: &[Entry], language: Language, now: DateTime<Utc>, links: &Links) -> String {
     let english = language == Language::English;
     let title = if english {
         "kommune operational messages"
@@ -40,6 +55,12 @@ pub fn feed(entries: &[Entry], language: Language, now: DateTime<Utc>) -> String
         if english { "en" } else { "da" },
         instant(updated)
     );
+    if !links.feed.is_empty() {
+        document.push_str(&format!(
+            "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n",
+            escape(&links.feed)
+        ));
+    }
     for entry in entries {
         let (headline, text, workaround, resolution) = entry.texts.in_language(language);
         let mut summary = text.to_owned();
@@ -60,8 +81,17 @@ pub fn feed(entries: &[Entry], language: Language, now: DateTime<Utc>) -> String
             (true, false) => "Løst: ",
             _ => "",
         };
+        let link = if links.entry_prefix.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "    <link rel=\"alternate\" type=\"text/html\" href=\"{}{}\"/>\n",
+                escape(&links.entry_prefix),
+                escape(&entry.id)
+            )
+        };
         document.push_str(&format!(
-            "  <entry>\n    <id>urn:kommune:operational-message:{}</id>\n    <title>{}</title>\n    <published>{}</published>\n    <updated>{}</updated>\n    <author><name>kommune</name></author>\n    <content type=\"text\">{}</content>\n{}  </entry>\n",
+            "  <entry>\n    <id>urn:kommune:operational-message:{}</id>\n    <title>{}</title>\n{link}    <published>{}</published>\n    <updated>{}</updated>\n    <author><name>kommune</name></author>\n    <content type=\"text\">{}</content>\n{}  </entry>\n",
             escape(&entry.id),
             escape(&format!("{prefix}{headline}")),
             instant(entry.published),
@@ -99,15 +129,42 @@ mod tests {
             published: at,
             updated: at,
         };
-        let da = feed(std::slice::from_ref(&entry), Language::Danish, at);
+        let da = feed(
+            std::slice::from_ref(&entry),
+            Language::Danish,
+            at,
+            &Links::default(),
+        );
         assert!(da.starts_with("<?xml"));
         assert!(da.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"da\">"));
         assert!(da.contains("<title>Løst: Fejl i KY &amp; portal</title>"));
         assert!(da.contains("<content type=\"text\">Login &lt;fejler&gt;</content>"));
         assert!(da.contains("<category term=\"KY\"/>"));
         assert!(da.contains("<updated>2025-06-15T15:06:40Z</updated>"));
-        let en = feed(&[entry], Language::English, at);
+        assert!(!da.contains("<link"), "no links unless asked for");
+        let links = Links {
+            entry_prefix: "https://drift.example.dk/en/driftsbeskeder/".into(),
+            feed: "https://drift.example.dk/feed.atom?a=1&b=2".into(),
+        };
+        let en = feed(&[entry], Language::English, at, &links);
         assert!(en.contains("<title>Resolved: Fault in KY</title>"));
-        assert!(feed(&[], Language::Danish, at).contains("</feed>"));
+        assert!(en.contains(r#"<link rel="alternate" type="text/html" href="https://drift.example.dk/en/driftsbeskeder/0197"/>"#));
+        assert!(en.contains(r#"<link rel="self" type="application/atom+xml" href="https://drift.example.dk/feed.atom?a=1&amp;b=2"/>"#));
+        assert!(feed(&[], Language::Danish, at, &Links::default()).contains("</feed>"));
+    }
+
+    #[test]
+    fn links_are_absolute_http_urls() {
+        assert!(is_link("https://drift.example.dk/driftsbeskeder/"));
+        assert!(is_link("http://127.0.0.1:8080/feed.atom"));
+        for bad in [
+            "",
+            "/driftsbeskeder/",
+            "javascript:alert(1)",
+            "ftp://x/",
+            "https://",
+        ] {
+            assert!(!is_link(bad), "{bad}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000040_notify_tables;
+mod m20261205_000050_feed_entry_systems;
 
 /// Every migration of the notify database, oldest first.
 pub struct Migrator;
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut migrations = kommune_platform::migration::migrations();
         migrations.push(Box::new(m20261123_000040_notify_tables::Migration));
+        migrations.push(Box::new(m20261205_000050_feed_entry_systems::Migration));
         migrations
     }
 }

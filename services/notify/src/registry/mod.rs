@@ -425,8 +425,13 @@ impl Registry {
     }
 
     /// The Atom feed of operational messages.
-    pub async fn operational_messages_feed(&self, language: Language) -> Result<String, Error> {
-        let entries: Vec<atom::Entry> = feed_entries::latest(&self.db, 100)
+    pub async fn operational_messages_feed(
+        &self,
+        language: Language,
+        system_id: Option<&str>,
+        links: &atom::Links,
+    ) -> Result<String, Error> {
+        let entries: Vec<atom::Entry> = feed_entries::latest(&self.db, 100, system_id)
             .await?
             .into_iter()
             .map(|e| atom::Entry {
@@ -438,7 +443,12 @@ impl Registry {
                 updated: e.updated_at,
             })
             .collect();
-        Ok(domain::atom::feed(&entries, language, self.clock.now()))
+        Ok(domain::atom::feed(
+            &entries,
+            language,
+            self.clock.now(),
+            links,
+        ))
     }
 }
 

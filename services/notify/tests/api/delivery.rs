@@ -382,6 +382,50 @@ async fn operational_messages_reach_subscribers_signed_and_the_public_atom_feed(
             .contains("<title>Driftsforstyrrelse i KY</title>")
     );
     assert!(feed.document.contains(&draft.operational_message_id));
+    assert!(
+        !feed.document.contains("<link"),
+        "no links unless asked for"
+    );
+
+    // One system's feed, linking to the pages of an operations site.
+    let mut feeds = pb::feed_service_client::FeedServiceClient::new(notify.clone());
+    let of_system = |system_id: &str| pb::GetOperationalMessagesFeedRequest {
+        system_id: system_id.into(),
+        entry_url_prefix: "https://drift.example.dk/driftsbeskeder/".into(),
+        self_url: "https://drift.example.dk/feed.atom".into(),
+        ..Default::default()
+    };
+    let own = feeds
+        .get_operational_messages_feed(of_system(&s.system))
+        .await
+        .unwrap()
+        .into_inner()
+        .document;
+    assert!(own.contains(&format!(
+        r#"<link rel="alternate" type="text/html" href="https://drift.example.dk/driftsbeskeder/{}"/>"#,
+        draft.operational_message_id
+    )));
+    assert!(own.contains(r#"<link rel="self" type="application/atom+xml" href="https://drift.example.dk/feed.atom"/>"#));
+    let other = feeds
+        .get_operational_messages_feed(of_system(&uuid::Uuid::new_v4().to_string()))
+        .await
+        .unwrap()
+        .into_inner()
+        .document;
+    assert!(!other.contains("<entry>"), "another system's feed is empty");
+    let refused = feeds
+        .get_operational_messages_feed(pb::GetOperationalMessagesFeedRequest {
+            system_id: "KY".into(),
+            entry_url_prefix: "javascript:alert(1)".into(),
+            self_url: "/feed.atom".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&refused),
+        ["system_id", "entry_url_prefix", "self_url"]
+    );
 }
 
 /// An entity's audit trail, as a consortium admin reads it.

@@ -25,7 +25,7 @@ use kommune_platform::config::ServerConfig;
 use kommune_platform::service::{Service as _, ServiceRole};
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
-    spawn, user_token, with_bearer as bearer,
+    spawn, user_token, violated_fields, with_bearer as bearer,
 };
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::identity::v1 as id;

@@ -212,6 +212,7 @@ impl Registry {
             message_id: changed.operational_message_id.clone(),
             texts: serde_json::to_string(&texts).map_err(Error::internal)?,
             systems: serde_json::to_string(&message.system_names).map_err(Error::internal)?,
+            system_ids: serde_json::to_string(&message.system_ids).map_err(Error::internal)?,
             resolved,
             published_at: at(message.publish_time.as_ref()),
             updated_at: at(message.update_time.as_ref()),
