@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::site::{login_fault, visit};
+use super::site::{login_fault, published_list, visit};
 use super::*;
 
 /// The repository's root.
@@ -31,13 +31,16 @@ async fn check_in_browser(suite: &Suite, pages: &Value) {
         String::from_utf8_lossy(&checked.stderr)
     );
     assert!(checked.status.success(), "{told}");
-    // Every page passed all seven checks, besides its texts and the link it follows.
+    // Every page passed all seven checks, besides its texts and each of its optional steps.
     let pages = pages.as_array().unwrap();
     let expected: usize = pages
         .iter()
         .map(|page| {
-            7 + page["expect"].as_array().map_or(0, Vec::len)
-                + usize::from(page["follow"].is_array())
+            let steps = ["follow", "form", "download"]
+                .iter()
+                .filter(|step| !page[**step].is_null())
+                .count();
+            7 + page["expect"].as_array().map_or(0, Vec::len) + steps
         })
         .sum();
     assert_eq!(told.matches("ok: ").count(), expected, "{told}");
@@ -55,6 +58,7 @@ async fn every_page_passes_in_a_real_browser() {
     suite.system("Portalen").await;
     let message = suite.publish_message(login_fault(&ky)).await;
     let page_of = format!("/driftsbeskeder/{}", message.operational_message_id);
+    let letters = published_list(&suite).await;
     check_in_browser(
         &suite,
         &json!([
@@ -77,6 +81,15 @@ async fn every_page_passes_in_a_real_browser() {
                 "Login fails <b>today</b>", "Published",
             ]},
             {"path": "/findes-ikke", "name": "not-found", "expect": ["Siden findes ikke"]},
+            {"path": "/aendringsanmodninger", "name": "change-requests",
+             "download": ["CSV", "aendringsanmodninger-udgave-2.csv"],
+             "form": {"fields": {"tema": letters, "q": "kursiv"}, "expect": "Logo <i>kursiv</i> i brevhovedet"},
+             "expect": ["Udgave 2 af", "61 ændringsanmodninger", "Debitorliste nummer 1", "Næste side"]},
+            {"path": "/en/aendringsanmodninger/KOMBITKY-1", "name": "change-request-en", "lang": "en",
+             "expect": ["KOMBITKY-1", "20 - Under assessment", "Description"]},
+            {"path": "/udgivelser", "name": "releases", "expect": [
+                "KY 2027.1", {"text": "Design (nu)", "in": "tr[aria-current=step]"},
+            ]},
         ]),
     )
     .await;

@@ -34,7 +34,7 @@ pub(crate) async fn visit(suite: &Suite, path: &str, headers: &[(&str, &str)]) -
     Visit {
         status: head.status,
         headers: head.headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
+        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 
@@ -371,4 +371,236 @@ async fn the_feeds_are_atom_that_readers_accept_linking_back_to_the_pages() {
     );
     assert_eq!(of_portal["bozo"], false);
     assert_eq!(of_portal["entries"], json!([]));
+}
+
+/// A published change-request list: two themes, 61 change requests (one with markup in its title),
+/// published twice with a status moved in between, and a release in the making. The second theme's id.
+pub(crate) async fn published_list(suite: &Suite) -> String {
+    use kommune_proto::changes::v1 as changes;
+    let token = &suite.admin_token;
+    let municipality = suite.municipality("101", "64942212").await;
+    let mut reference =
+        changes::reference_service_client::ReferenceServiceClient::new(suite.gateway.clone());
+    let mut theme = async |name: &str| {
+        reference
+            .create_theme(bearer(
+                changes::CreateThemeRequest { name: name.into() },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .theme
+            .unwrap()
+            .theme_id
+    };
+    let (economy, letters) = (theme("Økonomi").await, theme("Breve").await);
+    let mut requests = changes::change_request_service_client::ChangeRequestServiceClient::new(
+        suite.gateway.clone(),
+    );
+    let mut first = None;
+    for n in 0..61 {
+        let (theme_id, title) = match n {
+            0 => (
+                letters.clone(),
+                "Logo <i>kursiv</i> i brevhovedet".to_owned(),
+            ),
+            _ => (economy.clone(), format!("Debitorliste nummer {n}")),
+        };
+        let asked = requests
+            .create_change_request(bearer(
+                changes::CreateChangeRequestRequest {
+                    idempotency_key: format!("list-{n}"),
+                    theme_id,
+                    title,
+                    description: "Beskrivelse af ønsket.".into(),
+                    asking_municipality_id: municipality.clone(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .change_request
+            .unwrap();
+        first.get_or_insert(asked);
+    }
+    let mut publications =
+        changes::publication_service_client::PublicationServiceClient::new(suite.gateway.clone());
+    let mut publish = async |note: &str| {
+        publications
+            .publish_change_requests(bearer(
+                changes::PublishChangeRequestsRequest {
+                    idempotency_key: note.into(),
+                    note: note.into(),
+                },
+                token,
+            ))
+            .await
+            .unwrap();
+    };
+    publish("November 2026").await;
+    let first = first.unwrap();
+    requests
+        .change_status(bearer(
+            changes::ChangeStatusRequest {
+                change_request_id: first.change_request_id.clone(),
+                expected_version: first.version,
+                status_code: 20,
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+    publish("December 2026").await;
+    let release_date = (chrono::Utc::now() + chrono::Duration::weeks(20)).date_naive();
+    changes::release_service_client::ReleaseServiceClient::new(suite.gateway.clone())
+        .create_release(bearer(
+            changes::CreateReleaseRequest {
+                name: "KY 2027.1".into(),
+                release_date: release_date.to_string(),
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+    letters
+}
+
+#[tokio::test]
+async fn the_change_request_list_is_filtered_searched_paged_and_downloaded() {
+    let suite = Suite::start().await;
+    let letters = published_list(&suite).await;
+    let suite = &suite;
+    let page = async |path: String| {
+        let answer = visit(suite, &path, &[]).await;
+        (
+            answer.status,
+            answer.body.replace("&#x2f;", "/").replace("&amp;", "&"),
+        )
+    };
+    let (status, latest) = page("/aendringsanmodninger".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(latest.contains("Udgave 2 af"), "{latest}");
+    assert!(latest.contains("61 ændringsanmodninger"));
+    assert!(latest.contains("December 2026"));
+    assert!(
+        latest.contains(r#"<option value="20">20 - Under assessment (1)</option>"#),
+        "{latest}"
+    );
+    assert!(
+        latest.contains("Logo &lt;i&gt;kursiv&lt;/i&gt; i brevhovedet"),
+        "markup shows as text"
+    );
+    assert_eq!(
+        latest.matches("<tr><th scope=\"row\">").count(),
+        50,
+        "a page of 50"
+    );
+    let next = latest
+        .split(r#"<a href=""#)
+        .find_map(|part| {
+            part.split_once(r#"" rel="next""#)
+                .map(|(url, _)| url.to_owned())
+        })
+        .expect("a next page");
+    let (_, second) = page(next).await;
+    assert_eq!(second.matches("<tr><th scope=\"row\">").count(), 11);
+    assert!(second.contains("Første side"));
+
+    let (_, filtered) = page(format!("/aendringsanmodninger?tema={letters}")).await;
+    assert_eq!(filtered.matches("<tr><th scope=\"row\">").count(), 1);
+    assert!(filtered.contains(&format!(r#"<option value="{letters}" selected>"#)));
+    let (_, searched) = page("/aendringsanmodninger?q=KURSIV+logo".into()).await;
+    assert_eq!(searched.matches("<tr><th scope=\"row\">").count(), 1);
+    let (_, earlier) = page("/aendringsanmodninger?publikation=1&status=10".into()).await;
+    assert!(earlier.contains("Udgave 1 af"));
+    assert_eq!(
+        earlier.matches("<tr><th scope=\"row\">").count(),
+        50,
+        "every row had status 10 then"
+    );
+    let (_, one) = page("/aendringsanmodninger/KOMBITKY-1?publikation=1".into()).await;
+    assert!(one.contains("10 - New") && one.contains("Beskrivelse af ønsket."));
+    let (_, now) = page("/en/aendringsanmodninger/KOMBITKY-1".into()).await;
+    assert!(now.contains("20 - Under assessment") && now.contains("Change requests"));
+
+    for (path, status, says) in [
+        (
+            "/aendringsanmodninger?status=abc",
+            StatusCode::BAD_REQUEST,
+            "<code>status</code>",
+        ),
+        (
+            "/aendringsanmodninger?tema=%3Cscript%3E",
+            StatusCode::BAD_REQUEST,
+            "<code>tema</code>",
+        ),
+        (
+            "/aendringsanmodninger?side=garbage",
+            StatusCode::BAD_REQUEST,
+            "<code>side</code>",
+        ),
+        (
+            "/aendringsanmodninger?publikation=0",
+            StatusCode::BAD_REQUEST,
+            "<code>publikation</code>",
+        ),
+        (
+            "/aendringsanmodninger?publikation=99",
+            StatusCode::NOT_FOUND,
+            "Siden findes ikke",
+        ),
+        (
+            "/aendringsanmodninger/KOMBITKY-999",
+            StatusCode::NOT_FOUND,
+            "Siden findes ikke",
+        ),
+        (
+            "/aendringsanmodninger.pdf",
+            StatusCode::NOT_FOUND,
+            "Siden findes ikke",
+        ),
+    ] {
+        let answer = visit(suite, path, &[]).await;
+        assert_eq!(answer.status, status, "{path}");
+        assert!(answer.body.contains(says), "{path}: {}", answer.body);
+        assert!(!answer.body.contains("<script>"));
+    }
+
+    let csv = visit(suite, "/aendringsanmodninger.csv?publikation=1", &[]).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        csv.headers["content-disposition"],
+        r#"attachment; filename="aendringsanmodninger-udgave-1.csv""#
+    );
+    assert_eq!(csv.body.lines().count(), 62, "the header and 61 rows");
+    let xlsx = visit(suite, "/aendringsanmodninger.xlsx", &[]).await;
+    assert_eq!(
+        xlsx.headers["content-disposition"],
+        r#"attachment; filename="aendringsanmodninger-udgave-2.xlsx""#,
+        "the latest is named by its number"
+    );
+}
+
+#[tokio::test]
+async fn each_upcoming_release_shows_its_phases_by_iso_week() {
+    let suite = Suite::start().await;
+    published_list(&suite).await;
+    let releases = visit(&suite, "/udgivelser", &[]).await;
+    assert_eq!(releases.status, StatusCode::OK);
+    let page = releases.body;
+    assert!(page.contains("KY 2027.1"), "{page}");
+    // 20 weeks before its release it is in the design phase (weeks 20–15).
+    assert!(
+        page.contains("Står nu i: <strong>Design</strong>"),
+        "{page}"
+    );
+    assert_eq!(page.matches(r#"aria-current="step""#).count(), 1);
+    assert!(page.contains("Udvælgelse") && page.contains("Overtagelsesprøve"));
+    assert!(page.contains("-W"), "ISO weeks");
+    let english = visit(&suite, "/en/udgivelser", &[]).await.body;
+    assert!(english.contains("Now in: <strong>Design</strong>"));
 }

@@ -11,7 +11,7 @@ use tokio_stream::StreamExt;
 
 use kommune_changes::domain::publication;
 use kommune_changes::registry::Registry;
-use kommune_changes::store::publications::{self, Filter, header, items};
+use kommune_changes::store::publications::{self, Filter, Which, header, items};
 use kommune_platform::clock::SystemClock;
 use kommune_platform::paging::Page;
 use kommune_proto::changes::v1::ExportFormat;
@@ -133,7 +133,7 @@ fn main() {
 fn export(format: ExportFormat) -> usize {
     RUNTIME.block_on(async {
         let mut chunks = LIST
-            .export(None, format)
+            .export(&Which::Latest, format)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let mut bytes = 0;
@@ -152,7 +152,7 @@ fn first_page(filter: &Filter) -> usize {
             after: None,
         };
         let (_, rows, _) = LIST
-            .published(None, filter.clone(), &page)
+            .published(&Which::Latest, filter.clone(), &page)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         rows.len()

@@ -7,7 +7,9 @@ as screenshots (wide and narrow) for people to look at.
 Usage: python check_pages.py BASE_URL SCREENSHOT_DIR AXE_JS PAGES_JSON
 PAGES_JSON: [{"path": "/api", "name": "api", "expect": ["text", {"text": "t", "in": "#css"}, ...],
               "lang": "da", "follow": ["link text", "/path"]}, ...]
-(lang: da by default; follow: optional, the link to click and where it must lead)
+(lang: da by default; follow: optional, the link to click and where it must lead; also optional:
+ "form": {"fields": {"id": "value"}, "expect": "text"} fills the page's form, submits it and looks for
+ the text; "download": ["link text", "file name"] fetches the link and checks the file's name)
 Prints "ok: ..." per check; exits non-zero naming every check that failed.
 """
 
@@ -20,6 +22,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_RUN = """
@@ -102,6 +105,34 @@ def check_page(driver, base, shots, axe_source, page):
         driver.get(url)
         driver.find_element(By.LINK_TEXT, link).click()
         check(f"{name}: the link {link!r} leads to {to}", driver.current_url == base + to, driver.current_url)
+
+    if "form" in page:
+        form = page["form"]
+        driver.get(url)
+        for field, value in form["fields"].items():
+            element = driver.find_element(By.ID, field)
+            if element.tag_name == "select":
+                Select(element).select_by_value(value)
+            else:
+                element.clear()
+                element.send_keys(value)
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        shown = driver.find_element(By.TAG_NAME, "body").text
+        check(f"{name}: the form finds {form['expect']!r}", form["expect"] in shown)
+        screenshot(driver, shots / f"{name}-form.png", 1280)
+        driver.set_window_size(1280, 900)
+
+    if "download" in page:
+        link_text, file_name = page["download"]
+        driver.get(url)
+        href = driver.find_element(By.LINK_TEXT, link_text).get_attribute("href")
+        fetched = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0]).then(r => r.text().then(t => done([r.status,"
+            " r.headers.get('content-disposition'), t.split('\\n').length])));", href)
+        check(f"{name}: {link_text!r} downloads {file_name}",
+              fetched[0] == 200 and fetched[1] == f'attachment; filename="{file_name}"' and fetched[2] > 1,
+              str(fetched))
 
     driver.set_window_size(320, 800)
     driver.get(url)

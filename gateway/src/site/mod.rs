@@ -50,6 +50,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "error.html",
         include_str!("../../site/templates/error.html"),
     ),
+    (
+        "change_requests.html",
+        include_str!("../../site/templates/change_requests.html"),
+    ),
+    (
+        "change_request.html",
+        include_str!("../../site/templates/change_request.html"),
+    ),
+    (
+        "releases.html",
+        include_str!("../../site/templates/releases.html"),
+    ),
 ];
 const DANISH: &str = include_str!("../../site/texts/da.json");
 const ENGLISH: &str = include_str!("../../site/texts/en.json");
@@ -180,6 +192,8 @@ pub(crate) struct Visit {
     segments: Vec<String>,
     /// The language asked for.
     language: Language,
+    /// The query string's parameters, decoded.
+    query: Vec<(String, String)>,
     /// The visitor's connection, for the rate limit of public calls.
     connection: Option<TcpConnectInfo>,
     /// The ETags the visitor already has.
@@ -214,9 +228,41 @@ impl Visit {
                 .map(str::to_owned)
                 .collect(),
             language,
+            query: url::form_urlencoded::parse(
+                request.uri().query().unwrap_or_default().as_bytes(),
+            )
+            .into_owned()
+            .collect(),
             connection: request.extensions().get::<TcpConnectInfo>().cloned(),
             if_none_match: request.headers().get(IF_NONE_MATCH).cloned(),
             origin: format!("http://{host}"),
+        }
+    }
+
+    /// The query parameter `name`, when given and not empty.
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(key, value)| key == name && !value.trim().is_empty())
+            .map(|(_, value)| value.trim())
+    }
+
+    /// `path` (after the language prefix) with `params` as its query string.
+    pub(crate) fn link(&self, path: &str, params: &[(&str, &str)]) -> String {
+        self.link_in(self.language, path, params)
+    }
+
+    fn link_in(&self, language: Language, path: &str, params: &[(&str, &str)]) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in params.iter().filter(|(_, value)| !value.is_empty()) {
+            query.append_pair(key, value);
+        }
+        let query = query.finish();
+        let prefix = language.prefix();
+        if query.is_empty() {
+            format!("{prefix}{path}")
+        } else {
+            format!("{prefix}{path}?{query}")
         }
     }
 
@@ -242,6 +288,8 @@ pub(crate) struct Page {
 pub(crate) enum Failure {
     /// Nothing is at this address.
     NotFound,
+    /// The query parameter named cannot be used.
+    BadQuery(&'static str),
     /// A call failed.
     Call(tonic::Status),
     /// A template failed: a fault of the site.
@@ -284,6 +332,15 @@ impl Shared {
             (["driftsbeskeder", id], _) => pages::message(self, &visit, id).await,
             (["feed.atom"], _) => pages::feed(self, &visit, None).await,
             (["systemer", id, "feed.atom"], _) => pages::feed(self, &visit, Some(id)).await,
+            (["aendringsanmodninger"], _) => pages::change_requests(self, &visit).await,
+            (["aendringsanmodninger", key], _) => pages::change_request(self, &visit, key).await,
+            (["udgivelser"], _) => pages::releases(self, &visit).await,
+            ([file], _) if file.starts_with("aendringsanmodninger.") => {
+                return match pages::download(self, &visit, file).await {
+                    Ok(response) => response,
+                    Err(failure) => self.failure(&visit, failure),
+                };
+            }
             (["site.css"], Language::Danish) => Ok(Page {
                 body: Bytes::from_static(STYLESHEET.as_bytes()),
                 content_type: "text/css; charset=utf-8",
@@ -313,11 +370,16 @@ impl Shared {
         let language = visit.language;
         let path = visit.segments.join("/");
         let other = language.other();
+        let params: Vec<(&str, &str)> = visit
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let common = serde_json::json!({
             "t": self.texts(language),
             "page": page,
             "home": format!("{}/", language.prefix()),
-            "other_url": format!("{}/{path}", other.prefix()),
+            "other_url": visit.link_in(other, &format!("/{path}"), &params),
         });
         let mut merged = common;
         if let (Some(into), Value::Object(from)) = (merged.as_object_mut(), context) {
@@ -335,6 +397,7 @@ impl Shared {
     fn failure(&self, visit: &Visit, failure: Failure) -> Response<Body> {
         let (status, key) = match &failure {
             Failure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Failure::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Failure::Call(call) => match call.code() {
                 // What the address named does not exist, or cannot.
                 tonic::Code::NotFound | tonic::Code::InvalidArgument => {
@@ -369,9 +432,14 @@ impl Shared {
         }
         let t = self.texts(visit.language);
         let title = t[format!("{key}_title")].as_str().unwrap_or_default();
+        let detail = match failure {
+            Failure::BadQuery(param) => Some(param),
+            _ => None,
+        };
         let context = serde_json::json!({
             "title": title,
             "text": t[format!("{key}_text")],
+            "detail": detail,
             "trace_id": trace_id,
         });
         let html = self
@@ -388,7 +456,7 @@ impl Shared {
     }
 }
 
-fn html_response(body: Bytes, language: Language) -> Response<Body> {
+pub(crate) fn html_response(body: Bytes, language: Language) -> Response<Body> {
     let mut response = Response::new(Body::new(http_body_util::Full::new(body)));
     let headers = response.headers_mut();
     headers.insert(
@@ -401,7 +469,7 @@ fn html_response(body: Bytes, language: Language) -> Response<Body> {
 }
 
 /// No script but the site's own, no framing, no referrer leaks.
-fn security_headers(headers: &mut http::HeaderMap) {
+pub(crate) fn security_headers(headers: &mut http::HeaderMap) {
     headers.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -448,4 +516,60 @@ fn cached(page: Page, language: Language, if_none_match: Option<&HeaderValue>) -
     headers.insert(CONTENT_LANGUAGE, HeaderValue::from_static(language.code()));
     security_headers(headers);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_in_the_folder_is_loaded_and_both_languages_have_every_text() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("site/templates");
+        let mut on_disk: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut loaded: Vec<String> = TEMPLATES
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        loaded.sort();
+        assert_eq!(loaded, on_disk);
+        assert!(Assets::load("/").is_ok());
+
+        let keys = |source: &str| {
+            let texts: Value = serde_json::from_str(source).unwrap();
+            let mut keys: Vec<String> = texts.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(DANISH), keys(ENGLISH));
+    }
+
+    #[test]
+    fn an_etag_the_visitor_has_is_answered_not_modified() {
+        let page = || Page {
+            body: Bytes::from_static(b"<p>hej</p>"),
+            content_type: "text/html; charset=utf-8",
+            max_age: 30,
+        };
+        let first = cached(page(), Language::Danish, None);
+        assert_eq!(first.status(), StatusCode::OK);
+        let etag = first.headers()[ETAG].clone();
+        assert_eq!(first.headers()[CACHE_CONTROL], "public, max-age=30");
+        let again = cached(page(), Language::Danish, Some(&etag));
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        let listed =
+            HeaderValue::from_str(&format!("\"other\", W/{}", etag.to_str().unwrap())).unwrap();
+        assert_eq!(
+            cached(page(), Language::Danish, Some(&listed)).status(),
+            StatusCode::NOT_MODIFIED
+        );
+        let other = HeaderValue::from_static("\"other\"");
+        assert_eq!(
+            cached(page(), Language::Danish, Some(&other)).status(),
+            StatusCode::OK
+        );
+    }
 }

@@ -11,7 +11,36 @@ use kommune_proto::changes::v1 as pb;
 
 use super::{ChangesApi, TEXT_MAX, optional};
 use crate::domain::publication;
-use crate::store::publications::{Filter, header, items};
+use crate::store::publications::{Filter, Which, facets, header, items};
+
+/// The publication a request names: by id, by number, or the latest when neither is given.
+fn which(v: &mut Validator, id: &str, number: i64) -> Which {
+    let id = optional(v.optional_id("publication_id", id));
+    match (id, number) {
+        (Some(_), 1..) => {
+            v.violation(
+                "publication_number",
+                "name the publication by id or by number, not both",
+            );
+            Which::Latest
+        }
+        (Some(id), _) => Which::Id(id),
+        (None, 1..) => Which::Number(number),
+        (None, 0) => Which::Latest,
+        (None, _) => {
+            v.violation("publication_number", "must be 1 or more (0 for the latest)");
+            Which::Latest
+        }
+    }
+}
+
+fn facet(f: facets::Model) -> pb::Facet {
+    pb::Facet {
+        value: f.value,
+        name: f.name,
+        item_count: f.item_count,
+    }
+}
 
 fn publication(p: header::Model) -> pb::Publication {
     pb::Publication {
@@ -52,10 +81,9 @@ impl pb::publication_service_server::PublicationService for ChangesApi {
         &self,
         request: Request<pb::ExportPublicationRequest>,
     ) -> Result<Response<Self::ExportPublicationStream>, Status> {
-        caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
-        let publication_id = optional(v.optional_id("publication_id", &req.publication_id));
+        let which = which(&mut v, &req.publication_id, req.publication_number);
         let format = req.format();
         if format == pb::ExportFormat::Unspecified {
             v.violation(
@@ -64,10 +92,7 @@ impl pb::publication_service_server::PublicationService for ChangesApi {
             );
         }
         v.finish()?;
-        let chunks = self
-            .registry
-            .export(publication_id.as_deref(), format)
-            .await?;
+        let chunks = self.registry.export(&which, format).await?;
         use tokio_stream::StreamExt;
         Ok(Response::new(Box::pin(chunks.map(|chunk| {
             chunk.map(|chunk| pb::ExportPublicationResponse { chunk })
@@ -109,7 +134,7 @@ impl pb::publication_service_server::PublicationService for ChangesApi {
     ) -> Result<Response<pb::ListPublishedChangeRequestsResponse>, Status> {
         let req = request.into_inner();
         let mut v = Validator::new();
-        let publication_id = optional(v.optional_id("publication_id", &req.publication_id));
+        let which = which(&mut v, &req.publication_id, req.publication_number);
         let filter = Filter {
             theme_id: optional(v.optional_id("theme_id", &req.theme_id)),
             subtheme_id: optional(v.optional_id("subtheme_id", &req.subtheme_id)),
@@ -119,14 +144,52 @@ impl pb::publication_service_server::PublicationService for ChangesApi {
         };
         v.finish()?;
         let page = Page::from_request(req.page.as_ref())?;
-        let (found, rows, page) = self
-            .registry
-            .published(publication_id.as_deref(), filter, &page)
-            .await?;
+        let (found, rows, page) = self.registry.published(&which, filter, &page).await?;
         Ok(Response::new(pb::ListPublishedChangeRequestsResponse {
             publication: Some(publication(found)),
             change_requests: rows.into_iter().map(row).collect(),
             page: Some(page),
         }))
+    }
+
+    async fn get_published_change_request(
+        &self,
+        request: Request<pb::GetPublishedChangeRequestRequest>,
+    ) -> Result<Response<pb::GetPublishedChangeRequestResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let which = which(&mut v, &req.publication_id, req.publication_number);
+        let key = v.text("case_id", &req.case_id, 64);
+        v.finish()?;
+        let (found, one) = self.registry.published_one(&which, &key).await?;
+        Ok(Response::new(pb::GetPublishedChangeRequestResponse {
+            publication: Some(publication(found)),
+            change_request: Some(row(one)),
+        }))
+    }
+
+    async fn list_publication_facets(
+        &self,
+        request: Request<pb::ListPublicationFacetsRequest>,
+    ) -> Result<Response<pb::ListPublicationFacetsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let which = which(&mut v, &req.publication_id, req.publication_number);
+        v.finish()?;
+        let (found, all) = self.registry.facets(&which).await?;
+        let mut answer = pb::ListPublicationFacetsResponse {
+            publication: Some(publication(found)),
+            ..Default::default()
+        };
+        for f in all {
+            let list = match f.kind.as_str() {
+                "theme" => &mut answer.themes,
+                "subtheme" => &mut answer.subthemes,
+                "status" => &mut answer.statuses,
+                _ => &mut answer.municipalities,
+            };
+            list.push(facet(f));
+        }
+        Ok(Response::new(answer))
     }
 }

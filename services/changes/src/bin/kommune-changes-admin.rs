@@ -278,6 +278,7 @@ async fn export(
     let request = pb::ExportPublicationRequest {
         publication_id,
         format: format as i32,
+        ..Default::default()
     };
     let mut chunks = pb::publication_service_client::PublicationServiceClient::new(channel)
         .export_publication(authorized(request, token)?)

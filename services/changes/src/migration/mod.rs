@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000030_changes_tables;
 mod m20261123_000050_publications;
+mod m20261205_000060_publication_facets;
 
 /// Every migration of the changes database, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = kommune_platform::migration::migrations();
         migrations.push(Box::new(m20261123_000030_changes_tables::Migration));
         migrations.push(Box::new(m20261123_000050_publications::Migration));
+        migrations.push(Box::new(m20261205_000060_publication_facets::Migration));
         migrations
     }
 }

@@ -19,7 +19,7 @@ use kommune_proto::identity::v1 as identity;
 
 use super::{ADMINS, Registry};
 use crate::domain::{self, publication};
-use crate::store::publications::{self, Filter, header as stored, items};
+use crate::store::publications::{self, Filter, Which, facets, header as stored, items};
 use crate::store::{change_requests, reference};
 
 impl Registry {
@@ -140,7 +140,7 @@ impl Registry {
         self.outbox.notify_committed();
         created
             .or_current(async |id| {
-                publications::find(&self.db, Some(&id))
+                publications::find(&self.db, &Which::Id(id.clone()))
                     .await?
                     .ok_or_else(|| Error::not_found("publication", id))
             })
@@ -160,10 +160,10 @@ impl Registry {
     /// is written in constant-memory mode to a temporary file first (a zip needs its end to begin).
     pub async fn export(
         &self,
-        id: Option<&str>,
+        which: &Which,
         format: pb::ExportFormat,
     ) -> Result<ReceiverStream<Result<Vec<u8>, tonic::Status>>, Error> {
-        let publication = self.publication(id).await?;
+        let publication = self.publication(which).await?;
         let db = self.db.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
@@ -178,26 +178,52 @@ impl Registry {
         Ok(ReceiverStream::new(rx))
     }
 
-    async fn publication(&self, id: Option<&str>) -> Result<stored::Model, Error> {
-        publications::find(&self.db, id)
+    async fn publication(&self, which: &Which) -> Result<stored::Model, Error> {
+        publications::find(&self.db, which)
             .await?
-            .ok_or_else(|| match id {
-                Some(id) => Error::not_found_field("publication", id, "publication_id"),
-                None => Error::FailedPrecondition(
+            .ok_or_else(|| match which {
+                Which::Id(id) => Error::not_found_field("publication", id, "publication_id"),
+                Which::Number(number) => {
+                    Error::not_found_field("publication", number.to_string(), "publication_number")
+                }
+                Which::Latest => Error::FailedPrecondition(
                     Reason::WrongState,
                     "the change-request list is not published yet".into(),
                 ),
             })
     }
 
-    /// A page of a publication's rows (the latest publication's when none is named).
+    /// One row of a publication, by its change request's key.
+    pub async fn published_one(
+        &self,
+        which: &Which,
+        key: &str,
+    ) -> Result<(stored::Model, items::Model), Error> {
+        let publication = self.publication(which).await?;
+        let row = publications::row(&self.db, &publication.id, key)
+            .await?
+            .ok_or_else(|| Error::not_found_field("published change request", key, "case_id"))?;
+        Ok((publication, row))
+    }
+
+    /// What a publication's rows can be filtered by.
+    pub async fn facets(
+        &self,
+        which: &Which,
+    ) -> Result<(stored::Model, Vec<facets::Model>), Error> {
+        let publication = self.publication(which).await?;
+        let found = publications::facets_of(&self.db, &publication.id).await?;
+        Ok((publication, found))
+    }
+
+    /// A page of a publication's rows.
     pub async fn published(
         &self,
-        id: Option<&str>,
+        which: &Which,
         filter: Filter,
         page: &Page,
     ) -> Result<(stored::Model, Vec<items::Model>, PageResponse), Error> {
-        let publication = self.publication(id).await?;
+        let publication = self.publication(which).await?;
         let (rows, next) = publications::rows(&self.db, &publication.id, filter, page).await?;
         Ok((publication, rows, next))
     }

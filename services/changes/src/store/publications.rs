@@ -90,6 +90,123 @@ pub mod items {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// What each publication's rows can be filtered by, counted once when it is published.
+pub mod facets {
+    use sea_orm::entity::prelude::*;
+
+    /// One value of one kind, with how many rows have it.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "publication_facets")]
+    pub struct Model {
+        /// The publication.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub publication_id: String,
+        /// `theme`, `subtheme`, `status` or `municipality`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        /// The id, or the status code in decimal.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub value: String,
+        /// The name as published.
+        pub name: String,
+        /// Rows with it.
+        pub item_count: i64,
+    }
+
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The kinds of facet, with the columns of a row that give each one's value and name.
+const FACETS: [(&str, items::Column, items::Column); 4] = [
+    ("theme", items::Column::ThemeId, items::Column::ChangeTheme),
+    (
+        "subtheme",
+        items::Column::SubthemeId,
+        items::Column::Subtheme,
+    ),
+    ("status", items::Column::StatusCode, items::Column::Status),
+    (
+        "municipality",
+        items::Column::MunicipalityId,
+        items::Column::MunicipalityName,
+    ),
+];
+
+/// Counts the facets of publication `publication_id` (of every publication when `None`) in the
+/// database, one `INSERT … SELECT … GROUP BY` per kind: at publication, and once for those published
+/// before facets were kept.
+pub async fn count_facets(
+    db: &impl ConnectionTrait,
+    publication_id: Option<&str>,
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query};
+    for (kind, value, name) in FACETS {
+        let mut counted = Query::select();
+        counted
+            .column(items::Column::PublicationId)
+            .expr(Expr::val(kind))
+            .expr(Expr::col(value).cast_as(Alias::new("TEXT")))
+            .expr(Func::max(Expr::col(name)))
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(items::Entity)
+            .and_where(Expr::col(value).cast_as(Alias::new("TEXT")).ne(""))
+            .group_by_columns([items::Column::PublicationId, value]);
+        if let Some(id) = publication_id {
+            counted.and_where(items::Column::PublicationId.eq(id));
+        }
+        let insert = Query::insert()
+            .into_table(facets::Entity)
+            .columns([
+                facets::Column::PublicationId,
+                facets::Column::Kind,
+                facets::Column::Value,
+                facets::Column::Name,
+                facets::Column::ItemCount,
+            ])
+            .select_from(counted)
+            .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
+            .to_owned();
+        db.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// The facets of a publication, each kind in name order (statuses by code).
+pub async fn facets_of(
+    db: &impl ConnectionTrait,
+    publication_id: &str,
+) -> Result<Vec<facets::Model>, Error> {
+    let mut found = facets::Entity::find()
+        .filter(facets::Column::PublicationId.eq(publication_id))
+        .all(db)
+        .await?;
+    found.sort_by(|a, b| {
+        let order = |f: &facets::Model| match f.kind.as_str() {
+            "status" => (f.value.parse::<i64>().unwrap_or_default(), String::new()),
+            _ => (0, f.name.to_lowercase()),
+        };
+        (a.kind.as_str(), order(a)).cmp(&(b.kind.as_str(), order(b)))
+    });
+    Ok(found)
+}
+
+/// One row of a publication by its key.
+pub async fn row(
+    db: &impl ConnectionTrait,
+    publication_id: &str,
+    key: &str,
+) -> Result<Option<items::Model>, Error> {
+    Ok(
+        items::Entity::find_by_id((publication_id.to_owned(), key.to_owned()))
+            .one(db)
+            .await?,
+    )
+}
+
 use sea_orm::entity::prelude::*;
 
 /// Stores a publication with its rows (in chunks, so a large list stays within statement limits).
@@ -116,6 +233,7 @@ pub async fn insert(
             .exec(txn)
             .await?;
     }
+    count_facets(txn, Some(&publication.id)).await?;
     Ok(publication)
 }
 
@@ -129,15 +247,32 @@ pub async fn last_number(db: &impl ConnectionTrait) -> Result<i64, Error> {
         .unwrap_or_default())
 }
 
-/// One publication, or the latest when `id` is `None`.
+/// Which publication a call means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    /// The newest.
+    Latest,
+    /// By id.
+    Id(String),
+    /// By number.
+    Number(i64),
+}
+
+/// The publication `which` names, if there is one.
 pub async fn find(
     db: &impl ConnectionTrait,
-    id: Option<&str>,
+    which: &Which,
 ) -> Result<Option<header::Model>, Error> {
     let query = header::Entity::find();
-    Ok(match id {
-        Some(id) => query.filter(header::Column::Id.eq(id)).one(db).await?,
-        None => query.order_by_desc(header::Column::Number).one(db).await?,
+    Ok(match which {
+        Which::Id(id) => query.filter(header::Column::Id.eq(id)).one(db).await?,
+        Which::Number(number) => {
+            query
+                .filter(header::Column::Number.eq(*number))
+                .one(db)
+                .await?
+        }
+        Which::Latest => query.order_by_desc(header::Column::Number).one(db).await?,
     })
 }
 

@@ -22,7 +22,7 @@ use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn, user_token,
-    with_bearer as bearer,
+    violated_fields, with_bearer as bearer,
 };
 use kommune_proto::changes::v1 as pb;
 use kommune_proto::identity::v1 as id;

@@ -35,6 +35,7 @@ pub(crate) async fn export(
             pb::ExportPublicationRequest {
                 publication_id: publication_id.into(),
                 format: format as i32,
+                ..Default::default()
             },
             &t.admin,
         ))
@@ -115,6 +116,110 @@ async fn a_publication_is_a_frozen_numbered_snapshot_in_the_published_columns() 
     let latest = published(&t, Default::default()).await;
     assert_eq!(latest.publication.unwrap().number, 2);
     assert_eq!(latest.change_requests[0].status, "20 - Under assessment");
+
+    // An earlier publication by its number, a row by its key, and what the rows can be filtered by:
+    // all without a token, as the operations site reads them.
+    let by_number = published(
+        &t,
+        pb::ListPublishedChangeRequestsRequest {
+            publication_number: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(by_number.change_requests, rows);
+    let one = |publication_number: i64, case_id: &str| pb::GetPublishedChangeRequestRequest {
+        publication_number,
+        case_id: case_id.into(),
+        ..Default::default()
+    };
+    let then = publications(&t)
+        .get_published_change_request(one(1, &first.key))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(then.change_request.unwrap(), rows[0]);
+    assert_eq!(then.publication.unwrap().number, 1);
+    let now = publications(&t)
+        .get_published_change_request(one(0, &first.key))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(now.change_request.unwrap().status, "20 - Under assessment");
+    for (request, field) in [
+        (one(1, "KOMBITKY-999"), "case_id"),
+        (one(9, &first.key), "publication_number"),
+    ] {
+        let missing = publications(&t)
+            .get_published_change_request(request)
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), Code::NotFound);
+        assert_eq!(violated_fields(&missing), [field]);
+    }
+    let both = publications(&t)
+        .get_published_change_request(pb::GetPublishedChangeRequestRequest {
+            publication_id: november.publication_id.clone(),
+            publication_number: 1,
+            case_id: first.key.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&both), ["publication_number"]);
+
+    let mut client = publications(&t);
+    let mut facets = async |publication_number| {
+        client
+            .list_publication_facets(pb::ListPublicationFacetsRequest {
+                publication_number,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let named = |list: &[pb::Facet]| -> Vec<(String, i64)> {
+        list.iter()
+            .map(|f| (f.name.clone(), f.item_count))
+            .collect()
+    };
+    let counted = facets(1).await;
+    assert_eq!(named(&counted.themes), [("Økonomi".to_owned(), 2)]);
+    assert_eq!(named(&counted.statuses), [("10 - New".to_owned(), 2)]);
+    assert_eq!(counted.statuses[0].value, "10");
+    assert_eq!(
+        named(&counted.municipalities),
+        [("Kommune 101".to_owned(), 2)]
+    );
+    let counted = facets(2).await;
+    assert_eq!(
+        named(&counted.statuses),
+        [
+            ("10 - New".to_owned(), 2),
+            ("20 - Under assessment".to_owned(), 1)
+        ],
+        "by code"
+    );
+
+    // The export too needs no token.
+    let mut chunks = publications(&t)
+        .export_publication(pb::ExportPublicationRequest {
+            publication_number: 1,
+            format: pb::ExportFormat::Csv as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut csv = Vec::new();
+    while let Some(chunk) = chunks.message().await.unwrap() {
+        csv.extend(chunk.chunk);
+    }
+    assert_eq!(
+        String::from_utf8(csv).unwrap().lines().count(),
+        3,
+        "header and two rows"
+    );
 }
 
 #[tokio::test]
