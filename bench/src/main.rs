@@ -11,9 +11,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -24,6 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
+use kommune_bench::{Load, UNLIMITED, measure, print_row};
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServerConfig;
@@ -33,12 +33,6 @@ use kommune_platform::testing::{
 };
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::identity::v1 as identity;
-
-/// A rate no harness reaches.
-const UNLIMITED: kommune_gateway::limits::Rate = kommune_gateway::limits::Rate {
-    per_second: NonZeroU32::MAX,
-    burst: NonZeroU32::MAX,
-};
 
 /// The admin key identity is started with.
 const ADMIN_KEY: &str = "kommune-bench-admin-key";
@@ -417,92 +411,4 @@ impl Desk {
             ..Default::default()
         }
     }
-}
-
-/// How long a measurement runs.
-#[derive(Clone, Copy)]
-enum Load {
-    For(Duration),
-    Calls(usize),
-}
-
-/// What a measurement saw.
-#[derive(Clone)]
-struct Row {
-    calls: usize,
-    failed: usize,
-    elapsed: Duration,
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Row {
-    fn per_second(&self) -> f64 {
-        self.calls as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-/// Runs `call` with `in_flight` calls at a time until the load is done.
-async fn measure<F, Fut, E>(in_flight: usize, load: Load, call: F) -> Row
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: Send + 'static,
-{
-    let started = Instant::now();
-    let issued = std::sync::atomic::AtomicUsize::new(0);
-    let more = || match load {
-        Load::For(duration) => started.elapsed() < duration,
-        Load::Calls(calls) => issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < calls,
-    };
-    let mut latencies = Vec::new();
-    let mut failed = 0;
-    let mut running = tokio::task::JoinSet::new();
-    loop {
-        while running.len() < in_flight && more() {
-            let call = call();
-            running.spawn(async move {
-                let sent = Instant::now();
-                let result = call.await;
-                (sent.elapsed(), result.is_ok())
-            });
-        }
-        match running.join_next().await {
-            Some(Ok((latency, ok))) => {
-                latencies.push(latency);
-                failed += usize::from(!ok);
-            }
-            Some(Err(_)) => failed += 1,
-            None => break,
-        }
-    }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Row {
-        calls: latencies.len(),
-        failed,
-        elapsed,
-        p50: at(0.50),
-        p99: at(0.99),
-    }
-}
-
-fn print_row(in_flight: usize, what: &str, row: &Row, echo: &Row) {
-    let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    println!(
-        "| {in_flight} | {what} | {} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.2} | {:.1} |",
-        row.calls,
-        row.failed,
-        row.per_second(),
-        micros(row.p50),
-        micros(row.p99),
-        row.per_second() / echo.per_second(),
-        micros(row.p50) / micros(echo.p50).max(1e-3),
-    );
 }
