@@ -604,3 +604,25 @@ async fn each_upcoming_release_shows_its_phases_by_iso_week() {
     let english = visit(&suite, "/en/udgivelser", &[]).await.body;
     assert!(english.contains("Now in: <strong>Design</strong>"));
 }
+
+#[tokio::test]
+async fn a_page_continues_the_visitors_trace_and_names_it() {
+    let _telemetry = kommune_platform::telemetry::init("site-test", &Default::default()).unwrap();
+    let suite = Suite::start().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
+    let page = visit(&suite, "/udgivelser", &[("traceparent", &traceparent)]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.headers[kommune_platform::server::TRACE_ID_HEADER],
+        trace_id
+    );
+    // Without one, each page starts its own trace.
+    let own = visit(&suite, "/", &[]).await;
+    let own = own.headers[kommune_platform::server::TRACE_ID_HEADER]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(own.len(), 32);
+    assert_ne!(own, trace_id);
+}

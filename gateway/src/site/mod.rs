@@ -22,12 +22,15 @@ use http::header::{
     RETRY_AFTER,
 };
 use http::{HeaderValue, Method, Request, Response, StatusCode};
+use opentelemetry::trace::TraceContextExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
 use tonic_types::StatusExt;
 use tower::Service;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use kommune_platform::server::{Behind, TRACE_ID_HEADER};
 
@@ -182,7 +185,24 @@ where
             return Box::pin(self.inner.call(request));
         }
         let shared = self.shared.clone();
-        Box::pin(async move { Ok(shared.answer(Visit::of(&request)).await) })
+        // One trace per page: the calls it makes are its children, and the page names its trace id.
+        let span =
+            tracing::info_span!("site", otel.name = %format!("GET {path}"), otel.kind = "server");
+        kommune_platform::server::continue_trace(&span, request.headers());
+        let trace_id = span.context().span().span_context().trace_id();
+        let visit = Visit::of(&request);
+        Box::pin(
+            async move {
+                let mut response = shared.answer(visit).await;
+                if trace_id != opentelemetry::trace::TraceId::INVALID
+                    && let Ok(value) = HeaderValue::from_str(&trace_id.to_string())
+                {
+                    response.headers_mut().insert(TRACE_ID_HEADER, value);
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
     }
 }
 
@@ -268,7 +288,13 @@ impl Visit {
 
     /// A call's request, counted against the visitor's address like any public call.
     pub(crate) fn call<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
+        let mut headers = http::HeaderMap::new();
+        kommune_platform::server::inject_trace_context(&mut headers);
+        let mut request = tonic::Request::from_parts(
+            tonic::metadata::MetadataMap::from_headers(headers),
+            tonic::Extensions::default(),
+            message,
+        );
         if let Some(connection) = &self.connection {
             request.extensions_mut().insert(connection.clone());
         }

@@ -266,6 +266,12 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
+/// Makes `span` a child of the W3C trace context (`traceparent`) in incoming `headers`, if any.
+pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
+    let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+    let _ = span.set_parent(parent);
+}
+
 /// Writes the current span's W3C trace context (`traceparent`) into outgoing headers.
 pub fn inject_trace_context(headers: &mut HeaderMap) {
     let context = tracing::Span::current().context();
@@ -354,9 +360,7 @@ where
             trace_id = tracing::field::Empty,
             subject = tracing::field::Empty,
         );
-        let parent =
-            global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
-        let _ = span.set_parent(parent);
+        continue_trace(&span, request.headers());
         let trace_id = opentelemetry::trace::TraceContextExt::span(&span.context())
             .span_context()
             .trace_id();
