@@ -234,6 +234,30 @@ pub async fn insert(
             .await?;
     }
     count_facets(txn, Some(&publication.id)).await?;
+    if is_sqlite(txn) {
+        use sea_orm::sea_query::{Alias, Query};
+        let indexed = Query::insert()
+            .into_table(Alias::new(SEARCH_TABLE))
+            .columns([
+                Alias::new("search_text"),
+                Alias::new("publication_id"),
+                Alias::new("key"),
+            ])
+            .select_from(
+                Query::select()
+                    .columns([
+                        items::Column::SearchText,
+                        items::Column::PublicationId,
+                        items::Column::Key,
+                    ])
+                    .from(items::Entity)
+                    .and_where(items::Column::PublicationId.eq(&publication.id))
+                    .to_owned(),
+            )
+            .map_err(|e| Error::internal(e.to_string()))?
+            .to_owned();
+        txn.execute(&indexed).await?;
+    }
     Ok(publication)
 }
 
@@ -305,6 +329,13 @@ pub struct Filter {
     pub terms: Vec<String>,
 }
 
+/// SQLite's trigram index of the published rows' search text (PostgreSQL indexes the column itself).
+const SEARCH_TABLE: &str = "publication_search";
+
+fn is_sqlite(db: &impl ConnectionTrait) -> bool {
+    db.get_database_backend() == sea_orm::DbBackend::Sqlite
+}
+
 /// A row's position in key order, as pages continue after it.
 pub fn position(row: &items::Model) -> String {
     format!("{} {}", row.key_number, row.key)
@@ -334,6 +365,32 @@ pub async fn rows(
     }
     if let Some(municipality) = filter.municipality_id {
         query = query.filter(Column::MunicipalityId.eq(municipality));
+    }
+    if is_sqlite(db) {
+        // The trigram index finds the rows holding every word of three letters or more; the `LIKE`
+        // below still decides (and alone handles shorter words).
+        let indexed: Vec<String> = filter
+            .terms
+            .iter()
+            .filter(|term| term.chars().count() >= 3)
+            .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+            .collect();
+        if !indexed.is_empty() {
+            use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+            query = query.filter(
+                Column::Key.in_subquery(
+                    Query::select()
+                        .column(Alias::new("key"))
+                        .from(Alias::new(SEARCH_TABLE))
+                        .and_where(Expr::cust_with_values(
+                            format!("{SEARCH_TABLE} MATCH ?"),
+                            [indexed.join(" AND ")],
+                        ))
+                        .and_where(Expr::col(Alias::new("publication_id")).eq(publication_id))
+                        .to_owned(),
+                ),
+            );
+        }
     }
     for term in filter.terms {
         query = query.filter(Column::SearchText.contains(term));
