@@ -336,6 +336,46 @@ fn is_sqlite(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == sea_orm::DbBackend::Sqlite
 }
 
+/// How many rows the trigram index may name before a search reads the rows in key order instead.
+const FEW_MATCHES: u64 = 2_000;
+
+/// The keys of a publication's rows that hold every word of three letters or more (the trigram
+/// index cannot look for shorter ones), when there are fewer than `FEW_MATCHES`: then the page is read
+/// from those rows alone. `None` when there are more (the words are common, so reading in key order
+/// until a page is full is quick) or no word is long enough. The `LIKE` filters still decide.
+async fn indexed_matches(
+    db: &impl ConnectionTrait,
+    publication_id: &str,
+    terms: &[String],
+) -> Result<Option<Vec<String>>, Error> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let words: Vec<String> = terms
+        .iter()
+        .filter(|term| term.chars().count() >= 3)
+        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+        .collect();
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let select = Query::select()
+        .column(Alias::new("key"))
+        .from(Alias::new(SEARCH_TABLE))
+        .and_where(Expr::cust_with_values(
+            format!("{SEARCH_TABLE} MATCH ?"),
+            [words.join(" AND ")],
+        ))
+        .and_where(Expr::col(Alias::new("publication_id")).eq(publication_id))
+        .limit(FEW_MATCHES)
+        .to_owned();
+    let keys = db
+        .query_all(&select)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<String>("", "key"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((keys.len() < FEW_MATCHES as usize).then_some(keys))
+}
+
 /// A row's position in key order, as pages continue after it.
 pub fn position(row: &items::Model) -> String {
     format!("{} {}", row.key_number, row.key)
@@ -366,31 +406,10 @@ pub async fn rows(
     if let Some(municipality) = filter.municipality_id {
         query = query.filter(Column::MunicipalityId.eq(municipality));
     }
-    if is_sqlite(db) {
-        // The trigram index finds the rows holding every word of three letters or more; the `LIKE`
-        // below still decides (and alone handles shorter words).
-        let indexed: Vec<String> = filter
-            .terms
-            .iter()
-            .filter(|term| term.chars().count() >= 3)
-            .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
-            .collect();
-        if !indexed.is_empty() {
-            use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-            query = query.filter(
-                Column::Key.in_subquery(
-                    Query::select()
-                        .column(Alias::new("key"))
-                        .from(Alias::new(SEARCH_TABLE))
-                        .and_where(Expr::cust_with_values(
-                            format!("{SEARCH_TABLE} MATCH ?"),
-                            [indexed.join(" AND ")],
-                        ))
-                        .and_where(Expr::col(Alias::new("publication_id")).eq(publication_id))
-                        .to_owned(),
-                ),
-            );
-        }
+    if is_sqlite(db)
+        && let Some(keys) = indexed_matches(db, publication_id, &filter.terms).await?
+    {
+        query = query.filter(Column::Key.is_in(keys));
     }
     for term in filter.terms {
         query = query.filter(Column::SearchText.contains(term));
