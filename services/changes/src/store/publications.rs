@@ -337,7 +337,7 @@ fn is_sqlite(db: &impl ConnectionTrait) -> bool {
 }
 
 /// How many rows the trigram index may name before a search reads the rows in key order instead.
-const FEW_MATCHES: u64 = 2_000;
+const FEW_MATCHES: u64 = 500;
 
 /// The keys of a publication's rows that hold every word of three letters or more (the trigram
 /// index cannot look for shorter ones), when there are fewer than `FEW_MATCHES`: then the page is read
