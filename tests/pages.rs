@@ -36,7 +36,7 @@ async fn check_in_browser(suite: &Suite, pages: &Value) {
     let expected: usize = pages
         .iter()
         .map(|page| {
-            let steps = ["follow", "form", "download"]
+            let steps = ["follow", "form", "download", "live"]
                 .iter()
                 .filter(|step| !page[**step].is_null())
                 .count();
@@ -65,7 +65,8 @@ async fn every_page_passes_in_a_real_browser() {
             {"path": "/api", "name": "api", "expect": [
                 "API-reference", "POST /kommune.cases.v1.CaseService/FileCase", "kommune.identity.v1.Municipality",
             ]},
-            {"path": "/", "name": "status", "follow": ["English", "/en/"], "expect": [
+            {"path": "/", "name": "status", "follow": ["English", "/en/"],
+             "live": ["#status-nu", "Der er nedbrud"], "expect": [
                 "Der er nedbrud",
                 {"text": "Login fejler <b>i dag</b>", "in": "#aktuelle ~ article, section[aria-labelledby=aktuelle]"},
                 {"text": "Brug den direkte adresse.", "in": ".workaround"},

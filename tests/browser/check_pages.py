@@ -9,7 +9,8 @@ PAGES_JSON: [{"path": "/api", "name": "api", "expect": ["text", {"text": "t", "i
               "lang": "da", "follow": ["link text", "/path"]}, ...]
 (lang: da by default; follow: optional, the link to click and where it must lead; also optional:
  "form": {"fields": {"id": "value"}, "expect": "text"} fills the page's form, submits it and looks for
- the text; "download": ["link text", "file name"] fetches the link and checks the file's name)
+ the text; "download": ["link text", "file name"] fetches the link and checks the file's name;
+ "live": ["#region", "text"] checks that the page's script refreshes the region)
 Prints "ok: ..." per check; exits non-zero naming every check that failed.
 """
 
@@ -22,7 +23,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_RUN = """
@@ -121,6 +122,22 @@ def check_page(driver, base, shots, axe_source, page):
         check(f"{name}: the form finds {form['expect']!r}", form["expect"] in shown)
         screenshot(driver, shots / f"{name}-form.png", 1280)
         driver.set_window_size(1280, 900)
+
+    if "live" in page:
+        # The page's own script refreshes the region every minute; here every 300 ms, and the region is
+        # spoiled first, so only a refresh from the gateway can bring the text back.
+        region, text = page["live"]
+        added = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source":
+            "const every = window.setInterval; window.setInterval = (f, ms) => every(f, Math.min(ms, 300));"})
+        driver.get(url)
+        driver.execute_script("document.querySelector(arguments[0]).innerHTML = '<p>forældet</p>';", region)
+        try:
+            WebDriverWait(driver, 10).until(lambda d: text in d.find_element(By.CSS_SELECTOR, region).text)
+            refreshed = True
+        except Exception:
+            refreshed = False
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
+        check(f"{name}: its script refreshes {region} from the gateway", refreshed)
 
     if "download" in page:
         link_text, file_name = page["download"]
