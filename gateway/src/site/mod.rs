@@ -482,7 +482,7 @@ impl Shared {
     }
 }
 
-pub(crate) fn html_response(body: Bytes, language: Language) -> Response<Body> {
+fn html_response(body: Bytes, language: Language) -> Response<Body> {
     let mut response = Response::new(Body::new(http_body_util::Full::new(body)));
     let headers = response.headers_mut();
     headers.insert(

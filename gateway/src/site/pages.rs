@@ -56,9 +56,14 @@ pub(super) async fn status(shared: &Shared, visit: &Visit) -> Result<Page, Failu
         .map(fault)
         .collect();
     let t = shared.texts(visit.language);
+    let states: Vec<SystemState> = systems
+        .iter()
+        .map(|system| status::state_now(&system.system_id, &faults))
+        .collect();
     let system_views: Vec<Value> = systems
         .iter()
-        .map(|system| {
+        .zip(&states)
+        .map(|(system, state)| {
             let days = status::bars(&system.system_id, &faults, now, HISTORY_DAYS);
             let count = |state| days.iter().filter(|d| d.state == state).count().to_string();
             let summary = text(t, "bar_summary")
@@ -66,10 +71,10 @@ pub(super) async fn status(shared: &Shared, visit: &Visit) -> Result<Page, Failu
                 .replace("{disturbed}", &count(SystemState::Disturbed));
             json!({
                 "name": system.name,
-                "state": status::state_now(&system.system_id, &faults),
+                "state": state.name(),
                 "days": days.iter().map(|day| json!({
-                    "state": day.state,
-                    "label": format!("{}: {}", date(day.date, t), text(t, &format!("state_{}", state_name(day.state)))),
+                    "state": day.state.name(),
+                    "label": format!("{}: {}", date(day.date, t), text(t, &format!("state_{}", day.state.name()))),
                 })).collect::<Vec<_>>(),
                 "bar_summary": summary,
                 "messages": faults.iter().filter(|f| f.system_ids.contains(&system.system_id)).count(),
@@ -77,13 +82,8 @@ pub(super) async fn status(shared: &Shared, visit: &Visit) -> Result<Page, Failu
             })
         })
         .collect();
-    let overall = status::worst(
-        systems
-            .iter()
-            .map(|system| status::state_now(&system.system_id, &faults)),
-    );
     let context = json!({
-        "overall": overall,
+        "overall": status::worst(states).name(),
         "systems": system_views,
         "active": listed.active.iter().map(|m| message_view(m, visit, t)).collect::<Vec<_>>(),
         "recent": listed.recent.iter().map(|m| message_view(m, visit, t)).collect::<Vec<_>>(),
@@ -231,7 +231,7 @@ fn message_view(m: &cases::OperationalMessage, visit: &Visit, t: &Value) -> Valu
     let state = if m.state() == cases::OperationalMessageState::Resolved {
         "resolved"
     } else {
-        state_name(fault(m).state())
+        fault(m).state().name()
     };
     let start = time_of(m.start_time.as_ref());
     let expected_end = time_of(m.expected_end_time.as_ref());
@@ -255,14 +255,6 @@ fn message_view(m: &cases::OperationalMessage, visit: &Visit, t: &Value) -> Valu
         "resolved": resolved.map(|at| when(at, t)),
         "resolved_iso": resolved.map(iso),
     })
-}
-
-fn state_name(state: SystemState) -> &'static str {
-    match state {
-        SystemState::Operational => "operational",
-        SystemState::Disturbed => "disturbed",
-        SystemState::Outage => "outage",
-    }
 }
 
 fn time_of(at: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {

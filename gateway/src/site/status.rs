@@ -3,11 +3,9 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Europe::Copenhagen;
-use serde::Serialize;
 
 /// How a system is doing, worst last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SystemState {
     /// No active message names it.
     Operational,
@@ -15,6 +13,17 @@ pub enum SystemState {
     Disturbed,
     /// A message names it whose fault is general: an outage.
     Outage,
+}
+
+impl SystemState {
+    /// Its name in the pages' texts and styles: `operational`, `disturbed`, `outage`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Operational => "operational",
+            Self::Disturbed => "disturbed",
+            Self::Outage => "outage",
+        }
+    }
 }
 
 /// What the status page needs of one operational message.
@@ -61,7 +70,7 @@ pub fn worst(states: impl IntoIterator<Item = SystemState>) -> SystemState {
 }
 
 /// One day of a system's bar.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Day {
     /// The day, in Copenhagen.
     pub date: NaiveDate,
