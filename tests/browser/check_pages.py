@@ -23,6 +23,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -105,6 +107,10 @@ def check_page(driver, base, shots, axe_source, page):
         link, to = page["follow"]
         driver.get(url)
         driver.find_element(By.LINK_TEXT, link).click()
+        try:
+            WebDriverWait(driver, 10).until(lambda d: d.current_url == base + to)
+        except TimeoutException:
+            pass
         check(f"{name}: the link {link!r} leads to {to}", driver.current_url == base + to, driver.current_url)
 
     if "form" in page:
@@ -117,9 +123,17 @@ def check_page(driver, base, shots, axe_source, page):
             else:
                 element.clear()
                 element.send_keys(value)
-        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        shown = driver.find_element(By.TAG_NAME, "body").text
-        check(f"{name}: the form finds {form['expect']!r}", form["expect"] in shown)
+        button = driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+        button.click()
+        # The answer is a new page: wait for the old one to go, then for the text on the new one.
+        try:
+            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(button))
+            WebDriverWait(driver, 10).until(
+                lambda d: form["expect"] in d.find_element(By.TAG_NAME, "body").text)
+            found = True
+        except TimeoutException:
+            found = False
+        check(f"{name}: the form finds {form['expect']!r}", found)
         screenshot(driver, shots / f"{name}-form.png", 1280)
         driver.set_window_size(1280, 900)
 
