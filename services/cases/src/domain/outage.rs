@@ -7,7 +7,7 @@
 //! coefficient), so a terse report and a detailed one about the same fault still match. The work per new
 //! report is proportional to the reports in its window.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, Utc};
@@ -170,17 +170,98 @@ pub fn same_cause_reports<'a>(
     recent: &'a [Report],
     rule: &DetectionRule,
 ) -> Vec<&'a Report> {
-    let since = new.filed_at - rule.window;
     recent
         .iter()
-        .filter(|r| {
-            r.case_id != new.case_id
-                && r.system_id == new.system_id
-                && since <= r.filed_at
-                && r.filed_at <= new.filed_at
-                && r.symptom.same_cause(&new.symptom)
-        })
+        .filter(|r| shares_cause(new, r, rule))
         .collect()
+}
+
+/// Whether `earlier` shares `new`'s cause: same system, filed within the rule's window before it (and
+/// not after), similar symptom.
+fn shares_cause(new: &Report, earlier: &Report, rule: &DetectionRule) -> bool {
+    earlier.case_id != new.case_id
+        && earlier.system_id == new.system_id
+        && new.filed_at - rule.window <= earlier.filed_at
+        && earlier.filed_at <= new.filed_at
+        && earlier.symptom.same_cause(&new.symptom)
+}
+
+/// One system's reports of the recent past as a replica keeps them between filings, so that a filing
+/// compares its symptom with the window in memory and reads from the database only the reports filed
+/// since the last look. What a report says never changes, so it is kept; what it is linked to does,
+/// so [`RecentReports::same_cause`] hands out reports whose links the caller reads afresh.
+///
+/// Reports are known "through" a case number: filings take numbers in the order they commit, so the
+/// reports numbered above it are exactly the ones not seen yet, whichever replica filed them.
+#[derive(Debug, Default)]
+pub struct RecentReports {
+    /// Oldest first.
+    reports: VecDeque<Report>,
+    /// Every report numbered up to this one is known.
+    through: i64,
+    /// Reports filed before this are not kept; `None` until the first look.
+    since: Option<DateTime<Utc>>,
+}
+
+impl RecentReports {
+    /// At most this many reports are kept per system: a window holding more is one outage's flood,
+    /// whose incident its newest reports lead to, and memory stays bounded whatever the flood.
+    pub const CAPACITY: usize = 20_000;
+
+    /// The case number after which reports must be read to know the window from `since` on; `None`
+    /// when the whole window must be read (first look, or a window reaching further back than kept).
+    pub fn known_through(&self, since: DateTime<Utc>) -> Option<i64> {
+        self.since
+            .filter(|kept| *kept <= since)
+            .map(|_| self.through)
+    }
+
+    /// Adds the reports read after `after` ([`Self::known_through`]; `None`: the whole window, which
+    /// replaces what was kept) up to case number `through`, oldest first, and forgets those filed
+    /// before `since`.
+    pub fn update(
+        &mut self,
+        since: DateTime<Utc>,
+        after: Option<i64>,
+        through: i64,
+        read: impl IntoIterator<Item = Report>,
+    ) {
+        if after.is_none() {
+            self.reports.clear();
+        }
+        self.reports.extend(read);
+        self.through = self.through.max(through);
+        while self
+            .reports
+            .front()
+            .is_some_and(|oldest| oldest.filed_at < since)
+            || self.reports.len() > Self::CAPACITY
+        {
+            self.reports.pop_front();
+        }
+        self.since = Some(since);
+    }
+
+    /// The newest `at_most` kept reports that share `new`'s cause, newest first.
+    pub fn same_cause(&self, new: &Report, rule: &DetectionRule, at_most: usize) -> Vec<Report> {
+        self.reports
+            .iter()
+            .rev()
+            .filter(|r| shares_cause(new, r, rule))
+            .take(at_most)
+            .cloned()
+            .collect()
+    }
+
+    /// How many reports are kept.
+    pub fn len(&self) -> usize {
+        self.reports.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.reports.is_empty()
+    }
 }
 
 /// The cases of a suspected outage when `new`, with the recent reports that share its cause and are not
@@ -491,6 +572,66 @@ mod tests {
         assert_eq!(
             classify(&new, false, &[], &recent, &off),
             Classification::Alone
+        );
+    }
+
+    #[test]
+    fn recent_reports_are_read_once_and_forgotten_when_out_of_the_window() {
+        let mut window = RecentReports::default();
+        let since = at(0);
+        assert_eq!(
+            window.known_through(since),
+            None,
+            "the first look reads all"
+        );
+        window.update(
+            since,
+            None,
+            3,
+            (1..=3).map(|n| report(n, n as i64, LOGIN_FAILS[n])),
+        );
+        assert_eq!(window.known_through(since), Some(3));
+        assert_eq!(
+            window.known_through(at(-1)),
+            None,
+            "a longer window reads all"
+        );
+        window.update(at(2), Some(3), 5, [report(5, 4, LOGIN_FAILS[4])]);
+        assert_eq!(
+            window.len(),
+            3,
+            "the report of minute 1 is out of the window"
+        );
+        assert_eq!(window.known_through(at(2)), Some(5));
+
+        let new = report(9, 5, LOGIN_FAILS[0]);
+        let alike: Vec<String> = window
+            .same_cause(&new, &RULE, 2)
+            .into_iter()
+            .map(|r| r.case_id)
+            .collect();
+        assert_eq!(alike, ["case-5", "case-3"], "the newest first, at most two");
+        let unrelated = report(10, 5, "Forkert beløb på udbetaling");
+        assert!(window.same_cause(&unrelated, &RULE, 10).is_empty());
+
+        window.update(at(2), None, 6, [report(6, 5, LOGIN_FAILS[1])]);
+        assert_eq!(
+            window.len(),
+            1,
+            "reading the whole window replaces what was kept"
+        );
+    }
+
+    #[test]
+    fn recent_reports_keep_at_most_their_capacity() {
+        let mut window = RecentReports::default();
+        let flood = (0..RecentReports::CAPACITY + 10).map(|n| report(n, 1, LOGIN_FAILS[0]));
+        window.update(at(0), None, 1, flood);
+        assert_eq!(window.len(), RecentReports::CAPACITY);
+        let newest = window.same_cause(&report(usize::MAX, 2, LOGIN_FAILS[0]), &RULE, 1);
+        assert_eq!(
+            newest[0].case_id,
+            format!("case-{}", RecentReports::CAPACITY + 9)
         );
     }
 }

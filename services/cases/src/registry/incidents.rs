@@ -2,6 +2,7 @@
 //! answered at once on every linked case and resolved with them; overdue follow-ups announced once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -25,10 +26,19 @@ use pb::{
 use super::{Registry, json_list};
 use crate::domain;
 use crate::domain::incident::{self as rules, follow_up_overdue};
-use crate::domain::outage::{self, Classification, DetectionRule, OpenIncident, Report, Symptom};
+use crate::domain::outage::{
+    self, Classification, DetectionRule, OpenIncident, RecentReports, Report, Symptom,
+};
 use crate::store::{attachments, cases, comments, incident_updates, incidents, systems};
 
 mod desk;
+
+/// How many of the newest same-cause reports of a window a filing weighs: enough to see which
+/// incident they lead to and to propose one, while a flood of thousands costs no more than this.
+const SAME_CAUSE_CONSIDERED: usize = 256;
+
+/// Each system's recent reports as this replica keeps them ([`RecentReports`]), by system id.
+pub(super) type Windows = Mutex<HashMap<String, Arc<tokio::sync::Mutex<RecentReports>>>>;
 
 /// An incident opened by hand (validated).
 #[derive(Debug, Clone)]
@@ -150,48 +160,27 @@ impl Registry {
         // Locked, so no incident is resolved between this classification and the link it leads to.
         let open = incidents::open_for_update(txn, &system.id).await?;
         let open_ids: HashSet<&str> = open.iter().map(|i| i.id.as_str()).collect();
-        // Reports explained by a resolved incident do not count again; merged duplicates never did.
-        let window: Vec<_> = cases::filed_between(
-            txn,
-            &system.id,
-            case.created_at - rule.window,
-            case.created_at,
-        )
-        .await?
-        .into_iter()
-        .filter(|c| {
-            c.incident_id
-                .as_deref()
-                .is_none_or(|id| open_ids.contains(id))
-        })
-        .collect();
-        let unkept: Vec<String> = window
-            .iter()
-            .filter(|c| c.symptom.is_none())
-            .map(|c| c.id.clone())
-            .collect();
-        let texts = cases::texts(txn, &unkept).await?;
-        let recent: Vec<Report> = window
+        let new = report(case, filed_symptom(system, case));
+        let mut recent = self
+            .same_cause_recently(txn, system, &new, &rule, case.number)
+            .await?;
+        // What they are linked to now: reports explained by a resolved incident do not count again,
+        // merged duplicates never did.
+        let ids: Vec<String> = recent.iter().map(|r| r.case_id.clone()).collect();
+        let links: HashMap<String, cases::Links> = cases::links(txn, &ids)
+            .await?
             .into_iter()
-            .map(|c| {
-                let symptom = match (&c.symptom, texts.get(&c.id)) {
-                    (Some(kept), _) => Symptom::from_bytes(kept),
-                    (None, Some((title, description))) => {
-                        Some(Symptom::of(&system.name, title, description))
-                    }
-                    (None, None) => None,
-                };
-                Report {
-                    case_id: c.id,
-                    system_id: system.id.clone(),
-                    reporter_user_id: c.reporter_user_id,
-                    municipality_id: c.municipality_id,
-                    filed_at: c.created_at,
-                    symptom: symptom.unwrap_or_default(),
-                    incident_id: c.incident_id,
-                }
-            })
+            .map(|l| (l.id.clone(), l))
             .collect();
+        recent.retain_mut(|r| match links.get(&r.case_id) {
+            Some(now) if now.merged_into.is_none() => {
+                r.incident_id.clone_from(&now.incident_id);
+                r.incident_id
+                    .as_deref()
+                    .is_none_or(|id| open_ids.contains(id))
+            }
+            _ => false,
+        });
         let open: Vec<OpenIncident> = open
             .iter()
             .map(|i| OpenIncident {
@@ -200,13 +189,60 @@ impl Registry {
                 symptom: Symptom::of(&system.name, &i.symptom, ""),
             })
             .collect();
-        Ok(outage::classify(
-            &report(case, filed_symptom(system, case)),
-            acute,
-            &open,
-            &recent,
-            &rule,
-        ))
+        Ok(outage::classify(&new, acute, &open, &recent, &rule))
+    }
+
+    /// The newest reports of `system`'s window that share `new`'s cause (at most
+    /// [`SAME_CAUSE_CONSIDERED`], or the rule's count if more), from the window this replica keeps:
+    /// only the reports filed since its last look are read. `number` is the filing's own case number,
+    /// taken in this transaction.
+    async fn same_cause_recently(
+        &self,
+        txn: &Txn,
+        system: &systems::Model,
+        new: &Report,
+        rule: &DetectionRule,
+        number: i64,
+    ) -> Result<Vec<Report>, Error> {
+        let window = self
+            .windows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(system.id.clone())
+            .or_default()
+            .clone();
+        // One filing of a system at a time brings its window up to date (PostgreSQL files in parallel).
+        let mut window = window.lock().await;
+        let since = new.filed_at - rule.window;
+        let after = window.known_through(since);
+        let read = cases::window_reports(txn, &system.id, since, after).await?;
+        // Cases filed before symptoms were kept have theirs computed from their texts.
+        let unkept: Vec<String> = read
+            .iter()
+            .filter(|c| c.symptom.is_none())
+            .map(|c| c.id.clone())
+            .collect();
+        let texts = cases::texts(txn, &unkept).await?;
+        let read = read.into_iter().map(|c| {
+            let symptom = match (&c.symptom, texts.get(&c.id)) {
+                (Some(kept), _) => Symptom::from_bytes(kept),
+                (None, Some((title, description))) => {
+                    Some(Symptom::of(&system.name, title, description))
+                }
+                (None, None) => None,
+            };
+            Report {
+                case_id: c.id,
+                system_id: system.id.clone(),
+                reporter_user_id: c.reporter_user_id,
+                municipality_id: c.municipality_id,
+                filed_at: c.created_at,
+                symptom: symptom.unwrap_or_default(),
+                incident_id: None,
+            }
+        });
+        window.update(since, after, number - 1, read);
+        Ok(window.same_cause(new, rule, SAME_CAUSE_CONSIDERED.max(rule.reports)))
     }
 
     /// Acts on a filed case's classification: joins it to its incident, or opens the incident it

@@ -104,6 +104,8 @@ pub struct Registry {
     peers: Peers,
     vault: Vault,
     policy: Policy,
+    /// Each system's recent reports, kept between filings for outage detection.
+    windows: incidents::Windows,
 }
 
 /// Refuses callers who are not the supplier's support or the consortium, saying what `what` is for.
@@ -144,6 +146,7 @@ impl Registry {
             peers,
             vault,
             policy,
+            windows: incidents::Windows::default(),
         }
     }
 

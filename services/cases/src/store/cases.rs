@@ -136,7 +136,7 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
-/// A report in a system's detection window: what detection needs of a case, and no more.
+/// A report in a system's detection window: what detection keeps of a case, and no more.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct WindowReport {
     /// The case.
@@ -147,37 +147,69 @@ pub struct WindowReport {
     pub municipality_id: String,
     /// Filed.
     pub created_at: DateTimeUtc,
-    /// The incident it is linked to.
-    pub incident_id: Option<String>,
     /// Its stored symptom, if it has one.
     pub symptom: Option<Vec<u8>>,
 }
 
-/// A system's reports filed in `since..=until`, oldest first, merged duplicates left out: the reports
-/// an outage is detected from (by the system and filing-time index).
-pub async fn filed_between(
+/// A system's reports numbered after `after` (the ones not seen yet, by the system and number index),
+/// or when `None` all those filed since `since` (by the system and filing-time index), in number order,
+/// merged duplicates left out: the reports an outage is detected from. Called by a filing holding its
+/// number, no report numbered above it is committed yet.
+pub async fn window_reports(
     db: &impl ConnectionTrait,
     system_id: &str,
     since: DateTimeUtc,
-    until: DateTimeUtc,
+    after: Option<i64>,
 ) -> Result<Vec<WindowReport>, Error> {
-    Ok(Entity::find()
+    let query = Entity::find()
         .select_only()
         .columns([
             Column::Id,
             Column::ReporterUserId,
             Column::MunicipalityId,
             Column::CreatedAt,
-            Column::IncidentId,
             Column::Symptom,
         ])
         .filter(Column::SystemId.eq(system_id))
-        .filter(Column::CreatedAt.between(since, until))
-        .filter(Column::MergedInto.is_null())
-        .order_by_asc(Column::CreatedAt)
+        .filter(Column::MergedInto.is_null());
+    let query = match after {
+        Some(after) => query.filter(Column::Number.gt(after)),
+        None => query.filter(Column::CreatedAt.gte(since)),
+    };
+    Ok(query
+        .order_by_asc(Column::Number)
         .into_model::<WindowReport>()
         .all(db)
         .await?)
+}
+
+/// What a report is linked to now.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Links {
+    /// The case.
+    pub id: String,
+    /// The incident it is linked to.
+    pub incident_id: Option<String>,
+    /// The case it was merged into as a duplicate.
+    pub merged_into: Option<String>,
+}
+
+/// The current links of each of `ids` (in no particular order).
+pub async fn links(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Links>, Error> {
+    let mut links = Vec::with_capacity(ids.len());
+    // In chunks, well inside every database's limit of bound parameters.
+    for chunk in ids.chunks(1_000) {
+        links.extend(
+            Entity::find()
+                .select_only()
+                .columns([Column::Id, Column::IncidentId, Column::MergedInto])
+                .filter(Column::Id.is_in(chunk))
+                .into_model::<Links>()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(links)
 }
 
 /// The title and description of each of `ids`: for the symptoms of cases filed before symptoms were

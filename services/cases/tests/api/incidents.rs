@@ -66,14 +66,23 @@ impl Outage {
     }
 
     /// Files a report with a reporter's token.
-    async fn report_with(&self, token: &str, (title, description): (&str, &str)) -> pb::Case {
+    async fn report_with(&self, token: &str, text: (&str, &str)) -> pb::Case {
+        self.report_to(&self.t.cases, token, text).await
+    }
+
+    /// Files a report with a reporter's token to the cases replica at `cases`.
+    async fn report_to(
+        &self,
+        cases: &Channel,
+        token: &str,
+        (title, description): (&str, &str),
+    ) -> pb::Case {
         let request = pb::FileCaseRequest {
             title: title.into(),
             description: description.into(),
             ..self.t.new_case("", pb::Severity::Normal)
         };
-        self.t
-            .cases()
+        pb::case_service_client::CaseServiceClient::new(cases.clone())
             .file_case(bearer(request, token))
             .await
             .unwrap()
@@ -230,6 +239,37 @@ async fn reports_filed_before_symptoms_were_kept_still_reveal_an_outage() {
     let mut expected: Vec<String> = filed.iter().map(|c| c.case_id.clone()).collect();
     expected.sort();
     assert_eq!(linked, expected);
+}
+
+#[tokio::test]
+async fn replicas_on_one_database_detect_from_each_others_reports() {
+    let mut o = Outage::start().await;
+    let one = o.t.cases.clone();
+    let other = o.t.replica().await;
+    // Each replica keeps the window it has seen; the other's filings reach it by case number.
+    let mut filed = Vec::new();
+    for (n, at) in [&one, &one, &other, &one].into_iter().enumerate() {
+        let token = o.t.token_for(&o.reporters[n].0).await;
+        filed.push(o.report_to(at, &token, LOGIN_FAILS[n]).await);
+        o.t.clock.advance(Duration::minutes(2));
+    }
+    let fourth = &filed[3];
+    assert!(
+        !fourth.incident_id.is_empty(),
+        "the fourth, filed at the first replica, counts the third filed at the other"
+    );
+    let mut linked = o.incident(&fourth.incident_id).await.case_ids;
+    linked.sort();
+    let mut expected: Vec<String> = filed.iter().map(|c| c.case_id.clone()).collect();
+    expected.sort();
+    assert_eq!(linked, expected);
+
+    let token = o.t.token_for(&o.reporters[4].0).await;
+    let fifth = o.report_to(&other, &token, LOGIN_FAILS[4]).await;
+    assert_eq!(
+        fifth.incident_id, fourth.incident_id,
+        "the other replica sees the links made at the first"
+    );
 }
 
 #[tokio::test]

@@ -34,6 +34,8 @@ const PERSONAL_ID_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 struct TestCases {
     cases: Channel,
     database_url: String,
+    /// How a cases replica is started (another one may join on the same database).
+    options: Options,
     identity: Channel,
     clock: ManualClock,
     admin: String,
@@ -51,6 +53,26 @@ struct TestCases {
 }
 
 impl TestCases {
+    /// Builds and serves a cases replica.
+    async fn serve(options: Options) -> (std::net::SocketAddr, Running) {
+        let cases = Cases::build(options).await.unwrap();
+        let (listener, addr) = loopback_listener().await;
+        let running = spawn(|stop| async move {
+            cases
+                .serve(listener, &ServerConfig::default(), stop)
+                .await
+                .unwrap();
+        });
+        (addr, running)
+    }
+
+    /// Another cases replica on the same database, running as long as this does.
+    async fn replica(&mut self) -> Channel {
+        let (addr, running) = Self::serve(self.options.clone()).await;
+        self._running.push(running);
+        channel_to(addr)
+    }
+
     async fn start() -> Self {
         let clock = ManualClock::new(
             DateTime::parse_from_rfc3339("2025-04-02T07:00:00Z")
@@ -71,14 +93,7 @@ impl TestCases {
         );
         options.service_api_key = Some(service_key);
         options.sla_sweep_interval = std::time::Duration::from_millis(100);
-        let cases = Cases::build(options).await.unwrap();
-        let (listener, cases_addr) = loopback_listener().await;
-        let cases_running = spawn(|stop| async move {
-            cases
-                .serve(listener, &ServerConfig::default(), stop)
-                .await
-                .unwrap();
-        });
+        let (cases_addr, cases_running) = Self::serve(options.clone()).await;
         let request = id::CreateMunicipalityRequest {
             code: "751".into(),
             name: "Aarhus Kommune".into(),
@@ -97,6 +112,7 @@ impl TestCases {
         let mut this = Self {
             cases: channel_to(cases_addr),
             database_url,
+            options,
             identity,
             clock,
             admin,
