@@ -7,7 +7,9 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
@@ -51,57 +53,192 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Begins a transaction that may write. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
-/// deferred transaction that read first could not write after another connection committed, and would
-/// fail instead of waiting its turn. Writers of one SQLite file in this process first take turns in
-/// arrival order ([`Txn`]), so they queue instead of polling the lock in SQLite's busy handler, whose
-/// growing sleeps left the unluckiest of many concurrent writers waiting seconds.
+/// Begins a transaction that may write.
+///
+/// On PostgreSQL it is a transaction of its own from the pool. On SQLite, where one writer at a time
+/// holds the file, writers of one file in this process take turns in arrival order (a fair lock, not
+/// SQLite's busy handler, whose growing sleeps left the unluckiest of many concurrent writers waiting
+/// seconds), and writers that arrive together **commit together**: each runs in a savepoint of one
+/// shared transaction (`BEGIN IMMEDIATE`), and the last of the group (no writer waiting, or
+/// [`GROUP_LIMIT`] in it) commits it with one sync to disk for all. A writer's failure rolls back its
+/// savepoint only. Each [`Txn::commit`] returns once the group's commit is durable (or failed), so
+/// nothing is acknowledged before it is on disk.
 pub async fn begin(db: &DatabaseConnection) -> Result<Txn, DbErr> {
-    let turn = match db.get_database_backend() {
-        DbBackend::Sqlite => Some(
-            sqlite_writers(db)
-                .acquire_owned()
-                .await
-                .map_err(|err| DbErr::Custom(err.to_string()))?,
-        ),
-        _ => None,
+    if db.get_database_backend() != DbBackend::Sqlite {
+        let inner = db.begin().await?;
+        return Ok(Txn { inner, turn: None });
+    }
+    let group = sqlite_group(db);
+    let mut turn = Turn::take(group).await;
+    if turn.shared.open.is_none() {
+        turn.shared.open = Some(
+            db.begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?,
+        );
+    }
+    let inner = match &turn.shared.open {
+        Some(open) => open.begin().await?,
+        None => unreachable!("opened above"),
     };
-    let inner = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?;
-    Ok(Txn { inner, _turn: turn })
+    Ok(Txn {
+        inner,
+        turn: Some(turn),
+    })
 }
 
-/// The turn of writers to one SQLite file: one at a time, first come first served.
-fn sqlite_writers(db: &DatabaseConnection) -> Arc<Semaphore> {
-    static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
+/// The most writers one group commit holds, so a steady stream of writers still commits regularly.
+pub const GROUP_LIMIT: usize = 64;
+
+/// The writers of one SQLite file in this process.
+#[derive(Default)]
+struct Group {
+    /// The turn to write, with the group's open transaction.
+    shared: Arc<tokio::sync::Mutex<Shared>>,
+    /// Writers waiting for their turn.
+    waiting: AtomicUsize,
+}
+
+/// What the writer whose turn it is holds.
+#[derive(Default)]
+struct Shared {
+    /// The group's transaction, open while writers join it.
+    open: Option<DatabaseTransaction>,
+    /// The writers in it waiting for its commit, each told how it went.
+    members: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// The group of writers of one SQLite file.
+fn sqlite_group(db: &DatabaseConnection) -> Arc<Group> {
+    static GROUPS: LazyLock<Mutex<HashMap<PathBuf, Arc<Group>>>> =
         LazyLock::new(|| Mutex::new(HashMap::new()));
     let file = db
         .get_sqlite_connection_pool()
         .connect_options()
         .get_filename()
         .to_path_buf();
-    WRITERS
+    GROUPS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .entry(file)
-        .or_insert_with(|| Arc::new(Semaphore::new(1)))
+        .or_default()
         .clone()
 }
 
-/// A write transaction, holding its writer's turn until it commits or is dropped (rolled back).
+/// A writer's turn in its group. When a turn ends with writers in the group waiting for its commit
+/// and none waiting to join, the commit is made (in the background if the turn is simply dropped).
+struct Turn {
+    group: Arc<Group>,
+    shared: OwnedMutexGuard<Shared>,
+}
+
+impl Turn {
+    /// Waits for the turn, counted as waiting meanwhile.
+    async fn take(group: Arc<Group>) -> Self {
+        /// Uncounts a writer that gave up waiting, and if the group is left with nobody to commit it,
+        /// takes the turn just to do that.
+        struct Waiting(Option<Arc<Group>>);
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                if let Some(group) = self.0.take() {
+                    group.waiting.fetch_sub(1, Ordering::SeqCst);
+                    if let Ok(shared) = group.shared.clone().try_lock_owned() {
+                        drop(Turn { group, shared });
+                    }
+                }
+            }
+        }
+        group.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut waiting = Waiting(Some(group.clone()));
+        let shared = group.shared.clone().lock_owned().await;
+        waiting.0 = None;
+        group.waiting.fetch_sub(1, Ordering::SeqCst);
+        Self { group, shared }
+    }
+
+    /// Whether the group should commit now rather than wait for more writers.
+    fn last_of_group(&self) -> bool {
+        self.group.waiting.load(Ordering::SeqCst) == 0 || self.shared.members.len() >= GROUP_LIMIT
+    }
+
+    /// Ends this writer's turn, its work in the group (released or rolled back): returns once the
+    /// group's commit is durable, committing it itself when it is the last.
+    async fn finish(mut self) -> Result<(), DbErr> {
+        let (told, outcome) = oneshot::channel();
+        self.shared.members.push(told);
+        if self.last_of_group() {
+            return self.commit_group().await;
+        }
+        drop(self);
+        outcome
+            .await
+            .map_err(|_| DbErr::Custom("the group commit was abandoned".into()))?
+            .map_err(DbErr::Custom)
+    }
+
+    /// Commits the group's transaction and tells every member how it went.
+    async fn commit_group(&mut self) -> Result<(), DbErr> {
+        let members = std::mem::take(&mut self.shared.members);
+        let result = match self.shared.open.take() {
+            Some(open) => open.commit().await,
+            None => Ok(()),
+        };
+        let told = result.as_ref().map(drop).map_err(ToString::to_string);
+        for member in members {
+            // A member that gave up waiting is not told.
+            let _ = member.send(told.clone());
+        }
+        result
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if self.shared.members.is_empty() || !self.last_of_group() {
+            return;
+        }
+        // Dropped, not finished (its writer gave up): the commit is made by a turn of its own.
+        let group = self.group.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = Turn::take(group).await.commit_group().await {
+                    tracing::error!(error = %err, "a group commit failed");
+                }
+            });
+        }
+    }
+}
+
+/// A write transaction (on SQLite: a writer's part of a group commit). Dropped uncommitted, it rolls
+/// back.
 pub struct Txn {
     inner: DatabaseTransaction,
-    _turn: Option<OwnedSemaphorePermit>,
+    turn: Option<Turn>,
 }
 
 impl Txn {
-    /// Commits; the next writer's turn begins.
+    /// Commits, returning once the commit is durable. On SQLite the next writer's turn begins as soon
+    /// as this one's work is released into the group.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.inner.commit().await
+        let Self { inner, turn } = self;
+        inner.commit().await?;
+        match turn {
+            Some(turn) => turn.finish().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Rolls back, returning (on SQLite) once the writers before it in its group are committed, so what
+    /// the caller reads next includes them.
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        let Self { inner, turn } = self;
+        inner.rollback().await?;
+        match turn {
+            Some(turn) => turn.finish().await,
+            None => Ok(()),
+        }
     }
 }
 

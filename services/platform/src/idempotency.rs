@@ -120,8 +120,8 @@ pub async fn run<T>(
     if let Some(id) = stored_entity(db, &key).await? {
         return Ok(Created::Replayed(id));
     }
+    let txn = crate::db::begin(db).await?;
     let result = async {
-        let txn = crate::db::begin(db).await?;
         let created = op(&txn).await?;
         entity::ActiveModel {
             scope: Set(key.scope.clone()),
@@ -132,17 +132,23 @@ pub async fn run<T>(
         }
         .insert(&txn)
         .await?;
-        txn.commit().await?;
-        Ok(created)
+        Ok::<_, Error>(created)
     }
     .await;
     match result {
-        Ok(created) => Ok(Created::New(created)),
-        // A concurrent request with the same key may have won; what it created is the answer.
-        Err(err) => stored_entity(db, &key)
-            .await?
-            .map(Created::Replayed)
-            .ok_or(err),
+        Ok(created) => {
+            txn.commit().await?;
+            Ok(Created::New(created))
+        }
+        // A concurrent request with the same key may have won; what it created is the answer. The
+        // rollback returns once writers before this one are committed, so it is seen.
+        Err(err) => {
+            txn.rollback().await?;
+            stored_entity(db, &key)
+                .await?
+                .map(Created::Replayed)
+                .ok_or(err)
+        }
     }
 }
 
