@@ -1,11 +1,13 @@
-//! The load harness: `cargo run -p kommune-bench --release -- [--cases N] [--concurrency 1,16]`.
+//! The load harness: `cargo run -p kommune-bench --release -- [--cases N] [--open N] [--window N]
+//! [--concurrency 1,16]`.
 //!
 //! Starts identity, cases and the gateway, and beside them a bare tonic server answering the health
 //! check (the "echo": tonic with nothing behind it), all on one server thread, so every figure is a
-//! ratio to what tonic itself costs on this machine. It seeds N cases through the gateway (measuring
-//! creates), then measures reads (GetCase) directly, through the gateway, and as JSON (Connect over
-//! HTTP/1.1) through the gateway, each at the chosen
-//! numbers of calls in flight, and prints p50, p99 and calls per second with the ratio to the echo.
+//! ratio to what tonic itself costs on this machine. It seeds a backlog of open cases and the reports
+//! of a detection window through the gateway, then at each of the chosen numbers of calls in flight
+//! measures reads (GetCase) directly, through the gateway, and as JSON (Connect over HTTP/1.1) through
+//! the gateway, creates (FileCase, every filing classified against the window), and the desk's reports
+//! and list pages, printing p50, p99 and calls per second with the ratio to the echo.
 //! Databases are SQLite files in a temporary directory, or PostgreSQL databases when
 //! `KOMMUNE_TEST_POSTGRES_URL` names a server (as the tests use). Figures go in docs/benchmarks.md.
 
@@ -40,9 +42,16 @@ const ADMIN_KEY: &str = "kommune-bench-admin-key";
 #[derive(Parser)]
 #[command(about = "kommune's load harness: reads and creates beside a bare tonic echo")]
 struct Args {
-    /// Cases to file before the reads (the creates measured).
+    /// Cases filed in the measurement of creates, shared among the numbers of calls in flight.
     #[arg(long, default_value_t = 2_000)]
     cases: usize,
+    /// Open cases to seed first, on a system without outage detection: the backlog the desk's
+    /// reports and lists run over.
+    #[arg(long, default_value_t = 0)]
+    open: usize,
+    /// Reports to seed first in the detection window of the system the measured filings go to.
+    #[arg(long, default_value_t = 0)]
+    window: usize,
     /// Calls in flight, one measurement each.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 16])]
     concurrency: Vec<usize>,
@@ -208,10 +217,103 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
         let request = with_bearer(desk.new_case(), &desk.reporter);
         async move { client.file_case(request).await.map(drop) }
     };
+    let file_open_case = || {
+        let mut client = through_gateway.clone();
+        let request = with_bearer(desk.open_case(), &desk.reporter);
+        async move { client.file_case(request).await.map(drop) }
+    };
     println!(
         "| in flight | call | calls | failed | calls/s | p50 | p99 | calls/s ÷ echo | p50 ÷ echo |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
+    let seeding = 16;
+    let seed_echo = measure(seeding, Load::For(Duration::from_secs(1)), || {
+        let mut echo = echo.clone();
+        async move {
+            echo.check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+                .map(drop)
+        }
+    })
+    .await;
+    if args.open > 0 {
+        let row = measure(seeding, Load::Calls(args.open), file_open_case).await;
+        print_row(
+            seeding,
+            "FileCase, seeding the open backlog (no detection)",
+            &row,
+            &seed_echo,
+        );
+    }
+    if args.window > 0 {
+        let row = measure(seeding, Load::Calls(args.window), file_case).await;
+        print_row(
+            seeding,
+            "FileCase, seeding the detection window",
+            &row,
+            &seed_echo,
+        );
+    }
+    let reports = cases::report_service_client::ReportServiceClient::new(channel_to(servers.cases));
+    let report = |call: Report| {
+        let (reports, desk) = (reports.clone(), &desk);
+        move || {
+            let mut reports = reports.clone();
+            let supporter = desk.supporter.clone();
+            let team_id = desk.team_id.clone();
+            async move {
+                let page = || {
+                    Some(kommune_proto::common::v1::PageRequest {
+                        page_size: 50,
+                        ..Default::default()
+                    })
+                };
+                match call {
+                    Report::Backlog => reports
+                        .get_backlog(with_bearer(cases::GetBacklogRequest {}, &supporter))
+                        .await
+                        .map(drop),
+                    Report::MonthlyCounts => reports
+                        .get_monthly_counts(with_bearer(
+                            cases::GetMonthlyCountsRequest {
+                                first_month: "2026-01".into(),
+                                last_month: "2027-12".into(),
+                            },
+                            &supporter,
+                        ))
+                        .await
+                        .map(drop),
+                    Report::Queue => reports
+                        .list_queue(with_bearer(cases::ListQueueRequest { team_id }, &supporter))
+                        .await
+                        .map(drop),
+                    Report::OldCases => reports
+                        .list_old_cases(with_bearer(
+                            cases::ListOldCasesRequest {
+                                created_before: Some(prost_types::Timestamp {
+                                    seconds: chrono::Utc::now().timestamp(),
+                                    nanos: 0,
+                                }),
+                                page: page(),
+                            },
+                            &supporter,
+                        ))
+                        .await
+                        .map(drop),
+                    Report::SlaAlerts => reports
+                        .list_sla_alerts(with_bearer(
+                            cases::ListSlaAlertsRequest {
+                                due_within_minutes: 7 * 24 * 60,
+                                page: page(),
+                            },
+                            &supporter,
+                        ))
+                        .await
+                        .map(drop),
+                }
+            }
+        }
+    };
     let duration = Load::For(Duration::from_secs(args.seconds));
     for &in_flight in &args.concurrency {
         let echo = measure(in_flight, duration, || {
@@ -246,6 +348,26 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
                 )
                 .await,
             ),
+            (
+                "GetBacklog, direct",
+                measure(in_flight, duration, report(Report::Backlog)).await,
+            ),
+            (
+                "GetMonthlyCounts (24 months), direct",
+                measure(in_flight, duration, report(Report::MonthlyCounts)).await,
+            ),
+            (
+                "ListQueue, direct",
+                measure(in_flight, duration, report(Report::Queue)).await,
+            ),
+            (
+                "ListOldCases (a page of 50), direct",
+                measure(in_flight, duration, report(Report::OldCases)).await,
+            ),
+            (
+                "ListSlaAlerts (a page of 50), direct",
+                measure(in_flight, duration, report(Report::SlaAlerts)).await,
+            ),
         ];
         for (what, row) in rows {
             print_row(in_flight, what, &row, &echo);
@@ -271,10 +393,24 @@ fn memory() -> String {
     )
 }
 
-/// A reporter of one municipality, support-eligible, with a system and area to file against.
+/// A report or list of the desk's, as the harness calls it.
+#[derive(Clone, Copy)]
+enum Report {
+    Backlog,
+    MonthlyCounts,
+    Queue,
+    OldCases,
+    SlaAlerts,
+}
+
+/// A reporter of one municipality, support-eligible, with a system (outage detection on) and area to
+/// file against, a second system without detection for the backlog, and a 2nd-line supporter.
 struct Desk {
     reporter: String,
+    supporter: String,
+    team_id: String,
     system_id: String,
+    quiet_system_id: String,
     area_id: String,
     first_case: String,
 }
@@ -328,6 +464,21 @@ impl Desk {
             ))
             .await?;
         let reporter = user_token(gateway, &admin, &user.user_id).await;
+        let supporter = identity::user_service_client::UserServiceClient::new(gateway.clone())
+            .create_user(with_bearer(
+                identity::CreateUserRequest {
+                    name: "Bench Supporter".into(),
+                    email: "2nd@supplier.dk".into(),
+                    roles: vec![identity::Role::SupplierSecondLine as i32],
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await?
+            .into_inner()
+            .user
+            .unwrap_or_default();
+        let supporter = user_token(gateway, &admin, &supporter.user_id).await;
 
         let mut reference =
             cases::reference_service_client::ReferenceServiceClient::new(gateway.clone());
@@ -351,7 +502,7 @@ impl Desk {
                 cases::CreateAreaRequest {
                     area: Some(cases::Area {
                         name: "Udbetaling".into(),
-                        team_id: team.team_id,
+                        team_id: team.team_id.clone(),
                         ..Default::default()
                     }),
                 },
@@ -362,29 +513,42 @@ impl Desk {
             .area
             .unwrap_or_default()
             .area_id;
-        let system_id = reference
-            .create_system(with_bearer(
+        let system = |name: &str, outage_report_threshold| {
+            let mut reference = reference.clone();
+            let request = with_bearer(
                 cases::CreateSystemRequest {
-                    // Outage detection on, over an hour's reports: every filing reads its window.
                     system: Some(cases::System {
-                        name: "KY".into(),
+                        name: name.into(),
                         chain_responsibility: true,
-                        outage_report_threshold: 5,
+                        outage_report_threshold,
                         outage_distinct_reporters: 3,
                         outage_window_minutes: 60,
                         ..Default::default()
                     }),
                 },
                 &admin,
-            ))
-            .await?
-            .into_inner()
-            .system
-            .unwrap_or_default()
-            .system_id;
+            );
+            async move {
+                Ok::<_, tonic::Status>(
+                    reference
+                        .create_system(request)
+                        .await?
+                        .into_inner()
+                        .system
+                        .unwrap_or_default()
+                        .system_id,
+                )
+            }
+        };
+        // Outage detection on, over an hour's reports: every filing reads its window.
+        let system_id = system("KY", 5).await?;
+        let quiet_system_id = system("Portal", 0).await?;
         let mut desk = Self {
             reporter,
+            supporter,
+            team_id: team.team_id,
             system_id,
+            quiet_system_id,
             area_id,
             first_case: String::new(),
         };
@@ -396,6 +560,14 @@ impl Desk {
             .unwrap_or_default()
             .case_id;
         Ok(desk)
+    }
+
+    /// A case of the backlog, on the system without detection.
+    fn open_case(&self) -> cases::FileCaseRequest {
+        cases::FileCaseRequest {
+            system_id: self.quiet_system_id.clone(),
+            ..self.new_case()
+        }
     }
 
     /// A case of its own words, so filings are not taken for one outage.
