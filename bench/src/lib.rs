@@ -48,7 +48,7 @@ pub async fn measure<F, Fut, E>(in_flight: usize, load: Load, call: F) -> Row
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: Send + 'static,
+    E: std::fmt::Debug + Send + 'static,
 {
     let started = Instant::now();
     let issued = std::sync::atomic::AtomicUsize::new(0);
@@ -65,13 +65,19 @@ where
             running.spawn(async move {
                 let sent = Instant::now();
                 let result = call.await;
-                (sent.elapsed(), result.is_ok())
+                (sent.elapsed(), result.err())
             });
         }
         match running.join_next().await {
-            Some(Ok((latency, ok))) => {
+            Some(Ok((latency, error))) => {
                 latencies.push(latency);
-                failed += usize::from(!ok);
+                if let Some(error) = error {
+                    // The first failure says why; the count says how often.
+                    if failed == 0 {
+                        eprintln!("a call failed: {error:?}");
+                    }
+                    failed += 1;
+                }
             }
             Some(Err(_)) => failed += 1,
             None => break,

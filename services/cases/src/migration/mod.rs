@@ -8,6 +8,7 @@ mod m20261204_000040_report_indexes;
 mod m20261205_000050_stored_symptoms;
 mod m20261205_000060_message_updates;
 mod m20261205_000070_reports_by_number;
+mod m20261205_000080_open_case_indexes;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261205_000050_stored_symptoms::Migration));
         migrations.push(Box::new(m20261205_000060_message_updates::Migration));
         migrations.push(Box::new(m20261205_000070_reports_by_number::Migration));
+        migrations.push(Box::new(m20261205_000080_open_case_indexes::Migration));
         migrations
     }
 }

@@ -205,13 +205,32 @@ async fn a_long_queue_answers_at_most_its_cap_and_says_how_long_it_is() {
     let filed = DateTime::parse_from_rfc3339("2025-04-02T10:00:00Z")
         .unwrap()
         .to_utc();
+    // The team's second area: its queue merges the areas' unassigned cases in filing order.
+    let second_area = pb::reference_service_client::ReferenceServiceClient::new(t.cases.clone())
+        .create_area(bearer(
+            pb::CreateAreaRequest {
+                area: Some(pb::Area {
+                    name: "Indberetning".into(),
+                    team_id: t.second_line.clone(),
+                    ..Default::default()
+                }),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .area
+        .unwrap()
+        .area_id;
     let waiting = (kommune_platform::paging::MAX_PAGE_SIZE + 3) as usize;
+    let mut filed_ids = Vec::new();
     for number in 1..=waiting {
         let mut case = stored_case(filed, Duration::hours(4), Duration::days(5));
         case.number = number as i64;
         case.system_id = t.system.clone();
-        case.area_id = t.area.clone();
-        cases::insert(&db, case).await.unwrap();
+        case.area_id = [&t.area, &second_area][number % 2].clone();
+        filed_ids.push(cases::insert(&db, case).await.unwrap().id);
     }
     let queue = reports(&t)
         .list_queue(bearer(
@@ -228,6 +247,9 @@ async fn a_long_queue_answers_at_most_its_cap_and_says_how_long_it_is() {
         kommune_platform::paging::MAX_PAGE_SIZE
     );
     assert_eq!(queue.unassigned_count, waiting as i64);
+    let ids: Vec<&String> = queue.unassigned.iter().map(|c| &c.case_id).collect();
+    let oldest: Vec<&String> = filed_ids.iter().take(queue.unassigned.len()).collect();
+    assert_eq!(ids, oldest, "the oldest of both areas, in filing order");
     assert!(queue.assigned.is_empty());
     assert_eq!(queue.assigned_count, 0);
 }
