@@ -570,7 +570,9 @@ impl Desk {
         }
     }
 
-    /// A case of its own words, so filings are not taken for one outage.
+    /// A case worded like every other (only a number differs): to detection they share one cause, so
+    /// every filing weighs the newest same-cause reports of its window, as in an outage's flood; all
+    /// from one reporter, so no incident forms (three are needed) and every filing stands alone.
     fn new_case(&self) -> cases::FileCaseRequest {
         let n = uuid::Uuid::now_v7().simple().to_string();
         cases::FileCaseRequest {
