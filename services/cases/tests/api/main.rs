@@ -53,6 +53,27 @@ struct TestCases {
 }
 
 impl TestCases {
+    /// Creates an area handled by `team_id`, as the admin; its id.
+    async fn create_area(&self, name: &str, team_id: &str) -> String {
+        pb::reference_service_client::ReferenceServiceClient::new(self.cases.clone())
+            .create_area(bearer(
+                pb::CreateAreaRequest {
+                    area: Some(pb::Area {
+                        name: name.into(),
+                        team_id: team_id.into(),
+                        ..Default::default()
+                    }),
+                },
+                &self.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .area
+            .unwrap()
+            .area_id
+    }
+
     /// Builds and serves a cases replica.
     async fn serve(options: Options) -> (std::net::SocketAddr, Running) {
         let cases = Cases::build(options).await.unwrap();
@@ -174,22 +195,7 @@ impl TestCases {
             .team
             .unwrap()
             .team_id;
-        let area = pb::Area {
-            name: "Udbetaling".into(),
-            team_id: this.second_line.clone(),
-            ..Default::default()
-        };
-        this.area = reference(&this)
-            .create_area(bearer(
-                pb::CreateAreaRequest { area: Some(area) },
-                &this.admin,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .area
-            .unwrap()
-            .area_id;
+        this.area = this.create_area("Udbetaling", &this.second_line).await;
         let ky = pb::System {
             name: "KY".into(),
             chain_responsibility: true,

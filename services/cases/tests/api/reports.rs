@@ -206,23 +206,7 @@ async fn a_long_queue_answers_at_most_its_cap_and_says_how_long_it_is() {
         .unwrap()
         .to_utc();
     // The team's second area: its queue merges the areas' unassigned cases in filing order.
-    let second_area = pb::reference_service_client::ReferenceServiceClient::new(t.cases.clone())
-        .create_area(bearer(
-            pb::CreateAreaRequest {
-                area: Some(pb::Area {
-                    name: "Indberetning".into(),
-                    team_id: t.second_line.clone(),
-                    ..Default::default()
-                }),
-            },
-            &t.admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .area
-        .unwrap()
-        .area_id;
+    let second_area = t.create_area("Indberetning", &t.second_line).await;
     let waiting = (kommune_platform::paging::MAX_PAGE_SIZE + 3) as usize;
     let mut filed_ids = Vec::new();
     for number in 1..=waiting {
