@@ -67,6 +67,9 @@ struct Servers {
     gateway: SocketAddr,
 }
 
+#[global_allocator]
+static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
+
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     let servers = start_servers()?;
@@ -217,6 +220,11 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
         let request = with_bearer(desk.new_case(), &desk.reporter);
         async move { client.file_case(request).await.map(drop) }
     };
+    let file_distinct_case = || {
+        let mut client = through_gateway.clone();
+        let request = with_bearer(desk.distinct_case(), &desk.reporter);
+        async move { client.file_case(request).await.map(drop) }
+    };
     let file_open_case = || {
         let mut client = through_gateway.clone();
         let request = with_bearer(desk.open_case(), &desk.reporter);
@@ -349,6 +357,15 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
                 .await,
             ),
             (
+                "FileCase, worded apart (no shared cause), through the gateway",
+                measure(
+                    in_flight,
+                    Load::Calls(args.cases / args.concurrency.len().max(1)),
+                    file_distinct_case,
+                )
+                .await,
+            ),
+            (
                 "GetBacklog, direct",
                 measure(in_flight, duration, report(Report::Backlog)).await,
             ),
@@ -374,6 +391,9 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
         }
     }
     println!("\nmemory of the process (servers and client): {}", memory());
+    // Idle after the load: what the allocator has given back.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    println!("after 10 s idle: {}", memory());
     Ok(())
 }
 
@@ -566,6 +586,20 @@ impl Desk {
     fn open_case(&self) -> cases::FileCaseRequest {
         cases::FileCaseRequest {
             system_id: self.quiet_system_id.clone(),
+            ..self.new_case()
+        }
+    }
+
+    /// A case worded unlike any other (its words are random): to detection it shares no cause, so a
+    /// filing weighs only its window's symptoms, the everyday filing's cost.
+    fn distinct_case(&self) -> cases::FileCaseRequest {
+        let word = || -> String {
+            let bytes = uuid::Uuid::new_v4().into_bytes();
+            bytes.iter().map(|b| char::from(b'a' + b % 26)).collect()
+        };
+        cases::FileCaseRequest {
+            title: word(),
+            description: format!("{} {}", word(), word()),
             ..self.new_case()
         }
     }

@@ -57,6 +57,9 @@ const WORDS: [&str; 6] = [
     "rapport",
 ];
 
+#[global_allocator]
+static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();

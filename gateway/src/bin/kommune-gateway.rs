@@ -16,6 +16,9 @@ struct Cli {
     config: GatewayConfig,
 }
 
+#[global_allocator]
+static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let config = Cli::parse().config;

@@ -15,6 +15,9 @@ struct Cli {
     config: StandaloneConfig,
 }
 
+#[global_allocator]
+static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let config = Cli::parse().config;

@@ -1,5 +1,8 @@
 //! The notify service binary.
 
+#[global_allocator]
+static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
+
 #[tokio::main]
 async fn main() -> Result<(), kommune_platform::BoxError> {
     kommune_platform::service::run::<kommune_notify::Notify>().await

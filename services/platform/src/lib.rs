@@ -39,3 +39,10 @@ pub use error::{Error, FieldViolation, Reason, Result};
 
 /// A boxed error for start-up paths.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The allocator every kommune binary sets as its global allocator (`#[global_allocator] static
+/// ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;`). glibc's malloc took a
+/// quarter of a filing's instructions and kept what an overload burst had allocated; mimalloc costs
+/// a fraction per call and gives freed pages back to the system shortly after (docs/benchmarks.md).
+/// Set by the binaries, not here, so a benchmark can count allocations with its own.
+pub use mimalloc::MiMalloc as Allocator;
