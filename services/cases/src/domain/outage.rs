@@ -5,9 +5,11 @@
 //! their normalised title and description overlap enough, which tolerates inflection ("logge", "logget"),
 //! word order, extra detail and typos. The overlap is measured against the shorter text (overlap
 //! coefficient), so a terse report and a detailed one about the same fault still match. The work per new
-//! report is proportional to the reports in its window.
+//! report is proportional to the trigrams it shares with the reports in its window (an index from
+//! trigram to report), not to the window's size.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, Utc};
@@ -204,6 +206,12 @@ fn shares_cause(new: &Report, earlier: &Report, rule: &DetectionRule) -> bool {
 pub struct RecentReports {
     /// Oldest first.
     reports: VecDeque<Report>,
+    /// The position of the oldest kept report among every report ever kept (positions only grow).
+    first: u64,
+    /// For each trigram, the positions of the kept reports whose symptom holds it, oldest first: a
+    /// filing counts shared trigrams with the reports that hold any of its own, so an unrelated report
+    /// costs nothing however full the window.
+    postings: HashMap<u64, VecDeque<u64>>,
     /// Every report numbered up to this one is known.
     through: i64,
     /// Reports filed before this are not kept; `None` until the first look.
@@ -234,9 +242,20 @@ impl RecentReports {
         read: impl IntoIterator<Item = Report>,
     ) {
         if after.is_none() {
+            self.first += self.reports.len() as u64;
             self.reports.clear();
+            self.postings.clear();
         }
-        self.reports.extend(read);
+        for report in read {
+            let position = self.first + self.reports.len() as u64;
+            for trigram in &report.symptom.0 {
+                self.postings
+                    .entry(*trigram)
+                    .or_default()
+                    .push_back(position);
+            }
+            self.reports.push_back(report);
+        }
         self.through = self.through.max(through);
         while self
             .reports
@@ -244,16 +263,70 @@ impl RecentReports {
             .is_some_and(|oldest| oldest.filed_at < since)
             || self.reports.len() > Self::CAPACITY
         {
-            self.reports.pop_front();
+            self.forget_oldest();
         }
         self.since = Some(since);
     }
 
+    /// Drops the oldest report, which is first in each of its trigrams' postings.
+    fn forget_oldest(&mut self) {
+        let Some(oldest) = self.reports.pop_front() else {
+            return;
+        };
+        for trigram in &oldest.symptom.0 {
+            if let Entry::Occupied(mut positions) = self.postings.entry(*trigram) {
+                positions.get_mut().pop_front();
+                if positions.get().is_empty() {
+                    positions.remove();
+                }
+            }
+        }
+        self.first += 1;
+    }
+
     /// The newest `at_most` kept reports that share `new`'s cause, newest first.
+    ///
+    /// Looked for among the newest few reports first, then among twice as many, and so on: in an
+    /// outage's flood the newest reports already hold enough, and an unrelated report shares few
+    /// trigrams with any, so neither pays for the whole window.
     pub fn same_cause(&self, new: &Report, rule: &DetectionRule, at_most: usize) -> Vec<Report> {
-        self.reports
+        let kept = self.reports.len();
+        let mut newest = at_most.saturating_mul(4).clamp(1, kept.max(1));
+        loop {
+            let found = self.same_cause_among(newest, new, rule, at_most);
+            if found.len() >= at_most || newest >= kept {
+                return found;
+            }
+            newest = newest.saturating_mul(2).min(kept);
+        }
+    }
+
+    /// [`Self::same_cause`] among the `newest` kept reports. Only reports with at least
+    /// [`MIN_SHARED_TRIGRAMS`] trigrams in common, counted from the postings, are compared.
+    fn same_cause_among(
+        &self,
+        newest: usize,
+        new: &Report,
+        rule: &DetectionRule,
+        at_most: usize,
+    ) -> Vec<Report> {
+        let skipped = self.reports.len().saturating_sub(newest);
+        let lowest = self.first + skipped as u64;
+        let mut shared = vec![0u32; self.reports.len() - skipped];
+        for trigram in &new.symptom.0 {
+            if let Some(positions) = self.postings.get(trigram) {
+                let from = positions.partition_point(|p| *p < lowest);
+                for position in positions.range(from..) {
+                    shared[(position - lowest) as usize] += 1;
+                }
+            }
+        }
+        shared
             .iter()
+            .zip(self.reports.range(skipped..))
             .rev()
+            .filter(|(count, _)| **count as usize >= MIN_SHARED_TRIGRAMS)
+            .map(|(_, report)| report)
             .filter(|r| shares_cause(new, r, rule))
             .take(at_most)
             .cloned()
@@ -627,6 +700,58 @@ mod tests {
             1,
             "reading the whole window replaces what was kept"
         );
+    }
+
+    #[test]
+    fn the_trigram_index_finds_what_comparing_every_report_finds() {
+        let texts = [
+            LOGIN_FAILS[0],
+            "Forkert beløb på udbetaling",
+            LOGIN_FAILS[3],
+            "Udbetalingen har forkert beløb",
+            "Printeren udskriver ikke",
+            LOGIN_FAILS[1],
+            "Kan ikke udskrive breve",
+        ];
+        let reports: Vec<Report> = (0..60)
+            .map(|n| report(n, n as i64 / 4, texts[n % texts.len()]))
+            .collect();
+        let mut window = RecentReports::default();
+        // Filed in batches, with the oldest leaving the window as time goes on.
+        for (batch, chunk) in reports.chunks(7).enumerate() {
+            let since = at(batch as i64 * 2 - 5);
+            window.update(since, Some(0), 0, chunk.iter().cloned());
+            let filed = (batch * 7 + chunk.len()).min(reports.len());
+            let kept: Vec<&Report> = reports[..filed]
+                .iter()
+                .filter(|r| r.filed_at >= since)
+                .collect();
+            assert_eq!(window.len(), kept.len());
+            for text in texts {
+                let new = report(1_000, batch as i64 * 2, text);
+                let found: Vec<String> = window
+                    .same_cause(&new, &RULE, usize::MAX)
+                    .into_iter()
+                    .map(|r| r.case_id)
+                    .collect();
+                let compared: Vec<String> = kept
+                    .iter()
+                    .rev()
+                    .filter(|r| shares_cause(&new, r, &RULE))
+                    .map(|r| r.case_id.clone())
+                    .collect();
+                assert_eq!(found, compared, "{text:?} in batch {batch}");
+                // Looked for among the newest first, widening until two are found.
+                let newest_two: Vec<String> = window
+                    .same_cause(&new, &RULE, 2)
+                    .into_iter()
+                    .map(|r| r.case_id)
+                    .collect();
+                assert_eq!(newest_two, compared[..compared.len().min(2)]);
+            }
+        }
+        window.update(at(100), None, 0, []);
+        assert!(window.is_empty() && window.postings.is_empty());
     }
 
     #[test]
