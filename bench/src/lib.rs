@@ -22,7 +22,7 @@ pub enum Load {
 }
 
 /// What a measurement saw.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Row {
     /// Calls answered.
     pub calls: usize,

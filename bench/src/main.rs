@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-use kommune_bench::{Load, UNLIMITED, measure, print_row};
+use kommune_bench::{Load, Row, UNLIMITED, measure, print_row};
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
 use kommune_platform::config::ServerConfig;
@@ -58,6 +59,10 @@ struct Args {
     /// Seconds each read measurement runs.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Only the rows whose name holds this (e.g. `echo`, `GetCase, direct`): for counting one call's
+    /// instructions under callgrind.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// Where the servers listen.
@@ -323,71 +328,73 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
         }
     };
     let duration = Load::For(Duration::from_secs(args.seconds));
+    let wanted = |what: &str| args.only.as_deref().is_none_or(|only| what.contains(only));
     for &in_flight in &args.concurrency {
-        let echo = measure(in_flight, duration, || {
-            let mut echo = echo.clone();
-            async move {
-                echo.check(tonic_health::pb::HealthCheckRequest::default())
-                    .await
-                    .map(drop)
-            }
-        })
-        .await;
-        let rows = [
-            ("echo (bare tonic, health check)", echo.clone()),
+        let echo_row = "echo (bare tonic, health check)";
+        let echo = if wanted(echo_row) {
+            measure(in_flight, duration, || {
+                let mut echo = echo.clone();
+                async move {
+                    echo.check(tonic_health::pb::HealthCheckRequest::default())
+                        .await
+                        .map(drop)
+                }
+            })
+            .await
+        } else {
+            Row::default()
+        };
+        let creates = Load::Calls(args.cases / args.concurrency.len().max(1));
+        // Futures, so that a row left out is never measured.
+        let rows: Vec<(&str, Pin<Box<dyn Future<Output = Row> + '_>>)> = vec![
             (
                 "GetCase, direct to cases",
-                measure(in_flight, duration, get_case(&direct)).await,
+                Box::pin(measure(in_flight, duration, get_case(&direct))),
             ),
             (
                 "GetCase, through the gateway",
-                measure(in_flight, duration, get_case(&through_gateway)).await,
+                Box::pin(measure(in_flight, duration, get_case(&through_gateway))),
             ),
             (
                 "GetCase, JSON through the gateway",
-                measure(in_flight, duration, get_case_json).await,
+                Box::pin(measure(in_flight, duration, get_case_json)),
             ),
             (
                 "FileCase, through the gateway",
-                measure(
-                    in_flight,
-                    Load::Calls(args.cases / args.concurrency.len().max(1)),
-                    file_case,
-                )
-                .await,
+                Box::pin(measure(in_flight, creates, file_case)),
             ),
             (
                 "FileCase, worded apart (no shared cause), through the gateway",
-                measure(
-                    in_flight,
-                    Load::Calls(args.cases / args.concurrency.len().max(1)),
-                    file_distinct_case,
-                )
-                .await,
+                Box::pin(measure(in_flight, creates, file_distinct_case)),
             ),
             (
                 "GetBacklog, direct",
-                measure(in_flight, duration, report(Report::Backlog)).await,
+                Box::pin(measure(in_flight, duration, report(Report::Backlog))),
             ),
             (
                 "GetMonthlyCounts (24 months), direct",
-                measure(in_flight, duration, report(Report::MonthlyCounts)).await,
+                Box::pin(measure(in_flight, duration, report(Report::MonthlyCounts))),
             ),
             (
                 "ListQueue, direct",
-                measure(in_flight, duration, report(Report::Queue)).await,
+                Box::pin(measure(in_flight, duration, report(Report::Queue))),
             ),
             (
                 "ListOldCases (a page of 50), direct",
-                measure(in_flight, duration, report(Report::OldCases)).await,
+                Box::pin(measure(in_flight, duration, report(Report::OldCases))),
             ),
             (
                 "ListSlaAlerts (a page of 50), direct",
-                measure(in_flight, duration, report(Report::SlaAlerts)).await,
+                Box::pin(measure(in_flight, duration, report(Report::SlaAlerts))),
             ),
         ];
+        if wanted(echo_row) {
+            print_row(in_flight, echo_row, &echo, &echo);
+        }
         for (what, row) in rows {
-            print_row(in_flight, what, &row, &echo);
+            if wanted(what) {
+                print_row(in_flight, what, &row.await, &echo);
+            }
         }
     }
     println!("\nmemory of the process (servers and client): {}", memory());

@@ -173,13 +173,17 @@ impl Registry {
             .map(|l| (l.id.clone(), l))
             .collect();
         recent.retain_mut(|r| match links.get(&r.case_id) {
+            None => {
+                r.incident_id = None;
+                true
+            }
             Some(now) if now.merged_into.is_none() => {
                 r.incident_id.clone_from(&now.incident_id);
                 r.incident_id
                     .as_deref()
                     .is_none_or(|id| open_ids.contains(id))
             }
-            _ => false,
+            Some(_) => false,
         });
         let open: Vec<OpenIncident> = open
             .iter()
