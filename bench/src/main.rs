@@ -346,7 +346,7 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
         };
         let creates = Load::Calls(args.cases / args.concurrency.len().max(1));
         // Futures, so that a row left out is never measured.
-        let rows: Vec<(&str, Pin<Box<dyn Future<Output = Row> + '_>>)> = vec![
+        let rows: Vec<(&str, Measurement<'_>)> = vec![
             (
                 "GetCase, direct to cases",
                 Box::pin(measure(in_flight, duration, get_case(&direct))),
@@ -419,6 +419,9 @@ fn memory() -> String {
         field("VmHWM:")
     )
 }
+
+/// A measurement not yet run.
+type Measurement<'a> = Pin<Box<dyn Future<Output = Row> + 'a>>;
 
 /// A report or list of the desk's, as the harness calls it.
 #[derive(Clone, Copy)]
