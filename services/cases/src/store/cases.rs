@@ -110,16 +110,10 @@ impl Model {
 
 /// The next case number; the counter row serialises concurrent filings only for this one update.
 pub async fn next_number(txn: &impl ConnectionTrait) -> Result<i64, Error> {
-    let backend = txn.get_database_backend();
-    txn.execute_raw(sea_orm::Statement::from_string(
-        backend,
-        "UPDATE case_numbers SET last = last + 1 WHERE id = 1",
-    ))
-    .await?;
     let row = txn
         .query_one_raw(sea_orm::Statement::from_string(
-            backend,
-            "SELECT last FROM case_numbers WHERE id = 1",
+            txn.get_database_backend(),
+            "UPDATE case_numbers SET last = last + 1 WHERE id = 1 RETURNING last",
         ))
         .await?
         .ok_or_else(|| Error::internal("the case number counter is missing"))?;
