@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,10 +30,11 @@ use tonic::transport::Channel;
 use kommune_bench::{Load, Row, UNLIMITED, measure, print_row};
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
-use kommune_platform::config::ServerConfig;
+use kommune_platform::config::{ServerConfig, sqlite_url};
 use kommune_platform::service::{Addresses, Service as _, ServiceRole};
 use kommune_platform::testing::{
-    channel_to, exchange, fresh_database_url, loopback_listener, user_token, with_bearer,
+    channel_to, exchange, fresh_database_url, loopback_listener, on_postgres, user_token,
+    with_bearer,
 };
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::identity::v1 as identity;
@@ -77,17 +79,30 @@ static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
 
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    let servers = start_servers()?;
+    let data = std::env::temp_dir().join(format!("kommune-bench-{}", uuid::Uuid::new_v4()));
+    let servers = start_servers(data.clone())?;
     // The client on its own runtime, so the server thread has its core to itself.
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
-    client.block_on(run(args, servers))
+    let ran = client.block_on(run(args, servers));
+    let _ = std::fs::remove_dir_all(&data);
+    ran
+}
+
+/// Where a service's database lives: a fresh PostgreSQL database when `KOMMUNE_TEST_POSTGRES_URL` is
+/// set, else a SQLite file under `data` (removed when the run ends).
+async fn database_url(data: &Path, service: &str) -> String {
+    if on_postgres() {
+        fresh_database_url(service).await
+    } else {
+        sqlite_url(data, service)
+    }
 }
 
 /// Starts every server on one thread with a runtime of its own: one core for the server.
-fn start_servers() -> Result<Servers, BoxError> {
+fn start_servers(data: PathBuf) -> Result<Servers, BoxError> {
     let (started, addresses) = oneshot::channel();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,14 +111,14 @@ fn start_servers() -> Result<Servers, BoxError> {
         .name("servers".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let _ = started.send(serve_all().await);
+                let _ = started.send(serve_all(&data).await);
                 std::future::pending::<()>().await;
             });
         })?;
     addresses.blocking_recv()?
 }
 
-async fn serve_all() -> Result<Servers, BoxError> {
+async fn serve_all(data: &Path) -> Result<Servers, BoxError> {
     let config = ServerConfig::default();
     let never = std::future::pending::<()>;
 
@@ -118,7 +133,7 @@ async fn serve_all() -> Result<Servers, BoxError> {
     });
 
     let mut options =
-        kommune_identity::Options::new(fresh_database_url("identity").await, Arc::new(SystemClock));
+        kommune_identity::Options::new(database_url(data, "identity").await, Arc::new(SystemClock));
     options.bootstrap_admin_key = Some(ADMIN_KEY.into());
     let identity = kommune_identity::Identity::build(options).await?;
     let (listener, identity_addr) = loopback_listener().await;
@@ -127,7 +142,7 @@ async fn serve_all() -> Result<Servers, BoxError> {
     background(async move { identity.serve(listener, &identity_config, never()).await });
 
     let cases = kommune_cases::Cases::build(kommune_cases::Options::new(
-        fresh_database_url("cases").await,
+        database_url(data, "cases").await,
         identity_url.clone(),
         kommune_cases::vault::Vault::generate_key()?,
         Arc::new(SystemClock),
