@@ -15,6 +15,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
@@ -61,6 +64,17 @@ struct Args {
     /// Seconds each read measurement runs.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Runs cases in a process of its own (identity, the gateway and the echo stay on this process's
+    /// server thread) and reports that process's memory.
+    #[arg(long)]
+    cases_process: bool,
+    /// What `--cases-process` starts: cases alone, against the identity at this URL, with its
+    /// database in `--data-dir`; it prints its address and serves until killed.
+    #[arg(long, hide = true, requires = "data_dir")]
+    serve_cases_for: Option<String>,
+    /// Where the cases started by `--cases-process` keeps its database.
+    #[arg(long, hide = true)]
+    data_dir: Option<PathBuf>,
     /// Only the rows whose name holds this (e.g. `echo`, `GetCase, direct`): for counting one call's
     /// instructions under callgrind.
     #[arg(long)]
@@ -72,6 +86,8 @@ struct Servers {
     echo: SocketAddr,
     cases: SocketAddr,
     gateway: SocketAddr,
+    /// The cases process, with `--cases-process` (killed when dropped).
+    cases_process: Option<Child>,
 }
 
 #[global_allocator]
@@ -79,8 +95,11 @@ static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
 
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
+    if let (Some(identity_url), Some(data)) = (&args.serve_cases_for, &args.data_dir) {
+        return serve_cases_alone(identity_url, data);
+    }
     let data = std::env::temp_dir().join(format!("kommune-bench-{}", uuid::Uuid::new_v4()));
-    let servers = start_servers(data.clone())?;
+    let servers = start_servers(data.clone(), args.cases_process)?;
     // The client on its own runtime, so the server thread has its core to itself.
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -102,7 +121,7 @@ async fn database_url(data: &Path, service: &str) -> String {
 }
 
 /// Starts every server on one thread with a runtime of its own: one core for the server.
-fn start_servers(data: PathBuf) -> Result<Servers, BoxError> {
+fn start_servers(data: PathBuf, cases_process: bool) -> Result<Servers, BoxError> {
     let (started, addresses) = oneshot::channel();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -111,14 +130,14 @@ fn start_servers(data: PathBuf) -> Result<Servers, BoxError> {
         .name("servers".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let _ = started.send(serve_all(&data).await);
+                let _ = started.send(serve_all(&data, cases_process).await);
                 std::future::pending::<()>().await;
             });
         })?;
     addresses.blocking_recv()?
 }
 
-async fn serve_all(data: &Path) -> Result<Servers, BoxError> {
+async fn serve_all(data: &Path, cases_process: bool) -> Result<Servers, BoxError> {
     let config = ServerConfig::default();
     let never = std::future::pending::<()>;
 
@@ -141,16 +160,16 @@ async fn serve_all(data: &Path) -> Result<Servers, BoxError> {
     let identity_config = config.clone();
     background(async move { identity.serve(listener, &identity_config, never()).await });
 
-    let cases = kommune_cases::Cases::build(kommune_cases::Options::new(
-        database_url(data, "cases").await,
-        identity_url.clone(),
-        kommune_cases::vault::Vault::generate_key()?,
-        Arc::new(SystemClock),
-    ))
-    .await?;
-    let (listener, cases_addr) = loopback_listener().await;
-    let cases_config = config.clone();
-    background(async move { cases.serve(listener, &cases_config, never()).await });
+    let (cases_addr, cases_process) = if cases_process {
+        let (addr, child) = cases_in_a_process(data, &identity_url).await?;
+        (addr, Some(child))
+    } else {
+        let cases = build_cases(data, &identity_url).await?;
+        let (listener, addr) = loopback_listener().await;
+        let cases_config = config.clone();
+        background(async move { cases.serve(listener, &cases_config, never()).await });
+        (addr, None)
+    };
 
     let mut upstreams = Addresses::default();
     upstreams.insert(ServiceRole::Identity, identity_url);
@@ -178,6 +197,60 @@ async fn serve_all(data: &Path) -> Result<Servers, BoxError> {
         echo,
         cases: cases_addr,
         gateway,
+        cases_process,
+    })
+}
+
+async fn build_cases(data: &Path, identity_url: &str) -> Result<kommune_cases::Cases, BoxError> {
+    kommune_cases::Cases::build(kommune_cases::Options::new(
+        database_url(data, "cases").await,
+        identity_url.to_owned(),
+        kommune_cases::vault::Vault::generate_key()?,
+        Arc::new(SystemClock),
+    ))
+    .await
+}
+
+/// Starts this program again as the cases server alone and waits for the address it listens on.
+async fn cases_in_a_process(
+    data: &Path,
+    identity_url: &str,
+) -> Result<(SocketAddr, Child), BoxError> {
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--serve-cases-for")
+        .arg(identity_url)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or("the cases process has no output")?;
+    let mut address = String::new();
+    BufReader::new(stdout).read_line(&mut address).await?;
+    Ok((address.trim().parse()?, child))
+}
+
+/// The cases server alone on one thread (what `--cases-process` starts): prints its address, then
+/// serves until the process is killed.
+fn serve_cases_alone(identity_url: &str, data: &Path) -> Result<(), BoxError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let cases = build_cases(data, identity_url).await?;
+        let (listener, address) = loopback_listener().await;
+        println!("{address}");
+        cases
+            .serve(
+                listener,
+                &ServerConfig::default(),
+                std::future::pending::<()>(),
+            )
+            .await?;
+        Ok(())
     })
 }
 
@@ -412,16 +485,31 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
             }
         }
     }
-    println!("\nmemory of the process (servers and client): {}", memory());
+    let cases_status = servers
+        .cases_process
+        .as_ref()
+        .and_then(Child::id)
+        .map(|pid| PathBuf::from(format!("/proc/{pid}/status")));
+    let report = |when: &str| {
+        println!(
+            "{when}: this process: {}",
+            memory(Path::new("/proc/self/status"))
+        );
+        if let Some(status) = &cases_status {
+            println!("{when}: the cases process: {}", memory(status));
+        }
+    };
+    println!();
+    report("memory after the load");
     // Idle after the load: what the allocator has given back.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    println!("after 10 s idle: {}", memory());
+    report("after 10 s idle");
     Ok(())
 }
 
-/// The process's resident memory now and at its peak, as Linux reports it.
-fn memory() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// A process's resident memory now and at its peak, as Linux reports it in `status`.
+fn memory(status: &Path) -> String {
+    let status = std::fs::read_to_string(status).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
