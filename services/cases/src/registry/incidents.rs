@@ -161,6 +161,11 @@ impl Registry {
         let open = incidents::open_for_update(txn, &system.id).await?;
         let open_ids: HashSet<&str> = open.iter().map(|i| i.id.as_str()).collect();
         let new = report(case, filed_symptom(system, case));
+        // With detection off and no incident open, no report of the window can count: none is read
+        // (nor kept in memory).
+        if rule.reports == 0 && open.is_empty() {
+            return Ok(outage::classify(&new, acute, &[], &[], &rule));
+        }
         let mut recent = self
             .same_cause_recently(txn, system, &new, &rule, case.number)
             .await?;
