@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,6 +42,9 @@ use kommune_platform::testing::{
 };
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::identity::v1 as identity;
+
+/// Systems with outage detection on that the spread filings go to in turn.
+const SPREAD_SYSTEMS: usize = 8;
 
 /// The admin key identity is started with.
 const ADMIN_KEY: &str = "kommune-bench-admin-key";
@@ -318,6 +322,11 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
         let request = with_bearer(desk.distinct_case(), &desk.reporter);
         async move { client.file_case(request).await.map(drop) }
     };
+    let file_spread_case = || {
+        let mut client = through_gateway.clone();
+        let request = with_bearer(desk.spread_case(), &desk.reporter);
+        async move { client.file_case(request).await.map(drop) }
+    };
     let file_open_case = || {
         let mut client = through_gateway.clone();
         let request = with_bearer(desk.open_case(), &desk.reporter);
@@ -416,6 +425,8 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
         }
     };
     let duration = Load::For(Duration::from_secs(args.seconds));
+    let spread_row =
+        format!("FileCase, worded apart, over {SPREAD_SYSTEMS} systems, through the gateway");
     let wanted = |what: &str| args.only.as_deref().is_none_or(|only| what.contains(only));
     for &in_flight in &args.concurrency {
         let echo_row = "echo (bare tonic, health check)";
@@ -454,6 +465,10 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
             (
                 "FileCase, worded apart (no shared cause), through the gateway",
                 Box::pin(measure(in_flight, creates, file_distinct_case)),
+            ),
+            (
+                &spread_row,
+                Box::pin(measure(in_flight, creates, file_spread_case)),
             ),
             (
                 "GetBacklog, direct",
@@ -537,12 +552,17 @@ enum Report {
 }
 
 /// A reporter of one municipality, support-eligible, with a system (outage detection on) and area to
-/// file against, a second system without detection for the backlog, and a 2nd-line supporter.
+/// file against, more such systems to spread filings over, a system without detection for the backlog,
+/// and a 2nd-line supporter.
 struct Desk {
     reporter: String,
     supporter: String,
     team_id: String,
     system_id: String,
+    /// Systems with detection on that filings go to in turn, as a desk's everyday filings spread.
+    spread_system_ids: Vec<String>,
+    /// The next of `spread_system_ids` to file against.
+    spread_turn: AtomicUsize,
     quiet_system_id: String,
     area_id: String,
     first_case: String,
@@ -675,12 +695,18 @@ impl Desk {
         };
         // Outage detection on, over an hour's reports: every filing reads its window.
         let system_id = system("KY", 5).await?;
+        let mut spread_system_ids = vec![system_id.clone()];
+        for n in 1..SPREAD_SYSTEMS {
+            spread_system_ids.push(system(&format!("System {n}"), 5).await?);
+        }
         let quiet_system_id = system("Portal", 0).await?;
         let mut desk = Self {
             reporter,
             supporter,
             team_id: team.team_id,
             system_id,
+            spread_system_ids,
+            spread_turn: AtomicUsize::new(0),
             quiet_system_id,
             area_id,
             first_case: String::new(),
@@ -714,6 +740,15 @@ impl Desk {
             title: word(),
             description: format!("{} {}", word(), word()),
             ..self.new_case()
+        }
+    }
+
+    /// A case worded unlike any other, on the next of the systems filings are spread over.
+    fn spread_case(&self) -> cases::FileCaseRequest {
+        let turn = self.spread_turn.fetch_add(1, Ordering::Relaxed);
+        cases::FileCaseRequest {
+            system_id: self.spread_system_ids[turn % self.spread_system_ids.len()].clone(),
+            ..self.distinct_case()
         }
     }
 

@@ -10,6 +10,7 @@ mod m20261205_000060_message_updates;
 mod m20261205_000070_reports_by_number;
 mod m20261205_000080_open_case_indexes;
 mod m20261206_000090_one_system_time_index;
+mod m20261206_000100_case_number_sequence;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261205_000070_reports_by_number::Migration));
         migrations.push(Box::new(m20261205_000080_open_case_indexes::Migration));
         migrations.push(Box::new(m20261206_000090_one_system_time_index::Migration));
+        migrations.push(Box::new(m20261206_000100_case_number_sequence::Migration));
         migrations
     }
 }

@@ -321,8 +321,10 @@ impl Registry {
             self.clock.now(),
             |c: &cases::Model| c.id.clone(),
             async |txn: &Txn| {
-                // Taking the number serialises filings; the filing time is read after it, so every report
-                // classification sees below was filed before this one.
+                // Filings of one system take turns from here to the commit, and the number and filing
+                // time are taken after the turn begins: every report of the system that classification
+                // sees below was filed, and numbered, before this one.
+                systems::lock_for_filing(txn, &system.id).await?;
                 let number = cases::next_number(txn).await?;
                 let now = self.clock.now();
                 let (response_due, resolution_due) = (

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, FromQueryResult, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
 use kommune_platform::db::Named;
@@ -108,13 +108,17 @@ impl Model {
     }
 }
 
-/// The next case number; the counter row serialises concurrent filings only for this one update.
+/// The next case number: from a sequence on PostgreSQL, which locks nothing until the commit (numbers
+/// a rolled-back filing took are skipped); from the counter row on SQLite, which writes one transaction
+/// at a time anyway.
 pub async fn next_number(txn: &impl ConnectionTrait) -> Result<i64, Error> {
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT nextval('case_number_sequence') AS last",
+        _ => "UPDATE case_numbers SET last = last + 1 WHERE id = 1 RETURNING last",
+    };
     let row = txn
-        .query_one_raw(sea_orm::Statement::from_string(
-            txn.get_database_backend(),
-            "UPDATE case_numbers SET last = last + 1 WHERE id = 1 RETURNING last",
-        ))
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
         .await?
         .ok_or_else(|| Error::internal("the case number counter is missing"))?;
     Ok(row.try_get::<i64>("", "last")?)

@@ -1,7 +1,8 @@
 //! Systems cases are filed about.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, QueryOrder};
+use sea_orm::sea_query::LockType;
+use sea_orm::{ConnectionTrait, DbBackend, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
 use kommune_platform::db::Versioned;
@@ -46,6 +47,24 @@ pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, E
 /// One system.
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
     Ok(Entity::find_by_id(id).one(db).await?)
+}
+
+/// Locks `id`'s row until the transaction ends (on PostgreSQL; SQLite writes one transaction at a
+/// time): filings of one system take turns, so each one's outage detection sees every earlier filing
+/// of its system, while filings of other systems go on. The lock leaves the key alone, so rows that
+/// refer to the system are not held up.
+pub async fn lock_for_filing(txn: &impl ConnectionTrait, id: &str) -> Result<(), Error> {
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        return Ok(());
+    }
+    Entity::find_by_id(id)
+        .select_only()
+        .column(Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .into_tuple::<String>()
+        .one(txn)
+        .await?;
+    Ok(())
 }
 
 /// Every system by name.
