@@ -394,7 +394,14 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
                         .await
                         .map(drop),
                     Report::Queue => reports
-                        .list_queue(with_bearer(cases::ListQueueRequest { team_id }, &supporter))
+                        .list_queue(with_bearer(
+                            cases::ListQueueRequest {
+                                team_id,
+                                unassigned_page: page(),
+                                assigned_page: page(),
+                            },
+                            &supporter,
+                        ))
                         .await
                         .map(drop),
                     Report::OldCases => reports
@@ -479,7 +486,7 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
                 Box::pin(measure(in_flight, duration, report(Report::MonthlyCounts))),
             ),
             (
-                "ListQueue, direct",
+                "ListQueue (a page of 50 of each list), direct",
                 Box::pin(measure(in_flight, duration, report(Report::Queue))),
             ),
             (

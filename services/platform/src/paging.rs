@@ -23,26 +23,45 @@ pub struct Page {
 impl Page {
     /// Reads the request's paging (absent means the first page of the default size).
     pub fn from_request(request: Option<&PageRequest>) -> Result<Self, Error> {
+        Self::from_field("page", request, DEFAULT_PAGE_SIZE)
+    }
+
+    /// Reads the paging in the request field `field`, for a request that pages more than one list;
+    /// absent means the first page of `absent_size`.
+    pub fn from_field(
+        field: &str,
+        request: Option<&PageRequest>,
+        absent_size: u64,
+    ) -> Result<Self, Error> {
         let Some(request) = request else {
             return Ok(Self {
-                size: DEFAULT_PAGE_SIZE,
+                size: absent_size.min(MAX_PAGE_SIZE),
                 after: None,
             });
         };
         let size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
-            n if n < 0 => return Err(Error::invalid("page.page_size", "must not be negative")),
+            n if n < 0 => {
+                return Err(Error::invalid(
+                    format!("{field}.page_size"),
+                    "must not be negative",
+                ));
+            }
             n => (n as u64).min(MAX_PAGE_SIZE),
+        };
+        let not_a_token = || {
+            Error::invalid(
+                format!("{field}.page_token"),
+                "is not a token from this list",
+            )
         };
         let after = if request.page_token.is_empty() {
             None
         } else {
             let bytes = URL_SAFE_NO_PAD
                 .decode(&request.page_token)
-                .map_err(|_| Error::invalid("page.page_token", "is not a token from this list"))?;
-            let key = String::from_utf8(bytes)
-                .map_err(|_| Error::invalid("page.page_token", "is not a token from this list"))?;
-            Some(key)
+                .map_err(|_| not_a_token())?;
+            Some(String::from_utf8(bytes).map_err(|_| not_a_token())?)
         };
         Ok(Self { size, after })
     }

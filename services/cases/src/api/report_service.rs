@@ -1,6 +1,9 @@
 //! `ReportService`: the queue, SLA alerts, old cases, the backlog and monthly counts.
 
+use kommune_proto::common::v1::PageRequest;
+
 use super::*;
+use crate::registry::QUEUE_UNPAGED;
 
 #[tonic::async_trait]
 impl pb::report_service_server::ReportService for CasesApi {
@@ -9,8 +12,20 @@ impl pb::report_service_server::ReportService for CasesApi {
         request: Request<pb::ListQueueRequest>,
     ) -> Result<Response<pb::ListQueueResponse>, Status> {
         let caller = caller(&request)?;
-        let team_id = required_id("team_id", &request.get_ref().team_id)?;
-        let queue = self.registry.queue(&caller, &team_id).await?;
+        let request = request.get_ref();
+        let team_id = required_id("team_id", &request.team_id)?;
+        let page = |field, page: &Option<PageRequest>| {
+            Page::from_field(field, page.as_ref(), QUEUE_UNPAGED)
+        };
+        let queue = self
+            .registry
+            .queue(
+                &caller,
+                &team_id,
+                &page("unassigned_page", &request.unassigned_page)?,
+                &page("assigned_page", &request.assigned_page)?,
+            )
+            .await?;
         let map = |rows: Vec<cases::Model>| {
             rows.into_iter()
                 .map(|c| self.case(&caller, c))
@@ -21,6 +36,8 @@ impl pb::report_service_server::ReportService for CasesApi {
             assigned: map(queue.assigned)?,
             unassigned_count: queue.unassigned_total as i64,
             assigned_count: queue.assigned_total as i64,
+            unassigned_page: Some(queue.unassigned_next),
+            assigned_page: Some(queue.assigned_next),
         }))
     }
 

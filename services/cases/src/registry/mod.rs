@@ -37,6 +37,7 @@ mod reports;
 
 pub use incidents::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
 pub use messages::MessageContent;
+pub use reports::QUEUE_UNPAGED;
 
 /// A case to file (validated).
 #[derive(Debug, Clone)]

@@ -19,8 +19,9 @@ fn require_supporter(caller: &Caller) -> Result<(), Error> {
     super::require_supporter(caller, "queues and reports")
 }
 
-/// The most of each list a queue answers: the oldest unassigned and the most urgent assigned.
-pub const QUEUE_CAP: u64 = kommune_platform::paging::MAX_PAGE_SIZE;
+/// How many of each list a queue answers when the request names no page (what it answered before it
+/// was paged): the oldest unassigned and the most urgent assigned.
+pub const QUEUE_UNPAGED: u64 = kommune_platform::paging::MAX_PAGE_SIZE;
 
 /// How many due cases the SLA sweep reads at a time.
 const SWEEP_PAGE: u64 = 500;
@@ -38,9 +39,15 @@ fn alerts_of(case: &cases::Model, now: DateTime<Utc>, soon: DateTime<Utc>) -> Ve
 }
 
 impl Registry {
-    /// A team's queue, at most [`QUEUE_CAP`] of each list: unassigned open cases of its areas
-    /// (oldest first) and its open cases by resolution due time, with how many there are in all.
-    pub async fn queue(&self, caller: &Caller, team_id: &str) -> Result<cases::Queue, Error> {
+    /// A team's queue, a page of each list: unassigned open cases of its areas (oldest first) and
+    /// its open cases by resolution due time, with how many there are in all.
+    pub async fn queue(
+        &self,
+        caller: &Caller,
+        team_id: &str,
+        unassigned_page: &Page,
+        assigned_page: &Page,
+    ) -> Result<cases::Queue, Error> {
         require_supporter(caller)?;
         let team_areas: Vec<String> = areas::all(&self.db)
             .await?
@@ -48,7 +55,14 @@ impl Registry {
             .filter(|a| a.team_id == team_id)
             .map(|a| a.id)
             .collect();
-        cases::queue(&self.db, team_id, &team_areas, QUEUE_CAP).await
+        cases::queue(
+            &self.db,
+            team_id,
+            &team_areas,
+            unassigned_page,
+            assigned_page,
+        )
+        .await
     }
 
     /// Open cases counted by area and state.

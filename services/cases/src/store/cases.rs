@@ -395,27 +395,32 @@ pub async fn open_filed_before(
     Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
 }
 
-/// A team's queue.
+/// A team's queue: a page of each list.
 #[derive(Debug, Clone, Default)]
 pub struct Queue {
-    /// Open cases of its areas nobody has taken, oldest first (at most the cap).
+    /// A page of the open cases of its areas nobody has taken, oldest first.
     pub unassigned: Vec<Model>,
-    /// Its own open cases, most urgent resolution first (at most the cap).
+    /// A page of its own open cases, most urgent resolution first.
     pub assigned: Vec<Model>,
     /// How many unassigned cases there are in all.
     pub unassigned_total: u64,
     /// How many assigned cases there are in all.
     pub assigned_total: u64,
+    /// The next page of the unassigned cases.
+    pub unassigned_next: PageResponse,
+    /// The next page of the assigned cases.
+    pub assigned_next: PageResponse,
 }
 
-/// A team's queue, at most `cap` of each list, and how long each list is in all. The unassigned
-/// cases are read area by area, each from the index of its open unassigned cases in filing order,
-/// and merged, so no query sorts a whole backlog.
+/// A team's queue, a page of each list, and how long each list is in all. The unassigned cases are
+/// read area by area, each from the index of its open unassigned cases in filing order, and merged,
+/// so no query sorts a whole backlog.
 pub async fn queue(
     db: &impl ConnectionTrait,
     team_id: &str,
     area_ids: &[String],
-    cap: u64,
+    unassigned_page: &Page,
+    assigned_page: &Page,
 ) -> Result<Queue, Error> {
     let unassigned_in = |area: &str| {
         Entity::find()
@@ -427,30 +432,61 @@ pub async fn queue(
     let mut unassigned_total = 0;
     for area in area_ids {
         unassigned_total += count(db, unassigned_in(area)).await?;
-        unassigned.extend(
-            unassigned_in(area)
-                .order_by_asc(Column::Id)
-                .limit(cap)
-                .all(db)
-                .await?,
-        );
+        let mut query = unassigned_in(area)
+            .order_by_asc(Column::Id)
+            .limit(unassigned_page.fetch_limit());
+        if let Some(after) = &unassigned_page.after {
+            query = query.filter(Column::Id.gt(after.as_str()));
+        }
+        unassigned.extend(query.all(db).await?);
     }
     unassigned.sort_by(|a, b| a.id.cmp(&b.id));
-    unassigned.truncate(cap as usize);
+    let (unassigned, unassigned_next) = unassigned_page.finish(unassigned, |c| c.id.clone());
+
     let assigned = Entity::find()
         .filter(open())
         .filter(Column::TeamId.eq(team_id));
+    let assigned_total = count(db, assigned.clone()).await?;
+    let mut query = assigned
+        .order_by_asc(Column::ResolutionDue)
+        .order_by_asc(Column::Id)
+        .limit(assigned_page.fetch_limit());
+    if let Some(after) = &assigned_page.after {
+        let (due, id) = due_key(after)?;
+        query = query.filter(
+            Condition::any().add(Column::ResolutionDue.gt(due)).add(
+                Condition::all()
+                    .add(Column::ResolutionDue.eq(due))
+                    .add(Column::Id.gt(id)),
+            ),
+        );
+    }
+    let (assigned, assigned_next) = assigned_page.finish(query.all(db).await?, |c| {
+        format!(
+            "{}|{}",
+            c.resolution_due
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            c.id
+        )
+    });
     Ok(Queue {
         unassigned,
+        assigned,
         unassigned_total,
-        assigned_total: count(db, assigned.clone()).await?,
-        assigned: assigned
-            .order_by_asc(Column::ResolutionDue)
-            .order_by_asc(Column::Id)
-            .limit(cap)
-            .all(db)
-            .await?,
+        assigned_total,
+        unassigned_next,
+        assigned_next,
     })
+}
+
+/// The resolution due time and id of the last case of a page of assigned cases.
+fn due_key(key: &str) -> Result<(DateTimeUtc, &str), Error> {
+    key.split_once('|')
+        .and_then(|(due, id)| {
+            let due = DateTimeUtc::from(chrono::DateTime::parse_from_rfc3339(due).ok()?);
+            Some((due, id))
+        })
+        .ok_or_else(|| Error::invalid("assigned_page.page_token", "is not a token from this list"))
 }
 
 /// How many cases `query` selects, counted straight from its index (a paginator's count wraps the

@@ -431,6 +431,7 @@ async fn queues_and_reports_show_the_backlog_and_what_is_late() {
         .list_queue(bearer(
             pb::ListQueueRequest {
                 team_id: t.second_line.clone(),
+                ..Default::default()
             },
             &t.supporter,
         ))
@@ -458,6 +459,7 @@ async fn queues_and_reports_show_the_backlog_and_what_is_late() {
         .list_queue(bearer(
             pb::ListQueueRequest {
                 team_id: t.second_line.clone(),
+                ..Default::default()
             },
             &t.reporter,
         ))

@@ -220,6 +220,7 @@ async fn a_long_queue_answers_at_most_its_cap_and_says_how_long_it_is() {
         .list_queue(bearer(
             pb::ListQueueRequest {
                 team_id: t.second_line.clone(),
+                ..Default::default()
             },
             &t.supporter,
         ))
@@ -234,6 +235,116 @@ async fn a_long_queue_answers_at_most_its_cap_and_says_how_long_it_is() {
     let ids: Vec<&String> = queue.unassigned.iter().map(|c| &c.case_id).collect();
     let oldest: Vec<&String> = filed_ids.iter().take(queue.unassigned.len()).collect();
     assert_eq!(ids, oldest, "the oldest of both areas, in filing order");
+    assert!(!queue.unassigned_page.unwrap().next_page_token.is_empty());
     assert!(queue.assigned.is_empty());
     assert_eq!(queue.assigned_count, 0);
+    assert!(queue.assigned_page.unwrap().next_page_token.is_empty());
+}
+
+#[tokio::test]
+async fn a_queue_comes_a_page_at_a_time_in_both_its_lists() {
+    let t = TestCases::start().await;
+    let db = kommune_platform::db::connect(&t.database_url)
+        .await
+        .unwrap();
+    let filed = DateTime::parse_from_rfc3339("2025-04-02T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let second_area = t.create_area("Indberetning", &t.second_line).await;
+    let mut unassigned = Vec::new();
+    let mut assigned = Vec::new();
+    for number in 1..=23 {
+        // Three cases share each resolution due time: pages must not split, skip or repeat them.
+        let mut case = stored_case(filed, Duration::hours(4), Duration::days(5 - number / 3));
+        case.number = number;
+        case.system_id = t.system.clone();
+        case.area_id = [&t.area, &second_area][number as usize % 2].clone();
+        if number % 2 == 0 {
+            case.team_id = Some(t.second_line.clone());
+            assigned.push((case.resolution_due, case.id.clone()));
+        } else {
+            unassigned.push(case.id.clone());
+        }
+        cases::insert(&db, case).await.unwrap();
+    }
+    assigned.sort();
+    let assigned: Vec<String> = assigned.into_iter().map(|(_, id)| id).collect();
+
+    let page = |token: &str| {
+        Some(kommune_proto::common::v1::PageRequest {
+            page_size: 4,
+            page_token: token.to_owned(),
+        })
+    };
+    let (mut read_unassigned, mut read_assigned) = (Vec::new(), Vec::new());
+    let mut tokens = (Some(String::new()), Some(String::new()));
+    while tokens.0.is_some() || tokens.1.is_some() {
+        // A list read to its end is asked for no more (its first page again would repeat it).
+        let queue = reports(&t)
+            .list_queue(bearer(
+                pb::ListQueueRequest {
+                    team_id: t.second_line.clone(),
+                    unassigned_page: page(tokens.0.as_deref().unwrap_or_default()),
+                    assigned_page: page(tokens.1.as_deref().unwrap_or_default()),
+                },
+                &t.supporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (queue.unassigned_count, queue.assigned_count),
+            (unassigned.len() as i64, assigned.len() as i64),
+            "every page counts the whole lists"
+        );
+        assert!(queue.unassigned.len() <= 4 && queue.assigned.len() <= 4);
+        let next = |page: Option<kommune_proto::common::v1::PageResponse>| {
+            Some(page.unwrap().next_page_token).filter(|token| !token.is_empty())
+        };
+        if tokens.0.is_some() {
+            read_unassigned.extend(queue.unassigned.into_iter().map(|c| c.case_id));
+            tokens.0 = next(queue.unassigned_page);
+        }
+        if tokens.1.is_some() {
+            read_assigned.extend(queue.assigned.into_iter().map(|c| c.case_id));
+            tokens.1 = next(queue.assigned_page);
+        }
+        assert!(
+            read_unassigned.len() + read_assigned.len() <= 23,
+            "no page repeats"
+        );
+    }
+    assert_eq!(read_unassigned, unassigned, "the unassigned, oldest first");
+    assert_eq!(read_assigned, assigned, "the team's own, most urgent first");
+
+    for (request, field) in [
+        (
+            pb::ListQueueRequest {
+                team_id: t.second_line.clone(),
+                assigned_page: page("not-a-token"),
+                ..Default::default()
+            },
+            "assigned_page.page_token",
+        ),
+        (
+            pb::ListQueueRequest {
+                team_id: t.second_line.clone(),
+                unassigned_page: Some(kommune_proto::common::v1::PageRequest {
+                    page_size: -1,
+                    page_token: String::new(),
+                }),
+                ..Default::default()
+            },
+            "unassigned_page.page_size",
+        ),
+    ] {
+        let refused = reports(&t)
+            .list_queue(bearer(request, &t.supporter))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refused.code(), violated_fields(&refused)),
+            (Code::InvalidArgument, vec![field.to_owned()])
+        );
+    }
 }
