@@ -5,13 +5,17 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use kommune_platform::Error;
 
-/// Seals and opens personal ID numbers.
+/// Seals and opens personal ID numbers, and tells equal ones apart without revealing them.
 #[derive(Clone)]
 pub struct Vault {
     cipher: Aes256Gcm,
+    /// Keys [`Vault::fingerprint`]; derived from the vault key, so one secret is configured.
+    fingerprint_key: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -41,7 +45,16 @@ impl Vault {
             .map_err(|_| BadVaultKey::NotBase64)?;
         let cipher =
             Aes256Gcm::new_from_slice(&bytes).map_err(|_| BadVaultKey::NotThirtyTwoBytes)?;
-        Ok(Self { cipher })
+        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(&bytes)
+            .map_err(|_| BadVaultKey::NotThirtyTwoBytes)?;
+        derive.update(b"kommune personal ID fingerprint");
+        let fingerprint_key =
+            <Hmac<Sha256> as Mac>::new_from_slice(&derive.finalize().into_bytes())
+                .map_err(|_| BadVaultKey::NotThirtyTwoBytes)?;
+        Ok(Self {
+            cipher,
+            fingerprint_key,
+        })
     }
 
     /// A new random key, base64-encoded.
@@ -60,6 +73,14 @@ impl Vault {
             .encrypt(&Nonce::from(nonce), plain.as_bytes())
             .map_err(Error::internal)?;
         Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
+    }
+
+    /// A keyed hash of `plain`: equal numbers give equal fingerprints, and without the key no one
+    /// can tell which number gave one (ten digits are too few to hide behind an unkeyed hash).
+    pub fn fingerprint(&self, plain: &str) -> String {
+        let mut mac = self.fingerprint_key.clone();
+        mac.update(plain.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// Opens what [`Vault::seal`] sealed.
@@ -99,5 +120,16 @@ mod tests {
             Vault::from_base64("c2hvcnQ=").err(),
             Some(BadVaultKey::NotThirtyTwoBytes)
         );
+    }
+
+    #[test]
+    fn fingerprints_tell_numbers_apart_only_under_their_key() {
+        let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+        let print = vault.fingerprint("0101901234");
+        assert_eq!(print, vault.fingerprint("0101901234"));
+        assert_ne!(print, vault.fingerprint("0101901235"));
+        assert!(!print.contains("0101901234"));
+        let other = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+        assert_ne!(print, other.fingerprint("0101901234"));
     }
 }

@@ -42,8 +42,11 @@ impl pb::case_service_server::CaseService for CasesApi {
             personal_id,
         };
         v.finish()?;
-        // The personal ID number takes no part in recognising a retry (it is not stored in clear).
-        req.personal_id = String::new();
+        // A retry is recognised by every field; the personal ID number by its keyed hash, so the
+        // request hash kept with the key cannot be traced back to it.
+        if !req.personal_id.is_empty() {
+            req.personal_id = self.registry.personal_id_fingerprint(&req.personal_id);
+        }
         let key = std::mem::take(&mut req.idempotency_key);
         let key = IdempotencyKey::of(&caller, "FileCase", &key, &req)?;
         let filed = self.registry.file_case(&caller, new, key).await?;

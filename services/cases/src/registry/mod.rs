@@ -278,6 +278,12 @@ impl Registry {
         Ok(case)
     }
 
+    /// What stands for a personal ID number where a request must be recognised again (an
+    /// idempotency key's request hash): a keyed hash, never the number.
+    pub fn personal_id_fingerprint(&self, personal_id: &str) -> String {
+        self.vault.fingerprint(personal_id)
+    }
+
     /// Files a case for the caller's municipality, if the caller is support-eligible for it now.
     pub async fn file_case(
         &self,

@@ -149,8 +149,20 @@ async fn a_repeated_filing_with_one_key_files_once_and_the_number_stays_sealed_a
     request.idempotency_key = "mail-4711".into();
     request.personal_id = "311299-9999".into();
     let first = t.file(request.clone()).await.unwrap().case.unwrap();
-    let again = t.file(request).await.unwrap().case.unwrap();
+    let again = t.file(request.clone()).await.unwrap().case.unwrap();
     assert_eq!(first.case_id, again.case_id);
+    // The key again with another citizen's number is another request, refused.
+    let other_citizen = t
+        .file(pb::FileCaseRequest {
+            personal_id: "010190-1234".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (other_citizen.code(), violated_fields(&other_citizen)),
+        (Code::InvalidArgument, vec!["idempotency_key".to_owned()])
+    );
     let listed = t
         .cases()
         .list_cases(bearer(pb::ListCasesRequest::default(), &t.reporter))
