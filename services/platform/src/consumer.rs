@@ -11,6 +11,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{DatabaseConnection, Set};
 use tokio::sync::Mutex;
+use tonic::Status;
 use tonic::transport::Channel;
 
 use kommune_proto::common::v1::EventEnvelope;
@@ -192,11 +193,16 @@ where
         .map_err(|e| Error::Unavailable(e.to_string()))?;
     let codec = tonic_prost::ProstCodec::<WatchRequest, WatchResponse>::default();
     let path = http::uri::PathAndQuery::try_from(path).map_err(Error::internal)?;
+    // A feed that breaks (its service restarting, a replica going away) is followed again from the
+    // stored cursor: a warning with the reason (in `follow`), not an internal error.
+    let interrupted =
+        |status: Status| Error::Unavailable(format!("the event feed ended: {status}"));
     let mut stream = grpc
         .server_streaming(request, path, codec)
-        .await?
+        .await
+        .map_err(interrupted)?
         .into_inner();
-    while let Some(message) = stream.message().await? {
+    while let Some(message) = stream.message().await.map_err(interrupted)? {
         let Some(event) = message.event else { continue };
         let cursor = event.cursor.clone();
         handle(event).await?;

@@ -241,6 +241,26 @@ fn header_status<B>(response: &Response<B>) -> Option<Code> {
     status_in(response.headers())
 }
 
+/// What tonic says when a request's message is larger than the server accepts.
+const TOO_LARGE: &str = "Error, decoded message length too large";
+/// What tonic says when a request's bytes are no message of its type.
+const UNDECODABLE: &str = "failed to decode Protobuf message";
+
+/// Gives the caller's faults the codes gRPC's convention has for them: tonic answers a message over
+/// the size limit `OUT_OF_RANGE` and bytes that decode to no message `INTERNAL`; they are
+/// `RESOURCE_EXHAUSTED` and `INVALID_ARGUMENT` (retrying will not help, and nothing failed inside).
+fn conventional_status(headers: &mut HeaderMap) {
+    let Some(status) = Status::from_header_map(headers) else {
+        return;
+    };
+    let code = match status.code() {
+        Code::OutOfRange if status.message().starts_with(TOO_LARGE) => Code::ResourceExhausted,
+        Code::Internal if status.message().starts_with(UNDECODABLE) => Code::InvalidArgument,
+        _ => return,
+    };
+    let _ = Status::new(code, status.message()).add_header(headers);
+}
+
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
@@ -388,6 +408,7 @@ where
                         .entry(TRACE_ID_HEADER)
                         .or_insert(value);
                 }
+                conventional_status(response.headers_mut());
                 // Errors come as trailers-only responses with the status in the headers; every other
                 // call ends with trailers, read when the body ends.
                 let call = match header_status(&response) {

@@ -145,13 +145,8 @@ async fn calls_beyond_the_limit_are_shed_at_once() {
 /// Nagle's algorithm holds the tail of an answer until the client's delayed ACK (~40 ms on Linux),
 /// so without nodelay every answer of a few kilobytes takes ~40 ms on loopback instead of well under
 /// one. Asked ten times, the median tells the two apart with a wide margin either way.
-#[tokio::test]
-async fn answers_of_a_few_kilobytes_are_not_held_back_by_nagle() {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
+/// A server with health and reflection only, on loopback.
+async fn serve_health_and_reflection() -> (std::net::SocketAddr, crate::testing::Running) {
     let (listener, addr) = crate::testing::loopback_listener().await;
     let verifier = TokenVerifier::remote(
         "http://127.0.0.1:1",
@@ -170,6 +165,56 @@ async fn answers_of_a_few_kilobytes_are_not_held_back_by_nagle() {
             .await
             .unwrap_or_else(|e| panic!("the server failed: {e}"));
     });
+    (addr, server)
+}
+
+#[tokio::test]
+async fn bytes_that_are_no_message_or_too_many_are_the_callers_fault() {
+    let (addr, server) = serve_health_and_reflection().await;
+    let channel = crate::testing::channel_to(addr);
+    // Raw gRPC frames: a flag byte, the length, the message.
+    let frame = |length: u32, message: &[u8]| {
+        let mut bytes = vec![0];
+        bytes.extend(length.to_be_bytes());
+        bytes.extend(message);
+        bytes
+    };
+    let cases = [
+        (frame(3, &[0xff, 0xff, 0xff]), Code::InvalidArgument),
+        (frame(5 * 1024 * 1024, &[]), Code::ResourceExhausted),
+        (frame(0, &[]), Code::Ok),
+    ];
+    for (body, expected) in cases {
+        let request = Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(Body::new(http_body_util::Full::new(bytes::Bytes::from(
+                body,
+            ))))
+            .unwrap();
+        let response = channel.clone().oneshot(request).await.unwrap();
+        let code = match header_status(&response) {
+            Some(code) => code,
+            None => {
+                let ended = http_body_util::BodyExt::collect(response.into_body())
+                    .await
+                    .unwrap();
+                ended.trailers().and_then(status_in).unwrap()
+            }
+        };
+        assert_eq!(code, expected);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn answers_of_a_few_kilobytes_are_not_held_back_by_nagle() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let (addr, server) = serve_health_and_reflection().await;
     let mut client = ServerReflectionClient::new(crate::testing::channel_to(addr));
     let mut took = Vec::new();
     for _ in 0..10 {
