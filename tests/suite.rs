@@ -446,15 +446,26 @@ impl Suite {
 
     /// Another gateway replica in front of the same services, with its own door settings.
     async fn another_gateway(&mut self, door: kommune_gateway::DoorConfig) -> std::net::SocketAddr {
-        let (listener, addr) = loopback_listener().await;
         let upstreams = self.upstreams.clone();
+        self.gateway_in_front_of(upstreams, ServerConfig::default(), door)
+            .await
+    }
+
+    /// A gateway in front of `upstreams`, serving as `config` says.
+    async fn gateway_in_front_of(
+        &mut self,
+        upstreams: Addresses,
+        config: ServerConfig,
+        door: kommune_gateway::DoorConfig,
+    ) -> std::net::SocketAddr {
+        let (listener, addr) = loopback_listener().await;
         self._running.push(spawn(|stop| async move {
             kommune_gateway::serve(
                 listener,
                 &upstreams,
                 Vec::new(),
                 Arc::new(SystemClock),
-                &ServerConfig::default(),
+                &config,
                 &door,
                 stop,
             )
@@ -809,6 +820,83 @@ async fn a_service_that_is_down_is_answered_unavailable_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A service that hangs (its socket open, nothing answered) holds a call only until its deadline, and
+/// once its health checks fail the gateway answers for it at once, with a time to retry.
+#[tokio::test]
+async fn a_hung_service_costs_a_call_its_deadline_then_nothing() {
+    use tonic_types::StatusExt;
+    let mut suite = Suite::start().await;
+    // Accepts connections and never says a word.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut upstreams = suite.upstreams.clone();
+    upstreams.insert(ServiceRole::Cases, format!("http://{hung_addr}"));
+    // Calls through this gateway have a second at most.
+    let config = ServerConfig {
+        request_timeout_secs: 1,
+        ..ServerConfig::default()
+    };
+    let gateway = suite
+        .gateway_in_front_of(upstreams, config, kommune_gateway::DoorConfig::default())
+        .await;
+    let gateway = channel_to(gateway);
+    let get_case = |timeout: Option<Duration>| {
+        let mut cases =
+            kommune_proto::cases::v1::case_service_client::CaseServiceClient::new(gateway.clone());
+        let mut request = bearer(
+            kommune_proto::cases::v1::GetCaseRequest {
+                case_id: uuid::Uuid::now_v7().to_string(),
+            },
+            &suite.admin_token,
+        );
+        if let Some(timeout) = timeout {
+            request.set_timeout(timeout);
+        }
+        async move {
+            let started = Instant::now();
+            let status = cases.get_case(request).await.unwrap_err();
+            (status, started.elapsed())
+        }
+    };
+
+    let (late, took) = get_case(None).await;
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    let mut health = HealthClient::new(gateway.clone());
+    eventually("the gateway reports cases down", async || {
+        let status = health
+            .check(HealthCheckRequest {
+                service: "kommune.cases.v1".into(),
+            })
+            .await
+            .ok()?
+            .into_inner()
+            .status;
+        (status == ServingStatus::NotServing as i32).then_some(())
+    })
+    .await;
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let (refused, elapsed) = get_case(Some(Duration::from_secs(20))).await;
+        assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+        assert!(refused.get_details_retry_info().is_some());
+        took.push(elapsed);
+    }
+    took.sort();
+    assert!(
+        took[2] < Duration::from_millis(100),
+        "answered in {took:?}, not at once"
+    );
+    holding.abort();
 }
 
 #[tokio::test]

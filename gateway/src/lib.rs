@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Method;
 use http::header::{HeaderName, HeaderValue};
-use http::{Method, Uri};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
@@ -177,15 +177,15 @@ pub async fn serve(
     let verifier = TokenVerifier::remote(upstreams.identity()?, clock, trusted_issuers);
     let routes = upstreams
         .iter()
-        .map(|(role, addr)| Ok((role.name().to_owned(), addr.parse()?)))
-        .collect::<Result<HashMap<String, Uri>, BoxError>>()?;
+        .map(|(role, addr)| Ok((role.name().to_owned(), proxy::Upstream::new(addr.parse()?))))
+        .collect::<Result<HashMap<String, proxy::Upstream>, BoxError>>()?;
     let health_names = upstreams
         .iter()
         .map(|(role, _)| upstream_health_name(role))
         .collect();
     let server = GrpcServer::new().with_front(front(door, health_names)?);
     let health = server.health_reporter();
-    let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone()));
+    let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone(), routes.clone()));
     let limits = limits::Limits::new(door.rate_services, door.rate_people, door.rate_public);
     let forgetting = tokio::spawn({
         let limits = limits.clone();
@@ -212,8 +212,13 @@ pub async fn serve(
 }
 
 /// Reports each upstream's own overall health under [`upstream_health_name`], and its health for each
-/// of its gRPC services under the service's full name, as the upstream itself reports them.
-async fn watch_upstreams(health: HealthReporter, upstreams: Addresses) {
+/// of its gRPC services under the service's full name, as the upstream itself reports them; the proxy
+/// sends no call to an upstream whose overall health fails.
+async fn watch_upstreams(
+    health: HealthReporter,
+    upstreams: Addresses,
+    routes: HashMap<String, proxy::Upstream>,
+) {
     let mut clients: Vec<_> = upstreams
         .iter()
         .filter_map(|(role, addr)| {
@@ -229,11 +234,15 @@ async fn watch_upstreams(health: HealthReporter, upstreams: Addresses) {
                             .map(|name| (name.to_owned(), name.to_owned())),
                     )
                     .collect();
-            Some((names, HealthClient::new(channel)))
+            Some((
+                names,
+                HealthClient::new(channel),
+                routes.get(role.name())?.clone(),
+            ))
         })
         .collect();
     loop {
-        for (names, client) in &mut clients {
+        for (names, client, upstream) in &mut clients {
             for (reported, asked) in names.iter() {
                 let response = client
                     .check(HealthCheckRequest {
@@ -242,6 +251,9 @@ async fn watch_upstreams(health: HealthReporter, upstreams: Addresses) {
                     .await;
                 let serving =
                     response.is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32);
+                if asked.is_empty() {
+                    upstream.set_healthy(serving);
+                }
                 let status = if serving {
                     ServingStatus::Serving
                 } else {

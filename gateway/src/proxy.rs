@@ -1,11 +1,13 @@
 //! Forwarding by path: `/kommune.<service>.v1.X/Method` goes to `<service>`'s address, frames as they
-//! are, with no per-RPC code. A service that cannot be reached is answered UNAVAILABLE at once.
+//! are, with no per-RPC code. A service that cannot be reached, or whose health checks fail, is
+//! answered UNAVAILABLE (with `RetryInfo`) at once, so callers do not wait on a hung service.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -33,17 +35,44 @@ pub fn owning_service(path: &str) -> Option<&str> {
     Some(service)
 }
 
+/// A service behind the gateway: where it serves, and whether its health checks pass.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    base: Uri,
+    healthy: Arc<AtomicBool>,
+}
+
+impl Upstream {
+    /// A service at `base` (such as `http://127.0.0.1:50052`), taken as healthy until a check says
+    /// otherwise.
+    pub fn new(base: Uri) -> Self {
+        Self {
+            base,
+            healthy: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Records what the latest health check found.
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::Relaxed);
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+}
+
 /// Forwards calls to the services' addresses.
 #[derive(Clone)]
 pub struct Proxy {
-    upstreams: Arc<HashMap<String, Uri>>,
+    upstreams: Arc<HashMap<String, Upstream>>,
     client: Client<HttpConnector, Body>,
     limits: Option<Limits>,
 }
 
 impl Proxy {
-    /// A proxy to `upstreams` (service name → base URI such as `http://127.0.0.1:50052`).
-    pub fn new(upstreams: HashMap<String, Uri>) -> Self {
+    /// A proxy to `upstreams` (by service name).
+    pub fn new(upstreams: HashMap<String, Upstream>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
@@ -63,17 +92,26 @@ impl Proxy {
         self
     }
 
+    /// Where a call to `uri` goes: its service and the service's URI for it; refused when no service
+    /// here owns it or its service is failing its health checks.
     fn target(&self, uri: &Uri) -> Result<(String, Uri), Status> {
         let path = uri.path();
         let unknown = |message: String| status(Code::Unimplemented, Reason::UnknownMethod, message);
         let service =
             owning_service(path).ok_or_else(|| unknown(format!("unknown method {path}")))?;
-        let base = self.upstreams.get(service).ok_or_else(|| {
+        let upstream = self.upstreams.get(service).ok_or_else(|| {
             unknown(format!(
                 "service {service} is not served behind this gateway"
             ))
         })?;
-        let mut parts = base.clone().into_parts();
+        if !upstream.is_healthy() {
+            return Err(status(
+                Code::Unavailable,
+                Reason::Unavailable,
+                format!("{service} is not serving; retry later"),
+            ));
+        }
+        let mut parts = upstream.base.clone().into_parts();
         parts.path_and_query = uri.path_and_query().cloned();
         let target = Uri::from_parts(parts)
             .map_err(|_| status(Code::Internal, Reason::Internal, "bad upstream address"))?;
@@ -118,6 +156,7 @@ impl Service<Request<Body>> for Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic_types::StatusExt;
 
     #[test]
     fn paths_name_their_service() {
@@ -135,10 +174,8 @@ mod tests {
 
     #[test]
     fn targets_keep_the_path_and_swap_the_authority() {
-        let proxy = Proxy::new(HashMap::from([(
-            "identity".to_owned(),
-            Uri::from_static("http://127.0.0.1:50052"),
-        )]));
+        let identity = Upstream::new(Uri::from_static("http://127.0.0.1:50052"));
+        let proxy = Proxy::new(HashMap::from([("identity".to_owned(), identity.clone())]));
         let (service, target) = proxy
             .target(&Uri::from_static(
                 "http://gateway/kommune.identity.v1.UserService/GetUser",
@@ -155,6 +192,24 @@ mod tests {
         assert_eq!(
             missing.map(|_| ()).unwrap_err().code(),
             tonic::Code::Unimplemented
+        );
+        // Failing its health checks, a service is answered for at once.
+        identity.set_healthy(false);
+        let refused = proxy
+            .target(&Uri::from_static(
+                "http://gateway/kommune.identity.v1.UserService/GetUser",
+            ))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+        assert!(refused.get_details_retry_info().is_some());
+        identity.set_healthy(true);
+        assert!(
+            proxy
+                .target(&Uri::from_static(
+                    "http://gateway/kommune.identity.v1.UserService/GetUser",
+                ))
+                .is_ok()
         );
     }
 }

@@ -25,12 +25,29 @@ pub struct TelemetryConfig {
 /// Settings every gRPC server shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerConfig {
-    /// Longest time a unary call may take before it fails with DEADLINE_EXCEEDED/CANCELLED.
+    /// Longest time a call may take to answer (a caller's shorter `grpc-timeout` wins); past it the
+    /// call fails with DEADLINE_EXCEEDED.
     #[arg(long, env = "KOMMUNE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
     /// Calls served at once; calls beyond it are shed at once with UNAVAILABLE.
     #[arg(long, env = "KOMMUNE_CONCURRENCY_LIMIT", default_value_t = 1024)]
     pub concurrency_limit: usize,
+    /// Connections served at once (kept below the open-file limit); more are closed when accepted.
+    #[arg(long, env = "KOMMUNE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// How long a new connection may take to send its first call before it is closed.
+    #[arg(long, env = "KOMMUNE_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+    /// How long a connection may go without a call in progress before it is closed (GOAWAY; clients
+    /// reconnect when they next call).
+    #[arg(long, env = "KOMMUNE_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    pub idle_timeout_secs: u64,
+    /// How often an HTTP/2 connection is pinged, so a peer that vanished is noticed.
+    #[arg(long, env = "KOMMUNE_KEEPALIVE_INTERVAL_SECS", default_value_t = 60)]
+    pub keepalive_interval_secs: u64,
+    /// How long a ping's answer may take before the connection is closed.
+    #[arg(long, env = "KOMMUNE_KEEPALIVE_TIMEOUT_SECS", default_value_t = 20)]
+    pub keepalive_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +55,11 @@ impl Default for ServerConfig {
         Self {
             request_timeout_secs: 30,
             concurrency_limit: 1024,
+            max_connections: 10_000,
+            handshake_timeout_ms: 10_000,
+            idle_timeout_secs: 300,
+            keepalive_interval_secs: 60,
+            keepalive_timeout_secs: 20,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The server every kommune process runs: its gRPC services plus grpc.health.v1 and reflection, behind
-//! one stack of layers (trace context and RED metrics, load shedding, authentication, request timeout),
-//! with graceful shutdown.
+//! one stack of layers (trace context and RED metrics, deadlines, load shedding, authentication), on
+//! connections taken as `connections` says, with graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,7 +17,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
-use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -29,8 +28,11 @@ use crate::BoxError;
 use crate::auth::{Caller, TokenVerifier, bearer_token};
 use crate::config::ServerConfig;
 
+mod connections;
+mod deadline;
 mod front;
 use crate::error::Reason;
+use deadline::DeadlineLayer;
 pub use front::{Behind, Front};
 
 /// Response header carrying the trace id of the call.
@@ -166,23 +168,16 @@ impl GrpcServer {
         };
 
         let accept_http1 = self.front.is_some();
-        let layers = ServiceBuilder::new()
+        let service = ServiceBuilder::new()
             .layer(self.front.unwrap_or_else(Front::none))
             .layer(ObserveLayer::new())
+            .layer(DeadlineLayer {
+                cap: config.request_timeout(),
+            })
             .layer(ShedLayer::new(config.concurrency_limit))
-            .layer(AuthLayer { verifier });
-        tonic::transport::Server::builder()
-            .accept_http1(accept_http1)
-            .timeout(config.request_timeout())
-            .layer(layers)
-            .serve_with_incoming_shutdown(
-                routes.prepare(),
-                // Nagle off: an answer must not wait for the client's delayed ACK (~40 ms).
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                shutdown,
-            )
-            .await?;
-        Ok(())
+            .layer(AuthLayer { verifier })
+            .service(routes.prepare());
+        connections::serve(listener, service, config, accept_http1, shutdown).await
     }
 }
 

@@ -147,6 +147,13 @@ async fn calls_beyond_the_limit_are_shed_at_once() {
 /// one. Asked ten times, the median tells the two apart with a wide margin either way.
 /// A server with health and reflection only, on loopback.
 async fn serve_health_and_reflection() -> (std::net::SocketAddr, crate::testing::Running) {
+    serve_health_with(ServerConfig::default()).await
+}
+
+/// A server with health and reflection only, on loopback, configured as `config` says.
+async fn serve_health_with(
+    config: ServerConfig,
+) -> (std::net::SocketAddr, crate::testing::Running) {
     let (listener, addr) = crate::testing::loopback_listener().await;
     let verifier = TokenVerifier::remote(
         "http://127.0.0.1:1",
@@ -155,17 +162,124 @@ async fn serve_health_and_reflection() -> (std::net::SocketAddr, crate::testing:
     );
     let server = crate::testing::spawn(|stop| async move {
         GrpcServer::new()
-            .serve(
-                listener,
-                verifier,
-                &ServerConfig::default(),
-                None::<NoFallback>,
-                stop,
-            )
+            .serve(listener, verifier, &config, None::<NoFallback>, stop)
             .await
             .unwrap_or_else(|e| panic!("the server failed: {e}"));
     });
     (addr, server)
+}
+
+/// How long until the server closes `socket`, reading whatever it sends; `None` if it is still open
+/// after `at_most`.
+async fn closed_within(
+    mut socket: tokio::net::TcpStream,
+    at_most: std::time::Duration,
+) -> Option<std::time::Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut buffer = [0; 1024];
+    loop {
+        match tokio::time::timeout_at((started + at_most).into(), socket.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A raw HTTP/2 connection to `addr`; the task driving it ends when the server closes it.
+async fn http2_connection(
+    addr: std::net::SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<Body>,
+    tokio::task::JoinHandle<()>,
+) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let driven = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (sender, driven)
+}
+
+/// A health check over `sender`, answered `SERVING`.
+async fn health_check(
+    sender: &mut hyper::client::conn::http2::SendRequest<Body>,
+    addr: std::net::SocketAddr,
+) {
+    let request = Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Body::new(http_body_util::Full::new(
+            bytes::Bytes::from_static(&[0, 0, 0, 0, 0]),
+        )))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let ended = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap();
+    assert_eq!(ended.trailers().and_then(status_in), Some(Code::Ok));
+}
+
+#[tokio::test]
+async fn silent_and_idle_connections_are_closed_and_excess_ones_refused_while_others_are_served() {
+    use std::time::Duration;
+    let (addr, server) = serve_health_with(ServerConfig {
+        max_connections: 3,
+        handshake_timeout_ms: 300,
+        idle_timeout_secs: 1,
+        ..ServerConfig::default()
+    })
+    .await;
+
+    // A client that calls, then falls silent: closed (GOAWAY) a second after its last call.
+    let (mut idle, idle_connection) = http2_connection(addr).await;
+    health_check(&mut idle, addr).await;
+    // A connection that never sends a thing: closed after the handshake timeout.
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // A client that keeps calling is served throughout.
+    let (mut busy, busy_connection) = http2_connection(addr).await;
+    // The limit of three is reached: one more is closed as soon as it is accepted.
+    let excess = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let refused = closed_within(excess, Duration::from_millis(200)).await;
+    assert!(
+        refused.is_some(),
+        "a connection over the limit is closed at once"
+    );
+
+    let silent = closed_within(silent, Duration::from_secs(5)).await;
+    assert!(
+        silent.is_some_and(|took| took < Duration::from_secs(2)),
+        "a silent connection is closed after the handshake timeout: {silent:?}"
+    );
+    let calling = async {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(2_500) {
+            health_check(&mut busy, addr).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (closed, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(5), idle_connection),
+        calling
+    );
+    assert!(
+        closed.is_ok(),
+        "an idle connection is closed after the idle timeout"
+    );
+    assert!(
+        !busy_connection.is_finished(),
+        "a connection in use stays open"
+    );
+    // The idle and silent connections' places are free again.
+    let (mut again, _) = http2_connection(addr).await;
+    health_check(&mut again, addr).await;
+    server.stop().await;
 }
 
 #[tokio::test]
