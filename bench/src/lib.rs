@@ -2,6 +2,8 @@
 //! site's pages), and the benchmarks in `benches/`: see `docs/benchmarks.md`. Run the benchmarks with
 //! `cargo bench -p kommune-bench`.
 
+pub mod desk;
+
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};

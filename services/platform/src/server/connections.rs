@@ -1,8 +1,9 @@
-//! How every kommune server takes its connections: at most so many at once (more are closed as soon as
-//! they are accepted, not left to queue), each pinged over HTTP/2 so a dead peer is noticed, given a
-//! deadline for its first request and closed after a while without any call in progress; an accept loop
-//! that backs off when the process is out of file descriptors instead of spinning; and a drain on
-//! shutdown that lets calls in progress finish.
+//! How every kommune server takes its connections: at most so many at once (at the limit a new one
+//! displaces the oldest that has not yet greeted the server, or is closed as soon as it is accepted,
+//! never left to queue), each pinged over HTTP/2 so a dead peer is noticed, given a deadline to greet
+//! the server and closed after a while without any call in progress; an accept loop that backs off
+//! when the process is out of file descriptors instead of spinning; and a drain on shutdown that lets
+//! calls in progress finish.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,6 +34,8 @@ const RESERVED_DESCRIPTORS: u64 = 256;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How long a connection told to close (idle, or the server stopping) may take to finish its calls.
 const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a new connection waits for the place of one evicted to make room for it.
+const EVICTION_WAIT: Duration = Duration::from_millis(100);
 /// What a client sends first on an HTTP/2 connection (RFC 9113, 3.4); an HTTP/1 request head is
 /// longer. A connection that has sent this much has greeted the server.
 const GREETING_BYTES: usize = 24;
@@ -103,6 +106,7 @@ where
 
     tokio::pin!(shutdown);
     let mut refused_since_warning = 0_u64;
+    let mut silent = Silent::default();
     loop {
         let (stream, remote) = tokio::select! {
             () = &mut shutdown => break,
@@ -120,7 +124,19 @@ where
                 }
             },
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        // At the limit, a connection that has not even greeted the server makes room for the new
+        // one (the oldest such), so a flood of silent connections cannot keep others out.
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) if silent.evict_oldest() => {
+                tokio::time::timeout(EVICTION_WAIT, permits.clone().acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            Err(_) => None,
+        };
+        let Some(permit) = permit else {
             // Closed at once: the client learns now, not after a queue, and may go elsewhere.
             drop(stream);
             refused_since_warning += 1;
@@ -144,6 +160,7 @@ where
             activity: Arc::new(Activity::new()),
             timing: timing.clone(),
         };
+        silent.add(&connection.activity, cap);
         tokio::spawn(connection.serve(
             stream,
             service.clone(),
@@ -160,6 +177,45 @@ where
         .acquire_many(u32::try_from(cap).unwrap_or(u32::MAX))
         .await;
     Ok(())
+}
+
+/// The connections that may not yet have greeted the server, oldest first: those a new connection
+/// may evict at the limit. Connections that greet or end are pruned as the list is used, so it holds
+/// about the connections of the last handshake timeout.
+#[derive(Default)]
+struct Silent(std::collections::VecDeque<std::sync::Weak<Activity>>);
+
+impl Silent {
+    /// Adds a new connection; past `cap` entries, drops those that greeted or ended.
+    fn add(&mut self, activity: &Arc<Activity>, cap: usize) {
+        self.prune_front();
+        if self.0.len() >= cap {
+            self.0
+                .retain(|entry| entry.upgrade().is_some_and(|a| !a.calls().greeted()));
+        }
+        self.0.push_back(Arc::downgrade(activity));
+    }
+
+    /// Drops the entries at the front that greeted or ended.
+    fn prune_front(&mut self) {
+        while self
+            .0
+            .front()
+            .is_some_and(|entry| entry.upgrade().is_none_or(|a| a.calls().greeted()))
+        {
+            self.0.pop_front();
+        }
+    }
+
+    /// Tells the oldest connection that has not greeted the server to close; whether there was one.
+    fn evict_oldest(&mut self) -> bool {
+        self.prune_front();
+        let Some(oldest) = self.0.pop_front().and_then(|entry| entry.upgrade()) else {
+            return false;
+        };
+        oldest.evict.notify_one();
+        true
+    }
 }
 
 /// Whether an accept failed because the process or system has no file descriptor (or memory) left.
@@ -235,6 +291,7 @@ impl Connection {
             let check = closing.unwrap_or_else(|| self.activity.next_check(accepted, &self.timing));
             tokio::select! {
                 _ = connection.as_mut() => return,
+                () = self.activity.evict.notified() => return,
                 () = tokio::time::sleep_until(check) => {
                     if closing.is_some() {
                         return;
@@ -259,7 +316,11 @@ impl Connection {
 
 /// What a connection is doing, for its timeouts.
 #[derive(Debug)]
-struct Activity(Mutex<Calls>);
+struct Activity {
+    calls: Mutex<Calls>,
+    /// Told when a new connection needs this one's place.
+    evict: tokio::sync::Notify,
+}
 
 #[derive(Debug)]
 struct Calls {
@@ -290,15 +351,18 @@ enum State {
 
 impl Activity {
     fn new() -> Self {
-        Self(Mutex::new(Calls {
-            in_flight: 0,
-            received: 0,
-            idle_since: Instant::now(),
-        }))
+        Self {
+            calls: Mutex::new(Calls {
+                in_flight: 0,
+                received: 0,
+                idle_since: Instant::now(),
+            }),
+            evict: tokio::sync::Notify::new(),
+        }
     }
 
     fn calls(&self) -> std::sync::MutexGuard<'_, Calls> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts a call from now until the returned guard is dropped.
