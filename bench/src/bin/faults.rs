@@ -6,7 +6,8 @@
 //!   is killed with SIGKILL and started again;
 //! - `flood`: the suite at an open-file limit of 1,024 gets 1,100 connections that never speak, while
 //!   a health check is tried every 200 ms on a fresh connection;
-//! - `burst`: 3,000 reads at once, three times what a server serves at once, and the memory after.
+//! - `burst`: 3,000 reads at once over 30 connections, three times what a server serves at once, and
+//!   the memory after.
 //!
 //! `cargo run -p kommune-bench --release --bin faults [-- --scenarios kill,flood,burst]`.
 //! Results in docs/operations.md.
@@ -354,15 +355,17 @@ async fn burst(data: &Path) -> Result<String, BoxError> {
         Arc::new(AtomicUsize::new(0)),
         Arc::new(AtomicUsize::new(0)),
     );
+    // As many clients' connections (one connection carries only so many calls at once).
+    let connections: Vec<Channel> = (0..IN_FLIGHT / 100).map(|_| channel_to(GATEWAY)).collect();
     let started = Instant::now();
     let mut callers = Vec::new();
-    for _ in 0..IN_FLIGHT {
+    for caller in 0..IN_FLIGHT {
         let (desk, served, shed, other, gateway) = (
             desk.clone(),
             served.clone(),
             shed.clone(),
             other.clone(),
-            gateway.clone(),
+            connections[caller % connections.len()].clone(),
         );
         callers.push(tokio::spawn(async move {
             let mut client = cases::case_service_client::CaseServiceClient::new(gateway);
@@ -388,6 +391,7 @@ async fn burst(data: &Path) -> Result<String, BoxError> {
     }
     let peak = memory(pid, "VmHWM:");
     let after_load = memory(pid, "VmRSS:");
+    drop(connections);
     tokio::time::sleep(Duration::from_secs(10)).await;
     let after_idle = memory(pid, "VmRSS:");
     let healthy = serving(&gateway, "").await;
