@@ -822,21 +822,76 @@ async fn a_service_that_is_down_is_answered_unavailable_at_once() {
     }
 }
 
-/// A service that hangs (its socket open, nothing answered) holds a call only until its deadline, and
-/// once its health checks fail the gateway answers for it at once, with a time to retry.
-#[tokio::test]
-async fn a_hung_service_costs_a_call_its_deadline_then_nothing() {
-    use tonic_types::StatusExt;
-    let mut suite = Suite::start().await;
-    // Accepts connections and never says a word.
+/// A server that hangs: it accepts connections and never says a word (until the task is aborted).
+async fn hung_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hung_addr = hung.local_addr().unwrap();
+    let addr = hung.local_addr().unwrap();
     let holding = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((socket, _)) = hung.accept().await {
             held.push(socket);
         }
     });
+    (addr, holding)
+}
+
+/// With one replica of a service hung and another well, callers are served: the hung one leaves the
+/// rotation (its health checks fail, and calls to it that end unanswered eject it).
+#[tokio::test]
+async fn one_hung_replica_never_stalls_callers() {
+    let mut suite = Suite::start().await;
+    let (hung_addr, holding) = hung_server().await;
+    let mut upstreams = suite.upstreams.clone();
+    let well = upstreams.get(ServiceRole::Cases).unwrap().to_owned();
+    upstreams.insert(ServiceRole::Cases, format!("http://{hung_addr},{well}"));
+    let config = ServerConfig {
+        request_timeout_secs: 1,
+        ..ServerConfig::default()
+    };
+    let gateway = suite
+        .gateway_in_front_of(upstreams, config, kommune_gateway::DoorConfig::default())
+        .await;
+    let gateway = channel_to(gateway);
+    let mut cases =
+        kommune_proto::cases::v1::case_service_client::CaseServiceClient::new(gateway.clone());
+    let admin = suite.admin_token.clone();
+    // Every call answered by the well replica (an unknown case: NOT_FOUND), ten in a row.
+    eventually("calls go only to the well replica", async || {
+        for _ in 0..10 {
+            let request = bearer(
+                kommune_proto::cases::v1::GetCaseRequest {
+                    case_id: uuid::Uuid::now_v7().to_string(),
+                },
+                &admin,
+            );
+            let answer = cases.get_case(request).await.unwrap_err();
+            if answer.code() != Code::NotFound {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let mut health = HealthClient::new(gateway);
+    let status = health
+        .check(HealthCheckRequest {
+            service: "kommune.cases.v1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(status, ServingStatus::Serving as i32, "one replica serves");
+    holding.abort();
+}
+
+/// A service that hangs (its socket open, nothing answered) holds a call only until its deadline, and
+/// once its health checks fail the gateway answers for it at once, with a time to retry.
+#[tokio::test]
+async fn a_hung_service_costs_a_call_its_deadline_then_nothing() {
+    use tonic_types::StatusExt;
+    let mut suite = Suite::start().await;
+    let (hung_addr, holding) = hung_server().await;
     let mut upstreams = suite.upstreams.clone();
     upstreams.insert(ServiceRole::Cases, format!("http://{hung_addr}"));
     // Calls through this gateway have a second at most.

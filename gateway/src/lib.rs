@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Method;
 use http::header::{HeaderName, HeaderValue};
+use http::{Method, Uri};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
@@ -35,6 +35,7 @@ pub mod proxy;
 pub mod reference;
 pub mod site;
 pub mod standalone;
+pub mod upstream;
 
 /// The gateway's default port.
 pub const DEFAULT_PORT: u16 = 50051;
@@ -175,17 +176,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
     let verifier = TokenVerifier::remote(upstreams.identity()?, clock, trusted_issuers);
-    let routes = upstreams
+    let watched = upstreams
         .iter()
-        .map(|(role, addr)| Ok((role.name().to_owned(), proxy::Upstream::new(addr.parse()?))))
-        .collect::<Result<HashMap<String, proxy::Upstream>, BoxError>>()?;
+        .map(|(role, addr)| Ok((role, Arc::new(upstream::Upstream::parse(addr)?))))
+        .collect::<Result<Vec<_>, BoxError>>()?;
+    let routes: HashMap<String, Arc<upstream::Upstream>> = watched
+        .iter()
+        .map(|(role, upstream)| (role.name().to_owned(), upstream.clone()))
+        .collect();
     let health_names = upstreams
         .iter()
         .map(|(role, _)| upstream_health_name(role))
         .collect();
     let server = GrpcServer::new().with_front(front(door, health_names)?);
     let health = server.health_reporter();
-    let watcher = tokio::spawn(watch_upstreams(health, upstreams.clone(), routes.clone()));
+    let watcher = tokio::spawn(watch_upstreams(health, watched));
     let limits = limits::Limits::new(door.rate_services, door.rate_people, door.rate_public);
     let forgetting = tokio::spawn({
         let limits = limits.clone();
@@ -211,57 +216,76 @@ pub async fn serve(
     result
 }
 
-/// Reports each upstream's own overall health under [`upstream_health_name`], and its health for each
-/// of its gRPC services under the service's full name, as the upstream itself reports them; the proxy
-/// sends no call to an upstream whose overall health fails.
+/// Keeps each upstream's replicas current (names resolved again every [`upstream::RESOLVE_EVERY`]) and
+/// checks each replica's health: a replica failing its check takes no calls. Reports an upstream under
+/// [`upstream_health_name`] as serving while any replica is in service, and each of its gRPC services
+/// under the service's full name as a replica in service reports it.
 async fn watch_upstreams(
     health: HealthReporter,
-    upstreams: Addresses,
-    routes: HashMap<String, proxy::Upstream>,
+    upstreams: Vec<(ServiceRole, Arc<upstream::Upstream>)>,
 ) {
-    let mut clients: Vec<_> = upstreams
-        .iter()
-        .filter_map(|(role, addr)| {
-            let endpoint = tonic::transport::Endpoint::from_shared(addr.to_owned()).ok()?;
-            let channel = endpoint
-                .connect_timeout(HEALTH_INTERVAL)
-                .timeout(HEALTH_INTERVAL)
-                .connect_lazy();
-            let names: Vec<(String, String)> =
-                std::iter::once((upstream_health_name(role), String::new()))
-                    .chain(
-                        role.grpc_services()
-                            .map(|name| (name.to_owned(), name.to_owned())),
-                    )
-                    .collect();
-            Some((
-                names,
-                HealthClient::new(channel),
-                routes.get(role.name())?.clone(),
-            ))
-        })
-        .collect();
+    let mut clients: HashMap<Uri, HealthClient<tonic::transport::Channel>> = HashMap::new();
+    let mut resolved: Option<tokio::time::Instant> = None;
     loop {
-        for (names, client, upstream) in &mut clients {
-            for (reported, asked) in names.iter() {
-                let response = client
-                    .check(HealthCheckRequest {
-                        service: asked.clone(),
-                    })
-                    .await;
-                let serving =
-                    response.is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32);
-                if asked.is_empty() {
-                    upstream.set_healthy(serving);
-                }
-                let status = if serving {
+        if resolved.is_none_or(|at| at.elapsed() >= upstream::RESOLVE_EVERY) {
+            for (_, upstream) in &upstreams {
+                upstream.resolve().await;
+            }
+            resolved = Some(tokio::time::Instant::now());
+        }
+        for (role, upstream) in &upstreams {
+            let replicas = upstream.replicas();
+            for replica in replicas.iter() {
+                let Some(client) = health_client(&mut clients, &replica.base) else {
+                    continue;
+                };
+                replica.set_healthy(check(client, "").await);
+            }
+            let in_service = replicas.iter().find(|replica| replica.in_service());
+            let report = |serving: bool| {
+                if serving {
                     ServingStatus::Serving
                 } else {
                     ServingStatus::NotServing
+                }
+            };
+            health
+                .set_service_status(&upstream_health_name(*role), report(in_service.is_some()))
+                .await;
+            for name in role.grpc_services() {
+                let serving = match in_service.and_then(|r| health_client(&mut clients, &r.base)) {
+                    Some(client) => check(client, name).await,
+                    None => false,
                 };
-                health.set_service_status(reported.as_str(), status).await;
+                health.set_service_status(name, report(serving)).await;
             }
         }
         tokio::time::sleep(HEALTH_INTERVAL).await;
     }
+}
+
+/// The health client of the replica at `base`, made once.
+fn health_client<'a>(
+    clients: &'a mut HashMap<Uri, HealthClient<tonic::transport::Channel>>,
+    base: &Uri,
+) -> Option<&'a mut HealthClient<tonic::transport::Channel>> {
+    if !clients.contains_key(base) {
+        let channel = tonic::transport::Endpoint::from_shared(base.to_string())
+            .ok()?
+            .connect_timeout(HEALTH_INTERVAL)
+            .timeout(HEALTH_INTERVAL)
+            .connect_lazy();
+        clients.insert(base.clone(), HealthClient::new(channel));
+    }
+    clients.get_mut(base)
+}
+
+/// Whether a replica reports `service` (`""`: itself) as serving.
+async fn check(client: &mut HealthClient<tonic::transport::Channel>, service: &str) -> bool {
+    client
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .is_ok_and(|r| r.into_inner().status == WireStatus::Serving as i32)
 }

@@ -1,13 +1,13 @@
 //! Forwarding by path: `/kommune.<service>.v1.X/Method` goes to `<service>`'s address, frames as they
-//! are, with no per-RPC code. A service that cannot be reached, or whose health checks fail, is
-//! answered UNAVAILABLE (with `RetryInfo`) at once, so callers do not wait on a hung service.
+//! are, with no per-RPC code, to a replica in service (`upstream`). A service none of whose replicas
+//! is in service (reachable, passing its health checks, not ejected) is answered UNAVAILABLE (with
+//! `RetryInfo`) at once, so callers do not wait on a hung service.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use tower::Service;
 use kommune_platform::Reason;
 
 use crate::limits::Limits;
+use crate::upstream::{Replica, Upstream};
 use kommune_platform::error::status;
 use kommune_platform::server::inject_trace_context;
 
@@ -35,44 +36,17 @@ pub fn owning_service(path: &str) -> Option<&str> {
     Some(service)
 }
 
-/// A service behind the gateway: where it serves, and whether its health checks pass.
-#[derive(Debug, Clone)]
-pub struct Upstream {
-    base: Uri,
-    healthy: Arc<AtomicBool>,
-}
-
-impl Upstream {
-    /// A service at `base` (such as `http://127.0.0.1:50052`), taken as healthy until a check says
-    /// otherwise.
-    pub fn new(base: Uri) -> Self {
-        Self {
-            base,
-            healthy: Arc::new(AtomicBool::new(true)),
-        }
-    }
-
-    /// Records what the latest health check found.
-    pub fn set_healthy(&self, healthy: bool) {
-        self.healthy.store(healthy, Ordering::Relaxed);
-    }
-
-    fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
-    }
-}
-
 /// Forwards calls to the services' addresses.
 #[derive(Clone)]
 pub struct Proxy {
-    upstreams: Arc<HashMap<String, Upstream>>,
+    upstreams: Arc<HashMap<String, Arc<Upstream>>>,
     client: Client<HttpConnector, Body>,
     limits: Option<Limits>,
 }
 
 impl Proxy {
     /// A proxy to `upstreams` (by service name).
-    pub fn new(upstreams: HashMap<String, Upstream>) -> Self {
+    pub fn new(upstreams: HashMap<String, Arc<Upstream>>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
@@ -92,9 +66,9 @@ impl Proxy {
         self
     }
 
-    /// Where a call to `uri` goes: its service and the service's URI for it; refused when no service
-    /// here owns it or its service is failing its health checks.
-    fn target(&self, uri: &Uri) -> Result<(String, Uri), Status> {
+    /// Where a call to `uri` goes: its service, the replica picked and the replica's URI for it;
+    /// refused when no service here owns it or none of its replicas is in service.
+    fn target(&self, uri: &Uri) -> Result<(String, Arc<Replica>, Uri), Status> {
         let path = uri.path();
         let unknown = |message: String| status(Code::Unimplemented, Reason::UnknownMethod, message);
         let service =
@@ -104,18 +78,18 @@ impl Proxy {
                 "service {service} is not served behind this gateway"
             ))
         })?;
-        if !upstream.is_healthy() {
-            return Err(status(
+        let replica = upstream.pick().ok_or_else(|| {
+            status(
                 Code::Unavailable,
                 Reason::Unavailable,
                 format!("{service} is not serving; retry later"),
-            ));
-        }
-        let mut parts = upstream.base.clone().into_parts();
+            )
+        })?;
+        let mut parts = replica.base.clone().into_parts();
         parts.path_and_query = uri.path_and_query().cloned();
         let target = Uri::from_parts(parts)
             .map_err(|_| status(Code::Internal, Reason::Internal, "bad upstream address"))?;
-        Ok((service.to_owned(), target))
+        Ok((service.to_owned(), replica, target))
     }
 }
 
@@ -132,7 +106,7 @@ impl Service<Request<Body>> for Proxy {
         if let Some(Err(refusal)) = self.limits.as_ref().map(|l| l.check(&request)) {
             return Box::pin(async move { Ok(refusal.into_http()) });
         }
-        let (service, target) = match self.target(request.uri()) {
+        let (service, replica, target) = match self.target(request.uri()) {
             Ok(found) => found,
             Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
         };
@@ -140,11 +114,17 @@ impl Service<Request<Body>> for Proxy {
         // The gateway's span becomes the parent of the service's.
         inject_trace_context(request.headers_mut());
         let client = self.client.clone();
+        // Counted against the replica if it fails, or is dropped unanswered (its deadline passed).
+        let call = replica.begin();
         Box::pin(async move {
             match client.request(request).await {
-                Ok(response) => Ok(response.map(Body::new)),
+                Ok(response) => {
+                    call.answered();
+                    Ok(response.map(Body::new))
+                }
                 Err(err) => {
-                    tracing::warn!(%service, error = %err, "upstream unreachable");
+                    call.unreachable();
+                    tracing::warn!(%service, replica = %replica.base, error = %err, "upstream unreachable");
                     let message = format!("{service} is unavailable; retry later");
                     Ok(status(Code::Unavailable, Reason::Unavailable, message).into_http())
                 }
@@ -174,9 +154,9 @@ mod tests {
 
     #[test]
     fn targets_keep_the_path_and_swap_the_authority() {
-        let identity = Upstream::new(Uri::from_static("http://127.0.0.1:50052"));
+        let identity = Arc::new(Upstream::parse("http://127.0.0.1:50052").unwrap());
         let proxy = Proxy::new(HashMap::from([("identity".to_owned(), identity.clone())]));
-        let (service, target) = proxy
+        let (service, _, target) = proxy
             .target(&Uri::from_static(
                 "http://gateway/kommune.identity.v1.UserService/GetUser",
             ))
@@ -194,7 +174,7 @@ mod tests {
             tonic::Code::Unimplemented
         );
         // Failing its health checks, a service is answered for at once.
-        identity.set_healthy(false);
+        identity.replicas()[0].set_healthy(false);
         let refused = proxy
             .target(&Uri::from_static(
                 "http://gateway/kommune.identity.v1.UserService/GetUser",
@@ -203,7 +183,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused.code(), tonic::Code::Unavailable);
         assert!(refused.get_details_retry_info().is_some());
-        identity.set_healthy(true);
+        identity.replicas()[0].set_healthy(true);
         assert!(
             proxy
                 .target(&Uri::from_static(
