@@ -5,6 +5,10 @@ use kommune_proto::common::v1::PageRequest;
 use super::*;
 use crate::registry::QUEUE_UNPAGED;
 
+/// The furthest ahead SLA alerts look, in working minutes: about a working year, far past any SLA
+/// target (and within the calendar's reach).
+const MAX_ALERT_HORIZON_MINUTES: i32 = 100_000;
+
 #[tonic::async_trait]
 impl pb::report_service_server::ReportService for CasesApi {
     async fn list_queue(
@@ -127,8 +131,12 @@ impl pb::report_service_server::ReportService for CasesApi {
     ) -> Result<Response<pb::ListSlaAlertsResponse>, Status> {
         let caller = caller(&request)?;
         let minutes = request.get_ref().due_within_minutes;
-        if minutes < 0 {
-            return Err(Error::invalid("due_within_minutes", "must not be negative").into());
+        if !(0..=MAX_ALERT_HORIZON_MINUTES).contains(&minutes) {
+            return Err(Error::invalid(
+                "due_within_minutes",
+                format!("must be from 0 to {MAX_ALERT_HORIZON_MINUTES} (about a working year)"),
+            )
+            .into());
         }
         let page = Page::from_request(request.get_ref().page.as_ref())?;
         let within = chrono::Duration::minutes(i64::from(minutes));

@@ -348,3 +348,28 @@ async fn a_queue_comes_a_page_at_a_time_in_both_its_lists() {
         );
     }
 }
+
+#[tokio::test]
+async fn sla_alerts_look_ahead_at_most_a_working_year() {
+    let t = TestCases::start().await;
+    let alerts = |due_within_minutes| {
+        let mut reports = reports(&t);
+        let request = bearer(
+            pb::ListSlaAlertsRequest {
+                due_within_minutes,
+                page: None,
+            },
+            &t.supporter,
+        );
+        async move { reports.list_sla_alerts(request).await }
+    };
+    assert!(alerts(100_000).await.is_ok());
+    for out_of_range in [-1, 100_001, i32::MAX - 1] {
+        let refused = alerts(out_of_range).await.unwrap_err();
+        assert_eq!(
+            (refused.code(), violated_fields(&refused)),
+            (Code::InvalidArgument, vec!["due_within_minutes".to_owned()]),
+            "{out_of_range}"
+        );
+    }
+}
