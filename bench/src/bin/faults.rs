@@ -341,7 +341,7 @@ async fn idle_flood(data: &Path) -> Result<String, BoxError> {
 }
 
 /// 3,000 reads at once, three times what a server serves at once, for five seconds; the suite's
-/// memory before, at its peak and after ten seconds idle.
+/// memory before, at its peak, and ten seconds and a minute after.
 async fn burst(data: &Path) -> Result<String, BoxError> {
     const IN_FLIGHT: usize = 3_000;
     let gateway = channel_to(GATEWAY);
@@ -394,12 +394,14 @@ async fn burst(data: &Path) -> Result<String, BoxError> {
     drop(connections);
     tokio::time::sleep(Duration::from_secs(10)).await;
     let after_idle = memory(pid, "VmRSS:");
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    let after_minute = memory(pid, "VmRSS:");
     let healthy = serving(&gateway, "").await;
     drop(child);
     Ok(format!(
         "{IN_FLIGHT} in flight for 5 s: {} served, {} shed UNAVAILABLE, {} other failures; resident \
          memory {before} before, {peak} at the peak, {after_load} after the burst, {after_idle} \
-         after 10 s idle; health {}",
+         after 10 s idle, {after_minute} after a minute; health {}",
         served.load(Ordering::Relaxed),
         shed.load(Ordering::Relaxed),
         other.load(Ordering::Relaxed),
