@@ -835,15 +835,11 @@ async fn hung_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, holding)
 }
 
-/// With one replica of a service hung and another well, callers are served: the hung one leaves the
-/// rotation (its health checks fail, and calls to it that end unanswered eject it).
-#[tokio::test]
-async fn one_hung_replica_never_stalls_callers() {
-    let mut suite = Suite::start().await;
-    let (hung_addr, holding) = hung_server().await;
+/// A gateway in front of the suite with cases at `cases` (one address or several), whose calls have
+/// a second at most.
+async fn gateway_with_cases_at(suite: &mut Suite, cases: String) -> Channel {
     let mut upstreams = suite.upstreams.clone();
-    let well = upstreams.get(ServiceRole::Cases).unwrap().to_owned();
-    upstreams.insert(ServiceRole::Cases, format!("http://{hung_addr},{well}"));
+    upstreams.insert(ServiceRole::Cases, cases);
     let config = ServerConfig {
         request_timeout_secs: 1,
         ..ServerConfig::default()
@@ -851,20 +847,45 @@ async fn one_hung_replica_never_stalls_callers() {
     let gateway = suite
         .gateway_in_front_of(upstreams, config, kommune_gateway::DoorConfig::default())
         .await;
-    let gateway = channel_to(gateway);
+    channel_to(gateway)
+}
+
+/// Asks `gateway` for a case nobody filed, within `timeout` when given: how it was refused (a served
+/// call answers NOT_FOUND), and how long that took.
+async fn get_unknown_case(
+    gateway: &Channel,
+    token: &str,
+    timeout: Option<Duration>,
+) -> (Status, Duration) {
     let mut cases =
         kommune_proto::cases::v1::case_service_client::CaseServiceClient::new(gateway.clone());
+    let mut request = bearer(
+        kommune_proto::cases::v1::GetCaseRequest {
+            case_id: uuid::Uuid::now_v7().to_string(),
+        },
+        token,
+    );
+    if let Some(timeout) = timeout {
+        request.set_timeout(timeout);
+    }
+    let started = Instant::now();
+    let status = cases.get_case(request).await.unwrap_err();
+    (status, started.elapsed())
+}
+
+/// With one replica of a service hung and another well, callers are served: the hung one leaves the
+/// rotation (its health checks fail, and calls to it that end unanswered eject it).
+#[tokio::test]
+async fn one_hung_replica_never_stalls_callers() {
+    let mut suite = Suite::start().await;
+    let (hung_addr, holding) = hung_server().await;
+    let well = suite.upstreams.get(ServiceRole::Cases).unwrap().to_owned();
+    let gateway = gateway_with_cases_at(&mut suite, format!("http://{hung_addr},{well}")).await;
     let admin = suite.admin_token.clone();
     // Every call answered by the well replica (an unknown case: NOT_FOUND), ten in a row.
     eventually("calls go only to the well replica", async || {
         for _ in 0..10 {
-            let request = bearer(
-                kommune_proto::cases::v1::GetCaseRequest {
-                    case_id: uuid::Uuid::now_v7().to_string(),
-                },
-                &admin,
-            );
-            let answer = cases.get_case(request).await.unwrap_err();
+            let (answer, _) = get_unknown_case(&gateway, &admin, None).await;
             if answer.code() != Code::NotFound {
                 return None;
             }
@@ -892,35 +913,9 @@ async fn a_hung_service_costs_a_call_its_deadline_then_nothing() {
     use tonic_types::StatusExt;
     let mut suite = Suite::start().await;
     let (hung_addr, holding) = hung_server().await;
-    let mut upstreams = suite.upstreams.clone();
-    upstreams.insert(ServiceRole::Cases, format!("http://{hung_addr}"));
-    // Calls through this gateway have a second at most.
-    let config = ServerConfig {
-        request_timeout_secs: 1,
-        ..ServerConfig::default()
-    };
-    let gateway = suite
-        .gateway_in_front_of(upstreams, config, kommune_gateway::DoorConfig::default())
-        .await;
-    let gateway = channel_to(gateway);
-    let get_case = |timeout: Option<Duration>| {
-        let mut cases =
-            kommune_proto::cases::v1::case_service_client::CaseServiceClient::new(gateway.clone());
-        let mut request = bearer(
-            kommune_proto::cases::v1::GetCaseRequest {
-                case_id: uuid::Uuid::now_v7().to_string(),
-            },
-            &suite.admin_token,
-        );
-        if let Some(timeout) = timeout {
-            request.set_timeout(timeout);
-        }
-        async move {
-            let started = Instant::now();
-            let status = cases.get_case(request).await.unwrap_err();
-            (status, started.elapsed())
-        }
-    };
+    let gateway = gateway_with_cases_at(&mut suite, format!("http://{hung_addr}")).await;
+    let admin = suite.admin_token.clone();
+    let get_case = |timeout| get_unknown_case(&gateway, &admin, timeout);
 
     let (late, took) = get_case(None).await;
     assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");

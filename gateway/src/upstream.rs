@@ -172,10 +172,12 @@ impl Upstream {
     /// progress; `None` when no replica is in service.
     pub fn pick(&self) -> Option<Arc<Replica>> {
         let replicas = self.replicas();
-        let in_service: Vec<&Arc<Replica>> = replicas.iter().filter(|r| r.in_service()).collect();
+        // Without collecting: this runs on every call.
+        let in_service = || replicas.iter().filter(|r| r.in_service());
+        let count = in_service().count();
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        let first = in_service.get(turn % in_service.len().max(1))?;
-        let second = in_service[(turn + 1) % in_service.len()];
+        let first = in_service().nth(turn % count.max(1))?;
+        let second = in_service().nth((turn + 1) % count).unwrap_or(first);
         let busy = |r: &Replica| r.in_flight.load(Ordering::Relaxed);
         Some(
             if busy(second) < busy(first) {

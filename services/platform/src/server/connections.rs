@@ -28,6 +28,31 @@ use tower::{Service, ServiceExt};
 use crate::BoxError;
 use crate::config::ServerConfig;
 
+/// The service a server serves on each connection: every call answered, none failing.
+pub(super) trait Served<B>:
+    Service<
+        Request<tonic::body::Body>,
+        Response = Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> Served<B> for S where
+    S: Service<
+            Request<tonic::body::Body>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// File descriptors kept back from connections, for database pools, files and outgoing calls.
 const RESERVED_DESCRIPTORS: u64 = 256;
 /// How long the accept loop waits when the process has no file descriptor left.
@@ -80,11 +105,7 @@ pub(super) async fn serve<S, B>(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BoxError>
 where
-    S: Service<Request<tonic::body::Body>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Served<B>,
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
@@ -264,11 +285,7 @@ impl Connection {
         mut stopping: watch::Receiver<bool>,
         _permit: OwnedSemaphorePermit,
     ) where
-        S: Service<Request<tonic::body::Body>, Response = Response<B>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
+        S: Served<B>,
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
@@ -288,7 +305,11 @@ impl Connection {
         // Once told to close: the time its calls have left.
         let mut closing: Option<Instant> = None;
         loop {
-            let check = closing.unwrap_or_else(|| self.activity.next_check(accepted, &self.timing));
+            let due = self.activity.due(accepted, &self.timing);
+            // Busy, it is looked at again an idle timeout from now.
+            let check = closing
+                .or(due.as_ref().map(|(_, at)| *at))
+                .unwrap_or_else(|| Instant::now() + self.timing.idle);
             tokio::select! {
                 _ = connection.as_mut() => return,
                 () = self.activity.evict.notified() => return,
@@ -296,13 +317,14 @@ impl Connection {
                     if closing.is_some() {
                         return;
                     }
-                    match self.activity.state(accepted, &self.timing) {
-                        State::Silent => return,
-                        State::Idle => {
+                    // Looked at again: a call may have begun or ended while it slept.
+                    match self.activity.due(accepted, &self.timing) {
+                        Some((Timeout::Handshake, at)) if at <= Instant::now() => return,
+                        Some((Timeout::Idle, at)) if at <= Instant::now() => {
                             connection.as_mut().graceful_shutdown();
                             closing = Some(Instant::now() + IDLE_CLOSE_GRACE);
                         }
-                        State::Within => {}
+                        _ => {}
                     }
                 }
                 _ = stopping.changed(), if closing.is_none() => {
@@ -318,6 +340,8 @@ impl Connection {
 #[derive(Debug)]
 struct Activity {
     calls: Mutex<Calls>,
+    /// Set once the client has greeted the server, so reads after that take no lock.
+    greeted: std::sync::atomic::AtomicBool,
     /// Told when a new connection needs this one's place.
     evict: tokio::sync::Notify,
 }
@@ -338,15 +362,13 @@ impl Calls {
     }
 }
 
-/// How a connection stands against its timeouts.
+/// The timeout a connection runs against now.
 #[derive(Debug, PartialEq, Eq)]
-enum State {
-    /// The client has not greeted the server within the handshake timeout.
-    Silent,
-    /// No call has been in progress for the idle timeout.
+enum Timeout {
+    /// The client has not yet greeted the server.
+    Handshake,
+    /// No call is in progress.
     Idle,
-    /// Within its timeouts.
-    Within,
 }
 
 impl Activity {
@@ -357,6 +379,7 @@ impl Activity {
                 received: 0,
                 idle_since: Instant::now(),
             }),
+            greeted: std::sync::atomic::AtomicBool::new(false),
             evict: tokio::sync::Notify::new(),
         }
     }
@@ -373,37 +396,27 @@ impl Activity {
 
     /// Counts `bytes` received, until the client has greeted the server.
     fn received(&self, bytes: usize) {
+        use std::sync::atomic::Ordering;
+        if self.greeted.load(Ordering::Relaxed) {
+            return;
+        }
         let mut calls = self.calls();
-        if !calls.greeted() {
-            calls.received += bytes;
+        calls.received += bytes;
+        if calls.greeted() {
+            self.greeted.store(true, Ordering::Relaxed);
         }
     }
 
-    /// When a timeout could next be due.
-    fn next_check(&self, accepted: Instant, timing: &Timing) -> Instant {
+    /// The timeout the connection runs against now and when it falls due; `None` while a call is in
+    /// progress (calls may take as long as they need).
+    fn due(&self, accepted: Instant, timing: &Timing) -> Option<(Timeout, Instant)> {
         let calls = self.calls();
         if !calls.greeted() {
-            accepted + timing.handshake
+            Some((Timeout::Handshake, accepted + timing.handshake))
         } else if calls.in_flight == 0 {
-            calls.idle_since + timing.idle
+            Some((Timeout::Idle, calls.idle_since + timing.idle))
         } else {
-            Instant::now() + timing.idle
-        }
-    }
-
-    fn state(&self, accepted: Instant, timing: &Timing) -> State {
-        let calls = self.calls();
-        let now = Instant::now();
-        if !calls.greeted() {
-            if now >= accepted + timing.handshake {
-                State::Silent
-            } else {
-                State::Within
-            }
-        } else if calls.in_flight == 0 && now >= calls.idle_since + timing.idle {
-            State::Idle
-        } else {
-            State::Within
+            None
         }
     }
 }
@@ -485,11 +498,8 @@ struct Tracked<S> {
 
 impl<S, B> Service<Request<Incoming>> for Tracked<S>
 where
-    S: Service<Request<tonic::body::Body>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    // Spelled out: the response type must name `B` for the impl to be well-formed.
+    S: Served<B> + Service<Request<tonic::body::Body>, Response = Response<B>>,
     B: http_body::Body<Data = Bytes> + Send + 'static,
 {
     type Response = Response<TrackedBody<B>>;
@@ -568,26 +578,30 @@ mod tests {
         };
         let accepted = Instant::now();
         let activity = Arc::new(Activity::new());
-        assert_eq!(activity.state(accepted, &timing), State::Within);
-        tokio::time::advance(Duration::from_secs(3)).await;
-        assert_eq!(activity.state(accepted, &timing), State::Silent);
+        assert_eq!(
+            activity.due(accepted, &timing),
+            Some((Timeout::Handshake, accepted + timing.handshake))
+        );
 
-        let accepted = Instant::now();
-        let activity = Arc::new(Activity::new());
         activity.received(GREETING_BYTES - 1);
         tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            activity.due(accepted, &timing).map(|(t, _)| t),
+            Some(Timeout::Handshake)
+        );
         activity.received(1);
         let call = activity.begin();
         tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(
-            activity.state(accepted, &timing),
-            State::Within,
+            activity.due(accepted, &timing),
+            None,
             "a call in progress, however long, keeps its connection"
         );
         drop(call);
-        tokio::time::advance(Duration::from_secs(9)).await;
-        assert_eq!(activity.state(accepted, &timing), State::Within);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(activity.state(accepted, &timing), State::Idle);
+        assert_eq!(
+            activity.due(accepted, &timing),
+            Some((Timeout::Idle, Instant::now() + timing.idle)),
+            "idle from the end of the last call"
+        );
     }
 }
