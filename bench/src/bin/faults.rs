@@ -4,12 +4,14 @@
 //!
 //! - `kill`: sixteen writers file cases with idempotency keys, retrying until answered, while the suite
 //!   is killed with SIGKILL and started again;
+//! - `hung`: cases has two replicas, one of them a process stopped with SIGSTOP (its socket open, nothing
+//!   answered), while eight callers read cases through the gateway with a deadline of two seconds;
 //! - `flood`: the suite at an open-file limit of 1,024 gets 1,100 connections that never speak, while
 //!   a health check is tried every 200 ms on a fresh connection;
 //! - `burst`: 3,000 reads at once over 30 connections, three times what a server serves at once, and
 //!   the memory after.
 //!
-//! `cargo run -p kommune-bench --release --bin faults [-- --scenarios kill,flood,burst]`.
+//! `cargo run -p kommune-bench --release --bin faults [-- --scenarios kill,hung,flood,burst]`.
 //! Results in docs/operations.md.
 
 use std::collections::HashMap;
@@ -29,7 +31,7 @@ use kommune_bench::desk::Desk;
 use kommune_gateway::standalone::{self, StandaloneConfig};
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
-use kommune_platform::service::ADMIN_KEY_FILE;
+use kommune_platform::service::{ADMIN_KEY_FILE, Addresses, ServiceRole};
 use kommune_platform::testing::{channel_to, with_bearer};
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::common::v1::PageRequest;
@@ -39,12 +41,16 @@ use tonic_health::pb::health_client::HealthClient;
 
 /// Where the suite's gateway listens.
 const GATEWAY: &str = "127.0.0.1:50151";
+/// Where the gateway that has a hung replica of cases beside the well one listens.
+const GATEWAY_BESIDE_HUNG: &str = "127.0.0.1:50152";
+/// Where the hung replica of cases listens.
+const HUNG_REPLICA: &str = "127.0.0.1:50153";
 
 #[derive(Parser)]
 #[command(about = "kommune under faults: kill -9 during writes, an idle-connection flood, a burst")]
 struct Args {
     /// The scenarios to run, in order.
-    #[arg(long, value_delimiter = ',', default_values = ["kill", "flood", "burst"])]
+    #[arg(long, value_delimiter = ',', default_values = ["kill", "hung", "flood", "burst"])]
     scenarios: Vec<Scenario>,
     /// What the tool starts as its child.
     #[command(subcommand)]
@@ -56,6 +62,8 @@ struct Args {
 enum Scenario {
     /// SIGKILL during writes.
     Kill,
+    /// One of two replicas stopped with its socket open.
+    Hung,
     /// Connections that never speak, past the open-file limit.
     Flood,
     /// Three times the calls a server serves at once.
@@ -68,11 +76,17 @@ enum ChildCommand {
     #[command(hide = true)]
     Suite {
         #[command(flatten)]
-        config: StandaloneConfig,
+        config: Box<StandaloneConfig>,
         /// The open-file limit to serve under.
         #[arg(long)]
         open_files: Option<u64>,
+        /// Also serve a gateway (at GATEWAY_BESIDE_HUNG) whose cases has this replica beside the well one.
+        #[arg(long)]
+        hung_cases_replica: Option<SocketAddr>,
     },
+    /// Listens at HUNG_REPLICA and answers nothing, to be stopped with SIGSTOP (what the tool starts).
+    #[command(hide = true)]
+    HungReplica,
 }
 
 #[global_allocator]
@@ -81,13 +95,17 @@ static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    if let Some(ChildCommand::Suite { config, open_files }) = args.child {
-        if let Some(limit) = open_files {
-            rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit)?;
+    match args.child {
+        Some(ChildCommand::Suite {
+            config,
+            open_files,
+            hung_cases_replica,
+        }) => return serve_suite(config, open_files, hung_cases_replica).await,
+        Some(ChildCommand::HungReplica) => {
+            let _listening = tokio::net::TcpListener::bind(HUNG_REPLICA).await?;
+            std::future::pending::<()>().await;
         }
-        let running = standalone::start(&config, Arc::new(SystemClock)).await?;
-        std::future::pending::<()>().await;
-        return running.stop().await;
+        None => {}
     }
     println!("| scenario | what happened |");
     println!("|---|---|");
@@ -95,6 +113,7 @@ async fn main() -> Result<(), BoxError> {
         let data = std::env::temp_dir().join(format!("kommune-faults-{}", uuid::Uuid::new_v4()));
         let outcome = match scenario {
             Scenario::Kill => kill_during_writes(&data).await,
+            Scenario::Hung => hung_replica(&data).await,
             Scenario::Flood => idle_flood(&data).await,
             Scenario::Burst => burst(&data).await,
         };
@@ -107,8 +126,54 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The child: the whole suite until killed, under `open_files`, and beside it a gateway whose cases
+/// has `hung_cases_replica` as a second replica.
+async fn serve_suite(
+    config: Box<StandaloneConfig>,
+    open_files: Option<u64>,
+    hung_cases_replica: Option<SocketAddr>,
+) -> Result<(), BoxError> {
+    if let Some(limit) = open_files {
+        rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit)?;
+    }
+    let running = standalone::start(&config, Arc::new(SystemClock)).await?;
+    if let Some(hung) = hung_cases_replica {
+        let mut upstreams = Addresses::default();
+        for (role, addr) in &running.service_addrs {
+            upstreams.insert(*role, format!("http://{addr}"));
+        }
+        let well = running.service_addrs[&ServiceRole::Cases];
+        upstreams.insert(ServiceRole::Cases, format!("http://{hung},http://{well}"));
+        let listener = tokio::net::TcpListener::bind(GATEWAY_BESIDE_HUNG).await?;
+        tokio::spawn(async move {
+            kommune_gateway::serve(
+                listener,
+                &upstreams,
+                config.auth.trusted_issuers().unwrap_or_default(),
+                Arc::new(SystemClock),
+                &config.server,
+                &config.door,
+                std::future::pending(),
+            )
+            .await
+        });
+    }
+    std::future::pending::<()>().await;
+    running.stop().await
+}
+
 /// The suite in a child process on `data`, killed when dropped.
 async fn start_suite(data: &Path, open_files: Option<u64>) -> Result<Child, BoxError> {
+    start_suite_with(data, open_files, None).await
+}
+
+/// The suite in a child process on `data`, with a second gateway whose cases has the hung replica at
+/// `hung_cases_replica` beside the well one when given; killed when dropped.
+async fn start_suite_with(
+    data: &Path,
+    open_files: Option<u64>,
+    hung_cases_replica: Option<&str>,
+) -> Result<Child, BoxError> {
     let mut command = Command::new(std::env::current_exe()?);
     command
         .args(["suite", "--listen-addr", GATEWAY, "--data-dir"])
@@ -122,6 +187,9 @@ async fn start_suite(data: &Path, open_files: Option<u64>) -> Result<Child, BoxE
         .kill_on_drop(true);
     if let Some(limit) = open_files {
         command.args(["--open-files", &limit.to_string()]);
+    }
+    if let Some(hung) = hung_cases_replica {
+        command.args(["--hung-cases-replica", hung]);
     }
     Ok(command.spawn()?)
 }
@@ -294,6 +362,109 @@ async fn storm_cases(
             return Ok(stored);
         }
     }
+}
+
+/// Eight callers read cases for twenty seconds through a gateway whose cases has two replicas, one
+/// of them a stopped process (its socket open, nothing answered), each call with a deadline of two
+/// seconds: how many calls the hung replica cost, and when the last of them was.
+async fn hung_replica(data: &Path) -> Result<String, BoxError> {
+    const CALLERS: usize = 8;
+    const DEADLINE: Duration = Duration::from_secs(2);
+    let mut replica = Command::new(std::env::current_exe()?)
+        .arg("hung-replica")
+        .kill_on_drop(true)
+        .spawn()?;
+    let replica_pid = replica.id().ok_or("the hung replica has no process id")?;
+    let listening = Instant::now();
+    while tokio::net::TcpStream::connect(HUNG_REPLICA).await.is_err() {
+        if listening.elapsed() > Duration::from_secs(10) {
+            return Err("the hung replica did not listen".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = Command::new("kill")
+        .args(["-STOP", &replica_pid.to_string()])
+        .status()
+        .await?;
+    if !stopped.success() {
+        return Err("cannot stop the hung replica".into());
+    }
+    let gateway = channel_to(GATEWAY);
+    let child = start_suite_with(data, None, Some(HUNG_REPLICA)).await?;
+    ready(&gateway).await?;
+    let desk = Arc::new(desk(&gateway, data).await?);
+    let beside_hung = channel_to(GATEWAY_BESIDE_HUNG);
+    // Every call: when it started (since the callers began), how long it took, and whether it was served.
+    let calls: Arc<Mutex<Vec<(Duration, Duration, bool)>>> = Arc::default();
+    let started = Instant::now();
+    let mut callers = Vec::new();
+    for _ in 0..CALLERS {
+        let (desk, calls, gateway) = (desk.clone(), calls.clone(), beside_hung.clone());
+        callers.push(tokio::spawn(async move {
+            let mut client = cases::case_service_client::CaseServiceClient::new(gateway);
+            while started.elapsed() < Duration::from_secs(20) {
+                let mut request = with_bearer(
+                    cases::GetCaseRequest {
+                        case_id: desk.first_case.clone(),
+                    },
+                    &desk.reporter,
+                );
+                request.set_timeout(DEADLINE);
+                let at = started.elapsed();
+                let served = client.get_case(request).await.is_ok();
+                let took = started.elapsed() - at;
+                calls
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((at, took, served));
+                if !served {
+                    // As a caller's retry policy would.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await?;
+    }
+    drop(child);
+    let _ = Command::new("kill")
+        .args(["-CONT", &replica_pid.to_string()])
+        .status()
+        .await;
+    replica.start_kill()?;
+    let calls = calls.lock().unwrap_or_else(PoisonError::into_inner);
+    let late = |&&(_, took, served): &&(Duration, Duration, bool)| {
+        !served || took > Duration::from_millis(100)
+    };
+    let failed = calls.iter().filter(|(_, _, served)| !served).count();
+    let late_calls = calls.iter().filter(late).count();
+    let last_late = calls.iter().filter(late).map(|(at, _, _)| *at).max();
+    let mut after: Vec<Duration> = calls
+        .iter()
+        .filter(|(at, _, _)| last_late.is_none_or(|last| *at > last))
+        .map(|(_, took, _)| *took)
+        .collect();
+    after.sort();
+    let percentile = |p: usize| {
+        after
+            .get((after.len() * p / 100).min(after.len().saturating_sub(1)))
+            .map_or("-".to_owned(), |took| {
+                format!("{:.2} ms", took.as_secs_f64() * 1000.0)
+            })
+    };
+    Ok(format!(
+        "{} reads by {CALLERS} callers with a {} s deadline: {failed} failed, {late_calls} late          (over 100 ms or failed), the last of them {}; after it {} reads, p50 {} and p99 {}",
+        calls.len(),
+        DEADLINE.as_secs(),
+        last_late.map_or("never".to_owned(), |at| format!(
+            "{:.1} s into the run",
+            at.as_secs_f64()
+        )),
+        after.len(),
+        percentile(50),
+        percentile(99),
+    ))
 }
 
 /// 1,100 connections that never speak, against a suite whose open-file limit is 1,024, while a

@@ -19,9 +19,13 @@ pub fn channel(addr: &str) -> Result<Channel, crate::BoxError> {
         .connect_lazy())
 }
 
-/// A request made on behalf of `caller`: their bearer token and this span's trace context.
+/// A request made on behalf of `caller`: their bearer token, this span's trace context, and what is
+/// left of the deadline of the call being served.
 pub fn on_behalf_of<T>(caller: &Caller, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
+    if let Some(left) = crate::server::remaining_deadline() {
+        request.set_timeout(left);
+    }
     let mut headers = std::mem::take(request.metadata_mut()).into_headers();
     if let Ok(value) = format!("Bearer {}", caller.token).parse() {
         headers.insert(http::header::AUTHORIZATION, value);

@@ -221,3 +221,173 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex as StdMutex};
+
+    use kommune_proto::identity::v1 as id;
+    use sea_orm_migration::{MigrationTrait, MigratorTrait};
+    use tokio_stream::wrappers::TcpListenerStream;
+    use tonic::{Request, Response};
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::testing;
+
+    struct Migrator;
+
+    impl MigratorTrait for Migrator {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            crate::migration::migrations()
+        }
+    }
+
+    /// An identity whose event feed always breaks off, as a replica going away does.
+    #[derive(Clone, Default)]
+    struct BreakingIdentity {
+        watches: Arc<AtomicUsize>,
+    }
+
+    #[tonic::async_trait]
+    impl id::token_service_server::TokenService for BreakingIdentity {
+        async fn exchange_api_key(
+            &self,
+            _: Request<id::ExchangeApiKeyRequest>,
+        ) -> Result<Response<id::ExchangeApiKeyResponse>, Status> {
+            Ok(Response::new(id::ExchangeApiKeyResponse {
+                access_token: "service-token".into(),
+                token_type: "Bearer".into(),
+                expire_time: Some(crate::clock::to_timestamp(
+                    Utc::now() + chrono::Duration::hours(1),
+                )),
+            }))
+        }
+
+        async fn get_public_keys(
+            &self,
+            _: Request<id::GetPublicKeysRequest>,
+        ) -> Result<Response<id::GetPublicKeysResponse>, Status> {
+            Err(Status::unimplemented("not in this fake"))
+        }
+
+        async fn get_caller(
+            &self,
+            _: Request<id::GetCallerRequest>,
+        ) -> Result<Response<id::GetCallerResponse>, Status> {
+            Err(Status::unimplemented("not in this fake"))
+        }
+
+        async fn rotate_signing_key(
+            &self,
+            _: Request<id::RotateSigningKeyRequest>,
+        ) -> Result<Response<id::RotateSigningKeyResponse>, Status> {
+            Err(Status::unimplemented("not in this fake"))
+        }
+    }
+
+    #[tonic::async_trait]
+    impl id::event_service_server::EventService for BreakingIdentity {
+        type WatchEventsStream =
+            futures::stream::Iter<std::vec::IntoIter<Result<id::WatchEventsResponse, Status>>>;
+
+        async fn watch_events(
+            &self,
+            _: Request<id::WatchEventsRequest>,
+        ) -> Result<Response<Self::WatchEventsStream>, Status> {
+            self.watches.fetch_add(1, Ordering::SeqCst);
+            Ok(Response::new(futures::stream::iter(vec![Err(
+                Status::unavailable("replica going away"),
+            )])))
+        }
+    }
+
+    /// Log lines written by the code under test.
+    #[derive(Clone, Default)]
+    struct CapturedLogs(Arc<StdMutex<Vec<u8>>>);
+
+    impl std::io::Write for CapturedLogs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl CapturedLogs {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_broken_feed_is_a_warning_with_its_reason_and_is_followed_again() {
+        let logs = CapturedLogs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+
+        let identity = BreakingIdentity::default();
+        let (listener, addr) = testing::loopback_listener().await;
+        let served = identity.clone();
+        let server = testing::spawn(|stop| async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(id::token_service_server::TokenServiceServer::new(
+                    served.clone(),
+                ))
+                .add_service(id::event_service_server::EventServiceServer::new(served))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
+                .await;
+        });
+        let url = testing::fresh_database_url("consumer").await;
+        let db = crate::db::connect_and_migrate::<Migrator>(&url)
+            .await
+            .unwrap_or_else(|e| panic!("no database: {e}"));
+        let channel = testing::channel_to(addr);
+        let credentials = Arc::new(ServiceCredentials::new(
+            channel.clone(),
+            "service-key".into(),
+            Arc::new(SystemClock),
+        ));
+
+        // The first attempt fails at once, the retry after 200 ms, the next after 400 ms more.
+        follow(
+            db,
+            "identity",
+            channel,
+            credentials,
+            |_| async { Ok(()) },
+            tokio::time::sleep(Duration::from_millis(900)),
+        )
+        .await;
+        server.stop().await;
+
+        let logs = logs.text();
+        assert!(
+            identity.watches.load(Ordering::SeqCst) >= 2,
+            "the feed was not followed again: {logs}"
+        );
+        let warning = logs
+            .lines()
+            .find(|line| line.contains("event feed interrupted"))
+            .unwrap_or_else(|| panic!("no warning about the broken feed: {logs}"));
+        assert!(warning.contains("WARN"), "{warning}");
+        assert!(warning.contains("feed=\"identity\""), "{warning}");
+        assert!(
+            warning.contains("the event feed ended") && warning.contains("replica going away"),
+            "the warning does not say why: {warning}"
+        );
+        assert!(!logs.contains("ERROR"), "logged as an error: {logs}");
+    }
+}

@@ -33,6 +33,7 @@ mod deadline;
 mod front;
 use crate::error::Reason;
 use deadline::DeadlineLayer;
+pub use deadline::remaining_deadline;
 pub use front::{Behind, Front};
 
 /// Response header carrying the trace id of the call.

@@ -16,6 +16,19 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// The header a gRPC caller states its deadline in.
 const GRPC_TIMEOUT: &str = "grpc-timeout";
 
+tokio::task_local! {
+    /// When the call being served must have answered by.
+    static CALL_DEADLINE: tokio::time::Instant;
+}
+
+/// What is left of the deadline of the call being served, when run within one: calls made on its
+/// behalf to other services carry it on, so nobody works on for a caller that has gone.
+pub fn remaining_deadline() -> Option<Duration> {
+    CALL_DEADLINE
+        .try_with(|deadline| deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .ok()
+}
+
 /// The deadline a caller asks for in `grpc-timeout` (up to eight digits and a unit), if it asks for
 /// one it can: a malformed one is ignored, as gRPC's servers do.
 fn requested_timeout(headers: &HeaderMap) -> Option<Duration> {
@@ -82,9 +95,10 @@ where
             requested_timeout(request.headers()).map_or(self.cap, |asked| asked.min(self.cap));
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let call = inner.call(request);
+        let deadline = tokio::time::Instant::now() + limit;
+        let call = CALL_DEADLINE.scope(deadline, inner.call(request));
         Box::pin(async move {
-            match tokio::time::timeout(limit, call).await {
+            match tokio::time::timeout_at(deadline, call).await {
                 Ok(answered) => answered,
                 Err(_) => Ok(Status::new(
                     Code::DeadlineExceeded,
@@ -149,6 +163,75 @@ mod tests {
             .unwrap_or_else(|never| match never {});
         let code = Status::from_header_map(response.headers()).map_or(Code::Ok, |s| s.code());
         (code, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_left_is_known_while_serving_and_carried_on_calls_made_for_the_caller() {
+        use tower::ServiceExt;
+        let caller = crate::auth::Caller {
+            token: "token".into(),
+            ..crate::auth::Caller::system("test")
+        };
+        let serve = tower::service_fn(move |_: Request<()>| {
+            let caller = caller.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let left = remaining_deadline();
+                let onward = crate::client::on_behalf_of(&caller, ());
+                let mut response = Response::new(tonic::body::Body::default());
+                response.headers_mut().insert(
+                    "left-ms",
+                    left.map_or(u128::MAX, |left| left.as_millis())
+                        .to_string()
+                        .parse()
+                        .unwrap_or_else(|_| unreachable!()),
+                );
+                if let Some(onward) = onward.metadata().get(GRPC_TIMEOUT) {
+                    response.headers_mut().insert(
+                        "onward-timeout",
+                        onward
+                            .to_str()
+                            .unwrap_or_default()
+                            .parse()
+                            .unwrap_or_else(|_| unreachable!()),
+                    );
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        let mut request = Request::new(());
+        request.headers_mut().insert(
+            GRPC_TIMEOUT,
+            "500m".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        let response = DeadlineLayer {
+            cap: Duration::from_secs(30),
+        }
+        .layer(serve)
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("left-ms"), "350", "500 ms asked, 150 ms spent");
+        let onward = header("onward-timeout");
+        let mut onward_headers = HeaderMap::new();
+        onward_headers.insert(
+            GRPC_TIMEOUT,
+            onward.parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(
+            requested_timeout(&onward_headers),
+            Some(Duration::from_millis(350)),
+            "the onward call's grpc-timeout: {onward:?}"
+        );
+        assert_eq!(remaining_deadline(), None, "outside a call there is none");
     }
 
     #[tokio::test(start_paused = true)]
