@@ -1,5 +1,5 @@
 //! What cases asks the other services, always on the caller's behalf: identity whether a reporter
-//! is support-eligible now, and changes to create a change request from a case.
+//! is support-eligible now and who a user is, and changes to create a change request from a case.
 
 use tonic::transport::Channel;
 
@@ -11,6 +11,7 @@ use kommune_proto::identity::v1 as identity;
 
 use changes::change_request_service_client::ChangeRequestServiceClient;
 use identity::eligibility_service_client::EligibilityServiceClient;
+use identity::user_service_client::UserServiceClient;
 
 /// The services cases calls.
 #[derive(Clone)]
@@ -45,6 +46,28 @@ impl Peers {
                 Error::Unavailable("identity cannot check support eligibility now; retry".into())
             })?;
         Ok(answer.into_inner())
+    }
+
+    /// The user `user_id` as identity knows them; NOT_FOUND naming `field` when it knows nobody by it.
+    pub async fn user(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        field: &'static str,
+    ) -> Result<identity::User, Error> {
+        let request = identity::GetUserRequest {
+            user_id: user_id.to_owned(),
+        };
+        UserServiceClient::new(self.identity.clone())
+            .get_user(on_behalf_of(caller, request))
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::NotFound => Error::not_found_field("user", user_id, field),
+                _ => Error::from(status),
+            })?
+            .into_inner()
+            .user
+            .ok_or_else(|| Error::internal("identity answered without a user"))
     }
 
     /// Creates a change request at changes (idempotent on the request's key); refused when changes

@@ -10,7 +10,14 @@
 //! - ten digits in a row: `DDMMYYXXXX` / `YYMMDDXXXX`;
 //! - six digits, then a hyphen or one space, then four: `DDMMYY-XXXX`, `DDMMYY XXXX`;
 //! - six digits, `+`, four: `YYMMDD+XXXX` (Swedish, aged 100 or more);
+//! - six digits, a dot, four: `DDMMYY.XXXX`;
 //! - twelve digits in a row, or eight, a hyphen, four: `YYYYMMDDXXXX`, `YYYYMMDD-XXXX`.
+//!
+//! Text pasted from Word, Outlook or a web page is read as the digits it shows: full-width digits
+//! (`０１０１９０`) are digits, a non-breaking, narrow, thin or figure space is a space, and invisible
+//! characters (zero-width space and joiners, word joiner, soft hyphen, byte-order mark) are left out,
+//! so `010190\u{200B}-1234` and `010190\u{A0}1234` are found like `010190-1234`. Ranges are given
+//! in the text as written.
 //!
 //! # Which kind a candidate is
 //! - A ten-digit shape (no separator, hyphen or space) whose first six digits are a
@@ -66,6 +73,73 @@ pub struct PersonalIdMatch {
 /// Every personal ID number in `text`, in order.
 #[must_use]
 pub fn find_personal_ids(text: &str) -> Vec<PersonalIdMatch> {
+    match Shown::of(text) {
+        None => find_in_plain(text),
+        Some(shown) => find_in_plain(&shown.text)
+            .into_iter()
+            .map(|found| PersonalIdMatch {
+                kind: found.kind,
+                range: shown.written(&found.range),
+            })
+            .collect(),
+    }
+}
+
+/// A text as it shows, where it differs from how it is written (see the module's documentation).
+struct Shown {
+    /// The text as it shows.
+    text: String,
+    /// For each byte of `text`, the bytes of the written text it shows.
+    written_at: Vec<Range<usize>>,
+}
+
+impl Shown {
+    /// How `text` shows, when that differs from how it is written.
+    fn of(text: &str) -> Option<Self> {
+        if text.chars().all(|c| shows_as(c) == Some(c)) {
+            return None;
+        }
+        let mut shown = Self {
+            text: String::with_capacity(text.len()),
+            written_at: Vec::with_capacity(text.len()),
+        };
+        for (at, c) in text.char_indices() {
+            if let Some(seen) = shows_as(c) {
+                shown.text.push(seen);
+                let written = at..at + c.len_utf8();
+                shown
+                    .written_at
+                    .extend(std::iter::repeat_n(written, seen.len_utf8()));
+            }
+        }
+        Some(shown)
+    }
+
+    /// Where the shown bytes `range` were written.
+    fn written(&self, range: &Range<usize>) -> Range<usize> {
+        let start = self.written_at.get(range.start).map_or(0, |r| r.start);
+        let end = range
+            .end
+            .checked_sub(1)
+            .and_then(|last| self.written_at.get(last))
+            .map_or(start, |r| r.end);
+        start..end
+    }
+}
+
+/// The character `c` shows as, or `None` for one that shows nothing.
+fn shows_as(c: char) -> Option<char> {
+    match c {
+        // Full-width digits, as East Asian input methods and some fonts' tables write them.
+        '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + u32::from(b'0')),
+        '\u{A0}' | '\u{2007}' | '\u{2009}' | '\u{202F}' => Some(' '),
+        '\u{AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => None,
+        c => Some(c),
+    }
+}
+
+/// Every personal ID number in `text`, which shows as it is written.
+fn find_in_plain(text: &str) -> Vec<PersonalIdMatch> {
     let runs = digit_runs(text);
     let mut found: Vec<PersonalIdMatch> = Vec::new();
     let mut i = 0;
@@ -150,7 +224,7 @@ fn candidate_at(
             };
             let shape = match (run.len(), c) {
                 (6, '+') => Shape::TenPlus,
-                (6, ' ') => Shape::Ten,
+                (6, ' ' | '.') => Shape::Ten,
                 (6, c) if is_hyphen(c) => Shape::Ten,
                 (8, c) if is_hyphen(c) => Shape::Twelve,
                 _ => return None,

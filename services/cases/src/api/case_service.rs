@@ -18,12 +18,21 @@ impl pb::case_service_server::CaseService for CasesApi {
                 .map_err(|d| v.violation("personal_id", d))
                 .ok()
         };
+        let kind = v.required_enum("kind", req.kind);
+        let question_subject = v.known_enum("question_subject", req.question_subject);
+        if kind != pb::CaseKind::Unspecified
+            && pb::QuestionSubject::try_from(req.question_subject).is_ok()
+        {
+            v.check(
+                "question_subject",
+                domain::check_question_subject(kind, question_subject),
+            );
+        }
         let new = NewCase {
             title: v.text("title", &req.title, TITLE_MAX),
             description: v.text("description", &req.description, TEXT_MAX),
-            kind: v.required_enum("kind", req.kind),
-            question_subject: pb::QuestionSubject::try_from(req.question_subject)
-                .unwrap_or_default(),
+            kind,
+            question_subject,
             severity: v.required_enum("severity", req.severity),
             system_id: v
                 .id("system_id", &req.system_id)
@@ -299,6 +308,61 @@ impl pb::case_service_server::CaseService for CasesApi {
             )
             .await?;
         Ok(Response::new(pb::ConvertToChangeRequestResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn assign_case(
+        &self,
+        request: Request<pb::AssignCaseRequest>,
+    ) -> Result<Response<pb::AssignCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let handler = v.id("handler_user_id", &req.handler_user_id);
+        v.finish()?;
+        let (Some(id), Some(handler)) = (id, handler) else {
+            return Err(Error::invalid("case_id", "is required").into());
+        };
+        let change = HandlerChange::Assign(handler.to_string());
+        let case = self
+            .registry
+            .change_handler(&caller, &id.to_string(), req.expected_version, change)
+            .await?;
+        Ok(Response::new(pb::AssignCaseResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn take_case(
+        &self,
+        request: Request<pb::TakeCaseRequest>,
+    ) -> Result<Response<pb::TakeCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let id = required_id("case_id", &req.case_id)?;
+        let case = self
+            .registry
+            .change_handler(&caller, &id, req.expected_version, HandlerChange::Take)
+            .await?;
+        Ok(Response::new(pb::TakeCaseResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn unassign_case(
+        &self,
+        request: Request<pb::UnassignCaseRequest>,
+    ) -> Result<Response<pb::UnassignCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let id = required_id("case_id", &req.case_id)?;
+        let case = self
+            .registry
+            .change_handler(&caller, &id, req.expected_version, HandlerChange::Unassign)
+            .await?;
+        Ok(Response::new(pb::UnassignCaseResponse {
             case: Some(self.case(&caller, case)?),
         }))
     }

@@ -14,7 +14,7 @@ use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
 use crate::domain;
-use crate::registry::{Move, NewCase, Registry};
+use crate::registry::{HandlerChange, Move, NewCase, Registry};
 use crate::store::{areas, attachments, cases, comments, systems, teams};
 
 mod case_service;
@@ -71,6 +71,7 @@ impl CasesApi {
             merged_into_case_id: c.merged_into.unwrap_or_default(),
             incident_flag: c.incident_flag,
             incident_id: c.incident_id.unwrap_or_default(),
+            handler_user_id: c.handler_user_id.unwrap_or_default(),
             version: c.version,
             create_time: Some(to_timestamp(c.created_at)),
             update_time: Some(to_timestamp(c.updated_at)),

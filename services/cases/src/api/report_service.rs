@@ -1,9 +1,11 @@
-//! `ReportService`: the queue, SLA alerts, old cases, the backlog and monthly counts.
+//! `ReportService`: the queue, the stand-up, handlers' queues, SLA alerts, old cases, the backlog and
+//! monthly counts.
 
-use kommune_proto::common::v1::PageRequest;
+use kommune_platform::paging::DEFAULT_PAGE_SIZE;
+use kommune_proto::common::v1::{PageRequest, PageResponse};
 
 use super::*;
-use crate::registry::QUEUE_UNPAGED;
+use crate::registry::{QUEUE_UNPAGED, QueuedPage, StandupPages};
 
 /// The furthest ahead SLA alerts look, in working minutes: about a working year, far past any SLA
 /// target (and within the calendar's reach).
@@ -156,5 +158,101 @@ impl pb::report_service_server::ReportService for CasesApi {
             alerts,
             page: Some(page),
         }))
+    }
+
+    async fn list_handler_cases(
+        &self,
+        request: Request<pb::ListHandlerCasesRequest>,
+    ) -> Result<Response<pb::ListHandlerCasesResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let mut v = Validator::new();
+        let handler = v.optional_id("handler_user_id", &request.handler_user_id);
+        v.finish()?;
+        let page = Page::from_request(request.page.as_ref())?;
+        let handler = handler.map(|id| id.to_string());
+        let queued = self
+            .registry
+            .handler_cases(&caller, handler.as_deref(), &page)
+            .await?;
+        let (cases, total_count, page) = self.queued(&caller, queued)?;
+        Ok(Response::new(pb::ListHandlerCasesResponse {
+            cases,
+            total_count,
+            page,
+        }))
+    }
+
+    async fn get_standup(
+        &self,
+        request: Request<pb::GetStandupRequest>,
+    ) -> Result<Response<pb::GetStandupResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let team_id = required_id("team_id", &request.team_id)?;
+        let page = |field, page: &Option<PageRequest>| {
+            Page::from_field(field, page.as_ref(), DEFAULT_PAGE_SIZE)
+        };
+        let pages = StandupPages {
+            unhandled: page("unhandled_page", &request.unhandled_page)?,
+            handled: page("handled_page", &request.handled_page)?,
+            awaiting: page("awaiting_page", &request.awaiting_page)?,
+            breached: page("breached_page", &request.breached_page)?,
+        };
+        let standup = self.registry.standup(&caller, &team_id, &pages).await?;
+        let (unhandled, unhandled_count, unhandled_page) =
+            self.queued(&caller, standup.unhandled)?;
+        let (handled, handled_count, handled_page) = self.queued(&caller, standup.handled)?;
+        let (awaiting_municipality, awaiting_count, awaiting_page) =
+            self.queued(&caller, standup.awaiting)?;
+        let (breached, breached_count, breached_page) = self.queued(&caller, standup.breached)?;
+        Ok(Response::new(pb::GetStandupResponse {
+            unhandled,
+            unhandled_count,
+            unhandled_page,
+            handlers: standup
+                .handlers
+                .into_iter()
+                .map(|load| pb::HandlerLoad {
+                    handler_user_id: load.handler_user_id,
+                    open_count: load.open as i64,
+                    breached_count: load.breached as i64,
+                    awaiting_count: load.awaiting as i64,
+                    oldest_create_time: load.oldest.map(to_timestamp),
+                })
+                .collect(),
+            handled,
+            handled_page,
+            awaiting_municipality,
+            awaiting_count,
+            awaiting_page,
+            breached,
+            breached_page,
+            since_time: Some(to_timestamp(standup.since)),
+            handled_count,
+            breached_count,
+        }))
+    }
+}
+
+impl CasesApi {
+    /// A page of queued cases as the API shows them: the cases, how many in all, the next page.
+    fn queued(
+        &self,
+        caller: &Caller,
+        page: QueuedPage,
+    ) -> Result<(Vec<pb::QueuedCase>, i64, Option<PageResponse>), Error> {
+        let cases = page
+            .cases
+            .into_iter()
+            .map(|queued| {
+                Ok(pb::QueuedCase {
+                    case: Some(self.case(caller, queued.case)?),
+                    age_days: i32::try_from(queued.age_days).unwrap_or(i32::MAX),
+                    sla_state: queued.sla as i32,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok((cases, page.total as i64, Some(page.next)))
     }
 }

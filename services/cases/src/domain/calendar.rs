@@ -255,6 +255,21 @@ impl BusinessCalendar {
         None
     }
 
+    /// Copenhagen midnight at the start of the last working day before the day of `instant`: what
+    /// "since yesterday" means at a stand-up (on a Monday, since Friday). `None` when no working day
+    /// falls within a year before.
+    pub fn previous_working_day_start(&self, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut holidays = HolidayCache::default();
+        let mut date = copenhagen_date(instant);
+        for _ in 0..366 {
+            date = date.pred_opt()?;
+            if self.is_working_day_cached(date, &mut holidays) {
+                return local_to_utc(date.and_time(NaiveTime::MIN), Edge::Open);
+            }
+        }
+        None
+    }
+
     /// Whether `date` is a working day, reusing the holidays of its year across calls.
     fn is_working_day_cached(&self, date: NaiveDate, holidays: &mut HolidayCache) -> bool {
         // The weekday check is cheap and settles most closed days before holidays are computed.

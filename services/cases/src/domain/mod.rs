@@ -9,7 +9,9 @@ pub mod outage;
 use chrono::{DateTime, Duration, Utc};
 use kommune_platform::auth::Caller;
 use kommune_platform::pii;
-use kommune_proto::cases::v1::{CaseState, Resolution, Severity, Transition};
+use kommune_proto::cases::v1::{
+    CaseKind, CaseState, QuestionSubject, Resolution, Severity, SlaState, Transition,
+};
 use kommune_proto::identity::v1::Role;
 
 /// Why a lifecycle move is refused.
@@ -155,6 +157,33 @@ pub fn check_resolution(
     }
 }
 
+/// Why a question subject does not fit the case's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectError {
+    /// A question without its subject.
+    #[error("is required for a question (QUESTION_SUBJECT_OTHER when none fits)")]
+    Missing,
+    /// A subject on something that is not a question.
+    #[error("is only for questions; leave it unspecified for this kind")]
+    NotAQuestion,
+}
+
+/// A question says what it is about (the desk routes recalculation and old payouts by it); nothing
+/// else has a subject.
+pub fn check_question_subject(
+    kind: CaseKind,
+    subject: QuestionSubject,
+) -> Result<(), SubjectError> {
+    match (
+        kind == CaseKind::Question,
+        subject == QuestionSubject::Unspecified,
+    ) {
+        (true, true) => Err(SubjectError::Missing),
+        (false, false) => Err(SubjectError::NotAQuestion),
+        _ => Ok(()),
+    }
+}
+
 /// What an anonymised person's comments say afterwards.
 pub const ERASED_TEXT: &str = "[removed: the author was anonymised]";
 
@@ -232,6 +261,53 @@ pub fn sla_alerts(
         });
     }
     alerts
+}
+
+/// How far ahead a queue looks: a target due within a working day of the standard opening hours
+/// (before the next stand-up) is due soon.
+pub fn due_soon_within() -> Duration {
+    Duration::hours(8)
+}
+
+/// How an open case stands against its SLA at `now`, with targets due by `soon` due soon: a missed
+/// target first, then a clock standing still, then one due soon.
+pub fn sla_state(
+    state: CaseState,
+    response_due: DateTime<Utc>,
+    first_response: Option<DateTime<Utc>>,
+    resolution_due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    soon: DateTime<Utc>,
+) -> SlaState {
+    if !is_open(state) {
+        return SlaState::Unspecified;
+    }
+    let alerts = sla_alerts(
+        state,
+        response_due,
+        first_response,
+        resolution_due,
+        now,
+        soon,
+    );
+    if alerts.iter().any(|alert| alert.breached) {
+        SlaState::Breached
+    } else if state == CaseState::AwaitingMunicipality {
+        SlaState::Paused
+    } else if alerts.is_empty() {
+        SlaState::OnTrack
+    } else {
+        SlaState::DueSoon
+    }
+}
+
+/// Whole days between the Copenhagen dates of filing and `now`.
+pub fn age_days(created: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let (filed, today) = (
+        kommune_platform::clock::copenhagen_date(created),
+        kommune_platform::clock::copenhagen_date(now),
+    );
+    (today - filed).num_days().max(0)
 }
 
 /// The Copenhagen calendar month of an instant, `YYYY-MM`.
@@ -397,6 +473,69 @@ mod tests {
         assert_eq!(parse_month("2024-09"), Ok((2024, 9)));
         assert!(parse_month("2024-13").is_err());
         assert!(parse_month("24-09").is_err());
+    }
+
+    #[test]
+    fn only_questions_have_a_subject_and_every_question_has_one() {
+        use QuestionSubject as S;
+        assert_eq!(
+            check_question_subject(CaseKind::Question, S::Unspecified),
+            Err(SubjectError::Missing)
+        );
+        for subject in [S::Recalculation, S::PayoutBefore2022, S::Other] {
+            assert_eq!(check_question_subject(CaseKind::Question, subject), Ok(()));
+            for kind in [
+                CaseKind::Fault,
+                CaseKind::EligibilityChange,
+                CaseKind::Other,
+            ] {
+                assert_eq!(
+                    check_question_subject(kind, subject),
+                    Err(SubjectError::NotAQuestion)
+                );
+                assert_eq!(check_question_subject(kind, S::Unspecified), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_queue_shows_the_sla_state_and_the_age_of_a_case() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let now = at("2025-04-02T07:00:00Z");
+        let soon = at("2025-04-03T07:00:00Z");
+        let (past, later, far) = (
+            at("2025-04-01T12:00:00Z"),
+            at("2025-04-02T12:00:00Z"),
+            at("2025-04-10T12:00:00Z"),
+        );
+        use CaseState::*;
+        let state = |state, response_due, responded: Option<_>, resolution_due| {
+            sla_state(state, response_due, responded, resolution_due, now, soon)
+        };
+        assert_eq!(state(New, past, None, far), SlaState::Breached);
+        assert_eq!(state(InProgress, past, Some(past), far), SlaState::OnTrack);
+        assert_eq!(
+            state(InProgress, past, Some(past), later),
+            SlaState::DueSoon
+        );
+        assert_eq!(
+            state(InProgress, past, Some(past), past),
+            SlaState::Breached
+        );
+        assert_eq!(
+            state(AwaitingMunicipality, past, Some(past), past),
+            SlaState::Paused
+        );
+        assert_eq!(
+            state(AwaitingMunicipality, past, None, far),
+            SlaState::Breached
+        );
+        assert_eq!(state(Resolved, past, None, past), SlaState::Unspecified);
+
+        // Filed 23:30 Copenhagen on 1 April (21:30 UTC), seen at 09:00 on 2 April: a day old.
+        assert_eq!(age_days(at("2025-04-01T21:30:00Z"), now), 1);
+        assert_eq!(age_days(at("2025-04-01T22:30:00Z"), now), 0);
+        assert_eq!(age_days(at("2025-03-02T08:00:00Z"), now), 31);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod m20261205_000070_reports_by_number;
 mod m20261205_000080_open_case_indexes;
 mod m20261206_000090_one_system_time_index;
 mod m20261206_000100_case_number_sequence;
+mod m20261206_000110_case_handlers;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261205_000080_open_case_indexes::Migration));
         migrations.push(Box::new(m20261206_000090_one_system_time_index::Migration));
         migrations.push(Box::new(m20261206_000100_case_number_sequence::Migration));
+        migrations.push(Box::new(m20261206_000110_case_handlers::Migration));
         migrations
     }
 }

@@ -28,6 +28,7 @@ use crate::peers::Peers;
 use crate::store::{areas, attachments, cases, comments, incident_updates, systems, teams};
 use crate::vault::Vault;
 
+mod handlers;
 mod incidents;
 mod messages;
 mod notes;
@@ -35,9 +36,10 @@ mod reference;
 mod relations;
 mod reports;
 
+pub use handlers::HandlerChange;
 pub use incidents::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
 pub use messages::MessageContent;
-pub use reports::QUEUE_UNPAGED;
+pub use reports::{QUEUE_UNPAGED, QueuedCase, QueuedPage, Standup, StandupPages};
 
 /// A case to file (validated).
 #[derive(Debug, Clone)]
@@ -273,6 +275,7 @@ impl Registry {
             municipality_id: case.municipality_id.clone(),
             state: state as i32,
             change: change.to_owned(),
+            handler_user_id: case.handler_user_id.clone().unwrap_or_default(),
         };
         outbox::publish(txn, self.clock.now(), &case.id, &event).await?;
         Ok(case)
@@ -379,6 +382,7 @@ impl Registry {
                     updated_at: now,
                     incident_id: None,
                     symptom: Some(symptom.to_bytes()),
+                    handler_user_id: None,
                 };
                 let classification = if system.chain_responsibility {
                     self.classify(txn, &system, &case, acute).await?
@@ -585,10 +589,12 @@ impl Registry {
             Transition::Start | Transition::Close | Transition::Unspecified => {}
         }
         case.state = to.into();
+        self.keep_handler_in_team(&txn, &mut case).await?;
         let payload = json!({
             "from": from.as_str_name(),
             "to": to.as_str_name(),
             "team_id": case.team_id,
+            "handler_user_id": case.handler_user_id,
             "line": case.line,
             "resolution": case.resolution,
             "change_request_id": case.change_request_id,

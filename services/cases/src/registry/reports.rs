@@ -13,7 +13,8 @@ use kommune_proto::common::v1::PageResponse;
 
 use super::Registry;
 use crate::domain::{self, SlaAlert};
-use crate::store::{areas, cases, sla_notices};
+use crate::store::queues::{self, Counted, Load};
+use crate::store::{areas, cases, sla_notices, teams};
 
 fn require_supporter(caller: &Caller) -> Result<(), Error> {
     super::require_supporter(caller, "queues and reports")
@@ -38,7 +39,161 @@ fn alerts_of(case: &cases::Model, now: DateTime<Utc>, soon: DateTime<Utc>) -> Ve
     )
 }
 
+/// An open case as a queue shows it.
+#[derive(Debug, Clone)]
+pub struct QueuedCase {
+    /// The case.
+    pub case: cases::Model,
+    /// Whole days since filing.
+    pub age_days: i64,
+    /// How it stands against its SLA.
+    pub sla: pb::SlaState,
+}
+
+/// A page of queued cases and how many there are in all.
+#[derive(Debug, Clone, Default)]
+pub struct QueuedPage {
+    /// The page.
+    pub cases: Vec<QueuedCase>,
+    /// How many there are in all.
+    pub total: u64,
+    /// The next page.
+    pub next: PageResponse,
+}
+
+/// A team's morning stand-up.
+#[derive(Debug, Clone)]
+pub struct Standup {
+    /// Open cases nobody handles: untriaged ones of its areas, its own without a handler.
+    pub unhandled: QueuedPage,
+    /// Each member's (and other handler's) load.
+    pub handlers: Vec<Load>,
+    /// Its handled open cases, by handler.
+    pub handled: QueuedPage,
+    /// Its cases awaiting the municipality.
+    pub awaiting: QueuedPage,
+    /// Its cases that missed a target since `since`.
+    pub breached: QueuedPage,
+    /// The start of the previous working day.
+    pub since: DateTime<Utc>,
+}
+
+/// The pages a stand-up is asked for.
+#[derive(Debug, Clone)]
+pub struct StandupPages {
+    /// Of the unhandled cases.
+    pub unhandled: Page,
+    /// Of the handled cases.
+    pub handled: Page,
+    /// Of the cases awaiting the municipality.
+    pub awaiting: Page,
+    /// Of the breached cases.
+    pub breached: Page,
+}
+
 impl Registry {
+    /// Cases with their age and SLA state now.
+    fn queued(
+        &self,
+        cases: Vec<cases::Model>,
+        total: u64,
+        next: PageResponse,
+    ) -> Result<QueuedPage, Error> {
+        let now = self.clock.now();
+        let soon = self.due(now, domain::due_soon_within())?;
+        let cases = cases
+            .into_iter()
+            .map(|case| QueuedCase {
+                age_days: domain::age_days(case.created_at, now),
+                sla: domain::sla_state(
+                    *case.state,
+                    case.response_due,
+                    case.first_response_at,
+                    case.resolution_due,
+                    now,
+                    soon,
+                ),
+                case,
+            })
+            .collect();
+        Ok(QueuedPage { cases, total, next })
+    }
+
+    fn queued_counted(&self, counted: Counted) -> Result<QueuedPage, Error> {
+        self.queued(counted.cases, counted.total, counted.next)
+    }
+
+    /// A page of a handler's open cases (the caller's own when `handler` is `None`): a handler reads
+    /// their own, the supplier's support and the consortium anyone's.
+    pub async fn handler_cases(
+        &self,
+        caller: &Caller,
+        handler: Option<&str>,
+        page: &Page,
+    ) -> Result<QueuedPage, Error> {
+        require_supporter(caller)?;
+        let me = caller
+            .subject
+            .strip_prefix(kommune_platform::auth::USER_SUBJECT_PREFIX);
+        let handler = handler.or(me).ok_or_else(|| {
+            Error::invalid("handler_user_id", "is required when the caller is no user")
+        })?;
+        self.queued_counted(queues::of_handler(&self.db, handler, page).await?)
+    }
+
+    /// A team's stand-up, a page of each list.
+    pub async fn standup(
+        &self,
+        caller: &Caller,
+        team_id: &str,
+        pages: &StandupPages,
+    ) -> Result<Standup, Error> {
+        require_supporter(caller)?;
+        let team = teams::find(&self.db, team_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("team", team_id, "team_id"))?;
+        let team_areas: Vec<String> = areas::all(&self.db)
+            .await?
+            .into_iter()
+            .filter(|a| a.team_id == team_id)
+            .map(|a| a.id)
+            .collect();
+        let now = self.clock.now();
+        let since = self
+            .policy
+            .calendar
+            .previous_working_day_start(now)
+            .ok_or_else(|| Error::internal("no working day in the past year"))?;
+        let unhandled = queues::unhandled(&self.db, team_id, &team_areas, &pages.unhandled).await?;
+        // Every member, with nothing to do or not, then anyone else still handling the team's cases.
+        let mut handlers: Vec<Load> = queues::loads(&self.db, team_id, now).await?;
+        for member in team.members() {
+            if !handlers.iter().any(|load| load.handler_user_id == member) {
+                handlers.push(Load {
+                    handler_user_id: member,
+                    open: 0,
+                    breached: 0,
+                    awaiting: 0,
+                    oldest: None,
+                });
+            }
+        }
+        handlers.sort_by(|a, b| a.handler_user_id.cmp(&b.handler_user_id));
+        let (handled, handled_next) = queues::handled(&self.db, team_id, &pages.handled).await?;
+        let handled_total = handlers.iter().map(|load| load.open).sum();
+        let awaiting = queues::awaiting_municipality(&self.db, team_id, &pages.awaiting).await?;
+        let breached =
+            queues::breached_since(&self.db, team_id, &team_areas, since, &pages.breached).await?;
+        Ok(Standup {
+            unhandled: self.queued_counted(unhandled)?,
+            handlers,
+            handled: self.queued(handled, handled_total, handled_next)?,
+            awaiting: self.queued_counted(awaiting)?,
+            breached: self.queued_counted(breached)?,
+            since,
+        })
+    }
+
     /// A team's queue, a page of each list: unassigned open cases of its areas (oldest first) and
     /// its open cases by resolution due time, with how many there are in all.
     pub async fn queue(

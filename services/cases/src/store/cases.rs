@@ -16,6 +16,8 @@ use kommune_proto::cases::v1::{
 use kommune_proto::common::v1::PageResponse;
 use sea_orm::Condition;
 
+use super::queues;
+
 /// A case as stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "cases")]
@@ -88,6 +90,8 @@ pub struct Model {
     /// Its symptom as outage detection compares it (`Symptom::to_bytes`), kept from its filing;
     /// `None` for cases filed before symptoms were kept.
     pub symptom: Option<Vec<u8>>,
+    /// The member of its team who has it now.
+    pub handler_user_id: Option<String>,
 }
 
 /// No navigable relations.
@@ -345,7 +349,7 @@ impl Versioned for Model {
 /// Open cases: neither resolved nor closed. The states are written as literals, not bound values,
 /// so the partial indexes of open cases serve the query: a planner matches an index's condition only
 /// to the same literals.
-fn open() -> Condition {
+pub(super) fn open() -> Condition {
     Condition::all().add(Expr::cust(format!(
         "\"cases\".\"state\" NOT IN ('{}', '{}')",
         CaseState::Resolved.as_str_name(),
@@ -422,76 +426,28 @@ pub async fn queue(
     unassigned_page: &Page,
     assigned_page: &Page,
 ) -> Result<Queue, Error> {
-    let unassigned_in = |area: &str| {
-        Entity::find()
-            .filter(open())
-            .filter(Column::TeamId.is_null())
-            .filter(Column::AreaId.eq(area))
-    };
-    let mut unassigned = Vec::new();
-    let mut unassigned_total = 0;
-    for area in area_ids {
-        unassigned_total += count(db, unassigned_in(area)).await?;
-        let mut query = unassigned_in(area)
-            .order_by_asc(Column::Id)
-            .limit(unassigned_page.fetch_limit());
-        if let Some(after) = &unassigned_page.after {
-            query = query.filter(Column::Id.gt(after.as_str()));
-        }
-        unassigned.extend(query.all(db).await?);
-    }
-    unassigned.sort_by(|a, b| a.id.cmp(&b.id));
-    let (unassigned, unassigned_next) = unassigned_page.finish(unassigned, |c| c.id.clone());
-
+    let untriaged = area_ids
+        .iter()
+        .map(|area| queues::untriaged_in(area))
+        .collect();
+    let unassigned = queues::merged_by_id(db, untriaged, unassigned_page).await?;
     let assigned = Entity::find()
         .filter(open())
         .filter(Column::TeamId.eq(team_id));
-    let assigned_total = count(db, assigned.clone()).await?;
-    let mut query = assigned
-        .order_by_asc(Column::ResolutionDue)
-        .order_by_asc(Column::Id)
-        .limit(assigned_page.fetch_limit());
-    if let Some(after) = &assigned_page.after {
-        let (due, id) = due_key(after)?;
-        query = query.filter(
-            Condition::any().add(Column::ResolutionDue.gt(due)).add(
-                Condition::all()
-                    .add(Column::ResolutionDue.eq(due))
-                    .add(Column::Id.gt(id)),
-            ),
-        );
-    }
-    let (assigned, assigned_next) = assigned_page.finish(query.all(db).await?, |c| {
-        format!(
-            "{}|{}",
-            c.resolution_due
-                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            c.id
-        )
-    });
+    let assigned = queues::by_resolution_due(db, assigned, assigned_page, "assigned_page").await?;
     Ok(Queue {
-        unassigned,
-        assigned,
-        unassigned_total,
-        assigned_total,
-        unassigned_next,
-        assigned_next,
+        unassigned: unassigned.cases,
+        assigned: assigned.cases,
+        unassigned_total: unassigned.total,
+        assigned_total: assigned.total,
+        unassigned_next: unassigned.next,
+        assigned_next: assigned.next,
     })
-}
-
-/// The resolution due time and id of the last case of a page of assigned cases.
-fn due_key(key: &str) -> Result<(DateTimeUtc, &str), Error> {
-    key.split_once('|')
-        .and_then(|(due, id)| {
-            let due = DateTimeUtc::from(chrono::DateTime::parse_from_rfc3339(due).ok()?);
-            Some((due, id))
-        })
-        .ok_or_else(|| Error::invalid("assigned_page.page_token", "is not a token from this list"))
 }
 
 /// How many cases `query` selects, counted straight from its index (a paginator's count wraps the
 /// query in a subquery of whole rows, a third slower over a long queue).
-async fn count(db: &impl ConnectionTrait, query: Select<Entity>) -> Result<u64, Error> {
+pub(super) async fn count(db: &impl ConnectionTrait, query: Select<Entity>) -> Result<u64, Error> {
     let counted: Option<i64> = query
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "count")

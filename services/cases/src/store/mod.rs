@@ -8,6 +8,7 @@ pub mod incident_updates;
 pub mod incidents;
 pub mod operational_message_updates;
 pub mod operational_messages;
+pub mod queues;
 pub mod sla_notices;
 pub mod systems;
 pub mod teams;

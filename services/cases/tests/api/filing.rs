@@ -110,6 +110,54 @@ async fn bad_filings_get_precise_statuses_and_nothing_is_written() {
         (refused.code(), violated_fields(&refused)),
         (Code::NotFound, vec!["area_id".to_owned()])
     );
+    // A question says what it is about; nothing else has a subject; an unknown subject is refused.
+    let draft = t.new_case("Udbetaling", pb::Severity::Normal);
+    for (kind, subject, description) in [
+        (pb::CaseKind::Question, 0, "required"),
+        (
+            pb::CaseKind::Fault,
+            pb::QuestionSubject::Recalculation as i32,
+            "only for questions",
+        ),
+        (pb::CaseKind::Question, 99, "not a known value"),
+        (pb::CaseKind::Fault, 99, "not a known value"),
+    ] {
+        let refused = t
+            .file(pb::FileCaseRequest {
+                kind: kind.into(),
+                question_subject: subject,
+                ..draft.clone()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refused.code(), violated_fields(&refused)),
+            (Code::InvalidArgument, vec!["question_subject".to_owned()]),
+            "{kind:?} about {subject}"
+        );
+        assert!(refused.message().contains(description), "{refused:?}");
+    }
+    // A personal ID number pasted from Word or Outlook, with a non-breaking or zero-width space
+    // between its parts or in full-width digits, is refused like one typed.
+    for written in [
+        "010190\u{a0}1234",
+        "010190\u{200b}-1234",
+        "０１０１９０-１２３４",
+        "010190.1234",
+    ] {
+        let refused = t
+            .file(pb::FileCaseRequest {
+                description: format!("Borgeren {written} mangler sin udbetaling"),
+                ..draft.clone()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refused.code(), violated_fields(&refused)),
+            (Code::InvalidArgument, vec!["description".to_owned()]),
+            "{written:?}"
+        );
+    }
     let listed = t
         .cases()
         .list_cases(bearer(pb::ListCasesRequest::default(), &t.supporter))

@@ -87,7 +87,7 @@ async fn old_cases_and_sla_alerts_come_a_page_at_a_time() {
 }
 
 /// A case as stored, filed at `filed` with its targets due `response` and `resolution` after.
-fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duration) -> cases::Model {
+pub fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duration) -> cases::Model {
     cases::Model {
         id: uuid::Uuid::now_v7().to_string(),
         number: 0,
@@ -122,6 +122,7 @@ fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duration) -
         updated_at: filed,
         incident_id: None,
         symptom: None,
+        handler_user_id: None,
     }
 }
 

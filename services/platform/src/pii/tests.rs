@@ -689,9 +689,10 @@ fn check_invariants(text: &str) {
         let Some(slice) = text.get(m.range.clone()) else {
             panic!("range {:?} not on char boundaries in {text:?}", m.range);
         };
-        let digits = slice.bytes().filter(u8::is_ascii_digit).count();
+        let shown: Vec<char> = slice.chars().filter_map(shows_as).collect();
+        let digits = shown.iter().filter(|c| c.is_ascii_digit()).count();
         assert!(digits == 10 || digits == 12, "slice {slice:?}");
-        assert!(slice.len() <= 15, "slice {slice:?}"); // 12 digits + a 3-byte dash
+        assert!(shown.len() <= 13, "slice {slice:?}"); // 12 digits and a separator
         // With its context removed, the slice alone is still the same ID.
         let alone = find_personal_ids(slice);
         assert_eq!(
@@ -710,7 +711,7 @@ fn random_texts_keep_the_invariants() {
     let pieces = [
         "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "010190", "1234", "811218", "9876", "19",
         "20", "-", "–", "+", " ", ".", ",", ":", "/", "\n", "a", "K", "kr", "DKK", "æ", "ø", "🙂",
-        "\u{301}", "(", ")", "_", "+45 ", "00",
+        "\u{301}", "(", ")", "_", "+45 ", "00", "\u{a0}", "\u{200b}", "０", "１", "\u{ad}",
     ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut total_matches = 0;
@@ -751,6 +752,62 @@ fn odd_input_never_panics() {
     assert_eq!(ids(&long_word), vec![(DK, "0101901234")]);
     assert_eq!(ids(&long_digits), vec![]);
     assert_eq!(find_personal_ids(&many).len(), 1000);
-    // Full-width and Arabic-Indic digits are not ASCII digits: no match.
-    assert_eq!(ids("０１０１９０１２３４"), vec![]);
+    // Full-width digits are read as digits (they are pasted from East Asian input); Arabic-Indic ones
+    // are not.
+    assert_eq!(
+        ids("０１０１９０１２３４"),
+        vec![(DK, "０１０１９０１２３４")]
+    );
+    assert_eq!(ids("٠١٠١٩٠١٢٣٤"), vec![]);
+}
+
+#[test]
+fn ids_pasted_from_word_and_outlook_are_found_where_they_were_written() {
+    let written = [
+        "010190\u{a0}1234",
+        "010190\u{202f}1234",
+        "010190\u{2009}1234",
+        "010190.1234",
+        "０１０１９０-１２３４",
+        "０１０１９０１２３４",
+        "010190\u{200b}-1234",
+        "0101\u{200b}901234",
+        "010190\u{200c}1234",
+        "010190\u{200d}\u{2060}1234",
+        "010190-\u{ad}1234",
+        "\u{feff}0101901234",
+    ];
+    for id in written {
+        for (pre, post) in [
+            ("", ""),
+            ("cpr: ", "."),
+            ("Hej\u{a0}", "\u{a0}mvh"),
+            ("«", "»"),
+        ] {
+            let text = format!("{pre}{id}{post}");
+            let found = find_personal_ids(&text);
+            assert_eq!(found.len(), 1, "text: {text:?}");
+            assert_eq!(found[0].kind, DK, "text: {text:?}");
+            let id_at = &text[found[0].range.clone()];
+            assert!(
+                id.ends_with(id_at) && id_at.starts_with(['0', '０']),
+                "text: {text:?}, found {id_at:?}"
+            );
+        }
+    }
+    // Swedish numbers too, and written the same way they still only fire on their own.
+    assert_eq!(
+        ids("８１１２１８-９８７６"),
+        vec![(SE, "８１１２１８-９８７６")]
+    );
+    for text in [
+        "12\u{a0}0101901234",
+        "kr.\u{a0}0101901234",
+        "A\u{200b}0101901234",
+        "0101901234\u{a0}kr",
+        "1.010190.1234",
+        "０１０１９０１２３４５",
+    ] {
+        assert_eq!(ids(text), vec![], "text: {text:?}");
+    }
 }

@@ -537,3 +537,29 @@ fn custom_opening_hours_are_respected() {
         Some(cph(2024, 5, 13, 10, 0))
     );
 }
+
+#[test]
+fn since_yesterday_is_the_start_of_the_previous_working_day() {
+    let calendar = BusinessCalendar::new(OpeningHours::standard());
+    // Wednesday 2 April 2025, 09:15: since Tuesday 00:00 Copenhagen.
+    assert_eq!(
+        calendar.previous_working_day_start(cph(2025, 4, 2, 9, 15)),
+        Some(cph(2025, 4, 1, 0, 0))
+    );
+    // Monday: since Friday.
+    assert_eq!(
+        calendar.previous_working_day_start(cph(2025, 4, 7, 9, 0)),
+        Some(cph(2025, 4, 4, 0, 0))
+    );
+    // Tuesday after Easter 2025 (Easter Monday 21 April, Good Friday 18 April): since Thursday 17 April
+    // is Maundy Thursday, a holiday too, so since Wednesday 16 April.
+    assert_eq!(
+        calendar.previous_working_day_start(cph(2025, 4, 22, 8, 0)),
+        Some(cph(2025, 4, 16, 0, 0))
+    );
+    // Just after midnight in summer time: the day before in Copenhagen, not in UTC.
+    assert_eq!(
+        calendar.previous_working_day_start(cph(2025, 6, 4, 0, 30)),
+        Some(cph(2025, 6, 3, 0, 0))
+    );
+}
