@@ -375,7 +375,7 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
                 };
                 match call {
                     Report::Backlog => reports
-                        .get_backlog(with_bearer(cases::GetBacklogRequest {}, &supporter))
+                        .get_backlog(with_bearer(cases::GetBacklogRequest::default(), &supporter))
                         .await
                         .map(drop),
                     Report::MonthlyCounts => reports

@@ -52,15 +52,42 @@ impl pb::report_service_server::ReportService for CasesApi {
         request: Request<pb::GetBacklogRequest>,
     ) -> Result<Response<pb::GetBacklogResponse>, Status> {
         let caller = caller(&request)?;
-        let counts = self.registry.backlog(&caller).await?;
+        let request = request.get_ref();
+        let mut v = Validator::new();
+        let by = match v.known_enum("group_by", request.group_by) {
+            pb::BacklogGrouping::Unspecified | pb::BacklogGrouping::Area => cases::BacklogBy {
+                municipality: false,
+                area: true,
+            },
+            pb::BacklogGrouping::Municipality => cases::BacklogBy {
+                municipality: true,
+                area: false,
+            },
+            pb::BacklogGrouping::MunicipalityAndArea => cases::BacklogBy {
+                municipality: true,
+                area: true,
+            },
+        };
+        let created_before = request.created_before.as_ref().and_then(|time| {
+            let parsed = kommune_platform::clock::from_timestamp(time);
+            if parsed.is_none() {
+                v.violation("created_before", "is not a valid time");
+            }
+            parsed
+        });
+        v.finish()?;
+        let counts = self.registry.backlog(&caller, by, created_before).await?;
         Ok(Response::new(pb::GetBacklogResponse {
             counts: counts
                 .into_iter()
-                .map(|((area_id, state), count)| pb::BacklogCount {
-                    area_id,
-                    state,
-                    count: count as i64,
-                })
+                .map(
+                    |((municipality_id, area_id, state), count)| pb::BacklogCount {
+                        municipality_id,
+                        area_id,
+                        state,
+                        count: count as i64,
+                    },
+                )
                 .collect(),
         }))
     }

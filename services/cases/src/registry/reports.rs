@@ -220,13 +220,21 @@ impl Registry {
         .await
     }
 
-    /// Open cases counted by area and state.
-    pub async fn backlog(&self, caller: &Caller) -> Result<BTreeMap<(String, i32), u64>, Error> {
+    /// Open cases (filed before `created_before`, when given) counted by state and as `by` says:
+    /// (municipality, area, state) → count, empty where not counted by it.
+    pub async fn backlog(
+        &self,
+        caller: &Caller,
+        by: cases::BacklogBy,
+        created_before: Option<DateTime<Utc>>,
+    ) -> Result<BTreeMap<(String, String, i32), u64>, Error> {
         require_supporter(caller)?;
-        Ok(cases::backlog(&self.db)
+        Ok(cases::backlog(&self.db, by, created_before)
             .await?
             .into_iter()
-            .map(|(area, state, count)| ((area, state.0 as i32), count as u64))
+            .map(|(municipality, area, state, count)| {
+                ((municipality, area, state.0 as i32), count as u64)
+            })
             .collect())
     }
 

@@ -457,22 +457,43 @@ pub(super) async fn count(db: &impl ConnectionTrait, query: Select<Entity>) -> R
     Ok(counted.unwrap_or_default().max(0) as u64)
 }
 
-/// Open cases counted by area and state (proto name), in the database: counted rows, not ids, and
-/// grouped in the order of the state index, so the index alone answers.
+/// What a backlog is counted by, besides the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacklogBy {
+    /// By municipality.
+    pub municipality: bool,
+    /// By area.
+    pub area: bool,
+}
+
+/// Open cases (filed before `created_before`, when given) counted by state and by municipality and
+/// area as `by` says, in the database: (municipality, area, state, count), with an empty municipality
+/// or area where not counted by it. Grouped by state first, the order of the state index.
 pub async fn backlog(
     db: &impl ConnectionTrait,
-) -> Result<Vec<(String, Named<CaseState>, i64)>, Error> {
-    Ok(Entity::find()
-        .select_only()
-        .column(Column::AreaId)
+    by: BacklogBy,
+    created_before: Option<DateTimeUtc>,
+) -> Result<Vec<(String, String, Named<CaseState>, i64)>, Error> {
+    let mut query = Entity::find().select_only();
+    for (counted, column, name) in [
+        (by.municipality, Column::MunicipalityId, "municipality_id"),
+        (by.area, Column::AreaId, "area_id"),
+    ] {
+        query = if counted {
+            query.column_as(column, name).group_by(column)
+        } else {
+            query.column_as(Expr::cust("''"), name)
+        };
+    }
+    let mut query = query
         .column(Column::State)
         .column_as(Expr::cust("COUNT(*)"), "count")
         .filter(open())
-        .group_by(Column::State)
-        .group_by(Column::AreaId)
-        .into_tuple()
-        .all(db)
-        .await?)
+        .group_by(Column::State);
+    if let Some(before) = created_before {
+        query = query.filter(Column::CreatedAt.lt(before));
+    }
+    Ok(query.into_tuple().all(db).await?)
 }
 
 /// Cases filed in `from..until`, counted by municipality and area, in the database.

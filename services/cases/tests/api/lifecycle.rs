@@ -468,7 +468,7 @@ async fn queues_and_reports_show_the_backlog_and_what_is_late() {
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     let backlog = reports()
-        .get_backlog(bearer(pb::GetBacklogRequest {}, &t.supporter))
+        .get_backlog(bearer(pb::GetBacklogRequest::default(), &t.supporter))
         .await
         .unwrap()
         .into_inner()

@@ -374,3 +374,101 @@ async fn sla_alerts_look_ahead_at_most_a_working_year() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_backlog_is_counted_by_municipality_and_area_before_a_date() {
+    let t = TestCases::start().await;
+    let db = kommune_platform::db::connect(&t.database_url)
+        .await
+        .unwrap();
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let (old, new) = (at("2022-08-01T10:00:00Z"), at("2025-03-01T10:00:00Z"));
+    let (m1, m2) = (
+        "01a2067f-0000-7000-8000-00000000000a",
+        "01a2067f-0000-7000-8000-00000000000b",
+    );
+    let second_area = t.create_area("Indberetning", &t.second_line).await;
+    let (a, b) = (t.area.as_str(), second_area.as_str());
+    let rows = [
+        (m1, a, pb::CaseState::New, old),
+        (m1, a, pb::CaseState::New, new),
+        (m1, a, pb::CaseState::Triaged, old),
+        (m2, a, pb::CaseState::New, old),
+        (m2, b, pb::CaseState::InProgress, new),
+        (m1, a, pb::CaseState::Resolved, old),
+        (m2, b, pb::CaseState::Closed, old),
+    ];
+    for (number, (municipality, area, state, filed)) in rows.into_iter().enumerate() {
+        let mut case = stored_case(filed, Duration::hours(8), Duration::hours(80));
+        case.number = number as i64 + 1;
+        case.municipality_id = municipality.into();
+        case.area_id = area.into();
+        case.system_id = t.system.clone();
+        case.state = state.into();
+        cases::insert(&db, case).await.unwrap();
+    }
+    let backlog = async |group_by: pb::BacklogGrouping, before: Option<&str>| {
+        let mut counts: Vec<(String, String, i32, i64)> = reports(&t)
+            .get_backlog(bearer(
+                pb::GetBacklogRequest {
+                    created_before: before.and_then(time),
+                    group_by: group_by as i32,
+                },
+                &t.supporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .counts
+            .into_iter()
+            .map(|c| (c.municipality_id, c.area_id, c.state, c.count))
+            .collect();
+        counts.sort();
+        counts
+    };
+    let row = |m: &str, a: &str, state: pb::CaseState, n: i64| {
+        (m.to_owned(), a.to_owned(), state as i32, n)
+    };
+    use pb::BacklogGrouping as By;
+    use pb::CaseState::{InProgress, New, Triaged};
+    assert_eq!(
+        backlog(By::MunicipalityAndArea, None).await,
+        [
+            row(m1, a, New, 2),
+            row(m1, a, Triaged, 1),
+            row(m2, a, New, 1),
+            row(m2, b, InProgress, 1)
+        ]
+    );
+    assert_eq!(
+        backlog(By::Municipality, Some("2022-09-01T00:00:00Z")).await,
+        [
+            row(m1, "", New, 1),
+            row(m1, "", Triaged, 1),
+            row(m2, "", New, 1)
+        ],
+        "cases created before 1 September 2022"
+    );
+    let by_area = [
+        row("", a, New, 3),
+        row("", a, Triaged, 1),
+        row("", b, InProgress, 1),
+    ];
+    assert_eq!(backlog(By::Area, None).await, by_area);
+    assert_eq!(backlog(By::Unspecified, None).await, by_area);
+
+    let refused = reports(&t)
+        .get_backlog(bearer(
+            pb::GetBacklogRequest {
+                created_before: None,
+                group_by: 9,
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), violated_fields(&refused)),
+        (Code::InvalidArgument, vec!["group_by".to_owned()])
+    );
+}
