@@ -72,6 +72,8 @@ pub struct Options {
     /// Where changes serves (conversion of cases into change requests); without it, conversion is
     /// refused.
     pub changes_addr: Option<String>,
+    /// Where klik serves (contacts per implementation wave); without it, that report is refused.
+    pub klik_addr: Option<String>,
     /// The service's own API key, to follow identity's events (anonymisations); without it they are
     /// not followed.
     pub service_api_key: Option<String>,
@@ -99,6 +101,7 @@ impl Options {
             reopen_window: Duration::days(DEFAULT_REOPEN_DAYS),
             trusted_issuers: Vec::new(),
             changes_addr: None,
+            klik_addr: None,
             service_api_key: None,
             sla_sweep_interval: std::time::Duration::from_secs(60),
             incident_follow_up: Duration::minutes(DEFAULT_FOLLOW_UP_MINUTES),
@@ -153,10 +156,15 @@ impl Cases {
             .as_deref()
             .map(kommune_platform::client::channel)
             .transpose()?;
+        let klik = options
+            .klik_addr
+            .as_deref()
+            .map(kommune_platform::client::channel)
+            .transpose()?;
         let registry = Arc::new(Registry::new(
             db,
             options.clock,
-            peers::Peers::new(identity, changes),
+            peers::Peers::new(identity, changes, klik),
             vault,
             policy,
         ));
@@ -192,6 +200,7 @@ impl Service for Cases {
         options.trusted_issuers = context.trusted_issuers;
         options.service_api_key = context.service_api_key;
         options.changes_addr = context.peers.get(ServiceRole::Changes).map(str::to_owned);
+        options.klik_addr = context.peers.get(ServiceRole::Klik).map(str::to_owned);
         Self::build(options).await
     }
 

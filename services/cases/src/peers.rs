@@ -1,5 +1,6 @@
 //! What cases asks the other services, always on the caller's behalf: identity whether a reporter
-//! is support-eligible now and who a user is, and changes to create a change request from a case.
+//! is support-eligible now and who a user is, changes to create a change request from a case, and
+//! klik a project's waves and enrolments.
 
 use tonic::transport::Channel;
 
@@ -8,22 +9,80 @@ use kommune_platform::client::on_behalf_of;
 use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as changes;
 use kommune_proto::identity::v1 as identity;
+use kommune_proto::klik::v1 as klik;
 
 use changes::change_request_service_client::ChangeRequestServiceClient;
 use identity::eligibility_service_client::EligibilityServiceClient;
 use identity::user_service_client::UserServiceClient;
+use klik::project_service_client::ProjectServiceClient;
 
 /// The services cases calls.
 #[derive(Clone)]
 pub struct Peers {
     identity: Channel,
     changes: Option<Channel>,
+    klik: Option<Channel>,
 }
 
 impl Peers {
-    /// identity, and changes when it is configured.
-    pub fn new(identity: Channel, changes: Option<Channel>) -> Self {
-        Self { identity, changes }
+    /// identity, and changes and klik where configured.
+    pub fn new(identity: Channel, changes: Option<Channel>, klik: Option<Channel>) -> Self {
+        Self {
+            identity,
+            changes,
+            klik,
+        }
+    }
+
+    /// A klik project's waves and every enrolment in it, read page by page.
+    pub async fn waves_and_enrolments(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+    ) -> Result<(Vec<klik::Wave>, Vec<klik::Enrolment>), Error> {
+        let channel = self.klik.clone().ok_or_else(|| {
+            Error::FailedPrecondition(
+                Reason::NotConfigured,
+                "the klik service is not configured; waves cannot be compared".into(),
+            )
+        })?;
+        let refused = |status: tonic::Status| match status.code() {
+            tonic::Code::NotFound => Error::not_found_field("project", project_id, "project_id"),
+            _ => Error::from(status),
+        };
+        let mut client = ProjectServiceClient::new(channel);
+        let waves = client
+            .list_waves(on_behalf_of(
+                caller,
+                klik::ListWavesRequest {
+                    project_id: project_id.to_owned(),
+                },
+            ))
+            .await
+            .map_err(refused)?
+            .into_inner()
+            .waves;
+        let mut enrolments = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = klik::ListEnrolmentsRequest {
+                project_id: project_id.to_owned(),
+                page: Some(kommune_proto::common::v1::PageRequest {
+                    page_size: 500,
+                    page_token,
+                }),
+            };
+            let page = client
+                .list_enrolments(on_behalf_of(caller, request))
+                .await
+                .map_err(refused)?
+                .into_inner();
+            enrolments.extend(page.enrolments);
+            page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
+            if page_token.is_empty() {
+                return Ok((waves, enrolments));
+            }
+        }
     }
 
     /// Identity's answer whether `user_id` may open a case for `municipality_id` now.

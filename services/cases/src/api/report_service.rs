@@ -210,6 +210,47 @@ impl pb::report_service_server::ReportService for CasesApi {
         }))
     }
 
+    async fn get_wave_contacts(
+        &self,
+        request: Request<pb::GetWaveContactsRequest>,
+    ) -> Result<Response<pb::GetWaveContactsResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let mut v = Validator::new();
+        let project = v.id("project_id", &request.project_id);
+        if !(1..=MAX_WAVE_MONTHS).contains(&request.months) {
+            v.violation("months", format!("must be from 1 to {MAX_WAVE_MONTHS}"));
+        }
+        v.finish()?;
+        let project = project.map(|id| id.to_string()).unwrap_or_default();
+        let (waves, from, until) = self
+            .registry
+            .wave_contacts(&caller, &project, request.months.unsigned_abs())
+            .await?;
+        Ok(Response::new(pb::GetWaveContactsResponse {
+            waves: waves
+                .into_iter()
+                .map(|w| pb::WaveContacts {
+                    wave_id: w.wave.id,
+                    name: w.wave.name,
+                    go_live: w.wave.go_live,
+                    case_count: w.cases as i64,
+                    cases_per_municipality: w.per_municipality,
+                    municipalities: w
+                        .municipalities
+                        .into_iter()
+                        .map(|(municipality_id, count)| pb::MunicipalityContacts {
+                            municipality_id,
+                            case_count: count as i64,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            from_time: Some(to_timestamp(from)),
+            until_time: Some(to_timestamp(until)),
+        }))
+    }
+
     async fn get_standup(
         &self,
         request: Request<pb::GetStandupRequest>,
@@ -261,6 +302,9 @@ impl pb::report_service_server::ReportService for CasesApi {
         }))
     }
 }
+
+/// How far back contacts per wave may look, in months.
+const MAX_WAVE_MONTHS: i32 = 36;
 
 impl CasesApi {
     /// A page of queued cases as the API shows them: the cases, how many in all, the next page.

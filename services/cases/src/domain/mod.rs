@@ -1,10 +1,11 @@
 //! The rules of support cases as plain types and functions: the lifecycle, the SLA targets, the personal
-//! ID field, who sees what, outage detection from reports ([`outage`]) and the rules of incidents and
-//! operational messages ([`incident`]). No I/O here.
+//! ID field, who sees what, outage detection from reports ([`outage`]), the rules of incidents and
+//! operational messages ([`incident`]) and contacts per implementation wave ([`waves`]). No I/O here.
 
 pub mod calendar;
 pub mod incident;
 pub mod outage;
+pub mod waves;
 
 use chrono::{DateTime, Duration, Utc};
 use kommune_platform::auth::Caller;

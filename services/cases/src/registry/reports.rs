@@ -1,6 +1,6 @@
 //! Queues and reports: the daily stand-up view, the backlog, old cases, monthly counts and SLA alerts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -12,6 +12,7 @@ use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 
 use super::Registry;
+use crate::domain::waves::{Wave, WaveContacts, contacts_per_wave};
 use crate::domain::{self, SlaAlert};
 use crate::store::queues::{self, Counted, Load};
 use crate::store::{areas, cases, sla_notices, teams};
@@ -236,6 +237,41 @@ impl Registry {
                 ((municipality, area, state.0 as i32), count as u64)
             })
             .collect())
+    }
+
+    /// Contacts per wave of the klik project `project_id`: the cases filed over the last `months`
+    /// months by each wave's municipalities (counted in the database, the waves read from klik on the
+    /// caller's behalf); with the period counted.
+    pub async fn wave_contacts(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        months: u32,
+    ) -> Result<(Vec<WaveContacts>, DateTime<Utc>, DateTime<Utc>), Error> {
+        require_supporter(caller)?;
+        let (waves, enrolments) = self.peers.waves_and_enrolments(caller, project_id).await?;
+        let until = self.clock.now();
+        let from = until
+            .checked_sub_months(chrono::Months::new(months))
+            .ok_or_else(|| Error::invalid("months", "reaches before the calendar"))?;
+        let filed: HashMap<String, u64> = cases::filed_per_municipality(&self.db, from, until)
+            .await?
+            .into_iter()
+            .map(|(municipality, count)| (municipality, count as u64))
+            .collect();
+        let waves = waves
+            .into_iter()
+            .map(|w| Wave {
+                id: w.wave_id,
+                name: w.name,
+                go_live: w.go_live,
+            })
+            .collect();
+        let enrolments: Vec<(String, String)> = enrolments
+            .into_iter()
+            .map(|e| (e.municipality_id, e.wave_id))
+            .collect();
+        Ok((contacts_per_wave(waves, &enrolments, &filed), from, until))
     }
 
     /// A page of the open cases created before `before`, oldest first.

@@ -496,6 +496,24 @@ pub async fn backlog(
     Ok(query.into_tuple().all(db).await?)
 }
 
+/// Cases filed from `from` up to and including `until`, counted by municipality, in the database.
+pub async fn filed_per_municipality(
+    db: &impl ConnectionTrait,
+    from: DateTimeUtc,
+    until: DateTimeUtc,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::MunicipalityId)
+        .column_as(Expr::cust("COUNT(*)"), "count")
+        .filter(Column::CreatedAt.gte(from))
+        .filter(Column::CreatedAt.lte(until))
+        .group_by(Column::MunicipalityId)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Cases filed in `from..until`, counted by municipality and area, in the database.
 pub async fn filed_counts(
     db: &impl ConnectionTrait,

@@ -472,3 +472,179 @@ async fn the_backlog_is_counted_by_municipality_and_area_before_a_date() {
         (Code::InvalidArgument, vec!["group_by".to_owned()])
     );
 }
+
+#[tokio::test]
+async fn contacts_per_wave_join_the_cases_with_klik_enrolments() {
+    use kommune_proto::klik::v1 as klik;
+    let mut t = TestCases::start().await;
+    let supporter = t.supporter.clone();
+    let ask = async |cases: &Channel, project_id: &str, months: i32| {
+        pb::report_service_client::ReportServiceClient::new(cases.clone())
+            .get_wave_contacts(bearer(
+                pb::GetWaveContactsRequest {
+                    project_id: project_id.into(),
+                    months,
+                },
+                &supporter,
+            ))
+            .await
+    };
+    let unknown_project = "01a2067f-0000-7000-8000-000000000001";
+    let not_configured = ask(&t.cases, unknown_project, 3).await.unwrap_err();
+    assert_eq!(
+        not_configured.code(),
+        Code::FailedPrecondition,
+        "{not_configured:?}"
+    );
+
+    // klik beside them, and a cases replica that knows where it is.
+    let klik_service = kommune_klik::Klik::build(kommune_klik::Options {
+        database_url: fresh_database_url("klik").await,
+        identity_addr: t.options.identity_addr.clone(),
+        trusted_issuers: Vec::new(),
+        clock: Arc::new(t.clock.clone()),
+    })
+    .await
+    .unwrap();
+    let (listener, klik_addr) = loopback_listener().await;
+    t._running.push(spawn(|stop| async move {
+        klik_service
+            .serve(listener, &ServerConfig::default(), stop)
+            .await
+            .unwrap();
+    }));
+    t.options.klik_addr = Some(format!("http://{klik_addr}"));
+    let cases = t.replica().await;
+
+    let mut projects =
+        klik::project_service_client::ProjectServiceClient::new(channel_to(klik_addr));
+    let project = projects
+        .create_project(bearer(
+            klik::CreateProjectRequest {
+                name: "Ydelsesrefusion".into(),
+                ..Default::default()
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap()
+        .project_id;
+    let mut wave = async |name: &str, go_live: &str| {
+        projects
+            .add_wave(bearer(
+                klik::AddWaveRequest {
+                    project_id: project.clone(),
+                    name: name.into(),
+                    go_live: go_live.into(),
+                },
+                &t.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .wave
+            .unwrap()
+            .wave_id
+    };
+    let first_wave = wave("1. bølge", "2025-09-01").await;
+    let second_wave = wave("2. bølge", "2026-03-01").await;
+    let odense = t.municipality("461", "Odense Kommune", "35209115").await;
+    let vejle = t.municipality("630", "Vejle Kommune", "29189838").await;
+    let (odense_reporter_id, odense_reporter) = t.eligible_reporter(&odense, "sag@odense.dk").await;
+    let (vejle_leader, _) = t.eligible_reporter(&vejle, "sag@vejle.dk").await;
+    for (municipality, wave_id, leader) in [
+        (&t.municipality, &first_wave, &t.reporter_id),
+        (&odense, &first_wave, &odense_reporter_id),
+        (&vejle, &second_wave, &vejle_leader),
+    ] {
+        projects
+            .enrol(bearer(
+                klik::EnrolRequest {
+                    project_id: project.clone(),
+                    municipality_id: municipality.clone(),
+                    wave_id: wave_id.clone(),
+                    project_leader_user_id: leader.clone(),
+                    debtor_system: "KMD_OPUS".into(),
+                },
+                &t.admin,
+            ))
+            .await
+            .unwrap();
+    }
+    // Aarhus files three cases, Odense one now and one long ago; Vejle none.
+    for _ in 0..3 {
+        t.file(t.new_case("Omregning", pb::Severity::Normal))
+            .await
+            .unwrap();
+    }
+    t.cases()
+        .file_case(bearer(
+            t.new_case("Udbetaling", pb::Severity::Normal),
+            &odense_reporter,
+        ))
+        .await
+        .unwrap();
+    let db = kommune_platform::db::connect(&t.database_url)
+        .await
+        .unwrap();
+    let mut long_ago = stored_case(
+        DateTime::parse_from_rfc3339("2024-06-03T10:00:00Z")
+            .unwrap()
+            .to_utc(),
+        Duration::hours(8),
+        Duration::hours(80),
+    );
+    long_ago.number = 1_000;
+    long_ago.municipality_id = odense.clone();
+    long_ago.system_id = t.system.clone();
+    long_ago.area_id = t.area.clone();
+    cases::insert(&db, long_ago).await.unwrap();
+
+    let contacts = ask(&cases, &project, 3).await.unwrap().into_inner();
+    let waves: Vec<(String, i64, f64, Vec<(String, i64)>)> = contacts
+        .waves
+        .into_iter()
+        .map(|w| {
+            let municipalities = w
+                .municipalities
+                .into_iter()
+                .map(|m| (m.municipality_id, m.case_count))
+                .collect();
+            (
+                w.wave_id,
+                w.case_count,
+                w.cases_per_municipality,
+                municipalities,
+            )
+        })
+        .collect();
+    assert_eq!(
+        waves,
+        [
+            (second_wave.clone(), 0, 0.0, vec![(vejle.clone(), 0)]),
+            (
+                first_wave.clone(),
+                4,
+                2.0,
+                vec![(odense.clone(), 1), (t.municipality.clone(), 3)]
+            ),
+        ],
+        "fewest contacts first, within the last three months"
+    );
+    assert_eq!(contacts.from_time, time("2025-01-02T07:00:00Z"));
+    assert_eq!(contacts.until_time, time("2025-04-02T07:00:00Z"));
+
+    let months = ask(&cases, &project, 0).await.unwrap_err();
+    assert_eq!(
+        (months.code(), violated_fields(&months)),
+        (Code::InvalidArgument, vec!["months".to_owned()])
+    );
+    let unknown = ask(&cases, unknown_project, 3).await.unwrap_err();
+    assert_eq!(
+        (unknown.code(), violated_fields(&unknown)),
+        (Code::NotFound, vec!["project_id".to_owned()])
+    );
+}
