@@ -604,7 +604,9 @@ async fn contacts_per_wave_join_the_cases_with_klik_enrolments() {
     cases::insert(&db, long_ago).await.unwrap();
 
     let contacts = ask(&cases, &project, 3).await.unwrap().into_inner();
-    let waves: Vec<(String, i64, f64, Vec<(String, i64)>)> = contacts
+    /// A wave as compared: its id, cases, cases per municipality, and each municipality's cases.
+    type Compared = (String, i64, f64, Vec<(String, i64)>);
+    let waves: Vec<Compared> = contacts
         .waves
         .into_iter()
         .map(|w| {
