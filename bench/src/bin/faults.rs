@@ -440,6 +440,12 @@ async fn hung_replica(data: &Path) -> Result<String, BoxError> {
     let failed = calls.iter().filter(|(_, _, served)| !served).count();
     let late_calls = calls.iter().filter(late).count();
     let last_late = calls.iter().filter(late).map(|(at, _, _)| *at).max();
+    let slowest = calls
+        .iter()
+        .map(|(_, took, _)| *took)
+        .max()
+        .unwrap_or_default();
+    let slowest = format!("{:.2} s", slowest.as_secs_f64());
     let mut after: Vec<Duration> = calls
         .iter()
         .filter(|(at, _, _)| last_late.is_none_or(|last| *at > last))
@@ -454,9 +460,12 @@ async fn hung_replica(data: &Path) -> Result<String, BoxError> {
             })
     };
     Ok(format!(
-        "{} reads by {CALLERS} callers with a {} s deadline: {failed} failed, {late_calls} late          (over 100 ms or failed), the last of them {}; after it {} reads, p50 {} and p99 {}",
+        "{} reads by {CALLERS} callers with a {} s deadline: {failed} failed, {late_calls} late \
+         (over 100 ms or failed; the slowest took {}), the last of them {}; after it {} reads, p50 \
+         {} and p99 {}",
         calls.len(),
         DEADLINE.as_secs(),
+        slowest,
         last_late.map_or("never".to_owned(), |at| format!(
             "{:.1} s into the run",
             at.as_secs_f64()
