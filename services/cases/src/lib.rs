@@ -233,6 +233,7 @@ impl Service for Cases {
                     api.clone(),
                 ),
             )
+            .add_service(pb::known_issue_service_server::KnownIssueServiceServer::new(api.clone()))
             .add_service(pb::audit_service_server::AuditServiceServer::new(
                 api.clone(),
             ))

@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod incident;
+pub mod known_issues;
 pub mod outage;
 pub mod waves;
 

@@ -129,9 +129,9 @@ impl Symptom {
         true
     }
 
-    /// The share of the smaller symptom's trigrams found in the other (what the tests print).
-    #[cfg(test)]
-    fn similarity(&self, other: &Symptom) -> f64 {
+    /// The share of the smaller symptom's trigrams found in the other: how alike two texts are, to rank
+    /// those that [`Symptom::same_cause`] finds alike.
+    pub fn similarity(&self, other: &Symptom) -> f64 {
         let shared = self
             .0
             .iter()

@@ -12,6 +12,7 @@ mod m20261205_000080_open_case_indexes;
 mod m20261206_000090_one_system_time_index;
 mod m20261206_000100_case_number_sequence;
 mod m20261206_000110_case_handlers;
+mod m20261206_000120_known_issues;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261206_000090_one_system_time_index::Migration));
         migrations.push(Box::new(m20261206_000100_case_number_sequence::Migration));
         migrations.push(Box::new(m20261206_000110_case_handlers::Migration));
+        migrations.push(Box::new(m20261206_000120_known_issues::Migration));
         migrations
     }
 }

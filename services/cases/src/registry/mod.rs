@@ -30,6 +30,7 @@ use crate::vault::Vault;
 
 mod handlers;
 mod incidents;
+mod known_issues;
 mod messages;
 mod notes;
 mod reference;
@@ -38,6 +39,7 @@ mod reports;
 
 pub use handlers::HandlerChange;
 pub use incidents::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
+pub use known_issues::{KnownIssueContent, KnownIssueView};
 pub use messages::MessageContent;
 pub use reports::{QUEUE_UNPAGED, QueuedCase, QueuedPage, Standup, StandupPages};
 
@@ -655,7 +657,7 @@ impl Registry {
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
-    const ENTITIES: &'static [&'static str] = &["case", "system", "team", "area"];
+    const ENTITIES: &'static [&'static str] = &["case", "system", "team", "area", "known_issue"];
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod comments;
 pub mod incident_updates;
 pub mod incidents;
+pub mod known_issues;
 pub mod operational_message_updates;
 pub mod operational_messages;
 pub mod queues;

@@ -6,6 +6,7 @@
 mod filing;
 mod handlers;
 mod incidents;
+mod known_issues;
 mod lifecycle;
 mod messages;
 mod reports;
