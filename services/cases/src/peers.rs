@@ -11,10 +11,31 @@ use kommune_proto::changes::v1 as changes;
 use kommune_proto::identity::v1 as identity;
 use kommune_proto::klik::v1 as klik;
 
+use crate::domain::eligibility::{Action, EligibilityChange};
+
 use changes::change_request_service_client::ChangeRequestServiceClient;
 use identity::eligibility_service_client::EligibilityServiceClient;
 use identity::user_service_client::UserServiceClient;
 use klik::project_service_client::ProjectServiceClient;
+
+/// identity's refusal of a change the approver asked for on the case's behalf, as the approver should
+/// hear it: not allowed is not allowed; a change identity cannot apply as asked (an unknown or inactive
+/// user, a registration already ended, a date that does not fit) leaves the case unapprovable as it
+/// stands, saying why.
+fn refused_by_identity(status: tonic::Status) -> Error {
+    let why = format!("identity refused the change: {}", status.message());
+    match status.code() {
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+            Error::PermissionDenied(Reason::RoleRequired, why)
+        }
+        tonic::Code::InvalidArgument
+        | tonic::Code::NotFound
+        | tonic::Code::AlreadyExists
+        | tonic::Code::FailedPrecondition
+        | tonic::Code::OutOfRange => Error::FailedPrecondition(Reason::WrongState, why),
+        _ => Error::from(status),
+    }
+}
 
 /// The services cases calls.
 #[derive(Clone)]
@@ -32,6 +53,70 @@ impl Peers {
             changes,
             klik,
         }
+    }
+
+    /// Applies an approved change to a municipality's support-eligible users in identity, keyed by the
+    /// case so that a retry applies it once; the registration made or stopped.
+    pub async fn apply_eligibility_change(
+        &self,
+        caller: &Caller,
+        municipality_id: &str,
+        change: &EligibilityChange,
+        case_id: &str,
+        note: &str,
+    ) -> Result<String, Error> {
+        let mut client = EligibilityServiceClient::new(self.identity.clone());
+        let key = format!("case-{case_id}");
+        let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+        let valid_to = change.valid_to.map(date).unwrap_or_default();
+        let registration = match change.action {
+            Action::New => client
+                .register_eligible_user(on_behalf_of(
+                    caller,
+                    identity::RegisterEligibleUserRequest {
+                        idempotency_key: key,
+                        user_id: change.user_id.clone().unwrap_or_default(),
+                        municipality_id: municipality_id.to_owned(),
+                        valid_from: date(change.date),
+                        valid_to,
+                        note: note.to_owned(),
+                    },
+                ))
+                .await
+                .map(|answer| answer.into_inner().registration),
+            Action::Replace => client
+                .replace_eligible_user(on_behalf_of(
+                    caller,
+                    identity::ReplaceEligibleUserRequest {
+                        idempotency_key: key,
+                        replaced_registration_id: change
+                            .registration_id
+                            .clone()
+                            .unwrap_or_default(),
+                        new_user_id: change.user_id.clone().unwrap_or_default(),
+                        effective_date: date(change.date),
+                        valid_to,
+                        note: note.to_owned(),
+                    },
+                ))
+                .await
+                .map(|answer| answer.into_inner().registration),
+            Action::Stop => client
+                .stop_eligibility(on_behalf_of(
+                    caller,
+                    identity::StopEligibilityRequest {
+                        registration_id: change.registration_id.clone().unwrap_or_default(),
+                        valid_to: date(change.date),
+                        note: note.to_owned(),
+                    },
+                ))
+                .await
+                .map(|answer| answer.into_inner().registration),
+        }
+        .map_err(refused_by_identity)?;
+        registration
+            .map(|r| r.registration_id)
+            .ok_or_else(|| Error::internal("identity answered without a registration"))
     }
 
     /// A klik project's waves and every enrolment in it, read page by page.

@@ -1,6 +1,40 @@
 //! `CaseService`: filing, reading and working support cases.
 
 use super::*;
+use crate::domain::eligibility::{self, Action, EligibilityChange};
+
+/// The change to support-eligible users a filing asks for, validated against its action; `None` (with
+/// the violations recorded) when it does not fit.
+fn eligibility_change(
+    v: &mut Validator,
+    asked: &pb::EligibilityRequest,
+) -> Option<EligibilityChange> {
+    let field = |name: &str| format!("eligibility_request.{name}");
+    let action = Action::of(v.required_enum(&field("action"), asked.action));
+    let user_id = v.optional_id(&field("user_id"), &asked.user_id);
+    let registration_id = v.optional_id(&field("registration_id"), &asked.registration_id);
+    let date = v.date(&field("date"), &asked.date);
+    let valid_to = if asked.valid_to.is_empty() {
+        None
+    } else {
+        v.date(&field("valid_to"), &asked.valid_to)
+    };
+    let change = EligibilityChange {
+        action: action?,
+        user_id: user_id.map(|id| id.to_string()),
+        registration_id: registration_id.map(|id| id.to_string()),
+        date: date?,
+        valid_to,
+        applied_registration_id: None,
+    };
+    match eligibility::check_change(&change) {
+        Ok(()) => Some(change),
+        Err((name, why)) => {
+            v.violation(field(name), why);
+            None
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl pb::case_service_server::CaseService for CasesApi {
@@ -28,7 +62,18 @@ impl pb::case_service_server::CaseService for CasesApi {
                 domain::check_question_subject(kind, question_subject),
             );
         }
+        let eligibility = req
+            .eligibility_request
+            .as_ref()
+            .and_then(|asked| eligibility_change(&mut v, asked));
+        if kind != pb::CaseKind::Unspecified {
+            v.check(
+                "eligibility_request",
+                eligibility::check_kind(kind, req.eligibility_request.is_some()),
+            );
+        }
         let new = NewCase {
+            eligibility,
             title: v.text("title", &req.title, TITLE_MAX),
             description: v.text("description", &req.description, TEXT_MAX),
             kind,
@@ -363,6 +408,22 @@ impl pb::case_service_server::CaseService for CasesApi {
             .change_handler(&caller, &id, req.expected_version, HandlerChange::Unassign)
             .await?;
         Ok(Response::new(pb::UnassignCaseResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn approve_eligibility_change(
+        &self,
+        request: Request<pb::ApproveEligibilityChangeRequest>,
+    ) -> Result<Response<pb::ApproveEligibilityChangeResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let id = required_id("case_id", &req.case_id)?;
+        let case = self
+            .registry
+            .approve_eligibility_change(&caller, &id, req.expected_version)
+            .await?;
+        Ok(Response::new(pb::ApproveEligibilityChangeResponse {
             case: Some(self.case(&caller, case)?),
         }))
     }

@@ -42,7 +42,19 @@ impl CasesApi {
 
     fn case(&self, caller: &Caller, c: cases::Model) -> Result<pb::Case, Error> {
         let personal_id = self.registry.personal_id_for(caller, &c)?;
+        let eligibility_request = c.eligibility_change().map(|e| pb::EligibilityRequest {
+            action: e.action.proto() as i32,
+            user_id: e.user_id.unwrap_or_default(),
+            registration_id: e.registration_id.unwrap_or_default(),
+            date: kommune_platform::validate::format_date(e.date),
+            valid_to: e
+                .valid_to
+                .map(kommune_platform::validate::format_date)
+                .unwrap_or_default(),
+            applied_registration_id: e.applied_registration_id.unwrap_or_default(),
+        });
         Ok(pb::Case {
+            eligibility_request,
             number: format!("SAG-{:06}", c.number),
             guide_sections: c.guide_sections(),
             related_case_ids: c.related_cases(),

@@ -3,6 +3,7 @@
 //! operational messages ([`incident`]) and contacts per implementation wave ([`waves`]). No I/O here.
 
 pub mod calendar;
+pub mod eligibility;
 pub mod incident;
 pub mod known_issues;
 pub mod outage;

@@ -13,6 +13,7 @@ mod m20261206_000090_one_system_time_index;
 mod m20261206_000100_case_number_sequence;
 mod m20261206_000110_case_handlers;
 mod m20261206_000120_known_issues;
+mod m20261206_000130_eligibility_requests;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261206_000100_case_number_sequence::Migration));
         migrations.push(Box::new(m20261206_000110_case_handlers::Migration));
         migrations.push(Box::new(m20261206_000120_known_issues::Migration));
+        migrations.push(Box::new(m20261206_000130_eligibility_requests::Migration));
         migrations
     }
 }

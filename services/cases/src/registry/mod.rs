@@ -28,6 +28,7 @@ use crate::peers::Peers;
 use crate::store::{areas, attachments, cases, comments, incident_updates, systems, teams};
 use crate::vault::Vault;
 
+mod eligibility;
 mod handlers;
 mod incidents;
 mod known_issues;
@@ -64,6 +65,8 @@ pub struct NewCase {
     pub guide_sections: Vec<String>,
     /// Normalised personal ID number, if any.
     pub personal_id: Option<String>,
+    /// For eligibility-change cases, the change asked for.
+    pub eligibility: Option<crate::domain::eligibility::EligibilityChange>,
 }
 
 /// A lifecycle move with its arguments (validated).
@@ -385,6 +388,12 @@ impl Registry {
                     incident_id: None,
                     symptom: Some(symptom.to_bytes()),
                     handler_user_id: None,
+                    eligibility_request: new
+                        .eligibility
+                        .as_ref()
+                        .map(serde_json::to_string)
+                        .transpose()
+                        .map_err(Error::internal)?,
                 };
                 let classification = if system.chain_responsibility {
                     self.classify(txn, &system, &case, acute).await?

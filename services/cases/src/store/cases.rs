@@ -92,6 +92,8 @@ pub struct Model {
     pub symptom: Option<Vec<u8>>,
     /// The member of its team who has it now.
     pub handler_user_id: Option<String>,
+    /// For eligibility-change cases, the change asked for as JSON (`domain::eligibility`).
+    pub eligibility_request: Option<String>,
 }
 
 /// No navigable relations.
@@ -109,6 +111,13 @@ impl Model {
     /// The related case ids.
     pub fn related_cases(&self) -> Vec<String> {
         serde_json::from_str(&self.related).unwrap_or_default()
+    }
+
+    /// The change to support-eligible users it asks for, if it is an eligibility-change case.
+    pub fn eligibility_change(&self) -> Option<crate::domain::eligibility::EligibilityChange> {
+        self.eligibility_request
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
     }
 }
 

@@ -123,6 +123,7 @@ pub fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duratio
         incident_id: None,
         symptom: None,
         handler_user_id: None,
+        eligibility_request: None,
     }
 }
 
