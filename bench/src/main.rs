@@ -74,10 +74,10 @@ struct Args {
     /// Where the cases started by `--cases-process` keeps its database.
     #[arg(long, hide = true)]
     data_dir: Option<PathBuf>,
-    /// Only the rows whose name holds this (e.g. `echo`, `GetCase, direct`): for counting one call's
-    /// instructions under callgrind.
-    #[arg(long)]
-    only: Option<String>,
+    /// Only the rows whose name holds one of these (e.g. `echo`, `GetCase, direct`; comma-separated):
+    /// for counting one call's instructions under callgrind, or measuring the reports alone.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// Where the servers listen.
@@ -412,6 +412,42 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
                         ))
                         .await
                         .map(drop),
+                    Report::BacklogByPlaceBefore => reports
+                        .get_backlog(with_bearer(
+                            cases::GetBacklogRequest {
+                                created_before: Some(prost_types::Timestamp {
+                                    seconds: chrono::Utc::now().timestamp(),
+                                    nanos: 0,
+                                }),
+                                group_by: cases::BacklogGrouping::MunicipalityAndArea as i32,
+                            },
+                            &supporter,
+                        ))
+                        .await
+                        .map(drop),
+                    Report::Standup => reports
+                        .get_standup(with_bearer(
+                            cases::GetStandupRequest {
+                                team_id,
+                                unhandled_page: page(),
+                                handled_page: page(),
+                                awaiting_page: page(),
+                                breached_page: page(),
+                            },
+                            &supporter,
+                        ))
+                        .await
+                        .map(drop),
+                    Report::HandlerCases => reports
+                        .list_handler_cases(with_bearer(
+                            cases::ListHandlerCasesRequest {
+                                handler_user_id: String::new(),
+                                page: page(),
+                            },
+                            &supporter,
+                        ))
+                        .await
+                        .map(drop),
                     Report::SlaAlerts => reports
                         .list_sla_alerts(with_bearer(
                             cases::ListSlaAlertsRequest {
@@ -429,7 +465,7 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
     let duration = Load::For(Duration::from_secs(args.seconds));
     let spread_row =
         format!("FileCase, worded apart, over {SPREAD_SYSTEMS} systems, through the gateway");
-    let wanted = |what: &str| args.only.as_deref().is_none_or(|only| what.contains(only));
+    let wanted = |what: &str| args.only.is_empty() || args.only.iter().any(|only| what.contains(only));
     for &in_flight in &args.concurrency {
         let echo_row = "echo (bare tonic, health check)";
         let echo = if wanted(echo_row) {
@@ -475,6 +511,22 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
             (
                 "GetBacklog, direct",
                 Box::pin(measure(in_flight, duration, report(Report::Backlog))),
+            ),
+            (
+                "GetBacklog by municipality and area, created before now, direct",
+                Box::pin(measure(
+                    in_flight,
+                    duration,
+                    report(Report::BacklogByPlaceBefore),
+                )),
+            ),
+            (
+                "GetStandup (a page of 50 of each list), direct",
+                Box::pin(measure(in_flight, duration, report(Report::Standup))),
+            ),
+            (
+                "ListHandlerCases (a page of 50), direct",
+                Box::pin(measure(in_flight, duration, report(Report::HandlerCases))),
             ),
             (
                 "GetMonthlyCounts (24 months), direct",
@@ -547,6 +599,9 @@ type Measurement<'a> = Pin<Box<dyn Future<Output = Row> + 'a>>;
 #[derive(Clone, Copy)]
 enum Report {
     Backlog,
+    BacklogByPlaceBefore,
+    Standup,
+    HandlerCases,
     MonthlyCounts,
     Queue,
     OldCases,
