@@ -465,7 +465,8 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
     let duration = Load::For(Duration::from_secs(args.seconds));
     let spread_row =
         format!("FileCase, worded apart, over {SPREAD_SYSTEMS} systems, through the gateway");
-    let wanted = |what: &str| args.only.is_empty() || args.only.iter().any(|only| what.contains(only));
+    let wanted =
+        |what: &str| args.only.is_empty() || args.only.iter().any(|only| what.contains(only));
     for &in_flight in &args.concurrency {
         let echo_row = "echo (bare tonic, health check)";
         let echo = if wanted(echo_row) {

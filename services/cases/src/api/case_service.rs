@@ -427,4 +427,28 @@ impl pb::case_service_server::CaseService for CasesApi {
             case: Some(self.case(&caller, case)?),
         }))
     }
+
+    async fn rate_case(
+        &self,
+        request: Request<pb::RateCaseRequest>,
+    ) -> Result<Response<pb::RateCaseResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        if !domain::RATINGS.contains(&req.rating) {
+            v.violation("rating", "must be from 1 (poor) to 5 (excellent)");
+        }
+        let comment = v.optional_text("comment", &req.comment, TEXT_MAX);
+        v.finish()?;
+        let id = id.map(|id| id.to_string()).unwrap_or_default();
+        let rated = self
+            .registry
+            .rate_case(&caller, &id, req.rating, comment)
+            .await?;
+        Ok(Response::new(pb::RateCaseResponse {
+            case_id: rated.case_id,
+            rating: rated.rating,
+        }))
+    }
 }

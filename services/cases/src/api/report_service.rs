@@ -122,18 +122,7 @@ impl pb::report_service_server::ReportService for CasesApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
-        let first = domain::parse_month(&req.first_month)
-            .map_err(|d| v.violation("first_month", d))
-            .ok();
-        let last = domain::parse_month(&req.last_month)
-            .map_err(|d| v.violation("last_month", d))
-            .ok();
-        if let (Some((fy, fm)), Some((ly, lm))) = (first, last) {
-            let span = (ly * 12 + lm as i32) - (fy * 12 + fm as i32);
-            if !(0..=36).contains(&span) {
-                v.violation("last_month", "must be 0 to 36 months after first_month");
-            }
-        }
+        let (first, last) = months(&mut v, &req.first_month, &req.last_month);
         v.finish()?;
         let (Some(first), Some(last)) = (first, last) else {
             return Err(Error::invalid("first_month", "is required").into());
@@ -251,6 +240,42 @@ impl pb::report_service_server::ReportService for CasesApi {
         }))
     }
 
+    async fn get_satisfaction(
+        &self,
+        request: Request<pb::GetSatisfactionRequest>,
+    ) -> Result<Response<pb::GetSatisfactionResponse>, Status> {
+        use crate::store::ratings::RatedBy;
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let (first, last) = months(&mut v, &req.first_month, &req.last_month);
+        let by = match v.required_enum("group_by", req.group_by) {
+            pb::SatisfactionGrouping::Team => Some(RatedBy::Team),
+            pb::SatisfactionGrouping::Area => Some(RatedBy::Area),
+            pb::SatisfactionGrouping::Municipality => Some(RatedBy::Municipality),
+            pb::SatisfactionGrouping::Unspecified => None,
+        };
+        v.finish()?;
+        let (Some(first), Some(last), Some(by)) = (first, last, by) else {
+            return Err(Error::invalid("first_month", "is required").into());
+        };
+        let counts = self.registry.satisfaction(&caller, by, first, last).await?;
+        Ok(Response::new(pb::GetSatisfactionResponse {
+            counts: counts
+                .into_iter()
+                .map(
+                    |((month, group_id), (count, total, by_rating))| pb::SatisfactionCount {
+                        month,
+                        group_id,
+                        count: count as i64,
+                        average: total as f64 / count.max(1) as f64,
+                        by_rating: by_rating.iter().map(|n| *n as i64).collect(),
+                    },
+                )
+                .collect(),
+        }))
+    }
+
     async fn get_standup(
         &self,
         request: Request<pb::GetStandupRequest>,
@@ -301,6 +326,31 @@ impl pb::report_service_server::ReportService for CasesApi {
             breached_count,
         }))
     }
+}
+
+/// A calendar month: (year, month).
+type Month = (i32, u32);
+
+/// A report's first and last month (`YYYY-MM`), at most 36 months apart; `None` (with the violations
+/// recorded) where they are not.
+fn months(
+    v: &mut Validator,
+    first_month: &str,
+    last_month: &str,
+) -> (Option<Month>, Option<Month>) {
+    let first = domain::parse_month(first_month)
+        .map_err(|d| v.violation("first_month", d))
+        .ok();
+    let last = domain::parse_month(last_month)
+        .map_err(|d| v.violation("last_month", d))
+        .ok();
+    if let (Some((fy, fm)), Some((ly, lm))) = (first, last) {
+        let span = (ly * 12 + lm as i32) - (fy * 12 + fm as i32);
+        if !(0..=36).contains(&span) {
+            v.violation("last_month", "must be 0 to 36 months after first_month");
+        }
+    }
+    (first, last)
 }
 
 /// How far back contacts per wave may look, in months.

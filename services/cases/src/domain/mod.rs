@@ -187,6 +187,19 @@ pub fn check_question_subject(
     }
 }
 
+/// Whether a case's reporter is now invited to rate it: the first time it is resolved, unless as a
+/// duplicate (its reporter rates the case it went into).
+pub fn invites_rating(
+    state: CaseState,
+    resolution: Resolution,
+    invited: Option<DateTime<Utc>>,
+) -> bool {
+    state == CaseState::Resolved && resolution != Resolution::Duplicate && invited.is_none()
+}
+
+/// The ratings a reporter gives: 1 (poor) to 5 (excellent).
+pub const RATINGS: std::ops::RangeInclusive<i32> = 1..=5;
+
 /// What an anonymised person's comments say afterwards.
 pub const ERASED_TEXT: &str = "[removed: the author was anonymised]";
 
@@ -539,6 +552,32 @@ mod tests {
         assert_eq!(age_days(at("2025-04-01T21:30:00Z"), now), 1);
         assert_eq!(age_days(at("2025-04-01T22:30:00Z"), now), 0);
         assert_eq!(age_days(at("2025-03-02T08:00:00Z"), now), 31);
+    }
+
+    #[test]
+    fn a_reporter_is_invited_to_rate_once_at_the_first_resolution() {
+        let now = Utc::now();
+        assert!(invites_rating(CaseState::Resolved, Resolution::Fixed, None));
+        assert!(!invites_rating(
+            CaseState::Resolved,
+            Resolution::Fixed,
+            Some(now)
+        ));
+        assert!(!invites_rating(
+            CaseState::Resolved,
+            Resolution::Duplicate,
+            None
+        ));
+        assert!(!invites_rating(
+            CaseState::InProgress,
+            Resolution::Unspecified,
+            None
+        ));
+        assert!(!invites_rating(
+            CaseState::Closed,
+            Resolution::OutsideChain,
+            None
+        ));
     }
 
     #[test]

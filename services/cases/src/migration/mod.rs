@@ -14,6 +14,7 @@ mod m20261206_000100_case_number_sequence;
 mod m20261206_000110_case_handlers;
 mod m20261206_000120_known_issues;
 mod m20261206_000130_eligibility_requests;
+mod m20261206_000140_case_ratings;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261206_000110_case_handlers::Migration));
         migrations.push(Box::new(m20261206_000120_known_issues::Migration));
         migrations.push(Box::new(m20261206_000130_eligibility_requests::Migration));
+        migrations.push(Box::new(m20261206_000140_case_ratings::Migration));
         migrations
     }
 }

@@ -34,6 +34,7 @@ mod incidents;
 mod known_issues;
 mod messages;
 mod notes;
+mod ratings;
 mod reference;
 mod relations;
 mod reports;
@@ -42,6 +43,7 @@ pub use handlers::HandlerChange;
 pub use incidents::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
 pub use known_issues::{KnownIssueContent, KnownIssueView};
 pub use messages::MessageContent;
+pub use ratings::Satisfaction;
 pub use reports::{QUEUE_UNPAGED, QueuedCase, QueuedPage, Standup, StandupPages};
 
 /// A case to file (validated).
@@ -258,6 +260,7 @@ impl Registry {
     ) -> Result<cases::Model, Error> {
         case.version += 1;
         case.updated_at = self.clock.now();
+        self.invite_rating_if_due(txn, &mut case).await?;
         let case = update_versioned(txn, case).await?;
         self.audit(txn, caller, "case", &case.id, change, payload)
             .await?;
@@ -394,6 +397,7 @@ impl Registry {
                         .map(serde_json::to_string)
                         .transpose()
                         .map_err(Error::internal)?,
+                    rating_invited_at: None,
                 };
                 let classification = if system.chain_responsibility {
                     self.classify(txn, &system, &case, acute).await?

@@ -94,6 +94,8 @@ pub struct Model {
     pub handler_user_id: Option<String>,
     /// For eligibility-change cases, the change asked for as JSON (`domain::eligibility`).
     pub eligibility_request: Option<String>,
+    /// When its reporter was invited to rate it (once, at its first resolution).
+    pub rating_invited_at: Option<DateTimeUtc>,
 }
 
 /// No navigable relations.

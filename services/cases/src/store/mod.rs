@@ -10,6 +10,7 @@ pub mod known_issues;
 pub mod operational_message_updates;
 pub mod operational_messages;
 pub mod queues;
+pub mod ratings;
 pub mod sla_notices;
 pub mod systems;
 pub mod teams;

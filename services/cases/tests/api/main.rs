@@ -10,6 +10,7 @@ mod incidents;
 mod known_issues;
 mod lifecycle;
 mod messages;
+mod ratings;
 mod reports;
 
 use std::sync::Arc;

@@ -124,6 +124,7 @@ pub fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duratio
         symptom: None,
         handler_user_id: None,
         eligibility_request: None,
+        rating_invited_at: None,
     }
 }
 
