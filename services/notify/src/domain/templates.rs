@@ -7,6 +7,13 @@ use kommune_proto::notify::v1::Language;
 /// What a notification tells, with the values its template needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
+    /// A resolved case's reporter is invited to rate how it was handled.
+    RatingInvitation {
+        /// `SAG-000123`.
+        number: String,
+        /// Its title.
+        title: String,
+    },
     /// A case was filed.
     CaseFiled {
         /// `SAG-000123`.
@@ -175,6 +182,7 @@ impl Content {
     pub fn kind(&self) -> &'static str {
         match self {
             Content::CaseFiled { .. } => "case_filed",
+            Content::RatingInvitation { .. } => "rating_invitation",
             Content::CaseChanged { .. } => "case_changed",
             Content::IncidentUpdate { .. } => "incident_update",
             Content::IncidentResolved { .. } => "incident_resolved",
@@ -211,6 +219,22 @@ impl Content {
                 change,
                 state,
             } => case_changed(words, number, title, change, state),
+            Content::RatingInvitation { number, title } => (
+                pick(
+                    &format!("Hvordan gik det med sag {number}? {title}"),
+                    &format!("How did case {number} go? {title}"),
+                ),
+                vec![
+                    pick(
+                        "Sagen er løst. Giv gerne supporten en karakter fra 1 (dårlig) til 5 (rigtig god), og skriv, hvad der gik godt eller skidt. Det tager et minut og hjælper os med at blive bedre.",
+                        "The case is resolved. Please rate the support from 1 (poor) to 5 (excellent), and say what went well or not. It takes a minute and helps us improve.",
+                    ),
+                    pick(
+                        "Du bliver kun spurgt én gang om denne sag.",
+                        "You are asked only once about this case.",
+                    ),
+                ],
+            ),
             Content::IncidentUpdate { title, text } => (
                 pick(
                     &format!("Nyt om driftsforstyrrelsen: {title}"),
@@ -606,6 +630,10 @@ mod tests {
                 title: text(),
                 due: "2025-04-02".into(),
             },
+            Content::RatingInvitation {
+                number: "SAG-000042".into(),
+                title: text(),
+            },
             Content::TasksPublished {
                 project: text(),
                 municipality: "Aarhus Kommune".into(),
@@ -627,7 +655,7 @@ mod tests {
         let mut kinds: Vec<&str> = samples.iter().map(Content::kind).collect();
         kinds.sort_unstable();
         kinds.dedup();
-        assert_eq!(kinds.len(), 11, "one sample of each kind");
+        assert_eq!(kinds.len(), 12, "one sample of each kind");
         for content in &samples {
             let kind = content.kind();
             let da = content.render(Language::Danish);

@@ -144,6 +144,16 @@ async fn an_incident_tells_every_reporter_and_its_reply_and_resolution_the_eligi
         .unwrap();
     let resolved = told_eventually(&s, &notify, "incident_resolved", "Certifikatet").await;
     assert_eq!(resolved, everyone);
+    // Each case resolved with the incident invites its own reporter, and nobody else, to rate it.
+    for (case, reporter) in [
+        (&aarhus_case, &s.reporter_id),
+        (&odense_case, &odense_reporter),
+    ] {
+        assert_eq!(
+            told_eventually(&s, &notify, "rating_invitation", &case.number).await,
+            std::slice::from_ref(reporter)
+        );
+    }
     // The reporters heard it as incident updates, the others as case updates.
     let topics: Vec<(String, i32)> = s
         .notifications(&notify, pb::DeliveryState::Unspecified)

@@ -32,6 +32,9 @@ impl Registry {
                 self.follow_up_overdue(decode(event)?).await?
             }
             k if k == cases::CaseSlaAlert::full_name() => self.sla_alert(decode(event)?).await?,
+            k if k == cases::CaseRatingInvited::full_name() => {
+                self.rating_invitation(decode(event)?).await?
+            }
             k if k == cases::OperationalMessageChanged::full_name() => {
                 return self.operational_message(decode(event)?, now).await;
             }
@@ -94,6 +97,22 @@ impl Registry {
                 title: case.title.clone(),
                 state: changed.state().as_str_name().to_owned(),
                 change: changed.change,
+            },
+        }])
+    }
+
+    /// The invitation to rate a resolved case goes to its reporter alone.
+    async fn rating_invitation(
+        &self,
+        invited: cases::CaseRatingInvited,
+    ) -> Result<Vec<Plan>, Error> {
+        let case = self.peers.case(&invited.case_id).await?;
+        Ok(vec![Plan {
+            topic: Topic::of(TopicKind::CaseUpdates),
+            audience: vec![invited.reporter_user_id],
+            content: Content::RatingInvitation {
+                number: case.number,
+                title: case.title,
             },
         }])
     }
