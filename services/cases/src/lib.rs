@@ -234,6 +234,9 @@ impl Service for Cases {
                 ),
             )
             .add_service(pb::known_issue_service_server::KnownIssueServiceServer::new(api.clone()))
+            .add_service(pb::survey_service_server::SurveyServiceServer::new(
+                api.clone(),
+            ))
             .add_service(pb::audit_service_server::AuditServiceServer::new(
                 api.clone(),
             ))

@@ -23,6 +23,7 @@ mod known_issues;
 mod messages;
 mod reference_service;
 mod report_service;
+mod surveys;
 
 const TITLE_MAX: usize = 200;
 const TEXT_MAX: usize = 20_000;

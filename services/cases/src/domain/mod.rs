@@ -7,6 +7,7 @@ pub mod eligibility;
 pub mod incident;
 pub mod known_issues;
 pub mod outage;
+pub mod surveys;
 pub mod waves;
 
 use chrono::{DateTime, Duration, Utc};

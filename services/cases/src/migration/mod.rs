@@ -15,6 +15,7 @@ mod m20261206_000110_case_handlers;
 mod m20261206_000120_known_issues;
 mod m20261206_000130_eligibility_requests;
 mod m20261206_000140_case_ratings;
+mod m20261206_000150_surveys;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261206_000120_known_issues::Migration));
         migrations.push(Box::new(m20261206_000130_eligibility_requests::Migration));
         migrations.push(Box::new(m20261206_000140_case_ratings::Migration));
+        migrations.push(Box::new(m20261206_000150_surveys::Migration));
         migrations
     }
 }

@@ -38,6 +38,7 @@ mod ratings;
 mod reference;
 mod relations;
 mod reports;
+mod surveys;
 
 pub use handlers::HandlerChange;
 pub use incidents::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
@@ -45,6 +46,7 @@ pub use known_issues::{KnownIssueContent, KnownIssueView};
 pub use messages::MessageContent;
 pub use ratings::Satisfaction;
 pub use reports::{QUEUE_UNPAGED, QueuedCase, QueuedPage, Standup, StandupPages};
+pub use surveys::{Answer, FocusAreaContent, GroupResult, NewSurvey};
 
 /// A case to file (validated).
 #[derive(Debug, Clone)]
@@ -670,7 +672,15 @@ impl Registry {
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
-    const ENTITIES: &'static [&'static str] = &["case", "system", "team", "area", "known_issue"];
+    const ENTITIES: &'static [&'static str] = &[
+        "case",
+        "system",
+        "team",
+        "area",
+        "known_issue",
+        "survey",
+        "focus_area",
+    ];
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db

@@ -12,5 +12,6 @@ pub mod operational_messages;
 pub mod queues;
 pub mod ratings;
 pub mod sla_notices;
+pub mod surveys;
 pub mod systems;
 pub mod teams;
