@@ -221,7 +221,9 @@ impl Desk {
     pub fn new_case(&self) -> cases::FileCaseRequest {
         let n = uuid::Uuid::now_v7().simple().to_string();
         cases::FileCaseRequest {
-            title: format!("Beregning {} afviger", &n[20..]),
+            // The number glued to a letter: twelve hex digits that happen to be all digits would otherwise
+            // now and then read as a personnummer, and the filing be refused.
+            title: format!("Beregning nr{} afviger", &n[20..]),
             description: format!("Sagsakt {n} viser et andet beløb end forventet"),
             kind: cases::CaseKind::Fault as i32,
             severity: cases::Severity::Normal as i32,

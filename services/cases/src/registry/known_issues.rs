@@ -164,17 +164,25 @@ impl Registry {
         self.with_links(issue).await
     }
 
-    /// A page of known issues, newest first, each with how many cases are linked.
+    /// A page of known issues, newest first, each with how many cases are linked (one counting query
+    /// for the page; the linked ids are read one issue at a time, by `get_known_issue`).
     pub async fn list_known_issues(
         &self,
         filter: known_issues::Filter,
         page: &Page,
     ) -> Result<(Vec<KnownIssueView>, PageResponse), Error> {
         let (issues, next) = known_issues::list(&self.db, filter, page).await?;
-        let mut views = Vec::with_capacity(issues.len());
-        for issue in issues {
-            views.push(self.with_links(issue).await?);
-        }
+        let ids: Vec<String> = issues.iter().map(|issue| issue.id.clone()).collect();
+        let counts = known_issues::case_counts(&self.db, &ids).await?;
+        let views = issues
+            .into_iter()
+            .map(|issue| KnownIssueView {
+                case_count: counts.get(&issue.id).copied().unwrap_or(0),
+                issue,
+                case_ids: Vec::new(),
+                incident_ids: Vec::new(),
+            })
+            .collect();
         Ok((views, next))
     }
 

@@ -211,3 +211,24 @@ pub async fn linked(
         .await?;
     Ok((ids, total))
 }
+
+/// How many cases are linked to each of `ids` (those with none left out), counted in the database.
+pub async fn case_counts(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, u64>, Error> {
+    let counted: Vec<(String, i64)> = links::Entity::find()
+        .select_only()
+        .column(links::Column::KnownIssueId)
+        .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "count")
+        .filter(links::Column::KnownIssueId.is_in(ids.iter().map(String::as_str)))
+        .filter(links::Column::Kind.eq(Linked::Case.name()))
+        .group_by(links::Column::KnownIssueId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(counted
+        .into_iter()
+        .map(|(id, count)| (id, count as u64))
+        .collect())
+}
