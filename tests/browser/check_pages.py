@@ -23,8 +23,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -36,6 +35,20 @@ axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['
 """
 
 failures = []
+
+
+def gone(element):
+    """A wait condition: `element` has left the page. Chromium says so as a stale element, or, while the
+    new page is being built, as a node that no longer belongs to the document."""
+
+    def predicate(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    return predicate
 
 
 def check(what, condition, detail=""):
@@ -128,7 +141,7 @@ def check_page(driver, base, shots, axe_source, page):
         button.click()
         # The answer is a new page: wait for the old one to go, then for the text on the new one.
         try:
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(button))
+            WebDriverWait(driver, 10).until(gone(button))
             WebDriverWait(driver, 10).until(
                 lambda d: form["expect"] in d.find_element(By.TAG_NAME, "body").text)
             found = True
