@@ -51,13 +51,13 @@ fn subscription(s: subscriptions::Model) -> pb::Subscription {
 
 fn notification(n: notifications::Model) -> pb::Notification {
     pb::Notification {
+        message_id: n.mail_message_id(),
         channel: n.channel.0 as i32,
         topic: Some(pb::Topic {
             kind: n.topic_kind.0 as i32,
             target_id: n.topic_target,
         }),
         state: n.state.0 as i32,
-        message_id: domain::message_id(&n.id),
         notification_id: n.id,
         user_id: n.user_id,
         kind: n.kind,

@@ -107,14 +107,23 @@ impl Senders {
         &self.webhook_hosts
     }
 
-    /// Sends a notification by e-mail: plain text and HTML, with its stable `Message-ID`.
+    /// Sends a notification by e-mail: plain text and HTML, with its stable `Message-ID` (and, in a
+    /// thread, `In-Reply-To` and `References`).
     pub async fn email(&self, n: &notifications::Model) -> Result<(), Failure> {
         let to: Mailbox = n.address.parse().map_err(Failure::permanent)?;
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&n.subject)
-            .message_id(Some(domain::message_id(&n.id)))
+            .message_id(Some(n.mail_message_id()));
+        // A mail of a thread another service keeps answers its latest and refers to them all.
+        if !n.in_reply_to.is_empty() {
+            message = message.in_reply_to(n.in_reply_to.clone());
+        }
+        if !n.thread_references.is_empty() {
+            message = message.references(n.thread_references.clone());
+        }
+        let message = message
             .multipart(
                 MultiPart::alternative()
                     .singlepart(

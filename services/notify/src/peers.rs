@@ -127,6 +127,7 @@ impl Peers {
                         page_size: PAGE,
                         page_token: token,
                     }),
+                    ..Default::default()
                 })
                 .await?;
             let page = client

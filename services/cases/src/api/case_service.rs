@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::domain::eligibility::{self, Action, EligibilityChange};
+use crate::registry::supplier_mail;
+use crate::store::supplier_mails::About;
 
 /// The change to support-eligible users a filing asks for, validated against its action; `None` (with
 /// the violations recorded) when it does not fit.
@@ -449,6 +451,54 @@ impl pb::case_service_server::CaseService for CasesApi {
         Ok(Response::new(pb::RateCaseResponse {
             case_id: rated.case_id,
             rating: rated.rating,
+        }))
+    }
+
+    async fn report_case_to_supplier(
+        &self,
+        request: Request<pb::ReportCaseToSupplierRequest>,
+    ) -> Result<Response<pb::ReportCaseToSupplierResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let text = v.text("text", &req.text, TEXT_MAX);
+        v.finish()?;
+        let key = std::mem::take(&mut req.idempotency_key);
+        let key = IdempotencyKey::of(&caller, "ReportCaseToSupplier", &key, &req)?;
+        let id = id.map(|id| id.to_string()).unwrap_or_default();
+        let mail = self
+            .registry
+            .report_case_to_supplier(&caller, &id, text, key)
+            .await?;
+        Ok(Response::new(pb::ReportCaseToSupplierResponse {
+            mail: Some(supplier_mail(mail)),
+        }))
+    }
+
+    async fn list_supplier_mails(
+        &self,
+        request: Request<pb::ListSupplierMailsRequest>,
+    ) -> Result<Response<pb::ListSupplierMailsResponse>, Status> {
+        use pb::list_supplier_mails_request::Subject;
+        let caller = caller(&request)?;
+        let id;
+        let about = match &request.get_ref().subject {
+            Some(Subject::CaseId(case_id)) => {
+                id = required_id("case_id", case_id)?;
+                About::Case(&id)
+            }
+            Some(Subject::IncidentId(incident_id)) => {
+                id = required_id("incident_id", incident_id)?;
+                About::Incident(&id)
+            }
+            None => {
+                return Err(Error::invalid("subject", "name a case_id or an incident_id").into());
+            }
+        };
+        let mails = self.registry.supplier_mails(&caller, about).await?;
+        Ok(Response::new(pb::ListSupplierMailsResponse {
+            mails: mails.into_iter().map(supplier_mail).collect(),
         }))
     }
 }

@@ -10,7 +10,10 @@ use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
 use super::{CasesApi, TEXT_MAX, TITLE_MAX, ids};
-use crate::registry::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
+use crate::domain;
+use crate::registry::{
+    IncidentChange, IncidentView, NewIncident, NewSupplierReport, supplier_mail,
+};
 use crate::store::{incident_updates, incidents};
 
 fn update(u: incident_updates::Model) -> pb::IncidentUpdate {
@@ -51,6 +54,7 @@ fn incident(view: IncidentView) -> pb::Incident {
         version: i.version,
         create_time: Some(to_timestamp(i.created_at)),
         update_time: Some(to_timestamp(i.updated_at)),
+        number: domain::incident_number(i.number),
     }
 }
 
@@ -171,12 +175,13 @@ impl pb::incident_service_server::IncidentService for CasesApi {
         };
         v.finish()?;
         let id = id.map(|id| id.to_string()).unwrap_or_default();
-        let view = self
+        let (view, mail) = self
             .registry
             .report_to_supplier(&caller, &id, req.expected_version, report)
             .await?;
         Ok(Response::new(pb::ReportToSupplierResponse {
             incident: Some(incident(view)),
+            mail: mail.map(supplier_mail),
         }))
     }
 

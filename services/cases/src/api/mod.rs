@@ -13,7 +13,7 @@ use kommune_platform::paging::Page;
 use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
-use crate::domain;
+use crate::domain::{self, suppliers};
 use crate::registry::{HandlerChange, Move, NewCase, Registry};
 use crate::store::{areas, attachments, cases, comments, systems, teams};
 
@@ -56,7 +56,7 @@ impl CasesApi {
         });
         Ok(pb::Case {
             eligibility_request,
-            number: format!("SAG-{:06}", c.number),
+            number: domain::case_number(c.number),
             guide_sections: c.guide_sections(),
             related_case_ids: c.related_cases(),
             kind: c.kind.0 as i32,
@@ -159,7 +159,9 @@ fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
             "is required for a system outside the chain responsibility",
         );
     }
+    let supplier_contacts = supplier_contacts(v, &s.supplier_contacts);
     systems::Model {
+        supplier_contacts,
         id: String::new(),
         name: v.text("system.name", &s.name, SHORT_MAX),
         chain_responsibility: s.chain_responsibility,
@@ -169,6 +171,30 @@ fn system_settings(v: &mut Validator, s: &pb::System) -> systems::Model {
         outage_distinct_reporters: s.outage_distinct_reporters.max(1),
         version: 0,
     }
+}
+
+/// A system's supplier contacts from a request, as stored (a JSON list): each with an address, none
+/// twice, at most [`suppliers::MAX_CONTACTS`].
+fn supplier_contacts(v: &mut Validator, contacts: &[pb::SupplierContact]) -> String {
+    if contacts.len() > suppliers::MAX_CONTACTS {
+        v.violation(
+            "system.supplier_contacts",
+            format!("must be at most {}", suppliers::MAX_CONTACTS),
+        );
+    }
+    let mut valid: Vec<suppliers::SupplierContact> = Vec::with_capacity(contacts.len());
+    for (n, contact) in contacts.iter().enumerate() {
+        let field = format!("system.supplier_contacts[{n}]");
+        let name = v.optional_text(&format!("{field}.name"), &contact.name, SHORT_MAX);
+        let email = contact.email.trim().to_owned();
+        if let Some(problem) = suppliers::address_problem(&email) {
+            v.violation(format!("{field}.email"), problem);
+        } else if valid.iter().any(|c| c.email.eq_ignore_ascii_case(&email)) {
+            v.violation(format!("{field}.email"), "is named twice");
+        }
+        valid.push(suppliers::SupplierContact { name, email });
+    }
+    serde_json::to_string(&valid).unwrap_or_else(|_| "[]".into())
 }
 
 /// The ids of a repeated field, each a UUID and none twice.
@@ -186,6 +212,14 @@ fn ids(v: &mut Validator, field: &str, values: &[String]) -> Vec<String> {
 }
 
 fn system(s: systems::Model) -> pb::System {
+    let supplier_contacts = s
+        .supplier_contacts()
+        .into_iter()
+        .map(|c| pb::SupplierContact {
+            name: c.name,
+            email: c.email,
+        })
+        .collect();
     pb::System {
         system_id: s.id,
         name: s.name,
@@ -193,6 +227,7 @@ fn system(s: systems::Model) -> pb::System {
         where_to_turn: s.where_to_turn,
         outage_report_threshold: s.outage_report_threshold,
         outage_window_minutes: s.outage_window_minutes,
+        supplier_contacts,
         outage_distinct_reporters: s.outage_distinct_reporters,
         version: s.version,
     }

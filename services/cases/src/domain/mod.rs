@@ -6,7 +6,9 @@ pub mod calendar;
 pub mod eligibility;
 pub mod incident;
 pub mod known_issues;
+pub mod mail;
 pub mod outage;
+pub mod suppliers;
 pub mod surveys;
 pub mod waves;
 
@@ -335,6 +337,16 @@ pub fn month_of(instant: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// A case's number as people read it.
+pub fn case_number(number: i64) -> String {
+    format!("SAG-{number:06}")
+}
+
+/// An incident's number as people read it.
+pub fn incident_number(number: i64) -> String {
+    format!("DRIFT-{number:06}")
+}
+
 /// The instants a Copenhagen calendar month starts and the next one starts.
 pub fn month_bounds(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     use chrono::TimeZone;
@@ -344,12 +356,23 @@ pub fn month_bounds(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Ut
             .earliest()
             .map(|t| t.with_timezone(&Utc))
     };
-    let (next_year, next_month) = if month == 12 {
+    let (next_year, next_month) = next_month((year, month));
+    Some((start(year, month)?, start(next_year, next_month)?))
+}
+
+/// The month after (year, month).
+fn next_month((year, month): (i32, u32)) -> (i32, u32) {
+    if month == 12 {
         (year + 1, 1)
     } else {
         (year, month + 1)
-    };
-    Some((start(year, month)?, start(next_year, next_month)?))
+    }
+}
+
+/// The months `first..=last`, each as (year, month).
+pub fn months(first: (i32, u32), last: (i32, u32)) -> impl Iterator<Item = (i32, u32)> {
+    std::iter::successors(Some(first), |&month| Some(next_month(month)))
+        .take_while(move |&month| month <= last)
 }
 
 /// A month not written `YYYY-MM`.
@@ -372,6 +395,14 @@ pub fn parse_month(value: &str) -> Result<(i32, u32), BadMonth> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_run_across_the_new_year_and_stop_at_the_last() {
+        let listed: Vec<_> = months((2025, 11), (2026, 2)).collect();
+        assert_eq!(listed, [(2025, 11), (2025, 12), (2026, 1), (2026, 2)]);
+        assert_eq!(months((2026, 3), (2026, 3)).count(), 1);
+        assert_eq!(months((2026, 4), (2026, 3)).count(), 0);
+    }
 
     #[test]
     fn the_lifecycle_allows_only_its_moves() {

@@ -16,6 +16,8 @@ mod m20261206_000120_known_issues;
 mod m20261206_000130_eligibility_requests;
 mod m20261206_000140_case_ratings;
 mod m20261206_000150_surveys;
+mod m20261207_000160_desk_report_indexes;
+mod m20261207_000170_supplier_mails;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261206_000130_eligibility_requests::Migration));
         migrations.push(Box::new(m20261206_000140_case_ratings::Migration));
         migrations.push(Box::new(m20261206_000150_surveys::Migration));
+        migrations.push(Box::new(m20261207_000160_desk_report_indexes::Migration));
+        migrations.push(Box::new(m20261207_000170_supplier_mails::Migration));
         migrations
     }
 }

@@ -44,7 +44,7 @@ impl Registry {
         let Some(mut change) = asked else {
             return Err(Error::internal("an approvable case without its change"));
         };
-        let note = format!("SAG-{:06}", case.number);
+        let note = domain::case_number(case.number);
         let registration = self
             .peers
             .apply_eligibility_change(caller, &case.municipality_id, &change, &case.id, &note)

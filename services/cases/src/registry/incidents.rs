@@ -29,6 +29,7 @@ use crate::domain::incident::{self as rules, follow_up_overdue};
 use crate::domain::outage::{
     self, Classification, DetectionRule, OpenIncident, RecentReports, Report, Symptom,
 };
+use crate::store::numbers::{self, Numbered};
 use crate::store::{attachments, cases, comments, incident_updates, incidents, systems};
 
 mod desk;
@@ -307,8 +308,9 @@ impl Registry {
                 Vec::new(),
                 format!("Acute: {}", case.title),
                 format!(
-                    "Opened by the acute filing SAG-{:06} about {}.",
-                    case.number, system.name
+                    "Opened by the acute filing {} about {}.",
+                    domain::case_number(case.number),
+                    system.name
                 ),
             ),
         };
@@ -330,6 +332,7 @@ impl Registry {
             version: 1,
             created_at: now,
             updated_at: now,
+            number: 0,
         };
         let mut linking = vec![case.clone()];
         linking.extend(others);
@@ -386,6 +389,7 @@ impl Registry {
             linked.push(self.attach(txn, actor, &draft, case, field).await?);
         }
         draft.municipality_ids = json_list(&municipalities_of(&linked))?;
+        draft.number = numbers::next(txn, Numbered::Incident).await?;
         let incident = incidents::insert(txn, draft).await?;
         let case_ids: Vec<String> = linked.iter().map(|c| c.id.clone()).collect();
         self.timeline(
@@ -429,7 +433,7 @@ impl Registry {
             municipalities.sort();
         }
         incident.municipality_ids = json_list(&municipalities)?;
-        let text = format!("SAG-{:06} linked", case.number);
+        let text = format!("{} linked", domain::case_number(case.number));
         let (incident, _) = self
             .incident_changed(
                 txn,

@@ -25,7 +25,10 @@ use crate::domain::calendar::BusinessCalendar;
 use crate::domain::outage::{Classification, Symptom};
 use crate::domain::{self, sla_targets};
 use crate::peers::Peers;
-use crate::store::{areas, attachments, cases, comments, incident_updates, systems, teams};
+use crate::store::numbers::Numbered;
+use crate::store::{
+    areas, attachments, cases, comments, filings, incident_updates, numbers, systems, teams,
+};
 use crate::vault::Vault;
 
 mod eligibility;
@@ -38,6 +41,7 @@ mod ratings;
 mod reference;
 mod relations;
 mod reports;
+mod suppliers;
 mod surveys;
 
 pub use handlers::HandlerChange;
@@ -46,6 +50,7 @@ pub use known_issues::{KnownIssueContent, KnownIssueView};
 pub use messages::MessageContent;
 pub use ratings::Satisfaction;
 pub use reports::{QUEUE_UNPAGED, QueuedCase, QueuedPage, Standup, StandupPages};
+pub use suppliers::supplier_mail;
 pub use surveys::{Answer, FocusAreaContent, GroupResult, NewSurvey};
 
 /// A case to file (validated).
@@ -263,6 +268,7 @@ impl Registry {
         case.version += 1;
         case.updated_at = self.clock.now();
         self.invite_rating_if_due(txn, &mut case).await?;
+        self.mail_case_resolution(txn, caller, &case).await?;
         let case = update_versioned(txn, case).await?;
         self.audit(txn, caller, "case", &case.id, change, payload)
             .await?;
@@ -345,7 +351,7 @@ impl Registry {
                 // time are taken after the turn begins: every report of the system that classification
                 // sees below was filed, and numbered, before this one.
                 systems::lock_for_filing(txn, &system.id).await?;
-                let number = cases::next_number(txn).await?;
+                let number = numbers::next(txn, Numbered::Case).await?;
                 let now = self.clock.now();
                 let (response_due, resolution_due) = (
                     self.due(now, targets.response)?,
@@ -414,6 +420,7 @@ impl Registry {
                     Classification::Alone => None,
                 };
                 let case = cases::insert(txn, case).await?;
+                filings::count(txn, case.created_at, &case.municipality_id, &case.area_id).await?;
                 // The audit payload names what was filed, never the personal ID number itself.
                 let payload = json!({
                     "number": case.number,

@@ -98,8 +98,7 @@ impl Registry {
     ) -> Result<Satisfaction, Error> {
         require_supporter(caller, "satisfaction reports")?;
         let mut counts = BTreeMap::new();
-        let (mut year, mut month) = first;
-        while (year, month) <= last {
+        for (year, month) in domain::months(first, last) {
             let (from, until) = domain::month_bounds(year, month)
                 .ok_or_else(|| Error::invalid("first_month", "is not a month"))?;
             let name = format!("{year:04}-{month:02}");
@@ -111,11 +110,6 @@ impl Registry {
                     (count as u64, total as u64, by_rating.map(|n| n as u64)),
                 );
             }
-            (year, month) = if month == 12 {
-                (year + 1, 1)
-            } else {
-                (year, month + 1)
-            };
         }
         Ok(counts)
     }

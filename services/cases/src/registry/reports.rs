@@ -15,7 +15,7 @@ use super::Registry;
 use crate::domain::waves::{Wave, WaveContacts, contacts_per_wave};
 use crate::domain::{self, SlaAlert};
 use crate::store::queues::{self, Counted, Load};
-use crate::store::{areas, cases, sla_notices, teams};
+use crate::store::{areas, cases, filings, sla_notices, teams};
 
 fn require_supporter(caller: &Caller) -> Result<(), Error> {
     super::require_supporter(caller, "queues and reports")
@@ -286,7 +286,7 @@ impl Registry {
     }
 
     /// Cases filed per (month, municipality, area) over the Copenhagen months `first..=last`
-    /// (year, month), one counting query per month.
+    /// (year, month), summed from the filings counted per hour and place.
     pub async fn monthly_counts(
         &self,
         caller: &Caller,
@@ -295,19 +295,13 @@ impl Registry {
     ) -> Result<BTreeMap<(String, String, String), u64>, Error> {
         require_supporter(caller)?;
         let mut counts = BTreeMap::new();
-        let (mut year, mut month) = first;
-        while (year, month) <= last {
+        for (year, month) in domain::months(first, last) {
             let (from, until) = domain::month_bounds(year, month)
                 .ok_or_else(|| Error::invalid("first_month", "is not a month"))?;
             let name = format!("{year:04}-{month:02}");
-            for (municipality, area, count) in cases::filed_counts(&self.db, from, until).await? {
+            for (municipality, area, count) in filings::per_place(&self.db, from, until).await? {
                 counts.insert((name.clone(), municipality, area), count as u64);
             }
-            (year, month) = if month == 12 {
-                (year + 1, 1)
-            } else {
-                (year, month + 1)
-            };
         }
         Ok(counts)
     }

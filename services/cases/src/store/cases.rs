@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
 use kommune_platform::db::Named;
@@ -121,22 +121,6 @@ impl Model {
             .as_deref()
             .and_then(|json| serde_json::from_str(json).ok())
     }
-}
-
-/// The next case number: from a sequence on PostgreSQL, which locks nothing until the commit (numbers
-/// a rolled-back filing took are skipped); from the counter row on SQLite, which writes one transaction
-/// at a time anyway.
-pub async fn next_number(txn: &impl ConnectionTrait) -> Result<i64, Error> {
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => "SELECT nextval('case_number_sequence') AS last",
-        _ => "UPDATE case_numbers SET last = last + 1 WHERE id = 1 RETURNING last",
-    };
-    let row = txn
-        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
-        .await?
-        .ok_or_else(|| Error::internal("the case number counter is missing"))?;
-    Ok(row.try_get::<i64>("", "last")?)
 }
 
 /// Inserts a case.
@@ -520,26 +504,6 @@ pub async fn filed_per_municipality(
         .filter(Column::CreatedAt.gte(from))
         .filter(Column::CreatedAt.lte(until))
         .group_by(Column::MunicipalityId)
-        .into_tuple()
-        .all(db)
-        .await?)
-}
-
-/// Cases filed in `from..until`, counted by municipality and area, in the database.
-pub async fn filed_counts(
-    db: &impl ConnectionTrait,
-    from: DateTimeUtc,
-    until: DateTimeUtc,
-) -> Result<Vec<(String, String, i64)>, Error> {
-    Ok(Entity::find()
-        .select_only()
-        .column(Column::MunicipalityId)
-        .column(Column::AreaId)
-        .column_as(Expr::cust("COUNT(*)"), "count")
-        .filter(Column::CreatedAt.gte(from))
-        .filter(Column::CreatedAt.lt(until))
-        .group_by(Column::MunicipalityId)
-        .group_by(Column::AreaId)
         .into_tuple()
         .all(db)
         .await?)

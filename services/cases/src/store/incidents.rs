@@ -49,6 +49,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Last changed.
     pub updated_at: DateTimeUtc,
+    /// Its number, in the order incidents are opened (set when opened).
+    pub number: i64,
 }
 
 /// No navigable relations.

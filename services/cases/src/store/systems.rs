@@ -28,6 +28,9 @@ pub struct Model {
     pub version: i64,
     /// Outage detection: from how many different reporters (at least 1).
     pub outage_distinct_reporters: i32,
+    /// Whom reports to the supplier are mailed to, as a JSON list of
+    /// [`SupplierContact`](crate::domain::suppliers::SupplierContact).
+    pub supplier_contacts: String,
 }
 
 /// No navigable relations.
@@ -35,6 +38,13 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Whom reports to the supplier are mailed to.
+    pub fn supplier_contacts(&self) -> Vec<crate::domain::suppliers::SupplierContact> {
+        serde_json::from_str(&self.supplier_contacts).unwrap_or_default()
+    }
+}
 
 /// Inserts a system.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {

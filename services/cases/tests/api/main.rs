@@ -12,6 +12,7 @@ mod lifecycle;
 mod messages;
 mod ratings;
 mod reports;
+mod suppliers;
 mod surveys;
 
 use std::sync::Arc;

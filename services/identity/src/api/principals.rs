@@ -184,7 +184,12 @@ impl pb::user_service_server::UserService for IdentityApi {
         let page = Page::from_request(req.page.as_ref())?;
         let (rows, page) = self
             .registry
-            .list_users(&caller, municipality_id, &page)
+            .list_users(
+                &caller,
+                municipality_id,
+                Some(req.email.trim()).filter(|e| !e.is_empty()),
+                &page,
+            )
             .await?;
         Ok(Response::new(pb::ListUsersResponse {
             users: rows.into_iter().map(user).collect(),

@@ -424,6 +424,7 @@ impl Registry {
         &self,
         caller: &Caller,
         municipality_id: Option<Uuid>,
+        email: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<users::Model>, PageResponse), Error> {
         let municipality = if caller.is_suite_wide() {
@@ -446,6 +447,7 @@ impl Registry {
         users::list(
             &self.db,
             municipality.map(|m| m.to_string()).as_deref(),
+            email,
             page,
         )
         .await

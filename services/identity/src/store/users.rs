@@ -62,6 +62,7 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
 pub async fn list(
     db: &impl ConnectionTrait,
     municipality_id: Option<&str>,
+    email: Option<&str>,
     page: &Page,
 ) -> Result<(Vec<Model>, kommune_proto::common::v1::PageResponse), Error> {
     let mut query = Entity::find()
@@ -69,6 +70,9 @@ pub async fn list(
         .limit(page.fetch_limit());
     if let Some(municipality_id) = municipality_id {
         query = query.filter(Column::MunicipalityId.eq(municipality_id));
+    }
+    if let Some(email) = email {
+        query = query.filter(Column::Email.eq(email.to_lowercase()));
     }
     if let Some(after) = &page.after {
         query = query.filter(Column::Email.gt(after.as_str()));

@@ -442,12 +442,33 @@ async fn a_municipality_never_sees_another_municipalitys_users() {
     let mut emails: Vec<_> = listed.iter().map(|u| u.email.as_str()).collect();
     emails.sort();
     assert_eq!(emails, ["leader@kk.dk", "worker@kk.dk"]);
+    // By address, whatever its case; a municipal caller finds only their own municipality's.
+    let by_email = async |email: &str, token: &str| {
+        identity
+            .users()
+            .list_users(bearer(
+                pb::ListUsersRequest {
+                    email: email.into(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .users
+    };
+    let found = by_email(" Worker@KK.dk ", &token_a).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].user_id, own.user_id);
+    assert!(by_email("worker@aarhus.dk", &token_a).await.is_empty());
+    assert_eq!(by_email("worker@aarhus.dk", &admin).await.len(), 1);
     let other_list = identity
         .users()
         .list_users(bearer(
             pb::ListUsersRequest {
                 municipality_id: b.clone(),
-                page: None,
+                ..Default::default()
             },
             &token_a,
         ))

@@ -158,7 +158,7 @@ impl TestKlik {
     async fn leader_of(&self, municipality: &str) -> String {
         let request = id::ListUsersRequest {
             municipality_id: municipality.into(),
-            page: None,
+            ..Default::default()
         };
         let users = id::user_service_client::UserServiceClient::new(self.identity.clone())
             .list_users(bearer(request, &self.admin))

@@ -470,6 +470,30 @@ fn assemble(words: Words, subject: String, paragraphs: &[String]) -> Rendered {
         "Du får denne besked fra kommune. Du kan ændre eller framelde dine abonnementer.",
         "You receive this from kommune. You can change or opt out of your subscriptions.",
     );
+    assemble_with(words, subject, paragraphs, footer)
+}
+
+/// A mail the desk wrote to a system's supplier: its subject and text as written, and how to answer,
+/// in Danish and English (an outside recipient's language is not known).
+pub fn supplier_mail(subject: &str, text: &str) -> Rendered {
+    let paragraphs: Vec<String> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let footer = "Svar på denne mail, så kommer svaret med på sagen. \
+                  / Reply to this mail and the answer joins the case."
+        .to_owned();
+    assemble_with(
+        Words { english: false },
+        subject.to_owned(),
+        &paragraphs,
+        footer,
+    )
+}
+
+fn assemble_with(words: Words, subject: String, paragraphs: &[String], footer: String) -> Rendered {
     let text = format!("{}\n\n-- \n{footer}\n", paragraphs.join("\n\n"));
     let lang = if words.english { "en" } else { "da" };
     let title = escape(&subject);
@@ -681,6 +705,27 @@ mod tests {
             }
             assert_ne!(da.text, en.text, "{kind}: English differs from Danish");
         }
+    }
+
+    #[test]
+    fn a_supplier_mail_keeps_the_desk_s_words_and_says_how_to_answer() {
+        let text = format!("Udbetalinger fejler.\n\n{HOSTILE}\n\nSiden / Since: 2026-12-07 09:00");
+        let mail = supplier_mail("[SAG-000123] Udbetalinger fejler", &text);
+        assert_eq!(mail.subject, "[SAG-000123] Udbetalinger fejler");
+        assert!(
+            mail.text.starts_with("Udbetalinger fejler.\n\n"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text.contains("Svar på denne mail") && mail.text.contains("Reply to this mail")
+        );
+        assert!(mail.html.contains(&escape(HOSTILE)) && !mail.html.contains("<forkert>"));
+        assert_eq!(
+            mail.html.matches("<p>").count(),
+            4,
+            "three paragraphs and the footer"
+        );
     }
 
     #[test]

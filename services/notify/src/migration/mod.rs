@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000040_notify_tables;
 mod m20261205_000050_feed_entry_systems;
+mod m20261207_000060_mail_threads;
 
 /// Every migration of the notify database, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = kommune_platform::migration::migrations();
         migrations.push(Box::new(m20261123_000040_notify_tables::Migration));
         migrations.push(Box::new(m20261205_000050_feed_entry_systems::Migration));
+        migrations.push(Box::new(m20261207_000060_mail_threads::Migration));
         migrations
     }
 }

@@ -22,7 +22,7 @@ use kommune_proto::klik::v1 as klik;
 use kommune_proto::notify::v1::{Channel, DeliveryState, TopicKind};
 
 use super::Registry;
-use crate::domain::templates::{Content, MessageTexts};
+use crate::domain::templates::{self, Content, MessageTexts, Rendered};
 use crate::domain::{self, Choice, Topic};
 use crate::store::{feed_entries, handled_events, notifications, subscriptions};
 use kommune_platform::db::Named;
@@ -72,6 +72,9 @@ impl Registry {
             let anonymized: identity::UserAnonymized = decode(&event)?;
             return self.erase_person(&anonymized.user_id).await;
         }
+        if event.event_type == cases::SupplierMailQueued::full_name() {
+            return self.mail_supplier(feed, &event).await;
+        }
         let (plans, feed_entry) = match self.plan(&event, self.clock.now()).await {
             Ok(planned) => planned,
             // An event that cannot be read, or whose subject is gone, will never do better: it is
@@ -92,6 +95,35 @@ impl Registry {
             .await
     }
 
+    /// A mail the cases service wrote to a system's supplier: to each of its addresses as written,
+    /// with the Message-ID and thread headers cases gave it. It reaches no user of kommune, so no
+    /// subscription applies.
+    async fn mail_supplier(&self, feed: &str, event: &EventEnvelope) -> Result<(), Error> {
+        let now = self.clock.now();
+        let queued: cases::SupplierMailQueued = decode(event).unwrap_or_else(|err| {
+            // An unreadable mail never reads better: handled, with nothing sent.
+            tracing::warn!(event_id = %event.event_id, error = %err, "skipping an unreadable supplier mail");
+            cases::SupplierMailQueued::default()
+        });
+        let mail = queued.mail.unwrap_or_default();
+        let rendered = templates::supplier_mail(&mail.subject, &mail.text);
+        let rows = mail
+            .recipients
+            .iter()
+            .map(|address| {
+                let mut row = guarded(rendered.clone(), Channel::Email, &event.event_id, now);
+                row.address = address.clone();
+                row.kind = "supplier_mail".into();
+                row.message_id = mail.message_id.clone();
+                row.in_reply_to = queued.in_reply_to.clone();
+                row.thread_references = queued.references.join(" ");
+                row
+            })
+            .collect();
+        self.store(&event.event_id, feed, &event.event_type, rows, None)
+            .await
+    }
+
     /// Turns what an event (or a reminder, under its own id) asks to tell into notifications and
     /// stores them with the id, once: a second call with the same id writes nothing.
     pub(super) async fn record(
@@ -104,6 +136,20 @@ impl Registry {
     ) -> Result<(), Error> {
         let now = self.clock.now();
         let rows = self.notifications(event_id, plans, now).await?;
+        self.store(event_id, feed, event_type, rows, feed_entry)
+            .await
+    }
+
+    /// Stores an event's notifications (and the public feed's entry) with its id, once.
+    async fn store(
+        &self,
+        event_id: &str,
+        feed: &str,
+        event_type: &str,
+        rows: Vec<notifications::Model>,
+        feed_entry: Option<feed_entries::Model>,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let first = handled_events::record(
             &txn,
@@ -242,8 +288,7 @@ impl Registry {
     }
 }
 
-/// One notification for `recipient`, rendered; dead at once, keeping no text, when the text holds a
-/// personal ID number.
+/// One notification for `recipient`, rendered in their language.
 fn notification(
     plan: &Plan,
     recipient: domain::Recipient,
@@ -252,9 +297,28 @@ fn notification(
     now: DateTime<Utc>,
 ) -> notifications::Model {
     let rendered = plan.content.render(recipient.language);
+    notifications::Model {
+        user_id: recipient.user_id,
+        topic_kind: Named(plan.topic.kind),
+        topic_target: plan.topic.target_id.clone(),
+        kind: plan.content.kind().to_owned(),
+        address,
+        subscription_id: recipient.subscription_id,
+        ..guarded(rendered, recipient.channel, event_id, now)
+    }
+}
+
+/// A notification of `rendered` by `channel`, to nobody yet; dead at once, keeping no text, when the
+/// text holds a personal ID number.
+fn guarded(
+    rendered: Rendered,
+    channel: Channel,
+    event_id: &str,
+    now: DateTime<Utc>,
+) -> notifications::Model {
     let (state, last_error, delivered_at) = if pii::contains_personal_id(&rendered.all_text()) {
         (DeliveryState::Dead, HOLDS_PERSONAL_ID.to_owned(), None)
-    } else if recipient.channel == Channel::Inbox {
+    } else if channel == Channel::Inbox {
         (DeliveryState::Delivered, String::new(), Some(now))
     } else {
         (DeliveryState::Pending, String::new(), None)
@@ -267,16 +331,16 @@ fn notification(
     };
     notifications::Model {
         id: Uuid::now_v7().to_string(),
-        user_id: recipient.user_id,
-        channel: Named(recipient.channel),
-        topic_kind: Named(plan.topic.kind),
-        topic_target: plan.topic.target_id.clone(),
-        kind: plan.content.kind().to_owned(),
+        user_id: String::new(),
+        channel: Named(channel),
+        topic_kind: Named(TopicKind::Unspecified),
+        topic_target: String::new(),
+        kind: String::new(),
         subject,
         text,
         html,
-        address,
-        subscription_id: recipient.subscription_id,
+        address: String::new(),
+        subscription_id: None,
         state: Named(state),
         attempts: 0,
         next_attempt_at: now,
@@ -287,5 +351,8 @@ fn notification(
         created_at: now,
         delivered_at,
         read_at: None,
+        message_id: String::new(),
+        in_reply_to: String::new(),
+        thread_references: String::new(),
     }
 }

@@ -57,6 +57,13 @@ pub struct Model {
     pub delivered_at: Option<DateTimeUtc>,
     /// Read (inbox).
     pub read_at: Option<DateTimeUtc>,
+    /// The Message-ID another service gave the mail (its thread is kept there), or empty for one
+    /// made from the id.
+    pub message_id: String,
+    /// The Message-ID the mail answers, or empty.
+    pub in_reply_to: String,
+    /// The thread's earlier Message-IDs, space-separated as the References header has them.
+    pub thread_references: String,
 }
 
 /// No navigable relations.
@@ -64,6 +71,18 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Its mail's Message-ID: the one given by the service that keeps its thread, else one made from
+    /// its id.
+    pub fn mail_message_id(&self) -> String {
+        if self.message_id.is_empty() {
+            crate::domain::message_id(&self.id)
+        } else {
+            self.message_id.clone()
+        }
+    }
+}
 
 /// Inserts a notification.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {

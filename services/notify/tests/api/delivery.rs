@@ -691,3 +691,132 @@ async fn a_subscription_changed_to_english_mail_is_heard_so_and_once_deleted_the
         format!("Sag {} er oprettet: Udbetalingen stopper", second.number)
     );
 }
+
+#[tokio::test]
+async fn a_case_reported_to_the_supplier_is_mailed_to_its_contacts_in_one_thread() {
+    let s = Suite::start().await;
+    let (smtp, _notify, _running, _) = s.notify_with_relay().await;
+    let mut reference =
+        cases::reference_service_client::ReferenceServiceClient::new(s.cases.clone());
+    let mut system = reference
+        .list_systems(bearer(cases::ListSystemsRequest {}, &s.admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .systems
+        .into_iter()
+        .find(|system| system.system_id == s.system)
+        .unwrap();
+    system.supplier_contacts = vec![cases::SupplierContact {
+        name: "Driftsvagten".into(),
+        email: "drift@leverandor.dk".into(),
+    }];
+    reference
+        .update_system(bearer(
+            cases::UpdateSystemRequest {
+                system: Some(system),
+            },
+            &s.admin,
+        ))
+        .await
+        .unwrap();
+    let case = s.file("Omregning fejler").await;
+    let mut desk = cases::case_service_client::CaseServiceClient::new(s.cases.clone());
+    let report = desk
+        .report_case_to_supplier(bearer(
+            cases::ReportCaseToSupplierRequest {
+                idempotency_key: "rapport-1".into(),
+                case_id: case.case_id.clone(),
+                text: "Beløbet er forkert efter omregning.".into(),
+            },
+            &s.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .mail
+        .unwrap();
+    let mut case = case;
+    for transition in [cases::Transition::Triage, cases::Transition::Start] {
+        case = desk
+            .transition_case(bearer(
+                cases::TransitionCaseRequest {
+                    case_id: case.case_id.clone(),
+                    expected_version: case.version,
+                    transition: transition as i32,
+                    ..Default::default()
+                },
+                &s.supporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap();
+    }
+    desk.transition_case(bearer(
+        cases::TransitionCaseRequest {
+            case_id: case.case_id.clone(),
+            expected_version: case.version,
+            transition: cases::Transition::Resolve as i32,
+            resolution: cases::Resolution::Fixed as i32,
+            ..Default::default()
+        },
+        &s.supporter,
+    ))
+    .await
+    .unwrap();
+
+    let to_supplier = || -> Vec<String> {
+        let mut mails: Vec<String> = smtp
+            .messages()
+            .into_iter()
+            .filter(|m| header(m, "X-RcptTo").as_deref() == Some("drift@leverandor.dk"))
+            .collect();
+        mails.sort_by_key(|m| header(m, "Date"));
+        mails
+    };
+    eventually("both mails reach the supplier", async || {
+        to_supplier().len() >= 2
+    })
+    .await;
+    let parser = mail_parser::MessageParser::default();
+    let mails: Vec<_> = to_supplier();
+    let mut parsed: Vec<_> = mails
+        .iter()
+        .map(|m| parser.parse(m.as_bytes()).unwrap())
+        .collect();
+    parsed.sort_by_key(|m| m.subject().map(|s| s.starts_with("Løst")));
+    let (first, resolution) = (&parsed[0], &parsed[1]);
+    assert_eq!(
+        first.subject(),
+        Some(format!("[{}] Omregning fejler", case.number).as_str())
+    );
+    assert_eq!(
+        Some(first.message_id().unwrap()),
+        report
+            .message_id
+            .strip_prefix('<')
+            .and_then(|id| id.strip_suffix('>'))
+    );
+    let body = first.body_text(0).unwrap();
+    assert!(
+        body.contains("Beløbet er forkert efter omregning."),
+        "{body}"
+    );
+    assert!(body.contains("Reply to this mail"), "{body}");
+    assert_eq!(
+        resolution.subject(),
+        Some(format!("Løst / Resolved: [{}] Omregning fejler", case.number).as_str())
+    );
+    assert_eq!(resolution.in_reply_to().as_text(), first.message_id());
+    assert_eq!(resolution.references().as_text(), first.message_id());
+    assert!(
+        resolution
+            .body_text(0)
+            .unwrap()
+            .contains("Case {} is resolved".replace("{}", &case.number).as_str())
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(to_supplier().len(), 2, "each mail once");
+}

@@ -1,6 +1,7 @@
 //! The desk's work on incidents: opened by hand, updated, reported, linked, answered, resolved.
 
 use super::*;
+use crate::store::supplier_mails;
 use kommune_platform::db::Txn;
 
 impl Registry {
@@ -42,6 +43,7 @@ impl Registry {
                     version: 1,
                     created_at: now,
                     updated_at: now,
+                    number: 0,
                 };
                 self.open(txn, caller, draft, linking, "case_ids").await
             },
@@ -134,7 +136,7 @@ impl Registry {
         id: &str,
         expected_version: i64,
         report: NewSupplierReport,
-    ) -> Result<IncidentView, Error> {
+    ) -> Result<(IncidentView, Option<supplier_mails::Model>), Error> {
         require_supporter(caller)?;
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
@@ -170,6 +172,11 @@ impl Registry {
             reported_at: now,
         };
         let text = format!("Reported to the supplier, tagged {}", stored.tag);
+        let mail_text = domain::suppliers::incident_report_text(
+            &stored.problem,
+            stored.occurred_at,
+            &stored.tag,
+        );
         incident.supplier_report = Some(serde_json::to_string(&stored).map_err(Error::internal)?);
         incident.follow_up_due = Some(now + self.policy.follow_up);
         incident.follow_up_announced = false;
@@ -183,10 +190,13 @@ impl Registry {
                 &[],
             )
             .await?;
+        let mail = self
+            .mail_incident_report(&txn, caller, &incident, mail_text)
+            .await?;
         let view = self.view(&txn, incident).await?;
         txn.commit().await?;
         self.outbox.notify_committed();
-        Ok(view)
+        Ok((view, mail))
     }
 
     /// Links a case to an open incident.
@@ -248,7 +258,7 @@ impl Registry {
             .await?;
         let remaining = cases::of_incident(&txn, id).await?;
         incident.municipality_ids = json_list(&municipalities_of(&remaining))?;
-        let text = format!("SAG-{:06} unlinked", case.number);
+        let text = format!("{} unlinked", domain::case_number(case.number));
         let (incident, _) = self
             .incident_changed(
                 &txn,
@@ -396,6 +406,8 @@ impl Registry {
         incident.version += 1;
         incident.updated_at = now;
         let incident = update_versioned(&txn, incident).await?;
+        self.mail_incident_resolution(&txn, caller, &incident, &text)
+            .await?;
         self.timeline(
             &txn,
             caller,
