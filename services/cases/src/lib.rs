@@ -21,6 +21,7 @@ use kommune_proto::identity::v1 as identity;
 
 pub mod api;
 pub mod domain;
+pub mod mailbox;
 pub mod migration;
 pub mod peers;
 pub mod registry;
@@ -29,7 +30,7 @@ pub mod vault;
 
 use api::CasesApi;
 use domain::calendar::{BusinessCalendar, OpeningHours};
-use registry::{Policy, Registry};
+use registry::{MailboxDesk, Policy, Registry};
 use vault::Vault;
 
 /// The file under the embedded suite's data directory holding the key that seals personal ID numbers.
@@ -52,6 +53,29 @@ pub struct CasesConfig {
     /// is due.
     #[arg(long, env = "KOMMUNE_CASES_INCIDENT_FOLLOW_UP_MINUTES", default_value_t = DEFAULT_FOLLOW_UP_MINUTES)]
     pub incident_follow_up_minutes: i64,
+    /// The desk's mailbox: `imap://host:port/folder` or `imaps://…` (unset: no mail comes in).
+    #[arg(long, env = "KOMMUNE_CASES_MAILBOX_URL")]
+    pub mailbox_url: Option<String>,
+    /// The mailbox's IMAP login.
+    #[arg(long, env = "KOMMUNE_CASES_MAILBOX_USER", default_value = "")]
+    pub mailbox_user: String,
+    /// The mailbox's IMAP password (a secret in production).
+    #[arg(
+        long,
+        env = "KOMMUNE_CASES_MAILBOX_PASSWORD",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub mailbox_password: String,
+    /// The system mailed cases are about (required with a mailbox).
+    #[arg(long, env = "KOMMUNE_CASES_MAILBOX_SYSTEM_ID")]
+    pub mailbox_system_id: Option<String>,
+    /// The area mailed cases are sorted into (required with a mailbox).
+    #[arg(long, env = "KOMMUNE_CASES_MAILBOX_AREA_ID")]
+    pub mailbox_area_id: Option<String>,
+    /// Seconds between reads of the mailbox.
+    #[arg(long, env = "KOMMUNE_CASES_MAILBOX_POLL_SECONDS", default_value_t = 30)]
+    pub mailbox_poll_seconds: u64,
 }
 
 /// What the cases service needs to start.
@@ -79,6 +103,9 @@ pub struct Options {
     pub service_api_key: Option<String>,
     /// How often SLA alerts and overdue incident follow-ups are looked for and announced as events.
     pub sla_sweep_interval: std::time::Duration,
+    /// The desk's mailbox, read over IMAP (it needs the service API key to ask identity who wrote);
+    /// without it, no mail comes in.
+    pub mailbox: Option<mailbox::MailboxOptions>,
     /// When the follow-up with the supplier on an incident is due after its report and each update.
     pub incident_follow_up: Duration,
     /// The clock.
@@ -104,6 +131,7 @@ impl Options {
             klik_addr: None,
             service_api_key: None,
             sla_sweep_interval: std::time::Duration::from_secs(60),
+            mailbox: None,
             incident_follow_up: Duration::minutes(DEFAULT_FOLLOW_UP_MINUTES),
             clock,
         }
@@ -116,6 +144,7 @@ pub struct Cases {
     sla_sweep_interval: std::time::Duration,
     verifier: Arc<TokenVerifier>,
     identity_feed: Option<(DatabaseConnection, Channel, Arc<ServiceCredentials>)>,
+    mailbox: Option<Arc<mailbox::Mailbox>>,
 }
 
 impl Cases {
@@ -161,17 +190,34 @@ impl Cases {
             .as_deref()
             .map(kommune_platform::client::channel)
             .transpose()?;
-        let registry = Arc::new(Registry::new(
-            db,
-            options.clock,
-            peers::Peers::new(identity, changes, klik),
-            vault,
-            policy,
-        ));
+        let registry = Arc::new(
+            Registry::new(
+                db,
+                options.clock,
+                peers::Peers::new(identity, changes, klik),
+                vault,
+                policy,
+            )
+            .with_mailbox_desk(options.mailbox.as_ref().map(|m| m.desk.clone())),
+        );
+        let mailbox =
+            match (options.mailbox, &identity_feed) {
+                (Some(settings), Some((_, _, credentials))) => Some(Arc::new(
+                    mailbox::Mailbox::new(settings, registry.clone(), credentials.clone())?,
+                )),
+                (Some(_), None) => {
+                    return Err(
+                        "the desk's mailbox needs the service API key, to ask identity who wrote"
+                            .into(),
+                    );
+                }
+                (None, _) => None,
+            };
         Ok(Self {
             registry,
             verifier,
             identity_feed,
+            mailbox,
             sla_sweep_interval: options.sla_sweep_interval,
         })
     }
@@ -201,6 +247,20 @@ impl Service for Cases {
         options.service_api_key = context.service_api_key;
         options.changes_addr = context.peers.get(ServiceRole::Changes).map(str::to_owned);
         options.klik_addr = context.peers.get(ServiceRole::Klik).map(str::to_owned);
+        if let Some(url) = config.mailbox_url {
+            let (Some(system_id), Some(area_id)) =
+                (config.mailbox_system_id, config.mailbox_area_id)
+            else {
+                return Err("a mailbox needs KOMMUNE_CASES_MAILBOX_SYSTEM_ID and KOMMUNE_CASES_MAILBOX_AREA_ID: where mailed cases go".into());
+            };
+            options.mailbox = Some(mailbox::MailboxOptions {
+                url,
+                user: config.mailbox_user,
+                password: config.mailbox_password,
+                desk: MailboxDesk { system_id, area_id },
+                poll: std::time::Duration::from_secs(config.mailbox_poll_seconds.max(1)),
+            });
+        }
         Self::build(options).await
     }
 
@@ -237,6 +297,9 @@ impl Service for Cases {
             .add_service(pb::survey_service_server::SurveyServiceServer::new(
                 api.clone(),
             ))
+            .add_service(pb::mailbox_service_server::MailboxServiceServer::new(
+                api.clone(),
+            ))
             .add_service(pb::audit_service_server::AuditServiceServer::new(
                 api.clone(),
             ))
@@ -263,6 +326,17 @@ impl Service for Cases {
                 async move { registry.announce_overdue_follow_ups().await }
             },
         );
+        if let Some(mailbox) = &self.mailbox {
+            let mailbox = mailbox.clone();
+            background.every(
+                mailbox.poll_interval(),
+                "read the desk's mailbox",
+                move || {
+                    let mailbox = mailbox.clone();
+                    async move { mailbox.poll().await }
+                },
+            );
+        }
         if let Some((db, channel, credentials)) = &self.identity_feed {
             let registry = self.registry.clone();
             background.follow(

@@ -192,6 +192,28 @@ impl Peers {
         Ok(answer.into_inner())
     }
 
+    /// The active user with the e-mail address `email`, if identity knows one.
+    pub async fn user_by_email(
+        &self,
+        caller: &Caller,
+        email: &str,
+    ) -> Result<Option<identity::User>, Error> {
+        let request = identity::ListUsersRequest {
+            email: email.to_owned(),
+            ..Default::default()
+        };
+        let found = UserServiceClient::new(self.identity.clone())
+            .list_users(on_behalf_of(caller, request))
+            .await
+            .map_err(|status| {
+                tracing::warn!(error = %status, "cannot look up a mail's sender");
+                Error::Unavailable("identity cannot look up the sender now; retry".into())
+            })?
+            .into_inner()
+            .users;
+        Ok(found.into_iter().find(|u| u.active && !u.anonymized))
+    }
+
     /// The user `user_id` as identity knows them; NOT_FOUND naming `field` when it knows nobody by it.
     pub async fn user(
         &self,

@@ -54,6 +54,16 @@ pub struct IdempotencyKey {
 impl IdempotencyKey {
     /// The key of a request, if it has one. `request` is the request with its key field cleared, so a
     /// retry is recognised by its parameters.
+    /// The key of something that arrives from outside with an id of its own (a mail's Message-ID),
+    /// handled once in `scope`: the id hashed, so any length fits; every arrival is the same request.
+    pub fn external(scope: &str, id: &str) -> Self {
+        Self {
+            scope: scope.to_owned(),
+            key: hex::encode(Sha256::digest(id.as_bytes())),
+            request_hash: String::new(),
+        }
+    }
+
     pub fn of(
         caller: &Caller,
         rpc: &str,

@@ -96,6 +96,7 @@ impl pb::case_service_server::CaseService for CasesApi {
                 .map(|(i, s)| v.text(&format!("guide_sections[{i}]"), s, SHORT_MAX))
                 .collect(),
             personal_id,
+            attachments: Vec::new(),
         };
         v.finish()?;
         // A retry is recognised by every field; the personal ID number by its keyed hash, so the

@@ -20,6 +20,7 @@ use crate::store::{areas, attachments, cases, comments, systems, teams};
 mod case_service;
 mod incidents;
 mod known_issues;
+mod mailbox;
 mod messages;
 mod reference_service;
 mod report_service;

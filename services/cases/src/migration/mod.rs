@@ -18,6 +18,7 @@ mod m20261206_000140_case_ratings;
 mod m20261206_000150_surveys;
 mod m20261207_000160_desk_report_indexes;
 mod m20261207_000170_supplier_mails;
+mod m20261207_000180_held_mails;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261206_000150_surveys::Migration));
         migrations.push(Box::new(m20261207_000160_desk_report_indexes::Migration));
         migrations.push(Box::new(m20261207_000170_supplier_mails::Migration));
+        migrations.push(Box::new(m20261207_000180_held_mails::Migration));
         migrations
     }
 }

@@ -448,7 +448,7 @@ impl Registry {
     }
 
     /// Adds a timeline entry.
-    async fn timeline(
+    pub(super) async fn timeline(
         &self,
         txn: &Txn,
         actor: &Caller,

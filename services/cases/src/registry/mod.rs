@@ -35,6 +35,7 @@ mod eligibility;
 mod handlers;
 mod incidents;
 mod known_issues;
+mod mailbox;
 mod messages;
 mod notes;
 mod ratings;
@@ -47,6 +48,7 @@ mod surveys;
 pub use handlers::HandlerChange;
 pub use incidents::{IncidentChange, IncidentView, NewIncident, NewSupplierReport};
 pub use known_issues::{KnownIssueContent, KnownIssueView};
+pub use mailbox::{HeldBecomes, MailOutcome, MailboxDesk};
 pub use messages::MessageContent;
 pub use ratings::Satisfaction;
 pub use reports::{QUEUE_UNPAGED, QueuedCase, QueuedPage, Standup, StandupPages};
@@ -76,6 +78,8 @@ pub struct NewCase {
     pub personal_id: Option<String>,
     /// For eligibility-change cases, the change asked for.
     pub eligibility: Option<crate::domain::eligibility::EligibilityChange>,
+    /// Files that come with the filing (a mail's attachments), checked as any attachment.
+    pub attachments: Vec<crate::domain::mail::MailAttachment>,
 }
 
 /// A lifecycle move with its arguments (validated).
@@ -123,6 +127,8 @@ pub struct Registry {
     policy: Policy,
     /// Each system's recent reports, kept between filings for outage detection.
     windows: incidents::Windows,
+    /// Where the desk's mailbox files mailed cases, when there is a mailbox.
+    mailbox_desk: Option<MailboxDesk>,
 }
 
 /// Refuses callers who are not the supplier's support or the consortium, saying what `what` is for.
@@ -164,7 +170,14 @@ impl Registry {
             vault,
             policy,
             windows: incidents::Windows::default(),
+            mailbox_desk: None,
         }
+    }
+
+    /// The registry with the desk's mailbox filing its cases under `desk`.
+    pub fn with_mailbox_desk(mut self, desk: Option<MailboxDesk>) -> Self {
+        self.mailbox_desk = desk;
+        self
     }
 
     fn due(&self, from: DateTime<Utc>, amount: Duration) -> Result<DateTime<Utc>, Error> {
@@ -421,6 +434,22 @@ impl Registry {
                 };
                 let case = cases::insert(txn, case).await?;
                 filings::count(txn, case.created_at, &case.municipality_id, &case.area_id).await?;
+                for file in &new.attachments {
+                    attachments::insert(
+                        txn,
+                        attachments::Model {
+                            id: Uuid::now_v7().to_string(),
+                            case_id: case.id.clone(),
+                            file_name: file.file_name.clone(),
+                            content_type: file.content_type.clone(),
+                            size_bytes: file.content.len() as i64,
+                            content: file.content.clone(),
+                            uploaded_by: caller.subject.clone(),
+                            created_at: now,
+                        },
+                    )
+                    .await?;
+                }
                 // The audit payload names what was filed, never the personal ID number itself.
                 let payload = json!({
                     "number": case.number,
@@ -430,6 +459,7 @@ impl Registry {
                     "area_id": case.area_id,
                     "personal_id": case.personal_id.is_some(),
                     "incident_id": case.incident_id,
+                    "attachments": new.attachments.len(),
                 });
                 self.audit(txn, caller, "case", &case.id, "file", payload)
                     .await?;

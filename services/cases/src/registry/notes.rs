@@ -19,11 +19,30 @@ impl Registry {
                 "internal comments are the supplier's".into(),
             ));
         }
-        let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let mut case = self.case(&txn, caller, id, None).await?;
+        let case = self.case(&txn, caller, id, None).await?;
+        let comment = self
+            .comment_in(&txn, caller, case, text, visibility)
+            .await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(comment)
+    }
+
+    /// Writes a comment on `case` in `txn`: a supporter's first public one is the first response; a
+    /// public one is announced, an internal one only audited.
+    pub(super) async fn comment_in(
+        &self,
+        txn: &Txn,
+        caller: &Caller,
+        mut case: cases::Model,
+        text: String,
+        visibility: pb::CommentVisibility,
+    ) -> Result<comments::Model, Error> {
+        let now = self.clock.now();
+        let supporter = domain::is_supporter(caller);
         let comment = comments::insert(
-            &txn,
+            txn,
             comments::Model {
                 id: Uuid::now_v7().to_string(),
                 case_id: case.id.clone(),
@@ -43,12 +62,10 @@ impl Registry {
         let payload = json!({"comment_id": comment.id, "visibility": comment.visibility});
         // An internal comment is the supplier's note: audited, but no event tells the municipality.
         if visibility == pb::CommentVisibility::Internal {
-            self.saved(&txn, caller, case, "comment", payload).await?;
+            self.saved(txn, caller, case, "comment", payload).await?;
         } else {
-            self.changed(&txn, caller, case, "comment", payload).await?;
+            self.changed(txn, caller, case, "comment", payload).await?;
         }
-        txn.commit().await?;
-        self.outbox.notify_committed();
         Ok(comment)
     }
 

@@ -123,6 +123,14 @@ impl Model {
     }
 }
 
+/// The case with this number.
+pub async fn by_number(db: &impl ConnectionTrait, number: i64) -> Result<Option<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::Number.eq(number))
+        .one(db)
+        .await?)
+}
+
 /// Inserts a case.
 pub async fn insert(txn: &impl ConnectionTrait, model: Model) -> Result<Model, Error> {
     Ok(ActiveModel::from(model).insert(txn).await?)

@@ -191,3 +191,11 @@ pub async fn mark_follow_up_announced(
         .await?;
     Ok(result.rows_affected == 1)
 }
+
+/// The incident with this number.
+pub async fn by_number(db: &impl ConnectionTrait, number: i64) -> Result<Option<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::Number.eq(number))
+        .one(db)
+        .await?)
+}

@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod cases;
 pub mod comments;
 pub mod filings;
+pub mod held_mails;
 pub mod incident_updates;
 pub mod incidents;
 pub mod known_issues;

@@ -85,3 +85,14 @@ pub async fn thread(db: &impl ConnectionTrait, about: About<'_>) -> Result<Vec<M
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
     Ok(Entity::find_by_id(id).one(db).await?)
 }
+
+/// The mail with this Message-ID, if the desk sent it.
+pub async fn by_message_id(
+    db: &impl ConnectionTrait,
+    message_id: &str,
+) -> Result<Option<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::MessageId.eq(message_id))
+        .one(db)
+        .await?)
+}

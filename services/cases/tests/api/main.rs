@@ -9,6 +9,7 @@ mod handlers;
 mod incidents;
 mod known_issues;
 mod lifecycle;
+mod mailbox;
 mod messages;
 mod ratings;
 mod reports;

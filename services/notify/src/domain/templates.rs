@@ -493,6 +493,27 @@ pub fn supplier_mail(subject: &str, text: &str) -> Rendered {
     )
 }
 
+/// The answer to a mail the desk's mailbox refused for holding a personal ID number: why, and how to
+/// write again, in Danish and English (nothing of the mail is repeated).
+pub fn mail_refused() -> Rendered {
+    let paragraphs = [
+        "Din mail til supporten indeholdt et CPR-nummer og er derfor afvist. Intet af den er gemt.",
+        "Skriv igen uden CPR-nummeret. Skal supporten kende en borgers CPR-nummer, så opret sagen i \
+         kommune og angiv det i feltet til CPR-nummer, hvor det opbevares sikkert.",
+        "Your mail to the support desk held a personal ID number (CPR) and was refused. Nothing of it \
+         was kept.",
+        "Please write again without it. If support needs a citizen's personal ID number, file the case \
+         in kommune and give it in the field for it, where it is kept safe.",
+    ]
+    .map(str::to_owned);
+    assemble_with(
+        Words { english: false },
+        "Din mail er afvist / Your mail was refused".to_owned(),
+        &paragraphs,
+        "Denne besked er sendt automatisk / This message was sent automatically.".to_owned(),
+    )
+}
+
 fn assemble_with(words: Words, subject: String, paragraphs: &[String], footer: String) -> Rendered {
     let text = format!("{}\n\n-- \n{footer}\n", paragraphs.join("\n\n"));
     let lang = if words.english { "en" } else { "da" };
@@ -726,6 +747,16 @@ mod tests {
             4,
             "three paragraphs and the footer"
         );
+    }
+
+    #[test]
+    fn a_refused_mail_is_answered_in_both_languages_without_its_contents() {
+        let refusal = mail_refused();
+        assert!(refusal.subject.contains("afvist") && refusal.subject.contains("refused"));
+        assert!(refusal.text.contains("CPR-nummer") && refusal.text.contains("personal ID number"));
+        assert!(!kommune_platform::pii::contains_personal_id(
+            &refusal.all_text()
+        ));
     }
 
     #[test]

@@ -75,6 +75,9 @@ impl Registry {
         if event.event_type == cases::SupplierMailQueued::full_name() {
             return self.mail_supplier(feed, &event).await;
         }
+        if event.event_type == cases::InboundMailRefused::full_name() {
+            return self.mail_refusal(feed, &event).await;
+        }
         let (plans, feed_entry) = match self.plan(&event, self.clock.now()).await {
             Ok(planned) => planned,
             // An event that cannot be read, or whose subject is gone, will never do better: it is
@@ -120,6 +123,29 @@ impl Registry {
                 row
             })
             .collect();
+        self.store(&event.event_id, feed, &event.event_type, rows, None)
+            .await
+    }
+
+    /// A mail to the desk's mailbox held a personal ID number and was refused: its sender is told
+    /// why, in Danish and English, and nothing of the mail is repeated.
+    async fn mail_refusal(&self, feed: &str, event: &EventEnvelope) -> Result<(), Error> {
+        let refused: cases::InboundMailRefused = decode(event).unwrap_or_else(|err| {
+            tracing::warn!(event_id = %event.event_id, error = %err, "skipping an unreadable refusal");
+            cases::InboundMailRefused::default()
+        });
+        let mut rows = Vec::new();
+        if !refused.address.is_empty() {
+            let mut row = guarded(
+                templates::mail_refused(),
+                Channel::Email,
+                &event.event_id,
+                self.clock.now(),
+            );
+            row.address = refused.address;
+            row.kind = "mail_refused".into();
+            rows.push(row);
+        }
         self.store(&event.event_id, feed, &event.event_type, rows, None)
             .await
     }

@@ -820,3 +820,40 @@ async fn a_case_reported_to_the_supplier_is_mailed_to_its_contacts_in_one_thread
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(to_supplier().len(), 2, "each mail once");
 }
+
+#[tokio::test]
+async fn a_mail_refused_for_a_personal_id_number_is_answered_to_its_sender_once() {
+    let s = Suite::start().await;
+    let (smtp, _notify, _running, registry) = s.notify_with_relay().await;
+    let refused = cases::InboundMailRefused {
+        address: "mette@aarhus.dk".into(),
+    };
+    let event = kommune_proto::common::v1::EventEnvelope {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        event_type: cases::InboundMailRefused::full_name(),
+        payload: Some(prost_types::Any::from_msg(&refused).unwrap()),
+        ..Default::default()
+    };
+    registry.on_event("cases", event.clone()).await.unwrap();
+    registry.on_event("cases", event).await.unwrap();
+    eventually("the refusal arrives", async || !smtp.messages().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "once");
+    assert_eq!(
+        header(&messages[0], "X-RcptTo").as_deref(),
+        Some("mette@aarhus.dk")
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(messages[0].as_bytes())
+        .unwrap();
+    assert_eq!(
+        parsed.subject(),
+        Some("Din mail er afvist / Your mail was refused")
+    );
+    let body = parsed.body_text(0).unwrap();
+    assert!(
+        body.contains("CPR-nummer") && body.contains("personal ID number"),
+        "{body}"
+    );
+}
