@@ -61,9 +61,19 @@ impl Clock for ManualClock {
 /// The calendar day an instant falls on in Copenhagen, where every kommune date (eligibility periods,
 /// deadlines, releases) is counted.
 pub fn copenhagen_date(instant: DateTime<Utc>) -> chrono::NaiveDate {
-    instant
-        .with_timezone(&chrono_tz::Europe::Copenhagen)
-        .date_naive()
+    copenhagen_wall_clock(instant).date()
+}
+
+/// The Copenhagen wall-clock time of an instant.
+pub fn copenhagen_wall_clock(instant: DateTime<Utc>) -> chrono::NaiveDateTime {
+    use chrono::{Offset, TimeZone};
+    // Not `DateTime::naive_local`, which panics when the local time is past the end of chrono's
+    // range; there the UTC time is the nearest that exists.
+    let utc = instant.naive_utc();
+    let offset = chrono_tz::Europe::Copenhagen
+        .offset_from_utc_datetime(&utc)
+        .fix();
+    utc.checked_add_offset(offset).unwrap_or(utc)
 }
 
 /// Converts a time to its protobuf form.

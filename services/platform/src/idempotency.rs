@@ -162,6 +162,11 @@ pub async fn run<T>(
     }
 }
 
+/// Whether `key` was used before: what it keyed was done (and committed).
+pub async fn seen(db: &DatabaseConnection, key: &IdempotencyKey) -> Result<bool, Error> {
+    Ok(stored_entity(db, key).await?.is_some())
+}
+
 async fn stored_entity(
     db: &DatabaseConnection,
     key: &IdempotencyKey,

@@ -181,13 +181,8 @@ impl pb::survey_service_server::SurveyService for CasesApi {
         caller(&request)?;
         let page = Page::from_request(request.get_ref().page.as_ref())?;
         let (found, page) = self.registry.list_surveys(&page).await?;
-        let mut surveys = Vec::with_capacity(found.len());
-        for s in found {
-            let respondents = self.registry.respondents(&s.id).await?;
-            surveys.push(survey(s, respondents));
-        }
         Ok(Response::new(pb::ListSurveysResponse {
-            surveys,
+            surveys: found.into_iter().map(|(s, n)| survey(s, n)).collect(),
             page: Some(page),
         }))
     }

@@ -12,9 +12,10 @@
 
 use chrono::{
     DateTime, Datelike, Duration, MappedLocalTime, Months, NaiveDate, NaiveDateTime, NaiveTime,
-    Offset, TimeZone, Utc, Weekday,
+    TimeZone, Utc, Weekday,
 };
 use chrono_tz::Europe::Copenhagen;
+use kommune_platform::clock::{copenhagen_date, copenhagen_wall_clock};
 
 /// The last year with Store Bededag as a public holiday (abolished by law from 2024).
 const LAST_STORE_BEDEDAG_YEAR: i32 = 2023;
@@ -318,20 +319,6 @@ impl HolidayCache {
 enum Edge {
     Open,
     Close,
-}
-
-/// The Copenhagen calendar day an instant falls on.
-fn copenhagen_date(instant: DateTime<Utc>) -> NaiveDate {
-    copenhagen_wall_clock(instant).date()
-}
-
-/// The Copenhagen wall-clock time of an instant.
-fn copenhagen_wall_clock(instant: DateTime<Utc>) -> NaiveDateTime {
-    // Not `DateTime::naive_local`, which panics when the local time is past the end of chrono's
-    // range; there the UTC time is the nearest that exists.
-    let utc = instant.naive_utc();
-    let offset = Copenhagen.offset_from_utc_datetime(&utc).fix();
-    utc.checked_add_offset(offset).unwrap_or(utc)
 }
 
 /// The UTC instant of a Copenhagen wall-clock time. An ambiguous time opens at its earlier and closes

@@ -48,6 +48,8 @@ pub enum MailOutcome {
     Held(String),
     /// It held a personal ID number and was refused.
     Refused,
+    /// It was handled before.
+    Seen,
 }
 
 /// What a mail answers.
@@ -69,6 +71,11 @@ impl Registry {
         mail: InboundMail,
     ) -> Result<MailOutcome, Error> {
         let key = IdempotencyKey::external(MAIL_IN, &mail.message_id);
+        // Handled before (by another replica, or before a crash kept it in the folder): what it
+        // became stands, whatever would be decided now.
+        if idempotency::seen(&self.db, &key).await? {
+            return Ok(MailOutcome::Seen);
+        }
         if mail.holds_personal_id() {
             return self.refuse_mail(key, &mail).await;
         }

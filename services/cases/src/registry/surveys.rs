@@ -1,7 +1,7 @@
 //! The periodic survey: written by the desk, answered once and anonymously by support-eligible users
 //! while open, its results shown only for groups of at least five, and the focus areas chosen from it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -114,12 +114,25 @@ impl Registry {
         store::respondent_count(&self.db, id).await
     }
 
-    /// A page of surveys, newest first.
+    /// A page of surveys, newest first, each with how many answered it (counted for the page at once).
     pub async fn list_surveys(
         &self,
         page: &Page,
-    ) -> Result<(Vec<store::Model>, PageResponse), Error> {
-        store::list(&self.db, page).await
+    ) -> Result<(Vec<(store::Model, u64)>, PageResponse), Error> {
+        let (surveys, next) = store::list(&self.db, page).await?;
+        let ids: Vec<String> = surveys.iter().map(|s| s.id.clone()).collect();
+        let counts: HashMap<String, i64> = store::respondent_counts(&self.db, &ids)
+            .await?
+            .into_iter()
+            .collect();
+        let counted = surveys
+            .into_iter()
+            .map(|s| {
+                let n = counts.get(&s.id).copied().unwrap_or_default().max(0) as u64;
+                (s, n)
+            })
+            .collect();
+        Ok((counted, next))
     }
 
     /// A support-eligible user answers an open survey once; the answers keep their municipality, never

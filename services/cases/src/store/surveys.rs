@@ -199,6 +199,23 @@ pub async fn respondent_count(db: &impl ConnectionTrait, survey_id: &str) -> Res
         .await?)
 }
 
+/// How many answered each of `survey_ids`, in one count: (survey, respondents), none for a survey
+/// nobody answered.
+pub async fn respondent_counts(
+    db: &impl ConnectionTrait,
+    survey_ids: &[String],
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(respondents::Entity::find()
+        .select_only()
+        .column(respondents::Column::SurveyId)
+        .column_as(Expr::cust("COUNT(*)"), "count")
+        .filter(respondents::Column::SurveyId.is_in(survey_ids.iter().map(String::as_str)))
+        .group_by(respondents::Column::SurveyId)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Stores one response's answers.
 pub async fn insert_answers(
     db: &impl ConnectionTrait,
