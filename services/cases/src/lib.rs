@@ -76,6 +76,9 @@ pub struct CasesConfig {
     /// Seconds between reads of the mailbox.
     #[arg(long, env = "KOMMUNE_CASES_MAILBOX_POLL_SECONDS", default_value_t = 30)]
     pub mailbox_poll_seconds: u64,
+    /// The largest mail the mailbox takes, in MB; a larger one is refused back to its sender.
+    #[arg(long, env = "KOMMUNE_CASES_MAILBOX_MAX_MAIL_MB", default_value_t = 25)]
+    pub mailbox_max_mail_mb: u64,
 }
 
 /// What the cases service needs to start.
@@ -259,6 +262,7 @@ impl Service for Cases {
                 password: config.mailbox_password,
                 desk: MailboxDesk { system_id, area_id },
                 poll: std::time::Duration::from_secs(config.mailbox_poll_seconds.max(1)),
+                max_mail_bytes: config.mailbox_max_mail_mb.max(1) * 1024 * 1024,
             });
         }
         Self::build(options).await

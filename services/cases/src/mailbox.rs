@@ -3,6 +3,7 @@
 //! handling fails (identity away, a database error) stays for the next poll; one handled before (a
 //! crash between commit and delete, another replica) is recognised by its Message-ID and only deleted.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +41,13 @@ pub struct MailboxOptions {
     pub desk: MailboxDesk,
     /// How often the folder is read.
     pub poll: Duration,
+    /// The largest mail taken; a larger one is read by its headers alone and refused back to its
+    /// sender, so no mail's size reaches memory.
+    pub max_mail_bytes: u64,
 }
+
+/// The largest mail taken by default (what mail servers commonly accept).
+pub const DEFAULT_MAX_MAIL_BYTES: u64 = 25 * 1024 * 1024;
 
 /// An IMAP server's address, as [`MailboxOptions::url`] names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,23 +132,51 @@ impl Mailbox {
             .collect();
         uids.sort_unstable();
         uids.truncate(BATCH);
+        if uids.is_empty() {
+            session.logout().await.map_err(unavailable)?;
+            return Ok(0);
+        }
+        let sizes: HashMap<u32, u32> = session
+            .uid_fetch(uid_set(&uids), "RFC822.SIZE")
+            .await
+            .map_err(unavailable)?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .filter_map(|fetch| Some((fetch.uid?, fetch.size?)))
+            .collect();
         let service = self.service_caller().await?;
         let mut handled = Vec::new();
         for uid in uids {
+            let oversized = sizes
+                .get(&uid)
+                .is_some_and(|size| u64::from(*size) > self.options.max_mail_bytes);
+            let part = if oversized {
+                "BODY.PEEK[HEADER]"
+            } else {
+                "BODY.PEEK[]"
+            };
             let raw: Option<Vec<u8>> = {
                 let fetched: Vec<_> = session
-                    .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+                    .uid_fetch(uid.to_string(), part)
                     .await
                     .map_err(unavailable)?
                     .try_collect()
                     .await
                     .map_err(unavailable)?;
-                fetched
-                    .iter()
-                    .find_map(|fetch| fetch.body().map(<[u8]>::to_vec))
+                fetched.iter().find_map(|fetch| {
+                    if oversized {
+                        fetch.header()
+                    } else {
+                        fetch.body()
+                    }
+                    .map(<[u8]>::to_vec)
+                })
             };
             let Some(raw) = raw else { continue };
-            let mail = read_mail(&raw);
+            let mut mail = read_mail(&raw);
+            mail.oversized = oversized;
             match self
                 .registry
                 .receive_mail(&service, &self.options.desk, mail)
@@ -155,13 +190,8 @@ impl Mailbox {
             }
         }
         if !handled.is_empty() {
-            let set = handled
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
             let _: Vec<_> = session
-                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .uid_store(uid_set(&handled), "+FLAGS.SILENT (\\Deleted)")
                 .await
                 .map_err(unavailable)?
                 .try_collect()
@@ -234,6 +264,14 @@ impl Mailbox {
     }
 }
 
+/// An IMAP set of UIDs: `3,7,8`.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A mail as the registry takes it: its Message-ID (one made from its bytes when it has none, so every
 /// replica names it alike), sender, subject, text (HTML rendered as text by the parser), what it
 /// answers and its attachments.
@@ -289,6 +327,7 @@ fn read_mail(raw: &[u8]) -> InboundMail {
             .unwrap_or_default(),
         replies_to,
         attachments,
+        oversized: false,
     }
 }
 

@@ -19,6 +19,8 @@ pub struct InboundMail {
     pub replies_to: Vec<String>,
     /// Its attachments.
     pub attachments: Vec<MailAttachment>,
+    /// Larger than the mailbox takes: read by its headers alone, refused back to its sender.
+    pub oversized: bool,
 }
 
 /// An attachment of an inbound mail.

@@ -13,7 +13,7 @@ use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail as _;
 use kommune_platform::{Error, Reason, outbox};
 use kommune_proto::cases::v1::{
-    self as pb, CommentVisibility, HeldMailState, HeldReason, IncidentUpdateKind,
+    self as pb, CommentVisibility, HeldMailState, HeldReason, IncidentUpdateKind, MailRefusal,
 };
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::identity::v1 as identity;
@@ -76,8 +76,11 @@ impl Registry {
         if idempotency::seen(&self.db, &key).await? {
             return Ok(MailOutcome::Seen);
         }
+        if mail.oversized {
+            return self.refuse_mail(key, &mail, MailRefusal::TooLarge).await;
+        }
         if mail.holds_personal_id() {
-            return self.refuse_mail(key, &mail).await;
+            return self.refuse_mail(key, &mail, MailRefusal::PersonalId).await;
         }
         let sender = if mail.from.is_empty() {
             None
@@ -220,12 +223,13 @@ impl Registry {
         Ok(false)
     }
 
-    /// Refuses a mail holding a personal ID number: audited and announced (notify tells the sender
-    /// why), nothing of it kept but its sender's address in the announcement.
+    /// Refuses a mail (holding a personal ID number, or too large): audited and announced (notify
+    /// tells the sender why), nothing of it kept but its sender's address in the announcement.
     async fn refuse_mail(
         &self,
         key: IdempotencyKey,
         mail: &InboundMail,
+        reason: MailRefusal,
     ) -> Result<MailOutcome, Error> {
         let refusal = Uuid::now_v7().to_string();
         idempotency::run(
@@ -235,11 +239,12 @@ impl Registry {
             |id: &String| id.clone(),
             async |txn: &Txn| {
                 let actor = Caller::system("mailbox");
-                let payload = json!({"reason": "holds a personal ID number"});
+                let payload = json!({"reason": reason.as_str_name()});
                 self.audit(txn, &actor, "inbound_mail", &refusal, "refuse", payload)
                     .await?;
                 let event = pb::InboundMailRefused {
                     address: mail.from.clone(),
+                    reason: reason as i32,
                 };
                 outbox::publish(txn, self.clock.now(), &refusal, &event).await?;
                 Ok(refusal.clone())
@@ -330,7 +335,8 @@ impl Registry {
         Ok(MailOutcome::Noted(incident_id.to_owned()))
     }
 
-    /// Holds a mail for a person, with its attachments.
+    /// Holds a mail for a person, with the attachments any case may have (the others named in its
+    /// text).
     async fn hold(
         &self,
         key: IdempotencyKey,
@@ -345,13 +351,19 @@ impl Registry {
             now,
             |held: &held_mails::Model| held.id.clone(),
             async |txn: &Txn| {
+                let (attachments, left_out) = mail.usable_attachments();
+                let mut text = mail::kept_text(&mail.text);
+                for line in &left_out {
+                    text.push_str("\n\n");
+                    text.push_str(line);
+                }
                 let held = held_mails::insert(
                     txn,
                     held_mails::Model {
                         id: Uuid::now_v7().to_string(),
                         from_address: mail.from.clone(),
                         subject: mail.subject.clone(),
-                        text: mail::kept_text(&mail.text),
+                        text,
                         reason: reason.into(),
                         reply_to_case_id,
                         reply_to_incident_id,
@@ -364,7 +376,7 @@ impl Registry {
                     },
                 )
                 .await?;
-                for attachment in &mail.attachments {
+                for attachment in &attachments {
                     held_attachments::insert(
                         txn,
                         held_attachments::Model {
@@ -378,7 +390,7 @@ impl Registry {
                     .await?;
                 }
                 let actor = Caller::system("mailbox");
-                let payload = json!({"reason": held.reason, "attachments": mail.attachments.len()});
+                let payload = json!({"reason": held.reason, "attachments": attachments.len()});
                 self.audit(txn, &actor, "held_mail", &held.id, "hold", payload)
                     .await?;
                 Ok(held)

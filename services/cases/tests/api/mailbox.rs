@@ -124,6 +124,9 @@ impl Dovecot {
     }
 }
 
+/// The largest mail the test's mailbox takes.
+const MAX_MAIL_BYTES: u64 = 1024 * 1024;
+
 /// A mail as a mail program writes it.
 fn mail(from: &str, message_id: &str, subject: &str, headers: &str, body: &str) -> String {
     format!(
@@ -156,6 +159,7 @@ async fn with_mailbox(t: &mut TestCases, dovecot: &Dovecot) {
             area_id: t.area.clone(),
         },
         poll: Duration::from_millis(100),
+        max_mail_bytes: MAX_MAIL_BYTES,
     });
     for n in 0..2 {
         let (addr, running) = TestCases::serve(options.clone()).await;

@@ -493,18 +493,30 @@ pub fn supplier_mail(subject: &str, text: &str) -> Rendered {
     )
 }
 
-/// The answer to a mail the desk's mailbox refused for holding a personal ID number: why, and how to
-/// write again, in Danish and English (nothing of the mail is repeated).
-pub fn mail_refused() -> Rendered {
-    let paragraphs = [
-        "Din mail til supporten indeholdt et CPR-nummer og er derfor afvist. Intet af den er gemt.",
-        "Skriv igen uden CPR-nummeret. Skal supporten kende en borgers CPR-nummer, så opret sagen i \
-         kommune og angiv det i feltet til CPR-nummer, hvor det opbevares sikkert.",
-        "Your mail to the support desk held a personal ID number (CPR) and was refused. Nothing of it \
-         was kept.",
-        "Please write again without it. If support needs a citizen's personal ID number, file the case \
-         in kommune and give it in the field for it, where it is kept safe.",
-    ]
+/// The answer to a mail the desk's mailbox refused, for holding a personal ID number or, when
+/// `too_large`, for its size: why, and how to write again, in Danish and English (nothing of the mail
+/// is repeated).
+pub fn mail_refused(too_large: bool) -> Rendered {
+    let paragraphs = if too_large {
+        [
+            "Din mail til supporten var for stor og er derfor afvist. Intet af den er gemt.",
+            "Skriv igen med færre eller mindre vedhæftede filer (skærmbilleder, PDF eller tekst på \
+             højst 3 MB hver), eller opret sagen i kommune og vedhæft filerne dér.",
+            "Your mail to the support desk was too large and was refused. Nothing of it was kept.",
+            "Please write again with fewer or smaller attachments (screenshots, PDF or text of at most \
+             3 MB each), or file the case in kommune and attach the files there.",
+        ]
+    } else {
+        [
+            "Din mail til supporten indeholdt et CPR-nummer og er derfor afvist. Intet af den er gemt.",
+            "Skriv igen uden CPR-nummeret. Skal supporten kende en borgers CPR-nummer, så opret sagen \
+             i kommune og angiv det i feltet til CPR-nummer, hvor det opbevares sikkert.",
+            "Your mail to the support desk held a personal ID number (CPR) and was refused. Nothing of \
+             it was kept.",
+            "Please write again without it. If support needs a citizen's personal ID number, file the \
+             case in kommune and give it in the field for it, where it is kept safe.",
+        ]
+    }
     .map(str::to_owned);
     assemble_with(
         Words { english: false },
@@ -751,7 +763,9 @@ mod tests {
 
     #[test]
     fn a_refused_mail_is_answered_in_both_languages_without_its_contents() {
-        let refusal = mail_refused();
+        let too_large = mail_refused(true);
+        assert!(too_large.text.contains("for stor") && too_large.text.contains("too large"));
+        let refusal = mail_refused(false);
         assert!(refusal.subject.contains("afvist") && refusal.subject.contains("refused"));
         assert!(refusal.text.contains("CPR-nummer") && refusal.text.contains("personal ID number"));
         assert!(!kommune_platform::pii::contains_personal_id(

@@ -127,8 +127,8 @@ impl Registry {
             .await
     }
 
-    /// A mail to the desk's mailbox held a personal ID number and was refused: its sender is told
-    /// why, in Danish and English, and nothing of the mail is repeated.
+    /// A mail to the desk's mailbox was refused (a personal ID number in it, or too large): its
+    /// sender is told why, in Danish and English, and nothing of the mail is repeated.
     async fn mail_refusal(&self, feed: &str, event: &EventEnvelope) -> Result<(), Error> {
         let refused: cases::InboundMailRefused = decode(event).unwrap_or_else(|err| {
             tracing::warn!(event_id = %event.event_id, error = %err, "skipping an unreadable refusal");
@@ -136,8 +136,9 @@ impl Registry {
         });
         let mut rows = Vec::new();
         if !refused.address.is_empty() {
+            let too_large = refused.reason() == cases::MailRefusal::TooLarge;
             let mut row = guarded(
-                templates::mail_refused(),
+                templates::mail_refused(too_large),
                 Channel::Email,
                 &event.event_id,
                 self.clock.now(),

@@ -827,6 +827,7 @@ async fn a_mail_refused_for_a_personal_id_number_is_answered_to_its_sender_once(
     let (smtp, _notify, _running, registry) = s.notify_with_relay().await;
     let refused = cases::InboundMailRefused {
         address: "mette@aarhus.dk".into(),
+        reason: cases::MailRefusal::PersonalId as i32,
     };
     let event = kommune_proto::common::v1::EventEnvelope {
         event_id: uuid::Uuid::now_v7().to_string(),
