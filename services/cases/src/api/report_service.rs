@@ -54,20 +54,9 @@ impl pb::report_service_server::ReportService for CasesApi {
         let caller = caller(&request)?;
         let request = request.get_ref();
         let mut v = Validator::new();
-        let by = match v.known_enum("group_by", request.group_by) {
-            pb::BacklogGrouping::Unspecified | pb::BacklogGrouping::Area => cases::BacklogBy {
-                municipality: false,
-                area: true,
-            },
-            pb::BacklogGrouping::Municipality => cases::BacklogBy {
-                municipality: true,
-                area: false,
-            },
-            pb::BacklogGrouping::MunicipalityAndArea => cases::BacklogBy {
-                municipality: true,
-                area: true,
-            },
-        };
+        let by = cases::BacklogBy::from(
+            v.known_enum::<pb::BacklogGrouping>("group_by", request.group_by),
+        );
         let created_before = request.created_before.as_ref().and_then(|time| {
             let parsed = kommune_platform::clock::from_timestamp(time);
             if parsed.is_none() {
@@ -249,12 +238,7 @@ impl pb::report_service_server::ReportService for CasesApi {
         let req = request.into_inner();
         let mut v = Validator::new();
         let (first, last) = months(&mut v, &req.first_month, &req.last_month);
-        let by = match v.required_enum("group_by", req.group_by) {
-            pb::SatisfactionGrouping::Team => Some(RatedBy::Team),
-            pb::SatisfactionGrouping::Area => Some(RatedBy::Area),
-            pb::SatisfactionGrouping::Municipality => Some(RatedBy::Municipality),
-            pb::SatisfactionGrouping::Unspecified => None,
-        };
+        let by = RatedBy::of(v.required_enum("group_by", req.group_by));
         v.finish()?;
         let (Some(first), Some(last), Some(by)) = (first, last, by) else {
             return Err(Error::invalid("first_month", "is required").into());

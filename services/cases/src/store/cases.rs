@@ -469,6 +469,20 @@ pub struct BacklogBy {
     pub area: bool,
 }
 
+impl From<kommune_proto::cases::v1::BacklogGrouping> for BacklogBy {
+    /// By area unless asked otherwise.
+    fn from(grouping: kommune_proto::cases::v1::BacklogGrouping) -> Self {
+        use kommune_proto::cases::v1::BacklogGrouping;
+        Self {
+            municipality: matches!(
+                grouping,
+                BacklogGrouping::Municipality | BacklogGrouping::MunicipalityAndArea
+            ),
+            area: grouping != BacklogGrouping::Municipality,
+        }
+    }
+}
+
 /// Open cases (filed before `created_before`, when given) counted by state and by municipality and
 /// area as `by` says, in the database: (municipality, area, state, count), with an empty municipality
 /// or area where not counted by it. Grouped by state first, the order of the state index.

@@ -45,6 +45,19 @@ pub enum RatedBy {
     Municipality,
 }
 
+impl RatedBy {
+    /// What a grouping asked for counts by; none when unspecified.
+    pub fn of(grouping: kommune_proto::cases::v1::SatisfactionGrouping) -> Option<Self> {
+        use kommune_proto::cases::v1::SatisfactionGrouping;
+        match grouping {
+            SatisfactionGrouping::Team => Some(Self::Team),
+            SatisfactionGrouping::Area => Some(Self::Area),
+            SatisfactionGrouping::Municipality => Some(Self::Municipality),
+            SatisfactionGrouping::Unspecified => None,
+        }
+    }
+}
+
 /// The ratings of one group: (group, how many, their sum, how many of each rating 1..=5).
 pub type Counted = (String, i64, i64, [i64; 5]);
 
