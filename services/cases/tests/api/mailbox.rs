@@ -301,27 +301,7 @@ async fn mail_becomes_cases_and_comments_strangers_are_held_and_a_personal_id_is
     assert_eq!(refused[0].address, "reporter@aarhus.dk");
 
     // Replies: the reporter's by the number in the subject, the supplier's by the thread it answers.
-    let mut reference = pb::reference_service_client::ReferenceServiceClient::new(t.cases.clone());
-    let mut system = reference
-        .list_systems(bearer(pb::ListSystemsRequest {}, &t.admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .systems
-        .into_iter()
-        .find(|s| s.system_id == t.system)
-        .unwrap();
-    system.supplier_contacts = vec![pb::SupplierContact {
-        name: "Drift".into(),
-        email: "drift@leverandor.dk".into(),
-    }];
-    reference
-        .update_system(bearer(
-            pb::UpdateSystemRequest {
-                system: Some(system),
-            },
-            &t.admin,
-        ))
+    t.set_contacts(&[("Drift", "drift@leverandor.dk")])
         .await
         .unwrap();
     let sent = t

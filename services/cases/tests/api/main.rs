@@ -387,6 +387,65 @@ impl TestCases {
             .case
             .unwrap())
     }
+    /// Triages, starts and resolves a case (as fixed) as the supporter.
+    async fn resolve(&self, case: &pb::Case) -> pb::Case {
+        let case = self
+            .transition(&self.supporter, case, pb::Transition::Triage)
+            .await
+            .unwrap();
+        let case = self
+            .transition(&self.supporter, &case, pb::Transition::Start)
+            .await
+            .unwrap();
+        self.cases()
+            .transition_case(bearer(
+                pb::TransitionCaseRequest {
+                    case_id: case.case_id.clone(),
+                    expected_version: case.version,
+                    transition: pb::Transition::Resolve as i32,
+                    resolution: pb::Resolution::Fixed as i32,
+                    ..Default::default()
+                },
+                &self.supporter,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap()
+    }
+
+    /// Sets the supplier contacts (name, address) of the test's system, as the admin.
+    async fn set_contacts(&self, contacts: &[(&str, &str)]) -> Result<pb::System, Status> {
+        let mut reference =
+            pb::reference_service_client::ReferenceServiceClient::new(self.cases.clone());
+        let mut system = reference
+            .list_systems(bearer(pb::ListSystemsRequest {}, &self.admin))
+            .await?
+            .into_inner()
+            .systems
+            .into_iter()
+            .find(|s| s.system_id == self.system)
+            .unwrap();
+        system.supplier_contacts = contacts
+            .iter()
+            .map(|(name, email)| pb::SupplierContact {
+                name: (*name).into(),
+                email: (*email).into(),
+            })
+            .collect();
+        Ok(reference
+            .update_system(bearer(
+                pb::UpdateSystemRequest {
+                    system: Some(system),
+                },
+                &self.admin,
+            ))
+            .await?
+            .into_inner()
+            .system
+            .unwrap())
+    }
 }
 
 fn time(rfc3339: &str) -> Option<prost_types::Timestamp> {

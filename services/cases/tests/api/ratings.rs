@@ -3,34 +3,6 @@
 
 use super::*;
 
-/// Triages, starts and resolves a case as the supporter.
-async fn resolve(t: &TestCases, case: &pb::Case) -> pb::Case {
-    let case = t
-        .transition(&t.supporter, case, pb::Transition::Triage)
-        .await
-        .unwrap();
-    let case = t
-        .transition(&t.supporter, &case, pb::Transition::Start)
-        .await
-        .unwrap();
-    t.cases()
-        .transition_case(bearer(
-            pb::TransitionCaseRequest {
-                case_id: case.case_id.clone(),
-                expected_version: case.version,
-                transition: pb::Transition::Resolve as i32,
-                resolution: pb::Resolution::Fixed as i32,
-                ..Default::default()
-            },
-            &t.supporter,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap()
-}
-
 async fn rate(
     t: &TestCases,
     token: &str,
@@ -60,8 +32,8 @@ async fn a_reporter_is_invited_once_rates_once_and_the_desk_sees_it_by_group() {
 
     let not_yet = rate(&t, &t.reporter, &first.case_id, 4).await.unwrap_err();
     assert_eq!(not_yet.code(), Code::FailedPrecondition);
-    let resolved = resolve(&t, &first).await;
-    resolve(&t, &second).await;
+    let resolved = t.resolve(&first).await;
+    t.resolve(&second).await;
     // Reopened and resolved again: still one invitation.
     let reopened = t
         .transition(&t.reporter, &resolved, pb::Transition::Reopen)

@@ -3,40 +3,6 @@
 
 use super::*;
 
-fn reference(t: &TestCases) -> pb::reference_service_client::ReferenceServiceClient<Channel> {
-    pb::reference_service_client::ReferenceServiceClient::new(t.cases.clone())
-}
-
-/// Sets the supplier contacts of the test's system, as the admin.
-async fn set_contacts(t: &TestCases, contacts: &[(&str, &str)]) -> Result<pb::System, Status> {
-    let mut system = reference(t)
-        .list_systems(bearer(pb::ListSystemsRequest {}, &t.admin))
-        .await?
-        .into_inner()
-        .systems
-        .into_iter()
-        .find(|s| s.system_id == t.system)
-        .unwrap();
-    system.supplier_contacts = contacts
-        .iter()
-        .map(|(name, email)| pb::SupplierContact {
-            name: (*name).into(),
-            email: (*email).into(),
-        })
-        .collect();
-    Ok(reference(t)
-        .update_system(bearer(
-            pb::UpdateSystemRequest {
-                system: Some(system),
-            },
-            &t.admin,
-        ))
-        .await?
-        .into_inner()
-        .system
-        .unwrap())
-}
-
 async fn report(
     t: &TestCases,
     token: &str,
@@ -79,16 +45,14 @@ async fn thread(
 #[tokio::test]
 async fn a_system_s_supplier_contacts_are_checked_and_kept() {
     let t = TestCases::start().await;
-    let bad = set_contacts(
-        &t,
-        &[
+    let bad = t
+        .set_contacts(&[
             ("Drift", "drift@leverandor.dk"),
             ("Vagt", "vagt@@leverandor.dk"),
             ("Igen", "DRIFT@leverandor.dk"),
-        ],
-    )
-    .await
-    .unwrap_err();
+        ])
+        .await
+        .unwrap_err();
     assert_eq!(
         (bad.code(), violated_fields(&bad)),
         (
@@ -106,10 +70,11 @@ async fn a_system_s_supplier_contacts_are_checked_and_kept() {
         .iter()
         .map(|(n, e)| (n.as_str(), e.as_str()))
         .collect();
-    let too_many = set_contacts(&t, &eleven).await.unwrap_err();
+    let too_many = t.set_contacts(&eleven).await.unwrap_err();
     assert_eq!(violated_fields(&too_many), ["system.supplier_contacts"]);
 
-    let system = set_contacts(&t, &[("Driftsvagten", " drift@leverandor.dk ")])
+    let system = t
+        .set_contacts(&[("Driftsvagten", " drift@leverandor.dk ")])
         .await
         .unwrap();
     assert_eq!(system.supplier_contacts.len(), 1);
@@ -132,13 +97,10 @@ async fn a_case_reported_to_the_supplier_makes_one_thread_that_the_resolution_cl
         .await
         .unwrap_err();
     assert_eq!(none.code(), Code::FailedPrecondition, "{none:?}");
-    set_contacts(
-        &t,
-        &[
-            ("Driftsvagten", "drift@leverandor.dk"),
-            ("Udvikling", "dev@leverandor.dk"),
-        ],
-    )
+    t.set_contacts(&[
+        ("Driftsvagten", "drift@leverandor.dk"),
+        ("Udvikling", "dev@leverandor.dk"),
+    ])
     .await
     .unwrap();
 
@@ -191,27 +153,7 @@ async fn a_case_reported_to_the_supplier_makes_one_thread_that_the_resolution_cl
     .unwrap();
     assert_eq!(second.thread_message_id, first.message_id);
 
-    let case = t
-        .transition(&t.supporter, &case, pb::Transition::Triage)
-        .await
-        .unwrap();
-    let case = t
-        .transition(&t.supporter, &case, pb::Transition::Start)
-        .await
-        .unwrap();
-    t.cases()
-        .transition_case(bearer(
-            pb::TransitionCaseRequest {
-                case_id: case.case_id.clone(),
-                expected_version: case.version,
-                transition: pb::Transition::Resolve as i32,
-                resolution: pb::Resolution::Fixed as i32,
-                ..Default::default()
-            },
-            &t.supporter,
-        ))
-        .await
-        .unwrap();
+    t.resolve(&case).await;
     let mails = thread(
         &t,
         pb::list_supplier_mails_request::Subject::CaseId(case.case_id.clone()),
@@ -258,7 +200,7 @@ async fn a_case_reported_to_the_supplier_makes_one_thread_that_the_resolution_cl
 async fn an_incident_reported_to_the_supplier_is_mailed_with_its_number_and_its_resolution_follows()
 {
     let t = TestCases::start().await;
-    set_contacts(&t, &[("Driftsvagten", "drift@leverandor.dk")])
+    t.set_contacts(&[("Driftsvagten", "drift@leverandor.dk")])
         .await
         .unwrap();
     let case = t
