@@ -101,6 +101,7 @@ async fn launch(
         ServiceRole::Cases => serve::<kommune_cases::Cases>(start, listener).await,
         ServiceRole::Changes => serve::<kommune_changes::Changes>(start, listener).await,
         ServiceRole::Klik => serve::<kommune_klik::Klik>(start, listener).await,
+        ServiceRole::Catalogue => serve::<kommune_catalogue::Catalogue>(start, listener).await,
         ServiceRole::Notify => serve::<kommune_notify::Notify>(start, listener).await,
     }
 }

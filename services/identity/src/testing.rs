@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
-use kommune_platform::testing::{Running, fresh_database_url, loopback_listener, spawn};
+use kommune_platform::testing::{
+    Running, fresh_database_url, loopback_listener, spawn, user_token, with_bearer,
+};
+use kommune_proto::identity::v1 as id;
+use tonic::transport::Channel;
 
 use crate::{Identity, Options};
 
@@ -25,4 +29,49 @@ pub async fn start(clock: SharedClock, admin_key: &str) -> (SocketAddr, Running)
             .unwrap_or_else(|e| panic!("identity failed: {e}"));
     });
     (addr, running)
+}
+
+/// A new municipality, made by the admin token `admin`: its id.
+pub async fn municipality(identity: &Channel, admin: &str, code: &str, cvr: &str) -> String {
+    let request = id::CreateMunicipalityRequest {
+        code: code.into(),
+        name: format!("Kommune {code}"),
+        cvr_number: cvr.into(),
+        ..Default::default()
+    };
+    id::municipality_service_client::MunicipalityServiceClient::new(identity.clone())
+        .create_municipality(with_bearer(request, admin))
+        .await
+        .unwrap_or_else(|status| panic!("cannot create a municipality: {status}"))
+        .into_inner()
+        .municipality
+        .unwrap_or_else(|| panic!("identity answered without a municipality"))
+        .municipality_id
+}
+
+/// A new user of `municipality` (empty for suite-wide roles) with `role`, made by the admin token
+/// `admin`: their id and a token for them.
+pub async fn user(
+    identity: &Channel,
+    admin: &str,
+    municipality: &str,
+    email: &str,
+    role: id::Role,
+) -> (String, String) {
+    let request = id::CreateUserRequest {
+        municipality_id: municipality.into(),
+        name: "Test Person".into(),
+        email: email.into(),
+        roles: vec![role as i32],
+        ..Default::default()
+    };
+    let user = id::user_service_client::UserServiceClient::new(identity.clone())
+        .create_user(with_bearer(request, admin))
+        .await
+        .unwrap_or_else(|status| panic!("cannot create a user: {status}"))
+        .into_inner()
+        .user
+        .unwrap_or_else(|| panic!("identity answered without a user"));
+    let token = user_token(identity, admin, &user.user_id).await;
+    (user.user_id, token)
 }

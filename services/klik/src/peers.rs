@@ -10,7 +10,6 @@ use kommune_platform::client::on_behalf_of;
 use kommune_proto::identity::v1 as identity;
 
 use identity::municipality_service_client::MunicipalityServiceClient;
-use identity::user_service_client::UserServiceClient;
 
 /// The services klik calls.
 #[derive(Clone)]
@@ -46,24 +45,7 @@ impl Peers {
 
     /// The user, when identity knows them and the caller may see them.
     pub async fn user(&self, caller: &Caller, id: Uuid) -> Result<Option<identity::User>, Error> {
-        let request = identity::GetUserRequest {
-            user_id: id.to_string(),
-        };
-        match UserServiceClient::new(self.identity.clone())
-            .get_user(on_behalf_of(caller, request))
-            .await
-        {
-            Ok(found) => Ok(found.into_inner().user),
-            Err(status)
-                if matches!(
-                    status.code(),
-                    tonic::Code::NotFound | tonic::Code::PermissionDenied
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(status) => Err(unavailable(status)),
-        }
+        kommune_platform::client::user(&self.identity, caller, &id.to_string()).await
     }
 
     /// The ids of every active municipality.

@@ -72,3 +72,36 @@ pub async fn municipalities(
         }
     }
 }
+
+/// The user `user_id` asked of identity on `caller`'s behalf: `None` when identity knows nobody by
+/// that id or the caller may not see them (another municipality's user).
+pub async fn user(
+    identity: &Channel,
+    caller: &Caller,
+    user_id: &str,
+) -> Result<Option<kommune_proto::identity::v1::User>, crate::Error> {
+    use kommune_proto::identity::v1 as id;
+    let request = id::GetUserRequest {
+        user_id: user_id.to_owned(),
+    };
+    match id::user_service_client::UserServiceClient::new(identity.clone())
+        .get_user(on_behalf_of(caller, request))
+        .await
+    {
+        Ok(found) => Ok(found.into_inner().user),
+        Err(status)
+            if matches!(
+                status.code(),
+                tonic::Code::NotFound | tonic::Code::PermissionDenied
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(status) => {
+            tracing::warn!(error = %status, "cannot look up a user");
+            Err(crate::Error::Unavailable(
+                "identity cannot answer now; retry".into(),
+            ))
+        }
+    }
+}

@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod client;
 pub mod clock;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod migration;
+pub mod numbers;
 pub mod outbox;
 pub mod paging;
 pub mod pii;

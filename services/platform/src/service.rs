@@ -38,6 +38,8 @@ pub enum ServiceRole {
     Changes,
     /// Implementation task templates, projects, waves and task packages.
     Klik,
+    /// The service catalogue: paid additions, orders and invoicing.
+    Catalogue,
     /// Subscriptions, mail, webhooks, the inbox and feeds.
     Notify,
 }
@@ -45,11 +47,12 @@ pub enum ServiceRole {
 impl ServiceRole {
     /// Every service, in the order the embedded suite starts them: identity first, as every other
     /// service verifies tokens with its keys.
-    pub const ALL: [ServiceRole; 5] = [
+    pub const ALL: [ServiceRole; 6] = [
         ServiceRole::Identity,
         ServiceRole::Cases,
         ServiceRole::Changes,
         ServiceRole::Klik,
+        ServiceRole::Catalogue,
         ServiceRole::Notify,
     ];
 
@@ -60,6 +63,7 @@ impl ServiceRole {
             ServiceRole::Cases => "cases",
             ServiceRole::Changes => "changes",
             ServiceRole::Klik => "klik",
+            ServiceRole::Catalogue => "catalogue",
             ServiceRole::Notify => "notify",
         }
     }
@@ -72,6 +76,7 @@ impl ServiceRole {
             ServiceRole::Changes => 50054,
             ServiceRole::Notify => 50055,
             ServiceRole::Klik => 50056,
+            ServiceRole::Catalogue => 50057,
         }
     }
 
@@ -94,6 +99,7 @@ impl ServiceRole {
             ServiceRole::Cases => "kommune-cases",
             ServiceRole::Changes => "kommune-changes",
             ServiceRole::Klik => "kommune-klik",
+            ServiceRole::Catalogue => "kommune-catalogue",
             ServiceRole::Notify => "kommune-notify",
         }
     }

@@ -2,7 +2,7 @@
 //! ID field, who sees what, outage detection from reports ([`outage`]), the rules of incidents and
 //! operational messages ([`incident`]) and contacts per implementation wave ([`waves`]). No I/O here.
 
-pub mod calendar;
+pub use kommune_platform::calendar;
 pub mod eligibility;
 pub mod incident;
 pub mod known_issues;

@@ -563,3 +563,28 @@ fn since_yesterday_is_the_start_of_the_previous_working_day() {
         Some(cph(2025, 6, 3, 0, 0))
     );
 }
+
+#[test]
+fn working_days_skip_weekends_and_holidays() {
+    let calendar = BusinessCalendar::new(OpeningHours::standard());
+    // Friday 2025-04-11 + 3 working days: Monday 14, Tuesday 15, Wednesday 16 (Easter starts Thursday).
+    assert_eq!(
+        calendar.add_working_days(date(2025, 4, 11), 3),
+        Some(date(2025, 4, 16))
+    );
+    // Wednesday 2025-04-16 + 1: Maundy Thursday, Good Friday, the weekend and Easter Monday are closed.
+    assert_eq!(
+        calendar.add_working_days(date(2025, 4, 16), 1),
+        Some(date(2025, 4, 22))
+    );
+    // Zero days is the day itself, working day or not.
+    assert_eq!(
+        calendar.add_working_days(date(2025, 4, 19), 0),
+        Some(date(2025, 4, 19))
+    );
+    // Over Christmas and New Year: 2025-12-23 (Tuesday) + 2 → 2025-12-29, 2025-12-30.
+    assert_eq!(
+        calendar.add_working_days(date(2025, 12, 23), 2),
+        Some(date(2025, 12, 30))
+    );
+}

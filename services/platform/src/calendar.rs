@@ -1,4 +1,5 @@
-//! The business calendar behind the SLA clocks of support cases.
+//! The Danish business calendar: the SLA clocks of support cases, the delivery times of catalogue
+//! orders.
 //!
 //! Working time is the time inside the opening hours (by default Monday–Friday 08:00–16:00) on
 //! Danish working days, with opening hours read as wall-clock time in Europe/Copenhagen. A day's
@@ -10,12 +11,12 @@
 //! New Year's Eve (31 December) are not public holidays by law, but Danish service desks close on
 //! them, so they count as closed days here.
 
+use crate::clock::{copenhagen_date, copenhagen_wall_clock};
 use chrono::{
     DateTime, Datelike, Duration, MappedLocalTime, Months, NaiveDate, NaiveDateTime, NaiveTime,
     TimeZone, Utc, Weekday,
 };
 use chrono_tz::Europe::Copenhagen;
-use kommune_platform::clock::{copenhagen_date, copenhagen_wall_clock};
 
 /// The last year with Store Bededag as a public holiday (abolished by law from 2024).
 const LAST_STORE_BEDEDAG_YEAR: i32 = 2023;
@@ -254,6 +255,28 @@ impl BusinessCalendar {
             date = date.succ_opt()?;
         }
         None
+    }
+
+    /// The `days`-th working day after `from` (`from` itself when `days` is 0): the last day of a
+    /// delivery promised in working days. `None` past chrono's range or when no working day falls
+    /// within a year of the previous one.
+    pub fn add_working_days(&self, from: NaiveDate, days: u32) -> Option<NaiveDate> {
+        let mut holidays = HolidayCache::default();
+        let mut date = from;
+        for _ in 0..days {
+            let mut searched = 0;
+            loop {
+                date = date.succ_opt()?;
+                if self.is_working_day_cached(date, &mut holidays) {
+                    break;
+                }
+                searched += 1;
+                if searched > 366 {
+                    return None;
+                }
+            }
+        }
+        Some(date)
     }
 
     /// Copenhagen midnight at the start of the last working day before the day of `instant`: what

@@ -1,0 +1,113 @@
+//! The catalogue's operations: each checks who may do it, then writes the change, its audit record
+//! and its events in one transaction. Inputs arrive validated (see `api`); rules come from `domain`.
+
+use sea_orm::DatabaseConnection;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use kommune_platform::auth::Caller;
+use kommune_platform::calendar::{BusinessCalendar, OpeningHours};
+use kommune_platform::clock::SharedClock;
+use kommune_platform::outbox::Outbox;
+use kommune_platform::records::{AuditTrail, EventFeed};
+use kommune_platform::service::ServiceRole;
+use kommune_platform::{Error, Reason};
+use kommune_proto::identity::v1::Role;
+
+use crate::store::orders;
+
+mod items;
+mod orders_placed;
+mod steps;
+
+pub use items::ItemView;
+pub use orders_placed::{NewOrder, OrderView};
+pub use steps::StepRequest;
+
+/// Who keeps the catalogue.
+const KEEPERS: [Role; 2] = [Role::ConsortiumAdmin, Role::SupplierSecondLine];
+
+/// The catalogue's state and operations.
+pub struct Registry {
+    db: DatabaseConnection,
+    clock: SharedClock,
+    outbox: Outbox,
+    identity: Channel,
+    calendar: BusinessCalendar,
+}
+
+impl Registry {
+    /// The catalogue over its database and clock, asking identity at `identity` about users.
+    pub fn new(db: DatabaseConnection, clock: SharedClock, identity: Channel) -> Self {
+        Self {
+            db,
+            clock,
+            outbox: Outbox::new(),
+            identity,
+            calendar: BusinessCalendar::new(OpeningHours::standard()),
+        }
+    }
+
+    /// The outbox, whose feeds the server closes on shutdown.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+}
+
+/// PERMISSION_DENIED unless `caller` sees the municipality `municipality_id` (its own, or all).
+fn require_sees(caller: &Caller, municipality_id: &str) -> Result<(), Error> {
+    match Uuid::parse_str(municipality_id) {
+        Ok(m) if caller.can_see_municipality(m) => Ok(()),
+        _ => Err(Error::PermissionDenied(
+            Reason::OtherMunicipality,
+            "a municipality's users see only their own municipality's orders".into(),
+        )),
+    }
+}
+
+/// The order `id`, for a caller who may see it.
+async fn visible_order(
+    db: &impl sea_orm::ConnectionTrait,
+    caller: &Caller,
+    id: &str,
+) -> Result<orders::Model, Error> {
+    let order = orders::find(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found_field("order", id, "order_id"))?;
+    require_sees(caller, &order.municipality_id)?;
+    Ok(order)
+}
+
+#[tonic::async_trait]
+impl AuditTrail for Registry {
+    const ENTITIES: &'static [&'static str] = &["item", "order"];
+
+    fn audit_db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn audit_clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    async fn may_read_trail(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        id: &str,
+    ) -> Result<(), Error> {
+        match entity_type {
+            // The catalogue is public, and so is how its items changed.
+            "item" => Ok(()),
+            _ => visible_order(&self.db, caller, id).await.map(|_| ()),
+        }
+    }
+}
+
+impl EventFeed for Registry {
+    const ROLE: ServiceRole = ServiceRole::Catalogue;
+
+    fn feed(&self) -> (&DatabaseConnection, &Outbox) {
+        (&self.db, &self.outbox)
+    }
+}

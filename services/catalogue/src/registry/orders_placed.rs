@@ -1,0 +1,333 @@
+//! Placing, reading and discussing orders. A municipality's users see their own municipality's
+//! orders only; the consortium and the supplier see all.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use kommune_platform::auth::Caller;
+use kommune_platform::db::{Named, Txn};
+use kommune_platform::idempotency::{self, IdempotencyKey};
+use kommune_platform::outbox;
+use kommune_platform::paging::Page;
+use kommune_platform::records::AuditTrail as _;
+use kommune_platform::validate::Validator;
+use kommune_platform::{Error, Reason};
+use kommune_proto::catalogue::v1 as pb;
+use kommune_proto::common::v1::PageResponse;
+use pb::{ItemState, OrderState, PriceModel};
+
+use super::{Registry, require_sees, visible_order};
+use crate::domain::{self, Answer, AnswerValue, ItemContent};
+use crate::store::{item_versions, items, order_comments, order_steps, orders};
+
+/// An order to place (validated).
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// The item.
+    pub item_id: String,
+    /// Units asked (0 when not named).
+    pub quantity: i64,
+    /// The answers.
+    pub answers: Vec<Answer>,
+}
+
+/// An order with its steps.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    /// The order.
+    pub order: orders::Model,
+    /// Its steps, oldest first.
+    pub steps: Vec<order_steps::Model>,
+}
+
+impl Registry {
+    /// Places an order of an item's latest version, for the caller's municipality.
+    pub async fn place_order(
+        &self,
+        caller: &Caller,
+        new: NewOrder,
+        key: Option<IdempotencyKey>,
+    ) -> Result<OrderView, Error> {
+        let Some(municipality) = caller.municipality_id.map(|m| m.to_string()) else {
+            return Err(Error::PermissionDenied(
+                Reason::RoleRequired,
+                "a municipality's users place orders, for their municipality".into(),
+            ));
+        };
+        let item = items::find(&self.db, &new.item_id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("item", &new.item_id, "item_id"))?;
+        let version = item_versions::find(&self.db, &item.id, item.latest_version)
+            .await?
+            .ok_or_else(|| Error::internal("an item without its latest version"))?;
+        let content = version.content()?;
+        orderable(&item, &content, &municipality, caller)?;
+        let quantity = self
+            .checked_answers(caller, &municipality, &content, &new)
+            .await?;
+        let amount = content.amount(quantity);
+        let now = self.clock.now();
+        let created = idempotency::run(
+            &self.db,
+            key,
+            now,
+            |view: &OrderView| view.order.id.clone(),
+            async |txn: &Txn| {
+                // The item as it is now: an order never lands on a version it was not checked against.
+                let current = items::find(txn, &item.id).await?;
+                if current.as_ref() != Some(&item) {
+                    return Err(Error::Aborted(
+                        Reason::StaleVersion,
+                        "the item changed while the order was placed; read it again".into(),
+                    ));
+                }
+                let number = kommune_platform::numbers::next(txn, "order").await?;
+                let order = orders::insert(
+                    txn,
+                    orders::Model {
+                        id: Uuid::now_v7().to_string(),
+                        number: domain::order_number(number),
+                        item_id: item.id.clone(),
+                        item_version: item.latest_version,
+                        item_name_da: content.name_da.clone(),
+                        municipality_id: municipality.clone(),
+                        ordered_by: caller.subject.clone(),
+                        quantity,
+                        answers: serde_json::to_string(&new.answers).map_err(Error::internal)?,
+                        state: Named(OrderState::Submitted),
+                        amount_ore: amount,
+                        quote: None,
+                        promised_delivery_date: None,
+                        delivered_date: None,
+                        invoicing_run_id: None,
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+                .await?;
+                order_steps::insert(
+                    txn,
+                    &order.id,
+                    OrderState::Submitted,
+                    &caller.subject,
+                    now,
+                    "",
+                )
+                .await?;
+                let payload = json!({
+                    "item_id": order.item_id,
+                    "item_version": order.item_version,
+                    "quantity": order.quantity,
+                    "answers": new.answers,
+                    "amount_ore": order.amount_ore,
+                });
+                self.audit(txn, caller, "order", &order.id, "place", payload)
+                    .await?;
+                self.announce_step(txn, &order, &content, OrderState::Unspecified, caller, "")
+                    .await?;
+                Ok(OrderView {
+                    steps: order_steps::of_orders(txn, [order.id.clone()]).await?,
+                    order,
+                })
+            },
+        )
+        .await?;
+        self.outbox.notify_committed();
+        created
+            .or_current(async |id| self.get_order(caller, &id).await)
+            .await
+    }
+
+    /// The quantity an order of `content` takes, once its answers fit the questions and name users
+    /// of the ordering municipality; INVALID_ARGUMENT naming every field that does not fit.
+    async fn checked_answers(
+        &self,
+        caller: &Caller,
+        municipality: &str,
+        content: &ItemContent,
+        new: &NewOrder,
+    ) -> Result<i64, Error> {
+        let mut v = Validator::new();
+        let quantity = match *content.price.model {
+            PriceModel::PerUnit if !(1..=domain::QUANTITY_MAX).contains(&new.quantity) => {
+                v.violation("quantity", "must be 1 to 100,000 for a per-unit price");
+                1
+            }
+            PriceModel::PerUnit => new.quantity,
+            _ if new.quantity > 1 => {
+                v.violation(
+                    "quantity",
+                    "must be 0 or 1: the item is not priced per unit",
+                );
+                1
+            }
+            _ => 1,
+        };
+        for (field, message) in domain::answer_violations(&content.questions, &new.answers) {
+            v.violation(&field, &message);
+        }
+        for (i, answer) in new.answers.iter().enumerate() {
+            if let AnswerValue::User(user_id) = &answer.value {
+                let user = kommune_platform::client::user(&self.identity, caller, user_id).await?;
+                if user.is_none_or(|u| u.municipality_id != municipality) {
+                    v.violation(
+                        format!("answers[{i}].user_id"),
+                        "must be a user of the ordering municipality",
+                    );
+                }
+            }
+        }
+        v.finish()?;
+        Ok(quantity)
+    }
+
+    /// One order with its steps.
+    pub async fn get_order(&self, caller: &Caller, id: &str) -> Result<OrderView, Error> {
+        let order = visible_order(&self.db, caller, id).await?;
+        let steps = order_steps::of_orders(&self.db, [order.id.clone()]).await?;
+        Ok(OrderView { order, steps })
+    }
+
+    /// A page of orders, newest first: a municipality's users get their own municipality's only.
+    pub async fn list_orders(
+        &self,
+        caller: &Caller,
+        mut filter: orders::Filter,
+        page: &Page,
+    ) -> Result<(Vec<OrderView>, PageResponse), Error> {
+        if let Some(own) = caller.municipality_id.filter(|_| !caller.is_suite_wide()) {
+            if let Some(asked) = &filter.municipality_id {
+                require_sees(caller, asked)?;
+            }
+            filter.municipality_id = Some(own.to_string());
+        }
+        let (found, next) = orders::list(&self.db, &filter, page).await?;
+        let mut steps =
+            order_steps::of_orders(&self.db, found.iter().map(|o| o.id.clone())).await?;
+        let views = found
+            .into_iter()
+            .map(|order| {
+                let (mine, rest) = steps.drain(..).partition(|s| s.order_id == order.id);
+                steps = rest;
+                OrderView { order, steps: mine }
+            })
+            .collect();
+        Ok((views, next))
+    }
+
+    /// Adds a comment to an order the caller sees.
+    pub async fn add_order_comment(
+        &self,
+        caller: &Caller,
+        order_id: &str,
+        text: String,
+    ) -> Result<order_comments::Model, Error> {
+        let now = self.clock.now();
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let order = visible_order(&txn, caller, order_id).await?;
+        let comment = order_comments::insert(
+            &txn,
+            order_comments::Model {
+                id: Uuid::now_v7().to_string(),
+                order_id: order.id.clone(),
+                author: caller.subject.clone(),
+                text,
+                created_at: now,
+            },
+        )
+        .await?;
+        self.audit(
+            &txn,
+            caller,
+            "order",
+            &order.id,
+            "comment",
+            json!({"comment_id": comment.id}),
+        )
+        .await?;
+        let event = pb::OrderCommented {
+            order_id: order.id.clone(),
+            number: order.number.clone(),
+            municipality_id: order.municipality_id.clone(),
+            ordered_by: order.ordered_by.clone(),
+            comment_id: comment.id.clone(),
+            author: caller.subject.clone(),
+        };
+        outbox::publish(&txn, now, &order.id, &event).await?;
+        txn.commit().await?;
+        self.outbox.notify_committed();
+        Ok(comment)
+    }
+
+    /// A page of an order's comments, oldest first.
+    pub async fn list_order_comments(
+        &self,
+        caller: &Caller,
+        order_id: &str,
+        page: &Page,
+    ) -> Result<(Vec<order_comments::Model>, PageResponse), Error> {
+        let order = visible_order(&self.db, caller, order_id).await?;
+        order_comments::list(&self.db, &order.id, page).await
+    }
+
+    /// Announces that `order` entered its state from `previous`.
+    pub(super) async fn announce_step(
+        &self,
+        txn: &Txn,
+        order: &orders::Model,
+        content: &ItemContent,
+        previous: OrderState,
+        caller: &Caller,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let name_en = if content.name_en.is_empty() {
+            &content.name_da
+        } else {
+            &content.name_en
+        };
+        let event = pb::OrderStepTaken {
+            order_id: order.id.clone(),
+            number: order.number.clone(),
+            municipality_id: order.municipality_id.clone(),
+            ordered_by: order.ordered_by.clone(),
+            item_name_da: content.name_da.clone(),
+            item_name_en: name_en.clone(),
+            state: *order.state as i32,
+            previous_state: previous as i32,
+            actor: caller.subject.clone(),
+            reason: reason.to_owned(),
+            amount_ore: order.amount_ore.unwrap_or_default(),
+            promised_delivery_date: order
+                .promised_delivery_date
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        };
+        outbox::publish(txn, self.clock.now(), &order.id, &event).await
+    }
+}
+
+/// Whether the caller's municipality and roles may order `item` as `content` describes it.
+fn orderable(
+    item: &items::Model,
+    content: &ItemContent,
+    municipality: &str,
+    caller: &Caller,
+) -> Result<(), Error> {
+    if *item.state == ItemState::Withdrawn {
+        return Err(Error::FailedPrecondition(
+            Reason::WrongState,
+            format!(
+                "the item is withdrawn and cannot be ordered: {}",
+                item.withdrawal_reason
+            ),
+        ));
+    }
+    if !content.orderable_by(municipality, &caller.roles) {
+        return Err(Error::PermissionDenied(
+            Reason::RoleRequired,
+            "the item cannot be ordered by your role or municipality".into(),
+        ));
+    }
+    Ok(())
+}
