@@ -27,6 +27,7 @@ use kommune_proto::klik::v1 as klik;
 use pb::Role;
 
 mod door;
+mod orders;
 mod pages;
 mod site;
 
@@ -149,6 +150,23 @@ impl Suite {
                 .unwrap();
         });
 
+        let catalogue = kommune_catalogue::Catalogue::build(kommune_catalogue::Options {
+            database_url: fresh_database_url("catalogue").await,
+            identity_addr: identity_addr.clone(),
+            trusted_issuers: Vec::new(),
+            clock: Arc::new(SystemClock),
+        })
+        .await
+        .unwrap();
+        let (catalogue_listener, catalogue_addr) = loopback_listener().await;
+        let catalogue_addr = format!("http://{catalogue_addr}");
+        let catalogue_running = spawn(|stop| async move {
+            catalogue
+                .serve(catalogue_listener, &ServerConfig::default(), stop)
+                .await
+                .unwrap();
+        });
+
         let identity_channel = channel_to(identity_addr.trim_start_matches("http://"));
         let mut notify_options = kommune_notify::Options::new(
             fresh_database_url("notify").await,
@@ -170,6 +188,9 @@ impl Suite {
         notify_options
             .peers
             .insert(ServiceRole::Changes, changes_addr.clone());
+        notify_options
+            .peers
+            .insert(ServiceRole::Catalogue, catalogue_addr.clone());
         notify_options.reminder_interval = std::time::Duration::from_millis(200);
         let mail_dir =
             std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
@@ -191,6 +212,7 @@ impl Suite {
         upstreams.insert(ServiceRole::Cases, cases_addr);
         upstreams.insert(ServiceRole::Changes, changes_addr);
         upstreams.insert(ServiceRole::Notify, notify_addr);
+        upstreams.insert(ServiceRole::Catalogue, catalogue_addr);
         let routed = upstreams.clone();
         let gateway_running = spawn(|stop| async move {
             let config = ServerConfig::default();
@@ -222,6 +244,7 @@ impl Suite {
                 klik_running,
                 changes_running,
                 cases_running,
+                catalogue_running,
                 notify_running,
                 gateway_running,
             ],

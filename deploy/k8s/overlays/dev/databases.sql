@@ -2,6 +2,7 @@
 -- Keep in step with deploy/compose/initdb/10-databases.sql.
 CREATE DATABASE identity;
 CREATE DATABASE klik;
+CREATE DATABASE catalogue;
 CREATE DATABASE cases;
 CREATE DATABASE changes;
 CREATE DATABASE notify;

@@ -253,6 +253,7 @@ impl Registry {
             ordered_by: order.ordered_by.clone(),
             comment_id: comment.id.clone(),
             author: caller.subject.clone(),
+            text: comment.text.clone(),
         };
         outbox::publish(&txn, now, &order.id, &event).await?;
         txn.commit().await?;

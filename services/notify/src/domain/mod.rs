@@ -82,7 +82,10 @@ pub const DEFAULT_CHANNELS: [Channel; 2] = [Channel::Email, Channel::Inbox];
 pub fn audience_bound(kind: TopicKind) -> bool {
     matches!(
         kind,
-        TopicKind::CaseUpdates | TopicKind::IncidentUpdates | TopicKind::Reminders
+        TopicKind::CaseUpdates
+            | TopicKind::IncidentUpdates
+            | TopicKind::Reminders
+            | TopicKind::OrderUpdates
     )
 }
 

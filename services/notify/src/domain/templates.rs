@@ -106,6 +106,30 @@ pub enum Content {
         /// How many tasks got new dates.
         rescheduled: i64,
     },
+    /// A catalogue order was placed or took a step.
+    OrderStep {
+        /// `BEST-000123`.
+        number: String,
+        /// The item's Danish name.
+        item_da: String,
+        /// The item's English name.
+        item_en: String,
+        /// The state entered, e.g. `ORDER_STATE_QUOTED`.
+        state: String,
+        /// The reason given for a rejection, cancellation or declined quote.
+        reason: String,
+        /// The price in øre.
+        amount_ore: i64,
+        /// The promised delivery date, `YYYY-MM-DD`, once delivery started.
+        promised: String,
+    },
+    /// Someone commented on a catalogue order.
+    OrderCommented {
+        /// `BEST-000123`.
+        number: String,
+        /// The comment.
+        text: String,
+    },
     /// Tasks of a klik project were published to a municipality.
     TasksPublished {
         /// The project's name.
@@ -193,6 +217,8 @@ impl Content {
             Content::TaskDeadline { .. } => "task_deadline",
             Content::TasksPublished { .. } => "tasks_published",
             Content::WaveMoved { .. } => "wave_moved",
+            Content::OrderStep { .. } => "order_step",
+            Content::OrderCommented { .. } => "order_commented",
         }
     }
 
@@ -321,9 +347,142 @@ impl Content {
                 to,
                 rescheduled,
             } => wave_moved(words, project, wave, from, to, *rescheduled),
+            Content::OrderStep {
+                number,
+                item_da,
+                item_en,
+                state,
+                reason,
+                amount_ore,
+                promised,
+            } => {
+                let item = pick(item_da, item_en);
+                order_step(words, number, &item, state, reason, *amount_ore, promised)
+            }
+            Content::OrderCommented { number, text } => (
+                pick(
+                    &format!("Ny kommentar til bestilling {number}"),
+                    &format!("New comment on order {number}"),
+                ),
+                vec![text.clone()],
+            ),
         };
         assemble(words, subject, &paragraphs)
     }
+}
+
+/// Kroner from øre, as Danes write them: `7.125,00 kr.`.
+fn kroner(ore: i64) -> String {
+    let kroner = (ore / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in kroner.chars().enumerate() {
+        if i > 0 && (kroner.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped},{:02} kr.", ore % 100)
+}
+
+/// What an order's step means to the orderer and the supplier.
+fn order_step(
+    words: Words,
+    number: &str,
+    item: &str,
+    state: &str,
+    reason: &str,
+    amount_ore: i64,
+    promised: &str,
+) -> (String, Vec<String>) {
+    let pick = |da: &str, en: &str| words.pick(da, en);
+    let price = kroner(amount_ore);
+    let (subject_da, subject_en, text) = match state {
+        "ORDER_STATE_SUBMITTED" => (
+            "er modtaget",
+            "was received",
+            pick(
+                "Leverandøren behandler bestillingen og vender tilbage.",
+                "The supplier handles the order and will come back to you.",
+            ),
+        ),
+        "ORDER_STATE_QUOTED" => (
+            "har fået et tilbud",
+            "has a quote",
+            pick(
+                &format!(
+                    "Tilbuddet lyder på {price} ekskl. moms. Accepter eller afvis det ved bestillingen."
+                ),
+                &format!(
+                    "The quote is {price} excluding VAT. Accept or decline it with the order."
+                ),
+            ),
+        ),
+        "ORDER_STATE_ACCEPTED" => (
+            "tilbuddet er accepteret",
+            "the quote was accepted",
+            pick(
+                &format!("Kommunen har accepteret tilbuddet på {price}."),
+                &format!("The municipality accepted the quote of {price}."),
+            ),
+        ),
+        "ORDER_STATE_APPROVED" => (
+            "er godkendt",
+            "was approved",
+            pick(
+                "Konsortiet har godkendt bestillingen; leverancen kan begynde.",
+                "The consortium approved the order; delivery can start.",
+            ),
+        ),
+        "ORDER_STATE_IN_DELIVERY" => (
+            "er under levering",
+            "is being delivered",
+            pick(
+                &format!("Leverancen er begyndt og lovet senest {promised}."),
+                &format!("Delivery has started and is promised by {promised}."),
+            ),
+        ),
+        "ORDER_STATE_DELIVERED" => (
+            "er leveret",
+            "was delivered",
+            pick(
+                &format!(
+                    "Bestillingen er leveret og kommer med på næste fakturagrundlag ({price})."
+                ),
+                &format!("The order was delivered and goes on the next invoicing basis ({price})."),
+            ),
+        ),
+        "ORDER_STATE_INVOICED" => (
+            "er faktureret",
+            "was invoiced",
+            pick(
+                &format!("Bestillingen er medtaget i en fakturering på {price}."),
+                &format!("The order was included in an invoicing of {price}."),
+            ),
+        ),
+        "ORDER_STATE_REJECTED" => (
+            "er afvist",
+            "was rejected",
+            pick(
+                &format!("Begrundelse: {reason}"),
+                &format!("Reason: {reason}"),
+            ),
+        ),
+        _ => (
+            "er annulleret",
+            "was cancelled",
+            pick(
+                &format!("Begrundelse: {reason}"),
+                &format!("Reason: {reason}"),
+            ),
+        ),
+    };
+    (
+        pick(
+            &format!("Bestilling {number} {subject_da}: {item}"),
+            &format!("Order {number} {subject_en}: {item}"),
+        ),
+        vec![text],
+    )
 }
 
 /// Chooses the Danish or the English wording.
@@ -703,6 +862,19 @@ mod tests {
                 to: "2025-10-01".into(),
                 rescheduled: 12,
             },
+            Content::OrderStep {
+                number: "BEST-000012".into(),
+                item_da: text(),
+                item_en: text(),
+                state: "ORDER_STATE_QUOTED".into(),
+                reason: String::new(),
+                amount_ore: 712_500,
+                promised: String::new(),
+            },
+            Content::OrderCommented {
+                number: "BEST-000012".into(),
+                text: text(),
+            },
         ]
     }
 
@@ -712,7 +884,7 @@ mod tests {
         let mut kinds: Vec<&str> = samples.iter().map(Content::kind).collect();
         kinds.sort_unstable();
         kinds.dedup();
-        assert_eq!(kinds.len(), 12, "one sample of each kind");
+        assert_eq!(kinds.len(), 14, "one sample of each kind");
         for content in &samples {
             let kind = content.kind();
             let da = content.render(Language::Danish);
@@ -810,5 +982,47 @@ mod tests {
         assert!(en.text.contains("Workaround: Brug den direkte adresse."));
         assert!(en.text.contains("Affected systems: KY"));
         assert_eq!(content.kind(), "operational_message");
+    }
+
+    #[test]
+    fn order_steps_say_what_happened_with_prices_in_kroner() {
+        let quoted = Content::OrderStep {
+            number: "BEST-000012".into(),
+            item_da: "Dataudtræk".into(),
+            item_en: "Data extract".into(),
+            state: "ORDER_STATE_QUOTED".into(),
+            reason: String::new(),
+            amount_ore: 123_456_789,
+            promised: String::new(),
+        };
+        let da = quoted.render(Language::Danish);
+        let en = quoted.render(Language::English);
+        assert_eq!(
+            da.subject,
+            "Bestilling BEST-000012 har fået et tilbud: Dataudtræk"
+        );
+        assert!(
+            da.text.contains("1.234.567,89 kr. ekskl. moms"),
+            "{}",
+            da.text
+        );
+        assert_eq!(en.subject, "Order BEST-000012 has a quote: Data extract");
+        let rejected = Content::OrderStep {
+            number: "BEST-000012".into(),
+            item_da: "Dataudtræk".into(),
+            item_en: "Data extract".into(),
+            state: "ORDER_STATE_REJECTED".into(),
+            reason: "For dyrt".into(),
+            amount_ore: 0,
+            promised: String::new(),
+        };
+        assert!(
+            rejected
+                .render(Language::Danish)
+                .text
+                .contains("Begrundelse: For dyrt")
+        );
+        assert_eq!(kroner(5), "0,05 kr.");
+        assert_eq!(kroner(100_000), "1.000,00 kr.");
     }
 }

@@ -15,6 +15,7 @@ use kommune_platform::clock::from_timestamp;
 use kommune_platform::pii;
 use kommune_platform::records::AuditTrail as _;
 use kommune_proto::cases::v1 as cases;
+use kommune_proto::catalogue::v1 as catalogue;
 use kommune_proto::changes::v1 as changes;
 use kommune_proto::common::v1::EventEnvelope;
 use kommune_proto::identity::v1::{self as identity, Role};

@@ -45,9 +45,62 @@ impl Registry {
                 self.tasks_published(decode(event)?).await?
             }
             k if k == klik::WaveMoved::full_name() => self.wave_moved(decode(event)?).await?,
+            k if k == catalogue::OrderStepTaken::full_name() => {
+                self.order_step(decode(event)?).await?
+            }
+            k if k == catalogue::OrderCommented::full_name() => {
+                self.order_commented(decode(event)?).await?
+            }
             _ => Vec::new(),
         };
         Ok((plans, None))
+    }
+
+    /// An order's news reaches whoever ordered it and the supplier's second line, except the one
+    /// who made the news.
+    async fn order_audience(&self, ordered_by: &str, actor: &str) -> Result<Vec<String>, Error> {
+        let mut audience = self
+            .peers
+            .users_with_role(None, Role::SupplierSecondLine)
+            .await?;
+        audience.extend(ordered_by.strip_prefix("user:").map(str::to_owned));
+        let actor = actor.strip_prefix("user:").unwrap_or(actor);
+        audience.retain(|user| user != actor);
+        audience.sort();
+        audience.dedup();
+        Ok(audience)
+    }
+
+    async fn order_step(&self, step: catalogue::OrderStepTaken) -> Result<Vec<Plan>, Error> {
+        Ok(vec![Plan {
+            topic: Topic::of(TopicKind::OrderUpdates),
+            audience: self.order_audience(&step.ordered_by, &step.actor).await?,
+            content: Content::OrderStep {
+                state: step.state().as_str_name().to_owned(),
+                number: step.number,
+                item_da: step.item_name_da,
+                item_en: step.item_name_en,
+                reason: step.reason,
+                amount_ore: step.amount_ore,
+                promised: step.promised_delivery_date,
+            },
+        }])
+    }
+
+    async fn order_commented(
+        &self,
+        commented: catalogue::OrderCommented,
+    ) -> Result<Vec<Plan>, Error> {
+        Ok(vec![Plan {
+            topic: Topic::of(TopicKind::OrderUpdates),
+            audience: self
+                .order_audience(&commented.ordered_by, &commented.author)
+                .await?,
+            content: Content::OrderCommented {
+                number: commented.number,
+                text: commented.text,
+            },
+        }])
     }
 
     /// Case changes reach the reporter and the municipality's support-eligible users.
