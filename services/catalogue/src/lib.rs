@@ -81,6 +81,9 @@ impl Service for Catalogue {
             .add_service(pb::order_service_server::OrderServiceServer::new(
                 api.clone(),
             ))
+            .add_service(pb::invoicing_service_server::InvoicingServiceServer::new(
+                api.clone(),
+            ))
             .add_service(pb::audit_service_server::AuditServiceServer::new(
                 api.clone(),
             ))

@@ -6,20 +6,12 @@ use uuid::Uuid;
 
 use kommune_platform::Error;
 use kommune_platform::auth::Caller;
-use kommune_platform::client::on_behalf_of;
 use kommune_proto::identity::v1 as identity;
-
-use identity::municipality_service_client::MunicipalityServiceClient;
 
 /// The services klik calls.
 #[derive(Clone)]
 pub struct Peers {
     identity: Channel,
-}
-
-fn unavailable(status: tonic::Status) -> Error {
-    tracing::warn!(error = %status, "cannot ask identity");
-    Error::Unavailable("identity cannot answer now; retry".into())
 }
 
 impl Peers {
@@ -30,17 +22,9 @@ impl Peers {
 
     /// Whether identity knows the municipality.
     pub async fn municipality_exists(&self, caller: &Caller, id: Uuid) -> Result<bool, Error> {
-        let request = identity::GetMunicipalityRequest {
-            municipality_id: id.to_string(),
-        };
-        match MunicipalityServiceClient::new(self.identity.clone())
-            .get_municipality(on_behalf_of(caller, request))
+        kommune_platform::client::municipality(&self.identity, caller, &id.to_string())
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
-            Err(status) => Err(unavailable(status)),
-        }
+            .map(|found| found.is_some())
     }
 
     /// The user, when identity knows them and the caller may see them.

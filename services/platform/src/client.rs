@@ -97,11 +97,32 @@ pub async fn user(
         {
             Ok(None)
         }
-        Err(status) => {
-            tracing::warn!(error = %status, "cannot look up a user");
-            Err(crate::Error::Unavailable(
-                "identity cannot answer now; retry".into(),
-            ))
-        }
+        Err(status) => Err(unavailable(status)),
     }
+}
+
+/// The municipality `municipality_id` asked of identity on `caller`'s behalf: `None` when identity
+/// knows none by that id.
+pub async fn municipality(
+    identity: &Channel,
+    caller: &Caller,
+    municipality_id: &str,
+) -> Result<Option<kommune_proto::identity::v1::Municipality>, crate::Error> {
+    use kommune_proto::identity::v1 as id;
+    let request = id::GetMunicipalityRequest {
+        municipality_id: municipality_id.to_owned(),
+    };
+    match id::municipality_service_client::MunicipalityServiceClient::new(identity.clone())
+        .get_municipality(on_behalf_of(caller, request))
+        .await
+    {
+        Ok(found) => Ok(found.into_inner().municipality),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(unavailable(status)),
+    }
+}
+
+fn unavailable(status: tonic::Status) -> crate::Error {
+    tracing::warn!(error = %status, "cannot ask identity");
+    crate::Error::Unavailable("identity cannot answer now; retry".into())
 }

@@ -19,6 +19,7 @@ use crate::domain::{Answer, AnswerValue, ItemContent, Price, Question};
 use crate::registry::{ItemView, OrderView, Registry};
 use crate::store::order_comments;
 
+mod invoicing_service;
 mod item_service;
 mod order_service;
 

@@ -47,6 +47,7 @@ enum Orders {
     PromisedDeliveryDate,
     DeliveredDate,
     InvoicingRunId,
+    DebtorNumber,
     Version,
     CreatedAt,
     UpdatedAt,
@@ -150,6 +151,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Orders::PromisedDeliveryDate).date().null())
                     .col(ColumnDef::new(Orders::DeliveredDate).date().null())
                     .col(ColumnDef::new(Orders::InvoicingRunId).string().null())
+                    .col(ColumnDef::new(Orders::DebtorNumber).string().null())
                     .col(version(Orders::Version))
                     .col(instant(Orders::CreatedAt))
                     .col(instant(Orders::UpdatedAt))

@@ -16,10 +16,12 @@ use kommune_proto::identity::v1::Role;
 
 use crate::store::orders;
 
+mod invoicing;
 mod items;
 mod orders_placed;
 mod steps;
 
+pub use invoicing::{EXPORT_COLUMNS, Period, unit_amount};
 pub use items::ItemView;
 pub use orders_placed::{NewOrder, OrderView};
 pub use steps::StepRequest;
@@ -80,7 +82,7 @@ async fn visible_order(
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
-    const ENTITIES: &'static [&'static str] = &["item", "order"];
+    const ENTITIES: &'static [&'static str] = &["item", "order", "invoicing_run", "debtor"];
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
@@ -99,7 +101,11 @@ impl AuditTrail for Registry {
         match entity_type {
             // The catalogue is public, and so is how its items changed.
             "item" => Ok(()),
-            _ => visible_order(&self.db, caller, id).await.map(|_| ()),
+            "order" => visible_order(&self.db, caller, id).await.map(|_| ()),
+            _ => caller.require_any_role(
+                &[Role::ConsortiumAdmin, Role::SupplierSecondLine],
+                "reading the invoicing's trail",
+            ),
         }
     }
 }

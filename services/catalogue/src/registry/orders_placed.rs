@@ -100,6 +100,7 @@ impl Registry {
                         promised_delivery_date: None,
                         delivered_date: None,
                         invoicing_run_id: None,
+                        debtor_number: None,
                         version: 1,
                         created_at: now,
                         updated_at: now,

@@ -1,6 +1,8 @@
 //! The catalogue's storage: sea-orm entities and plain async queries, run inside the caller's
 //! transaction.
 
+pub mod debtors;
+pub mod invoicing_runs;
 pub mod item_versions;
 pub mod items;
 pub mod order_comments;

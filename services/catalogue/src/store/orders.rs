@@ -3,7 +3,8 @@
 
 use chrono::NaiveDate;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryOrder, QuerySelect};
 
 use kommune_platform::Error;
 use kommune_platform::db::{Named, Versioned};
@@ -48,6 +49,8 @@ pub struct Model {
     pub delivered_date: Option<NaiveDate>,
     /// The invoicing run that included it.
     pub invoicing_run_id: Option<String>,
+    /// The municipality's debtor number when it was invoiced.
+    pub debtor_number: Option<String>,
     /// Incremented by every change.
     pub version: i64,
     /// Placed.
@@ -125,4 +128,143 @@ pub async fn list(
         query = query.filter(Column::Id.lt(after.as_str()));
     }
     Ok(page.finish(query.all(db).await?, |o| o.id.clone()))
+}
+
+/// Delivered orders not yet invoiced, delivered within [from, through].
+fn due(from: NaiveDate, through: NaiveDate) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(Column::State.eq(Named(OrderState::Delivered)))
+        .add(Column::DeliveredDate.between(from, through))
+}
+
+/// The municipalities with orders due in [from, through], by id.
+pub async fn due_municipalities(
+    db: &impl ConnectionTrait,
+    from: NaiveDate,
+    through: NaiveDate,
+) -> Result<Vec<String>, Error> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::MunicipalityId)
+        .distinct()
+        .filter(due(from, through))
+        .order_by_asc(Column::MunicipalityId)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Marks the orders of `municipality_id` due in [from, through] invoiced by `run_id` under
+/// `debtor_number`: each row once, however many runs start together (a row another run took no longer
+/// matches).
+pub async fn invoice_due(
+    txn: &impl ConnectionTrait,
+    (from, through): (NaiveDate, NaiveDate),
+    municipality_id: &str,
+    run_id: &str,
+    debtor_number: &str,
+    now: DateTimeUtc,
+) -> Result<u64, Error> {
+    let result = Entity::update_many()
+        .col_expr(Column::State, Expr::value(Named(OrderState::Invoiced)))
+        .col_expr(Column::InvoicingRunId, Expr::value(run_id))
+        .col_expr(Column::DebtorNumber, Expr::value(debtor_number))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(due(from, through))
+        .filter(Column::MunicipalityId.eq(municipality_id))
+        .exec(txn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// One municipality's orders and total.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Total {
+    /// The municipality.
+    pub municipality_id: String,
+    /// Orders.
+    pub order_count: i64,
+    /// Their total in øre.
+    pub amount_ore: i64,
+}
+
+/// The orders due in [from, through] per municipality, counted and summed in the database: a page by
+/// municipality id.
+pub async fn basis(
+    db: &impl ConnectionTrait,
+    from: NaiveDate,
+    through: NaiveDate,
+    page: &Page,
+) -> Result<(Vec<Total>, PageResponse), Error> {
+    let mut query = Entity::find()
+        .select_only()
+        .column(Column::MunicipalityId)
+        .column_as(Expr::cust("COUNT(*)"), "order_count")
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(\"amount_ore\"), 0) AS BIGINT)"),
+            "amount_ore",
+        )
+        .filter(due(from, through))
+        .group_by(Column::MunicipalityId)
+        .order_by_asc(Column::MunicipalityId)
+        .limit(page.fetch_limit());
+    if let Some(after) = &page.after {
+        query = query.filter(Column::MunicipalityId.gt(after.as_str()));
+    }
+    let totals = query.into_model::<Total>().all(db).await?;
+    Ok(page.finish(totals, |t| t.municipality_id.clone()))
+}
+
+/// How many orders a run includes and their total, counted in the database.
+pub async fn run_totals(db: &impl ConnectionTrait, run_id: &str) -> Result<(i64, i64), Error> {
+    let totals: Option<(i64, i64)> = Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "order_count")
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(\"amount_ore\"), 0) AS BIGINT)"),
+            "amount_ore",
+        )
+        .filter(Column::InvoicingRunId.eq(run_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(totals.unwrap_or_default())
+}
+
+/// A page of a run's orders (of one municipality when named), by municipality then id.
+pub async fn of_run(
+    db: &impl ConnectionTrait,
+    run_id: &str,
+    municipality_id: Option<&str>,
+    page: &Page,
+) -> Result<(Vec<Model>, PageResponse), Error> {
+    let mut query = Entity::find()
+        .filter(Column::InvoicingRunId.eq(run_id))
+        .order_by_asc(Column::MunicipalityId)
+        .order_by_asc(Column::Id)
+        .limit(page.fetch_limit());
+    if let Some(municipality_id) = municipality_id {
+        query = query.filter(Column::MunicipalityId.eq(municipality_id));
+    }
+    if let Some(after) = &page.after {
+        let Some((municipality, id)) = after.split_once(' ') else {
+            return Err(Error::invalid(
+                "page.page_token",
+                "is not a token from this list",
+            ));
+        };
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(Column::MunicipalityId.gt(municipality))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(Column::MunicipalityId.eq(municipality))
+                        .add(Column::Id.gt(id)),
+                ),
+        );
+    }
+    Ok(page.finish(query.all(db).await?, |o| {
+        format!("{} {}", o.municipality_id, o.id)
+    }))
 }

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use serde_json::json;
-use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use kommune_platform::auth::Caller;
 use kommune_platform::db::Txn;
+use kommune_platform::export;
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
@@ -155,27 +155,26 @@ impl Registry {
         publications::list(&self.db, page).await
     }
 
-    /// A publication (the latest when none is named) as a file in the published columns, streamed in
-    /// chunks of about `CHUNK` bytes while its rows are read a page at a time: memory stays flat. XLSX
-    /// is written in constant-memory mode to a temporary file first (a zip needs its end to begin).
+    /// A publication (the latest when none is named) as a file in the published columns, streamed
+    /// while its rows are read a page at a time (see `kommune_platform::export`).
     pub async fn export(
         &self,
         which: &Which,
         format: pb::ExportFormat,
-    ) -> Result<ReceiverStream<Result<Vec<u8>, tonic::Status>>, Error> {
+    ) -> Result<export::Chunks, Error> {
         let publication = self.publication(which).await?;
-        let db = self.db.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            let written = match format {
-                pb::ExportFormat::Xlsx => write_xlsx(db, publication.id, &tx).await,
-                _ => write_csv(&db, &publication.id, &tx).await,
-            };
-            if let Err(err) = written {
-                let _ = tx.send(Err(err.into())).await;
-            }
-        });
-        Ok(ReceiverStream::new(rx))
+        let format = match format {
+            pb::ExportFormat::Xlsx => export::Format::Xlsx,
+            _ => export::Format::Csv,
+        };
+        let columns = publication::COLUMNS.map(str::to_owned).to_vec();
+        let rows = PublishedRows {
+            db: self.db.clone(),
+            publication_id: publication.id,
+            after: None,
+            done: false,
+        };
+        Ok(export::stream(format, columns, rows))
     }
 
     async fn publication(&self, which: &Which) -> Result<stored::Model, Error> {
@@ -229,54 +228,32 @@ impl Registry {
     }
 }
 
-/// About how many bytes an export chunk holds.
-const CHUNK: usize = 64 * 1024;
 /// How many rows an export reads at a time.
 const EXPORT_PAGE: u64 = 1_000;
 
-type ChunkSender = tokio::sync::mpsc::Sender<Result<Vec<u8>, tonic::Status>>;
-
-/// Writes a publication's rows as CSV into chunks sent on `tx`; stops quietly if the client goes.
-async fn write_csv(
-    db: &sea_orm::DatabaseConnection,
-    publication_id: &str,
-    tx: &ChunkSender,
-) -> Result<(), Error> {
-    let mut buffer = Vec::with_capacity(CHUNK * 2);
-    append_csv(&mut buffer, [publication::COLUMNS.map(str::to_owned)])?;
-    let mut page = Page {
-        size: EXPORT_PAGE,
-        after: None,
-    };
-    loop {
-        let (rows, _) = publications::rows(db, publication_id, Filter::default(), &page).await?;
-        let full = rows.len() as u64 == EXPORT_PAGE;
-        page.after = rows.last().map(publications::position);
-        append_csv(&mut buffer, rows.into_iter().map(cells))?;
-        if buffer.len() >= CHUNK || !full {
-            let chunk = std::mem::take(&mut buffer);
-            if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
-                return Ok(());
-            }
-        }
-        if !full {
-            return Ok(());
-        }
-    }
+/// A publication's rows, a page at a time, for an export.
+struct PublishedRows {
+    db: sea_orm::DatabaseConnection,
+    publication_id: String,
+    after: Option<String>,
+    done: bool,
 }
 
-/// Appends CSV records (RFC 4180 quoting) to `buffer`.
-fn append_csv(
-    buffer: &mut Vec<u8>,
-    records: impl IntoIterator<Item = [String; 10]>,
-) -> Result<(), Error> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(buffer);
-    for record in records {
-        writer.write_record(&record).map_err(Error::internal)?;
+impl export::Rows for PublishedRows {
+    async fn next_page(&mut self) -> Result<Vec<Vec<String>>, Error> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let page = Page {
+            size: EXPORT_PAGE,
+            after: self.after.take(),
+        };
+        let (rows, _) =
+            publications::rows(&self.db, &self.publication_id, Filter::default(), &page).await?;
+        self.done = (rows.len() as u64) < EXPORT_PAGE;
+        self.after = rows.last().map(publications::position);
+        Ok(rows.into_iter().map(|row| cells(row).to_vec()).collect())
     }
-    writer.flush().map_err(Error::internal)
 }
 
 /// A published row's cells, in the order of [`publication::COLUMNS`].
@@ -293,76 +270,4 @@ fn cells(r: items::Model) -> [String; 10] {
         r.created,
         r.related_cases,
     ]
-}
-
-/// Writes a publication's rows as an XLSX workbook in constant-memory mode to a temporary file (rows
-/// are read a page at a time on a blocking thread), then streams the file in chunks and removes it.
-async fn write_xlsx(
-    db: sea_orm::DatabaseConnection,
-    publication_id: String,
-    tx: &ChunkSender,
-) -> Result<(), Error> {
-    use tokio::io::AsyncReadExt;
-    let path = std::env::temp_dir().join(format!("kommune-export-{}.xlsx", Uuid::new_v4()));
-    let target = path.clone();
-    let runtime = tokio::runtime::Handle::current();
-    let written = tokio::task::spawn_blocking(move || -> Result<(), Error> {
-        let xlsx = |err: rust_xlsxwriter::XlsxError| Error::internal(err);
-        let mut workbook = rust_xlsxwriter::Workbook::new();
-        workbook.set_tempdir(std::env::temp_dir()).map_err(xlsx)?;
-        let sheet = workbook.add_worksheet_with_constant_memory();
-        for (column, name) in publication::COLUMNS.iter().enumerate() {
-            sheet.write_string(0, column as u16, *name).map_err(xlsx)?;
-        }
-        let mut row_number: u32 = 1;
-        let mut page = Page {
-            size: EXPORT_PAGE,
-            after: None,
-        };
-        loop {
-            let (rows, _) = runtime.block_on(publications::rows(
-                &db,
-                &publication_id,
-                Filter::default(),
-                &page,
-            ))?;
-            let full = rows.len() as u64 == EXPORT_PAGE;
-            page.after = rows.last().map(publications::position);
-            for row in rows {
-                for (column, cell) in cells(row).iter().enumerate() {
-                    sheet
-                        .write_string(row_number, column as u16, cell)
-                        .map_err(xlsx)?;
-                }
-                row_number += 1;
-            }
-            if !full {
-                break;
-            }
-        }
-        workbook.save(&target).map_err(xlsx)
-    })
-    .await
-    .map_err(Error::internal)
-    .and_then(|written| written);
-    let streamed = async {
-        written?;
-        let mut file = tokio::fs::File::open(&path)
-            .await
-            .map_err(Error::internal)?;
-        loop {
-            let mut chunk = vec![0; CHUNK];
-            let read = file.read(&mut chunk).await.map_err(Error::internal)?;
-            if read == 0 {
-                return Ok(());
-            }
-            chunk.truncate(read);
-            if tx.send(Ok(chunk)).await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-    .await;
-    let _ = tokio::fs::remove_file(&path).await;
-    streamed
 }
