@@ -1,9 +1,84 @@
 //! The service catalogue through the gateway: an order's every step, heard by the orderer and the
 //! supplier.
 
+use http::StatusCode;
 use kommune_proto::catalogue::v1 as catalogue;
 
+use super::site::visit;
 use super::*;
+
+/// Two items the site shows: an hourly extract needing approval, and extra users per user for
+/// project leaders and caseworkers of one municipality.
+pub(crate) async fn catalogue_items(suite: &Suite, municipality: &str) {
+    let items = catalogue::item_service_client::ItemServiceClient::new(suite.gateway.clone());
+    let seats = catalogue::ItemContent {
+        name_da: "Ekstra <b>supportberettigede</b> brugere".into(),
+        name_en: "Extra support-eligible users".into(),
+        description_da: "Flere supportberettigede brugere end kommunens basis.".into(),
+        category: "Adgang".into(),
+        price: Some(catalogue::Price {
+            model: catalogue::PriceModel::PerUnit as i32,
+            amount_ore: 125_050,
+            unit_da: "bruger".into(),
+            unit_en: "user".into(),
+        }),
+        delivery_working_days: 2,
+        orderable_by: vec![
+            Role::MunicipalProjectLeader as i32,
+            Role::MunicipalCaseworker as i32,
+        ],
+        municipality_ids: vec![municipality.into()],
+        ..Default::default()
+    };
+    for content in [hourly_item(), seats] {
+        items
+            .clone()
+            .create_item(bearer(
+                catalogue::CreateItemRequest {
+                    idempotency_key: String::new(),
+                    content: Some(content),
+                },
+                &suite.admin_token,
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_service_catalogue_is_on_the_site_in_danish_and_english() {
+    let suite = Suite::start().await;
+    let empty = visit(&suite, "/servicekatalog", &[]).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert!(empty.body.contains("Kataloget har ingen ydelser lige nu."));
+    let aarhus = suite.municipality("751", "55133018").await;
+    catalogue_items(&suite, &aarhus).await;
+    let page = visit(&suite, "/servicekatalog", &[]).await.body;
+    // By category (Adgang before Udtræk), names escaped, prices in kroner, delivery in working days.
+    let access = page.find("<h2 id=\"kategori-1\">Adgang</h2>").expect(&page);
+    let extracts = page.find("<h2 id=\"kategori-2\">Udtræk</h2>").expect(&page);
+    assert!(access < extracts);
+    assert!(
+        page.contains("Ekstra &lt;b&gt;supportberettigede&lt;"),
+        "{page}"
+    );
+    assert!(page.contains("1.250,50 kr. pr. bruger"), "{page}");
+    assert!(page.contains("950,00 kr. pr. time efter tilbud"), "{page}");
+    assert!(page.contains("Konsortiet godkender hver bestilling"));
+    assert!(
+        page.contains("kommunens projektledere, kommunens sagsbehandlere (kun udvalgte kommuner)")
+    );
+    assert!(page.contains("Hvad skal udtrækket bruges til?"));
+    let english = visit(&suite, "/en/servicekatalog", &[]).await.body;
+    assert!(
+        english.contains("Extra support-eligible users"),
+        "{english}"
+    );
+    assert!(english.contains("DKK 1,250.50 per user"), "{english}");
+    assert!(english.contains("5 working days"));
+    // Danish where an item has no English.
+    assert!(english.contains("Et udtræk af kommunens sager."));
+}
 
 fn hourly_item() -> catalogue::ItemContent {
     catalogue::ItemContent {

@@ -59,6 +59,8 @@ async fn every_page_passes_in_a_real_browser() {
     let message = suite.publish_message(login_fault(&ky)).await;
     let page_of = format!("/driftsbeskeder/{}", message.operational_message_id);
     let letters = published_list(&suite).await;
+    let aarhus = suite.municipality("751", "55133018").await;
+    crate::orders::catalogue_items(&suite, &aarhus).await;
     check_in_browser(
         &suite,
         &json!([
@@ -90,6 +92,13 @@ async fn every_page_passes_in_a_real_browser() {
              "expect": ["KOMBITKY-1", "20 - Under assessment", "Description"]},
             {"path": "/udgivelser", "name": "releases", "expect": [
                 "KY 2027.1", {"text": "Design (nu)", "in": "tr[aria-current=step]"},
+            ]},
+            {"path": "/servicekatalog", "name": "catalogue", "expect": [
+                "Servicekatalog", {"text": "1.250,50 kr. pr. bruger", "in": "article dd"},
+                {"text": "Dataudtræk", "in": "section[aria-labelledby=kategori-2] h3"},
+            ]},
+            {"path": "/en/servicekatalog", "name": "catalogue-en", "lang": "en", "expect": [
+                "Service catalogue", "Extra support-eligible users", "DKK 950.00 per hour, by quote",
             ]},
         ]),
     )

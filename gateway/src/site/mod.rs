@@ -38,6 +38,10 @@ use kommune_platform::server::{Behind, TRACE_ID_HEADER};
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../site/templates/base.html")),
     (
+        "catalogue.html",
+        include_str!("../../site/templates/catalogue.html"),
+    ),
+    (
         "macros.html",
         include_str!("../../site/templates/macros.html"),
     ),
@@ -361,6 +365,7 @@ impl Shared {
             (["aendringsanmodninger"], _) => pages::change_requests(self, &visit).await,
             (["aendringsanmodninger", key], _) => pages::change_request(self, &visit, key).await,
             (["udgivelser"], _) => pages::releases(self, &visit).await,
+            (["servicekatalog"], _) => pages::catalogue(self, &visit).await,
             ([file], _) if file.starts_with("aendringsanmodninger.") => {
                 return match pages::download(self, &visit, file).await {
                     Ok(response) => response,

@@ -13,6 +13,8 @@ use tonic::body::Body;
 
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::cases::v1::operational_message_service_client::OperationalMessageServiceClient;
+use kommune_proto::catalogue::v1 as catalogue;
+use kommune_proto::catalogue::v1::item_service_client::ItemServiceClient;
 use kommune_proto::changes::v1 as changes;
 use kommune_proto::changes::v1::publication_service_client::PublicationServiceClient;
 use kommune_proto::changes::v1::release_service_client::ReleaseServiceClient;
@@ -28,6 +30,9 @@ const HISTORY_DAYS: u32 = 90;
 
 /// Rows on a page of the change-request list.
 const LIST_PAGE: i32 = 50;
+
+/// Items on a page of the service catalogue.
+const CATALOGUE_PAGE: i32 = 100;
 
 /// How many publications the list offers to choose from.
 const EDITIONS: i32 = 24;
@@ -600,6 +605,86 @@ pub(super) async fn releases(shared: &Shared, visit: &Visit) -> Result<Page, Fai
         visit,
         "releases.html",
         "releases",
+        context,
+    )?))
+}
+
+/// The service catalogue: the published items by category, each with its price, delivery time and who
+/// may order it, in the visit's language (Danish where an item has no English).
+pub(super) async fn catalogue(shared: &Shared, visit: &Visit) -> Result<Page, Failure> {
+    let listed = ItemServiceClient::new(shared.behind.clone())
+        .list_items(visit.call(catalogue::ListItemsRequest {
+            page: Some(PageRequest {
+                page_size: CATALOGUE_PAGE,
+                page_token: visit.param("side").unwrap_or_default().to_owned(),
+            }),
+            ..Default::default()
+        }))
+        .await
+        .map_err(list_failure)?
+        .into_inner();
+    let t = shared.texts(visit.language);
+    let english = visit.language == Language::English;
+    let either = |da: &str, en: &str| if english && !en.is_empty() { en } else { da }.to_owned();
+    let mut categories: Vec<(String, Vec<Value>)> = Vec::new();
+    for item in &listed.items {
+        let Some(c) = &item.content else { continue };
+        let price = c.price.clone().unwrap_or_default();
+        let amount = kommune_platform::money::kroner(price.amount_ore, english);
+        let price_text = match price.model() {
+            catalogue::PriceModel::Fixed => text(t, "cat_price_fixed").replace("{amount}", &amount),
+            catalogue::PriceModel::PerUnit => text(t, "cat_price_per_unit")
+                .replace("{amount}", &amount)
+                .replace("{unit}", &either(&price.unit_da, &price.unit_en)),
+            catalogue::PriceModel::HourlyEstimate => {
+                text(t, "cat_price_hourly").replace("{amount}", &amount)
+            }
+            catalogue::PriceModel::Free | catalogue::PriceModel::Unspecified => {
+                text(t, "cat_price_free")
+            }
+        };
+        let orderers: Vec<String> = if c.orderable_by.is_empty() {
+            vec![text(t, "cat_role_project_leader")]
+        } else {
+            c.orderable_by
+                .iter()
+                .map(
+                    |role| match kommune_proto::identity::v1::Role::try_from(*role) {
+                        Ok(kommune_proto::identity::v1::Role::MunicipalCaseworker) => {
+                            text(t, "cat_role_caseworker")
+                        }
+                        _ => text(t, "cat_role_project_leader"),
+                    },
+                )
+                .collect()
+        };
+        let view = json!({
+            "id": item.item_id,
+            "name": either(&c.name_da, &c.name_en),
+            "description": either(&c.description_da, &c.description_en),
+            "price": price_text,
+            "delivery": text(t, "cat_delivery").replace("{days}", &c.delivery_working_days.to_string()),
+            "approval": c.requires_approval,
+            "orderers": orderers.join(", "),
+            "limited": !c.municipality_ids.is_empty(),
+            "questions": c.questions.iter().map(|q| either(&q.label_da, &q.label_en)).collect::<Vec<_>>(),
+            "version": item.version,
+        });
+        match categories.iter_mut().find(|(name, _)| *name == c.category) {
+            Some((_, items)) => items.push(view),
+            None => categories.push((c.category.clone(), vec![view])),
+        }
+    }
+    let next = listed.page.map(|p| p.next_page_token).unwrap_or_default();
+    let context = json!({
+        "categories": categories.into_iter().map(|(name, items)| json!({"name": name, "items": items})).collect::<Vec<_>>(),
+        "next_url": (!next.is_empty()).then(|| visit.link("/servicekatalog", &[("side", &next)])),
+        "first_url": visit.param("side").map(|_| visit.link("/servicekatalog", &[])),
+    });
+    Ok(html(shared.render(
+        visit,
+        "catalogue.html",
+        "catalogue",
         context,
     )?))
 }

@@ -26,6 +26,7 @@ pub mod error;
 pub mod export;
 pub mod idempotency;
 pub mod migration;
+pub mod money;
 pub mod numbers;
 pub mod outbox;
 pub mod paging;

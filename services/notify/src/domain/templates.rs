@@ -371,19 +371,6 @@ impl Content {
     }
 }
 
-/// Kroner from øre, as Danes write them: `7.125,00 kr.`.
-fn kroner(ore: i64) -> String {
-    let kroner = (ore / 100).to_string();
-    let mut grouped = String::new();
-    for (i, digit) in kroner.chars().enumerate() {
-        if i > 0 && (kroner.len() - i).is_multiple_of(3) {
-            grouped.push('.');
-        }
-        grouped.push(digit);
-    }
-    format!("{grouped},{:02} kr.", ore % 100)
-}
-
 /// What an order's step means to the orderer and the supplier.
 fn order_step(
     words: Words,
@@ -395,7 +382,7 @@ fn order_step(
     promised: &str,
 ) -> (String, Vec<String>) {
     let pick = |da: &str, en: &str| words.pick(da, en);
-    let price = kroner(amount_ore);
+    let price = kommune_platform::money::kroner(amount_ore, words.english);
     let (subject_da, subject_en, text) = match state {
         "ORDER_STATE_SUBMITTED" => (
             "er modtaget",
@@ -1022,7 +1009,10 @@ mod tests {
                 .text
                 .contains("Begrundelse: For dyrt")
         );
-        assert_eq!(kroner(5), "0,05 kr.");
-        assert_eq!(kroner(100_000), "1.000,00 kr.");
+        assert!(
+            en.text.contains("DKK 1,234,567.89 excluding VAT"),
+            "{}",
+            en.text
+        );
     }
 }
