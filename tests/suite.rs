@@ -150,12 +150,11 @@ impl Suite {
                 .unwrap();
         });
 
-        let catalogue = kommune_catalogue::Catalogue::build(kommune_catalogue::Options {
-            database_url: fresh_database_url("catalogue").await,
-            identity_addr: identity_addr.clone(),
-            trusted_issuers: Vec::new(),
-            clock: Arc::new(SystemClock),
-        })
+        let catalogue = kommune_catalogue::Catalogue::build(kommune_catalogue::Options::new(
+            fresh_database_url("catalogue").await,
+            identity_addr.clone(),
+            Arc::new(SystemClock),
+        ))
         .await
         .unwrap();
         let (catalogue_listener, catalogue_addr) = loopback_listener().await;

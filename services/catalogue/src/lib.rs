@@ -7,10 +7,16 @@ use std::sync::Arc;
 use kommune_platform::BoxError;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
+use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::outbox::Outbox;
 use kommune_platform::server::GrpcServer;
-use kommune_platform::service::{Context, NoSettings, Service, ServiceRole};
+use kommune_platform::service::{Background, Context, NoSettings, Service, ServiceRole};
 use kommune_proto::catalogue::v1 as pb;
+use kommune_proto::common::v1::EventEnvelope;
+use kommune_proto::identity::v1 as identity;
+use prost::{Message as _, Name as _};
+use sea_orm::DatabaseConnection;
+use tonic::transport::Channel;
 
 pub mod api;
 pub mod domain;
@@ -19,7 +25,7 @@ pub mod registry;
 pub mod store;
 
 use api::CatalogueApi;
-use registry::Registry;
+use registry::{Billing, Registry};
 
 /// What the catalogue needs to start.
 #[derive(Clone)]
@@ -32,12 +38,38 @@ pub struct Options {
     pub trusted_issuers: Vec<TrustedIssuer>,
     /// The clock.
     pub clock: SharedClock,
+    /// The catalogue's own service-account API key: with it, the catalogue follows identity's
+    /// eligibility changes and orders extra support-eligible users by itself.
+    pub service_api_key: Option<String>,
+    /// How often ended months of extra users are settled.
+    pub settle_interval: std::time::Duration,
+}
+
+/// How often ended months of extra users are settled, unless configured otherwise.
+pub const DEFAULT_SETTLE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Options {
+    /// The options of a catalogue at `database_url` beside identity at `identity_addr`, with no
+    /// service account (extra users are then not ordered by themselves) and the default settings.
+    pub fn new(database_url: String, identity_addr: String, clock: SharedClock) -> Self {
+        Self {
+            database_url,
+            identity_addr,
+            trusted_issuers: Vec::new(),
+            clock,
+            service_api_key: None,
+            settle_interval: DEFAULT_SETTLE_INTERVAL,
+        }
+    }
 }
 
 /// A built catalogue service, ready to serve.
 pub struct Catalogue {
     registry: Arc<Registry>,
     verifier: Arc<TokenVerifier>,
+    /// Its database, identity's channel and its credentials, when it follows identity's feed.
+    identity_feed: Option<(DatabaseConnection, Channel, Arc<ServiceCredentials>)>,
+    settle_interval: std::time::Duration,
 }
 
 impl Catalogue {
@@ -52,8 +84,24 @@ impl Catalogue {
             options.clock.clone(),
             options.trusted_issuers,
         );
-        let registry = Arc::new(Registry::new(db, options.clock, identity));
-        Ok(Self { registry, verifier })
+        let identity_feed = options.service_api_key.map(|key| {
+            let credentials = Arc::new(ServiceCredentials::new(
+                identity.clone(),
+                key,
+                options.clock.clone(),
+            ));
+            (db.clone(), identity.clone(), credentials)
+        });
+        let billing = identity_feed
+            .as_ref()
+            .map(|(_, channel, credentials)| Billing::new(channel.clone(), credentials.clone()));
+        let registry = Arc::new(Registry::new(db, options.clock, identity, billing));
+        Ok(Self {
+            registry,
+            verifier,
+            identity_feed,
+            settle_interval: options.settle_interval,
+        })
     }
 }
 
@@ -61,17 +109,19 @@ impl Service for Catalogue {
     const ROLE: ServiceRole = ServiceRole::Catalogue;
     const ABOUT: &'static str =
         "kommune catalogue: the service catalogue of paid additions, orders and their invoicing.";
+    const NEEDS_SERVICE_ACCOUNT: bool = true;
     type Config = NoSettings;
     type Migrator = migration::Migrator;
 
     async fn build_with(context: Context, _: NoSettings) -> Result<Self, BoxError> {
-        Self::build(Options {
-            identity_addr: context.peers.identity()?.to_owned(),
-            database_url: context.database_url,
-            trusted_issuers: context.trusted_issuers,
-            clock: context.clock,
-        })
-        .await
+        let mut options = Options::new(
+            context.database_url,
+            context.peers.identity()?.to_owned(),
+            context.clock,
+        );
+        options.trusted_issuers = context.trusted_issuers;
+        options.service_api_key = context.service_api_key;
+        Self::build(options).await
     }
 
     fn server(&self) -> GrpcServer {
@@ -97,4 +147,45 @@ impl Service for Catalogue {
     fn outbox(&self) -> Option<Outbox> {
         Some(self.registry.outbox())
     }
+
+    fn background(&self, background: &mut Background) {
+        let Some((db, channel, credentials)) = &self.identity_feed else {
+            return;
+        };
+        let registry = self.registry.clone();
+        background.follow(
+            db.clone(),
+            ServiceRole::Identity,
+            channel.clone(),
+            credentials.clone(),
+            move |event| {
+                let registry = registry.clone();
+                async move { on_identity_event(&registry, event).await }
+            },
+        );
+        let registry = self.registry.clone();
+        background.every(
+            self.settle_interval,
+            "settle the months of extra support-eligible users",
+            move || {
+                let registry = registry.clone();
+                async move { registry.settle_ended_months().await }
+            },
+        );
+    }
+}
+
+/// What the catalogue does with identity's events: an eligibility change may change what extra
+/// support-eligible users cost.
+async fn on_identity_event(
+    registry: &Registry,
+    event: EventEnvelope,
+) -> Result<(), kommune_platform::Error> {
+    if event.event_type != identity::EligibilityChanged::full_name() {
+        return Ok(());
+    }
+    let payload = event.payload.unwrap_or_default();
+    let changed = identity::EligibilityChanged::decode(payload.value.as_slice())
+        .map_err(kommune_platform::Error::internal)?;
+    registry.eligibility_changed(changed).await
 }

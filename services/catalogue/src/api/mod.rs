@@ -116,6 +116,7 @@ fn content(v: &mut Validator, c: Option<&pb::ItemContent>) -> ItemContent {
         requires_approval: c.requires_approval,
         orderable_by,
         municipality_ids,
+        extra_eligible_users: c.extra_eligible_users,
     };
     for (field, message) in content.violations() {
         v.violation(field, message);
@@ -198,6 +199,7 @@ fn content_to_proto(c: ItemContent) -> pb::ItemContent {
         requires_approval: c.requires_approval,
         orderable_by: c.orderable_by.into_iter().map(|r| *r as i32).collect(),
         municipality_ids: c.municipality_ids,
+        extra_eligible_users: c.extra_eligible_users,
     }
 }
 
@@ -272,6 +274,11 @@ fn order(view: OrderView) -> Result<pb::Order, Error> {
         version: o.version,
         create_time: Some(to_timestamp(o.created_at)),
         update_time: Some(to_timestamp(o.updated_at)),
+        billing_month: o
+            .billing_month
+            .map(|m| m.format("%Y-%m").to_string())
+            .unwrap_or_default(),
+        registration_ids: view.registrations,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The catalogue's rules, without I/O: what an item may offer, whether an order's answers fit its
 //! item's questions, what an order costs, and which step an order may take next.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use kommune_platform::db::Named;
@@ -85,6 +85,9 @@ pub struct ItemContent {
     pub orderable_by: Vec<Named<Role>>,
     /// The municipalities that may order it (empty: all).
     pub municipality_ids: Vec<String>,
+    /// Whether it is what extra support-eligible users cost (ordered by kommune itself).
+    #[serde(default)]
+    pub extra_eligible_users: bool,
 }
 
 /// A rule an item's content or an order breaks: the request field and what is wrong.
@@ -152,6 +155,12 @@ impl ItemContent {
                     "must be empty unless the question is a choice",
                 );
             }
+        }
+        if self.extra_eligible_users && *price.model != PriceModel::PerUnit {
+            fault(
+                "content.price.model".into(),
+                "must be per unit (one user-day) for extra support-eligible users",
+            );
         }
         if self.delivery_working_days > DELIVERY_DAYS_MAX {
             fault(
@@ -341,6 +350,33 @@ fn kind_name(kind: QuestionKind) -> &'static str {
         QuestionKind::User => "user",
         QuestionKind::Unspecified => "unspecified",
     }
+}
+
+/// The first day of the month of `day`.
+pub fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// The last day of the month beginning `month`.
+pub fn last_day(month: NaiveDate) -> NaiveDate {
+    month
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|next| next.pred_opt())
+        .unwrap_or(month)
+}
+
+/// The months from the one beginning `first` up to, not including, the one beginning `until`.
+pub fn months(first: NaiveDate, until: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    std::iter::successors(Some(month_of(first)), |m| {
+        m.checked_add_months(chrono::Months::new(1))
+    })
+    .take_while(move |m| *m < month_of(until))
+}
+
+/// How many extra user-days an order of a month must add to what its orders settled before
+/// (`settled`) so that they sum to what the billing report says now (`billed`): negative is a credit.
+pub fn correction(billed: i64, settled: i64) -> i64 {
+    billed - settled
 }
 
 /// The number people read: `BEST-000123`.

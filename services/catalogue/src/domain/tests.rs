@@ -42,6 +42,7 @@ fn content(model: PriceModel, amount_ore: i64) -> ItemContent {
         requires_approval: false,
         orderable_by: vec![],
         municipality_ids: vec![],
+        extra_eligible_users: false,
     }
 }
 
@@ -241,4 +242,30 @@ fn rejection_and_cancellation_end_an_order_before_delivery_only() {
 fn order_numbers_are_padded() {
     assert_eq!(order_number(12), "BEST-000012");
     assert_eq!(order_number(1_234_567), "BEST-1234567");
+}
+
+#[test]
+fn extra_users_are_priced_per_user_day() {
+    let mut item = content(PriceModel::Fixed, 100);
+    item.extra_eligible_users = true;
+    assert_eq!(fields(item.violations()), ["content.price.model"]);
+    let mut item = content(PriceModel::PerUnit, 100);
+    item.extra_eligible_users = true;
+    assert!(item.violations().is_empty());
+}
+
+#[test]
+fn months_and_corrections() {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    assert_eq!(month_of(day(2024, 2, 29)), day(2024, 2, 1));
+    assert_eq!(last_day(day(2024, 2, 1)), day(2024, 2, 29));
+    assert_eq!(last_day(day(2025, 12, 1)), day(2025, 12, 31));
+    let listed: Vec<_> = months(day(2025, 11, 20), day(2026, 2, 3)).collect();
+    assert_eq!(
+        listed,
+        [day(2025, 11, 1), day(2025, 12, 1), day(2026, 1, 1)]
+    );
+    assert_eq!(months(day(2025, 3, 5), day(2025, 3, 30)).count(), 0);
+    assert_eq!(correction(31, 28), 3);
+    assert_eq!(correction(10, 14), -4, "a credit");
 }

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261207_000010_catalogue_tables;
 mod m20261207_000020_invoicing;
+mod m20261207_000030_extra_users;
 
 /// Every migration of the catalogue database, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = kommune_platform::migration::migrations();
         migrations.push(Box::new(m20261207_000010_catalogue_tables::Migration));
         migrations.push(Box::new(m20261207_000020_invoicing::Migration));
+        migrations.push(Box::new(m20261207_000030_extra_users::Migration));
         migrations
     }
 }

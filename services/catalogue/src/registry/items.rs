@@ -44,6 +44,7 @@ impl Registry {
             now,
             |view: &ItemView| view.item.id.clone(),
             async |txn: &Txn| {
+                only_extra_users_item(txn, None, &content).await?;
                 let item = items::insert(
                     txn,
                     items::Model {
@@ -55,6 +56,7 @@ impl Registry {
                         name_da: content.name_da.clone(),
                         revision: 1,
                         created_at: now,
+                        extra_eligible_users: content.extra_eligible_users,
                     },
                 )
                 .await?;
@@ -135,10 +137,12 @@ impl Registry {
                 "the item is withdrawn; create a new item instead".into(),
             ));
         }
+        only_extra_users_item(&txn, Some(&item.id), &content).await?;
         item.latest_version += 1;
         item.revision += 1;
         item.category = content.category.clone();
         item.name_da = content.name_da.clone();
+        item.extra_eligible_users = content.extra_eligible_users;
         let item = update_versioned(&txn, item).await?;
         let version =
             item_versions::insert(&txn, &item.id, item.latest_version, &content, now).await?;
@@ -200,6 +204,27 @@ impl Registry {
             ));
         }
         Ok(item)
+    }
+}
+
+/// ALREADY_EXISTS when `content` bills extra users and another published item (than `id`) does.
+async fn only_extra_users_item(
+    txn: &Txn,
+    id: Option<&str>,
+    content: &ItemContent,
+) -> Result<(), Error> {
+    if !content.extra_eligible_users {
+        return Ok(());
+    }
+    match items::extra_users_item(txn).await? {
+        Some(other) if Some(other.id.as_str()) != id => Err(Error::AlreadyExists {
+            field: "content.extra_eligible_users",
+            description: format!(
+                "the item {} already bills extra support-eligible users; withdraw it first",
+                other.id
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -16,11 +16,13 @@ use kommune_proto::identity::v1::Role;
 
 use crate::store::orders;
 
+mod extra_users;
 mod invoicing;
 mod items;
 mod orders_placed;
 mod steps;
 
+pub use extra_users::Billing;
 pub use invoicing::{EXPORT_COLUMNS, Period, unit_amount};
 pub use items::ItemView;
 pub use orders_placed::{NewOrder, OrderView};
@@ -36,17 +38,25 @@ pub struct Registry {
     outbox: Outbox,
     identity: Channel,
     calendar: BusinessCalendar,
+    billing: Option<Billing>,
 }
 
 impl Registry {
-    /// The catalogue over its database and clock, asking identity at `identity` about users.
-    pub fn new(db: DatabaseConnection, clock: SharedClock, identity: Channel) -> Self {
+    /// The catalogue over its database and clock, asking identity at `identity` about users and, with
+    /// `billing`, ordering extra support-eligible users by itself.
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        identity: Channel,
+        billing: Option<Billing>,
+    ) -> Self {
         Self {
             db,
             clock,
             outbox: Outbox::new(),
             identity,
             calendar: BusinessCalendar::new(OpeningHours::standard()),
+            billing,
         }
     }
 

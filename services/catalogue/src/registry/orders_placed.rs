@@ -18,7 +18,9 @@ use pb::{ItemState, OrderState, PriceModel};
 
 use super::{Registry, require_sees, visible_order};
 use crate::domain::{self, Answer, AnswerValue, ItemContent};
-use crate::store::{item_versions, items, order_comments, order_steps, orders};
+use crate::store::{
+    item_versions, items, order_comments, order_registrations, order_steps, orders,
+};
 
 /// An order to place (validated).
 #[derive(Debug, Clone)]
@@ -38,6 +40,43 @@ pub struct OrderView {
     pub order: orders::Model,
     /// Its steps, oldest first.
     pub steps: Vec<order_steps::Model>,
+    /// The eligibility registrations behind an order of extra users.
+    pub registrations: Vec<String>,
+}
+
+/// The orders with their steps and registrations, read in one query each.
+pub(super) async fn views(
+    db: &impl sea_orm::ConnectionTrait,
+    found: Vec<orders::Model>,
+) -> Result<Vec<OrderView>, Error> {
+    let ids = || found.iter().map(|o| o.id.clone());
+    let mut steps = order_steps::of_orders(db, ids()).await?;
+    let mut links = order_registrations::of_orders(db, ids()).await?;
+    Ok(found
+        .into_iter()
+        .map(|order| {
+            let (mine, rest) = steps.drain(..).partition(|s| s.order_id == order.id);
+            steps = rest;
+            let (linked, rest): (Vec<_>, _) = links.drain(..).partition(|l| l.order_id == order.id);
+            links = rest;
+            OrderView {
+                order,
+                steps: mine,
+                registrations: linked.into_iter().map(|l| l.registration_id).collect(),
+            }
+        })
+        .collect())
+}
+
+/// One order with its steps and registrations.
+pub(super) async fn view(
+    db: &impl sea_orm::ConnectionTrait,
+    order: orders::Model,
+) -> Result<OrderView, Error> {
+    views(db, vec![order])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::internal("a view of one order is missing"))
 }
 
 impl Registry {
@@ -61,6 +100,7 @@ impl Registry {
             .await?
             .ok_or_else(|| Error::internal("an item without its latest version"))?;
         let content = version.content()?;
+        Registry::refuse_extra_users(&item)?;
         orderable(&item, &content, &municipality, caller)?;
         let quantity = self
             .checked_answers(caller, &municipality, &content, &new)
@@ -101,6 +141,7 @@ impl Registry {
                         delivered_date: None,
                         invoicing_run_id: None,
                         debtor_number: None,
+                        billing_month: None,
                         version: 1,
                         created_at: now,
                         updated_at: now,
@@ -127,10 +168,7 @@ impl Registry {
                     .await?;
                 self.announce_step(txn, &order, &content, OrderState::Unspecified, caller, "")
                     .await?;
-                Ok(OrderView {
-                    steps: order_steps::of_orders(txn, [order.id.clone()]).await?,
-                    order,
-                })
+                view(txn, order).await
             },
         )
         .await?;
@@ -186,8 +224,7 @@ impl Registry {
     /// One order with its steps.
     pub async fn get_order(&self, caller: &Caller, id: &str) -> Result<OrderView, Error> {
         let order = visible_order(&self.db, caller, id).await?;
-        let steps = order_steps::of_orders(&self.db, [order.id.clone()]).await?;
-        Ok(OrderView { order, steps })
+        view(&self.db, order).await
     }
 
     /// A page of orders, newest first: a municipality's users get their own municipality's only.
@@ -204,17 +241,7 @@ impl Registry {
             filter.municipality_id = Some(own.to_string());
         }
         let (found, next) = orders::list(&self.db, &filter, page).await?;
-        let mut steps =
-            order_steps::of_orders(&self.db, found.iter().map(|o| o.id.clone())).await?;
-        let views = found
-            .into_iter()
-            .map(|order| {
-                let (mine, rest) = steps.drain(..).partition(|s| s.order_id == order.id);
-                steps = rest;
-                OrderView { order, steps: mine }
-            })
-            .collect();
-        Ok((views, next))
+        Ok((views(&self.db, found).await?, next))
     }
 
     /// Adds a comment to an order the caller sees.

@@ -199,10 +199,10 @@ impl Registry {
             .await?;
         self.announce_step(&txn, &order, &content, previous, caller, reason)
             .await?;
-        let steps = order_steps::of_orders(&txn, [order.id.clone()]).await?;
+        let view = super::orders_placed::view(&txn, order).await?;
         txn.commit().await?;
         self.outbox.notify_committed();
-        Ok(OrderView { order, steps })
+        Ok(view)
     }
 
     /// The last day a delivery starting `today` is promised by.

@@ -31,6 +31,8 @@ pub struct Model {
     pub revision: i64,
     /// Created.
     pub created_at: DateTimeUtc,
+    /// Whether its latest version bills extra support-eligible users.
+    pub extra_eligible_users: bool,
 }
 
 /// No navigable relations.
@@ -106,4 +108,13 @@ pub async fn list(
         );
     }
     Ok(page.finish(query.all(db).await?, position))
+}
+
+/// The published item that bills extra support-eligible users, if there is one.
+pub async fn extra_users_item(db: &impl ConnectionTrait) -> Result<Option<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::State.eq(Named(ItemState::Published)))
+        .filter(Column::ExtraEligibleUsers.eq(true))
+        .one(db)
+        .await?)
 }

@@ -6,5 +6,7 @@ pub mod invoicing_runs;
 pub mod item_versions;
 pub mod items;
 pub mod order_comments;
+pub mod order_registrations;
 pub mod order_steps;
 pub mod orders;
+pub mod settled_months;

@@ -51,6 +51,8 @@ pub struct Model {
     pub invoicing_run_id: Option<String>,
     /// The municipality's debtor number when it was invoiced.
     pub debtor_number: Option<String>,
+    /// For extra support-eligible users: the first day of the month it bills.
+    pub billing_month: Option<NaiveDate>,
     /// Incremented by every change.
     pub version: i64,
     /// Placed.
@@ -267,4 +269,55 @@ pub async fn of_run(
     Ok(page.finish(query.all(db).await?, |o| {
         format!("{} {}", o.municipality_id, o.id)
     }))
+}
+
+/// The orders of `item_id` billing `municipality_id`'s month beginning `month`.
+pub async fn of_month(
+    db: &impl ConnectionTrait,
+    item_id: &str,
+    municipality_id: &str,
+    month: NaiveDate,
+) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::ItemId.eq(item_id))
+        .filter(Column::MunicipalityId.eq(municipality_id))
+        .filter(Column::BillingMonth.eq(month))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The orders of `item_id` still in delivery for a month before the one beginning `month`: those due
+/// to be settled.
+pub async fn unsettled_before(
+    db: &impl ConnectionTrait,
+    item_id: &str,
+    month: NaiveDate,
+) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::ItemId.eq(item_id))
+        .filter(Column::State.eq(Named(OrderState::InDelivery)))
+        .filter(Column::BillingMonth.lt(month))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Serialises the settlements of `municipality_id`'s `month` across replicas until the transaction
+/// ends: an advisory lock on PostgreSQL; SQLite writes one transaction at a time anyway.
+pub async fn lock_month(
+    txn: &impl ConnectionTrait,
+    municipality_id: &str,
+    month: NaiveDate,
+) -> Result<(), Error> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        [format!("extra-users {municipality_id} {month}").into()],
+    ))
+    .await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod extra_users;
 mod invoicing;
 mod items;
 mod orders;
@@ -19,8 +20,8 @@ use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
-    Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn,
-    with_bearer as bearer,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
+    spawn, with_bearer as bearer,
 };
 use kommune_proto::catalogue::v1 as pb;
 use kommune_proto::identity::v1 as id;
@@ -31,6 +32,8 @@ const ADMIN_KEY: &str = "catalogue-test-admin-key-0123456789";
 /// two municipalities, a project leader and a caseworker in each, and the supplier's second line.
 struct TestCatalogue {
     catalogue: Channel,
+    identity: Channel,
+    clock: ManualClock,
     admin: String,
     supplier: String,
     municipalities: [String; 2],
@@ -50,14 +53,16 @@ impl TestCatalogue {
         );
         let (identity_addr, identity_running) =
             kommune_identity::testing::start(Arc::new(clock.clone()), ADMIN_KEY).await;
-        let catalogue = Catalogue::build(Options {
-            database_url: fresh_database_url("catalogue").await,
-            identity_addr: format!("http://{identity_addr}"),
-            trusted_issuers: Vec::new(),
-            clock: Arc::new(clock),
-        })
-        .await
-        .unwrap();
+        let identity = channel_to(identity_addr);
+        let admin = exchange(&identity, ADMIN_KEY).await;
+        let mut options = Options::new(
+            fresh_database_url("catalogue").await,
+            format!("http://{identity_addr}"),
+            Arc::new(clock.clone()),
+        );
+        options.service_api_key = Some(service_account_key(&identity, &admin, "catalogue").await);
+        options.settle_interval = std::time::Duration::from_millis(100);
+        let catalogue = Catalogue::build(options).await.unwrap();
         let (listener, addr) = loopback_listener().await;
         let running = spawn(|stop| async move {
             catalogue
@@ -65,8 +70,6 @@ impl TestCatalogue {
                 .await
                 .unwrap();
         });
-        let identity = channel_to(identity_addr);
-        let admin = exchange(&identity, ADMIN_KEY).await;
         let first = municipality(&identity, &admin, "101", "64942212").await;
         let second = municipality(&identity, &admin, "751", "55133018").await;
         let leader = id::Role::MunicipalProjectLeader;
@@ -93,6 +96,8 @@ impl TestCatalogue {
         .1;
         Self {
             catalogue: channel_to(addr),
+            identity,
+            clock,
             admin,
             supplier,
             municipalities: [first, second],
@@ -192,8 +197,7 @@ fn extract() -> pb::ItemContent {
         ],
         delivery_working_days: 5,
         requires_approval: true,
-        orderable_by: vec![],
-        municipality_ids: vec![],
+        ..Default::default()
     }
 }
 
