@@ -14,6 +14,7 @@
 //! - [`clock`], [`paging`], [`validate`], [`pii`]: time, cursor paging, request validation and the
 //!   personal-ID guard
 
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod calendar;

@@ -52,6 +52,22 @@ impl Validator {
         value.to_owned()
     }
 
+    /// An attached file, in the request fields `content_type` and `content`: a type and size
+    /// [`crate::attachments::check_attachment`] accepts, and no personal ID number in plain text.
+    pub fn attachment(&mut self, content_type: &str, content: &[u8]) {
+        if let Err((field, description)) =
+            crate::attachments::check_attachment(content_type, content.len())
+        {
+            self.violation(field, description);
+        } else if crate::attachments::text_holds_personal_id(content_type, content) {
+            self.violations.push(FieldViolation::because(
+                Reason::PersonalIdInText,
+                "content",
+                "must not contain a personal ID number (CPR or personnummer)",
+            ));
+        }
+    }
+
     /// A required id field holding a UUID.
     pub fn id(&mut self, field: &str, value: &str) -> Option<Uuid> {
         if value.is_empty() {

@@ -252,11 +252,7 @@ impl pb::case_service_server::CaseService for CasesApi {
         let id = v.id("case_id", &req.case_id);
         let file_name = v.text("file_name", &req.file_name, SHORT_MAX);
         let content_type = req.content_type.trim().to_lowercase();
-        if let Err((field, description)) =
-            domain::check_attachment(&content_type, req.content.len())
-        {
-            v.violation(field, description);
-        }
+        v.attachment(&content_type, &req.content);
         v.finish()?;
         let id = id.map(|i| i.to_string()).unwrap_or_default();
         let added = self

@@ -206,34 +206,7 @@ pub const RATINGS: std::ops::RangeInclusive<i32> = 1..=5;
 /// What an anonymised person's comments say afterwards.
 pub const ERASED_TEXT: &str = "[removed: the author was anonymised]";
 
-/// The largest attachment accepted (under gRPC's default 4 MiB message limit with room to spare).
-pub const MAX_ATTACHMENT_BYTES: usize = 3 * 1024 * 1024;
-
-/// The content types an attachment may have: screenshots, documents and plain text.
-pub const ATTACHMENT_TYPES: [&str; 5] = [
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "application/pdf",
-    "text/plain",
-];
-
-/// Checks an attachment's type and size.
-pub fn check_attachment(content_type: &str, size: usize) -> Result<(), (&'static str, String)> {
-    if !ATTACHMENT_TYPES.contains(&content_type) {
-        return Err((
-            "content_type",
-            format!("must be one of {}", ATTACHMENT_TYPES.join(", ")),
-        ));
-    }
-    if size == 0 || size > MAX_ATTACHMENT_BYTES {
-        return Err((
-            "content",
-            format!("must hold 1 byte to {MAX_ATTACHMENT_BYTES} bytes"),
-        ));
-    }
-    Ok(())
-}
+pub use kommune_platform::attachments::{ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, check_attachment};
 
 /// Whether a case is still open (not resolved or closed).
 pub fn is_open(state: CaseState) -> bool {

@@ -1,7 +1,8 @@
 //! `OrderService`: placing orders and every step after.
 
 use super::*;
-use crate::registry::{NewOrder, StepRequest};
+use crate::registry::{NewAttachment, NewOrder, StepRequest};
+use crate::store::order_attachments;
 use crate::store::orders::Filter;
 
 impl CatalogueApi {
@@ -296,5 +297,70 @@ impl pb::order_service_server::OrderService for CatalogueApi {
             comments: found.into_iter().map(comment).collect(),
             page: Some(page),
         }))
+    }
+
+    async fn add_order_attachment(
+        &self,
+        request: Request<pb::AddOrderAttachmentRequest>,
+    ) -> Result<Response<pb::AddOrderAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("order_id", &req.order_id);
+        let file_name = v.text("file_name", &req.file_name, NAME_MAX);
+        let content_type = req.content_type.trim().to_lowercase();
+        v.attachment(&content_type, &req.content);
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let file = NewAttachment {
+            file_name,
+            content_type,
+            content: req.content,
+        };
+        let added = self
+            .registry
+            .add_order_attachment(&caller, &id, file)
+            .await?;
+        Ok(Response::new(pb::AddOrderAttachmentResponse {
+            attachment: Some(attachment(added)),
+        }))
+    }
+
+    async fn list_order_attachments(
+        &self,
+        request: Request<pb::ListOrderAttachmentsRequest>,
+    ) -> Result<Response<pb::ListOrderAttachmentsResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("order_id", &request.get_ref().order_id)?;
+        let found = self.registry.list_order_attachments(&caller, &id).await?;
+        Ok(Response::new(pb::ListOrderAttachmentsResponse {
+            attachments: found.into_iter().map(attachment).collect(),
+        }))
+    }
+
+    async fn get_order_attachment(
+        &self,
+        request: Request<pb::GetOrderAttachmentRequest>,
+    ) -> Result<Response<pb::GetOrderAttachmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = required_id("attachment_id", &request.get_ref().attachment_id)?;
+        let found = self.registry.get_order_attachment(&caller, &id).await?;
+        let listed = order_attachments::Listed::from(&found);
+        Ok(Response::new(pb::GetOrderAttachmentResponse {
+            attachment: Some(attachment(listed)),
+            content: found.content,
+        }))
+    }
+}
+
+fn attachment(a: order_attachments::Listed) -> pb::OrderAttachment {
+    pb::OrderAttachment {
+        attachment_id: a.id,
+        order_id: a.order_id,
+        file_name: a.file_name,
+        content_type: a.content_type,
+        size_bytes: a.size_bytes,
+        uploaded_by: a.uploaded_by,
+        create_time: Some(to_timestamp(a.created_at)),
     }
 }

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261207_000010_catalogue_tables;
 mod m20261207_000020_invoicing;
 mod m20261207_000030_extra_users;
+mod m20261207_000040_order_attachments;
 
 /// Every migration of the catalogue database, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261207_000010_catalogue_tables::Migration));
         migrations.push(Box::new(m20261207_000020_invoicing::Migration));
         migrations.push(Box::new(m20261207_000030_extra_users::Migration));
+        migrations.push(Box::new(m20261207_000040_order_attachments::Migration));
         migrations
     }
 }

@@ -2,7 +2,7 @@
 //! municipality and month (and a correction when a later change reaches back into a month already
 //! settled), its quantity the month's billable extra user-days from identity's billing report, so the
 //! orders and the billing report agree. An eligibility change opens the current month's order, linked
-//! to the registration; once a month has ended, one sweep across replicas settles it.
+//! to the registration; once a month has ended, the sweep settles it.
 
 use std::sync::Arc;
 
@@ -135,17 +135,17 @@ impl Registry {
         Ok(())
     }
 
-    /// Settles every month that has ended and is not settled yet, each once across replicas: every
-    /// municipality with extra user-days in it, and every order of it still open.
+    /// Settles every month that has ended and is not settled yet, and the latest settled one again
+    /// (a change may have landed while it was being settled, before its event could see it settled):
+    /// every municipality with extra user-days in it or orders of it. Settling is idempotent, so
+    /// replicas sweeping together do no harm.
     pub async fn settle_ended_months(&self) -> Result<(), Error> {
         let Some((billing, extra)) = self.extra_users().await? else {
             return Ok(());
         };
         let this_month = domain::month_of(copenhagen_date(self.clock.now()));
         let first = match settled_months::latest(&self.db).await? {
-            Some(latest) => latest
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(this_month),
+            Some(latest) => latest,
             None => domain::month_of(copenhagen_date(extra.item.created_at)),
         };
         for month in domain::months(first, this_month) {
@@ -155,11 +155,12 @@ impl Registry {
                 .into_iter()
                 .filter(|(_, days)| *days > 0)
                 .collect();
-            for open in orders::unsettled_before(&self.db, &extra.item.id, this_month).await? {
-                if open.billing_month == Some(month)
-                    && !due.iter().any(|(m, _)| *m == open.municipality_id)
-                {
-                    due.push((open.municipality_id, 0));
+            // Those with orders of the month and no extra days (any more) are settled to nothing.
+            for municipality in
+                orders::municipalities_of_month(&self.db, &extra.item.id, month).await?
+            {
+                if !due.iter().any(|(m, _)| *m == municipality) {
+                    due.push((municipality, 0));
                 }
             }
             for (municipality, billed) in due {

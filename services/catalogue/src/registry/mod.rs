@@ -25,7 +25,7 @@ mod steps;
 pub use extra_users::Billing;
 pub use invoicing::{EXPORT_COLUMNS, Period, unit_amount};
 pub use items::ItemView;
-pub use orders_placed::{NewOrder, OrderView};
+pub use orders_placed::{NewAttachment, NewOrder, OrderView};
 pub use steps::StepRequest;
 
 /// Who keeps the catalogue.

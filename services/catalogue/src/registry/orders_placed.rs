@@ -19,7 +19,8 @@ use pb::{ItemState, OrderState, PriceModel};
 use super::{Registry, require_sees, visible_order};
 use crate::domain::{self, Answer, AnswerValue, ItemContent};
 use crate::store::{
-    item_versions, items, order_comments, order_registrations, order_steps, orders,
+    item_versions, items, order_attachments, order_comments, order_registrations, order_steps,
+    orders,
 };
 
 /// An order to place (validated).
@@ -31,6 +32,20 @@ pub struct NewOrder {
     pub quantity: i64,
     /// The answers.
     pub answers: Vec<Answer>,
+}
+
+/// The most files an order holds.
+pub const ATTACHMENTS_MAX: u64 = 20;
+
+/// A file to attach (validated).
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    /// Its name.
+    pub file_name: String,
+    /// Its type.
+    pub content_type: String,
+    /// Its content.
+    pub content: Vec<u8>,
 }
 
 /// An order with its steps.
@@ -287,6 +302,71 @@ impl Registry {
         txn.commit().await?;
         self.outbox.notify_committed();
         Ok(comment)
+    }
+
+    /// Attaches a file to an order the caller sees: at most [`ATTACHMENTS_MAX`] per order.
+    pub async fn add_order_attachment(
+        &self,
+        caller: &Caller,
+        order_id: &str,
+        file: NewAttachment,
+    ) -> Result<order_attachments::Listed, Error> {
+        let now = self.clock.now();
+        let txn = kommune_platform::db::begin(&self.db).await?;
+        let order = visible_order(&txn, caller, order_id).await?;
+        if order_attachments::count(&txn, &order.id).await? >= ATTACHMENTS_MAX {
+            return Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                format!("an order holds at most {ATTACHMENTS_MAX} files"),
+            ));
+        }
+        let attachment = order_attachments::insert(
+            &txn,
+            order_attachments::Model {
+                id: Uuid::now_v7().to_string(),
+                order_id: order.id.clone(),
+                file_name: file.file_name,
+                content_type: file.content_type,
+                size_bytes: file.content.len() as i64,
+                content: file.content,
+                uploaded_by: caller.subject.clone(),
+                created_at: now,
+            },
+        )
+        .await?;
+        let payload = json!({
+            "attachment_id": attachment.id,
+            "file_name": attachment.file_name,
+            "content_type": attachment.content_type,
+            "size_bytes": attachment.size_bytes,
+        });
+        self.audit(&txn, caller, "order", &order.id, "attach", payload)
+            .await?;
+        txn.commit().await?;
+        Ok(order_attachments::Listed::from(&attachment))
+    }
+
+    /// An order's attachments, without their content.
+    pub async fn list_order_attachments(
+        &self,
+        caller: &Caller,
+        order_id: &str,
+    ) -> Result<Vec<order_attachments::Listed>, Error> {
+        let order = visible_order(&self.db, caller, order_id).await?;
+        order_attachments::of_order(&self.db, &order.id, ATTACHMENTS_MAX).await
+    }
+
+    /// One attachment with its content, for a caller who sees its order.
+    pub async fn get_order_attachment(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<order_attachments::Model, Error> {
+        let attachment = order_attachments::find(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found_field("attachment", id, "attachment_id"))?;
+        visible_order(&self.db, caller, &attachment.order_id).await?;
+        Ok(attachment)
     }
 
     /// A page of an order's comments, oldest first.

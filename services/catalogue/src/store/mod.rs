@@ -5,6 +5,7 @@ pub mod debtors;
 pub mod invoicing_runs;
 pub mod item_versions;
 pub mod items;
+pub mod order_attachments;
 pub mod order_comments;
 pub mod order_registrations;
 pub mod order_steps;

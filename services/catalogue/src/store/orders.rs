@@ -287,18 +287,19 @@ pub async fn of_month(
         .await?)
 }
 
-/// The orders of `item_id` still in delivery for a month before the one beginning `month`: those due
-/// to be settled.
-pub async fn unsettled_before(
+/// The municipalities with orders of `item_id` billing the month beginning `month`.
+pub async fn municipalities_of_month(
     db: &impl ConnectionTrait,
     item_id: &str,
     month: NaiveDate,
-) -> Result<Vec<Model>, Error> {
+) -> Result<Vec<String>, Error> {
     Ok(Entity::find()
+        .select_only()
+        .column(Column::MunicipalityId)
+        .distinct()
         .filter(Column::ItemId.eq(item_id))
-        .filter(Column::State.eq(Named(OrderState::InDelivery)))
-        .filter(Column::BillingMonth.lt(month))
-        .order_by_asc(Column::Id)
+        .filter(Column::BillingMonth.eq(month))
+        .into_tuple()
         .all(db)
         .await?)
 }

@@ -1,5 +1,4 @@
-//! The months whose extra support-eligible users are settled: each once, by whichever replica comes
-//! first.
+//! The months whose extra support-eligible users are settled.
 
 use chrono::NaiveDate;
 use sea_orm::entity::prelude::*;

@@ -557,3 +557,106 @@ async fn a_retried_order_is_placed_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn files_are_attached_within_limits_and_read_by_whoever_sees_the_order() {
+    let t = TestCatalogue::start().await;
+    let item = t.create(seats()).await.unwrap();
+    let order = t.place(&t.leaders[0].1, &item, 1, vec![]).await.unwrap();
+    let attach = |token: &str, name: &str, content_type: &str, content: &[u8]| {
+        let request = pb::AddOrderAttachmentRequest {
+            order_id: order.order_id.clone(),
+            file_name: name.into(),
+            content_type: content_type.into(),
+            content: content.to_vec(),
+        };
+        let mut orders = t.orders();
+        let token = token.to_owned();
+        async move { orders.add_order_attachment(bearer(request, &token)).await }
+    };
+    let added = attach(
+        &t.leaders[0].1,
+        "specifikation.pdf",
+        "application/pdf",
+        b"%PDF-1.7",
+    )
+    .await
+    .unwrap()
+    .into_inner()
+    .attachment
+    .unwrap();
+    assert_eq!(added.size_bytes, 8);
+
+    let cpr = attach(
+        &t.supplier,
+        "noter.txt",
+        "text/plain",
+        b"Borger 010203-1234",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(violated_fields(&cpr), ["content"]);
+    assert_eq!(reason(&cpr), "PERSONAL_ID_IN_TEXT");
+    let zip = attach(&t.supplier, "arkiv.zip", "application/zip", b"PK")
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&zip), ["content_type"]);
+    let other = attach(&t.leaders[1].1, "x.txt", "text/plain", b"hej")
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::PermissionDenied);
+
+    let read = t
+        .orders()
+        .get_order_attachment(bearer(
+            pb::GetOrderAttachmentRequest {
+                attachment_id: added.attachment_id.clone(),
+            },
+            &t.supplier,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.content, b"%PDF-1.7");
+    let hidden = t
+        .orders()
+        .get_order_attachment(bearer(
+            pb::GetOrderAttachmentRequest {
+                attachment_id: added.attachment_id.clone(),
+            },
+            &t.leaders[1].1,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), Code::PermissionDenied);
+
+    // Twenty files at most.
+    for i in 1..20 {
+        attach(
+            &t.supplier,
+            &format!("bilag-{i}.txt"),
+            "text/plain",
+            b"bilag",
+        )
+        .await
+        .unwrap();
+    }
+    let full = attach(&t.supplier, "bilag-21.txt", "text/plain", b"bilag")
+        .await
+        .unwrap_err();
+    assert_eq!(full.code(), Code::FailedPrecondition);
+    let listed = t
+        .orders()
+        .list_order_attachments(bearer(
+            pb::ListOrderAttachmentsRequest {
+                order_id: order.order_id.clone(),
+            },
+            &t.leaders[0].1,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .attachments;
+    assert_eq!(listed.len(), 20);
+    assert_eq!(listed[0].file_name, "specifikation.pdf");
+}
