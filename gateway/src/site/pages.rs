@@ -643,7 +643,9 @@ pub(super) async fn catalogue(shared: &Shared, visit: &Visit) -> Result<Page, Fa
                 text(t, "cat_price_free")
             }
         };
-        let orderers: Vec<String> = if c.orderable_by.is_empty() {
+        let orderers: Vec<String> = if c.extra_eligible_users {
+            vec![text(t, "cat_ordered_by_kommune")]
+        } else if c.orderable_by.is_empty() {
             vec![text(t, "cat_role_project_leader")]
         } else {
             c.orderable_by

@@ -110,6 +110,32 @@ impl Caller {
         self.is_suite_wide() || self.municipality_id == Some(municipality_id)
     }
 
+    /// `PERMISSION_DENIED` unless the caller may see the data of the municipality `municipality_id`
+    /// (a UUID; anything else is nobody's): `what` names the data in the refusal.
+    pub fn require_sees(&self, municipality_id: &str, what: &str) -> Result<(), Error> {
+        match Uuid::parse_str(municipality_id) {
+            Ok(m) if self.can_see_municipality(m) => Ok(()),
+            _ => Err(Error::PermissionDenied(
+                Reason::OtherMunicipality,
+                format!("a municipality's users see only their own municipality's {what}"),
+            )),
+        }
+    }
+
+    /// The municipality whose data alone the caller sees: `None` for suite-wide callers;
+    /// `PERMISSION_DENIED` for a caller neither suite-wide nor of a municipality.
+    pub fn own_municipality(&self) -> Result<Option<Uuid>, Error> {
+        if self.is_suite_wide() {
+            return Ok(None);
+        }
+        self.municipality_id.map(Some).ok_or_else(|| {
+            Error::PermissionDenied(
+                Reason::OtherMunicipality,
+                "the caller belongs to no municipality and is not suite-wide".into(),
+            )
+        })
+    }
+
     /// `PERMISSION_DENIED` unless the caller holds one of `roles`.
     pub fn require_any_role(&self, roles: &[Role], action: &str) -> Result<(), Error> {
         if self.has_any_role(roles) {
@@ -564,6 +590,27 @@ mod tests {
             roles,
             token: String::new(),
         }
+    }
+
+    #[test]
+    fn a_caller_of_no_municipality_who_is_not_suite_wide_sees_nobody_s_data() {
+        let aarhus = Uuid::now_v7();
+        let odense = Uuid::now_v7().to_string();
+        let municipal = caller(vec![Role::MunicipalCaseworker], Some(aarhus));
+        assert_eq!(municipal.own_municipality().ok(), Some(Some(aarhus)));
+        assert!(
+            municipal
+                .require_sees(&aarhus.to_string(), "orders")
+                .is_ok()
+        );
+        assert!(municipal.require_sees(&odense, "orders").is_err());
+        assert!(municipal.require_sees("not-a-uuid", "orders").is_err());
+        let admin = caller(vec![Role::ConsortiumAdmin], None);
+        assert_eq!(admin.own_municipality().ok(), Some(None));
+        assert!(admin.require_sees(&odense, "orders").is_ok());
+        let nobody = caller(vec![], None);
+        assert!(nobody.own_municipality().is_err());
+        assert!(nobody.require_sees(&odense, "orders").is_err());
     }
 
     #[test]

@@ -167,6 +167,18 @@ pub async fn seen(db: &DatabaseConnection, key: &IdempotencyKey) -> Result<bool,
     Ok(stored_entity(db, key).await?.is_some())
 }
 
+/// The id of what `key` created before, if it was used: a retry answers with it before checking
+/// anything that may have changed since (an item withdrawn after it was ordered).
+pub async fn earlier(
+    db: &DatabaseConnection,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<String>, Error> {
+    match key {
+        Some(key) => stored_entity(db, key).await,
+        None => Ok(None),
+    }
+}
+
 async fn stored_entity(
     db: &DatabaseConnection,
     key: &IdempotencyKey,

@@ -124,9 +124,13 @@ fn content(v: &mut Validator, c: Option<&pb::ItemContent>) -> ItemContent {
     content
 }
 
-/// An order's answers, each of a known kind with a well-formed value.
+/// An order's answers, each of a known kind with a well-formed value: no more than an item asks.
 fn answers(v: &mut Validator, answers: &[pb::Answer]) -> Vec<Answer> {
     use pb::answer::Value;
+    if answers.len() > crate::domain::QUESTIONS_MAX {
+        v.violation("answers", "must hold at most 30 answers");
+        return Vec::new();
+    }
     answers
         .iter()
         .enumerate()
@@ -140,7 +144,11 @@ fn answers(v: &mut Validator, answers: &[pb::Answer]) -> Vec<Answer> {
                 Some(Value::Text(text)) => {
                     AnswerValue::Text(v.text(&field("text"), text, ANSWER_MAX))
                 }
-                Some(Value::Number(n)) => AnswerValue::Number(*n),
+                Some(Value::Number(n)) => {
+                    // Ten digits may be a personal ID number.
+                    v.optional_text(&field("number"), &format!("{n}"), 40);
+                    AnswerValue::Number(*n)
+                }
                 Some(Value::Date(date)) => AnswerValue::Date(v.date(&field("date"), date)?),
                 Some(Value::Choice(choice)) => {
                     AnswerValue::Choice(v.text(&field("choice"), choice, SHORT_MAX))

@@ -18,7 +18,6 @@ enum Items {
 enum Orders {
     Table,
     Id,
-    ItemId,
     MunicipalityId,
     BillingMonth,
 }
@@ -38,7 +37,7 @@ enum SettledMonths {
 }
 
 /// A municipality's orders of one month of extra users.
-const ORDERS_BY_MONTH: &str = "orders_by_item_municipality_month";
+const ORDERS_BY_MONTH: &str = "orders_by_municipality_month";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -69,7 +68,6 @@ impl MigrationTrait for Migration {
                 Index::create()
                     .name(ORDERS_BY_MONTH)
                     .table(Orders::Table)
-                    .col(Orders::ItemId)
                     .col(Orders::MunicipalityId)
                     .col(Orders::BillingMonth)
                     .to_owned(),

@@ -156,9 +156,7 @@ impl Registry {
                 .filter(|(_, days)| *days > 0)
                 .collect();
             // Those with orders of the month and no extra days (any more) are settled to nothing.
-            for municipality in
-                orders::municipalities_of_month(&self.db, &extra.item.id, month).await?
-            {
+            for municipality in orders::municipalities_of_month(&self.db, month).await? {
                 if !due.iter().any(|(m, _)| *m == municipality) {
                     due.push((municipality, 0));
                 }
@@ -188,18 +186,31 @@ impl Registry {
         let caller = Caller::system("catalogue");
         let txn = kommune_platform::db::begin(&self.db).await?;
         orders::lock_month(&txn, municipality, month).await?;
-        let existing = orders::of_month(&txn, &extra.item.id, municipality, month).await?;
+        let existing = orders::of_month(&txn, municipality, month).await?;
+        let settled_before = existing
+            .iter()
+            .any(|o| matches!(*o.state, OrderState::Delivered | OrderState::Invoiced));
         let settled: i64 = existing
             .iter()
             .filter(|o| matches!(*o.state, OrderState::Delivered | OrderState::Invoiced))
             .map(|o| o.quantity)
             .sum();
+        let rate = self.rate_of_month(&txn, extra, existing.first()).await?;
         let open = existing
             .into_iter()
             .find(|o| *o.state == OrderState::InDelivery);
-        let correction = domain::correction(billed, settled);
-        let delivered_on = domain::last_day(month);
-        let touched = match (correction, open) {
+        let days = domain::correction(billed, settled);
+        let amount = rate
+            .checked_mul(days)
+            .ok_or_else(|| Error::internal("the amount of a month of extra users overflows"))?;
+        // The month's own settlement is delivered on its last day; a correction on the day it is made,
+        // so it goes on the next invoicing basis.
+        let delivered_on = if settled_before {
+            copenhagen_date(self.clock.now())
+        } else {
+            domain::last_day(month)
+        };
+        let touched = match (days, open) {
             (0, None) => None,
             (0, Some(open)) => {
                 let reason = "no billable extra users this month";
@@ -208,21 +219,16 @@ impl Registry {
                         .await?,
                 )
             }
-            (days, Some(mut open)) => {
-                open.quantity = days;
-                open.amount_ore = Some(extra.content.price.amount_ore * days);
-                open.delivered_date = Some(delivered_on);
-                Some(
-                    self.extra_step(&txn, &caller, extra, open, OrderState::Delivered, "")
-                        .await?,
-                )
-            }
-            (days, None) => {
-                let mut order = self
-                    .new_month_order(&txn, &caller, extra, municipality, month)
-                    .await?;
+            (days, open) => {
+                let mut order = match open {
+                    Some(open) => open,
+                    None => {
+                        self.new_month_order(&txn, &caller, extra, municipality, month)
+                            .await?
+                    }
+                };
                 order.quantity = days;
-                order.amount_ore = Some(extra.content.price.amount_ore * days);
+                order.amount_ore = Some(amount);
                 order.delivered_date = Some(delivered_on);
                 Some(
                     self.extra_step(&txn, &caller, extra, order, OrderState::Delivered, "")
@@ -252,7 +258,7 @@ impl Registry {
         let caller = Caller::system("catalogue");
         let txn = kommune_platform::db::begin(&self.db).await?;
         orders::lock_month(&txn, municipality, month).await?;
-        let existing = orders::of_month(&txn, &extra.item.id, municipality, month).await?;
+        let existing = orders::of_month(&txn, municipality, month).await?;
         let order = match existing
             .into_iter()
             .find(|o| *o.state == OrderState::InDelivery)
@@ -289,6 +295,25 @@ impl Registry {
         txn.commit().await?;
         self.outbox.notify_committed();
         Ok(())
+    }
+
+    /// The price of a user-day of a month: that of the item version the month's first order was placed
+    /// against (a later version never reprices a month), else the current one.
+    async fn rate_of_month(
+        &self,
+        txn: &Txn,
+        extra: &ExtraUsers,
+        first: Option<&orders::Model>,
+    ) -> Result<i64, Error> {
+        let Some(first) = first else {
+            return Ok(extra.content.price.amount_ore);
+        };
+        Ok(item_versions::find(txn, &first.item_id, first.item_version)
+            .await?
+            .ok_or_else(|| Error::internal("an order's item version is missing"))?
+            .content()?
+            .price
+            .amount_ore)
     }
 
     /// A new order of extra users for `municipality`'s `month`, in delivery with nothing billed yet.

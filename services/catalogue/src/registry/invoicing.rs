@@ -331,9 +331,13 @@ impl Registry {
     }
 }
 
-/// The price per unit of an order: its amount over its quantity.
+/// The price per unit of an order: its amount over its quantity (a credit's quantity is negative).
 pub fn unit_amount(order: &orders::Model) -> i64 {
-    order.amount_ore.unwrap_or_default() / order.quantity.max(1)
+    let amount = order.amount_ore.unwrap_or_default();
+    match order.quantity {
+        0 => amount,
+        quantity => amount / quantity,
+    }
 }
 
 /// A run's lines, a page at a time, for an export.

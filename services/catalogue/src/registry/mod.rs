@@ -3,15 +3,14 @@
 
 use sea_orm::DatabaseConnection;
 use tonic::transport::Channel;
-use uuid::Uuid;
 
+use kommune_platform::Error;
 use kommune_platform::auth::Caller;
 use kommune_platform::calendar::{BusinessCalendar, OpeningHours};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::outbox::Outbox;
 use kommune_platform::records::{AuditTrail, EventFeed};
 use kommune_platform::service::ServiceRole;
-use kommune_platform::{Error, Reason};
 use kommune_proto::identity::v1::Role;
 
 use crate::store::orders;
@@ -66,17 +65,6 @@ impl Registry {
     }
 }
 
-/// PERMISSION_DENIED unless `caller` sees the municipality `municipality_id` (its own, or all).
-fn require_sees(caller: &Caller, municipality_id: &str) -> Result<(), Error> {
-    match Uuid::parse_str(municipality_id) {
-        Ok(m) if caller.can_see_municipality(m) => Ok(()),
-        _ => Err(Error::PermissionDenied(
-            Reason::OtherMunicipality,
-            "a municipality's users see only their own municipality's orders".into(),
-        )),
-    }
-}
-
 /// The order `id`, for a caller who may see it.
 async fn visible_order(
     db: &impl sea_orm::ConnectionTrait,
@@ -86,7 +74,7 @@ async fn visible_order(
     let order = orders::find(db, id)
         .await?
         .ok_or_else(|| Error::not_found_field("order", id, "order_id"))?;
-    require_sees(caller, &order.municipality_id)?;
+    caller.require_sees(&order.municipality_id, "orders")?;
     Ok(order)
 }
 

@@ -16,7 +16,7 @@ use kommune_proto::catalogue::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 use pb::{ItemState, OrderState, PriceModel};
 
-use super::{Registry, require_sees, visible_order};
+use super::{Registry, visible_order};
 use crate::domain::{self, Answer, AnswerValue, ItemContent};
 use crate::store::{
     item_versions, items, order_attachments, order_comments, order_registrations, order_steps,
@@ -102,6 +102,9 @@ impl Registry {
         new: NewOrder,
         key: Option<IdempotencyKey>,
     ) -> Result<OrderView, Error> {
+        if let Some(id) = idempotency::earlier(&self.db, key.as_ref()).await? {
+            return self.get_order(caller, &id).await;
+        }
         let Some(municipality) = caller.municipality_id.map(|m| m.to_string()) else {
             return Err(Error::PermissionDenied(
                 Reason::RoleRequired,
@@ -129,7 +132,7 @@ impl Registry {
             |view: &OrderView| view.order.id.clone(),
             async |txn: &Txn| {
                 // The item as it is now: an order never lands on a version it was not checked against.
-                let current = items::find(txn, &item.id).await?;
+                let current = items::find_for_update(txn, &item.id).await?;
                 if current.as_ref() != Some(&item) {
                     return Err(Error::Aborted(
                         Reason::StaleVersion,
@@ -218,18 +221,46 @@ impl Registry {
             }
             _ => 1,
         };
-        for (field, message) in domain::answer_violations(&content.questions, &new.answers) {
+        let structural = domain::answer_violations(&content.questions, &new.answers);
+        let fits = structural.is_empty();
+        for (field, message) in structural {
             v.violation(&field, &message);
         }
+        if content
+            .amount(quantity)
+            .is_some_and(|amount| amount > domain::AMOUNT_MAX)
+        {
+            v.violation(
+                "quantity",
+                "makes the order cost more than 100,000,000 kroner",
+            );
+        }
+        // Users are asked of identity only for answers that fit otherwise, each user once.
+        let mut asked: Vec<(&str, bool)> = Vec::new();
         for (i, answer) in new.answers.iter().enumerate() {
-            if let AnswerValue::User(user_id) = &answer.value {
-                let user = kommune_platform::client::user(&self.identity, caller, user_id).await?;
-                if user.is_none_or(|u| u.municipality_id != municipality) {
-                    v.violation(
-                        format!("answers[{i}].user_id"),
-                        "must be a user of the ordering municipality",
-                    );
+            let AnswerValue::User(user_id) = &answer.value else {
+                continue;
+            };
+            if !fits {
+                break;
+            }
+            let ours = match asked.iter().find(|(id, _)| id == user_id) {
+                Some((_, ours)) => *ours,
+                None => {
+                    let user =
+                        kommune_platform::client::user(&self.identity, caller, user_id).await?;
+                    let ours = user.is_some_and(|u| {
+                        u.municipality_id == municipality && u.active && !u.anonymized
+                    });
+                    asked.push((user_id, ours));
+                    ours
                 }
+            };
+            if !ours {
+                v.violation(
+                    format!("answers[{i}].user_id"),
+                    "must be an active user of the ordering municipality",
+                );
             }
         }
         v.finish()?;
@@ -249,9 +280,9 @@ impl Registry {
         mut filter: orders::Filter,
         page: &Page,
     ) -> Result<(Vec<OrderView>, PageResponse), Error> {
-        if let Some(own) = caller.municipality_id.filter(|_| !caller.is_suite_wide()) {
+        if let Some(own) = caller.own_municipality()? {
             if let Some(asked) = &filter.municipality_id {
-                require_sees(caller, asked)?;
+                caller.require_sees(asked, "orders")?;
             }
             filter.municipality_id = Some(own.to_string());
         }
@@ -314,6 +345,8 @@ impl Registry {
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let order = visible_order(&txn, caller, order_id).await?;
+        // Locked, so concurrent uploads count each other.
+        orders::find_for_update(&txn, &order.id).await?;
         if order_attachments::count(&txn, &order.id).await? >= ATTACHMENTS_MAX {
             return Err(Error::FailedPrecondition(
                 Reason::WrongState,

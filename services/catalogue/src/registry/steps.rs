@@ -147,11 +147,18 @@ impl Registry {
         let step = request.step();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let mut order = visible_order(&txn, caller, id).await?;
+        orders::find_for_update(&txn, &order.id).await?;
         let content = item_versions::find(&txn, &order.item_id, order.item_version)
             .await?
             .ok_or_else(|| Error::internal("an order's item version is missing"))?
             .content()?;
         require_may_take(caller, step, &content, &order.municipality_id)?;
+        if order.billing_month.is_some() {
+            return Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                "an order of extra support-eligible users is settled by kommune itself".into(),
+            ));
+        }
         if order.version != expected_version {
             return Err(Error::Aborted(
                 Reason::StaleVersion,
@@ -167,6 +174,12 @@ impl Registry {
         let mut payload = json!({"from": previous.as_str_name(), "to": next.as_str_name()});
         match &request {
             StepRequest::Quote { hours, text } => {
+                if content.quoted_amount(*hours) > domain::AMOUNT_MAX {
+                    return Err(Error::invalid(
+                        "hours",
+                        "make the quote more than 100,000,000 kroner",
+                    ));
+                }
                 let quote = Quote {
                     hours: *hours,
                     amount_ore: content.quoted_amount(*hours),

@@ -61,6 +61,11 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
+/// One item, locked until the transaction ends (PostgreSQL; SQLite writes one at a time anyway).
+pub async fn find_for_update(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find_by_id(id).lock_exclusive().one(db).await?)
+}
+
 /// The list's sort key: category, name, id (a unit separator between them).
 fn position(item: &Model) -> String {
     format!("{}\u{1f}{}\u{1f}{}", item.category, item.name_da, item.id)

@@ -97,6 +97,11 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
+/// One order, locked until the transaction ends (PostgreSQL; SQLite writes one at a time anyway).
+pub async fn find_for_update(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
+    Ok(Entity::find_by_id(id).lock_exclusive().one(db).await?)
+}
+
 /// What a list of orders is narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -271,15 +276,14 @@ pub async fn of_run(
     }))
 }
 
-/// The orders of `item_id` billing `municipality_id`'s month beginning `month`.
+/// The orders billing `municipality_id`'s extra users of the month beginning `month`, whichever item
+/// billed them then.
 pub async fn of_month(
     db: &impl ConnectionTrait,
-    item_id: &str,
     municipality_id: &str,
     month: NaiveDate,
 ) -> Result<Vec<Model>, Error> {
     Ok(Entity::find()
-        .filter(Column::ItemId.eq(item_id))
         .filter(Column::MunicipalityId.eq(municipality_id))
         .filter(Column::BillingMonth.eq(month))
         .order_by_asc(Column::Id)
@@ -287,17 +291,15 @@ pub async fn of_month(
         .await?)
 }
 
-/// The municipalities with orders of `item_id` billing the month beginning `month`.
+/// The municipalities with orders billing extra users of the month beginning `month`.
 pub async fn municipalities_of_month(
     db: &impl ConnectionTrait,
-    item_id: &str,
     month: NaiveDate,
 ) -> Result<Vec<String>, Error> {
     Ok(Entity::find()
         .select_only()
         .column(Column::MunicipalityId)
         .distinct()
-        .filter(Column::ItemId.eq(item_id))
         .filter(Column::BillingMonth.eq(month))
         .into_tuple()
         .all(db)

@@ -171,6 +171,19 @@ async fn a_year_of_extra_users_is_ordered_as_the_billing_report_counts_it() {
     assert_eq!(open.state, S::InDelivery as i32);
     assert_eq!(open.ordered_by, "system:catalogue");
     assert!(open.registration_ids.contains(&third), "{open:?}");
+    // Kommune settles it; nobody steps it by hand.
+    let by_hand = t
+        .orders()
+        .approve_order(bearer(
+            pb::ApproveOrderRequest {
+                order_id: open.order_id.clone(),
+                expected_version: open.version,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(by_hand.code(), Code::FailedPrecondition);
 
     // May: the third user is replaced by a fourth; the count stays.
     t.on("2025-05-14").await;
@@ -263,7 +276,8 @@ async fn a_year_of_extra_users_is_ordered_as_the_billing_report_counts_it() {
         })
         .await
         .len() as i64;
-    let basis = t.invoicing_basis("2025-03-01", "2026-02-28").await;
+    // A correction is delivered on the day it is made: it may fall after the year.
+    let basis = t.invoicing_basis("2025-03-01", "2026-03-02").await;
     assert_eq!(basis, (year * 1_000, delivered));
 
     // Nobody orders extra users by hand, and only one item bills them.

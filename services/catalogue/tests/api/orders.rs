@@ -291,6 +291,11 @@ async fn answers_that_do_not_fit_are_refused_and_nothing_is_written() {
     let refused = t.place(leader, &item, 1, with_cpr).await.unwrap_err();
     assert_eq!(violated_fields(&refused), ["answers[0].text"]);
     assert_eq!(reason(&refused), "PERSONAL_ID_IN_TEXT");
+    let mut with_number = extract_answers(&t.caseworker.0);
+    with_number[0] = answer("purpose", Value::Number(3_112_901_234.0));
+    let refused = t.place(leader, &item, 1, with_number).await.unwrap_err();
+    assert_eq!(violated_fields(&refused), ["answers[0].number"]);
+    assert_eq!(reason(&refused), "PERSONAL_ID_IN_TEXT");
 
     let answers = vec![
         answer("purpose", Value::Number(1.0)),
@@ -309,10 +314,15 @@ async fn answers_that_do_not_fit_are_refused_and_nothing_is_written() {
             "answers[0]",
             "answers[1].choice",
             "answers[2]",
-            "answers[3].user_id",
             "answers[4].key",
         ]
     );
+    // Once the answers fit, the users they name are asked of identity.
+    let theirs = t
+        .place(leader, &item, 1, extract_answers(&t.leaders[1].0))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&theirs), ["answers[3].user_id"]);
     let missing = t.place(leader, &item, 1, vec![]).await.unwrap_err();
     assert_eq!(violated_fields(&missing), ["answers", "answers", "answers"]);
     let seats = t.create(seats()).await.unwrap();
@@ -365,6 +375,20 @@ async fn who_may_order_and_withdrawn_items() {
         ))
         .await
         .unwrap();
+    let keyed = pb::PlaceOrderRequest {
+        idempotency_key: "udtraek-igen".into(),
+        item_id: item.item_id.clone(),
+        quantity: 1,
+        answers: extract_answers(&t.caseworker.0),
+    };
+    let first_keyed = t
+        .orders()
+        .place_order(bearer(keyed.clone(), leader))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
     let quoted = t.quote(&order, 2.0).await.unwrap();
     assert_eq!(quoted.item_version, 1);
     assert_eq!(quoted.amount_ore, 190_000, "the rate of version 1");
@@ -395,6 +419,16 @@ async fn who_may_order_and_withdrawn_items() {
         .place(leader, &item, 1, extract_answers(&t.caseworker.0))
         .await
         .unwrap_err();
+    // A retry of an order placed before the withdrawal answers with that order.
+    let retried = t
+        .orders()
+        .place_order(bearer(keyed, leader))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(retried.order_id, first_keyed.order_id);
     assert_eq!(withdrawn.code(), Code::FailedPrecondition);
     assert!(withdrawn.message().contains("Leveres ikke længere"));
     // The order placed before goes on.

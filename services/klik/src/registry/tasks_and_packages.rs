@@ -55,16 +55,6 @@ pub const AUDITED: [&str; 7] = [
     "package_item",
 ];
 
-fn require_sees(caller: &Caller, municipality_id: &str) -> Result<(), Error> {
-    match Uuid::parse_str(municipality_id) {
-        Ok(m) if caller.can_see_municipality(m) => Ok(()),
-        _ => Err(Error::PermissionDenied(
-            Reason::OtherMunicipality,
-            "municipal users see only their own municipality's tasks".into(),
-        )),
-    }
-}
-
 impl Registry {
     /// A page of a project's tasks: municipal callers get their own municipality's only.
     pub async fn list_tasks(
@@ -116,7 +106,7 @@ impl Registry {
         let task = tasks::find(&self.db, id)
             .await?
             .ok_or_else(|| Error::not_found("task", id))?;
-        require_sees(caller, &task.municipality_id)?;
+        caller.require_sees(&task.municipality_id, "tasks")?;
         let package = packages::of_task(&self.db, id).await?.map(|p| p.id);
         Ok((task, package))
     }
@@ -143,7 +133,7 @@ impl Registry {
         let mut task = tasks::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("task", id))?;
-        require_sees(caller, &task.municipality_id)?;
+        caller.require_sees(&task.municipality_id, "tasks")?;
         if task.version != expected_version {
             return Err(Error::Aborted(
                 Reason::StaleVersion,
@@ -227,7 +217,7 @@ impl Registry {
         let package = packages::find(&self.db, id)
             .await?
             .ok_or_else(|| Error::not_found("package", id))?;
-        require_sees(caller, &package.municipality_id)?;
+        caller.require_sees(&package.municipality_id, "tasks")?;
         let (items, open) = package_items::counts(&self.db, id).await?;
         Ok((package, items, open))
     }
@@ -301,7 +291,7 @@ impl Registry {
         let package = packages::find(&txn, &item.package_id)
             .await?
             .ok_or_else(|| Error::internal("item without package"))?;
-        require_sees(caller, &package.municipality_id)?;
+        caller.require_sees(&package.municipality_id, "tasks")?;
         let (state, case_reference, reason) = match resolution {
             Resolution::CaseCreated(case) => (pb::ItemState::CaseCreated, case, String::new()),
             Resolution::CaseAttached(case) => (pb::ItemState::CaseAttached, case, String::new()),
@@ -455,7 +445,7 @@ impl AuditTrail for Registry {
             _ => None,
         };
         match municipality {
-            Some(m) => require_sees(caller, &m),
+            Some(m) => caller.require_sees(&m, "tasks"),
             None => Err(Error::PermissionDenied(
                 Reason::OtherMunicipality,
                 "municipal users read only their own municipality's audit trails".into(),

@@ -454,12 +454,20 @@ fn order_step(
                 &format!("Reason: {reason}"),
             ),
         ),
-        _ => (
+        "ORDER_STATE_CANCELLED" => (
             "er annulleret",
             "was cancelled",
             pick(
                 &format!("Begrundelse: {reason}"),
                 &format!("Reason: {reason}"),
+            ),
+        ),
+        _ => (
+            "er ændret",
+            "changed",
+            pick(
+                "Se bestillingen i servicekataloget.",
+                "See the order in the service catalogue.",
             ),
         ),
     };
