@@ -27,6 +27,7 @@ use kommune_proto::klik::v1 as klik;
 use pb::Role;
 
 mod door;
+mod guides;
 mod orders;
 mod pages;
 mod site;
@@ -140,6 +141,10 @@ impl Suite {
             Arc::new(SystemClock),
         );
         cases_options.changes_addr = Some(changes_addr.clone());
+        // guides and cases call each other: guides' address is taken before either is built.
+        let (guides_listener, guides_addr) = loopback_listener().await;
+        let guides_addr = format!("http://{guides_addr}");
+        cases_options.guides_addr = Some(guides_addr.clone());
         let cases = kommune_cases::Cases::build(cases_options).await.unwrap();
         let (cases_listener, cases_addr) = loopback_listener().await;
         let cases_addr = format!("http://{cases_addr}");
@@ -167,6 +172,27 @@ impl Suite {
         });
 
         let identity_channel = channel_to(identity_addr.trim_start_matches("http://"));
+        let mut guides_options = kommune_guides::Options::new(
+            fresh_database_url("guides").await,
+            identity_addr.clone(),
+            Arc::new(SystemClock),
+        );
+        guides_options.cases_addr = Some(cases_addr.clone());
+        guides_options.service_api_key = Some(
+            service_account_key(
+                &identity_channel,
+                &exchange(&identity_channel, ADMIN_KEY).await,
+                "guides",
+            )
+            .await,
+        );
+        let guides = kommune_guides::Guides::build(guides_options).await.unwrap();
+        let guides_running = spawn(|stop| async move {
+            guides
+                .serve(guides_listener, &ServerConfig::default(), stop)
+                .await
+                .unwrap();
+        });
         let mut notify_options = kommune_notify::Options::new(
             fresh_database_url("notify").await,
             identity_addr.clone(),
@@ -190,6 +216,9 @@ impl Suite {
         notify_options
             .peers
             .insert(ServiceRole::Catalogue, catalogue_addr.clone());
+        notify_options
+            .peers
+            .insert(ServiceRole::Guides, guides_addr.clone());
         notify_options.reminder_interval = std::time::Duration::from_millis(200);
         let mail_dir =
             std::env::temp_dir().join(format!("kommune-suite-mail-{}", uuid::Uuid::new_v4()));
@@ -212,6 +241,7 @@ impl Suite {
         upstreams.insert(ServiceRole::Changes, changes_addr);
         upstreams.insert(ServiceRole::Notify, notify_addr);
         upstreams.insert(ServiceRole::Catalogue, catalogue_addr);
+        upstreams.insert(ServiceRole::Guides, guides_addr);
         let routed = upstreams.clone();
         let gateway_running = spawn(|stop| async move {
             let config = ServerConfig::default();
@@ -244,6 +274,7 @@ impl Suite {
                 changes_running,
                 cases_running,
                 catalogue_running,
+                guides_running,
                 notify_running,
                 gateway_running,
             ],

@@ -14,6 +14,76 @@ pub const UNLIMITED: kommune_gateway::limits::Rate = kommune_gateway::limits::Ra
     burst: NonZeroU32::MAX,
 };
 
+/// The standalone suite started for a harness: every service in one process, SQLite in a temporary
+/// directory, rates unlimited.
+pub struct StartedSuite {
+    /// The running suite.
+    pub running: kommune_gateway::standalone::Running,
+    /// A channel to its gateway.
+    pub gateway: tonic::transport::Channel,
+    /// The bootstrap admin's token.
+    pub admin: String,
+    data: std::path::PathBuf,
+}
+
+/// The standalone suite's settings, as `kommune` takes them.
+#[derive(clap::Parser)]
+struct Standalone {
+    #[command(flatten)]
+    config: kommune_gateway::standalone::StandaloneConfig,
+}
+
+impl StartedSuite {
+    /// Starts the suite with its data under a new temporary directory named after `harness`.
+    pub async fn start(harness: &str) -> Result<Self, kommune_platform::BoxError> {
+        use clap::Parser as _;
+        let data =
+            std::env::temp_dir().join(format!("kommune-{harness}-bench-{}", uuid::Uuid::new_v4()));
+        let mut config = Standalone::parse_from([
+            "kommune",
+            "--listen-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data.to_string_lossy(),
+        ])
+        .config;
+        config.door.rate_people = UNLIMITED;
+        config.door.rate_services = UNLIMITED;
+        config.door.rate_public = UNLIMITED;
+        let running = kommune_gateway::standalone::start(
+            &config,
+            std::sync::Arc::new(kommune_platform::clock::SystemClock),
+        )
+        .await?;
+        let key_file = running
+            .admin_key_file
+            .clone()
+            .ok_or("the suite made no admin key")?;
+        let gateway =
+            tonic::transport::Channel::from_shared(format!("http://{}", running.gateway_addr))?
+                .connect()
+                .await?;
+        let admin = kommune_platform::testing::exchange(
+            &gateway,
+            std::fs::read_to_string(key_file)?.trim(),
+        )
+        .await;
+        Ok(Self {
+            running,
+            gateway,
+            admin,
+            data,
+        })
+    }
+
+    /// Stops the suite and removes its data.
+    pub async fn stop(self) -> Result<(), kommune_platform::BoxError> {
+        self.running.stop().await?;
+        let _ = std::fs::remove_dir_all(&self.data);
+        Ok(())
+    }
+}
+
 /// How long a measurement runs.
 #[derive(Clone, Copy)]
 pub enum Load {

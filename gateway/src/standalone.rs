@@ -102,6 +102,7 @@ async fn launch(
         ServiceRole::Changes => serve::<kommune_changes::Changes>(start, listener).await,
         ServiceRole::Klik => serve::<kommune_klik::Klik>(start, listener).await,
         ServiceRole::Catalogue => serve::<kommune_catalogue::Catalogue>(start, listener).await,
+        ServiceRole::Guides => serve::<kommune_guides::Guides>(start, listener).await,
         ServiceRole::Notify => serve::<kommune_notify::Notify>(start, listener).await,
     }
 }

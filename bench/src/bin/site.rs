@@ -19,9 +19,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tonic::transport::Channel;
 
-use kommune_bench::{Load, UNLIMITED, measure, print_row};
+use kommune_bench::{Load, StartedSuite, measure, print_row};
 use kommune_platform::BoxError;
-use kommune_platform::testing::{exchange, with_bearer};
+use kommune_platform::testing::with_bearer;
 use kommune_proto::cases::v1 as cases;
 use kommune_proto::changes::v1 as changes;
 use kommune_proto::identity::v1 as identity;
@@ -40,13 +40,6 @@ struct Args {
     seconds: u64,
 }
 
-/// The standalone suite's settings, as `kommune` takes them.
-#[derive(Parser)]
-struct Standalone {
-    #[command(flatten)]
-    config: kommune_gateway::standalone::StandaloneConfig,
-}
-
 const THEMES: [&str; 5] = ["Økonomi", "Breve", "Ydelser", "Integration", "Rapportering"];
 const WORDS: [&str; 6] = [
     "debitorliste",
@@ -63,34 +56,11 @@ static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    let data = std::env::temp_dir().join(format!("kommune-site-bench-{}", uuid::Uuid::new_v4()));
-    let mut config = Standalone::parse_from([
-        "kommune",
-        "--listen-addr",
-        "127.0.0.1:0",
-        "--data-dir",
-        &data.to_string_lossy(),
-    ])
-    .config;
-    config.door.rate_people = UNLIMITED;
-    config.door.rate_services = UNLIMITED;
-    config.door.rate_public = UNLIMITED;
-    let running = kommune_gateway::standalone::start(
-        &config,
-        std::sync::Arc::new(kommune_platform::clock::SystemClock),
-    )
-    .await?;
-    let key_file = running
-        .admin_key_file
-        .clone()
-        .ok_or("the suite made no admin key")?;
-    let gateway = Channel::from_shared(format!("http://{}", running.gateway_addr))?
-        .connect()
-        .await?;
-    let admin = exchange(&gateway, std::fs::read_to_string(key_file)?.trim()).await;
+    let suite = StartedSuite::start("site").await?;
+    let (gateway, admin) = (&suite.gateway, &suite.admin);
 
     let seeding = std::time::Instant::now();
-    let theme = seed(&gateway, &admin, args.rows).await?;
+    let theme = seed(gateway, admin, args.rows).await?;
     eprintln!(
         "seeded {} change requests, published, in {:.1} s",
         args.rows,
@@ -99,7 +69,7 @@ async fn main() -> Result<(), BoxError> {
 
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
-    let base = format!("http://{}", running.gateway_addr);
+    let base = format!("http://{}", suite.running.gateway_addr);
     let pages = [
         ("/healthz (echo)", "/healthz".to_owned()),
         ("status", "/".to_owned()),
@@ -156,8 +126,7 @@ async fn main() -> Result<(), BoxError> {
             print_row(in_flight, what, &row, echo);
         }
     }
-    running.stop().await?;
-    let _ = std::fs::remove_dir_all(&data);
+    suite.stop().await?;
     Ok(())
 }
 

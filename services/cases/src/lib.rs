@@ -101,6 +101,8 @@ pub struct Options {
     pub changes_addr: Option<String>,
     /// Where klik serves (contacts per implementation wave); without it, that report is refused.
     pub klik_addr: Option<String>,
+    /// Where guides serves (the sections a case cites are checked there).
+    pub guides_addr: Option<String>,
     /// The service's own API key, to follow identity's events (anonymisations); without it they are
     /// not followed.
     pub service_api_key: Option<String>,
@@ -132,6 +134,7 @@ impl Options {
             trusted_issuers: Vec::new(),
             changes_addr: None,
             klik_addr: None,
+            guides_addr: None,
             service_api_key: None,
             sla_sweep_interval: std::time::Duration::from_secs(60),
             mailbox: None,
@@ -193,11 +196,16 @@ impl Cases {
             .as_deref()
             .map(kommune_platform::client::channel)
             .transpose()?;
+        let guides = options
+            .guides_addr
+            .as_deref()
+            .map(kommune_platform::client::channel)
+            .transpose()?;
         let registry = Arc::new(
             Registry::new(
                 db,
                 options.clock,
-                peers::Peers::new(identity, changes, klik),
+                peers::Peers::new(identity, changes, klik, guides),
                 vault,
                 policy,
             )
@@ -250,6 +258,7 @@ impl Service for Cases {
         options.service_api_key = context.service_api_key;
         options.changes_addr = context.peers.get(ServiceRole::Changes).map(str::to_owned);
         options.klik_addr = context.peers.get(ServiceRole::Klik).map(str::to_owned);
+        options.guides_addr = context.peers.get(ServiceRole::Guides).map(str::to_owned);
         if let Some(url) = config.mailbox_url {
             let (Some(system_id), Some(area_id)) =
                 (config.mailbox_system_id, config.mailbox_area_id)

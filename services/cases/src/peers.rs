@@ -8,9 +8,11 @@ use kommune_platform::auth::Caller;
 use kommune_platform::client::on_behalf_of;
 use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as changes;
+use kommune_proto::guides::v1 as guides;
 use kommune_proto::identity::v1 as identity;
 use kommune_proto::klik::v1 as klik;
 
+use crate::domain::CitedSection;
 use crate::domain::eligibility::{Action, EligibilityChange};
 
 use changes::change_request_service_client::ChangeRequestServiceClient;
@@ -37,22 +39,92 @@ fn refused_by_identity(status: tonic::Status) -> Error {
     }
 }
 
+/// guides' refusal of a case's citations, on the filing's fields: `section_ids[2]: …` becomes
+/// `cited_section_ids[2]`, a suggestion stays `suggestion_id`.
+fn refused_citation(status: tonic::Status) -> Error {
+    let message = status.message();
+    let (field, why) = message
+        .split_once(": ")
+        .unwrap_or(("cited_section_ids", message));
+    let field = match field {
+        "suggestion_id" => "suggestion_id".to_owned(),
+        f if f.starts_with("section_ids") => format!("cited_{f}"),
+        _ => "cited_section_ids".to_owned(),
+    };
+    match status.code() {
+        tonic::Code::InvalidArgument => Error::invalid(field, why),
+        tonic::Code::NotFound if field == "suggestion_id" => {
+            Error::invalid(field, "names no suggestion of yours")
+        }
+        tonic::Code::NotFound => {
+            Error::invalid(field, format!("names no guide section ({message})"))
+        }
+        _ => Error::from(status),
+    }
+}
+
 /// The services cases calls.
 #[derive(Clone)]
 pub struct Peers {
     identity: Channel,
     changes: Option<Channel>,
     klik: Option<Channel>,
+    guides: Option<Channel>,
 }
 
 impl Peers {
-    /// identity, and changes and klik where configured.
-    pub fn new(identity: Channel, changes: Option<Channel>, klik: Option<Channel>) -> Self {
+    /// identity, and changes, klik and guides where configured.
+    pub fn new(
+        identity: Channel,
+        changes: Option<Channel>,
+        klik: Option<Channel>,
+        guides: Option<Channel>,
+    ) -> Self {
         Self {
             identity,
             changes,
             klik,
+            guides,
         }
+    }
+
+    /// The guide sections a case about `system_id` cites, as guides names them; guides refuses a
+    /// section that does not exist or belongs to another system's guide, and a suggestion that is not
+    /// the caller's (reported on the filing's own fields).
+    pub async fn resolve_citations(
+        &self,
+        caller: &Caller,
+        system_id: &str,
+        section_ids: &[String],
+        suggestion_id: Option<&str>,
+    ) -> Result<Vec<CitedSection>, Error> {
+        let channel = self.guides.clone().ok_or_else(|| {
+            Error::FailedPrecondition(
+                Reason::NotConfigured,
+                "the guides service is not configured; cited sections cannot be checked".into(),
+            )
+        })?;
+        let request = guides::ResolveCitationsRequest {
+            system_id: system_id.to_owned(),
+            section_ids: section_ids.to_vec(),
+            suggestion_id: suggestion_id.unwrap_or_default().to_owned(),
+        };
+        let sections = guides::search_service_client::SearchServiceClient::new(channel)
+            .resolve_citations(on_behalf_of(caller, request))
+            .await
+            .map_err(refused_citation)?
+            .into_inner()
+            .sections;
+        Ok(sections
+            .into_iter()
+            .map(|s| CitedSection {
+                section_id: s.section_id,
+                guide_id: s.guide_id,
+                guide_title: s.guide_title,
+                number: s.number,
+                heading: s.heading,
+            })
+            .collect())
     }
 
     /// Applies an approved change to a municipality's support-eligible users in identity, keyed by the

@@ -18,6 +18,33 @@ use chrono::{
 };
 use chrono_tz::Europe::Copenhagen;
 
+/// The Copenhagen calendar month of an instant, `YYYY-MM` (how reports group by month).
+pub fn month_of(instant: DateTime<Utc>) -> String {
+    instant
+        .with_timezone(&Copenhagen)
+        .format("%Y-%m")
+        .to_string()
+}
+
+/// A calendar month: (year, month 1–12).
+pub type Month = (i32, u32);
+
+/// A month not written `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be a month written YYYY-MM")]
+pub struct BadMonth;
+
+/// Parses `YYYY-MM` into (year, month).
+pub fn parse_month(value: &str) -> Result<Month, BadMonth> {
+    let (year, month) = value.trim().split_once('-').ok_or(BadMonth)?;
+    let year: i32 = year.parse().map_err(|_| BadMonth)?;
+    let month: u32 = month.parse().map_err(|_| BadMonth)?;
+    if year.to_string().len() != 4 || !(1..=12).contains(&month) {
+        return Err(BadMonth);
+    }
+    Ok((year, month))
+}
+
 /// The last year with Store Bededag as a public holiday (abolished by law from 2024).
 const LAST_STORE_BEDEDAG_YEAR: i32 = 2023;
 

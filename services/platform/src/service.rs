@@ -40,6 +40,8 @@ pub enum ServiceRole {
     Klik,
     /// The service catalogue: paid additions, orders and invoicing.
     Catalogue,
+    /// Guides (vejledninger): sections, search, suggestions while filing, where they fail.
+    Guides,
     /// Subscriptions, mail, webhooks, the inbox and feeds.
     Notify,
 }
@@ -47,12 +49,13 @@ pub enum ServiceRole {
 impl ServiceRole {
     /// Every service, in the order the embedded suite starts them: identity first, as every other
     /// service verifies tokens with its keys.
-    pub const ALL: [ServiceRole; 6] = [
+    pub const ALL: [ServiceRole; 7] = [
         ServiceRole::Identity,
         ServiceRole::Cases,
         ServiceRole::Changes,
         ServiceRole::Klik,
         ServiceRole::Catalogue,
+        ServiceRole::Guides,
         ServiceRole::Notify,
     ];
 
@@ -64,6 +67,7 @@ impl ServiceRole {
             ServiceRole::Changes => "changes",
             ServiceRole::Klik => "klik",
             ServiceRole::Catalogue => "catalogue",
+            ServiceRole::Guides => "guides",
             ServiceRole::Notify => "notify",
         }
     }
@@ -77,6 +81,7 @@ impl ServiceRole {
             ServiceRole::Notify => 50055,
             ServiceRole::Klik => 50056,
             ServiceRole::Catalogue => 50057,
+            ServiceRole::Guides => 50058,
         }
     }
 
@@ -100,6 +105,7 @@ impl ServiceRole {
             ServiceRole::Changes => "kommune-changes",
             ServiceRole::Klik => "kommune-klik",
             ServiceRole::Catalogue => "kommune-catalogue",
+            ServiceRole::Guides => "kommune-guides",
             ServiceRole::Notify => "kommune-notify",
         }
     }

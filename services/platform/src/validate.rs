@@ -130,6 +130,35 @@ impl Validator {
         date
     }
 
+    /// A report's first and last month (`YYYY-MM`, fields `first_month` and `last_month`), at most
+    /// `max_span` months apart; `None` for a month that is not one (the violation recorded).
+    pub fn month_range(
+        &mut self,
+        first_month: &str,
+        last_month: &str,
+        max_span: i32,
+    ) -> (
+        Option<crate::calendar::Month>,
+        Option<crate::calendar::Month>,
+    ) {
+        let first = crate::calendar::parse_month(first_month)
+            .map_err(|d| self.violation("first_month", d))
+            .ok();
+        let last = crate::calendar::parse_month(last_month)
+            .map_err(|d| self.violation("last_month", d))
+            .ok();
+        if let (Some((fy, fm)), Some((ly, lm))) = (first, last) {
+            let span = (ly * 12 + lm as i32) - (fy * 12 + fm as i32);
+            if !(0..=max_span).contains(&span) {
+                self.violation(
+                    "last_month",
+                    format!("must be 0 to {max_span} months after first_month"),
+                );
+            }
+        }
+        (first, last)
+    }
+
     /// Runs `check` and records its error, if any, against `field`.
     pub fn check<E: std::fmt::Display>(&mut self, field: &str, check: Result<(), E>) {
         if let Err(why) = check {

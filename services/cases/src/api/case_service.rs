@@ -89,12 +89,12 @@ impl pb::case_service_server::CaseService for CasesApi {
                 .id("area_id", &req.area_id)
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
-            guide_sections: req
-                .guide_sections
-                .iter()
-                .enumerate()
-                .map(|(i, s)| v.text(&format!("guide_sections[{i}]"), s, SHORT_MAX))
-                .collect(),
+            guide_sections: guide_sections(&mut v, &req),
+            cited_section_ids: cited_section_ids(&mut v, &req.cited_section_ids),
+            suggestion_id: (!req.suggestion_id.is_empty())
+                .then(|| v.id("suggestion_id", &req.suggestion_id))
+                .flatten()
+                .map(|id| id.to_string()),
             personal_id,
             attachments: Vec::new(),
         };
@@ -498,4 +498,39 @@ impl pb::case_service_server::CaseService for CasesApi {
             mails: mails.into_iter().map(supplier_mail).collect(),
         }))
     }
+}
+
+/// The free-text guide sections of a v1 client that does not cite them by id yet.
+#[allow(deprecated)]
+fn guide_sections(v: &mut Validator, req: &pb::FileCaseRequest) -> Vec<String> {
+    req.guide_sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| v.text(&format!("guide_sections[{i}]"), s, SHORT_MAX))
+        .collect()
+}
+
+/// The most guide sections a case cites.
+const CITATIONS_MAX: usize = 20;
+
+/// The guide sections cited by id: at most 20, no repeats.
+fn cited_section_ids(v: &mut Validator, ids: &[String]) -> Vec<String> {
+    if ids.len() > CITATIONS_MAX {
+        v.violation(
+            "cited_section_ids",
+            format!("must name at most {CITATIONS_MAX} sections"),
+        );
+    }
+    let mut cited: Vec<String> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("cited_section_ids[{i}]");
+        if let Some(id) = v.id(&field, id).map(|id| id.to_string()) {
+            if cited.contains(&id) {
+                v.violation(field, "names a section already named");
+            } else {
+                cited.push(id);
+            }
+        }
+    }
+    cited
 }

@@ -59,6 +59,18 @@ impl CasesApi {
             eligibility_request,
             number: domain::case_number(c.number),
             guide_sections: c.guide_sections(),
+            cited_sections: c
+                .cited_sections()
+                .into_iter()
+                .map(|s| pb::CitedSection {
+                    section_id: s.section_id,
+                    guide_id: s.guide_id,
+                    guide_title: s.guide_title,
+                    number: s.number,
+                    heading: s.heading,
+                })
+                .collect(),
+            suggestion_id: c.suggestion_id.clone(),
             related_case_ids: c.related_cases(),
             kind: c.kind.0 as i32,
             question_subject: c.question_subject.0 as i32,

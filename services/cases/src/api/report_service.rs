@@ -1,6 +1,7 @@
 //! `ReportService`: the queue, the stand-up, handlers' queues, SLA alerts, old cases, the backlog and
 //! monthly counts.
 
+use kommune_platform::calendar::Month;
 use kommune_platform::paging::DEFAULT_PAGE_SIZE;
 use kommune_proto::common::v1::{PageRequest, PageResponse};
 
@@ -312,29 +313,13 @@ impl pb::report_service_server::ReportService for CasesApi {
     }
 }
 
-/// A calendar month: (year, month).
-type Month = (i32, u32);
-
-/// A report's first and last month (`YYYY-MM`), at most 36 months apart; `None` (with the violations
-/// recorded) where they are not.
+/// A report's first and last month (`YYYY-MM`), at most 36 months apart.
 fn months(
     v: &mut Validator,
     first_month: &str,
     last_month: &str,
 ) -> (Option<Month>, Option<Month>) {
-    let first = domain::parse_month(first_month)
-        .map_err(|d| v.violation("first_month", d))
-        .ok();
-    let last = domain::parse_month(last_month)
-        .map_err(|d| v.violation("last_month", d))
-        .ok();
-    if let (Some((fy, fm)), Some((ly, lm))) = (first, last) {
-        let span = (ly * 12 + lm as i32) - (fy * 12 + fm as i32);
-        if !(0..=36).contains(&span) {
-            v.violation("last_month", "must be 0 to 36 months after first_month");
-        }
-    }
-    (first, last)
+    v.month_range(first_month, last_month, 36)
 }
 
 /// How far back contacts per wave may look, in months.

@@ -302,12 +302,21 @@ pub fn age_days(created: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (today - filed).num_days().max(0)
 }
 
-/// The Copenhagen calendar month of an instant, `YYYY-MM`.
-pub fn month_of(instant: DateTime<Utc>) -> String {
-    instant
-        .with_timezone(&chrono_tz::Europe::Copenhagen)
-        .format("%Y-%m")
-        .to_string()
+pub use kommune_platform::calendar::{month_of, parse_month};
+
+/// A guide section a case cites, as the guides service named it when the case was filed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CitedSection {
+    /// The section's id (it survives new versions of its guide).
+    pub section_id: String,
+    /// Its guide.
+    pub guide_id: String,
+    /// The guide's title.
+    pub guide_title: String,
+    /// The section's number, e.g. `4.2`.
+    pub number: String,
+    /// Its heading.
+    pub heading: String,
 }
 
 /// A case's number as people read it.
@@ -346,23 +355,6 @@ fn next_month((year, month): (i32, u32)) -> (i32, u32) {
 pub fn months(first: (i32, u32), last: (i32, u32)) -> impl Iterator<Item = (i32, u32)> {
     std::iter::successors(Some(first), |&month| Some(next_month(month)))
         .take_while(move |&month| month <= last)
-}
-
-/// A month not written `YYYY-MM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("must be a month written YYYY-MM")]
-pub struct BadMonth;
-
-/// Parses `YYYY-MM` into (year, month).
-pub fn parse_month(value: &str) -> Result<(i32, u32), BadMonth> {
-    let invalid = || BadMonth;
-    let (year, month) = value.trim().split_once('-').ok_or_else(invalid)?;
-    let year: i32 = year.parse().map_err(|_| invalid())?;
-    let month: u32 = month.parse().map_err(|_| invalid())?;
-    if year.to_string().len() != 4 || !(1..=12).contains(&month) {
-        return Err(invalid());
-    }
-    Ok((year, month))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod m20261206_000150_surveys;
 mod m20261207_000160_desk_report_indexes;
 mod m20261207_000170_supplier_mails;
 mod m20261207_000180_held_mails;
+mod m20261207_000190_case_citations;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261207_000160_desk_report_indexes::Migration));
         migrations.push(Box::new(m20261207_000170_supplier_mails::Migration));
         migrations.push(Box::new(m20261207_000180_held_mails::Migration));
+        migrations.push(Box::new(m20261207_000190_case_citations::Migration));
         migrations
     }
 }

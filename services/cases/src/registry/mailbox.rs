@@ -615,6 +615,8 @@ fn mailed_case(
         system_id: desk.system_id.clone(),
         area_id: desk.area_id.clone(),
         guide_sections: Vec::new(),
+        cited_section_ids: Vec::new(),
+        suggestion_id: None,
         personal_id: None,
         eligibility: None,
         attachments,

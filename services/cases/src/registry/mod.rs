@@ -72,8 +72,12 @@ pub struct NewCase {
     pub system_id: String,
     /// Area.
     pub area_id: String,
-    /// Guide sections read.
+    /// Guide sections read, as free text (older clients).
     pub guide_sections: Vec<String>,
+    /// Guide sections read, by id (checked with guides).
+    pub cited_section_ids: Vec<String>,
+    /// The guides' suggestion read before filing.
+    pub suggestion_id: Option<String>,
     /// Normalised personal ID number, if any.
     pub personal_id: Option<String>,
     /// For eligibility-change cases, the change asked for.
@@ -347,6 +351,18 @@ impl Registry {
             .ok_or_else(|| Error::not_found_field("area", &new.area_id, "area_id"))?;
         self.require_eligible(caller, &reporter, municipality)
             .await?;
+        let cited = if new.cited_section_ids.is_empty() && new.suggestion_id.is_none() {
+            Vec::new()
+        } else {
+            self.peers
+                .resolve_citations(
+                    caller,
+                    &system.id,
+                    &new.cited_section_ids,
+                    new.suggestion_id.as_deref(),
+                )
+                .await?
+        };
         let sealed = new
             .personal_id
             .as_deref()
@@ -419,6 +435,8 @@ impl Registry {
                         .transpose()
                         .map_err(Error::internal)?,
                     rating_invited_at: None,
+                    cited_sections: serde_json::to_string(&cited).map_err(Error::internal)?,
+                    suggestion_id: new.suggestion_id.clone().unwrap_or_default(),
                 };
                 let classification = if system.chain_responsibility {
                     self.classify(txn, &system, &case, acute).await?
@@ -469,6 +487,9 @@ impl Registry {
                     severity: new.severity as i32,
                     incident_flag: acute,
                     incident_id: case.incident_id.clone().unwrap_or_default(),
+                    system_id: case.system_id.clone(),
+                    cited_section_ids: cited.iter().map(|c| c.section_id.clone()).collect(),
+                    suggestion_id: case.suggestion_id.clone(),
                 };
                 outbox::publish(txn, now, &case.id, &event).await?;
                 self.link_filed(txn, &system, &case, classification).await?;

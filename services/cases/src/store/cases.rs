@@ -96,6 +96,10 @@ pub struct Model {
     pub eligibility_request: Option<String>,
     /// When its reporter was invited to rate it (once, at its first resolution).
     pub rating_invited_at: Option<DateTimeUtc>,
+    /// The guide sections cited by id, as guides named them at filing: a JSON list.
+    pub cited_sections: String,
+    /// The guides' suggestion read before filing; empty when none.
+    pub suggestion_id: String,
 }
 
 /// No navigable relations.
@@ -108,6 +112,11 @@ impl Model {
     /// The guide sections read.
     pub fn guide_sections(&self) -> Vec<String> {
         serde_json::from_str(&self.guide_sections).unwrap_or_default()
+    }
+
+    /// The guide sections cited by id.
+    pub fn cited_sections(&self) -> Vec<crate::domain::CitedSection> {
+        serde_json::from_str(&self.cited_sections).unwrap_or_default()
     }
 
     /// The related case ids.

@@ -125,6 +125,8 @@ pub fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duratio
         handler_user_id: None,
         eligibility_request: None,
         rating_invited_at: None,
+        cited_sections: "[]".into(),
+        suggestion_id: String::new(),
     }
 }
 

@@ -1,0 +1,197 @@
+//! Search in Danish: inflections found, the most relevant first, snippets, system filter, withdrawn
+//! guides left out, every replica answering the same, and searches that find nothing kept.
+
+use kommune_guides::testing::{SectionSpec, sample_sections};
+use kommune_platform::testing::violated_fields;
+use tonic::Code;
+
+use super::*;
+
+fn section(level: u8, heading: &str, paragraphs: &[&str]) -> SectionSpec {
+    SectionSpec {
+        level,
+        heading: heading.into(),
+        paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
+    }
+}
+
+/// A small guide whose words are known.
+fn benefits_guide() -> Vec<SectionSpec> {
+    vec![
+        section(
+            1,
+            "1 Indledning",
+            &["Vejledningen beskriver systemets funktioner."],
+        ),
+        section(
+            1,
+            "2 Udbetaling",
+            &["Udbetalingen sker den sidste hverdag i måneden til borgerens NemKonto."],
+        ),
+        section(
+            2,
+            "2.1 Manuel tilknytning",
+            &["Ved manuel tilknytning vælger sagsbehandleren borgeren og trykker Gem."],
+        ),
+        section(
+            2,
+            "2.2 Tilbagebetaling",
+            &["Kræves en udbetaling tilbage, oprettes et krav. Udbetalinger modregnes ikke."],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn danish_inflections_find_the_most_relevant_section_first() {
+    let t = TestGuides::start().await;
+    t.imported("Ydelsesvejledning", SYSTEM, &benefits_guide())
+        .await;
+    let hits = t.search("udbetalinger", "").await.unwrap();
+    let numbers: Vec<&str> = hits
+        .iter()
+        .map(|h| h.section.as_ref().unwrap().number.as_str())
+        .collect();
+    assert_eq!(
+        numbers.first(),
+        Some(&"2"),
+        "the section headed by the word first: {numbers:?}"
+    );
+    assert!(numbers.contains(&"2.2"));
+    assert!(!numbers.contains(&"1"), "{numbers:?}");
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    let snippet = &hits[0].snippet_html;
+    assert!(snippet.contains("<b>Udbetalingen</b>"), "{snippet}");
+
+    let tied = t.search("tilknytningen", "").await.unwrap();
+    assert_eq!(
+        tied[0].section.as_ref().unwrap().heading,
+        "Manuel tilknytning"
+    );
+    assert!(
+        t.search("\"manuel tilknytning\" -tilbagebetaling", "")
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+}
+
+#[tokio::test]
+async fn search_keeps_to_the_system_asked_and_to_published_guides() {
+    let t = TestGuides::start().await;
+    let ours = t
+        .imported("Ydelsesvejledning", SYSTEM, &benefits_guide())
+        .await;
+    t.imported("Anden vejledning", OTHER_SYSTEM, &benefits_guide())
+        .await;
+    let all = t.search("udbetaling", "").await.unwrap();
+    let ours_only = t.search("udbetaling", SYSTEM).await.unwrap();
+    assert_eq!(all.len(), 2 * ours_only.len());
+    assert!(
+        ours_only
+            .iter()
+            .all(|h| h.section.as_ref().unwrap().guide_id == ours.guide_id)
+    );
+
+    let request = pb::WithdrawGuideRequest {
+        guide_id: ours.guide_id.clone(),
+        expected_revision: ours.revision,
+        reason: "Forældet".into(),
+    };
+    t.guide_service()
+        .withdraw_guide(bearer(request, &t.admin))
+        .await
+        .unwrap();
+    assert!(t.search("udbetaling", SYSTEM).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn every_replica_answers_the_same() {
+    let t = TestGuides::start().await;
+    let (other, _running) = t.replica().await;
+    t.imported("Ydelsesvejledning", SYSTEM, &sample_sections(4, 3, 3))
+        .await;
+    let here = t.search("udbetaling tilknytning", "").await.unwrap();
+    let request = pb::SearchSectionsRequest {
+        query: "udbetaling tilknytning".into(),
+        system_id: String::new(),
+        limit: 0,
+    };
+    // The other replica learns of the import within its sync interval.
+    let mut there = Vec::new();
+    for _ in 0..50 {
+        there = pb::search_service_client::SearchServiceClient::new(other.clone())
+            .search_sections(bearer(request.clone(), &t.caseworkers[1]))
+            .await
+            .unwrap()
+            .into_inner()
+            .hits;
+        if !there.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ids = |hits: &[pb::SectionHit]| -> Vec<String> {
+        hits.iter()
+            .map(|h| h.section.as_ref().unwrap().section_id.clone())
+            .collect()
+    };
+    assert!(!here.is_empty());
+    assert_eq!(ids(&here), ids(&there));
+}
+
+#[tokio::test]
+async fn searches_that_find_nothing_are_counted_with_their_words() {
+    let t = TestGuides::start().await;
+    t.imported("Ydelsesvejledning", SYSTEM, &benefits_guide())
+        .await;
+    for query in [
+        "Flyttebevis  til udlandet",
+        "flyttebevis til udlandet",
+        "pension",
+    ] {
+        assert!(t.search(query, SYSTEM).await.unwrap().is_empty());
+    }
+    assert!(!t.search("udbetaling", SYSTEM).await.unwrap().is_empty());
+    let request = pb::ListUnansweredSearchesRequest {
+        first_month: "2025-03".into(),
+        last_month: "2025-03".into(),
+        system_id: String::new(),
+        page: None,
+    };
+    let searches = t
+        .reports()
+        .list_unanswered_searches(bearer(request.clone(), &t.supplier))
+        .await
+        .unwrap()
+        .into_inner()
+        .searches;
+    let counted: Vec<(&str, i64)> = searches
+        .iter()
+        .map(|s| (s.query.as_str(), s.count))
+        .collect();
+    assert_eq!(counted, [("flyttebevis til udlandet", 2), ("pension", 1)]);
+    assert_eq!(searches[0].system_id, SYSTEM);
+    assert_eq!(searches[0].month, "2025-03");
+    let err = t
+        .reports()
+        .list_unanswered_searches(bearer(request, &t.caseworkers[0]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_search_with_a_personal_id_number_is_refused_and_never_kept() {
+    let t = TestGuides::start().await;
+    let err = t
+        .search("borger 010190-1234 udbetaling", "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["query"]);
+    let err = t.search("   ", "").await.unwrap_err();
+    assert_eq!(violated_fields(&err), ["query"]);
+    let err = t.search("udbetaling", "ikke-et-id").await.unwrap_err();
+    assert_eq!(violated_fields(&err), ["system_id"]);
+}
