@@ -283,4 +283,81 @@ async fn a_caseworker_reads_a_suggestion_files_anyway_and_the_report_shows_it() 
         (summary.suggestions, summary.answered, summary.filed_anyway),
         (1, 0, 1)
     );
+
+    // A suggestion a filed case cites did not answer the question.
+    let late = search
+        .mark_answered(bearer(
+            guides::MarkAnsweredRequest {
+                suggestion_id: suggestion.suggestion_id.clone(),
+                section_id: read[0].clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    // Someone else's (or no) suggestion is refused on the filing's own field.
+    let mut foreign = filing.clone();
+    foreign.suggestion_id = "0192f1a4-0000-7000-8000-00000000f00d".into();
+    let err = case_service
+        .file_case(bearer(foreign, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().starts_with("suggestion_id"),
+        "{}",
+        err.message()
+    );
+
+    // A new version of the guide keeps the cited sections: the case's citations still lead to them.
+    let mut revised = sample_sections(6, 4, 4);
+    revised[1].paragraphs.push("Nyt afsnit i version 2.".into());
+    revised.insert(
+        2,
+        kommune_guides::testing::SectionSpec {
+            level: 2,
+            heading: "1.2 Nyt om frister".into(),
+            paragraphs: vec!["Nyt.".into()],
+        },
+    );
+    let options = guides::ImportGuideOptions {
+        guide_id: guide.guide_id.clone(),
+        expected_revision: guide.revision,
+        file_name: "vejledning-v2.docx".into(),
+        ..Default::default()
+    };
+    let parts = [
+        guides::ImportGuideRequest {
+            part: Some(guides::import_guide_request::Part::Options(options)),
+        },
+        guides::ImportGuideRequest {
+            part: Some(guides::import_guide_request::Part::Chunk(docx(&revised))),
+        },
+    ];
+    let mut guide_service =
+        guides::guide_service_client::GuideServiceClient::new(suite.gateway.clone());
+    let v2 = guide_service
+        .import_guide(bearer(tokio_stream::iter(parts), &suite.admin_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v2.guide.unwrap().version, 2);
+    for cited in &filed.cited_sections {
+        let section = guide_service
+            .get_section(bearer(
+                guides::GetSectionRequest {
+                    section_id: cited.section_id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .section
+            .unwrap();
+        assert!(section.current, "{} is in version 2", cited.heading);
+        assert_eq!(section.version, 2);
+        assert_eq!(section.heading, cited.heading);
+    }
 }

@@ -40,25 +40,26 @@ fn refused_by_identity(status: tonic::Status) -> Error {
 }
 
 /// guides' refusal of a case's citations, on the filing's fields: `section_ids[2]: …` becomes
-/// `cited_section_ids[2]`, a suggestion stays `suggestion_id`.
+/// `cited_section_ids[2]`; a suggestion guides does not find for the reporter is `suggestion_id`.
 fn refused_citation(status: tonic::Status) -> Error {
     let message = status.message();
-    let (field, why) = message
-        .split_once(": ")
-        .unwrap_or(("cited_section_ids", message));
-    let field = match field {
-        "suggestion_id" => "suggestion_id".to_owned(),
-        f if f.starts_with("section_ids") => format!("cited_{f}"),
-        _ => "cited_section_ids".to_owned(),
-    };
     match status.code() {
-        tonic::Code::InvalidArgument => Error::invalid(field, why),
-        tonic::Code::NotFound if field == "suggestion_id" => {
-            Error::invalid(field, "names no suggestion of yours")
+        tonic::Code::InvalidArgument => {
+            let (field, why) = message.split_once(": ").unwrap_or(("", message));
+            let field = if field.starts_with("section_ids") {
+                format!("cited_{field}")
+            } else if field == "suggestion_id" {
+                field.to_owned()
+            } else {
+                "cited_section_ids".to_owned()
+            };
+            Error::invalid(field, why)
         }
-        tonic::Code::NotFound => {
-            Error::invalid(field, format!("names no guide section ({message})"))
-        }
+        tonic::Code::NotFound => Error::invalid("suggestion_id", "names no suggestion of yours"),
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => Error::PermissionDenied(
+            Reason::RoleRequired,
+            format!("guides refused to check the cited sections: {message}"),
+        ),
         _ => Error::from(status),
     }
 }

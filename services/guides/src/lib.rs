@@ -197,11 +197,7 @@ async fn on_cases_event(
     if event.event_type != cases::CaseFiled::full_name() {
         return Ok(());
     }
-    let at = event
-        .occurred_at
-        .as_ref()
-        .and_then(from_timestamp)
-        .unwrap_or_else(chrono::Utc::now);
+    let at = event.occurred_at.as_ref().and_then(from_timestamp);
     let payload = event.payload.unwrap_or_default();
     let filed = cases::CaseFiled::decode(payload.value.as_slice())
         .map_err(kommune_platform::Error::internal)?;

@@ -491,6 +491,45 @@ fn save(mut doc: lopdf::Document) -> Vec<u8> {
     out
 }
 
+/// The PDF with a document-information entry (`Title`, `Author`, …) set to `value`.
+///
+/// # Panics
+///
+/// If `pdf` is not a PDF lopdf reads.
+pub fn pdf_with_information(pdf: &[u8], key: &str, value: &str) -> Vec<u8> {
+    let mut doc = lopdf::Document::load_mem(pdf).unwrap_or_else(|err| panic!("reading: {err}"));
+    let info = doc.add_object(dictionary! { key => Object::string_literal(value) });
+    doc.trailer.set("Info", info);
+    save(doc)
+}
+
+/// The DOCX with one more part, e.g. a footer (`word/footer1.xml`) or the core properties.
+///
+/// # Panics
+///
+/// If `docx` is not a zip.
+pub fn docx_with_part(docx: &[u8], name: &str, xml: &str) -> Vec<u8> {
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(docx)).unwrap_or_else(|err| panic!("reading: {err}"));
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let file = archive
+            .by_index_raw(i)
+            .unwrap_or_else(|err| panic!("reading part {i}: {err}"));
+        writer
+            .raw_copy_file(file)
+            .unwrap_or_else(|err| panic!("copying part {i}: {err}"));
+    }
+    writer
+        .start_file(name, SimpleFileOptions::default())
+        .and_then(|()| writer.write_all(xml.as_bytes()).map_err(Into::into))
+        .unwrap_or_else(|err| panic!("writing {name}: {err}"));
+    writer
+        .finish()
+        .unwrap_or_else(|err| panic!("finishing the DOCX: {err}"))
+        .into_inner()
+}
+
 fn layout(sections: &[SectionSpec], with_outline: bool) -> lopdf::Document {
     let mut writer = PdfWriter::new();
     for section in sections {

@@ -44,4 +44,18 @@ impl MigrationTrait for Migration {
             )
             .await
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [Cases::SuggestionId, Cases::CitedSections] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Cases::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
 }

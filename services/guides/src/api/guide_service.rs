@@ -112,6 +112,7 @@ impl pb::guide_service_server::GuideService for GuidesApi {
         request: Request<Streaming<pb::ImportGuideRequest>>,
     ) -> Result<Response<pb::ImportGuideResponse>, Status> {
         let caller = caller(&request)?;
+        self.registry.may_import(&caller)?;
         let (options, file) = receive(request.into_inner()).await?;
         let key =
             crate::registry::import_key(&caller, &options.idempotency_key, options.clone(), &file)?;

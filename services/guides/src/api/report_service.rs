@@ -6,12 +6,15 @@ use crate::registry::Months;
 /// How many months a report may span.
 const MONTHS_MAX: i32 = 36;
 
-/// A report's months, validated.
+/// A report's months, validated and written as they are stored (`YYYY-MM`, compared as text).
 fn months(v: &mut Validator, first: &str, last: &str) -> Months {
-    v.month_range(first, last, MONTHS_MAX);
+    let (first, last) = v.month_range(first, last, MONTHS_MAX);
+    let written = |month: Option<(i32, u32)>| {
+        month.map_or_else(String::new, |(year, month)| format!("{year:04}-{month:02}"))
+    };
     Months {
-        first: first.trim().to_owned(),
-        last: last.trim().to_owned(),
+        first: written(first),
+        last: written(last),
     }
 }
 

@@ -31,11 +31,56 @@ pub(super) fn read(bytes: &[u8], limit: u64) -> Result<Document, DocumentError> 
         Some(xml) => Styles::parse(&xml)?,
         None => Styles::default(),
     };
+    let blocks = paragraphs(&document, &styles)?;
     Ok(Document {
         format: Format::Docx,
         pages: 0,
-        blocks: paragraphs(&document, &styles)?,
+        blocks,
+        other_text: every_part_text(&mut archive, &mut budget)?,
     })
+}
+
+/// The text of every XML part of the package, the main part's hidden runs included, each text node
+/// on its own line (within the same unpacking budget).
+fn every_part_text<R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
+    budget: &mut Budget,
+) -> Result<String, DocumentError> {
+    let names: Vec<String> = archive
+        .file_names()
+        .filter(|name| name.ends_with(".xml") || name.ends_with(".rels"))
+        .map(str::to_owned)
+        .collect();
+    let mut text = String::new();
+    for name in names {
+        let Some(xml) = read_part(archive, &name, budget)? else {
+            continue;
+        };
+        let mut reader = Reader::from_reader(xml.as_slice());
+        loop {
+            match reader.read_event() {
+                Ok(Event::Text(t)) => {
+                    text.push_str(&String::from_utf8_lossy(t.as_ref()));
+                    text.push('\n');
+                }
+                Ok(Event::CData(t)) => {
+                    text.push_str(&String::from_utf8_lossy(t.as_ref()));
+                    text.push('\n');
+                }
+                Ok(Event::Start(e) | Event::Empty(e)) => {
+                    // Attribute values hold text too (a comment's author, a property).
+                    for attr in e.attributes().flatten() {
+                        text.push_str(&String::from_utf8_lossy(&attr.value));
+                        text.push('\n');
+                    }
+                }
+                Ok(Event::Eof) => break,
+                Ok(_) => {}
+                Err(err) => return Err(unreadable(format!("{name}: {err}"))),
+            }
+        }
+    }
+    Ok(text)
 }
 
 fn unreadable(reason: impl std::fmt::Display) -> DocumentError {

@@ -51,6 +51,10 @@ pub struct Document {
     pub pages: u32,
     /// Headings and paragraphs in reading order.
     pub blocks: Vec<Block>,
+    /// Every other text the file holds and a download would give away, for the personal-ID check:
+    /// in a DOCX every XML part's text (headers, footers, notes, comments, tracked deletions, field
+    /// codes, properties); in a PDF its document information and annotations.
+    pub other_text: String,
 }
 
 impl Document {

@@ -56,7 +56,45 @@ pub(super) fn read(bytes: &[u8], limit: u64) -> Result<Document, DocumentError> 
         format: Format::Pdf,
         pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
         blocks: into_blocks(lines),
+        other_text: information_and_annotations(&pdf, &pages),
     })
+}
+
+/// The document information's strings (title, author, subject, keywords…) and every annotation's
+/// text (comments, form fields' values), one per line.
+fn information_and_annotations(
+    pdf: &lopdf::Document,
+    pages: &std::collections::BTreeMap<u32, lopdf::ObjectId>,
+) -> String {
+    let mut text = String::new();
+    let mut strings_of = |dictionary: &lopdf::Dictionary| {
+        for (_, value) in dictionary.iter() {
+            if let Ok(bytes) = value.as_str() {
+                text.push_str(
+                    &lopdf::decode_text_string(value)
+                        .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned()),
+                );
+                text.push('\n');
+            }
+        }
+    };
+    if let Ok(info) = pdf
+        .trailer
+        .get(b"Info")
+        .and_then(|info| pdf.dereference(info))
+        .and_then(|(_, info)| info.as_dict())
+    {
+        strings_of(info);
+    }
+    for page in pages.values() {
+        let Ok(annotations) = pdf.get_page_annotations(*page) else {
+            continue;
+        };
+        for annotation in annotations {
+            strings_of(annotation);
+        }
+    }
+    text
 }
 
 fn unreadable(reason: impl std::fmt::Display) -> DocumentError {

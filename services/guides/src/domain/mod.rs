@@ -4,7 +4,9 @@
 
 use std::collections::HashSet;
 
-use crate::documents::Block;
+use kommune_platform::pii::contains_personal_id;
+
+use crate::documents::{Block, Document};
 
 #[cfg(test)]
 mod tests;
@@ -26,13 +28,6 @@ pub struct SectionDraft {
     pub anchor: String,
     /// The page it begins on (PDF).
     pub page: Option<u32>,
-}
-
-impl SectionDraft {
-    /// "4.2 Manuel tilknytning".
-    pub fn title(&self) -> String {
-        format!("{} {}", self.number, self.heading)
-    }
 }
 
 /// Text an import could not place in a section.
@@ -58,6 +53,9 @@ pub struct Split {
 /// Why a document cannot be split into sections.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
+    /// More sections than a guide may have.
+    #[error("has {0} sections; a guide may have at most {SECTIONS_MAX}")]
+    TooManySections(usize),
     /// No headings: kommune does not guess sections.
     #[error(
         "has no headings to split it into sections: use the heading styles (Overskrift 1–3) in Word, \
@@ -65,6 +63,9 @@ pub enum SplitError {
     )]
     NoHeadings,
 }
+
+/// The most sections a guide may have.
+pub const SECTIONS_MAX: usize = 5_000;
 
 /// How long an unplaced text's excerpt is, in characters.
 const EXCERPT_CHARS: usize = 80;
@@ -134,7 +135,39 @@ pub fn split(blocks: &[Block]) -> Result<Split, SplitError> {
         });
     }
     finish_text(&mut split.sections, &mut paragraphs);
+    if split.sections.len() > SECTIONS_MAX {
+        return Err(SplitError::TooManySections(split.sections.len()));
+    }
     Ok(split)
+}
+
+/// Whether a document holds a personal ID number anywhere, and if so where, in words that never
+/// repeat the number or the text around it: a page, or the last heading before it that holds none.
+pub fn no_personal_ids(document: &Document) -> Result<(), String> {
+    let found = |place: String| {
+        format!("holds a personal ID number (CPR) {place}: remove it and upload the file again")
+    };
+    let mut last_clean_heading: Option<&str> = None;
+    for block in &document.blocks {
+        if contains_personal_id(&block.text) {
+            return Err(found(match (block.page, last_clean_heading) {
+                (Some(page), _) => format!("on page {page}"),
+                (None, Some(heading)) => format!("under or after the heading \"{heading}\""),
+                (None, None) => "before the first heading".to_owned(),
+            }));
+        }
+        if block.heading_level.is_some() {
+            last_clean_heading = Some(&block.text);
+        }
+    }
+    if contains_personal_id(&document.other_text) {
+        return Err(found(
+            "outside the guide's text (in a header, footer, note, comment, tracked change, \
+             annotation or the document's properties)"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn finish_text(sections: &mut [SectionDraft], paragraphs: &mut Vec<&str>) {

@@ -137,3 +137,32 @@ fn deflection_rate_is_answered_over_suggestions() {
     assert_eq!(deflection_rate(0, 0), 0.0);
     assert_eq!(deflection_rate(4, 1), 0.25);
 }
+
+#[test]
+fn a_personal_id_number_is_placed_without_being_repeated() {
+    let document = |blocks: Vec<Block>, other: &str| Document {
+        format: crate::documents::Format::Docx,
+        pages: 0,
+        blocks,
+        other_text: other.into(),
+    };
+    let clean = document(vec![heading(1, "1 Udbetaling"), paragraph("Tekst")], "");
+    assert_eq!(no_personal_ids(&clean), Ok(()));
+    // In a heading: the heading before it is named, never the one holding the number.
+    let in_heading = document(
+        vec![
+            heading(1, "1 Udbetaling"),
+            heading(2, "1.1 Borger 010190-1234"),
+        ],
+        "",
+    );
+    let why = no_personal_ids(&in_heading).unwrap_err();
+    assert!(why.contains("\"1 Udbetaling\""), "{why}");
+    assert!(!why.contains("010190"), "{why}");
+    let hidden = document(vec![heading(1, "1 Udbetaling")], "Forfatter: 0101901234");
+    assert!(
+        no_personal_ids(&hidden)
+            .unwrap_err()
+            .contains("outside the guide's text")
+    );
+}

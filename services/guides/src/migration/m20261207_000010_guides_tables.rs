@@ -359,6 +359,27 @@ impl MigrationTrait for Migration {
         .await?;
         Ok(())
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Children before the tables their foreign keys name.
+        let tables: [DynIden; 9] = [
+            UnansweredSearches::Table.into_iden(),
+            SectionMonths::Table.into_iden(),
+            Citations::Table.into_iden(),
+            SuggestedSections::Table.into_iden(),
+            Suggestions::Table.into_iden(),
+            Sections::Table.into_iden(),
+            GuideFileChunks::Table.into_iden(),
+            GuideVersions::Table.into_iden(),
+            Guides::Table.into_iden(),
+        ];
+        for table in tables {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 async fn index<T: IntoIden + 'static, C: IntoIden + 'static>(

@@ -11,7 +11,6 @@ use kommune_platform::client::on_behalf_of;
 use kommune_platform::db::{Named, Txn, update_versioned};
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
-use kommune_platform::pii;
 use kommune_platform::records::AuditTrail as _;
 use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as cases;
@@ -19,7 +18,7 @@ use kommune_proto::guides::v1 as pb;
 use pb::{Audience, GuideState, Language};
 
 use super::{KEEPERS, Registry, existing_guide};
-use crate::documents::{self, Block, Document};
+use crate::documents::{self, Document};
 use crate::domain::{self, Earlier, Split, Unplaced};
 use crate::store::{files, guide_versions, guides, sections};
 
@@ -27,8 +26,6 @@ use super::reads::GuideView;
 
 /// How long reading a file may take.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-/// The most sections a guide may have.
-const SECTIONS_MAX: usize = 5_000;
 
 /// What an import is asked to make of a file (validated).
 #[derive(Debug, Clone)]
@@ -100,14 +97,8 @@ fn refused(why: impl std::fmt::Display) -> Error {
 async fn read_and_split(file: Vec<u8>) -> Result<(Vec<u8>, Document, Split), Error> {
     let reading = tokio::task::spawn_blocking(move || {
         let document = documents::read(&file).map_err(refused)?;
-        no_personal_ids(&document.blocks)?;
+        domain::no_personal_ids(&document).map_err(refused)?;
         let split = domain::split(&document.blocks).map_err(refused)?;
-        if split.sections.len() > SECTIONS_MAX {
-            return Err(refused(format!(
-                "has {} sections; a guide may have at most {SECTIONS_MAX}",
-                split.sections.len()
-            )));
-        }
         Ok((file, document, split))
     });
     // A crafted file may take the reader long; the caller is answered, the thread finishes alone.
@@ -119,28 +110,13 @@ async fn read_and_split(file: Vec<u8>) -> Result<(Vec<u8>, Document, Split), Err
     }
 }
 
-/// Refuses a file with a personal ID number anywhere, naming where (never the number).
-fn no_personal_ids(blocks: &[Block]) -> Result<(), Error> {
-    let mut heading = None;
-    for block in blocks {
-        if block.heading_level.is_some() {
-            heading = Some(block.text.as_str());
-        }
-        if pii::contains_personal_id(&block.text) {
-            let place = match (block.page, heading) {
-                (Some(page), _) => format!("on page {page}"),
-                (None, Some(heading)) => format!("under the heading \"{heading}\""),
-                (None, None) => "before the first heading".to_owned(),
-            };
-            return Err(refused(format!(
-                "holds a personal ID number (CPR) {place}: remove it and upload the file again"
-            )));
-        }
-    }
-    Ok(())
-}
-
 impl Registry {
+    /// Whether the caller may import guides: asked before a file is received, so nobody else can make
+    /// a replica hold an upload.
+    pub fn may_import(&self, caller: &Caller) -> Result<(), Error> {
+        caller.require_any_role(&KEEPERS, "importing guides")
+    }
+
     /// Imports a guide or a new version of one (consortium admins and the supplier's second line).
     pub async fn import(
         &self,
@@ -148,7 +124,7 @@ impl Registry {
         mut request: ImportRequest,
         key: Option<IdempotencyKey>,
     ) -> Result<ImportOutcome, Error> {
-        caller.require_any_role(&KEEPERS, "importing guides")?;
+        self.may_import(caller)?;
         if let Some(id) = idempotency::earlier(&self.db, key.as_ref()).await? {
             return self.replayed_import(&id).await;
         }
@@ -240,7 +216,7 @@ impl Registry {
             idempotency::Created::New(outcome) => outcome,
             idempotency::Created::Replayed(id) => return self.replayed_import(&id).await,
         };
-        self.sync_index().await?;
+        self.refresh_index().await;
         Ok(outcome)
     }
 
@@ -396,7 +372,7 @@ impl Registry {
         announce(&txn, &guide, &version, now).await?;
         txn.commit().await?;
         self.outbox.notify_committed();
-        self.sync_index().await?;
+        self.refresh_index().await;
         Ok(GuideView { guide, version })
     }
 }

@@ -68,29 +68,47 @@ impl Registry {
 
     /// Brings this replica's search index up to the database: every guide whose revision changed
     /// since it was indexed is indexed again (a withdrawn one is taken out). Cheap when nothing changed:
-    /// one read of ids and revisions.
+    /// one read of ids and revisions. A guide that cannot be indexed now is left for the next round
+    /// and does not hold up the others.
     pub async fn sync_index(&self) -> Result<(), Error> {
         let _one_at_a_time = self.syncing.lock().await;
         let revisions = guides::revisions(&self.db).await?;
+        let mut failed = None;
         for (id, _) in self.index.stale(&revisions) {
-            let Some(guide) = guides::find(&self.db, &id).await? else {
-                continue;
-            };
-            let indexed = if *guide.state == GuideState::Published {
-                sections::of_version(&self.db, &guide.id, guide.version)
-                    .await?
-                    .into_iter()
-                    .map(|s| indexed(&guide, s))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let index = self.index.clone();
-            tokio::task::spawn_blocking(move || index.replace(&guide.id, guide.revision, &indexed))
-                .await
-                .map_err(Error::internal)??;
+            if let Err(err) = self.index_guide(&id).await {
+                tracing::warn!(guide_id = %id, error = %err, "cannot index the guide now");
+                failed = Some(err);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Indexes one guide as the database holds it now.
+    async fn index_guide(&self, id: &str) -> Result<(), Error> {
+        let Some(guide) = guides::find(&self.db, id).await? else {
+            return Ok(());
+        };
+        let indexed = if *guide.state == GuideState::Published {
+            sections::of_version(&self.db, &guide.id, guide.version)
+                .await?
+                .into_iter()
+                .map(|s| indexed(&guide, s))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.replace(&guide.id, guide.revision, &indexed))
+            .await
+            .map_err(Error::internal)?
+    }
+
+    /// After a committed write: this replica's index brought up to it, or, failing that, left to the
+    /// next round (the write stands; answering with an error would invite a duplicate retry).
+    async fn refresh_index(&self) {
+        if let Err(err) = self.sync_index().await {
+            tracing::warn!(error = %err, "the search index lags the database until the next round");
+        }
     }
 }
 

@@ -40,8 +40,9 @@ impl Registry {
         let hits = self.find(query.to_owned(), system_id, limit).await?;
         if hits.is_empty() {
             let now = self.clock.now();
+            let txn = kommune_platform::db::begin(&self.db).await?;
             unanswered_searches::insert(
-                &self.db,
+                &txn,
                 unanswered_searches::Model {
                     id: Uuid::now_v7().to_string(),
                     query: domain::normalise(query),
@@ -51,6 +52,7 @@ impl Registry {
                 },
             )
             .await?;
+            txn.commit().await?;
         }
         Ok(hits)
     }
@@ -129,6 +131,12 @@ impl Registry {
         let suggestion = self
             .own_suggestion(caller, suggestion_id, "suggestion_id")
             .await?;
+        if !suggestion.filed_case_id.is_empty() {
+            return Err(Error::FailedPrecondition(
+                Reason::WrongState,
+                "a case was filed citing this suggestion: it did not answer the question".into(),
+            ));
+        }
         if !suggested_sections::named(&self.db, suggestion_id, section_id).await? {
             return Err(Error::invalid(
                 "section_id",
@@ -217,7 +225,7 @@ impl Registry {
             let field = || format!("section_ids[{i}]");
             let section = found
                 .remove(id)
-                .ok_or_else(|| Error::not_found_field("section", id, "section_ids"))?;
+                .ok_or_else(|| Error::invalid(field(), format!("names no section ({id})")))?;
             if !guides_by_id.contains_key(&section.guide_id) {
                 let guide =
                     super::existing_guide(&self.db, &section.guide_id, "section_ids").await?;
@@ -239,12 +247,14 @@ impl Registry {
         Ok(views)
     }
 
-    /// Counts a filed case's citations, once per case and section however often the feed tells it.
+    /// Counts a filed case's citations, once per case and section however often the feed tells it,
+    /// in the month the case was filed (`at`; now when the event does not say).
     pub async fn case_filed(
         &self,
         filed: CaseFiled,
-        at: chrono::DateTime<chrono::Utc>,
+        at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(), Error> {
+        let at = at.unwrap_or_else(|| self.clock.now());
         if filed.cited_section_ids.is_empty() && filed.suggestion_id.is_empty() {
             return Ok(());
         }

@@ -21,7 +21,7 @@ pub struct Model {
     pub file_format: String,
     /// Its size in bytes.
     pub file_size: i64,
-    /// Its SHA-256, hex: a repeated upload of the same file is recognised.
+    /// Its SHA-256, hex, as audited: which file a version came from.
     pub file_sha256: String,
     /// Sections imported.
     pub section_count: i32,

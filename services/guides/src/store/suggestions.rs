@@ -86,7 +86,14 @@ pub async fn counts(
         .column(Column::SystemId)
         .column(Column::Month)
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "suggestions")
-        .column_as(count_set("answered_section_id"), "answered")
+        // Answered means no case was filed: a suggestion also cited by a filed case counts as filed.
+        .column_as(
+            Expr::cust(
+                "CAST(SUM(CASE WHEN answered_section_id <> '' AND filed_case_id = '' \
+                 THEN 1 ELSE 0 END) AS BIGINT)",
+            ),
+            "answered",
+        )
         .column_as(count_set("filed_case_id"), "filed")
         .filter(Column::Month.gte(first))
         .filter(Column::Month.lte(last))

@@ -408,3 +408,35 @@ async fn a_file_past_the_limit_is_refused_before_it_is_read() {
         err.message()
     );
 }
+
+#[tokio::test]
+async fn a_personal_id_number_a_download_would_give_away_refuses_the_file() {
+    use kommune_guides::testing::{docx_with_part, pdf_with_information};
+    let t = TestGuides::start().await;
+    let sections = sample_sections(2, 2, 2);
+    let footer = r#"<?xml version="1.0" encoding="UTF-8"?><w:ftr xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:p><w:r><w:t>Sag om 010190-1234</w:t></w:r></w:p></w:ftr>"#;
+    let with_footer = docx_with_part(&docx(&sections), "word/footer1.xml", footer);
+    let with_title = pdf_with_information(&pdf(&sections, true), "Title", "Borger 0101901234");
+    for (name, file) in [("v.docx", with_footer), ("v.pdf", with_title)] {
+        let err = t
+            .import("Vejledning", SYSTEM, name, &file)
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&err), ["file"], "{name}");
+        assert!(
+            err.message().contains("outside the guide's text"),
+            "{name}: {}",
+            err.message()
+        );
+        assert!(!err.message().contains("010190"));
+    }
+    // The same files without the number are imported.
+    let clean = docx_with_part(
+        &docx(&sections),
+        "word/footer1.xml",
+        &footer.replace("010190-1234", "SAG-000123"),
+    );
+    t.import("Vejledning", SYSTEM, "v.docx", &clean)
+        .await
+        .unwrap();
+}

@@ -207,8 +207,11 @@ async fn citations_are_checked_against_the_cases_system() {
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["section_ids[1]"]);
     let missing = "0192f1a4-0000-7000-8000-00000000dead";
-    let err = t.resolve(worker, SYSTEM, &[missing], "").await.unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
+    let err = t
+        .resolve(worker, SYSTEM, &[&ours[0].section_id, missing], "")
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["section_ids[1]"]);
     let err = t
         .resolve(
             worker,
