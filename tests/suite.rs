@@ -100,6 +100,7 @@ impl Suite {
         });
 
         let klik = kommune_klik::Klik::build(kommune_klik::Options {
+            audit_keys: kommune_platform::audit::AuditKeys::random(),
             database_url: fresh_database_url("klik").await,
             identity_addr: identity_addr.clone(),
             trusted_issuers: Vec::new(),
@@ -116,6 +117,7 @@ impl Suite {
         });
 
         let changes = kommune_changes::Changes::build(kommune_changes::Options {
+            audit_keys: kommune_platform::audit::AuditKeys::random(),
             database_url: fresh_database_url("changes").await,
             identity_addr: identity_addr.clone(),
             key_prefix: kommune_changes::domain::DEFAULT_KEY_PREFIX.to_owned(),

@@ -157,6 +157,7 @@ pub async fn start(config: &StandaloneConfig, clock: SharedClock) -> Result<Runn
                 peers: addresses.clone(),
                 trusted_issuers: trusted_issuers.clone(),
                 service_api_key: None,
+                audit_keys: suite.audit_keys(role)?,
                 clock: clock.clone(),
             },
             server: config.server.clone(),

@@ -9,10 +9,12 @@ use sea_orm::DatabaseConnection;
 use tonic::transport::Channel;
 
 use kommune_platform::BoxError;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::outbox::Outbox;
+use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Background, Context, Embedded, Service, ServiceRole};
 use kommune_proto::cases::v1 as pb;
@@ -113,6 +115,8 @@ pub struct Options {
     pub mailbox: Option<mailbox::MailboxOptions>,
     /// When the follow-up with the supplier on an incident is due after its report and each update.
     pub incident_follow_up: Duration,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -140,6 +144,7 @@ impl Options {
             mailbox: None,
             incident_follow_up: Duration::minutes(DEFAULT_FOLLOW_UP_MINUTES),
             clock,
+            audit_keys: AuditKeys::random(),
         }
     }
 }
@@ -205,6 +210,7 @@ impl Cases {
             Registry::new(
                 db,
                 options.clock,
+                options.audit_keys,
                 peers::Peers::new(identity, changes, klik, guides),
                 vault,
                 policy,
@@ -252,6 +258,7 @@ impl Service for Cases {
             key,
             context.clock,
         );
+        options.audit_keys = context.audit_keys;
         options.reopen_window = Duration::days(config.reopen_days);
         options.incident_follow_up = Duration::minutes(config.incident_follow_up_minutes);
         options.trusted_issuers = context.trusted_issuers;
@@ -321,6 +328,10 @@ impl Service for Cases {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        AuditLog::of(&*self.registry, self.outbox())
     }
 
     /// Announces SLA alerts and overdue incident follow-ups, and follows identity's events.

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 
 use kommune_platform::BoxError;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::outbox::Outbox;
+use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Background, Context, NoSettings, Service, ServiceRole};
 use kommune_proto::catalogue::v1 as pb;
@@ -36,6 +38,8 @@ pub struct Options {
     pub identity_addr: String,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
     /// The catalogue's own service-account API key: with it, the catalogue follows identity's
@@ -57,6 +61,7 @@ impl Options {
             identity_addr,
             trusted_issuers: Vec::new(),
             clock,
+            audit_keys: AuditKeys::random(),
             service_api_key: None,
             settle_interval: DEFAULT_SETTLE_INTERVAL,
         }
@@ -95,7 +100,13 @@ impl Catalogue {
         let billing = identity_feed
             .as_ref()
             .map(|(_, channel, credentials)| Billing::new(channel.clone(), credentials.clone()));
-        let registry = Arc::new(Registry::new(db, options.clock, identity, billing));
+        let registry = Arc::new(Registry::new(
+            db,
+            options.clock,
+            options.audit_keys,
+            identity,
+            billing,
+        ));
         Ok(Self {
             registry,
             verifier,
@@ -119,6 +130,7 @@ impl Service for Catalogue {
             context.peers.identity()?.to_owned(),
             context.clock,
         );
+        options.audit_keys = context.audit_keys;
         options.trusted_issuers = context.trusted_issuers;
         options.service_api_key = context.service_api_key;
         Self::build(options).await
@@ -142,6 +154,10 @@ impl Service for Catalogue {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        AuditLog::of(&*self.registry, self.outbox())
     }
 
     fn outbox(&self) -> Option<Outbox> {

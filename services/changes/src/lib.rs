@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use kommune_platform::BoxError;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::outbox::Outbox;
+use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Background, Context, Service, ServiceRole};
 use kommune_proto::changes::v1 as pb;
@@ -43,6 +45,8 @@ pub struct Options {
     pub key_prefix: String,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
     /// How often the releases' change requests are moved on along their timelines.
@@ -76,6 +80,7 @@ impl Changes {
         let registry = Arc::new(Registry::new(
             db,
             options.clock.clone(),
+            options.audit_keys,
             options.key_prefix,
             identity,
         ));
@@ -100,6 +105,7 @@ impl Service for Changes {
             database_url: context.database_url,
             key_prefix: config.key_prefix,
             trusted_issuers: context.trusted_issuers,
+            audit_keys: context.audit_keys,
             clock: context.clock,
             timeline_sweep_interval: std::time::Duration::from_secs(config.timeline_sweep_secs),
         })
@@ -130,6 +136,10 @@ impl Service for Changes {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        AuditLog::of(&*self.registry, self.outbox())
     }
 
     /// Moves releases on along their timelines.

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kommune_platform::BoxError;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::{SharedClock, from_timestamp};
 use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::outbox::Outbox;
+use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Background, Context, NoSettings, Service, ServiceRole};
 use kommune_proto::cases::v1 as cases;
@@ -48,6 +50,8 @@ pub struct Options {
     pub cases_addr: Option<String>,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
     /// The guides' own service-account API key: with it, the guides follow cases' feed and count the
@@ -64,6 +68,7 @@ impl Options {
             cases_addr: None,
             trusted_issuers: Vec::new(),
             clock,
+            audit_keys: AuditKeys::random(),
             service_api_key: None,
         }
     }
@@ -106,7 +111,7 @@ impl Guides {
             )),
             _ => None,
         };
-        let registry = Arc::new(Registry::new(db, options.clock, cases)?);
+        let registry = Arc::new(Registry::new(db, options.clock, options.audit_keys, cases)?);
         registry.sync_index().await?;
         Ok(Self {
             registry,
@@ -130,6 +135,7 @@ impl Service for Guides {
             context.peers.identity()?.to_owned(),
             context.clock,
         );
+        options.audit_keys = context.audit_keys;
         options.cases_addr = context.peers.get(ServiceRole::Cases).map(str::to_owned);
         options.trusted_issuers = context.trusted_issuers;
         options.service_api_key = context.service_api_key;
@@ -156,6 +162,10 @@ impl Service for Guides {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        AuditLog::of(&*self.registry, self.outbox())
     }
 
     fn outbox(&self) -> Option<Outbox> {

@@ -6,9 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{KeySource, TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::outbox::Outbox;
+use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{
     ADMIN_KEY_FILE, Background, Context, Embedded, Service, ServiceRole,
@@ -70,6 +72,8 @@ pub struct Options {
     pub policy: Policy,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -87,6 +91,7 @@ impl Options {
             },
             trusted_issuers: Vec::new(),
             clock,
+            audit_keys: AuditKeys::random(),
         }
     }
 }
@@ -120,6 +125,7 @@ impl Identity {
         let registry = Arc::new(Registry::new(
             db,
             options.clock.clone(),
+            options.audit_keys,
             keys,
             options.policy,
         ));
@@ -165,6 +171,7 @@ impl Service for Identity {
                 baseline_date: config.eligibility_baseline_date,
             },
             trusted_issuers: context.trusted_issuers,
+            audit_keys: context.audit_keys,
             clock: context.clock,
         })
         .await?;
@@ -206,6 +213,10 @@ impl Service for Identity {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        AuditLog::of(&*self.registry, self.outbox())
     }
 
     /// Reloads the signing keys now and then, so every replica signs with the newest key soon after a

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use kommune_platform::BoxError;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::outbox::Outbox;
+use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Context, NoSettings, Service, ServiceRole};
 use kommune_proto::klik::v1 as pb;
@@ -30,6 +32,8 @@ pub struct Options {
     pub identity_addr: String,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -52,7 +56,12 @@ impl Klik {
             options.clock.clone(),
             options.trusted_issuers,
         );
-        let registry = Arc::new(Registry::new(db, options.clock, identity));
+        let registry = Arc::new(Registry::new(
+            db,
+            options.clock,
+            options.audit_keys,
+            identity,
+        ));
         Ok(Self { registry, verifier })
     }
 }
@@ -69,6 +78,7 @@ impl Service for Klik {
             identity_addr: context.peers.identity()?.to_owned(),
             database_url: context.database_url,
             trusted_issuers: context.trusted_issuers,
+            audit_keys: context.audit_keys,
             clock: context.clock,
         })
         .await
@@ -92,6 +102,10 @@ impl Service for Klik {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        AuditLog::of(&*self.registry, self.outbox())
     }
 
     fn outbox(&self) -> Option<Outbox> {

@@ -13,9 +13,11 @@ use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use kommune_platform::BoxError;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::consumer::ServiceCredentials;
+use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Addresses, Background, Context, Embedded, Service, ServiceRole};
 use kommune_proto::notify::v1 as pb;
@@ -93,6 +95,8 @@ pub struct Options {
     pub webhook_hosts: domain::WebhookHosts,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -125,6 +129,7 @@ impl Options {
             webhook_hosts: domain::WebhookHosts::default(),
             trusted_issuers: Vec::new(),
             clock,
+            audit_keys: AuditKeys::random(),
         }
     }
 }
@@ -182,6 +187,7 @@ impl Notify {
         let registry = Arc::new(Registry::new(
             db.clone(),
             options.clock.clone(),
+            options.audit_keys,
             peers.clone(),
             senders,
             options.delivery,
@@ -221,6 +227,7 @@ impl Service for Notify {
             key,
             context.clock,
         );
+        options.audit_keys = context.audit_keys;
         options.peers = context.peers;
         options.smtp_url = config.smtp_url;
         options.mail_drop_dir = config.mail_drop_dir;
@@ -256,6 +263,10 @@ impl Service for Notify {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        AuditLog::of(&*self.registry, None)
     }
 
     /// Delivers (on shutdown the worker finishes the batch it is sending, so nothing is left

@@ -48,6 +48,10 @@ pub struct ServerConfig {
     /// How long a ping's answer may take before the connection is closed.
     #[arg(long, env = "KOMMUNE_KEEPALIVE_TIMEOUT_SECS", default_value_t = 20)]
     pub keepalive_timeout_secs: u64,
+    /// How often the service anchors the audit records written since its last checkpoint in its
+    /// audit log and signs a new checkpoint.
+    #[arg(long, env = "KOMMUNE_AUDIT_CHECKPOINT_SECS", default_value_t = 60)]
+    pub audit_checkpoint_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +64,7 @@ impl Default for ServerConfig {
             idle_timeout_secs: 300,
             keepalive_interval_secs: 60,
             keepalive_timeout_secs: 20,
+            audit_checkpoint_secs: 60,
         }
     }
 }
@@ -68,6 +73,11 @@ impl ServerConfig {
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How often audit checkpoints are signed.
+    pub fn audit_checkpoint_interval(&self) -> Duration {
+        Duration::from_secs(self.audit_checkpoint_secs.max(1))
     }
 }
 
@@ -88,6 +98,19 @@ pub struct ServiceConfig {
     /// ([`crate::service::Addresses`]).
     #[arg(long, env = "KOMMUNE_SERVICE_API_KEY", hide_env_values = true)]
     pub service_api_key: Option<String>,
+    /// Base64 of the 32-byte secret that seals the service's audit records and signs its audit
+    /// checkpoints (a secret in production, never in the database).
+    #[arg(long, env = "KOMMUNE_AUDIT_KEY", hide_env_values = true)]
+    pub audit_key: Option<String>,
+    /// Earlier audit keys after a rotation, comma-separated base64: they still verify what they
+    /// sealed and signed.
+    #[arg(
+        long,
+        env = "KOMMUNE_AUDIT_PREVIOUS_KEYS",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub audit_previous_keys: String,
     /// Token verification settings.
     #[command(flatten)]
     pub auth: crate::auth::AuthConfig,

@@ -301,6 +301,21 @@ pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> Result<Database
     Ok(db)
 }
 
+/// Serialises, across replicas, the transactions that take the lock named `name` until they end: a
+/// transaction-scoped advisory lock on PostgreSQL; SQLite writes one transaction at a time anyway.
+pub async fn advisory_lock(txn: &impl ConnectionTrait, name: &str) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        [name.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Whether `err` is a unique-constraint violation (a duplicate).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(

@@ -65,7 +65,11 @@ pub mod columns {
 
 /// The platform's migrations, oldest first.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(PlatformTables), Box::new(FeedCursors)]
+    vec![
+        Box::new(PlatformTables),
+        Box::new(FeedCursors),
+        Box::new(AuditLog),
+    ]
 }
 
 /// Creates the outbox, audit and idempotency tables.
@@ -319,4 +323,162 @@ impl MigrationTrait for FeedCursors {
             .drop_table(Table::drop().table(FeedCursorsTable::Table).to_owned())
             .await
     }
+}
+
+/// Seals and anchors the audit trail: each record's key and log position, the log's stored subtrees
+/// and its signed checkpoints.
+struct AuditLog;
+
+impl MigrationName for AuditLog {
+    fn name(&self) -> &str {
+        "m20261207_000003_platform_audit_log"
+    }
+}
+
+#[derive(DeriveIden)]
+enum AuditLogNodes {
+    Table,
+    Level,
+    NodeIndex,
+    Hash,
+}
+
+#[derive(DeriveIden)]
+enum AuditCheckpoints {
+    Table,
+    TreeSize,
+    RootHash,
+    SignedAt,
+    KeyId,
+    PublicKey,
+    Signature,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AuditLog {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AuditRecords::Table)
+                    .add_column(
+                        ColumnDef::new(AuditLogColumns::KeyId)
+                            .string()
+                            .not_null()
+                            .default(""),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AuditRecords::Table)
+                    .add_column(
+                        ColumnDef::new(AuditLogColumns::LogIndex)
+                            .big_integer()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("audit_records_log_index")
+                    .table(AuditRecords::Table)
+                    .col(AuditLogColumns::LogIndex)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditLogNodes::Table)
+                    .col(ColumnDef::new(AuditLogNodes::Level).integer().not_null())
+                    .col(
+                        ColumnDef::new(AuditLogNodes::NodeIndex)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(AuditLogNodes::Hash).string().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(AuditLogNodes::Level)
+                            .col(AuditLogNodes::NodeIndex),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditCheckpoints::Table)
+                    .col(
+                        ColumnDef::new(AuditCheckpoints::TreeSize)
+                            .big_integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AuditCheckpoints::RootHash)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AuditCheckpoints::SignedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(AuditCheckpoints::KeyId).string().not_null())
+                    .col(
+                        ColumnDef::new(AuditCheckpoints::PublicKey)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AuditCheckpoints::Signature)
+                            .string()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(AuditCheckpoints::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(AuditLogNodes::Table).to_owned())
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("audit_records_log_index")
+                    .table(AuditRecords::Table)
+                    .to_owned(),
+            )
+            .await?;
+        for column in [AuditLogColumns::LogIndex, AuditLogColumns::KeyId] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(AuditRecords::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum AuditLogColumns {
+    KeyId,
+    LogIndex,
 }

@@ -7,12 +7,16 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio_stream::wrappers::ReceiverStream;
 
-use kommune_proto::common::v1::{AuditChainVerification, AuditRecord, EventEnvelope};
+use kommune_proto::common::v1::{
+    AuditChainVerification, AuditCheckpoint, AuditLogEntry, AuditLogVerification, AuditRecord,
+    EventEnvelope,
+};
 use kommune_proto::common::v1::{PageRequest, PageResponse};
 
 use kommune_proto::identity::v1::Role;
 
-use crate::audit::AuditEntry;
+use crate::audit::log;
+use crate::audit::{AuditEntry, AuditKeys};
 use crate::auth::Caller;
 use crate::clock::SharedClock;
 use crate::error::Error;
@@ -24,6 +28,9 @@ use crate::validate::entity_ref;
 /// A service's audit trail, as the shared `AuditService` reads it.
 #[tonic::async_trait]
 pub trait AuditTrail: Send + Sync + 'static {
+    /// The service whose trail it is (named in its checkpoints).
+    const ROLE: ServiceRole;
+
     /// The entity kinds its trail holds (`case`, `system`, …).
     const ENTITIES: &'static [&'static str];
 
@@ -32,6 +39,9 @@ pub trait AuditTrail: Send + Sync + 'static {
 
     /// The clock its records are stamped by.
     fn audit_clock(&self) -> &SharedClock;
+
+    /// The keys that seal its records and sign its checkpoints.
+    fn audit_keys(&self) -> &AuditKeys;
 
     /// Records `actor`'s `action` on the entity `entity_type` `id`, stamped now, with the fields
     /// written, in the mutation's own transaction `txn` (see [`crate::audit::record`]).
@@ -46,7 +56,30 @@ pub trait AuditTrail: Send + Sync + 'static {
     ) -> Result<(), Error> {
         let now = self.audit_clock().now();
         let entry = AuditEntry::new(actor, entity_type.into(), id, action, now, payload);
-        crate::audit::record(txn, entry).await
+        crate::audit::record(txn, self.audit_keys(), entry).await
+    }
+
+    /// Erasure in the mutation's transaction `txn`: removes the payloads of the entity's records so
+    /// far, recording `actor`'s redaction and its `reason` (no personal data in it) in the chain
+    /// (see [`crate::audit::redact`]).
+    async fn redact(
+        &self,
+        txn: &impl ConnectionTrait,
+        actor: &Caller,
+        entity_type: impl Into<&'static str> + Send,
+        id: &str,
+        reason: &str,
+    ) -> Result<u64, Error> {
+        let now = self.audit_clock().now();
+        let entry = AuditEntry::new(
+            actor,
+            entity_type.into(),
+            id,
+            "",
+            now,
+            serde_json::Value::Null,
+        );
+        crate::audit::redact(txn, self.audit_keys(), entry, reason).await
     }
 
     /// Whether `caller` may read the trail of the entity `entity_type` `entity_id` (a valid id of a
@@ -95,7 +128,138 @@ pub async fn verify_trail<T: AuditTrail>(
     trail
         .may_read_trail(caller, &entity_type, &entity_id)
         .await?;
-    crate::audit::verify(trail.audit_db(), &entity_type, &entity_id).await
+    crate::audit::verify(
+        trail.audit_db(),
+        trail.audit_keys(),
+        T::ROLE.name(),
+        &entity_type,
+        &entity_id,
+    )
+    .await
+}
+
+/// The latest checkpoint, or the one at `tree_size` (public).
+pub async fn checkpoint<T: AuditTrail>(
+    trail: &T,
+    tree_size: u64,
+) -> Result<AuditCheckpoint, Error> {
+    let db = trail.audit_db();
+    let found = if tree_size == 0 {
+        log::latest(db).await?
+    } else {
+        log::at(db, tree_size).await?
+    };
+    let found = found.ok_or_else(|| match tree_size {
+        0 => Error::wrong_state("no audit checkpoint has been signed yet"),
+        size => Error::not_found_field("audit checkpoint", size.to_string(), "tree_size"),
+    })?;
+    Ok(log::to_proto(T::ROLE.name(), &found))
+}
+
+/// A consistency proof between two log sizes (public).
+pub async fn consistency_proof<T: AuditTrail>(
+    trail: &T,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let proof = log::consistency_proof(trail.audit_db(), first, second).await?;
+    Ok(proof.iter().map(|hash| hash.to_vec()).collect())
+}
+
+/// An inclusion proof of the record at `index` in the log of `tree_size` records (public).
+pub async fn inclusion_proof<T: AuditTrail>(
+    trail: &T,
+    index: u64,
+    tree_size: u64,
+) -> Result<(AuditLogEntry, Vec<Vec<u8>>), Error> {
+    let (entry, proof) = log::inclusion_proof(trail.audit_db(), index, tree_size).await?;
+    Ok((entry, proof.iter().map(|hash| hash.to_vec()).collect()))
+}
+
+/// A page of the log's entries, for consortium admins.
+pub async fn log_entries<T: AuditTrail>(
+    trail: &T,
+    caller: &Caller,
+    first_index: u64,
+    page: Option<&PageRequest>,
+) -> Result<(Vec<AuditLogEntry>, PageResponse), Error> {
+    let page = Page::from_request(page)?;
+    caller.require_any_role(&[Role::ConsortiumAdmin], "reading the audit log")?;
+    log::entries(trail.audit_db(), first_index, &page).await
+}
+
+/// Verifies the whole log, for consortium admins.
+pub async fn verify_log<T: AuditTrail>(
+    trail: &T,
+    caller: &Caller,
+) -> Result<AuditLogVerification, Error> {
+    caller.require_any_role(&[Role::ConsortiumAdmin], "verifying the audit log")?;
+    log::verify(trail.audit_db(), trail.audit_keys(), T::ROLE.name()).await
+}
+
+/// Anchors what is pending and signs a checkpoint now, for consortium admins; the latest checkpoint.
+pub async fn sign_checkpoint(log: &AuditLog, caller: &Caller) -> Result<AuditCheckpoint, Error> {
+    caller.require_any_role(&[Role::ConsortiumAdmin], "signing an audit checkpoint")?;
+    log.anchor_pending().await?;
+    let latest = log::latest(&log.db)
+        .await?
+        .ok_or_else(|| Error::wrong_state("the audit log is empty: nothing to sign"))?;
+    Ok(log::to_proto(log.role.name(), &latest))
+}
+
+/// A service's audit log as its sequencer sees it: what it anchors and signs with, and the feed it
+/// announces checkpoints on.
+#[derive(Clone)]
+pub struct AuditLog {
+    db: DatabaseConnection,
+    keys: AuditKeys,
+    role: ServiceRole,
+    clock: SharedClock,
+    outbox: Option<Outbox>,
+}
+
+impl AuditLog {
+    /// The log of `trail`, announcing checkpoints through `outbox` when the service has a feed.
+    pub fn of<T: AuditTrail>(trail: &T, outbox: Option<Outbox>) -> Self {
+        Self {
+            db: trail.audit_db().clone(),
+            keys: trail.audit_keys().clone(),
+            role: T::ROLE,
+            clock: trail.audit_clock().clone(),
+            outbox,
+        }
+    }
+
+    /// Anchors every pending record, a checkpoint per [`log::ANCHOR_BATCH`]; how many checkpoints
+    /// were signed.
+    pub async fn anchor_pending(&self) -> Result<u64, Error> {
+        let mut signed = 0;
+        while let Some(checkpoint) =
+            log::checkpoint(&self.db, &self.keys, self.role.name(), self.clock.now()).await?
+        {
+            signed += 1;
+            if let Some(outbox) = &self.outbox {
+                outbox.notify_committed();
+            }
+            tracing::debug!(tree_size = checkpoint.tree_size, "audit checkpoint signed");
+        }
+        Ok(signed)
+    }
+
+    /// Seals records written before audit keys (once, before the first checkpoint), then anchors
+    /// and signs every `interval` until the service stops (first after one interval, so a
+    /// checkpoint never races a start).
+    pub async fn run(self, interval: std::time::Duration) {
+        if let Err(err) = log::seal_unsealed(&self.db, &self.keys).await {
+            tracing::warn!(error = %err, "cannot seal the audit records written before audit keys");
+        }
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(err) = self.anchor_pending().await {
+                tracing::warn!(error = %err, "cannot sign an audit checkpoint");
+            }
+        }
+    }
 }
 
 /// The feed's events after the cursor `after_cursor` (empty: from the start), for service accounts
@@ -157,6 +321,89 @@ macro_rules! audit_service {
                 .await?;
                 Ok(tonic::Response::new($pb::VerifyAuditChainResponse {
                     verification: Some(verification),
+                }))
+            }
+
+            async fn get_audit_checkpoint(
+                &self,
+                request: tonic::Request<$pb::GetAuditCheckpointRequest>,
+            ) -> Result<tonic::Response<$pb::GetAuditCheckpointResponse>, tonic::Status> {
+                let req = request.into_inner();
+                let checkpoint = $crate::records::checkpoint(&*self.$trail, req.tree_size).await?;
+                Ok(tonic::Response::new($pb::GetAuditCheckpointResponse {
+                    checkpoint: Some(checkpoint),
+                }))
+            }
+
+            async fn get_audit_consistency_proof(
+                &self,
+                request: tonic::Request<$pb::GetAuditConsistencyProofRequest>,
+            ) -> Result<tonic::Response<$pb::GetAuditConsistencyProofResponse>, tonic::Status> {
+                let req = request.into_inner();
+                let hashes = $crate::records::consistency_proof(
+                    &*self.$trail,
+                    req.first_tree_size,
+                    req.second_tree_size,
+                )
+                .await?;
+                Ok(tonic::Response::new(
+                    $pb::GetAuditConsistencyProofResponse { hashes },
+                ))
+            }
+
+            async fn get_audit_inclusion_proof(
+                &self,
+                request: tonic::Request<$pb::GetAuditInclusionProofRequest>,
+            ) -> Result<tonic::Response<$pb::GetAuditInclusionProofResponse>, tonic::Status> {
+                let req = request.into_inner();
+                let (entry, hashes) =
+                    $crate::records::inclusion_proof(&*self.$trail, req.log_index, req.tree_size)
+                        .await?;
+                Ok(tonic::Response::new($pb::GetAuditInclusionProofResponse {
+                    entry: Some(entry),
+                    hashes,
+                }))
+            }
+
+            async fn list_audit_log_entries(
+                &self,
+                request: tonic::Request<$pb::ListAuditLogEntriesRequest>,
+            ) -> Result<tonic::Response<$pb::ListAuditLogEntriesResponse>, tonic::Status> {
+                let caller = $crate::auth::caller(&request)?;
+                let req = request.into_inner();
+                let (entries, page) = $crate::records::log_entries(
+                    &*self.$trail,
+                    &caller,
+                    req.first_index,
+                    req.page.as_ref(),
+                )
+                .await?;
+                Ok(tonic::Response::new($pb::ListAuditLogEntriesResponse {
+                    entries,
+                    page: Some(page),
+                }))
+            }
+
+            async fn verify_audit_log(
+                &self,
+                request: tonic::Request<$pb::VerifyAuditLogRequest>,
+            ) -> Result<tonic::Response<$pb::VerifyAuditLogResponse>, tonic::Status> {
+                let caller = $crate::auth::caller(&request)?;
+                let verification = $crate::records::verify_log(&*self.$trail, &caller).await?;
+                Ok(tonic::Response::new($pb::VerifyAuditLogResponse {
+                    verification: Some(verification),
+                }))
+            }
+
+            async fn sign_audit_checkpoint(
+                &self,
+                request: tonic::Request<$pb::SignAuditCheckpointRequest>,
+            ) -> Result<tonic::Response<$pb::SignAuditCheckpointResponse>, tonic::Status> {
+                let caller = $crate::auth::caller(&request)?;
+                let log = $crate::records::AuditLog::of(&*self.$trail, None);
+                let checkpoint = $crate::records::sign_checkpoint(&log, &caller).await?;
+                Ok(tonic::Response::new($pb::SignAuditCheckpointResponse {
+                    checkpoint: Some(checkpoint),
                 }))
             }
         }

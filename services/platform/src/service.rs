@@ -19,11 +19,13 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use crate::BoxError;
+use crate::audit::{AuditKey, AuditKeys};
 use crate::auth::{TokenVerifier, TrustedIssuer};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ServerConfig, ServiceConfig};
 use crate::consumer::ServiceCredentials;
 use crate::outbox::Outbox;
+use crate::records::AuditLog;
 use crate::server::{GrpcServer, NoFallback};
 
 /// The services of the suite: the one list that the embedded suite, the gateway's routes, its health
@@ -198,6 +200,8 @@ pub struct Context {
     pub trusted_issuers: Vec<TrustedIssuer>,
     /// Its own service-account API key, for calls and feeds that are nobody's on whose behalf.
     pub service_api_key: Option<String>,
+    /// The keys that seal its audit records and sign its audit checkpoints.
+    pub audit_keys: AuditKeys,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -263,6 +267,9 @@ pub trait Service: Sized + Send + 'static {
         None
     }
 
+    /// Its audit log, anchored and signed in the background while it serves.
+    fn audit_log(&self) -> AuditLog;
+
     /// Serves on `listener` until `shutdown`, with its background work, then drains in-flight calls,
     /// stops the background work and waits for the workers that finish what they do.
     fn serve(
@@ -275,6 +282,7 @@ pub trait Service: Sized + Send + 'static {
         async move {
             let mut background = Background::new();
             self.background(&mut background);
+            background.spawn(self.audit_log().run(config.audit_checkpoint_interval()));
             let stopping = background.stop.clone();
             let shutdown = async move {
                 shutdown.await;
@@ -428,6 +436,7 @@ pub async fn run<S: Service>() -> Result<(), BoxError> {
         peers: Addresses::from_env(),
         trusted_issuers: config.auth.trusted_issuers()?,
         service_api_key: config.service_api_key.clone(),
+        audit_keys: audit_keys(&config)?,
         clock: Arc::new(SystemClock),
     };
     let service = S::build_with(context, cli.own).await?;
@@ -437,6 +446,18 @@ pub async fn run<S: Service>() -> Result<(), BoxError> {
     service
         .serve(listener, &config.server, crate::server::shutdown_signal())
         .await
+}
+
+/// The audit keys a service binary is configured with.
+fn audit_keys(config: &ServiceConfig) -> Result<AuditKeys, BoxError> {
+    let current = config
+        .audit_key
+        .as_deref()
+        .ok_or("KOMMUNE_AUDIT_KEY is required: base64 of 32 random bytes, a secret of its own")?;
+    Ok(AuditKeys::from_config(
+        current,
+        &config.audit_previous_keys,
+    )?)
 }
 
 /// The file under the embedded suite's data directory holding the bootstrap admin key.
@@ -463,6 +484,13 @@ impl Embedded {
     /// The path of `file` under the data directory.
     pub fn path(&self, file: &str) -> PathBuf {
         self.data_dir.join(file)
+    }
+
+    /// The audit keys of `role`: a key of its own, made on first start and kept under the data
+    /// directory beside (not in) its database.
+    pub fn audit_keys(&self, role: ServiceRole) -> Result<AuditKeys, BoxError> {
+        let secret = self.secret(&format!("{role}-audit.key"), || Ok(AuditKey::generate()?))?;
+        Ok(AuditKeys::new(AuditKey::from_base64(&secret)?, Vec::new()))
     }
 
     /// The secret kept in `file` under the data directory, made by `make` on first start.

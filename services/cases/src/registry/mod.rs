@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 use uuid::Uuid;
 
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::Txn;
@@ -125,6 +126,7 @@ pub struct Policy {
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
+    audit_keys: AuditKeys,
     outbox: Outbox,
     peers: Peers,
     vault: Vault,
@@ -162,6 +164,7 @@ impl Registry {
     pub fn new(
         db: DatabaseConnection,
         clock: SharedClock,
+        audit_keys: AuditKeys,
         peers: Peers,
         vault: Vault,
         policy: Policy,
@@ -169,6 +172,7 @@ impl Registry {
         Self {
             db,
             clock,
+            audit_keys,
             outbox: Outbox::new(),
             peers,
             vault,
@@ -730,6 +734,8 @@ impl Registry {
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
+    const ROLE: kommune_platform::service::ServiceRole =
+        kommune_platform::service::ServiceRole::Cases;
     const ENTITIES: &'static [&'static str] = &[
         "case",
         "system",
@@ -742,6 +748,10 @@ impl AuditTrail for Registry {
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_keys(&self) -> &kommune_platform::audit::AuditKeys {
+        &self.audit_keys
     }
 
     fn audit_clock(&self) -> &SharedClock {

@@ -5,6 +5,7 @@ use sea_orm::DatabaseConnection;
 use tonic::transport::Channel;
 
 use kommune_platform::Error;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::Caller;
 use kommune_platform::calendar::{BusinessCalendar, OpeningHours};
 use kommune_platform::clock::SharedClock;
@@ -34,6 +35,7 @@ const KEEPERS: [Role; 2] = [Role::ConsortiumAdmin, Role::SupplierSecondLine];
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
+    audit_keys: AuditKeys,
     outbox: Outbox,
     identity: Channel,
     calendar: BusinessCalendar,
@@ -46,12 +48,14 @@ impl Registry {
     pub fn new(
         db: DatabaseConnection,
         clock: SharedClock,
+        audit_keys: AuditKeys,
         identity: Channel,
         billing: Option<Billing>,
     ) -> Self {
         Self {
             db,
             clock,
+            audit_keys,
             outbox: Outbox::new(),
             identity,
             calendar: BusinessCalendar::new(OpeningHours::standard()),
@@ -80,10 +84,16 @@ async fn visible_order(
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
+    const ROLE: kommune_platform::service::ServiceRole =
+        kommune_platform::service::ServiceRole::Catalogue;
     const ENTITIES: &'static [&'static str] = &["item", "order", "invoicing_run", "debtor"];
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_keys(&self) -> &kommune_platform::audit::AuditKeys {
+        &self.audit_keys
     }
 
     fn audit_clock(&self) -> &SharedClock {

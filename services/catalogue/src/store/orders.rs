@@ -307,20 +307,12 @@ pub async fn municipalities_of_month(
 }
 
 /// Serialises the settlements of `municipality_id`'s `month` across replicas until the transaction
-/// ends: an advisory lock on PostgreSQL; SQLite writes one transaction at a time anyway.
+/// ends.
 pub async fn lock_month(
     txn: &impl ConnectionTrait,
     municipality_id: &str,
     month: NaiveDate,
 ) -> Result<(), Error> {
-    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return Ok(());
-    }
-    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-        sea_orm::DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        [format!("extra-users {municipality_id} {month}").into()],
-    ))
-    .await?;
-    Ok(())
+    let name = format!("extra-users {municipality_id} {month}");
+    Ok(kommune_platform::db::advisory_lock(txn, &name).await?)
 }

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 use uuid::Uuid;
 
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::Txn;
@@ -61,6 +62,7 @@ pub struct NewChangeRequest {
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
+    audit_keys: AuditKeys,
     outbox: Outbox,
     key_prefix: String,
     identity: tonic::transport::Channel,
@@ -90,12 +92,14 @@ impl Registry {
     pub fn new(
         db: DatabaseConnection,
         clock: SharedClock,
+        audit_keys: AuditKeys,
         key_prefix: String,
         identity: tonic::transport::Channel,
     ) -> Self {
         Self {
             db,
             clock,
+            audit_keys,
             outbox: Outbox::new(),
             key_prefix,
             identity,
@@ -512,10 +516,16 @@ impl Registry {
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
+    const ROLE: kommune_platform::service::ServiceRole =
+        kommune_platform::service::ServiceRole::Changes;
     const ENTITIES: &'static [&'static str] = &AUDITED;
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_keys(&self) -> &kommune_platform::audit::AuditKeys {
+        &self.audit_keys
     }
 
     fn audit_clock(&self) -> &SharedClock {

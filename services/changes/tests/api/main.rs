@@ -58,6 +58,7 @@ impl TestChanges {
         let (identity_addr, identity) =
             kommune_identity::testing::start(Arc::new(clock.clone()), ADMIN_KEY).await;
         let changes = Changes::build(Options {
+            audit_keys: kommune_platform::audit::AuditKeys::random(),
             database_url: fresh_database_url("changes").await,
             identity_addr: format!("http://{identity_addr}"),
             key_prefix: "KOMBITKY".into(),

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use tonic::transport::Channel;
 
 use kommune_platform::Error;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::outbox::Outbox;
@@ -36,6 +37,7 @@ const KEEPERS: [Role; 2] = [Role::ConsortiumAdmin, Role::SupplierSecondLine];
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
+    audit_keys: AuditKeys,
     outbox: Outbox,
     index: Arc<SearchIndex>,
     /// One index sync at a time.
@@ -49,11 +51,13 @@ impl Registry {
     pub fn new(
         db: DatabaseConnection,
         clock: SharedClock,
+        audit_keys: AuditKeys,
         cases: Option<Channel>,
     ) -> Result<Self, Error> {
         Ok(Self {
             db,
             clock,
+            audit_keys,
             outbox: Outbox::new(),
             index: Arc::new(SearchIndex::new()?),
             syncing: tokio::sync::Mutex::new(()),
@@ -145,10 +149,16 @@ async fn existing_guide(
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
+    const ROLE: kommune_platform::service::ServiceRole =
+        kommune_platform::service::ServiceRole::Guides;
     const ENTITIES: &'static [&'static str] = &["guide", "suggestion"];
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_keys(&self) -> &kommune_platform::audit::AuditKeys {
+        &self.audit_keys
     }
 
     fn audit_clock(&self) -> &SharedClock {

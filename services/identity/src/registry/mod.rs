@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use kommune_platform::audit;
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::Txn;
@@ -62,6 +62,7 @@ pub struct Policy {
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
+    audit_keys: AuditKeys,
     outbox: Outbox,
     keys: KeyRing,
     policy: Policy,
@@ -89,10 +90,17 @@ impl Registry {
     }
 
     /// Identity over its database, clock and signing keys.
-    pub fn new(db: DatabaseConnection, clock: SharedClock, keys: KeyRing, policy: Policy) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        audit_keys: AuditKeys,
+        keys: KeyRing,
+        policy: Policy,
+    ) -> Self {
         Self {
             db,
             clock,
+            audit_keys,
             outbox: Outbox::new(),
             keys,
             policy,
@@ -525,8 +533,15 @@ impl Registry {
         let subject = Subject::User(Uuid::parse_str(&u.id).map_err(Error::internal)?).to_string();
         let revoked = api_keys::revoke_all_of(&txn, &subject, now).await?;
         // The person's name and e-mail live in the payloads of their audit records; the chain keeps
-        // only hashes of payloads, so it still verifies.
-        audit::redact(&txn, AuditedEntity::User.as_str(), &u.id).await?;
+        // only hashes of payloads, and records the redaction itself, so it still verifies.
+        self.redact(
+            &txn,
+            caller,
+            AuditedEntity::User,
+            &u.id,
+            "the person was anonymised (right to erasure)",
+        )
+        .await?;
         let payload = json!({"api_keys_revoked": revoked});
         self.audit(
             &txn,
@@ -551,10 +566,16 @@ impl Registry {
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
+    const ROLE: kommune_platform::service::ServiceRole =
+        kommune_platform::service::ServiceRole::Identity;
     const ENTITIES: &'static [&'static str] = &AuditedEntity::NAMES;
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_keys(&self) -> &kommune_platform::audit::AuditKeys {
+        &self.audit_keys
     }
 
     fn audit_clock(&self) -> &SharedClock {

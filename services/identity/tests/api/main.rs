@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod audit_log;
 mod eligibility;
 mod principals;
 mod rights;
@@ -44,6 +45,8 @@ pub struct TestIdentity {
     clock: ManualClock,
     database_url: String,
     admin_token: String,
+    /// The keys it seals and signs its audit with (an insider's, for tampering tests).
+    audit_keys: kommune_platform::audit::AuditKeys,
     _running: Running,
 }
 
@@ -64,6 +67,7 @@ impl TestIdentity {
         let mut options = Options::new(database_url.clone(), Arc::new(clock.clone()));
         options.bootstrap_admin_key = Some(ADMIN_KEY.into());
         options.trusted_issuers = trusted_issuers;
+        let audit_keys = options.audit_keys.clone();
         let identity = Identity::build(options).await.unwrap();
         assert_eq!(
             identity.generated_admin_key(),
@@ -83,6 +87,7 @@ impl TestIdentity {
             clock,
             database_url,
             admin_token: String::new(),
+            audit_keys,
             _running: running,
         };
         this.admin_token = this.exchange(ADMIN_KEY).await.unwrap();

@@ -135,7 +135,7 @@ async fn anonymising_a_person_keeps_the_history_and_tells_the_other_services() {
             .iter()
             .map(|r| (r.action.as_str(), r.redacted))
             .collect::<Vec<_>>(),
-        [("create", true), ("anonymize", false)]
+        [("create", true), ("redact", false), ("anonymize", false)]
     );
     let chain = audit
         .clone()

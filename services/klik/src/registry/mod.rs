@@ -9,6 +9,7 @@ use serde_json::json;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::Caller;
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::Txn;
@@ -81,6 +82,7 @@ const EDITORS: [Role; 1] = [Role::ConsortiumAdmin];
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
+    audit_keys: AuditKeys,
     outbox: Outbox,
     peers: Peers,
 }
@@ -92,10 +94,16 @@ impl Registry {
     }
 
     /// klik over its database and clock, asking identity at `identity` about municipalities.
-    pub fn new(db: DatabaseConnection, clock: SharedClock, identity: Channel) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        clock: SharedClock,
+        audit_keys: AuditKeys,
+        identity: Channel,
+    ) -> Self {
         Self {
             db,
             clock,
+            audit_keys,
             outbox: Outbox::new(),
             peers: Peers::new(identity),
         }

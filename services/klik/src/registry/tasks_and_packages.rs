@@ -412,10 +412,16 @@ impl Registry {
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
+    const ROLE: kommune_platform::service::ServiceRole =
+        kommune_platform::service::ServiceRole::Klik;
     const ENTITIES: &'static [&'static str] = &AUDITED;
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_keys(&self) -> &kommune_platform::audit::AuditKeys {
+        &self.audit_keys
     }
 
     fn audit_clock(&self) -> &kommune_platform::clock::SharedClock {

@@ -45,6 +45,7 @@ impl TestKlik {
         let (identity_addr, identity_running) =
             kommune_identity::testing::start(Arc::new(clock.clone()), ADMIN_KEY).await;
         let klik = Klik::build(Options {
+            audit_keys: kommune_platform::audit::AuditKeys::random(),
             database_url: fresh_database_url("klik").await,
             identity_addr: format!("http://{identity_addr}"),
             trusted_issuers: Vec::new(),

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::sync::Notify as Wake;
 use uuid::Uuid;
 
+use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::db::{Named, update_versioned};
@@ -64,6 +65,7 @@ pub struct DeliveryPolicy {
 pub struct Registry {
     db: DatabaseConnection,
     clock: SharedClock,
+    audit_keys: AuditKeys,
     peers: Peers,
     senders: Senders,
     policy: DeliveryPolicy,
@@ -88,6 +90,7 @@ impl Registry {
     pub fn new(
         db: DatabaseConnection,
         clock: SharedClock,
+        audit_keys: AuditKeys,
         peers: Peers,
         senders: Senders,
         policy: DeliveryPolicy,
@@ -95,6 +98,7 @@ impl Registry {
         Self {
             db,
             clock,
+            audit_keys,
             peers,
             senders,
             policy,
@@ -454,10 +458,16 @@ impl Registry {
 
 #[tonic::async_trait]
 impl AuditTrail for Registry {
+    const ROLE: kommune_platform::service::ServiceRole =
+        kommune_platform::service::ServiceRole::Notify;
     const ENTITIES: &'static [&'static str] = &["subscription", "notification", "person"];
 
     fn audit_db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    fn audit_keys(&self) -> &kommune_platform::audit::AuditKeys {
+        &self.audit_keys
     }
 
     fn audit_clock(&self) -> &SharedClock {
