@@ -389,8 +389,8 @@ mod tests {
                 }
                 assert!(!verify_inclusion(
                     &leaves[index as usize],
-                    index,
-                    size + 1,
+                    size,
+                    size,
                     &proof,
                     root
                 ));
