@@ -109,7 +109,13 @@ static LIST: LazyLock<Arc<Registry>> = LazyLock::new(|| {
         }
         let identity = kommune_platform::client::channel("http://127.0.0.1:9")
             .unwrap_or_else(|e| panic!("{e}"));
-        Arc::new(Registry::new(db, Arc::new(SystemClock), "KOMBITKY".into(), identity))
+        Arc::new(Registry::new(
+            db,
+            Arc::new(SystemClock),
+            kommune_platform::audit::AuditKeys::random(),
+            "KOMBITKY".into(),
+            identity,
+        ))
     })
 });
 

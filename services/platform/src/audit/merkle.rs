@@ -164,7 +164,7 @@ fn split(n: u64) -> u64 {
 /// MTH(D[start:end]) from perfect subtrees.
 fn range_hash(start: u64, end: u64, subtrees: &mut dyn Subtrees) -> Hash {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let level = n.trailing_zeros();
         return subtrees.hash(Subtree {
             level,
