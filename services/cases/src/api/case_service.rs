@@ -173,6 +173,53 @@ impl pb::case_service_server::CaseService for CasesApi {
         }))
     }
 
+    async fn erase_personal_id(
+        &self,
+        request: Request<pb::ErasePersonalIdRequest>,
+    ) -> Result<Response<pb::ErasePersonalIdResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let reason = v.text("reason", &req.reason, ERASURE_REASON_MAX);
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let case = self
+            .registry
+            .erase_personal_id(&caller, &id, req.expected_version, &reason)
+            .await?;
+        Ok(Response::new(pb::ErasePersonalIdResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
+    async fn erase_case_text(
+        &self,
+        request: Request<pb::EraseCaseTextRequest>,
+    ) -> Result<Response<pb::EraseCaseTextResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("case_id", &req.case_id);
+        let reason = v.text("reason", &req.reason, ERASURE_REASON_MAX);
+        if !req.title && !req.description {
+            v.violation("title", "name the title, the description or both");
+        }
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let fields = ErasedFields {
+            title: req.title,
+            description: req.description,
+        };
+        let case = self
+            .registry
+            .erase_case_text(&caller, &id, req.expected_version, fields, &reason)
+            .await?;
+        Ok(Response::new(pb::EraseCaseTextResponse {
+            case: Some(self.case(&caller, case)?),
+        }))
+    }
+
     async fn add_comment(
         &self,
         request: Request<pb::AddCommentRequest>,

@@ -14,7 +14,7 @@ use kommune_platform::validate::{Validator, required_id};
 use kommune_proto::cases::v1 as pb;
 
 use crate::domain::{self, suppliers};
-use crate::registry::{HandlerChange, Move, NewCase, Registry};
+use crate::registry::{ErasedFields, HandlerChange, Move, NewCase, Registry};
 use crate::store::{areas, attachments, cases, comments, systems, teams};
 
 mod case_service;
@@ -27,6 +27,8 @@ mod report_service;
 mod surveys;
 
 const TITLE_MAX: usize = 200;
+/// The longest reason an erasure may give.
+const ERASURE_REASON_MAX: usize = 500;
 const TEXT_MAX: usize = 20_000;
 const SHORT_MAX: usize = 200;
 
@@ -71,6 +73,7 @@ impl CasesApi {
                 })
                 .collect(),
             suggestion_id: c.suggestion_id.clone(),
+            personal_id_erased: c.personal_id_erased_at.is_some(),
             related_case_ids: c.related_cases(),
             kind: c.kind.0 as i32,
             question_subject: c.question_subject.0 as i32,

@@ -13,6 +13,7 @@ pub mod surveys;
 pub mod waves;
 
 use chrono::{DateTime, Duration, Utc};
+use kommune_platform::Error;
 use kommune_platform::auth::Caller;
 use kommune_platform::pii;
 use kommune_proto::cases::v1::{
@@ -205,6 +206,27 @@ pub const RATINGS: std::ops::RangeInclusive<i32> = 1..=5;
 
 /// What an anonymised person's comments say afterwards.
 pub const ERASED_TEXT: &str = "[removed: the author was anonymised]";
+
+/// What an erased title or description says afterwards.
+pub const ERASED_CASE_TEXT: &str = "[slettet / erased]";
+
+/// Who may erase a citizen's personal ID number from a case of `municipality_id`: consortium
+/// admins, and the municipality's own project leaders (it is the data controller).
+pub fn may_erase_personal_id(caller: &Caller, municipality_id: &str) -> Result<(), Error> {
+    if caller.has_role(Role::ConsortiumAdmin) {
+        return Ok(());
+    }
+    caller.require_any_role(
+        &[Role::MunicipalProjectLeader],
+        "erasing a personal ID number",
+    )?;
+    caller.require_sees(municipality_id, "case")
+}
+
+/// Who may erase what a person wrote in a case: a supervised act, the consortium's admins only.
+pub fn may_erase_case_text(caller: &Caller) -> Result<(), Error> {
+    caller.require_any_role(&[Role::ConsortiumAdmin], "erasing a case's text")
+}
 
 pub use kommune_platform::attachments::{ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, check_attachment};
 

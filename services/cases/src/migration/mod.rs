@@ -20,6 +20,7 @@ mod m20261207_000160_desk_report_indexes;
 mod m20261207_000170_supplier_mails;
 mod m20261207_000180_held_mails;
 mod m20261207_000190_case_citations;
+mod m20261207_000200_personal_id_erasure;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261207_000170_supplier_mails::Migration));
         migrations.push(Box::new(m20261207_000180_held_mails::Migration));
         migrations.push(Box::new(m20261207_000190_case_citations::Migration));
+        migrations.push(Box::new(m20261207_000200_personal_id_erasure::Migration));
         migrations
     }
 }

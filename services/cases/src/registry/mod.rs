@@ -32,7 +32,9 @@ use crate::store::{
 };
 use crate::vault::Vault;
 
+pub use erasure::ErasedFields;
 mod eligibility;
+mod erasure;
 mod handlers;
 mod incidents;
 mod known_issues;
@@ -441,6 +443,7 @@ impl Registry {
                     rating_invited_at: None,
                     cited_sections: serde_json::to_string(&cited).map_err(Error::internal)?,
                     suggestion_id: new.suggestion_id.clone().unwrap_or_default(),
+                    personal_id_erased_at: None,
                 };
                 let classification = if system.chain_responsibility {
                     self.classify(txn, &system, &case, acute).await?

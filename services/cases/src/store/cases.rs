@@ -100,6 +100,8 @@ pub struct Model {
     pub cited_sections: String,
     /// The guides' suggestion read before filing; empty when none.
     pub suggestion_id: String,
+    /// When its personal ID number was erased (it had one; `personal_id` is then empty).
+    pub personal_id_erased_at: Option<DateTimeUtc>,
 }
 
 /// No navigable relations.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod eligibility;
+mod erasure;
 mod filing;
 mod handlers;
 mod incidents;

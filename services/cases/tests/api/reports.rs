@@ -127,6 +127,7 @@ pub fn stored_case(filed: DateTime<Utc>, response: Duration, resolution: Duratio
         rating_invited_at: None,
         cited_sections: "[]".into(),
         suggestion_id: String::new(),
+        personal_id_erased_at: None,
     }
 }
 
