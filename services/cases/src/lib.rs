@@ -15,6 +15,7 @@ use kommune_platform::clock::SharedClock;
 use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::outbox::Outbox;
 use kommune_platform::records::AuditLog;
+use kommune_platform::retention::Kind;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Background, Context, Embedded, Service, ServiceRole};
 use kommune_proto::cases::v1 as pb;
@@ -328,6 +329,31 @@ impl Service for Cases {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn retention_kinds(&self) -> Vec<Kind> {
+        vec![
+            Kind {
+                name: "case_attachments",
+                default_days: 365,
+                about: "files attached to cases, from when the case was resolved",
+                purge: |txn, due, limit| {
+                    Box::pin(store::attachments::purge_of_resolved(
+                        txn, due.cutoff, limit,
+                    ))
+                },
+            },
+            Kind {
+                name: "case_personal_ids",
+                default_days: 90,
+                about: "citizens' personal ID numbers on cases, from when the case was resolved",
+                purge: |txn, due, limit| {
+                    Box::pin(store::cases::purge_personal_ids(
+                        txn, due.cutoff, due.now, limit,
+                    ))
+                },
+            },
+        ]
     }
 
     fn audit_log(&self) -> AuditLog {

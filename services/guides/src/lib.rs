@@ -13,6 +13,7 @@ use kommune_platform::clock::{SharedClock, from_timestamp};
 use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::outbox::Outbox;
 use kommune_platform::records::AuditLog;
+use kommune_platform::retention::Kind;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Background, Context, NoSettings, Service, ServiceRole};
 use kommune_proto::cases::v1 as cases;
@@ -162,6 +163,27 @@ impl Service for Guides {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn retention_kinds(&self) -> Vec<Kind> {
+        vec![
+            Kind {
+                name: "unanswered_searches",
+                default_days: 365,
+                about: "searches that found nothing, with their words, from when they were made",
+                purge: |txn, due, limit| {
+                    Box::pin(store::unanswered_searches::purge(txn, due.cutoff, limit))
+                },
+            },
+            Kind {
+                name: "suggestions",
+                default_days: 365,
+                about: "suggestions made while a case was written, with its subject, from when they were made",
+                purge: |txn, due, limit| {
+                    Box::pin(store::suggestions::purge(txn, due.cutoff, limit))
+                },
+            },
+        ]
     }
 
     fn audit_log(&self) -> AuditLog {

@@ -18,6 +18,7 @@ use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
 use kommune_platform::consumer::ServiceCredentials;
 use kommune_platform::records::AuditLog;
+use kommune_platform::retention::Kind;
 use kommune_platform::server::GrpcServer;
 use kommune_platform::service::{Addresses, Background, Context, Embedded, Service, ServiceRole};
 use kommune_proto::notify::v1 as pb;
@@ -263,6 +264,15 @@ impl Service for Notify {
 
     fn verifier(&self) -> Arc<TokenVerifier> {
         self.verifier.clone()
+    }
+
+    fn retention_kinds(&self) -> Vec<Kind> {
+        vec![Kind {
+            name: "notifications",
+            default_days: 180,
+            about: "notifications and inbox items delivered or given up, from when they were made",
+            purge: |txn, due, limit| Box::pin(store::notifications::purge(txn, due.cutoff, limit)),
+        }]
     }
 
     fn audit_log(&self) -> AuditLog {

@@ -52,6 +52,13 @@ pub struct ServerConfig {
     /// audit log and signs a new checkpoint.
     #[arg(long, env = "KOMMUNE_AUDIT_CHECKPOINT_SECS", default_value_t = 60)]
     pub audit_checkpoint_secs: u64,
+    /// How long each kind of data is kept, overriding the service's defaults: `kind=days` pairs,
+    /// comma-separated (docs/privacy.md lists every service's kinds).
+    #[arg(long, env = "KOMMUNE_RETENTION", default_value = "")]
+    pub retention: String,
+    /// How often the service removes the data past its retention.
+    #[arg(long, env = "KOMMUNE_RETENTION_SWEEP_SECS", default_value_t = 3600)]
+    pub retention_sweep_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +72,8 @@ impl Default for ServerConfig {
             keepalive_interval_secs: 60,
             keepalive_timeout_secs: 20,
             audit_checkpoint_secs: 60,
+            retention: String::new(),
+            retention_sweep_secs: 3600,
         }
     }
 }
@@ -73,6 +82,11 @@ impl ServerConfig {
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How often retention sweeps.
+    pub fn retention_sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.retention_sweep_secs.max(1))
     }
 
     /// How often audit checkpoints are signed.

@@ -198,3 +198,39 @@ async fn stored_entity(
     }
     Ok(Some(stored.entity_id))
 }
+
+/// Retention: removes up to `limit` keys first used before `cutoff`; how many.
+pub async fn purge(
+    txn: &impl sea_orm::ConnectionTrait,
+    cutoff: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, Error> {
+    use entity::{Column, Entity};
+    use sea_orm::{QueryOrder, QuerySelect};
+    let due: Vec<(String, String)> = Entity::find()
+        .select_only()
+        .column(Column::Scope)
+        .column(Column::Key)
+        .filter(Column::CreatedAt.lt(cutoff))
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut keys = sea_orm::Condition::any();
+    for (scope, key) in due {
+        keys = keys.add(
+            sea_orm::Condition::all()
+                .add(Column::Scope.eq(scope))
+                .add(Column::Key.eq(key)),
+        );
+    }
+    Ok(Entity::delete_many()
+        .filter(keys)
+        .exec(txn)
+        .await?
+        .rows_affected)
+}

@@ -11,6 +11,7 @@
 //! - [`outbox`], [`audit`], [`idempotency`]: the transactional outbox and event feed, the audit
 //!   chain, idempotency keys; [`records`]: the audit and event RPCs every service serves;
 //!   [`consumer`]: following another service's feed
+//! - [`retention`]: how long each kind of data is kept, and the sweep that removes what is due
 //! - [`clock`], [`paging`], [`validate`], [`pii`]: time, cursor paging, request validation and the
 //!   personal-ID guard
 
@@ -33,6 +34,7 @@ pub mod outbox;
 pub mod paging;
 pub mod pii;
 pub mod records;
+pub mod retention;
 pub mod server;
 pub mod service;
 pub mod telemetry;

@@ -69,6 +69,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(PlatformTables),
         Box::new(FeedCursors),
         Box::new(AuditLog),
+        Box::new(RetentionIndexes),
     ]
 }
 
@@ -481,4 +482,56 @@ impl MigrationTrait for AuditLog {
 enum AuditLogColumns {
     KeyId,
     LogIndex,
+}
+
+/// Indexes retention's sweeps read by: what is due is found without a scan.
+struct RetentionIndexes;
+
+impl MigrationName for RetentionIndexes {
+    fn name(&self) -> &str {
+        "m20261207_000004_platform_retention_indexes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for RetentionIndexes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_events_occurred_at")
+                    .table(OutboxEvents::Table)
+                    .col(OutboxEvents::OccurredAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idempotency_keys_created_at")
+                    .table(IdempotencyKeys::Table)
+                    .col(IdempotencyKeys::CreatedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idempotency_keys_created_at")
+                    .table(IdempotencyKeys::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("outbox_events_occurred_at")
+                    .table(OutboxEvents::Table)
+                    .to_owned(),
+            )
+            .await
+    }
 }

@@ -101,6 +101,28 @@ pub trait EventFeed: Send + Sync + 'static {
     fn feed(&self) -> (&DatabaseConnection, &Outbox);
 }
 
+/// The entity named, when `caller` may read its trail: one of the service's own kinds, or a kind of
+/// data its retention removes (`retention`, for consortium admins).
+async fn readable_ref<T: AuditTrail>(
+    trail: &T,
+    caller: &Caller,
+    entity_type: &str,
+    entity_id: &str,
+) -> Result<(String, String), Error> {
+    if entity_type == crate::retention::AUDITED {
+        caller.require_any_role(&[Role::ConsortiumAdmin], "reading the retention trail")?;
+        if entity_id.trim().is_empty() {
+            return Err(Error::invalid("entity_id", "is required"));
+        }
+        return Ok((entity_type.to_owned(), entity_id.trim().to_owned()));
+    }
+    let (entity_type, entity_id) = entity_ref(entity_type, entity_id, T::ENTITIES)?;
+    trail
+        .may_read_trail(caller, &entity_type, &entity_id)
+        .await?;
+    Ok((entity_type, entity_id))
+}
+
 /// A page of an entity's audit records, for a caller who may read them.
 pub async fn list_trail<T: AuditTrail>(
     trail: &T,
@@ -109,11 +131,8 @@ pub async fn list_trail<T: AuditTrail>(
     entity_id: &str,
     page: Option<&PageRequest>,
 ) -> Result<(Vec<AuditRecord>, PageResponse), Error> {
-    let (entity_type, entity_id) = entity_ref(entity_type, entity_id, T::ENTITIES)?;
+    let (entity_type, entity_id) = readable_ref::<T>(trail, caller, entity_type, entity_id).await?;
     let page = Page::from_request(page)?;
-    trail
-        .may_read_trail(caller, &entity_type, &entity_id)
-        .await?;
     crate::audit::list(trail.audit_db(), &entity_type, &entity_id, &page).await
 }
 
@@ -124,10 +143,7 @@ pub async fn verify_trail<T: AuditTrail>(
     entity_type: &str,
     entity_id: &str,
 ) -> Result<AuditChainVerification, Error> {
-    let (entity_type, entity_id) = entity_ref(entity_type, entity_id, T::ENTITIES)?;
-    trail
-        .may_read_trail(caller, &entity_type, &entity_id)
-        .await?;
+    let (entity_type, entity_id) = readable_ref::<T>(trail, caller, entity_type, entity_id).await?;
     crate::audit::verify(
         trail.audit_db(),
         trail.audit_keys(),
@@ -211,10 +227,10 @@ pub async fn sign_checkpoint(log: &AuditLog, caller: &Caller) -> Result<AuditChe
 /// announces checkpoints on.
 #[derive(Clone)]
 pub struct AuditLog {
-    db: DatabaseConnection,
-    keys: AuditKeys,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) keys: AuditKeys,
     role: ServiceRole,
-    clock: SharedClock,
+    pub(crate) clock: SharedClock,
     outbox: Option<Outbox>,
 }
 

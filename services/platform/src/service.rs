@@ -26,6 +26,7 @@ use crate::config::{ServerConfig, ServiceConfig};
 use crate::consumer::ServiceCredentials;
 use crate::outbox::Outbox;
 use crate::records::AuditLog;
+use crate::retention::{Kind, Policy, Sweeper};
 use crate::server::{GrpcServer, NoFallback};
 
 /// The services of the suite: the one list that the embedded suite, the gateway's routes, its health
@@ -270,6 +271,18 @@ pub trait Service: Sized + Send + 'static {
     /// Its audit log, anchored and signed in the background while it serves.
     fn audit_log(&self) -> AuditLog;
 
+    /// The kinds of data it keeps only so long, beyond the platform's own (idempotency keys, events).
+    fn retention_kinds(&self) -> Vec<Kind> {
+        Vec::new()
+    }
+
+    /// Every kind of data it keeps only so long: the platform's and its own.
+    fn all_retention_kinds(&self) -> Vec<Kind> {
+        let mut kinds = crate::retention::platform_kinds();
+        kinds.extend(self.retention_kinds());
+        kinds
+    }
+
     /// Serves on `listener` until `shutdown`, with its background work, then drains in-flight calls,
     /// stops the background work and waits for the workers that finish what they do.
     fn serve(
@@ -280,9 +293,13 @@ pub trait Service: Sized + Send + 'static {
     ) -> impl Future<Output = Result<(), BoxError>> + Send {
         let config = config.clone();
         async move {
+            let kinds = self.all_retention_kinds();
+            let policy = Policy::parse(&kinds, &config.retention)?;
             let mut background = Background::new();
             self.background(&mut background);
             background.spawn(self.audit_log().run(config.audit_checkpoint_interval()));
+            let sweeper = Sweeper::new(self.audit_log(), kinds, policy);
+            background.spawn(sweeper.run(config.retention_sweep_interval()));
             let stopping = background.stop.clone();
             let shutdown = async move {
                 shutdown.await;

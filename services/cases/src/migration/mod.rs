@@ -21,6 +21,7 @@ mod m20261207_000170_supplier_mails;
 mod m20261207_000180_held_mails;
 mod m20261207_000190_case_citations;
 mod m20261207_000200_personal_id_erasure;
+mod m20261207_000210_retention_indexes;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261207_000180_held_mails::Migration));
         migrations.push(Box::new(m20261207_000190_case_citations::Migration));
         migrations.push(Box::new(m20261207_000200_personal_id_erasure::Migration));
+        migrations.push(Box::new(m20261207_000210_retention_indexes::Migration));
         migrations
     }
 }

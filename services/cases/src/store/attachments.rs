@@ -78,3 +78,21 @@ pub async fn of_case(db: &impl ConnectionTrait, case_id: &str) -> Result<Vec<Mod
         )
         .collect())
 }
+
+/// Retention: removes up to `limit` attachments of cases resolved before `cutoff`; how many.
+pub async fn purge_of_resolved(
+    txn: &impl ConnectionTrait,
+    cutoff: DateTimeUtc,
+    limit: u64,
+) -> Result<u64, Error> {
+    let resolved = sea_orm::sea_query::Query::select()
+        .column(super::cases::Column::Id)
+        .from(super::cases::Entity)
+        .and_where(super::cases::Column::ResolvedAt.lt(cutoff))
+        .to_owned();
+    let due = sea_orm::Condition::all().add(Column::CaseId.in_subquery(resolved));
+    let ids: Vec<String> =
+        kommune_platform::retention::due_ids::<Entity, _>(txn, Column::Id, Column::Id, due, limit)
+            .await?;
+    kommune_platform::retention::delete_ids::<Entity, _>(txn, Column::Id, ids).await
+}

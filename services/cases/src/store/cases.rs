@@ -541,3 +541,40 @@ pub async fn filed_per_municipality(
         .all(db)
         .await?)
 }
+
+/// Retention: destroys the sealed personal ID numbers of up to `limit` cases resolved before
+/// `cutoff`, noting when; how many.
+pub async fn purge_personal_ids(
+    txn: &impl ConnectionTrait,
+    cutoff: DateTimeUtc,
+    now: DateTimeUtc,
+    limit: u64,
+) -> Result<u64, Error> {
+    let due = Condition::all()
+        .add(Column::PersonalId.is_not_null())
+        .add(Column::ResolvedAt.lt(cutoff));
+    let ids: Vec<String> = kommune_platform::retention::due_ids::<Entity, _>(
+        txn,
+        Column::Id,
+        Column::ResolvedAt,
+        due,
+        limit,
+    )
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let result = Entity::update_many()
+        .col_expr(
+            Column::PersonalId,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            Column::PersonalIdErasedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(Column::Id.is_in(ids))
+        .exec(txn)
+        .await?;
+    Ok(result.rows_affected)
+}

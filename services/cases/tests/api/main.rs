@@ -14,6 +14,7 @@ mod mailbox;
 mod messages;
 mod ratings;
 mod reports;
+mod retention;
 mod suppliers;
 mod surveys;
 

@@ -107,3 +107,28 @@ pub async fn counts(
     }
     Ok(query.into_tuple().all(db).await?)
 }
+
+/// Retention: removes up to `limit` suggestions made before `cutoff`, with the sections they
+/// suggested; how many.
+pub async fn purge(
+    txn: &impl ConnectionTrait,
+    cutoff: DateTimeUtc,
+    limit: u64,
+) -> Result<u64, Error> {
+    let due = sea_orm::Condition::all().add(Column::CreatedAt.lt(cutoff));
+    let ids: Vec<String> = kommune_platform::retention::due_ids::<Entity, _>(
+        txn,
+        Column::Id,
+        Column::CreatedAt,
+        due,
+        limit,
+    )
+    .await?;
+    kommune_platform::retention::delete_ids::<super::suggested_sections::Entity, _>(
+        txn,
+        super::suggested_sections::Column::SuggestionId,
+        ids.clone(),
+    )
+    .await?;
+    kommune_platform::retention::delete_ids::<Entity, _>(txn, Column::Id, ids).await
+}

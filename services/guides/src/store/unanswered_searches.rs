@@ -67,3 +67,16 @@ pub async fn counts(
     }
     Ok(query.into_tuple().all(db).await?)
 }
+
+/// Retention: removes up to `limit` searches made before `cutoff`; how many.
+pub async fn purge(
+    txn: &impl ConnectionTrait,
+    cutoff: DateTimeUtc,
+    limit: u64,
+) -> Result<u64, Error> {
+    let due = sea_orm::Condition::all().add(Column::At.lt(cutoff));
+    let ids: Vec<String> =
+        kommune_platform::retention::due_ids::<Entity, _>(txn, Column::Id, Column::At, due, limit)
+            .await?;
+    kommune_platform::retention::delete_ids::<Entity, _>(txn, Column::Id, ids).await
+}

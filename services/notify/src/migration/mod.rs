@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000040_notify_tables;
 mod m20261205_000050_feed_entry_systems;
 mod m20261207_000060_mail_threads;
+mod m20261207_000070_retention_indexes;
 
 /// Every migration of the notify database, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261123_000040_notify_tables::Migration));
         migrations.push(Box::new(m20261205_000050_feed_entry_systems::Migration));
         migrations.push(Box::new(m20261207_000060_mail_threads::Migration));
+        migrations.push(Box::new(m20261207_000070_retention_indexes::Migration));
         migrations
     }
 }

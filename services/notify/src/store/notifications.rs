@@ -261,3 +261,25 @@ pub async fn erase_recipient(txn: &impl ConnectionTrait, user_id: &str) -> Resul
         .await?
         .rows_affected)
 }
+
+/// Retention: removes up to `limit` notifications made before `cutoff` that are done with
+/// (delivered, or given up); how many.
+pub async fn purge(
+    txn: &impl ConnectionTrait,
+    cutoff: DateTimeUtc,
+    limit: u64,
+) -> Result<u64, Error> {
+    let done = [DeliveryState::Delivered, DeliveryState::Dead].map(|s| s.as_str_name());
+    let due = Condition::all()
+        .add(Column::CreatedAt.lt(cutoff))
+        .add(Column::State.is_in(done));
+    let ids: Vec<String> = kommune_platform::retention::due_ids::<Entity, _>(
+        txn,
+        Column::Id,
+        Column::CreatedAt,
+        due,
+        limit,
+    )
+    .await?;
+    kommune_platform::retention::delete_ids::<Entity, _>(txn, Column::Id, ids).await
+}
