@@ -101,6 +101,7 @@ impl Suite {
 
         let klik = kommune_klik::Klik::build(kommune_klik::Options {
             audit_keys: kommune_platform::audit::AuditKeys::random(),
+            service_api_key: None,
             database_url: fresh_database_url("klik").await,
             identity_addr: identity_addr.clone(),
             trusted_issuers: Vec::new(),

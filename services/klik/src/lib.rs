@@ -7,10 +7,12 @@ use kommune_platform::BoxError;
 use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
+use kommune_platform::consumer::{Follower, payload_of};
 use kommune_platform::outbox::Outbox;
 use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
-use kommune_platform::service::{Context, NoSettings, Service, ServiceRole};
+use kommune_platform::service::{Background, Context, NoSettings, Service, ServiceRole};
+use kommune_proto::identity::v1 as identity;
 use kommune_proto::klik::v1 as pb;
 
 pub mod api;
@@ -32,6 +34,9 @@ pub struct Options {
     pub identity_addr: String,
     /// Outside identity providers whose tokens are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// The service's own API key, to follow identity's events (anonymisations); without it they are
+    /// not followed.
+    pub service_api_key: Option<String>,
     /// The keys that seal its audit records and sign its audit checkpoints.
     pub audit_keys: AuditKeys,
     /// The clock.
@@ -42,6 +47,7 @@ pub struct Options {
 pub struct Klik {
     registry: Arc<Registry>,
     verifier: Arc<TokenVerifier>,
+    identity_feed: Option<Follower>,
 }
 
 impl Klik {
@@ -56,13 +62,29 @@ impl Klik {
             options.clock.clone(),
             options.trusted_issuers,
         );
+        let identity_feed = match options.service_api_key {
+            Some(key) => Some(Follower::new(
+                db.clone(),
+                identity.clone(),
+                key,
+                options.clock.clone(),
+            )),
+            None => {
+                tracing::warn!("no service API key: anonymisations in identity are not followed");
+                None
+            }
+        };
         let registry = Arc::new(Registry::new(
             db,
             options.clock,
             options.audit_keys,
             identity,
         ));
-        Ok(Self { registry, verifier })
+        Ok(Self {
+            registry,
+            verifier,
+            identity_feed,
+        })
     }
 }
 
@@ -70,6 +92,7 @@ impl Service for Klik {
     const ROLE: ServiceRole = ServiceRole::Klik;
     const ABOUT: &'static str =
         "kommune klik: implementation task templates, projects and waves, tasks and task packages.";
+    const NEEDS_SERVICE_ACCOUNT: bool = true;
     type Config = NoSettings;
     type Migrator = migration::Migrator;
 
@@ -78,6 +101,7 @@ impl Service for Klik {
             identity_addr: context.peers.identity()?.to_owned(),
             database_url: context.database_url,
             trusted_issuers: context.trusted_issuers,
+            service_api_key: context.service_api_key,
             audit_keys: context.audit_keys,
             clock: context.clock,
         })
@@ -106,6 +130,29 @@ impl Service for Klik {
 
     fn audit_log(&self) -> AuditLog {
         AuditLog::of(&*self.registry, self.outbox())
+    }
+
+    /// Follows identity's events: an anonymised person is erased here too.
+    fn background(&self, background: &mut Background) {
+        let Some(follower) = &self.identity_feed else {
+            return;
+        };
+        let registry = self.registry.clone();
+        background.follow(
+            follower.db.clone(),
+            ServiceRole::Identity,
+            follower.identity.clone(),
+            follower.credentials.clone(),
+            move |event| {
+                let registry = registry.clone();
+                async move {
+                    match payload_of::<identity::UserAnonymized>(&event)? {
+                        Some(anonymized) => registry.erase_person(&anonymized.user_id).await,
+                        None => Ok(()),
+                    }
+                }
+            },
+        );
     }
 
     fn outbox(&self) -> Option<Outbox> {

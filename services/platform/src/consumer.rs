@@ -61,6 +61,51 @@ struct WatchResponse {
     event: Option<EventEnvelope>,
 }
 
+/// What a service needs to follow another's feed on its own behalf: the database its cursor is kept
+/// in, the channel to identity (which exchanges its key) and its credentials.
+#[derive(Clone)]
+pub struct Follower {
+    /// Where the cursor is kept.
+    pub db: DatabaseConnection,
+    /// Identity.
+    pub identity: Channel,
+    /// The service's own credentials.
+    pub credentials: std::sync::Arc<ServiceCredentials>,
+}
+
+impl Follower {
+    /// A follower with the service's API key `api_key`.
+    pub fn new(
+        db: DatabaseConnection,
+        identity: Channel,
+        api_key: String,
+        clock: SharedClock,
+    ) -> Self {
+        let credentials =
+            std::sync::Arc::new(ServiceCredentials::new(identity.clone(), api_key, clock));
+        Self {
+            db,
+            identity,
+            credentials,
+        }
+    }
+}
+
+/// The payload of `event` when it is an `M`; `None` when it is another kind of event.
+pub fn payload_of<M: prost::Name + prost::Message + Default>(
+    event: &EventEnvelope,
+) -> Result<Option<M>, Error> {
+    if event.event_type != M::full_name() {
+        return Ok(None);
+    }
+    let payload = event
+        .payload
+        .as_ref()
+        .map(|p| p.value.as_slice())
+        .unwrap_or_default();
+    M::decode(payload).map(Some).map_err(Error::internal)
+}
+
 /// A service's own credentials: its service-account API key, exchanged at identity for short-lived
 /// tokens that are renewed before they expire.
 pub struct ServiceCredentials {

@@ -205,7 +205,7 @@ pub fn invites_rating(
 pub const RATINGS: std::ops::RangeInclusive<i32> = 1..=5;
 
 /// What an anonymised person's comments say afterwards.
-pub const ERASED_TEXT: &str = "[removed: the author was anonymised]";
+pub use kommune_platform::pii::ERASED_AUTHOR_TEXT as ERASED_TEXT;
 
 /// What an erased title or description says afterwards.
 pub const ERASED_CASE_TEXT: &str = "[slettet / erased]";

@@ -505,6 +505,7 @@ async fn contacts_per_wave_join_the_cases_with_klik_enrolments() {
     // klik beside them, and a cases replica that knows where it is.
     let klik_service = kommune_klik::Klik::build(kommune_klik::Options {
         audit_keys: kommune_platform::audit::AuditKeys::random(),
+        service_api_key: None,
         database_url: fresh_database_url("klik").await,
         identity_addr: t.options.identity_addr.clone(),
         trusted_issuers: Vec::new(),

@@ -86,11 +86,22 @@ async fn retention_removes_exactly_what_is_due_once_with_two_replicas() {
             .map(|(_, n)| n)
             .sum()
     };
-    assert_eq!(removed("case_attachments"), 1, "only the early case's, 400 days after");
-    assert_eq!(removed("case_personal_ids"), 2, "both resolved cases', past 90 days");
+    assert_eq!(
+        removed("case_attachments"),
+        1,
+        "only the early case's, 400 days after"
+    );
+    assert_eq!(
+        removed("case_personal_ids"),
+        2,
+        "both resolved cases', past 90 days"
+    );
     assert_eq!(removed("idempotency_keys"), 3, "all past 30 days");
     let events_after = count(&t, "outbox_events").await;
-    assert!(removed("events") > 0, "those of the first days, past a year");
+    assert!(
+        removed("events") > 0,
+        "those of the first days, past a year"
+    );
     assert_eq!(removed("events") as i64, events_before - events_after);
     assert!(events_after > 0, "those of the later resolution stay");
     assert_eq!(count(&t, "idempotency_keys").await, 0);
@@ -113,14 +124,17 @@ async fn retention_removes_exactly_what_is_due_once_with_two_replicas() {
     expected.sort();
     assert_eq!(attachments_left, expected);
     let get = |id: &str| {
-        let request = bearer(
-            pb::GetCaseRequest {
-                case_id: id.into(),
-            },
-            &t.supporter,
-        );
+        let request = bearer(pb::GetCaseRequest { case_id: id.into() }, &t.supporter);
         let mut cases = t.cases();
-        async move { cases.get_case(request).await.unwrap().into_inner().case.unwrap() }
+        async move {
+            cases
+                .get_case(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .case
+                .unwrap()
+        }
     };
     assert!(get(&early.case_id).await.personal_id_erased);
     assert!(get(&later.case_id).await.personal_id_erased);
@@ -148,7 +162,11 @@ async fn retention_removes_exactly_what_is_due_once_with_two_replicas() {
         .records;
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].action, "purge");
-    assert!(trail[0].payload_json.contains("\"removed\":1"), "{}", trail[0].payload_json);
+    assert!(
+        trail[0].payload_json.contains("\"removed\":1"),
+        "{}",
+        trail[0].payload_json
+    );
     let refused = audit
         .list_audit_records(bearer(
             pb::ListAuditRecordsRequest {

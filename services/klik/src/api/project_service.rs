@@ -194,11 +194,11 @@ impl pb::project_service_server::ProjectService for KlikApi {
         &self,
         request: Request<pb::ListEnrolmentsRequest>,
     ) -> Result<Response<pb::ListEnrolmentsResponse>, Status> {
-        caller(&request)?;
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let id = required_id("project_id", &req.project_id)?;
         let page = Page::from_request(req.page.as_ref())?;
-        let (rows, page) = self.registry.list_enrolments(&id, &page).await?;
+        let (rows, page) = self.registry.list_enrolments(&caller, &id, &page).await?;
         Ok(Response::new(pb::ListEnrolmentsResponse {
             enrolments: rows.into_iter().map(enrolment).collect(),
             page: Some(page),

@@ -33,6 +33,7 @@ use crate::store::{
 };
 
 mod authoring;
+mod people;
 mod scheduling;
 mod tasks_and_packages;
 
@@ -493,14 +494,17 @@ impl Registry {
         }
     }
 
-    /// A page of a project's enrolments.
+    /// A page of a project's enrolments: a municipality's users see their own municipality's only (an
+    /// enrolment names its project leader), the supplier and the consortium all.
     pub async fn list_enrolments(
         &self,
+        caller: &Caller,
         project_id: &str,
         page: &Page,
     ) -> Result<(Vec<enrolments::Model>, PageResponse), Error> {
         self.project(project_id, "project_id").await?;
-        enrolments::list(&self.db, project_id, page).await
+        let own = caller.own_municipality()?.map(|m| m.to_string());
+        enrolments::list(&self.db, project_id, own.as_deref(), page).await
     }
 }
 

@@ -79,12 +79,16 @@ pub async fn of_wave(db: &impl ConnectionTrait, wave_id: &str) -> Result<Vec<Mod
 pub async fn list(
     db: &impl ConnectionTrait,
     project_id: &str,
+    municipality_id: Option<&str>,
     page: &Page,
 ) -> Result<(Vec<Model>, PageResponse), Error> {
     let mut query = Entity::find()
         .filter(Column::ProjectId.eq(project_id))
         .order_by_asc(Column::Id)
         .limit(page.fetch_limit());
+    if let Some(municipality_id) = municipality_id {
+        query = query.filter(Column::MunicipalityId.eq(municipality_id));
+    }
     if let Some(after) = &page.after {
         query = query.filter(Column::Id.gt(after.as_str()));
     }
@@ -98,4 +102,12 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
 
 impl Versioned for Model {
     const NAME: &'static str = "enrolment";
+}
+
+/// Every enrolment naming `user_id` as its project leader.
+pub async fn led_by(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::ProjectLeaderUserId.eq(user_id))
+        .all(db)
+        .await?)
 }

@@ -52,3 +52,28 @@ pub async fn list(
     }
     Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
 }
+
+/// Erasure: replaces the text of every comment `author` wrote with `erased`; the templates they were
+/// on.
+pub async fn erase_author(
+    txn: &impl ConnectionTrait,
+    author: &str,
+    erased: &str,
+) -> Result<Vec<String>, Error> {
+    let mut templates: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::TemplateId)
+        .filter(Column::Author.eq(author))
+        .filter(Column::Text.ne(erased))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    templates.sort();
+    templates.dedup();
+    Entity::update_many()
+        .col_expr(Column::Text, sea_orm::sea_query::Expr::value(erased))
+        .filter(Column::Author.eq(author))
+        .exec(txn)
+        .await?;
+    Ok(templates)
+}

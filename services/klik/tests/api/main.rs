@@ -17,7 +17,7 @@ use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
-    Running, channel_to, exchange, fresh_database_url, loopback_listener, spawn, violated_fields,
+    Running, channel_to, exchange, fresh_database_url, service_account_key, loopback_listener, spawn, violated_fields,
     with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as id;
@@ -44,11 +44,15 @@ impl TestKlik {
         );
         let (identity_addr, identity_running) =
             kommune_identity::testing::start(Arc::new(clock.clone()), ADMIN_KEY).await;
+        let identity = channel_to(identity_addr);
+        let admin = exchange(&identity, ADMIN_KEY).await;
+        let service_key = service_account_key(&identity, &admin, "klik").await;
         let klik = Klik::build(Options {
             audit_keys: kommune_platform::audit::AuditKeys::random(),
             database_url: fresh_database_url("klik").await,
             identity_addr: format!("http://{identity_addr}"),
             trusted_issuers: Vec::new(),
+            service_api_key: Some(service_key),
             clock: Arc::new(clock.clone()),
         })
         .await
@@ -59,8 +63,6 @@ impl TestKlik {
                 .await
                 .unwrap();
         });
-        let identity = channel_to(identity_addr);
-        let admin = exchange(&identity, ADMIN_KEY).await;
         let mut municipalities = Vec::new();
         for (code, cvr) in [
             ("101", "64942212"),

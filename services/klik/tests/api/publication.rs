@@ -530,3 +530,154 @@ async fn enrolments_name_real_municipalities_and_change_waves_outside_frozen_zon
         .unwrap_err();
     assert_eq!(stale.code(), Code::Aborted);
 }
+
+#[tokio::test]
+async fn a_municipality_reads_its_own_enrolments_and_the_supplier_all() {
+    let t = TestKlik::start().await;
+    let project = t.project(14).await;
+    let wave = t.wave(&project, "1st wave", "2025-06-02").await;
+    for municipality in &t.municipalities[..2] {
+        t.enrol(&t.admin, &project, municipality, &wave.wave_id)
+            .await
+            .unwrap();
+    }
+    let list = |token: String| {
+        let request = bearer(
+            pb::ListEnrolmentsRequest {
+                project_id: project.clone(),
+                page: None,
+            },
+            &token,
+        );
+        let mut projects = t.projects();
+        async move {
+            let mut seen: Vec<String> = projects
+                .list_enrolments(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .enrolments
+                .into_iter()
+                .map(|e| e.municipality_id)
+                .collect();
+            seen.sort();
+            seen
+        }
+    };
+    let (_, clerk) = t
+        .user(
+            &t.municipalities[0],
+            "clerk@kommune.dk",
+            id::Role::MunicipalCaseworker,
+        )
+        .await;
+    assert_eq!(list(clerk).await, [t.municipalities[0].clone()]);
+    let (_, outsider) = t
+        .user(
+            &t.municipalities[2],
+            "pl@kommune.dk",
+            id::Role::MunicipalProjectLeader,
+        )
+        .await;
+    assert!(list(outsider).await.is_empty(), "not enrolled: sees none");
+    let mut both = t.municipalities[..2].to_vec();
+    both.sort();
+    let (_, supplier) = t
+        .user("", "2nd@supplier.dk", id::Role::SupplierSecondLine)
+        .await;
+    assert_eq!(list(supplier).await, both);
+    assert_eq!(list(t.admin.clone()).await, both);
+}
+
+#[tokio::test]
+async fn an_anonymised_person_loses_their_review_comments_and_their_place_as_project_leader() {
+    let t = TestKlik::start().await;
+    let project = t.project(14).await;
+    let wave = t.wave(&project, "1st wave", "2025-06-02").await;
+    t.enrol(&t.admin, &project, &t.municipalities[0], &wave.wave_id)
+        .await
+        .unwrap();
+    let leader = t.leader_of(&t.municipalities[0]).await;
+    let template = t
+        .templates()
+        .create_template(bearer(
+            pb::CreateTemplateRequest {
+                project_id: project.clone(),
+                content: Some(content("GV 1 Benefits", false, None, 0, None)),
+                ..Default::default()
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    let (reviewer_id, reviewer) = t
+        .user(&t.municipalities[0], "reviewer@kk.dk", id::Role::MunicipalCaseworker)
+        .await;
+    for (text, token) in [("Anne mener metoden mangler", &reviewer), ("Enig", &t.admin)] {
+        t.templates()
+            .add_review_comment(bearer(
+                pb::AddReviewCommentRequest {
+                    template_id: template.template_id.clone(),
+                    text: text.into(),
+                },
+                token,
+            ))
+            .await
+            .unwrap();
+    }
+    let users = id::user_service_client::UserServiceClient::new(t.identity.clone());
+    for user_id in [&reviewer_id, &leader] {
+        users
+            .clone()
+            .anonymize_user(bearer(
+                id::AnonymizeUserRequest {
+                    user_id: user_id.clone(),
+                },
+                &t.admin,
+            ))
+            .await
+            .unwrap();
+    }
+
+    // klik follows identity's feed: wait until it has acted.
+    let enrolment = || {
+        let request = bearer(
+            pb::ListEnrolmentsRequest {
+                project_id: project.clone(),
+                page: None,
+            },
+            &t.admin,
+        );
+        let mut projects = t.projects();
+        async move {
+            projects.list_enrolments(request).await.unwrap().into_inner().enrolments.remove(0)
+        }
+    };
+    let mut cleared = enrolment().await;
+    for _ in 0..100 {
+        if cleared.project_leader_user_id.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        cleared = enrolment().await;
+    }
+    assert_eq!(cleared.project_leader_user_id, "", "the anonymised leader is no longer named");
+    let comments = t
+        .templates()
+        .list_review_comments(bearer(
+            pb::ListReviewCommentsRequest {
+                template_id: template.template_id.clone(),
+                ..Default::default()
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .comments;
+    let texts: Vec<_> = comments.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["[removed: the author was anonymised]", "Enig"]);
+}
