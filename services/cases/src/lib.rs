@@ -4,15 +4,12 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use prost::{Message, Name};
-use sea_orm::DatabaseConnection;
-use tonic::transport::Channel;
 
 use kommune_platform::BoxError;
 use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::consumer::ServiceCredentials;
+use kommune_platform::consumer::{Follower, payload_of};
 use kommune_platform::outbox::Outbox;
 use kommune_platform::records::AuditLog;
 use kommune_platform::retention::Kind;
@@ -155,7 +152,7 @@ pub struct Cases {
     registry: Arc<Registry>,
     sla_sweep_interval: std::time::Duration,
     verifier: Arc<TokenVerifier>,
-    identity_feed: Option<(DatabaseConnection, Channel, Arc<ServiceCredentials>)>,
+    identity_feed: Option<Follower>,
     mailbox: Option<Arc<mailbox::Mailbox>>,
 }
 
@@ -178,14 +175,11 @@ impl Cases {
             follow_up: options.incident_follow_up,
         };
         let identity_feed = match options.service_api_key {
-            Some(key) => Some((
+            Some(key) => Some(Follower::new(
                 db.clone(),
                 identity.clone(),
-                Arc::new(ServiceCredentials::new(
-                    identity.clone(),
-                    key,
-                    options.clock.clone(),
-                )),
+                key,
+                options.clock.clone(),
             )),
             None => {
                 tracing::warn!("no service API key: anonymisations in identity are not followed");
@@ -218,19 +212,20 @@ impl Cases {
             )
             .with_mailbox_desk(options.mailbox.as_ref().map(|m| m.desk.clone())),
         );
-        let mailbox =
-            match (options.mailbox, &identity_feed) {
-                (Some(settings), Some((_, _, credentials))) => Some(Arc::new(
-                    mailbox::Mailbox::new(settings, registry.clone(), credentials.clone())?,
-                )),
-                (Some(_), None) => {
-                    return Err(
-                        "the desk's mailbox needs the service API key, to ask identity who wrote"
-                            .into(),
-                    );
-                }
-                (None, _) => None,
-            };
+        let mailbox = match (options.mailbox, &identity_feed) {
+            (Some(settings), Some(follower)) => Some(Arc::new(mailbox::Mailbox::new(
+                settings,
+                registry.clone(),
+                follower.credentials.clone(),
+            )?)),
+            (Some(_), None) => {
+                return Err(
+                    "the desk's mailbox needs the service API key, to ask identity who wrote"
+                        .into(),
+                );
+            }
+            (None, _) => None,
+        };
         Ok(Self {
             registry,
             verifier,
@@ -387,13 +382,13 @@ impl Service for Cases {
                 },
             );
         }
-        if let Some((db, channel, credentials)) = &self.identity_feed {
+        if let Some(follower) = &self.identity_feed {
             let registry = self.registry.clone();
             background.follow(
-                db.clone(),
+                follower.db.clone(),
                 ServiceRole::Identity,
-                channel.clone(),
-                credentials.clone(),
+                follower.identity.clone(),
+                follower.credentials.clone(),
                 move |event| {
                     let registry = registry.clone();
                     async move { on_identity_event(&registry, event).await }
@@ -412,11 +407,8 @@ async fn on_identity_event(
     registry: &Registry,
     event: EventEnvelope,
 ) -> Result<(), kommune_platform::Error> {
-    if event.event_type != identity::UserAnonymized::full_name() {
-        return Ok(());
+    match payload_of::<identity::UserAnonymized>(&event)? {
+        Some(anonymized) => registry.erase_person(&anonymized.user_id).await,
+        None => Ok(()),
     }
-    let payload = event.payload.unwrap_or_default();
-    let anonymized = identity::UserAnonymized::decode(payload.value.as_slice())
-        .map_err(kommune_platform::Error::internal)?;
-    registry.erase_person(&anonymized.user_id).await
 }

@@ -8,7 +8,7 @@ use kommune_platform::BoxError;
 use kommune_platform::audit::AuditKeys;
 use kommune_platform::auth::{TokenVerifier, TrustedIssuer};
 use kommune_platform::clock::SharedClock;
-use kommune_platform::consumer::ServiceCredentials;
+use kommune_platform::consumer::{Follower, payload_of};
 use kommune_platform::outbox::Outbox;
 use kommune_platform::records::AuditLog;
 use kommune_platform::server::GrpcServer;
@@ -16,9 +16,6 @@ use kommune_platform::service::{Background, Context, NoSettings, Service, Servic
 use kommune_proto::catalogue::v1 as pb;
 use kommune_proto::common::v1::EventEnvelope;
 use kommune_proto::identity::v1 as identity;
-use prost::{Message as _, Name as _};
-use sea_orm::DatabaseConnection;
-use tonic::transport::Channel;
 
 pub mod api;
 pub mod domain;
@@ -73,7 +70,7 @@ pub struct Catalogue {
     registry: Arc<Registry>,
     verifier: Arc<TokenVerifier>,
     /// Its database, identity's channel and its credentials, when it follows identity's feed.
-    identity_feed: Option<(DatabaseConnection, Channel, Arc<ServiceCredentials>)>,
+    identity_feed: Option<Follower>,
     settle_interval: std::time::Duration,
 }
 
@@ -89,17 +86,12 @@ impl Catalogue {
             options.clock.clone(),
             options.trusted_issuers,
         );
-        let identity_feed = options.service_api_key.map(|key| {
-            let credentials = Arc::new(ServiceCredentials::new(
-                identity.clone(),
-                key,
-                options.clock.clone(),
-            ));
-            (db.clone(), identity.clone(), credentials)
-        });
+        let identity_feed = options
+            .service_api_key
+            .map(|key| Follower::new(db.clone(), identity.clone(), key, options.clock.clone()));
         let billing = identity_feed
             .as_ref()
-            .map(|(_, channel, credentials)| Billing::new(channel.clone(), credentials.clone()));
+            .map(|f| Billing::new(f.identity.clone(), f.credentials.clone()));
         let registry = Arc::new(Registry::new(
             db,
             options.clock,
@@ -165,15 +157,15 @@ impl Service for Catalogue {
     }
 
     fn background(&self, background: &mut Background) {
-        let Some((db, channel, credentials)) = &self.identity_feed else {
+        let Some(follower) = &self.identity_feed else {
             return;
         };
         let registry = self.registry.clone();
         background.follow(
-            db.clone(),
+            follower.db.clone(),
             ServiceRole::Identity,
-            channel.clone(),
-            credentials.clone(),
+            follower.identity.clone(),
+            follower.credentials.clone(),
             move |event| {
                 let registry = registry.clone();
                 async move { on_identity_event(&registry, event).await }
@@ -197,11 +189,8 @@ async fn on_identity_event(
     registry: &Registry,
     event: EventEnvelope,
 ) -> Result<(), kommune_platform::Error> {
-    if event.event_type != identity::EligibilityChanged::full_name() {
-        return Ok(());
+    match payload_of::<identity::EligibilityChanged>(&event)? {
+        Some(changed) => registry.eligibility_changed(changed).await,
+        None => Ok(()),
     }
-    let payload = event.payload.unwrap_or_default();
-    let changed = identity::EligibilityChanged::decode(payload.value.as_slice())
-        .map_err(kommune_platform::Error::internal)?;
-    registry.eligibility_changed(changed).await
 }

@@ -293,6 +293,23 @@ fn envelope(row: Model) -> EventEnvelope {
     }
 }
 
+/// Retention: removes up to `limit` events committed before `cutoff`; how many.
+pub async fn purge(
+    txn: &impl ConnectionTrait,
+    cutoff: DateTimeUtc,
+    limit: u64,
+) -> Result<u64, Error> {
+    let ids: Vec<i64> = crate::retention::due_ids::<Entity, i64>(
+        txn,
+        Column::Id,
+        Column::Id,
+        sea_orm::Condition::all().add(Column::OccurredAt.lt(cutoff)),
+        limit,
+    )
+    .await?;
+    crate::retention::delete_ids::<Entity, _>(txn, Column::Id, ids).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,21 +328,4 @@ mod tests {
         assert!(Cursor::parse("after_cursor", "17").is_err());
         assert!(Cursor::parse("after_cursor", "a.b").is_err());
     }
-}
-
-/// Retention: removes up to `limit` events committed before `cutoff`; how many.
-pub async fn purge(
-    txn: &impl ConnectionTrait,
-    cutoff: DateTimeUtc,
-    limit: u64,
-) -> Result<u64, Error> {
-    let ids: Vec<i64> = crate::retention::due_ids::<Entity, i64>(
-        txn,
-        Column::Id,
-        Column::Id,
-        sea_orm::Condition::all().add(Column::OccurredAt.lt(cutoff)),
-        limit,
-    )
-    .await?;
-    crate::retention::delete_ids::<Entity, _>(txn, Column::Id, ids).await
 }

@@ -473,8 +473,8 @@ fn phone_group_after(after: &str) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 /// What a person's own words say after identity anonymised them (comments, review comments).
 pub const ERASED_AUTHOR_TEXT: &str = "[removed: the author was anonymised]";
+
+#[cfg(test)]
+mod tests;

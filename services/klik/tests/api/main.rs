@@ -17,8 +17,8 @@ use kommune_platform::clock::ManualClock;
 use kommune_platform::config::ServerConfig;
 use kommune_platform::service::Service as _;
 use kommune_platform::testing::{
-    Running, channel_to, exchange, fresh_database_url, service_account_key, loopback_listener, spawn, violated_fields,
-    with_bearer as bearer,
+    Running, channel_to, exchange, fresh_database_url, loopback_listener, service_account_key,
+    spawn, violated_fields, with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as id;
 use kommune_proto::klik::v1 as pb;

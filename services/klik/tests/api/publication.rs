@@ -614,9 +614,16 @@ async fn an_anonymised_person_loses_their_review_comments_and_their_place_as_pro
         .template
         .unwrap();
     let (reviewer_id, reviewer) = t
-        .user(&t.municipalities[0], "reviewer@kk.dk", id::Role::MunicipalCaseworker)
+        .user(
+            &t.municipalities[0],
+            "reviewer@kk.dk",
+            id::Role::MunicipalCaseworker,
+        )
         .await;
-    for (text, token) in [("Anne mener metoden mangler", &reviewer), ("Enig", &t.admin)] {
+    for (text, token) in [
+        ("Anne mener metoden mangler", &reviewer),
+        ("Enig", &t.admin),
+    ] {
         t.templates()
             .add_review_comment(bearer(
                 pb::AddReviewCommentRequest {
@@ -653,7 +660,13 @@ async fn an_anonymised_person_loses_their_review_comments_and_their_place_as_pro
         );
         let mut projects = t.projects();
         async move {
-            projects.list_enrolments(request).await.unwrap().into_inner().enrolments.remove(0)
+            projects
+                .list_enrolments(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .enrolments
+                .remove(0)
         }
     };
     let mut cleared = enrolment().await;
@@ -664,7 +677,10 @@ async fn an_anonymised_person_loses_their_review_comments_and_their_place_as_pro
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         cleared = enrolment().await;
     }
-    assert_eq!(cleared.project_leader_user_id, "", "the anonymised leader is no longer named");
+    assert_eq!(
+        cleared.project_leader_user_id, "",
+        "the anonymised leader is no longer named"
+    );
     let comments = t
         .templates()
         .list_review_comments(bearer(
