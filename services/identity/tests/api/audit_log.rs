@@ -2,7 +2,9 @@
 //! signed Merkle log, proven to anyone through the public RPCs, and every kind of tampering with
 //! the database detected — in the service, and by an outside auditor that kept an earlier checkpoint.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+};
 
 use kommune_platform::audit::auditor::{self, Kept};
 use kommune_platform::audit::key::{AuditKey, signature_holds};
@@ -620,4 +622,66 @@ async fn an_outside_auditor_holds_the_service_to_its_earlier_checkpoint() {
         "{:?}",
         caught.problems
     );
+}
+
+#[tokio::test]
+async fn records_written_before_audit_keys_are_sealed_once_before_the_first_checkpoint() {
+    let identity = TestIdentity::start().await;
+    let admin = identity.admin_token.clone();
+    let m = identity.create_municipality("101", CVR_A).await;
+    let anne = identity
+        .create_user(
+            &admin,
+            &m.municipality_id,
+            "anne@kk.dk",
+            &[Role::MunicipalCaseworker],
+        )
+        .await
+        .unwrap()
+        .user_id;
+    let db = kommune_platform::db::connect(&identity.database_url)
+        .await
+        .unwrap();
+    // As an older release wrote them: no key, hashes of its own.
+    db.execute_unprepared(
+        "UPDATE audit_records SET key_id = '', record_hash = 'legacy', previous_hash = ''",
+    )
+    .await
+    .unwrap();
+    let keys = identity.audit_keys.clone();
+    let verify = || {
+        let mut audit = identity.audit();
+        let request = bearer(
+            pb::VerifyAuditChainRequest {
+                entity_type: "user".into(),
+                entity_id: anne.clone(),
+            },
+            &admin,
+        );
+        async move {
+            audit
+                .verify_audit_chain(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .verification
+                .unwrap()
+        }
+    };
+    assert!(verify().await.reason.contains("not sealed"));
+    let all = records::Entity::find().count(&db).await.unwrap();
+    assert_eq!(log::seal_unsealed(&db, &keys).await.unwrap(), all);
+    assert!(verify().await.valid);
+    // Once anchored, an unsealed record is a forgery and stays one.
+    log::checkpoint(&db, &keys, "identity", chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE audit_records SET key_id = '' WHERE entity_id = '{anne}'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(log::seal_unsealed(&db, &keys).await.unwrap(), 0);
+    assert!(!verify().await.valid);
 }

@@ -349,7 +349,7 @@ pub async fn entries(
         None => first_index,
     };
     let rows = records::Entity::find()
-        .filter(records::Column::LogIndex.gte(from as i64))
+        .filter(records::Column::LogIndex.gte(i64::try_from(from).unwrap_or(i64::MAX)))
         .order_by_asc(records::Column::LogIndex)
         .limit(page.fetch_limit())
         .all(db)
