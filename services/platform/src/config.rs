@@ -52,8 +52,9 @@ pub struct ServerConfig {
     /// audit log and signs a new checkpoint.
     #[arg(long, env = "KOMMUNE_AUDIT_CHECKPOINT_SECS", default_value_t = 60)]
     pub audit_checkpoint_secs: u64,
-    /// How long each kind of data is kept, overriding the service's defaults: `kind=days` pairs,
-    /// comma-separated (docs/privacy.md lists every service's kinds).
+    /// How long each kind of data is kept, overriding the defaults, comma-separated: `kind=days` for
+    /// the kinds every service keeps, `service.kind=days` for a service's own (docs/privacy.md lists
+    /// them all); one value can serve the whole suite.
     #[arg(long, env = "KOMMUNE_RETENTION", default_value = "")]
     pub retention: String,
     /// How often the service removes the data past its retention.

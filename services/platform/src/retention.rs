@@ -63,12 +63,15 @@ impl std::fmt::Debug for Kind {
 /// Why a retention setting is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadPolicy {
-    /// Not `kind=days`.
-    #[error("retention setting {0:?} is not kind=days")]
+    /// Not `kind=days` or `service.kind=days`.
+    #[error("retention setting {0:?} is not kind=days or service.kind=days")]
     Malformed(String),
-    /// A kind the service does not keep.
-    #[error("retention names {0:?}, which this service does not keep (it keeps: {1})")]
-    UnknownKind(String, String),
+    /// A service that is not one of the suite's.
+    #[error("retention names the service {0:?}, which is not one of the suite's")]
+    UnknownService(String),
+    /// A kind the service (or, unqualified, every service) does not keep.
+    #[error("retention names {0:?}, which {1} does not keep (it keeps: {2})")]
+    UnknownKind(String, String, String),
     /// Zero, negative or not a number of days.
     #[error("retention of {0} must be a whole number of days of at least 1, not {1:?}")]
     BadDays(String, String),
@@ -79,19 +82,36 @@ pub enum BadPolicy {
 pub struct Policy(BTreeMap<&'static str, u32>);
 
 impl Policy {
-    /// The defaults of `kinds`, overridden by `settings`: `kind=days` pairs, comma-separated.
-    pub fn parse(kinds: &[Kind], settings: &str) -> Result<Self, BadPolicy> {
+    /// The defaults of `service`'s `kinds`, overridden by `settings`: comma-separated `kind=days`
+    /// for the kinds every service keeps ([`platform_kinds`]), `service.kind=days` for one service's
+    /// own. So one setting serves the whole suite: each service takes what names it and checks it.
+    pub fn parse(service: &str, kinds: &[Kind], settings: &str) -> Result<Self, BadPolicy> {
         let mut days: BTreeMap<&'static str, u32> =
             kinds.iter().map(|k| (k.name, k.default_days)).collect();
+        let shared: Vec<&str> = platform_kinds().iter().map(|k| k.name).collect();
         for setting in settings.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (name, value) = setting
                 .split_once('=')
                 .ok_or_else(|| BadPolicy::Malformed(setting.to_owned()))?;
             let (name, value) = (name.trim(), value.trim());
-            let kind = kinds.iter().find(|k| k.name == name).ok_or_else(|| {
-                let known: Vec<_> = kinds.iter().map(|k| k.name).collect();
-                BadPolicy::UnknownKind(name.to_owned(), known.join(", "))
-            })?;
+            let (owner, kind_name, allowed): (&str, &str, Vec<&str>) = match name.split_once('.') {
+                Some((owner, kind)) => {
+                    if crate::service::ServiceRole::parse(owner).is_none() {
+                        return Err(BadPolicy::UnknownService(owner.to_owned()));
+                    }
+                    if owner != service {
+                        continue;
+                    }
+                    (owner, kind, kinds.iter().map(|k| k.name).collect())
+                }
+                None => ("every service", name, shared.clone()),
+            };
+            let kind = kinds
+                .iter()
+                .find(|k| k.name == kind_name && allowed.contains(&k.name))
+                .ok_or_else(|| {
+                    BadPolicy::UnknownKind(name.to_owned(), owner.to_owned(), allowed.join(", "))
+                })?;
             let parsed = value
                 .parse::<i64>()
                 .ok()
@@ -241,19 +261,47 @@ impl Sweeper {
 mod tests {
     use super::*;
 
+    /// The kinds of a service that keeps one of its own.
     fn kinds() -> Vec<Kind> {
-        platform_kinds()
+        let mut kinds = platform_kinds();
+        kinds.push(Kind {
+            name: "case_attachments",
+            default_days: 365,
+            about: "",
+            purge: |_, _, _| Box::pin(async { Ok(0) }),
+        });
+        kinds
     }
 
     #[test]
     fn defaults_hold_until_a_setting_overrides_them() {
-        let policy = Policy::parse(&kinds(), "").unwrap();
+        let policy = Policy::parse("cases", &kinds(), "").unwrap();
         assert_eq!(policy.days("idempotency_keys"), Some(30));
-        let policy = Policy::parse(&kinds(), " events = 90 ,idempotency_keys=7").unwrap();
+        assert_eq!(policy.days("case_attachments"), Some(365));
+        let policy = Policy::parse(
+            "cases",
+            &kinds(),
+            " events = 90 ,idempotency_keys=7, cases.case_attachments=180",
+        )
+        .unwrap();
         assert_eq!(
-            (policy.days("events"), policy.days("idempotency_keys")),
-            (Some(90), Some(7))
+            (
+                policy.days("events"),
+                policy.days("idempotency_keys"),
+                policy.days("case_attachments")
+            ),
+            (Some(90), Some(7), Some(180))
         );
+    }
+
+    #[test]
+    fn one_setting_serves_the_suite_each_service_taking_its_own() {
+        let shared = "events=90,cases.case_attachments=180,notify.notifications=30";
+        let other = Policy::parse("klik", &platform_kinds(), shared).unwrap();
+        assert_eq!(other.days("events"), Some(90));
+        assert_eq!(other.days("case_attachments"), None);
+        let cases = Policy::parse("cases", &kinds(), shared).unwrap();
+        assert_eq!(cases.days("case_attachments"), Some(180));
     }
 
     #[test]
@@ -268,13 +316,26 @@ mod tests {
                 "events=soon",
                 BadPolicy::BadDays("events".into(), "soon".into()),
             ),
+            (
+                "cases.case_attachments=0",
+                BadPolicy::BadDays("cases.case_attachments".into(), "0".into()),
+            ),
             ("events", BadPolicy::Malformed("events".into())),
+            ("kases.events=3", BadPolicy::UnknownService("kases".into())),
         ] {
-            assert_eq!(Policy::parse(&kinds(), setting).unwrap_err(), expected);
+            assert_eq!(
+                Policy::parse("cases", &kinds(), setting).unwrap_err(),
+                expected
+            );
         }
-        assert!(matches!(
-            Policy::parse(&kinds(), "cases=30").unwrap_err(),
-            BadPolicy::UnknownKind(name, _) if name == "cases"
-        ));
+        for setting in ["case_attachments=30", "cases.citizens=30"] {
+            assert!(
+                matches!(
+                    Policy::parse("cases", &kinds(), setting).unwrap_err(),
+                    BadPolicy::UnknownKind(..)
+                ),
+                "{setting}"
+            );
+        }
     }
 }

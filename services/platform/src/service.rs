@@ -294,7 +294,7 @@ pub trait Service: Sized + Send + 'static {
         let config = config.clone();
         async move {
             let kinds = self.all_retention_kinds();
-            let policy = Policy::parse(&kinds, &config.retention)?;
+            let policy = Policy::parse(Self::ROLE.name(), &kinds, &config.retention)?;
             let mut background = Background::new();
             self.background(&mut background);
             background.spawn(self.audit_log().run(config.audit_checkpoint_interval()));

@@ -57,7 +57,7 @@ async fn filed_with_attachment(t: &TestCases, title: &str, key: &str) -> pb::Cas
 async fn sweeper(t: &TestCases) -> Sweeper {
     let replica = Cases::build(t.options.clone()).await.unwrap();
     let kinds = replica.all_retention_kinds();
-    let policy = Policy::parse(&kinds, "").unwrap();
+    let policy = Policy::parse("cases", &kinds, "").unwrap();
     Sweeper::new(replica.audit_log(), kinds, policy)
 }
 
@@ -185,9 +185,11 @@ async fn retention_removes_exactly_what_is_due_once_with_two_replicas() {
 async fn a_retention_of_zero_or_negative_days_or_an_unknown_kind_stops_the_start() {
     let t = TestCases::start().await;
     for (setting, named) in [
-        ("case_attachments=0", "case_attachments"),
-        ("case_personal_ids=-5", "case_personal_ids"),
-        ("citizens=30", "citizens"),
+        ("cases.case_attachments=0", "case_attachments"),
+        ("cases.case_personal_ids=-5", "case_personal_ids"),
+        ("cases.citizens=30", "citizens"),
+        ("case_attachments=30", "case_attachments"),
+        ("kases.events=30", "kases"),
     ] {
         let cases = Cases::build(t.options.clone()).await.unwrap();
         let (listener, _) = loopback_listener().await;
