@@ -184,13 +184,16 @@ impl Service for Catalogue {
 }
 
 /// What the catalogue does with identity's events: an eligibility change may change what extra
-/// support-eligible users cost.
+/// support-eligible users cost; an anonymised person's order comments are erased.
 async fn on_identity_event(
     registry: &Registry,
     event: EventEnvelope,
 ) -> Result<(), kommune_platform::Error> {
-    match payload_of::<identity::EligibilityChanged>(&event)? {
-        Some(changed) => registry.eligibility_changed(changed).await,
+    if let Some(changed) = payload_of::<identity::EligibilityChanged>(&event)? {
+        return registry.eligibility_changed(changed).await;
+    }
+    match payload_of::<identity::UserAnonymized>(&event)? {
+        Some(anonymized) => registry.erase_person(&anonymized.user_id).await,
         None => Ok(()),
     }
 }

@@ -15,7 +15,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExecResult,
     IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryResult,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    QuerySelect, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::Error;
@@ -314,6 +314,43 @@ pub async fn advisory_lock(txn: &impl ConnectionTrait, name: &str) -> Result<(),
     ))
     .await?;
     Ok(())
+}
+
+/// Erasure of what a person wrote: replaces `text` with `erased` in every row of `E` whose `author`
+/// is `author`, answering the distinct `owner` ids of those rows (the cases, orders or templates the
+/// words were on), to audit. Rows already erased are not counted again.
+pub async fn erase_author<E: EntityTrait>(
+    txn: &impl ConnectionTrait,
+    columns: AuthoredText<E>,
+    author: &str,
+    erased: &str,
+) -> Result<Vec<String>, DbErr> {
+    let mut owners: Vec<String> = E::find()
+        .select_only()
+        .column(columns.owner)
+        .distinct()
+        .filter(columns.author.eq(author))
+        .filter(columns.text.ne(erased))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    owners.sort();
+    E::update_many()
+        .col_expr(columns.text, sea_orm::sea_query::Expr::value(erased))
+        .filter(columns.author.eq(author))
+        .exec(txn)
+        .await?;
+    Ok(owners)
+}
+
+/// The columns of a table of text people write: who wrote it, the text, and what it is on.
+pub struct AuthoredText<E: EntityTrait> {
+    /// The author's subject.
+    pub author: E::Column,
+    /// The words.
+    pub text: E::Column,
+    /// The id of what they are on.
+    pub owner: E::Column,
 }
 
 /// Whether `err` is a unique-constraint violation (a duplicate).

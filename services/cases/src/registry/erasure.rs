@@ -22,8 +22,9 @@ impl Registry {
         reason: &str,
     ) -> Result<cases::Model, Error> {
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
+        let case = self.case(&txn, caller, id, None).await?;
         domain::may_erase_personal_id(caller, &case.municipality_id)?;
+        let mut case = self.case(&txn, caller, id, Some(expected_version)).await?;
         if case.personal_id.is_none() {
             let why = match case.personal_id_erased_at {
                 Some(at) => format!("case {id}'s personal ID number was already erased on {at}"),

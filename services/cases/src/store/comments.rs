@@ -68,18 +68,10 @@ pub async fn redact_author(
     author: &str,
     text: &str,
 ) -> Result<Vec<String>, Error> {
-    let cases: Vec<String> = Entity::find()
-        .select_only()
-        .column(Column::CaseId)
-        .distinct()
-        .filter(Column::Author.eq(author))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    Entity::update_many()
-        .col_expr(Column::Text, sea_orm::sea_query::Expr::value(text))
-        .filter(Column::Author.eq(author))
-        .exec(txn)
-        .await?;
-    Ok(cases)
+    let columns = kommune_platform::db::AuthoredText::<Entity> {
+        author: Column::Author,
+        text: Column::Text,
+        owner: Column::CaseId,
+    };
+    Ok(kommune_platform::db::erase_author(txn, columns, author, text).await?)
 }

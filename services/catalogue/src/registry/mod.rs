@@ -20,6 +20,7 @@ mod extra_users;
 mod invoicing;
 mod items;
 mod orders_placed;
+mod people;
 mod steps;
 
 pub use extra_users::Billing;

@@ -694,3 +694,65 @@ async fn files_are_attached_within_limits_and_read_by_whoever_sees_the_order() {
     assert_eq!(listed.len(), 20);
     assert_eq!(listed[0].file_name, "specifikation.pdf");
 }
+
+#[tokio::test]
+async fn an_anonymised_persons_order_comments_lose_their_text() {
+    let t = TestCatalogue::start().await;
+    let item = t.create(seats()).await.unwrap();
+    let order = t.place(&t.leaders[0].1, &item, 2, vec![]).await.unwrap();
+    for (text, token) in [
+        ("Ring til Anne på 12345678", &t.leaders[0].1),
+        ("Vi ringer", &t.supplier),
+    ] {
+        t.orders()
+            .add_order_comment(bearer(
+                pb::AddOrderCommentRequest {
+                    order_id: order.order_id.clone(),
+                    text: text.into(),
+                },
+                token,
+            ))
+            .await
+            .unwrap();
+    }
+    kommune_proto::identity::v1::user_service_client::UserServiceClient::new(t.identity.clone())
+        .anonymize_user(bearer(
+            kommune_proto::identity::v1::AnonymizeUserRequest {
+                user_id: t.leaders[0].0.clone(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap();
+    // The catalogue follows identity's feed: wait until it has acted.
+    let texts = || {
+        let request = bearer(
+            pb::ListOrderCommentsRequest {
+                order_id: order.order_id.clone(),
+                page: None,
+            },
+            &t.supplier,
+        );
+        let mut orders = t.orders();
+        async move {
+            orders
+                .list_order_comments(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .comments
+                .into_iter()
+                .map(|c| c.text)
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut seen = texts().await;
+    for _ in 0..100 {
+        if seen[0] != "Ring til Anne på 12345678" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        seen = texts().await;
+    }
+    assert_eq!(seen, ["[removed: the author was anonymised]", "Vi ringer"]);
+}

@@ -195,3 +195,78 @@ async fn a_search_with_a_personal_id_number_is_refused_and_never_kept() {
     let err = t.search("udbetaling", "ikke-et-id").await.unwrap_err();
     assert_eq!(violated_fields(&err), ["system_id"]);
 }
+
+#[tokio::test]
+async fn searches_and_suggestions_past_their_retention_are_removed_and_no_others() {
+    use kommune_guides::store::{suggestions, unanswered_searches};
+    use kommune_platform::retention::{Policy, Sweeper};
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, PaginatorTrait, Set};
+
+    let t = TestGuides::start().await;
+    t.imported("Ydelsesvejledning", SYSTEM, &benefits_guide())
+        .await;
+    for query in ["pension", "flyttebevis"] {
+        assert!(t.search(query, SYSTEM).await.unwrap().is_empty());
+    }
+    for title in ["Udbetaling mangler", "Udbetalingen er forkert"] {
+        t.search_service()
+            .suggest_sections(bearer(
+                pb::SuggestSectionsRequest {
+                    title: title.into(),
+                    description: "Borgeren har ikke fået sin udbetaling.".into(),
+                    system_id: SYSTEM.into(),
+                    limit: 3,
+                },
+                &t.caseworkers[0],
+            ))
+            .await
+            .unwrap();
+    }
+    // One of each written two years ago.
+    let db = kommune_platform::db::connect(&t.database_url)
+        .await
+        .unwrap();
+    let long_ago = DateTime::parse_from_rfc3339("2023-03-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let search = unanswered_searches::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut old_search = search.into_active_model();
+    old_search.at = Set(long_ago);
+    let old_search = old_search.update(&db).await.unwrap();
+    let suggestion = suggestions::Entity::find().one(&db).await.unwrap().unwrap();
+    let mut old_suggestion = suggestion.into_active_model();
+    old_suggestion.created_at = Set(long_ago);
+    let old_suggestion = old_suggestion.update(&db).await.unwrap();
+
+    let replica = Guides::build(Options::new(
+        t.database_url.clone(),
+        t.identity_addr.clone(),
+        Arc::new(t.clock.clone()),
+    ))
+    .await
+    .unwrap();
+    let kinds = replica.all_retention_kinds();
+    let policy = Policy::parse("guides", &kinds, "").unwrap();
+    let removed = Sweeper::new(replica.audit_log(), kinds, policy)
+        .sweep()
+        .await
+        .unwrap();
+    let of = |kind: &str| removed.iter().find(|(k, _)| *k == kind).map(|(_, n)| *n);
+    assert_eq!(of("unanswered_searches"), Some(1));
+    assert_eq!(of("suggestions"), Some(1));
+    let searches = unanswered_searches::Entity::find().all(&db).await.unwrap();
+    assert_eq!(searches.len(), 1);
+    assert_ne!(searches[0].id, old_search.id);
+    assert!(
+        suggestions::Entity::find_by_id(old_suggestion.id.clone())
+            .one(&db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(suggestions::Entity::find().count(&db).await.unwrap(), 1);
+}

@@ -60,20 +60,10 @@ pub async fn erase_author(
     author: &str,
     erased: &str,
 ) -> Result<Vec<String>, Error> {
-    let mut templates: Vec<String> = Entity::find()
-        .select_only()
-        .column(Column::TemplateId)
-        .filter(Column::Author.eq(author))
-        .filter(Column::Text.ne(erased))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    templates.sort();
-    templates.dedup();
-    Entity::update_many()
-        .col_expr(Column::Text, sea_orm::sea_query::Expr::value(erased))
-        .filter(Column::Author.eq(author))
-        .exec(txn)
-        .await?;
-    Ok(templates)
+    let columns = kommune_platform::db::AuthoredText::<Entity> {
+        author: Column::Author,
+        text: Column::Text,
+        owner: Column::TemplateId,
+    };
+    Ok(kommune_platform::db::erase_author(txn, columns, author, erased).await?)
 }
