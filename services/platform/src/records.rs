@@ -262,13 +262,9 @@ impl AuditLog {
         Ok(signed)
     }
 
-    /// Seals records written before audit keys (once, before the first checkpoint), then anchors
-    /// and signs every `interval` until the service stops (first after one interval, so a
+    /// Anchors and signs every `interval` until the service stops (first after one interval, so a
     /// checkpoint never races a start).
     pub async fn run(self, interval: std::time::Duration) {
-        if let Err(err) = log::seal_unsealed(&self.db, &self.keys).await {
-            tracing::warn!(error = %err, "cannot seal the audit records written before audit keys");
-        }
         loop {
             tokio::time::sleep(interval).await;
             if let Err(err) = self.anchor_pending().await {

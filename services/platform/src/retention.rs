@@ -21,6 +21,9 @@ use crate::records::AuditLog;
 /// The entity type of the audit records retention writes.
 pub const AUDITED: &str = "retention";
 
+/// The longest retention a setting may give: a hundred years.
+pub const MAX_DAYS: u32 = 36_500;
+
 /// How many rows one round of a kind removes at most.
 pub const PAGE: u64 = 500;
 
@@ -73,7 +76,7 @@ pub enum BadPolicy {
     #[error("retention names {0:?}, which {1} does not keep (it keeps: {2})")]
     UnknownKind(String, String, String),
     /// Zero, negative or not a number of days.
-    #[error("retention of {0} must be a whole number of days of at least 1, not {1:?}")]
+    #[error("retention of {0} must be a whole number of days from 1 to 36500, not {1:?}")]
     BadDays(String, String),
 }
 
@@ -113,10 +116,9 @@ impl Policy {
                     BadPolicy::UnknownKind(name.to_owned(), owner.to_owned(), allowed.join(", "))
                 })?;
             let parsed = value
-                .parse::<i64>()
+                .parse::<u32>()
                 .ok()
-                .filter(|d| *d >= 1)
-                .and_then(|d| u32::try_from(d).ok())
+                .filter(|d| (1..=MAX_DAYS).contains(d))
                 .ok_or_else(|| BadPolicy::BadDays(name.to_owned(), value.to_owned()))?;
             days.insert(kind.name, parsed);
         }

@@ -573,6 +573,12 @@ pub async fn purge_personal_ids(
             Column::PersonalIdErasedAt,
             sea_orm::sea_query::Expr::value(now),
         )
+        // A write that read the case before keeps its old version and fails, instead of putting the
+        // number back.
+        .col_expr(
+            Column::Version,
+            sea_orm::sea_query::ExprTrait::add(sea_orm::sea_query::Expr::col(Column::Version), 1),
+        )
         .filter(Column::Id.is_in(ids))
         .exec(txn)
         .await?;

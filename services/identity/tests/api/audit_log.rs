@@ -2,9 +2,7 @@
 //! signed Merkle log, proven to anyone through the public RPCs, and every kind of tampering with
 //! the database detected — in the service, and by an outside auditor that kept an earlier checkpoint.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use kommune_platform::audit::auditor::{self, Kept};
 use kommune_platform::audit::key::{AuditKey, signature_holds};
@@ -146,6 +144,28 @@ impl Trail {
             .unwrap();
         rows.sort_by_key(|r| r.sequence);
         rows
+    }
+
+    /// Bo renamed, a checkpoint signed over it, and that checkpoint deleted behind the service's back.
+    async fn grow_and_remove_the_checkpoint(&self) -> AuditCheckpoint {
+        self.rename_bo("Bo Nielsen").await;
+        let grown = self.sign().await;
+        self.sql(&format!(
+            "DELETE FROM audit_checkpoints WHERE tree_size = {}",
+            grown.tree_size
+        ))
+        .await;
+        grown
+    }
+
+    /// Sets `assignments` on Anne's record `sequence` behind the service's back, and verifies her chain.
+    async fn tamper_with_anne(&self, assignments: &str, sequence: i64) -> AuditChainVerification {
+        self.sql(&format!(
+            "UPDATE audit_records SET {assignments} WHERE entity_id = '{}' AND sequence = {sequence}",
+            self.anne
+        ))
+        .await;
+        self.verify(&self.anne).await
     }
 
     async fn sql(&self, statement: &str) {
@@ -399,13 +419,9 @@ async fn checkpoints_anchor_every_record_and_prove_it_to_anyone() {
 async fn every_kind_of_tampering_is_detected() {
     // Editing a record.
     let trail = Trail::start().await;
-    trail
-        .sql(&format!(
-            "UPDATE audit_records SET actor = 'user:someone-else' WHERE entity_id = '{}' AND sequence = 2",
-            trail.anne
-        ))
+    let chain = trail
+        .tamper_with_anne(r#"actor = 'user:someone-else'"#, 2)
         .await;
-    let chain = trail.verify(&trail.anne).await;
     assert_eq!(
         (chain.valid, chain.first_invalid_sequence),
         (false, 2),
@@ -416,13 +432,9 @@ async fn every_kind_of_tampering_is_detected() {
 
     // Editing a payload.
     let trail = Trail::start().await;
-    trail
-        .sql(&format!(
-            "UPDATE audit_records SET payload = '{{\"name\":\"Someone Else\"}}' WHERE entity_id = '{}' AND sequence = 3",
-            trail.anne
-        ))
+    let chain = trail
+        .tamper_with_anne(r#"payload = '{"name":"Someone Else"}'"#, 3)
         .await;
-    let chain = trail.verify(&trail.anne).await;
     assert_eq!(
         (chain.valid, chain.first_invalid_sequence),
         (false, 3),
@@ -480,13 +492,9 @@ async fn every_kind_of_tampering_is_detected() {
 
     // Forging a redaction: a payload removed without a redaction record.
     let trail = Trail::start().await;
-    trail
-        .sql(&format!(
-            "UPDATE audit_records SET payload = NULL, redacted = TRUE WHERE entity_id = '{}' AND sequence = 1",
-            trail.anne
-        ))
+    let chain = trail
+        .tamper_with_anne(r#"payload = NULL, redacted = TRUE"#, 1)
         .await;
-    let chain = trail.verify(&trail.anne).await;
     assert_eq!(
         (chain.valid, chain.first_invalid_sequence),
         (false, 1),
@@ -589,14 +597,7 @@ async fn an_outside_auditor_holds_the_service_to_its_earlier_checkpoint() {
         .await
         .unwrap();
     let kept = first.kept(&hex::encode(&first.checkpoint.public_key));
-    trail.rename_bo("Bo Nielsen").await;
-    let grown = trail.sign().await;
-    trail
-        .sql(&format!(
-            "DELETE FROM audit_checkpoints WHERE tree_size = {}",
-            grown.tree_size
-        ))
-        .await;
+    let grown = trail.grow_and_remove_the_checkpoint().await;
     trail
         .sql(&format!(
             "DELETE FROM audit_records WHERE log_index >= {}",
@@ -625,63 +626,52 @@ async fn an_outside_auditor_holds_the_service_to_its_earlier_checkpoint() {
 }
 
 #[tokio::test]
-async fn records_written_before_audit_keys_are_sealed_once_before_the_first_checkpoint() {
-    let identity = TestIdentity::start().await;
-    let admin = identity.admin_token.clone();
-    let m = identity.create_municipality("101", CVR_A).await;
-    let anne = identity
-        .create_user(
-            &admin,
-            &m.municipality_id,
-            "anne@kk.dk",
-            &[Role::MunicipalCaseworker],
-        )
+async fn a_record_without_the_services_seal_is_reported_and_never_sealed_afterwards() {
+    let trail = Trail::start().await;
+    // As a database writer, or an older release, leaves it: no key.
+    let chain = trail.tamper_with_anne(r#"key_id = ''"#, 3).await;
+    assert_eq!((chain.valid, chain.first_invalid_sequence), (false, 3));
+    assert!(chain.reason.contains("not sealed"), "{}", chain.reason);
+    // Anchoring and signing go on for what is new; the unsealed record stays reported.
+    trail.rename_bo("Bo Nielsen").await;
+    trail.sign().await;
+    assert!(!trail.verify(&trail.anne).await.valid);
+    assert!(!trail.verify_log().await.valid);
+}
+
+#[tokio::test]
+async fn removed_checkpoints_are_detected_and_never_signed_over() {
+    let trail = Trail::start().await;
+    trail.grow_and_remove_the_checkpoint().await;
+    let chain = trail.verify(&trail.anne).await;
+    assert!(!chain.valid);
+    assert!(
+        chain.reason.contains("checkpoints were removed"),
+        "{}",
+        chain.reason
+    );
+    assert!(
+        trail
+            .verify_log()
+            .await
+            .reason
+            .contains("checkpoints were removed")
+    );
+
+    // A stored tree edited under the last checkpoint: the sequencer refuses to sign over it.
+    let trail = Trail::start().await;
+    trail
+        .sql(&format!(
+            "UPDATE audit_log_nodes SET hash = '{}' WHERE node_index = 0 AND level = (SELECT MAX(level) FROM audit_log_nodes)",
+            "0".repeat(64)
+        ))
+        .await;
+    trail.rename_bo("Bo Nielsen").await;
+    let refused = trail
+        .identity
+        .audit()
+        .sign_audit_checkpoint(bearer(pb::SignAuditCheckpointRequest {}, &trail.admin))
         .await
-        .unwrap()
-        .user_id;
-    let db = kommune_platform::db::connect(&identity.database_url)
-        .await
-        .unwrap();
-    // As an older release wrote them: no key, hashes of its own.
-    db.execute_unprepared(
-        "UPDATE audit_records SET key_id = '', record_hash = 'legacy', previous_hash = ''",
-    )
-    .await
-    .unwrap();
-    let keys = identity.audit_keys.clone();
-    let verify = || {
-        let mut audit = identity.audit();
-        let request = bearer(
-            pb::VerifyAuditChainRequest {
-                entity_type: "user".into(),
-                entity_id: anne.clone(),
-            },
-            &admin,
-        );
-        async move {
-            audit
-                .verify_audit_chain(request)
-                .await
-                .unwrap()
-                .into_inner()
-                .verification
-                .unwrap()
-        }
-    };
-    assert!(verify().await.reason.contains("not sealed"));
-    let all = records::Entity::find().count(&db).await.unwrap();
-    assert_eq!(log::seal_unsealed(&db, &keys).await.unwrap(), all);
-    assert!(verify().await.valid);
-    // Once anchored, an unsealed record is a forgery and stays one.
-    log::checkpoint(&db, &keys, "identity", chrono::Utc::now())
-        .await
-        .unwrap()
-        .unwrap();
-    db.execute_unprepared(&format!(
-        "UPDATE audit_records SET key_id = '' WHERE entity_id = '{anne}'"
-    ))
-    .await
-    .unwrap();
-    assert_eq!(log::seal_unsealed(&db, &keys).await.unwrap(), 0);
-    assert!(!verify().await.valid);
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Internal);
 }

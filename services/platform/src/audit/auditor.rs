@@ -239,32 +239,32 @@ pub async fn audit(
                     },
                 )
                 .await?;
+            let before = frontier.size();
             for entry in page.entries {
                 if entry.log_index >= checkpoint.tree_size {
                     break;
                 }
                 if entry.log_index != frontier.size() {
-                    problems.push(format!(
-                        "the log entry at position {} is missing",
-                        frontier.size()
-                    ));
                     break;
                 }
                 frontier.push(leaf_of(&entry.record_hash));
             }
             page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
-            if page_token.is_empty() || frontier.size() >= checkpoint.tree_size {
+            // A page that does not carry the log on (a gap, or a service repeating itself) ends
+            // the reading: what is missing is said below.
+            let stalled = frontier.size() == before;
+            if page_token.is_empty() || stalled || frontier.size() >= checkpoint.tree_size {
                 break;
             }
         }
         entries_checked = frontier.size();
-        if entries_checked == checkpoint.tree_size && frontier.root() != root {
-            problems.push("the log's entries do not rebuild the checkpoint's root".to_owned());
-        } else if entries_checked < checkpoint.tree_size && problems.is_empty() {
+        if entries_checked < checkpoint.tree_size {
             problems.push(format!(
-                "the log holds {entries_checked} of the {} entries its checkpoint covers",
+                "the log entry at position {entries_checked} is missing: the log holds {entries_checked} of the {} entries its checkpoint covers",
                 checkpoint.tree_size
             ));
+        } else if frontier.root() != root {
+            problems.push("the log's entries do not rebuild the checkpoint's root".to_owned());
         }
     }
     Ok(Audit {

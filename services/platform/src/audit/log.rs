@@ -158,10 +158,29 @@ pub async fn checkpoint(
     let previous = latest(&txn).await?;
     let size = previous.as_ref().map_or(0, |c| c.tree_size as u64);
     let mut frontier = frontier(&txn, size).await?;
-    let pending = records::Entity::find()
+    // Never extend a log that no longer matches what was signed: signing over tampering would make it
+    // look like history.
+    if let Some(previous) = &previous {
+        if let Some(fault) = checkpoint_fault(service, keys, previous) {
+            return Err(Error::internal(format!(
+                "the audit log is not signed over: {fault}"
+            )));
+        }
+        if hex::encode(frontier.root()) != previous.root_hash {
+            return Err(Error::internal(format!(
+                "the audit log's stored tree no longer gives checkpoint {}'s root",
+                previous.tree_size
+            )));
+        }
+    }
+    let pending: Vec<(i64, String)> = records::Entity::find()
+        .select_only()
+        .column(records::Column::Id)
+        .column(records::Column::RecordHash)
         .filter(records::Column::LogIndex.is_null())
         .order_by_asc(records::Column::Id)
         .limit(ANCHOR_BATCH)
+        .into_tuple()
         .all(&txn)
         .await?;
     if pending.is_empty() {
@@ -169,16 +188,16 @@ pub async fn checkpoint(
         return Ok(None);
     }
     let mut completed = Vec::with_capacity(pending.len() * 2);
-    for record in &pending {
+    for (id, record_hash) in &pending {
         records::Entity::update_many()
             .col_expr(
                 records::Column::LogIndex,
                 sea_orm::sea_query::Expr::value(frontier.size() as i64),
             )
-            .filter(records::Column::Id.eq(record.id))
+            .filter(records::Column::Id.eq(*id))
             .exec(&txn)
             .await?;
-        completed.extend(frontier.push(leaf_of(&record.record_hash)));
+        completed.extend(frontier.push(leaf_of(record_hash)));
     }
     for chunk in completed.chunks(500) {
         node::Entity::insert_many(chunk.iter().map(|(subtree, hash)| node::ActiveModel {
@@ -320,7 +339,13 @@ pub async fn inclusion_proof(
         .await?
         .ok_or_else(|| Error::not_found_field("audit log entry", index.to_string(), "log_index"))?;
     let proof = prove(db, |s| merkle::inclusion_proof(index, size, s)).await?;
-    Ok((entry_of(&record), proof))
+    // Public: the position and hash only; what the record is about is for those who may read it.
+    let entry = AuditLogEntry {
+        log_index: index,
+        record_hash: record.record_hash,
+        ..Default::default()
+    };
+    Ok((entry, proof))
 }
 
 fn entry_of(record: &records::Model) -> AuditLogEntry {
@@ -340,12 +365,11 @@ pub async fn entries(
     page: &Page,
 ) -> Result<(Vec<AuditLogEntry>, PageResponse), Error> {
     let from = match &page.after {
-        Some(after) => {
-            after
-                .parse::<u64>()
-                .map_err(|_| Error::invalid("page.page_token", "is not a token from this list"))?
-                + 1
-        }
+        Some(after) => after
+            .parse::<u64>()
+            .ok()
+            .and_then(|after| after.checked_add(1))
+            .ok_or_else(|| Error::invalid("page.page_token", "is not a token from this list"))?,
         None => first_index,
     };
     let rows = records::Entity::find()
@@ -361,10 +385,25 @@ pub async fn entries(
 /// How many of the first `size` log positions hold no record: anchored records someone removed.
 pub async fn missing(db: &impl ConnectionTrait, size: u64) -> Result<u64, Error> {
     let present = records::Entity::find()
+        .filter(records::Column::LogIndex.gte(0))
         .filter(records::Column::LogIndex.lt(size as i64))
         .count(db)
         .await?;
     Ok(size.saturating_sub(present))
+}
+
+/// How many records claim a log position no checkpoint of size `size` has: the sequencer gives
+/// positions and signs in one transaction, so these mean checkpoints were removed (or positions
+/// forged).
+pub async fn beyond(db: &impl ConnectionTrait, size: u64) -> Result<u64, Error> {
+    Ok(records::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(records::Column::LogIndex.gte(size as i64))
+                .add(records::Column::LogIndex.lt(0)),
+        )
+        .count(db)
+        .await?)
 }
 
 /// Verifies the whole log against the latest checkpoint, reading it in pages (memory stays flat):
@@ -401,6 +440,13 @@ pub async fn verify(
     if let Some(reason) = checkpoint_fault(service, keys, &checkpoint) {
         return Ok(fault(0, reason, 0));
     }
+    let stray = beyond(db, size).await?;
+    if stray > 0 {
+        let reason = format!(
+            "{stray} records claim log positions no checkpoint covers: checkpoints were removed"
+        );
+        return Ok(fault(size, reason, 0));
+    }
     let mut frontier = Frontier::default();
     loop {
         let next = frontier.size();
@@ -430,7 +476,7 @@ pub async fn verify(
                     index,
                 ));
             }
-            if super::payload_removed(row) && !super::redaction_covers(db, row).await? {
+            if super::payload_removed(row) && !super::redaction_covers(db, keys, row).await? {
                 return Ok(fault(
                     index,
                     format!(
@@ -469,55 +515,4 @@ pub async fn verify(
         checkpoint: Some(to_proto(service, &checkpoint)),
         records_pending: pending,
     })
-}
-
-/// Seals records written before audit keys existed, once, while no checkpoint has been signed: their
-/// chains are rebuilt with the current key. After the first checkpoint an unsealed record can only be
-/// a forgery, and stays one.
-pub async fn seal_unsealed(db: &DatabaseConnection, keys: &AuditKeys) -> Result<u64, Error> {
-    if latest(db).await?.is_some() {
-        return Ok(0);
-    }
-    let txn = crate::db::begin(db).await?;
-    crate::db::advisory_lock(&txn, "kommune audit log").await?;
-    let unsealed = records::Entity::find()
-        .filter(records::Column::KeyId.eq(""))
-        .count(&txn)
-        .await?;
-    if unsealed == 0 || latest(&txn).await?.is_some() {
-        txn.rollback().await?;
-        return Ok(0);
-    }
-    let key = keys.current();
-    let mut heads: HashMap<(String, String), String> = HashMap::new();
-    let mut after = 0i64;
-    loop {
-        let rows = records::Entity::find()
-            .filter(records::Column::Id.gt(after))
-            .order_by_asc(records::Column::Id)
-            .limit(1_000)
-            .all(&txn)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id;
-        for mut row in rows {
-            let head = heads
-                .entry((row.entity_type.clone(), row.entity_id.clone()))
-                .or_default();
-            row.previous_hash = std::mem::take(head);
-            row.key_id = key.id().to_owned();
-            row.record_hash = super::seal(key, &row);
-            head.clone_from(&row.record_hash);
-            records::ActiveModel::from(row)
-                .reset_all()
-                .update(&txn)
-                .await?;
-        }
-    }
-    txn.commit().await?;
-    tracing::info!(
-        records = unsealed,
-        "audit records written before audit keys sealed"
-    );
-    Ok(unsealed)
 }

@@ -194,6 +194,7 @@ pub async fn redact(
         .col_expr(Column::Redacted, sea_orm::sea_query::Expr::value(true))
         .filter(Column::EntityType.eq(entry.entity_type))
         .filter(Column::EntityId.eq(entry.entity_id.as_str()))
+        .filter(Column::Sequence.lte(last.sequence))
         .filter(Column::Action.ne(REDACT))
         .filter(Column::Redacted.eq(false))
         .exec(txn)
@@ -285,6 +286,13 @@ pub async fn verify(
     if missing > 0 {
         let reason = format!(
             "{missing} anchored records of the service are missing from its audit log (removed)"
+        );
+        return Ok(fail(verification, 0, reason));
+    }
+    let stray = log::beyond(db, size).await?;
+    if stray > 0 {
+        let reason = format!(
+            "{stray} records claim log positions no checkpoint covers: checkpoints were removed"
         );
         return Ok(fail(verification, 0, reason));
     }
@@ -393,8 +401,12 @@ fn redaction_reach(row: &Model) -> Option<i64> {
     payload.get("through_sequence")?.as_i64()
 }
 
-/// Whether a later redaction record of the row's chain removed its payload.
-async fn redaction_covers(db: &impl ConnectionTrait, row: &Model) -> Result<bool, Error> {
+/// Whether a later, soundly sealed redaction record of the row's chain removed its payload.
+async fn redaction_covers(
+    db: &impl ConnectionTrait,
+    keys: &AuditKeys,
+    row: &Model,
+) -> Result<bool, Error> {
     let redactions = Entity::find()
         .filter(Column::EntityType.eq(row.entity_type.as_str()))
         .filter(Column::EntityId.eq(row.entity_id.as_str()))
@@ -403,9 +415,10 @@ async fn redaction_covers(db: &impl ConnectionTrait, row: &Model) -> Result<bool
         .all(db)
         .await?;
     Ok(row.action != REDACT
-        && redactions
-            .iter()
-            .any(|r| redaction_reach(r).is_some_and(|reach| reach >= row.sequence)))
+        && redactions.iter().any(|r| {
+            seal_fault(r, keys).is_none()
+                && redaction_reach(r).is_some_and(|reach| reach >= row.sequence)
+        }))
 }
 
 /// Checks every record's seal and payload hash, its link to the previous one, and that each payload
