@@ -167,7 +167,7 @@ async fn a_year_of_extra_users_is_ordered_as_the_billing_report_counts_it() {
     t.on("2025-03-10").await;
     let third = t.register("c@kk.dk", "2025-03-10", "").await;
     // The month's order opens at once, linked to the registration, nothing billed yet.
-    let open = eventually_open(&t, &item, "2025-03").await;
+    let open = eventually_open(&t, &item, "2025-03", &third).await;
     assert_eq!(open.state, S::InDelivery as i32);
     assert_eq!(open.ordered_by, "system:catalogue");
     assert!(open.registration_ids.contains(&third), "{open:?}");
@@ -312,8 +312,14 @@ impl TestCatalogue {
     }
 }
 
-/// Waits for the open order of extra users of `month`.
-async fn eventually_open(t: &TestCatalogue, item: &pb::Item, month: &str) -> pb::Order {
+/// The order of `month`'s extra users once it is open and linked to `registration` (the events of
+/// earlier registrations may open it first, when identity already counts this one).
+async fn eventually_open(
+    t: &TestCatalogue,
+    item: &pb::Item,
+    month: &str,
+    registration: &str,
+) -> pb::Order {
     for _ in 0..300 {
         let orders = t
             .list_all(pb::ListOrdersRequest {
@@ -321,7 +327,9 @@ async fn eventually_open(t: &TestCatalogue, item: &pb::Item, month: &str) -> pb:
                 ..Default::default()
             })
             .await;
-        if let Some(open) = orders.into_iter().find(|o| o.billing_month == month) {
+        if let Some(open) = orders.into_iter().find(|o| {
+            o.billing_month == month && o.registration_ids.iter().any(|r| r == registration)
+        }) {
             return open;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
