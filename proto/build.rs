@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("public_methods.rs"),
         format!("&{public_methods:?}"),
     )?;
+    fs::write(out.join("method_access.rs"), method_access(&pool)?)?;
 
     // Every kommune package becomes a module and every service a name, so a new package needs no
     // hand-kept list here.
@@ -89,6 +90,104 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .compile_fds_with_config(fds, config)?;
     Ok(())
+}
+
+/// The `(kommune.common.v1.access)` option of every RPC that is not public, as `MethodAccess` literals
+/// sorted by path. Refuses an RPC without one, a role name that is not a `kommune.identity.v1.Role`, an
+/// unspecified scope, and a suite scope that admits a role which is not suite-wide.
+fn method_access(
+    pool: &prost_reflect::DescriptorPool,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let public = pool
+        .get_extension_by_name("kommune.common.v1.public")
+        .ok_or("extension kommune.common.v1.public is missing")?;
+    let access = pool
+        .get_extension_by_name("kommune.common.v1.access")
+        .ok_or("extension kommune.common.v1.access is missing")?;
+    let role_enum = pool
+        .get_enum_by_name("kommune.identity.v1.Role")
+        .ok_or("enum kommune.identity.v1.Role is missing")?;
+    let scope_enum = pool
+        .get_enum_by_name("kommune.common.v1.AccessScope")
+        .ok_or("enum kommune.common.v1.AccessScope is missing")?;
+    const SUITE_WIDE: [&str; 4] = [
+        "ROLE_SUPPLIER_SECOND_LINE",
+        "ROLE_THIRD_LINE_SPECIALIST",
+        "ROLE_CONSORTIUM_ADMIN",
+        "ROLE_SERVICE",
+    ];
+    let mut entries = Vec::new();
+    for service in pool
+        .services()
+        .filter(|s| s.full_name().starts_with("kommune."))
+    {
+        for method in service.methods() {
+            let path = format!("/{}/{}", service.full_name(), method.name());
+            let options = method.options();
+            if options.get_extension(&public).as_bool() == Some(true) {
+                continue;
+            }
+            if !options.has_extension(&access) {
+                return Err(format!(
+                    "{path} is neither public nor declares (kommune.common.v1.access)"
+                )
+                .into());
+            }
+            let value = options.get_extension(&access);
+            let message = value.as_message().ok_or("access is not a message")?;
+            let roles: Vec<String> = message
+                .get_field_by_name("roles")
+                .and_then(|v| {
+                    v.as_list().map(|l| {
+                        l.iter()
+                            .filter_map(|r| r.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                })
+                .unwrap_or_default();
+            for role in &roles {
+                if role_enum.get_value_by_name(role).is_none() || role == "ROLE_UNSPECIFIED" {
+                    return Err(format!("{path}: {role} is not a kommune.identity.v1.Role").into());
+                }
+            }
+            let scope_number = message
+                .get_field_by_name("scope")
+                .and_then(|v| v.as_enum_number())
+                .unwrap_or_default();
+            let scope = scope_enum
+                .get_value(scope_number)
+                .filter(|v| v.number() != 0)
+                .ok_or_else(|| format!("{path} declares no access scope"))?;
+            let suite = scope.name() == "ACCESS_SCOPE_SUITE";
+            if suite
+                && (roles.is_empty() || roles.iter().any(|r| !SUITE_WIDE.contains(&r.as_str())))
+            {
+                return Err(
+                    format!("{path}: ACCESS_SCOPE_SUITE admits only suite-wide roles").into(),
+                );
+            }
+            let variant: String = scope
+                .name()
+                .trim_start_matches("ACCESS_SCOPE_")
+                .split('_')
+                .map(|w| w[..1].to_owned() + &w[1..].to_lowercase())
+                .collect();
+            let rule = message
+                .get_field_by_name("rule")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            entries.push((path, roles, variant, rule));
+        }
+    }
+    entries.sort();
+    let mut literals = String::from("&[\n");
+    for (path, roles, variant, rule) in entries {
+        literals.push_str(&format!(
+            "    crate::MethodAccess {{ path: {path:?}, roles: &{roles:?}, scope: crate::common::v1::AccessScope::{variant}, rule: {rule:?} }},\n"
+        ));
+    }
+    literals.push(']');
+    Ok(literals)
 }
 
 fn collect_protos(dir: &PathBuf, protos: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -26,6 +26,7 @@ use kommune_proto::identity::v1 as pb;
 use kommune_proto::klik::v1 as klik;
 use pb::Role;
 
+mod access;
 mod door;
 mod guides;
 mod orders;

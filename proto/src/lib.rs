@@ -13,6 +13,31 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// they need no bearer token.
 pub const PUBLIC_METHODS: &[&str] = include!(concat!(env!("OUT_DIR"), "/public_methods.rs"));
 
+/// Who may call an RPC that is not public, read from its `(kommune.common.v1.access)` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodAccess {
+    /// The gRPC path, `/package.Service/Method`.
+    pub path: &'static str,
+    /// The `kommune.identity.v1.Role` names admitted; empty: every signed-in caller.
+    pub roles: &'static [&'static str],
+    /// Whose data the RPC reaches.
+    pub scope: common::v1::AccessScope,
+    /// The finer rule the service applies beyond the roles; empty when the roles say it all.
+    pub rule: &'static str,
+}
+
+/// The access of every RPC that is not public, sorted by path.
+pub const METHOD_ACCESS: &[MethodAccess] = include!(concat!(env!("OUT_DIR"), "/method_access.rs"));
+
+/// The declared access of the RPC at a gRPC path; `None` for a public RPC or a path kommune does not
+/// serve.
+pub fn access_of(path: &str) -> Option<&'static MethodAccess> {
+    METHOD_ACCESS
+        .binary_search_by(|access| access.path.cmp(path))
+        .ok()
+        .map(|i| &METHOD_ACCESS[i])
+}
+
 /// Full names of every kommune gRPC service (`kommune.cases.v1.CaseService`), sorted.
 pub const SERVICES: &[&str] = include!(concat!(env!("OUT_DIR"), "/services.rs"));
 

@@ -149,6 +149,32 @@ impl Caller {
         }
     }
 
+    /// `PERMISSION_DENIED` (reason `ROLE_REQUIRED`) unless the caller holds a role the RPC at the gRPC
+    /// `path` admits, as its `(kommune.common.v1.access)` option declares; every caller passes an RPC
+    /// that admits every signed-in caller, is public, or is not kommune's.
+    pub fn require_admitted(&self, path: &str) -> Result<(), Error> {
+        let Some(access) = kommune_proto::access_of(path) else {
+            return Ok(());
+        };
+        let admitted = access.roles.is_empty()
+            || self
+                .roles
+                .iter()
+                .any(|role| access.roles.contains(&role.as_str_name()));
+        if admitted {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(
+                Reason::RoleRequired,
+                format!(
+                    "{} admits only the roles {}",
+                    path.trim_start_matches('/'),
+                    access.roles.join(", ")
+                ),
+            ))
+        }
+    }
+
     fn from_claims(claims: Claims) -> Result<Self, Error> {
         let municipality_id = match claims.mun.as_deref() {
             None | Some("") => None,

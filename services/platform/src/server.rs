@@ -590,8 +590,8 @@ impl<S> Layer<S> for AuthLayer {
     }
 }
 
-/// Verifies the bearer token of every call except public RPCs, health and reflection, and puts the
-/// [`Caller`] into the request's extensions.
+/// Verifies the bearer token of every call except public RPCs, health and reflection, refuses a caller
+/// without a role the RPC admits, and puts the [`Caller`] into the request's extensions.
 #[derive(Clone)]
 pub struct Auth<S> {
     inner: S,
@@ -642,6 +642,14 @@ where
                 )),
                 Some(token) => verifier.verify(&token).await.map_err(Status::from),
             };
+            // Refused before the handler reads the request: a caller the RPC never admits learns
+            // nothing from how its request would have been validated.
+            let caller = caller.and_then(|caller| {
+                caller
+                    .require_admitted(request.uri().path())
+                    .map_err(Status::from)
+                    .map(|()| caller)
+            });
             match caller {
                 Ok(caller) => {
                     tracing::Span::current().record("subject", caller.subject.as_str());

@@ -1,6 +1,7 @@
 //! `ReferenceService`: systems, teams and areas.
 
 use super::*;
+use kommune_proto::identity::v1::Role;
 
 #[tonic::async_trait]
 impl pb::reference_service_server::ReferenceService for CasesApi {
@@ -85,7 +86,9 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
         &self,
         request: Request<pb::ListSystemsRequest>,
     ) -> Result<Response<pb::ListSystemsResponse>, Status> {
-        caller(&request)?;
+        let caller = caller(&request)?;
+        // The supplier's contacts are for those who mail the supplier: supporters and services.
+        let sees_contacts = domain::is_supporter(&caller) || caller.has_role(Role::Service);
         Ok(Response::new(pb::ListSystemsResponse {
             systems: self
                 .registry
@@ -93,6 +96,12 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
                 .await?
                 .into_iter()
                 .map(system)
+                .map(|mut system| {
+                    if !sees_contacts {
+                        system.supplier_contacts.clear();
+                    }
+                    system
+                })
                 .collect(),
         }))
     }

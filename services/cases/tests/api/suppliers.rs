@@ -79,6 +79,23 @@ async fn a_system_s_supplier_contacts_are_checked_and_kept() {
         .unwrap();
     assert_eq!(system.supplier_contacts.len(), 1);
     assert_eq!(system.supplier_contacts[0].email, "drift@leverandor.dk");
+
+    // The supplier's contacts are listed to the desk, not to the municipalities.
+    let contacts_seen_by = async |token: &str| {
+        pb::reference_service_client::ReferenceServiceClient::new(t.cases.clone())
+            .list_systems(bearer(pb::ListSystemsRequest {}, token))
+            .await
+            .unwrap()
+            .into_inner()
+            .systems
+            .into_iter()
+            .find(|s| s.system_id == t.system)
+            .unwrap()
+            .supplier_contacts
+            .len()
+    };
+    assert_eq!(contacts_seen_by(&t.supporter).await, 1);
+    assert_eq!(contacts_seen_by(&t.reporter).await, 0);
 }
 
 #[tokio::test]

@@ -455,6 +455,8 @@ impl Registry {
         Ok((enrolment, created.max(scheduled)))
     }
 
+    /// Consortium admins enrol any municipality, a project leader only their own (the access table
+    /// admits no one else).
     fn require_enrols(caller: &Caller, municipality: Uuid) -> Result<(), Error> {
         let own_leader = caller.has_role(Role::MunicipalProjectLeader)
             && caller.municipality_id == Some(municipality);
@@ -462,7 +464,7 @@ impl Registry {
             Ok(())
         } else {
             Err(Error::PermissionDenied(
-                Reason::RoleRequired,
+                Reason::OtherMunicipality,
                 "a municipality is enrolled by its own project leader or a consortium admin".into(),
             ))
         }
