@@ -48,16 +48,11 @@ impl Decoder for Encoded {
 
 /// Calls the RPC at `path` with one encoded `message` (unary, server- and client-streaming alike): the
 /// first answer, or the status it ended with.
-async fn call(
-    channel: &Channel,
-    path: &'static str,
-    token: &str,
-    message: Bytes,
-) -> Result<Bytes, Status> {
+async fn call(channel: &Channel, path: &str, token: &str, message: Bytes) -> Result<Bytes, Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
     let request = bearer(futures::stream::once(async move { message }), token);
-    let path = http::uri::PathAndQuery::from_static(path);
+    let path = http::uri::PathAndQuery::try_from(path).unwrap();
     let mut answers = grpc.streaming(request, path, Encoded).await?.into_inner();
     // A stream that waits for events has admitted the caller: its first answer need not come.
     match tokio::time::timeout(Duration::from_secs(2), answers.message()).await {
@@ -138,9 +133,9 @@ fn descriptors() -> prost_reflect::DescriptorPool {
 }
 
 /// Calls the RPC at `path` with `request` in proto JSON; its answer in proto JSON (proto field names).
-async fn call_json(
+pub(crate) async fn call_json(
     suite: &Suite,
-    path: &'static str,
+    path: &str,
     token: &str,
     request: &serde_json::Value,
 ) -> Result<serde_json::Value, Status> {
@@ -164,9 +159,9 @@ async fn call_json(
 }
 
 /// Like [`call_json`], for a call that must succeed.
-async fn made(
+pub(crate) async fn made(
     suite: &Suite,
-    path: &'static str,
+    path: &str,
     token: &str,
     request: serde_json::Value,
 ) -> serde_json::Value {
@@ -176,7 +171,7 @@ async fn made(
 }
 
 /// The string at a `/`-separated pointer into an answer.
-fn text(answer: &serde_json::Value, pointer: &str) -> String {
+pub(crate) fn text(answer: &serde_json::Value, pointer: &str) -> String {
     answer
         .pointer(pointer)
         .and_then(serde_json::Value::as_str)

@@ -20,7 +20,7 @@ use kommune_platform::config::ServerConfig;
 use kommune_platform::service::{Addresses, Service as _, ServiceRole};
 use kommune_platform::testing::{
     Running, channel_to, exchange, fresh_database_url, loopback_listener, reason,
-    service_account_key, spawn, with_bearer as bearer,
+    service_account_key, spawn, violated_fields, with_bearer as bearer,
 };
 use kommune_proto::identity::v1 as pb;
 use kommune_proto::klik::v1 as klik;
@@ -31,6 +31,7 @@ mod door;
 mod guides;
 mod orders;
 mod pages;
+mod privacy;
 mod site;
 
 /// A municipality's own web application, allowed to call the suite from browsers.
@@ -100,9 +101,12 @@ impl Suite {
                 .unwrap();
         });
 
+        // Every service follows identity's feed (an anonymised person) as its own service account.
+        let identity_channel = channel_to(identity_addr.trim_start_matches("http://"));
+        let admin = exchange(&identity_channel, ADMIN_KEY).await;
         let klik = kommune_klik::Klik::build(kommune_klik::Options {
             audit_keys: kommune_platform::audit::AuditKeys::random(),
-            service_api_key: None,
+            service_api_key: Some(service_account_key(&identity_channel, &admin, "klik").await),
             database_url: fresh_database_url("klik").await,
             identity_addr: identity_addr.clone(),
             trusted_issuers: Vec::new(),
@@ -145,6 +149,8 @@ impl Suite {
             Arc::new(SystemClock),
         );
         cases_options.changes_addr = Some(changes_addr.clone());
+        cases_options.service_api_key =
+            Some(service_account_key(&identity_channel, &admin, "cases").await);
         // guides and cases call each other: guides' address is taken before either is built.
         let (guides_listener, guides_addr) = loopback_listener().await;
         let guides_addr = format!("http://{guides_addr}");
@@ -159,13 +165,16 @@ impl Suite {
                 .unwrap();
         });
 
-        let catalogue = kommune_catalogue::Catalogue::build(kommune_catalogue::Options::new(
+        let mut catalogue_options = kommune_catalogue::Options::new(
             fresh_database_url("catalogue").await,
             identity_addr.clone(),
             Arc::new(SystemClock),
-        ))
-        .await
-        .unwrap();
+        );
+        catalogue_options.service_api_key =
+            Some(service_account_key(&identity_channel, &admin, "catalogue").await);
+        let catalogue = kommune_catalogue::Catalogue::build(catalogue_options)
+            .await
+            .unwrap();
         let (catalogue_listener, catalogue_addr) = loopback_listener().await;
         let catalogue_addr = format!("http://{catalogue_addr}");
         let catalogue_running = spawn(|stop| async move {
@@ -175,21 +184,14 @@ impl Suite {
                 .unwrap();
         });
 
-        let identity_channel = channel_to(identity_addr.trim_start_matches("http://"));
         let mut guides_options = kommune_guides::Options::new(
             fresh_database_url("guides").await,
             identity_addr.clone(),
             Arc::new(SystemClock),
         );
         guides_options.cases_addr = Some(cases_addr.clone());
-        guides_options.service_api_key = Some(
-            service_account_key(
-                &identity_channel,
-                &exchange(&identity_channel, ADMIN_KEY).await,
-                "guides",
-            )
-            .await,
-        );
+        guides_options.service_api_key =
+            Some(service_account_key(&identity_channel, &admin, "guides").await);
         let guides = kommune_guides::Guides::build(guides_options).await.unwrap();
         let guides_running = spawn(|stop| async move {
             guides
@@ -200,12 +202,7 @@ impl Suite {
         let mut notify_options = kommune_notify::Options::new(
             fresh_database_url("notify").await,
             identity_addr.clone(),
-            service_account_key(
-                &identity_channel,
-                &exchange(&identity_channel, ADMIN_KEY).await,
-                "notify",
-            )
-            .await,
+            service_account_key(&identity_channel, &admin, "notify").await,
             Arc::new(SystemClock),
         );
         notify_options

@@ -319,6 +319,9 @@ impl Service for Cases {
             .add_service(pb::audit_service_server::AuditServiceServer::new(
                 api.clone(),
             ))
+            .add_service(pb::privacy_service_server::PrivacyServiceServer::new(
+                api.clone(),
+            ))
             .add_service(pb::event_service_server::EventServiceServer::new(api))
     }
 

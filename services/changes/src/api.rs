@@ -532,4 +532,5 @@ impl pb::reference_service_server::ReferenceService for ChangesApi {
 }
 
 kommune_platform::audit_service!(ChangesApi, pb, registry);
+kommune_platform::privacy_service!(ChangesApi, pb, registry);
 kommune_platform::event_service!(ChangesApi, pb, registry);

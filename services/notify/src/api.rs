@@ -355,3 +355,4 @@ impl pb::feed_service_server::FeedService for NotifyApi {
 }
 
 kommune_platform::audit_service!(NotifyApi, pb, registry);
+kommune_platform::privacy_service!(NotifyApi, pb, registry);

@@ -259,7 +259,10 @@ impl Service for Notify {
                 api.clone(),
             ))
             .add_service(pb::feed_service_server::FeedServiceServer::new(api.clone()))
-            .add_service(pb::audit_service_server::AuditServiceServer::new(api))
+            .add_service(pb::audit_service_server::AuditServiceServer::new(
+                api.clone(),
+            ))
+            .add_service(pb::privacy_service_server::PrivacyServiceServer::new(api))
     }
 
     fn verifier(&self) -> Arc<TokenVerifier> {

@@ -33,6 +33,7 @@ pub mod numbers;
 pub mod outbox;
 pub mod paging;
 pub mod pii;
+pub mod privacy;
 pub mod records;
 pub mod retention;
 pub mod server;

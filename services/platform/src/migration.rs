@@ -70,6 +70,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(FeedCursors),
         Box::new(AuditLog),
         Box::new(RetentionIndexes),
+        Box::new(AuditActorIndex),
     ]
 }
 
@@ -530,6 +531,42 @@ impl MigrationTrait for RetentionIndexes {
                 Index::drop()
                     .name("outbox_events_occurred_at")
                     .table(OutboxEvents::Table)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Finds a person's actions in the audit trail without a scan, for a data subject's export.
+struct AuditActorIndex;
+
+impl MigrationName for AuditActorIndex {
+    fn name(&self) -> &str {
+        "m20261207_000005_platform_audit_actor_index"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AuditActorIndex {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("audit_records_actor")
+                    .table(AuditRecords::Table)
+                    .col(AuditRecords::Actor)
+                    .col(AuditRecords::Id)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("audit_records_actor")
+                    .table(AuditRecords::Table)
                     .to_owned(),
             )
             .await

@@ -269,4 +269,5 @@ fn area(a: areas::Model) -> pb::Area {
 }
 
 kommune_platform::audit_service!(CasesApi, pb, registry);
+kommune_platform::privacy_service!(CasesApi, pb, registry);
 kommune_platform::event_service!(CasesApi, pb, registry);

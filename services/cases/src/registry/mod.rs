@@ -41,6 +41,7 @@ mod known_issues;
 mod mailbox;
 mod messages;
 mod notes;
+mod personal_data;
 mod ratings;
 mod reference;
 mod relations;

@@ -301,4 +301,5 @@ fn comment(c: order_comments::Model) -> pb::OrderComment {
 }
 
 kommune_platform::audit_service!(CatalogueApi, pb, registry);
+kommune_platform::privacy_service!(CatalogueApi, pb, registry);
 kommune_platform::event_service!(CatalogueApi, pb, registry);

@@ -21,6 +21,7 @@ mod invoicing;
 mod items;
 mod orders_placed;
 mod people;
+mod personal_data;
 mod steps;
 
 pub use extra_users::Billing;

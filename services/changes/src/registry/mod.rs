@@ -30,6 +30,7 @@ use crate::store::reference::{self, statuses, subthemes, themes};
 use crate::store::releases;
 
 mod imports;
+mod personal_data;
 mod publications;
 mod timeline;
 

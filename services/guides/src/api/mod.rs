@@ -133,4 +133,5 @@ fn hit(hit: Hit) -> pb::SectionHit {
 }
 
 kommune_platform::audit_service!(GuidesApi, pb, registry);
+kommune_platform::privacy_service!(GuidesApi, pb, registry);
 kommune_platform::event_service!(GuidesApi, pb, registry);

@@ -20,6 +20,7 @@ use crate::index::{IndexedSection, SearchIndex};
 use crate::store::{guides, sections};
 
 mod imports;
+mod personal_data;
 mod reads;
 mod reports;
 mod suggestions;

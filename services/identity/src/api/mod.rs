@@ -161,4 +161,5 @@ fn api_key(k: api_keys::Model) -> pb::ApiKey {
 }
 
 kommune_platform::audit_service!(IdentityApi, pb, registry);
+kommune_platform::privacy_service!(IdentityApi, pb, registry);
 kommune_platform::event_service!(IdentityApi, pb, registry);

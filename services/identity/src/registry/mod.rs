@@ -30,6 +30,7 @@ use crate::tokens::{KeyRing, random_key_bytes};
 
 mod accounts;
 mod eligibility;
+mod personal_data;
 
 /// A signed access token.
 #[derive(Debug, Clone)]

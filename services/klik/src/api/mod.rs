@@ -266,4 +266,5 @@ impl KlikApi {
 }
 
 kommune_platform::audit_service!(KlikApi, pb, registry);
+kommune_platform::privacy_service!(KlikApi, pb, registry);
 kommune_platform::event_service!(KlikApi, pb, registry);

@@ -34,6 +34,7 @@ use crate::store::{
 
 mod authoring;
 mod people;
+mod personal_data;
 mod scheduling;
 mod tasks_and_packages;
 

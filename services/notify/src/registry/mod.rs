@@ -27,6 +27,7 @@ use crate::store::{feed_entries, notifications, subscriptions};
 
 mod delivery;
 mod intake;
+mod personal_data;
 mod reminders;
 
 /// A subscription's settings (validated).
