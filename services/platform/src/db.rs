@@ -318,10 +318,10 @@ pub async fn advisory_lock(txn: &impl ConnectionTrait, name: &str) -> Result<(),
 
 /// Erasure of what a person wrote: replaces `text` with `erased` in every row of `E` whose `author`
 /// is `author`, answering the distinct `owner` ids of those rows (the cases, orders or templates the
-/// words were on), to audit. Rows already erased are not counted again.
+/// words were on), to audit. Empty texts stay empty; rows already erased are not counted again.
 pub async fn erase_author<E: EntityTrait>(
     txn: &impl ConnectionTrait,
-    columns: AuthoredText<E>,
+    columns: &AuthoredText<E>,
     author: &str,
     erased: &str,
 ) -> Result<Vec<String>, DbErr> {
@@ -331,6 +331,7 @@ pub async fn erase_author<E: EntityTrait>(
         .distinct()
         .filter(columns.author.eq(author))
         .filter(columns.text.ne(erased))
+        .filter(columns.text.ne(""))
         .into_tuple()
         .all(txn)
         .await?;
@@ -338,6 +339,7 @@ pub async fn erase_author<E: EntityTrait>(
     E::update_many()
         .col_expr(columns.text, sea_orm::sea_query::Expr::value(erased))
         .filter(columns.author.eq(author))
+        .filter(columns.text.ne(""))
         .exec(txn)
         .await?;
     Ok(owners)
@@ -345,6 +347,8 @@ pub async fn erase_author<E: EntityTrait>(
 
 /// The columns of a table of text people write: who wrote it, the text, and what it is on.
 pub struct AuthoredText<E: EntityTrait> {
+    /// What the texts are, as an audit record of their erasure names them (`comments`).
+    pub what: &'static str,
     /// The author's subject.
     pub author: E::Column,
     /// The words.

@@ -4,7 +4,7 @@
 //! [`event_service!`](crate::event_service) implement its package's `AuditService` and `EventService`
 //! with the handlers here.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use tokio_stream::wrappers::ReceiverStream;
 
 use kommune_proto::common::v1::{
@@ -17,8 +17,9 @@ use kommune_proto::identity::v1::Role;
 
 use crate::audit::log;
 use crate::audit::{AuditEntry, AuditKeys};
-use crate::auth::Caller;
+use crate::auth::{Caller, USER_SUBJECT_PREFIX};
 use crate::clock::SharedClock;
+use crate::db::AuthoredText;
 use crate::error::Error;
 use crate::outbox::{Cursor, Outbox};
 use crate::paging::Page;
@@ -80,6 +81,29 @@ pub trait AuditTrail: Send + Sync + 'static {
             serde_json::Value::Null,
         );
         crate::audit::redact(txn, self.audit_keys(), entry, reason).await
+    }
+
+    /// Acts on an anonymised person's words: every text the user `user_id` wrote in the table of
+    /// `columns` becomes [`ERASED_AUTHOR_TEXT`](crate::pii::ERASED_AUTHOR_TEXT), and each
+    /// `entity_type` the words were on is audited `erase person` (by the identity feed), in the
+    /// mutation's transaction `txn`. The ids of those entities.
+    async fn erase_words_of<E: EntityTrait>(
+        &self,
+        txn: &impl ConnectionTrait,
+        user_id: &str,
+        columns: AuthoredText<E>,
+        entity_type: &'static str,
+    ) -> Result<Vec<String>, Error> {
+        let author = format!("{USER_SUBJECT_PREFIX}{user_id}");
+        let erased = crate::pii::ERASED_AUTHOR_TEXT;
+        let owners = crate::db::erase_author(txn, &columns, &author, erased).await?;
+        let feed = Caller::system("identity-feed");
+        for owner in &owners {
+            let payload = serde_json::json!({"user_id": user_id, "erased": columns.what});
+            self.audit(txn, &feed, entity_type, owner, "erase person", payload)
+                .await?;
+        }
+        Ok(owners)
     }
 
     /// Whether `caller` may read the trail of the entity `entity_type` `entity_id` (a valid id of a

@@ -706,31 +706,31 @@ impl Registry {
         Ok(())
     }
 
-    /// Acts on identity's `UserAnonymized`: the person's comments lose their text; the cases, their
-    /// history and the audit chain stay. Running it twice changes nothing more.
+    /// Acts on identity's `UserAnonymized`: the person's comments, incident updates and the comments of
+    /// their ratings lose their text; the cases, their history and the audit chain stay. Running it twice
+    /// changes nothing more.
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
-        let author = format!("{}{user_id}", kommune_platform::auth::USER_SUBJECT_PREFIX);
-        let system = Caller::system("identity-feed");
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let touched = comments::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
-        // Replies to every linked case are also kept in the incident's timeline.
-        incident_updates::redact_author(&txn, &author, domain::ERASED_TEXT).await?;
-        for case_id in &touched {
-            self.audit(
-                &txn,
-                &system,
-                "case",
-                case_id,
-                "erase person",
-                json!({"user_id": user_id}),
-            )
+        let commented = self
+            .erase_words_of(&txn, user_id, comments::AUTHORED, "case")
             .await?;
+        let incidents = self
+            .erase_words_of(&txn, user_id, incident_updates::AUTHORED, "incident")
+            .await?;
+        let rated =
+            crate::store::ratings::erase_comments_of(&txn, user_id, domain::ERASED_TEXT).await?;
+        let feed = Caller::system("identity-feed");
+        for case_id in &rated {
+            let payload = json!({"user_id": user_id, "erased": "rating comment"});
+            self.audit(&txn, &feed, "case", case_id, "erase person", payload)
+                .await?;
         }
         txn.commit().await?;
         tracing::info!(
             user_id,
-            cases = touched.len(),
-            "erased an anonymised person's comments"
+            cases = commented.len() + rated.len(),
+            incidents = incidents.len(),
+            "erased an anonymised person's words"
         );
         Ok(())
     }
@@ -742,6 +742,7 @@ impl AuditTrail for Registry {
         kommune_platform::service::ServiceRole::Cases;
     const ENTITIES: &'static [&'static str] = &[
         "case",
+        "incident",
         "system",
         "team",
         "area",

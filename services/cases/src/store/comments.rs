@@ -62,16 +62,11 @@ pub async fn list(
     Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
 }
 
-/// Replaces the text of every comment by `author`; returns the cases they were on.
-pub async fn redact_author(
-    txn: &impl ConnectionTrait,
-    author: &str,
-    text: &str,
-) -> Result<Vec<String>, Error> {
-    let columns = kommune_platform::db::AuthoredText::<Entity> {
+/// Who wrote each comment, the words and their case: what erasing an anonymised person's words needs.
+pub const AUTHORED: kommune_platform::db::AuthoredText<Entity> =
+    kommune_platform::db::AuthoredText {
+        what: "comments",
         author: Column::Author,
         text: Column::Text,
         owner: Column::CaseId,
     };
-    Ok(kommune_platform::db::erase_author(txn, columns, author, text).await?)
-}

@@ -65,16 +65,11 @@ pub async fn of_incidents(
         .await?)
 }
 
-/// Replaces the text of every entry `author` wrote (the author was anonymised).
-pub async fn redact_author(
-    txn: &impl ConnectionTrait,
-    author: &str,
-    text: &str,
-) -> Result<(), Error> {
-    Entity::update_many()
-        .col_expr(Column::Text, sea_orm::sea_query::Expr::value(text))
-        .filter(Column::Author.eq(author))
-        .exec(txn)
-        .await?;
-    Ok(())
-}
+/// Who wrote each entry, the words and their incident: what erasing an anonymised person's words needs.
+pub const AUTHORED: kommune_platform::db::AuthoredText<Entity> =
+    kommune_platform::db::AuthoredText {
+        what: "incident updates",
+        author: Column::Author,
+        text: Column::Text,
+        owner: Column::IncidentId,
+    };

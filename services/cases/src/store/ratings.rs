@@ -1,8 +1,8 @@
 //! Reporters' ratings of their cases, and the satisfaction counted from them.
 
-use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+use sea_orm::{ConnectionTrait, QuerySelect};
 
 use kommune_platform::Error;
 
@@ -116,4 +116,36 @@ pub async fn counts(
         })
         .collect::<Result<_, DbErr>>()
         .map_err(Error::from)
+}
+
+/// Erasure: the comment of every rating of a case `reporter_user_id` reported becomes `erased` (a
+/// rating is its reporter's); the cases whose rating comment was erased now.
+pub async fn erase_comments_of(
+    txn: &impl ConnectionTrait,
+    reporter_user_id: &str,
+    erased: &str,
+) -> Result<Vec<String>, Error> {
+    use super::cases;
+    let reported = Query::select()
+        .column(cases::Column::Id)
+        .from(cases::Entity)
+        .and_where(cases::Column::ReporterUserId.eq(reporter_user_id))
+        .to_owned();
+    let rated: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::CaseId)
+        .filter(Column::CaseId.in_subquery(reported.clone()))
+        .filter(Column::Comment.ne(""))
+        .filter(Column::Comment.ne(erased))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if !rated.is_empty() {
+        Entity::update_many()
+            .col_expr(Column::Comment, Expr::value(erased))
+            .filter(Column::CaseId.is_in(rated.clone()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(rated)
 }

@@ -349,6 +349,31 @@ async fn an_anonymised_reporter_disappears_from_the_cases_and_the_history_stays(
         .add_comment(bearer(comment, &t.reporter))
         .await
         .unwrap();
+    let commented = t
+        .cases()
+        .get_case(bearer(
+            pb::GetCaseRequest {
+                case_id: case.case_id.clone(),
+            },
+            &t.supporter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    let resolved = t.resolve(&commented).await;
+    t.cases()
+        .rate_case(bearer(
+            pb::RateCaseRequest {
+                case_id: resolved.case_id.clone(),
+                rating: 5,
+                comment: "Tak, Anne fra lønkontoret".into(),
+            },
+            &t.reporter,
+        ))
+        .await
+        .unwrap();
 
     id::user_service_client::UserServiceClient::new(t.identity.clone())
         .anonymize_user(bearer(
@@ -415,6 +440,32 @@ async fn an_anonymised_reporter_disappears_from_the_cases_and_the_history_stays(
         .into_inner()
         .records;
     assert_eq!(audit.last().unwrap().action, "erase person");
+
+    // The comment of their rating went too: it is theirs, as their export shows.
+    let export = pb::privacy_service_client::PrivacyServiceClient::new(t.cases.clone())
+        .export_personal_data(bearer(
+            pb::ExportPersonalDataRequest {
+                user_id: t.reporter_id.clone(),
+                page: None,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    let reported: serde_json::Value = serde_json::from_str(
+        &export
+            .iter()
+            .find(|r| r.kind == "case_reported")
+            .unwrap()
+            .content_json,
+    )
+    .unwrap();
+    assert_eq!(
+        reported["rating"]["comment"],
+        "[removed: the author was anonymised]"
+    );
 }
 
 #[tokio::test]

@@ -269,6 +269,24 @@ pub struct Answer {
     pub value: AnswerValue,
 }
 
+/// The answers with every free text replaced by `erased`, for an orderer who was anonymised (what they
+/// wrote may be about them); `None` when no answer held text to erase.
+pub fn erase_text_answers(answers: &[Answer], erased: &str) -> Option<Vec<Answer>> {
+    let holds_text = |a: &Answer| matches!(&a.value, AnswerValue::Text(text) if text != erased);
+    answers.iter().any(holds_text).then(|| {
+        answers
+            .iter()
+            .map(|a| match &a.value {
+                AnswerValue::Text(_) => Answer {
+                    key: a.key.clone(),
+                    value: AnswerValue::Text(erased.to_owned()),
+                },
+                _ => a.clone(),
+            })
+            .collect()
+    })
+}
+
 /// The supplier's quote for an order of an hourly-priced item; stored as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quote {

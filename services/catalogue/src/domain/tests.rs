@@ -269,3 +269,29 @@ fn months_and_corrections() {
     assert_eq!(correction(31, 28), 3);
     assert_eq!(correction(10, 14), -4, "a credit");
 }
+
+#[test]
+fn an_anonymised_orderers_text_answers_are_erased_and_the_rest_kept() {
+    let answers = vec![
+        Answer {
+            key: "purpose".into(),
+            value: AnswerValue::Text("Til Anne Hansens sag".into()),
+        },
+        Answer {
+            key: "count".into(),
+            value: AnswerValue::Number(3.0),
+        },
+    ];
+    let erased = erase_text_answers(&answers, "[erased]");
+    assert_eq!(
+        erased.as_deref().map(|a| a[0].value.clone()),
+        Some(AnswerValue::Text("[erased]".into()))
+    );
+    assert_eq!(erased.as_ref().map(|a| &a[1]), Some(&answers[1]));
+    // Twice changes nothing more; no text, nothing to do.
+    assert_eq!(
+        erase_text_answers(&erased.unwrap_or_default(), "[erased]"),
+        None
+    );
+    assert_eq!(erase_text_answers(&answers[1..], "[erased]"), None);
+}

@@ -1,33 +1,50 @@
-//! What the catalogue does when identity anonymises a person: the comments they wrote on orders lose
-//! their text. The orders, their steps and the audit chain stay (they name the person by id only).
+//! What the catalogue does when identity anonymises a person: the comments they wrote on orders, the
+//! reasons they gave for steps and the text answers of the orders they placed lose their words. The
+//! orders, their steps and the audit chain stay (they name the person by id only).
 
 use serde_json::json;
 
 use kommune_platform::Error;
 use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
+use kommune_platform::db::update_versioned;
 use kommune_platform::pii::ERASED_AUTHOR_TEXT;
 use kommune_platform::records::AuditTrail;
 
 use super::Registry;
-use crate::store::order_comments;
+use crate::domain;
+use crate::store::{order_comments, order_steps, orders};
 
 impl Registry {
     /// Acts on identity's `UserAnonymized`; running it twice changes nothing more.
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
-        let system = Caller::system("identity-feed");
-        let author = format!("{USER_SUBJECT_PREFIX}{user_id}");
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let orders = order_comments::erase_author(&txn, &author, ERASED_AUTHOR_TEXT).await?;
-        for order_id in &orders {
-            let payload = json!({"user_id": user_id, "comments": "erased"});
-            self.audit(&txn, &system, "order", order_id, "erase person", payload)
+        let commented = self
+            .erase_words_of(&txn, user_id, order_comments::AUTHORED, "order")
+            .await?;
+        let stepped = self
+            .erase_words_of(&txn, user_id, order_steps::AUTHORED, "order")
+            .await?;
+        let feed = Caller::system("identity-feed");
+        let mut answered = 0;
+        let orderer = format!("{USER_SUBJECT_PREFIX}{user_id}");
+        for mut order in orders::placed_by(&txn, &orderer).await? {
+            let Some(answers) = domain::erase_text_answers(&order.answers()?, ERASED_AUTHOR_TEXT)
+            else {
+                continue;
+            };
+            order.answers = serde_json::to_string(&answers).map_err(Error::internal)?;
+            order.version += 1;
+            let order = update_versioned(&txn, order).await?;
+            let payload = json!({"user_id": user_id, "erased": "text answers"});
+            self.audit(&txn, &feed, "order", &order.id, "erase person", payload)
                 .await?;
+            answered += 1;
         }
         txn.commit().await?;
         tracing::info!(
             user_id,
-            orders = orders.len(),
-            "erased an anonymised person"
+            orders = commented.len() + stepped.len() + answered,
+            "erased an anonymised person's words"
         );
         Ok(())
     }

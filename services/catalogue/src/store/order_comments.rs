@@ -51,16 +51,11 @@ pub async fn list(
     Ok(page.finish(query.all(db).await?, |c| c.id.clone()))
 }
 
-/// Erasure: replaces the text of every comment `author` wrote with `erased`; the orders they were on.
-pub async fn erase_author(
-    txn: &impl ConnectionTrait,
-    author: &str,
-    erased: &str,
-) -> Result<Vec<String>, Error> {
-    let columns = kommune_platform::db::AuthoredText::<Entity> {
+/// Who wrote each comment, the words and their order: what erasing an anonymised person's words needs.
+pub const AUTHORED: kommune_platform::db::AuthoredText<Entity> =
+    kommune_platform::db::AuthoredText {
+        what: "order comments",
         author: Column::Author,
         text: Column::Text,
         owner: Column::OrderId,
     };
-    Ok(kommune_platform::db::erase_author(txn, columns, author, erased).await?)
-}

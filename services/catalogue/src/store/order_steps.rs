@@ -64,3 +64,13 @@ pub async fn of_orders(
         .all(db)
         .await?)
 }
+
+/// Who took each step, the reason they gave and the order: what erasing an anonymised person's words
+/// needs.
+pub const AUTHORED: kommune_platform::db::AuthoredText<Entity> =
+    kommune_platform::db::AuthoredText {
+        what: "order step reasons",
+        author: Column::Actor,
+        text: Column::Reason,
+        owner: Column::OrderId,
+    };

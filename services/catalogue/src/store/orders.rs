@@ -316,3 +316,11 @@ pub async fn lock_month(
     let name = format!("extra-users {municipality_id} {month}");
     Ok(kommune_platform::db::advisory_lock(txn, &name).await?)
 }
+
+/// The orders `orderer` (a subject) placed, for erasing what they wrote; a person places few.
+pub async fn placed_by(db: &impl ConnectionTrait, orderer: &str) -> Result<Vec<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::OrderedBy.eq(orderer))
+        .all(db)
+        .await?)
+}

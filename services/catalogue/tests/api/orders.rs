@@ -700,6 +700,28 @@ async fn an_anonymised_persons_order_comments_lose_their_text() {
     let t = TestCatalogue::start().await;
     let item = t.create(seats()).await.unwrap();
     let order = t.place(&t.leaders[0].1, &item, 2, vec![]).await.unwrap();
+    // An extract they ordered, answered in their words, and cancelled giving a reason.
+    let extract_item = t.create(extract()).await.unwrap();
+    let extract_order = t
+        .place(
+            &t.leaders[0].1,
+            &extract_item,
+            1,
+            extract_answers(&t.leaders[0].0),
+        )
+        .await
+        .unwrap();
+    t.orders()
+        .cancel_order(bearer(
+            pb::CancelOrderRequest {
+                order_id: extract_order.order_id.clone(),
+                expected_version: extract_order.version,
+                reason: "Anne er syg, vi venter".into(),
+            },
+            &t.leaders[0].1,
+        ))
+        .await
+        .unwrap();
     for (text, token) in [
         ("Ring til Anne på 12345678", &t.leaders[0].1),
         ("Vi ringer", &t.supplier),
@@ -755,4 +777,42 @@ async fn an_anonymised_persons_order_comments_lose_their_text() {
         seen = texts().await;
     }
     assert_eq!(seen, ["[removed: the author was anonymised]", "Vi ringer"]);
+
+    // Their text answer and their reason went with it; the choices, dates and ids stay.
+    let extract_order = t
+        .orders()
+        .get_order(bearer(
+            pb::GetOrderRequest {
+                order_id: extract_order.order_id.clone(),
+            },
+            &t.supplier,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    let text_of = |key: &str| {
+        extract_order
+            .answers
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.clone())
+    };
+    use pb::answer::Value;
+    assert_eq!(
+        text_of("purpose"),
+        Some(Value::Text("[removed: the author was anonymised]".into()))
+    );
+    assert_eq!(text_of("format"), Some(Value::Choice("XLSX".into())));
+    let reasons: Vec<&str> = extract_order
+        .steps
+        .iter()
+        .map(|s| s.reason.as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"[removed: the author was anonymised]")
+            && !reasons.iter().any(|r| r.contains("Anne")),
+        "{reasons:?}"
+    );
 }

@@ -5,9 +5,8 @@
 use serde_json::json;
 
 use kommune_platform::Error;
-use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
+use kommune_platform::auth::Caller;
 use kommune_platform::db::update_versioned;
-use kommune_platform::pii::ERASED_AUTHOR_TEXT;
 use kommune_platform::records::AuditTrail;
 
 use super::Registry;
@@ -16,22 +15,11 @@ use crate::store::{enrolments, review_comments};
 impl Registry {
     /// Acts on identity's `UserAnonymized`; running it twice changes nothing more.
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
-        let system = Caller::system("identity-feed");
-        let author = format!("{USER_SUBJECT_PREFIX}{user_id}");
         let txn = kommune_platform::db::begin(&self.db).await?;
-        let templates = review_comments::erase_author(&txn, &author, ERASED_AUTHOR_TEXT).await?;
-        for template_id in &templates {
-            let payload = json!({"user_id": user_id, "comments": "erased"});
-            self.audit(
-                &txn,
-                &system,
-                "template",
-                template_id,
-                "erase person",
-                payload,
-            )
+        let templates = self
+            .erase_words_of(&txn, user_id, review_comments::AUTHORED, "template")
             .await?;
-        }
+        let system = Caller::system("identity-feed");
         let led = enrolments::led_by(&txn, user_id).await?;
         for mut enrolment in led.clone() {
             enrolment.project_leader_user_id = String::new();
