@@ -12,11 +12,12 @@ use kommune_platform::auth::caller;
 use kommune_platform::clock::to_timestamp;
 use kommune_platform::idempotency::IdempotencyKey;
 use kommune_platform::paging::Page;
+use kommune_platform::pii::ERASURE_REASON_MAX;
 use kommune_platform::validate::{Validator, format_date, required_id};
 use kommune_proto::changes::v1 as pb;
 
 use crate::domain::{self, CASE_REFERENCE_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, timeline};
-use crate::registry::{NewChangeRequest, Registry};
+use crate::registry::{ErasedFields, NewChangeRequest, Registry};
 use crate::store::change_requests::{self, Filter};
 use crate::store::reference::{statuses, subthemes, themes};
 use crate::store::releases;
@@ -241,6 +242,37 @@ impl pb::change_request_service_server::ChangeRequestService for ChangesApi {
             .await?;
         Ok(Response::new(pb::ChangeStatusResponse {
             change_request: Some(self.change_request(changed).await?),
+        }))
+    }
+
+    async fn erase_change_request_text(
+        &self,
+        request: Request<pb::EraseChangeRequestTextRequest>,
+    ) -> Result<Response<pb::EraseChangeRequestTextResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let id = v.id("change_request_id", &req.change_request_id);
+        let reason = v.text("reason", &req.reason, ERASURE_REASON_MAX);
+        if !(req.title || req.description || req.workaround) {
+            v.violation(
+                "title",
+                "name the title, the description, the workaround or more",
+            );
+        }
+        v.finish()?;
+        let id = id.map(|i| i.to_string()).unwrap_or_default();
+        let fields = ErasedFields {
+            title: req.title,
+            description: req.description,
+            workaround: req.workaround,
+        };
+        let erased = self
+            .registry
+            .erase_text(&caller, &id, req.expected_version, fields, &reason)
+            .await?;
+        Ok(Response::new(pb::EraseChangeRequestTextResponse {
+            change_request: Some(self.change_request(erased).await?),
         }))
     }
 

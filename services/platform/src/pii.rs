@@ -473,6 +473,13 @@ fn phone_group_after(after: &str) -> bool {
     }
 }
 
+/// What replaces a text erased on a data subject's request (a case's or change request's title or
+/// description), in Danish and English.
+pub const ERASED_TEXT: &str = "[slettet / erased]";
+
+/// The longest reason an erasure may give (kept in the audit trail).
+pub const ERASURE_REASON_MAX: usize = 500;
+
 /// What a person's own words say after identity anonymised them (comments, review comments).
 pub const ERASED_AUTHOR_TEXT: &str = "[removed: the author was anonymised]";
 

@@ -27,8 +27,7 @@ mod report_service;
 mod surveys;
 
 const TITLE_MAX: usize = 200;
-/// The longest reason an erasure may give.
-const ERASURE_REASON_MAX: usize = 500;
+use kommune_platform::pii::ERASURE_REASON_MAX;
 const TEXT_MAX: usize = 20_000;
 const SHORT_MAX: usize = 200;
 

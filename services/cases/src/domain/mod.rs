@@ -208,7 +208,7 @@ pub const RATINGS: std::ops::RangeInclusive<i32> = 1..=5;
 pub use kommune_platform::pii::ERASED_AUTHOR_TEXT as ERASED_TEXT;
 
 /// What an erased title or description says afterwards.
-pub const ERASED_CASE_TEXT: &str = "[slettet / erased]";
+pub use kommune_platform::pii::ERASED_TEXT as ERASED_CASE_TEXT;
 
 /// Who may erase a citizen's personal ID number from a case of `municipality_id`: consortium
 /// admins, and the municipality's own project leaders (it is the data controller).

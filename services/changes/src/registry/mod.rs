@@ -29,10 +29,13 @@ use crate::store::change_requests::{self, Filter};
 use crate::store::reference::{self, statuses, subthemes, themes};
 use crate::store::releases;
 
+mod erasure;
 mod imports;
 mod personal_data;
 mod publications;
 mod timeline;
+
+pub use erasure::ErasedFields;
 
 pub use imports::{CreatedTheme, ImportOptions, ImportReport, ImportSlot};
 

@@ -329,6 +329,36 @@ pub struct Filter {
     pub terms: Vec<String>,
 }
 
+/// Erasure: every published row of the change request `key` takes its texts as they are now
+/// (`title`, `description`, `workaround`, erased where they were), and so does what search matches on.
+pub async fn republish_texts(
+    txn: &impl ConnectionTrait,
+    key: &str,
+    title: &str,
+    description: &str,
+    workaround: &str,
+) -> Result<(), Error> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let search_text = crate::domain::publication::search_text(title, description);
+    items::Entity::update_many()
+        .col_expr(items::Column::Title, Expr::value(title))
+        .col_expr(items::Column::Description, Expr::value(description))
+        .col_expr(items::Column::Workaround, Expr::value(workaround))
+        .col_expr(items::Column::SearchText, Expr::value(search_text.clone()))
+        .filter(items::Column::Key.eq(key))
+        .exec(txn)
+        .await?;
+    if is_sqlite(txn) {
+        let indexed = Query::update()
+            .table(Alias::new(SEARCH_TABLE))
+            .value(Alias::new("search_text"), search_text)
+            .and_where(Expr::col(Alias::new("key")).eq(key))
+            .to_owned();
+        txn.execute(&indexed).await?;
+    }
+    Ok(())
+}
+
 /// SQLite's trigram index of the published rows' search text (PostgreSQL indexes the column itself).
 const SEARCH_TABLE: &str = "publication_search";
 

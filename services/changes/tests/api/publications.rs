@@ -579,3 +579,91 @@ async fn a_renamed_theme_changes_the_list_but_not_earlier_publications() {
             .any(|r| r.action == "rename" && r.payload_json.contains("Økonomi og debitorer"))
     );
 }
+
+#[tokio::test]
+async fn a_persons_words_are_erased_from_a_change_request_and_every_publication_of_it() {
+    let t = TestChanges::start().await;
+    let cr = t.create("Hanne Holms udbetaling mangler").await;
+    publish(&t, "november").await;
+    let erase = |expected_version: i64, title: bool| pb::EraseChangeRequestTextRequest {
+        change_request_id: cr.change_request_id.clone(),
+        expected_version,
+        title,
+        description: false,
+        workaround: false,
+        reason: "Den registreredes anmodning".into(),
+    };
+    let neither = t
+        .change_requests()
+        .erase_change_request_text(bearer(erase(cr.version, false), &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(&neither), ["title"]);
+    let stale = t
+        .change_requests()
+        .erase_change_request_text(bearer(erase(cr.version - 1, true), &t.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+
+    let erased = t
+        .change_requests()
+        .erase_change_request_text(bearer(erase(cr.version, true), &t.admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(erased.title, "[slettet / erased]");
+    assert_eq!(erased.description, cr.description, "only what was named");
+
+    // The published list says so too, and searching for the name finds nothing.
+    let listed = published(&t, pb::ListPublishedChangeRequestsRequest::default()).await;
+    let row = listed
+        .change_requests
+        .iter()
+        .find(|r| r.case_id == cr.key)
+        .unwrap();
+    assert_eq!(row.title, "[slettet / erased]");
+    let searched = published(
+        &t,
+        pb::ListPublishedChangeRequestsRequest {
+            query: "Hanne".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(searched.change_requests.is_empty());
+
+    // The audit trail keeps that it happened, not the words; the chain still verifies.
+    let mut audit = pb::audit_service_client::AuditServiceClient::new(t.changes.clone());
+    let records = audit
+        .list_audit_records(bearer(
+            pb::ListAuditRecordsRequest {
+                entity_type: "change_request".into(),
+                entity_id: cr.change_request_id.clone(),
+                page: None,
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert!(records.iter().all(|r| !r.payload_json.contains("Hanne")));
+    assert_eq!(records.last().unwrap().action, "erase text");
+    let verified = audit
+        .verify_audit_chain(bearer(
+            pb::VerifyAuditChainRequest {
+                entity_type: "change_request".into(),
+                entity_id: cr.change_request_id.clone(),
+            },
+            &t.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .verification
+        .unwrap();
+    assert!(verified.valid, "{}", verified.reason);
+}
