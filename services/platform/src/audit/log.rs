@@ -382,28 +382,43 @@ pub async fn entries(
     Ok((rows.iter().map(entry_of).collect(), page))
 }
 
-/// How many of the first `size` log positions hold no record: anchored records someone removed.
-pub async fn missing(db: &impl ConnectionTrait, size: u64) -> Result<u64, Error> {
-    let present = records::Entity::find()
-        .filter(records::Column::LogIndex.gte(0))
-        .filter(records::Column::LogIndex.lt(size as i64))
-        .count(db)
-        .await?;
-    Ok(size.saturating_sub(present))
-}
-
-/// How many records claim a log position no checkpoint of size `size` has: the sequencer gives
-/// positions and signs in one transaction, so these mean checkpoints were removed (or positions
-/// forged).
-pub async fn beyond(db: &impl ConnectionTrait, size: u64) -> Result<u64, Error> {
-    Ok(records::Entity::find()
-        .filter(
-            sea_orm::Condition::any()
-                .add(records::Column::LogIndex.gte(size as i64))
-                .add(records::Column::LogIndex.lt(0)),
+/// What the records of the log do not account for, counted in one pass: how many of the first
+/// `size` log positions hold no record (anchored records someone removed), and how many records claim
+/// a position no checkpoint of size `size` has (the sequencer gives positions and signs in one
+/// transaction, so these mean checkpoints were removed, or positions were forged).
+pub async fn unaccounted(db: &impl ConnectionTrait, size: u64) -> Result<(u64, u64), Error> {
+    use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, Func, Query};
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let position = || Expr::col(records::Column::LogIndex);
+    let tally = |counted: sea_orm::sea_query::SimpleExpr| {
+        Func::sum(
+            CaseStatement::new()
+                .case(counted, Expr::val(1i32))
+                .finally(Expr::val(0i32)),
         )
-        .count(db)
-        .await?)
+    };
+    let select = Query::select()
+        .expr_as(
+            tally(position().gte(0i64).and(position().lt(size))),
+            Alias::new("present"),
+        )
+        .expr_as(
+            tally(position().gte(size).or(position().lt(0i64))),
+            Alias::new("stray"),
+        )
+        .from(records::Entity)
+        .to_owned();
+    let row = db
+        .query_one(&select)
+        .await?
+        .ok_or_else(|| Error::internal("a count without a row"))?;
+    // SUM of no rows is NULL; summing 32-bit ones gives a 64-bit integer on PostgreSQL too.
+    let present: i64 = row.try_get::<Option<i64>>("", "present")?.unwrap_or_default();
+    let stray: i64 = row.try_get::<Option<i64>>("", "stray")?.unwrap_or_default();
+    Ok((
+        u64::try_from(size - present).unwrap_or_default(),
+        u64::try_from(stray).unwrap_or_default(),
+    ))
 }
 
 /// Verifies the whole log against the latest checkpoint, reading it in pages (memory stays flat):
@@ -440,7 +455,7 @@ pub async fn verify(
     if let Some(reason) = checkpoint_fault(service, keys, &checkpoint) {
         return Ok(fault(0, reason, 0));
     }
-    let stray = beyond(db, size).await?;
+    let (_, stray) = unaccounted(db, size).await?;
     if stray > 0 {
         let reason = format!(
             "{stray} records claim log positions no checkpoint covers: checkpoints were removed"

@@ -239,10 +239,11 @@ pub async fn list(
     ))
 }
 
-/// Verifies an entity's chain (seals, links, redactions), the latest checkpoint's signature, that
-/// every anchored record of the entity is included in it, and that no anchored record of the
-/// service is missing (which is how a removed tail or a deleted chain shows). NOT_FOUND when the
-/// entity has no records and none is missing.
+/// Verifies an entity's chain (seals, links, redactions), read in pages so a chain of any length
+/// keeps memory flat; the latest checkpoint's signature; that the chain's highest anchored record is
+/// included in it (its hash commits to every record before it, so the chain's anchored part is); and
+/// that no anchored record of the service is missing (which is how a removed tail or a deleted chain
+/// shows). NOT_FOUND when the entity has no records and none is missing.
 pub async fn verify(
     db: &impl ConnectionTrait,
     keys: &AuditKeys,
@@ -250,33 +251,65 @@ pub async fn verify(
     entity_type: &str,
     entity_id: &str,
 ) -> Result<AuditChainVerification, Error> {
-    let rows = Entity::find()
-        .filter(Column::EntityType.eq(entity_type))
-        .filter(Column::EntityId.eq(entity_id))
+    const PAGE: u64 = 1_000;
+    let chain = || {
+        Entity::find()
+            .filter(Column::EntityType.eq(entity_type))
+            .filter(Column::EntityId.eq(entity_id))
+    };
+    let checkpoint = log::latest(db).await?;
+    let size = checkpoint.as_ref().map_or(0, |c| c.tree_size as u64);
+    let (missing, stray) = log::unaccounted(db, size).await?;
+    let redactions = chain()
+        .filter(Column::Action.eq(REDACT))
         .order_by_asc(Column::Sequence)
         .all(db)
         .await?;
-    let checkpoint = log::latest(db).await?;
-    let size = checkpoint.as_ref().map_or(0, |c| c.tree_size as u64);
-    let missing = log::missing(db, size).await?;
-    if rows.is_empty() && missing == 0 {
+    let mut check = ChainCheck::new(keys, &redactions);
+    let mut highest_anchored: Option<Model> = None;
+    let mut anchored = 0;
+    loop {
+        let page = chain()
+            .filter(Column::Sequence.gt(check.checked as i64))
+            .order_by_asc(Column::Sequence)
+            .limit(PAGE)
+            .all(db)
+            .await?;
+        let full = page.len() as u64 == PAGE;
+        for row in page {
+            if let Some(invalid) = check.next(&row) {
+                let mut verification = invalid;
+                verification.checkpoint = checkpoint.as_ref().map(|c| log::to_proto(service, c));
+                return Ok(verification);
+            }
+            if row.log_index.is_some_and(|i| (i as u64) < size) {
+                anchored += 1;
+                highest_anchored = Some(row);
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    if check.checked == 0 && missing == 0 {
         return Err(Error::NotFound {
             entity: "audit chain",
             id: format!("{entity_type} {entity_id}"),
             field: Some("entity_id"),
         });
     }
-    let mut verification = verify_chain(&rows, keys);
-    verification.checkpoint = checkpoint.as_ref().map(|c| log::to_proto(service, c));
+    let mut verification = AuditChainVerification {
+        valid: true,
+        records_checked: check.checked,
+        checkpoint: checkpoint.as_ref().map(|c| log::to_proto(service, c)),
+        ..Default::default()
+    };
     let fail = |mut v: AuditChainVerification, sequence: i64, reason: String| {
         v.valid = false;
         v.first_invalid_sequence = sequence as u64;
         v.reason = reason;
         v
     };
-    if !verification.valid {
-        return Ok(verification);
-    }
     let Some(checkpoint) = checkpoint else {
         return Ok(verification);
     };
@@ -289,39 +322,53 @@ pub async fn verify(
         );
         return Ok(fail(verification, 0, reason));
     }
-    let stray = log::beyond(db, size).await?;
     if stray > 0 {
         let reason = format!(
             "{stray} records claim log positions no checkpoint covers: checkpoints were removed"
         );
         return Ok(fail(verification, 0, reason));
     }
-    let anchored: Vec<&Model> = rows
-        .iter()
-        .filter(|r| r.log_index.is_some_and(|i| (i as u64) < size))
-        .collect();
-    let mut wanted: Vec<merkle::Subtree> = anchored
-        .iter()
-        .flat_map(|r| {
-            let index = r.log_index.unwrap_or_default() as u64;
-            merkle::needed(|s| merkle::inclusion_proof(index, size, s))
-        })
-        .collect();
-    wanted.sort();
-    wanted.dedup();
-    let mut subtrees = log::subtrees(db, &wanted).await?;
     let root = <merkle::Hash>::try_from(hex::decode(&checkpoint.root_hash).unwrap_or_default())
         .unwrap_or_default();
-    for row in &anchored {
-        let index = row.log_index.unwrap_or_default() as u64;
+    let included = async |row: &Model| -> Result<bool, Error> {
+        let Some(index) = row.log_index.map(|i| i as u64).filter(|i| *i < size) else {
+            return Ok(false);
+        };
+        let wanted = merkle::needed(|s| merkle::inclusion_proof(index, size, s));
+        let mut subtrees = log::subtrees(db, &wanted).await?;
         let proof = merkle::inclusion_proof(index, size, &mut subtrees);
-        let leaf = log::leaf_of(&row.record_hash);
-        if !merkle::verify_inclusion(&leaf, index, size, &proof, &root) {
-            let reason = format!("is not in the signed audit log at position {index}");
-            return Ok(fail(verification, row.sequence, reason));
+        Ok(merkle::verify_inclusion(
+            &log::leaf_of(&row.record_hash),
+            index,
+            size,
+            &proof,
+            &root,
+        ))
+    };
+    if let Some(highest) = highest_anchored
+        && !included(&highest).await?
+    {
+        // From the first record no longer as signed on, none is (each hash commits to those before
+        // it): find it by halving.
+        let (mut good, mut bad) = (0, highest.sequence);
+        while bad - good > 1 {
+            let middle = good + (bad - good) / 2;
+            let row = chain().filter(Column::Sequence.eq(middle)).one(db).await?;
+            match row {
+                Some(row) if included(&row).await? => good = middle,
+                _ => bad = middle,
+            }
         }
+        let position = chain()
+            .filter(Column::Sequence.eq(bad))
+            .one(db)
+            .await?
+            .and_then(|r| r.log_index)
+            .unwrap_or_default();
+        let reason = format!("is not in the signed audit log at position {position}");
+        return Ok(fail(verification, bad, reason));
     }
-    verification.records_anchored = anchored.len() as u64;
+    verification.records_anchored = anchored;
     Ok(verification)
 }
 
@@ -421,56 +468,102 @@ async fn redaction_covers(
         }))
 }
 
-/// Checks every record's seal and payload hash, its link to the previous one, and that each payload
-/// removed was removed by a later redaction record of the chain.
-fn verify_chain(rows: &[Model], keys: &AuditKeys) -> AuditChainVerification {
-    // For each record, the furthest sequence a redaction record after it reaches.
-    let mut redacted_through = vec![0i64; rows.len()];
-    let mut reach = 0;
-    for (i, row) in rows.iter().enumerate().rev() {
-        redacted_through[i] = reach;
-        reach = reach.max(redaction_reach(row).unwrap_or(0));
+/// Checks a chain record by record in sequence order, keeping only the previous record's hash, so a
+/// chain is read in pages: each record's seal and payload hash, its link to the previous one, and that
+/// each payload removed was removed by a later redaction record of the chain.
+struct ChainCheck<'k> {
+    keys: &'k AuditKeys,
+    /// The chain's redaction records' sequences, ascending, each with the furthest sequence any
+    /// redaction from it on reaches.
+    redactions: Vec<(i64, i64)>,
+    previous_hash: String,
+    /// How many records passed.
+    checked: u64,
+}
+
+impl<'k> ChainCheck<'k> {
+    /// A check of a chain whose redaction records are `redactions`, in sequence order.
+    fn new(keys: &'k AuditKeys, redactions: &[Model]) -> Self {
+        let mut reaches: Vec<(i64, i64)> = redactions
+            .iter()
+            .map(|r| (r.sequence, redaction_reach(r).unwrap_or(0)))
+            .collect();
+        let mut furthest = 0;
+        for (_, reach) in reaches.iter_mut().rev() {
+            furthest = furthest.max(*reach);
+            *reach = furthest;
+        }
+        Self {
+            keys,
+            redactions: reaches,
+            previous_hash: String::new(),
+            checked: 0,
+        }
     }
-    let mut previous_hash = "";
-    for (index, row) in rows.iter().enumerate() {
-        let expected_sequence = index as i64 + 1;
+
+    /// The furthest sequence a redaction record after `sequence` reaches (0 for none).
+    fn redacted_through(&self, sequence: i64) -> i64 {
+        let after = self.redactions.partition_point(|(s, _)| *s <= sequence);
+        self.redactions.get(after).map_or(0, |(_, reach)| *reach)
+    }
+
+    /// Checks the chain's next record; the failed verification at the first fault.
+    fn next(&mut self, row: &Model) -> Option<AuditChainVerification> {
+        let expected_sequence = self.checked as i64 + 1;
         let reason = if row.sequence != expected_sequence {
             Some(format!(
                 "expected record {expected_sequence}, found {}",
                 row.sequence
             ))
-        } else if row.previous_hash != previous_hash {
+        } else if row.previous_hash != self.previous_hash {
             Some("does not link to the previous record".to_owned())
-        } else if let Some(fault) = seal_fault(row, keys) {
+        } else if let Some(fault) = seal_fault(row, self.keys) {
             Some(fault)
         } else if payload_removed(row) && row.action == REDACT {
             Some("is a redaction record whose payload was removed".to_owned())
-        } else if payload_removed(row) && redacted_through[index] < row.sequence {
+        } else if payload_removed(row) && self.redacted_through(row.sequence) < row.sequence {
             Some("payload was removed without a redaction record".to_owned())
         } else {
             None
         };
         if let Some(reason) = reason {
-            return AuditChainVerification {
+            return Some(AuditChainVerification {
                 valid: false,
-                records_checked: index as u64 + 1,
+                records_checked: self.checked + 1,
                 first_invalid_sequence: row.sequence as u64,
                 reason,
                 ..Default::default()
-            };
+            });
         }
-        previous_hash = &row.record_hash;
-    }
-    AuditChainVerification {
-        valid: true,
-        records_checked: rows.len() as u64,
-        ..Default::default()
+        self.previous_hash = row.record_hash.clone();
+        self.checked += 1;
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The verification of a whole chain held in memory.
+    fn verify_chain(rows: &[Model], keys: &AuditKeys) -> AuditChainVerification {
+        let redactions: Vec<Model> = rows
+            .iter()
+            .filter(|r| r.action == REDACT)
+            .cloned()
+            .collect();
+        let mut check = ChainCheck::new(keys, &redactions);
+        for row in rows {
+            if let Some(invalid) = check.next(row) {
+                return invalid;
+            }
+        }
+        AuditChainVerification {
+            valid: true,
+            records_checked: check.checked,
+            ..Default::default()
+        }
+    }
 
     fn chain(keys: &AuditKeys, actions: &[(&str, &str)]) -> Vec<Model> {
         let mut rows: Vec<Model> = Vec::new();
