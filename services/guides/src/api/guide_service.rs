@@ -143,8 +143,9 @@ impl pb::guide_service_server::GuideService for GuidesApi {
         &self,
         request: Request<pb::GetGuideRequest>,
     ) -> Result<Response<pb::GetGuideResponse>, Status> {
+        let caller = caller(&request)?;
         let id = required_id("guide_id", &request.get_ref().guide_id)?;
-        let found = self.registry.get_guide(&id).await?;
+        let found = self.registry.get_guide(&caller, &id).await?;
         Ok(Response::new(pb::GetGuideResponse {
             guide: Some(guide(found)),
         }))
@@ -154,6 +155,7 @@ impl pb::guide_service_server::GuideService for GuidesApi {
         &self,
         request: Request<pb::ListGuidesRequest>,
     ) -> Result<Response<pb::ListGuidesResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let system_id = system_filter(&mut v, &req.system_id);
@@ -164,7 +166,7 @@ impl pb::guide_service_server::GuideService for GuidesApi {
         let page = Page::from_request(req.page.as_ref())?;
         let (found, page) = self
             .registry
-            .list_guides(state, system_id.as_deref(), &page)
+            .list_guides(&caller, state, system_id.as_deref(), &page)
             .await?;
         Ok(Response::new(pb::ListGuidesResponse {
             guides: found.into_iter().map(guide).collect(),
@@ -176,11 +178,15 @@ impl pb::guide_service_server::GuideService for GuidesApi {
         &self,
         request: Request<pb::ListSectionsRequest>,
     ) -> Result<Response<pb::ListSectionsResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let id = required_id("guide_id", &req.guide_id)?;
         let version = version(req.version)?;
         let page = Page::from_request(req.page.as_ref())?;
-        let (found, page) = self.registry.list_sections(&id, version, &page).await?;
+        let (found, page) = self
+            .registry
+            .list_sections(&caller, &id, version, &page)
+            .await?;
         Ok(Response::new(pb::ListSectionsResponse {
             sections: found.into_iter().map(|s| section(s, true)).collect(),
             page: Some(page),
@@ -191,8 +197,9 @@ impl pb::guide_service_server::GuideService for GuidesApi {
         &self,
         request: Request<pb::GetSectionRequest>,
     ) -> Result<Response<pb::GetSectionResponse>, Status> {
+        let caller = caller(&request)?;
         let id = required_id("section_id", &request.get_ref().section_id)?;
-        let found = self.registry.get_section(&id).await?;
+        let found = self.registry.get_section(&caller, &id).await?;
         Ok(Response::new(pb::GetSectionResponse {
             section: Some(section(found, true)),
         }))
@@ -204,9 +211,13 @@ impl pb::guide_service_server::GuideService for GuidesApi {
         &self,
         request: Request<pb::DownloadGuideFileRequest>,
     ) -> Result<Response<Self::DownloadGuideFileStream>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let id = required_id("guide_id", &req.guide_id)?;
-        let file = self.registry.guide_file(&id, version(req.version)?).await?;
+        let file = self
+            .registry
+            .guide_file(&caller, &id, version(req.version)?)
+            .await?;
         let format = file_format(&file.file_format);
         let first = pb::DownloadGuideFileResponse {
             part: Some(DownloadPart::File(pb::GuideFile {

@@ -28,6 +28,7 @@ impl pb::search_service_server::SearchService for GuidesApi {
         &self,
         request: Request<pb::SearchSectionsRequest>,
     ) -> Result<Response<pb::SearchSectionsResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let query = v.text("query", req.query.trim(), QUERY_MAX);
@@ -36,7 +37,7 @@ impl pb::search_service_server::SearchService for GuidesApi {
         v.finish()?;
         let hits = self
             .registry
-            .search(&query, system_id.as_deref(), limit)
+            .search(&caller, &query, system_id.as_deref(), limit)
             .await?;
         Ok(Response::new(pb::SearchSectionsResponse {
             hits: hits.into_iter().map(hit).collect(),

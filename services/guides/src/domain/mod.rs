@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use kommune_platform::pii::contains_personal_id;
+use kommune_proto::guides::v1::Audience;
 
 use crate::documents::{Block, Document};
 
@@ -271,6 +272,13 @@ pub fn carry_identities(earlier: &[Earlier], new: &[SectionDraft]) -> Vec<Option
 
 fn same_words(a: &str, b: &str) -> bool {
     normalise(a) == normalise(b)
+}
+
+/// Whether `caller` may read a guide written for `audience`: the supplier's own guides are for the
+/// suite-wide roles (the supplier, specialists, the consortium, services); every other guide is for
+/// every signed-in caller. A guide the caller may not read is as if it did not exist.
+pub fn may_read(caller: &kommune_platform::auth::Caller, audience: Audience) -> bool {
+    audience != Audience::Supplier || caller.is_suite_wide()
 }
 
 /// Lower case with runs of whitespace made one space: how search words are kept and compared.

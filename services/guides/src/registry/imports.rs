@@ -126,7 +126,7 @@ impl Registry {
     ) -> Result<ImportOutcome, Error> {
         self.may_import(caller)?;
         if let Some(id) = idempotency::earlier(&self.db, key.as_ref()).await? {
-            return self.replayed_import(&id).await;
+            return self.replayed_import(caller, &id).await;
         }
         let system_name = match &request.guide_id {
             None => self.system_name(caller, &request.system_id).await?,
@@ -214,15 +214,15 @@ impl Registry {
         self.outbox.notify_committed();
         let outcome = match created {
             idempotency::Created::New(outcome) => outcome,
-            idempotency::Created::Replayed(id) => return self.replayed_import(&id).await,
+            idempotency::Created::Replayed(id) => return self.replayed_import(caller, &id).await,
         };
         self.refresh_index().await;
         Ok(outcome)
     }
 
     /// What a repeated import answers: the guide as it is now.
-    async fn replayed_import(&self, id: &str) -> Result<ImportOutcome, Error> {
-        let guide = self.get_guide(id).await?;
+    async fn replayed_import(&self, caller: &Caller, id: &str) -> Result<ImportOutcome, Error> {
+        let guide = self.get_guide(caller, id).await?;
         Ok(ImportOutcome {
             pages: u32::try_from(guide.version.page_count).unwrap_or(0),
             guide,

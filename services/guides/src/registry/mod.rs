@@ -148,6 +148,22 @@ async fn existing_guide(
         .ok_or_else(|| Error::not_found_field("guide", id, field))
 }
 
+/// The guide `id` if `caller` may read it; NOT_FOUND on `field` when there is none or it is not for
+/// the caller (the supplier's own guides).
+async fn readable_guide(
+    db: &impl sea_orm::ConnectionTrait,
+    caller: &Caller,
+    id: &str,
+    field: &'static str,
+) -> Result<guides::Model, Error> {
+    let guide = existing_guide(db, id, field).await?;
+    if crate::domain::may_read(caller, *guide.audience) {
+        Ok(guide)
+    } else {
+        Err(Error::not_found_field("guide", id, field))
+    }
+}
+
 #[tonic::async_trait]
 impl AuditTrail for Registry {
     const ROLE: kommune_platform::service::ServiceRole =

@@ -1,11 +1,14 @@
-//! Reading guides, their sections and their files: for every signed-in user.
+//! Reading guides, their sections and their files: for every signed-in user, the supplier's own
+//! guides for the suite-wide roles only.
 
 use kommune_platform::Error;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
 use kommune_proto::guides::v1::GuideState;
 
-use super::{Registry, existing_guide};
+use kommune_platform::auth::Caller;
+
+use super::{Registry, readable_guide};
 use crate::store::{files, guide_versions, guides, sections};
 
 /// A guide with its current version.
@@ -35,8 +38,8 @@ impl SectionView {
 
 impl Registry {
     /// A guide.
-    pub async fn get_guide(&self, id: &str) -> Result<GuideView, Error> {
-        let guide = existing_guide(&self.db, id, "guide_id").await?;
+    pub async fn get_guide(&self, caller: &Caller, id: &str) -> Result<GuideView, Error> {
+        let guide = readable_guide(&self.db, caller, id, "guide_id").await?;
         let version = self
             .version_of(&guide.id, guide.version, "guide_id")
             .await?;
@@ -59,11 +62,14 @@ impl Registry {
     /// A page of guides in `state` (to one system when named), by title.
     pub async fn list_guides(
         &self,
+        caller: &Caller,
         state: GuideState,
         system_id: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<GuideView>, PageResponse), Error> {
-        let (found, next) = guides::list(&self.db, state, system_id, page).await?;
+        let with_supplier_guides = caller.is_suite_wide();
+        let (found, next) =
+            guides::list(&self.db, state, system_id, with_supplier_guides, page).await?;
         let mut versions =
             guide_versions::find_many(&self.db, found.iter().map(|g| (g.id.clone(), g.version)))
                 .await?;
@@ -88,11 +94,12 @@ impl Registry {
     /// A page of a guide version's sections (the current version when `None`), in order.
     pub async fn list_sections(
         &self,
+        caller: &Caller,
         guide_id: &str,
         version: Option<i32>,
         page: &Page,
     ) -> Result<(Vec<SectionView>, PageResponse), Error> {
-        let guide = existing_guide(&self.db, guide_id, "guide_id").await?;
+        let guide = readable_guide(&self.db, caller, guide_id, "guide_id").await?;
         let version = version.unwrap_or(guide.version);
         if !(1..=guide.version).contains(&version) {
             return Err(Error::not_found_field(
@@ -113,12 +120,14 @@ impl Registry {
     }
 
     /// A section at the latest version that has it.
-    pub async fn get_section(&self, id: &str) -> Result<SectionView, Error> {
+    pub async fn get_section(&self, caller: &Caller, id: &str) -> Result<SectionView, Error> {
         let section = sections::latest(&self.db, &[id.to_owned()])
             .await?
             .pop()
             .ok_or_else(|| Error::not_found_field("section", id, "section_id"))?;
-        let guide = existing_guide(&self.db, &section.guide_id, "section_id").await?;
+        let guide = readable_guide(&self.db, caller, &section.guide_id, "section_id")
+            .await
+            .map_err(|_| Error::not_found_field("section", id, "section_id"))?;
         Ok(SectionView { section, guide })
     }
 
@@ -126,10 +135,11 @@ impl Registry {
     /// [`Registry::file_chunk`].
     pub async fn guide_file(
         &self,
+        caller: &Caller,
         guide_id: &str,
         version: Option<i32>,
     ) -> Result<guide_versions::Model, Error> {
-        let guide = existing_guide(&self.db, guide_id, "guide_id").await?;
+        let guide = readable_guide(&self.db, caller, guide_id, "guide_id").await?;
         self.version_of(&guide.id, version.unwrap_or(guide.version), "version")
             .await
     }

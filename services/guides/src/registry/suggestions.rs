@@ -33,11 +33,14 @@ impl Registry {
     /// The sections that best match `query`; a search that finds nothing is kept with its words.
     pub async fn search(
         &self,
+        caller: &Caller,
         query: &str,
         system_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Hit>, Error> {
-        let hits = self.find(query.to_owned(), system_id, limit).await?;
+        let hits = self
+            .find(caller, query.to_owned(), system_id, limit)
+            .await?;
         if hits.is_empty() {
             let now = self.clock.now();
             let txn = kommune_platform::db::begin(&self.db).await?;
@@ -57,17 +60,27 @@ impl Registry {
         Ok(hits)
     }
 
+    /// The best hits for `query` that `caller` may read (the supplier's own guides only for the
+    /// suite-wide roles).
     async fn find(
         &self,
+        caller: &Caller,
         query: String,
         system_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Hit>, Error> {
         let index = self.index.clone();
         let system_id = system_id.map(str::to_owned);
-        tokio::task::spawn_blocking(move || index.search(&query, system_id.as_deref(), limit))
-            .await
-            .map_err(Error::internal)?
+        let mut hits =
+            tokio::task::spawn_blocking(move || index.search(&query, system_id.as_deref(), limit))
+                .await
+                .map_err(Error::internal)??;
+        if !caller.is_suite_wide() && !hits.is_empty() {
+            let guides = hits.iter().map(|h| h.section.guide_id.clone()).collect();
+            let hidden = guides::supplier_only(&self.db, guides).await?;
+            hits.retain(|h| !hidden.contains(&h.section.guide_id));
+        }
+        Ok(hits)
     }
 
     /// Suggests sections for a case being written about `system_id`, and records the suggestion.
@@ -83,7 +96,7 @@ impl Registry {
         let hits = if query.is_empty() {
             Vec::new()
         } else {
-            self.find(query, Some(system_id), limit).await?
+            self.find(caller, query, Some(system_id), limit).await?
         };
         let now = self.clock.now();
         let month = month_of(now);
@@ -143,7 +156,7 @@ impl Registry {
                 "was not among the suggestion's sections",
             ));
         }
-        let view = self.get_section(section_id).await?;
+        let view = self.get_section(caller, section_id).await?;
         let txn = kommune_platform::db::begin(&self.db).await?;
         if !suggestions::answer(&txn, suggestion_id, section_id).await? {
             txn.rollback().await?;
@@ -223,15 +236,18 @@ impl Registry {
         let mut views = Vec::new();
         for (i, id) in section_ids.iter().enumerate() {
             let field = || format!("section_ids[{i}]");
-            let section = found
-                .remove(id)
-                .ok_or_else(|| Error::invalid(field(), format!("names no section ({id})")))?;
+            let names_none = || Error::invalid(field(), format!("names no section ({id})"));
+            let section = found.remove(id).ok_or_else(names_none)?;
             if !guides_by_id.contains_key(&section.guide_id) {
                 let guide =
                     super::existing_guide(&self.db, &section.guide_id, "section_ids").await?;
                 guides_by_id.insert(guide.id.clone(), guide);
             }
             let guide = guides_by_id[&section.guide_id].clone();
+            // A section of a guide the caller may not read is no section to them.
+            if !domain::may_read(caller, *guide.audience) {
+                return Err(names_none());
+            }
             if guide.system_id != system_id {
                 return Err(Error::invalid(
                     field(),

@@ -92,6 +92,7 @@ pub async fn list(
     db: &impl ConnectionTrait,
     state: GuideState,
     system_id: Option<&str>,
+    with_supplier_guides: bool,
     page: &Page,
 ) -> Result<(Vec<Model>, PageResponse), Error> {
     let mut query = Entity::find()
@@ -101,6 +102,9 @@ pub async fn list(
         .limit(page.fetch_limit());
     if let Some(system_id) = system_id {
         query = query.filter(Column::SystemId.eq(system_id));
+    }
+    if !with_supplier_guides {
+        query = query.filter(Column::Audience.ne(Named(Audience::Supplier)));
     }
     if let Some(after) = &page.after {
         let Some((title, id)) = after.split_once('\u{1f}') else {
@@ -118,4 +122,19 @@ pub async fn list(
         );
     }
     Ok(page.finish(query.all(db).await?, position))
+}
+
+/// Which of the guides `ids` are the supplier's own (audience `AUDIENCE_SUPPLIER`).
+pub async fn supplier_only(
+    db: &impl ConnectionTrait,
+    ids: Vec<String>,
+) -> Result<Vec<String>, Error> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Id.is_in(ids))
+        .filter(Column::Audience.eq(Named(Audience::Supplier)))
+        .into_tuple()
+        .all(db)
+        .await?)
 }

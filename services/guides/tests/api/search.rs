@@ -106,6 +106,76 @@ async fn search_keeps_to_the_system_asked_and_to_published_guides() {
 }
 
 #[tokio::test]
+async fn the_suppliers_own_guides_are_read_by_the_suite_wide_roles_only() {
+    let t = TestGuides::start().await;
+    let mut options = new_guide("Driftshåndbog", SYSTEM, "drift.docx");
+    options.audience = pb::Audience::Supplier as i32;
+    let own = t
+        .import_as(&t.admin, options, &docx(&benefits_guide()))
+        .await
+        .unwrap()
+        .guide
+        .unwrap();
+    let listed = async |token: &str| {
+        t.guide_service()
+            .list_guides(bearer(pb::ListGuidesRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner()
+            .guides
+            .len()
+    };
+    let read = async |token: &str| {
+        t.guide_service()
+            .get_guide(bearer(
+                pb::GetGuideRequest {
+                    guide_id: own.guide_id.clone(),
+                },
+                token,
+            ))
+            .await
+            .map(|_| ())
+    };
+    let found = async |token: &str| {
+        t.search_service()
+            .search_sections(bearer(
+                pb::SearchSectionsRequest {
+                    query: "udbetaling".into(),
+                    system_id: SYSTEM.into(),
+                    limit: 0,
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .hits
+            .len()
+    };
+    // The supplier reads it, lists it and finds it.
+    assert!(read(&t.supplier).await.is_ok());
+    assert_eq!(listed(&t.supplier).await, 1);
+    assert!(found(&t.supplier).await > 0);
+    // To a municipality's caseworker it is as if it did not exist.
+    let hidden = read(&t.caseworkers[0]).await.unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+    assert_eq!(listed(&t.caseworkers[0]).await, 0);
+    assert_eq!(found(&t.caseworkers[0]).await, 0);
+    let sections = t
+        .guide_service()
+        .list_sections(bearer(
+            pb::ListSectionsRequest {
+                guide_id: own.guide_id.clone(),
+                ..Default::default()
+            },
+            &t.caseworkers[0],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(sections.code(), Code::NotFound);
+}
+
+#[tokio::test]
 async fn every_replica_answers_the_same() {
     let t = TestGuides::start().await;
     let (other, _running) = t.replica().await;

@@ -413,7 +413,9 @@ pub async fn unaccounted(db: &impl ConnectionTrait, size: u64) -> Result<(u64, u
         .await?
         .ok_or_else(|| Error::internal("a count without a row"))?;
     // SUM of no rows is NULL; summing 32-bit ones gives a 64-bit integer on PostgreSQL too.
-    let present: i64 = row.try_get::<Option<i64>>("", "present")?.unwrap_or_default();
+    let present: i64 = row
+        .try_get::<Option<i64>>("", "present")?
+        .unwrap_or_default();
     let stray: i64 = row.try_get::<Option<i64>>("", "stray")?.unwrap_or_default();
     Ok((
         u64::try_from(size - present).unwrap_or_default(),
