@@ -72,15 +72,8 @@ pub trait AuditTrail: Send + Sync + 'static {
         reason: &str,
     ) -> Result<u64, Error> {
         let now = self.audit_clock().now();
-        let entry = AuditEntry::new(
-            actor,
-            entity_type.into(),
-            id,
-            "",
-            now,
-            serde_json::Value::Null,
-        );
-        crate::audit::redact(txn, self.audit_keys(), entry, reason).await
+        let keys = self.audit_keys();
+        crate::audit::redact(txn, keys, actor, entity_type.into(), id, now, reason).await
     }
 
     /// Acts on an anonymised person's words: every text the user `user_id` wrote in the table of

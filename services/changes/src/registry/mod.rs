@@ -537,8 +537,19 @@ impl AuditTrail for Registry {
     }
 
     /// Anyone signed in: change requests and their reference data are shared by all municipalities.
-    async fn may_read_trail(&self, _: &Caller, _: &str, _: &str) -> Result<(), Error> {
-        Ok(())
+    /// An import's trail (what a consortium admin loaded, and what it refused) is the consortium
+    /// admins'.
+    async fn may_read_trail(
+        &self,
+        caller: &Caller,
+        entity_type: &str,
+        _: &str,
+    ) -> Result<(), Error> {
+        if entity_type == "import" {
+            caller.require_any_role(&ADMINS, "reading an import's trail")
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -252,6 +252,24 @@ async fn a_generated_csv_list_imports_all_but_its_bad_rows_and_exports_as_it_cam
         (ROWS as i64, ROWS as i64)
     );
 
+    // The import's trail is the consortium admins' alone.
+    let trail = |token: &str| {
+        let request = bearer(
+            pb::ListAuditRecordsRequest {
+                entity_type: "import".into(),
+                entity_id: report.import_id.clone(),
+                page: None,
+            },
+            token,
+        );
+        let mut audit = pb::audit_service_client::AuditServiceClient::new(t.changes.clone());
+        async move { audit.list_audit_records(request).await }
+    };
+    assert_eq!(trail(&t.admin).await.unwrap().into_inner().records.len(), 1);
+    let caseworker = t.caseworker(&t.municipalities[0], "sb@kommune.dk").await;
+    let refused = trail(&caseworker).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
     // Again, told to create themes: only the row of the unknown theme is new.
     let (again, _) = import(&t, &t.admin, &list.csv(), true).await.unwrap();
     assert_eq!(again.imported_count, 1);

@@ -173,17 +173,20 @@ pub async fn record(
     }
 }
 
-/// Erasure: removes the payloads of every record of an entity so far and appends a redaction record
-/// saying who did it and why (`entry`'s actor and time; `reason` in its payload, which must hold no
-/// personal data), so the chain still verifies and shows the redaction. Returns how many payloads
+/// Erasure: removes the payloads of every record of the entity `entity_type` `entity_id` so far and
+/// appends a redaction record saying who did it (`actor`, at `at`) and why (`reason`, which must hold
+/// no personal data), so the chain still verifies and shows the redaction. Returns how many payloads
 /// were removed; nothing is recorded when the entity has no records.
 pub async fn redact(
     txn: &impl ConnectionTrait,
     keys: &AuditKeys,
-    entry: AuditEntry<'_>,
+    actor: &crate::auth::Caller,
+    entity_type: &str,
+    entity_id: &str,
+    at: DateTime<Utc>,
     reason: &str,
 ) -> Result<u64, Error> {
-    let Some(last) = head(txn, entry.entity_type, &entry.entity_id).await? else {
+    let Some(last) = head(txn, entity_type, entity_id).await? else {
         return Ok(0);
     };
     let result = Entity::update_many()
@@ -192,18 +195,15 @@ pub async fn redact(
             sea_orm::sea_query::Expr::value(Option::<String>::None),
         )
         .col_expr(Column::Redacted, sea_orm::sea_query::Expr::value(true))
-        .filter(Column::EntityType.eq(entry.entity_type))
-        .filter(Column::EntityId.eq(entry.entity_id.as_str()))
+        .filter(Column::EntityType.eq(entity_type))
+        .filter(Column::EntityId.eq(entity_id))
         .filter(Column::Sequence.lte(last.sequence))
         .filter(Column::Action.ne(REDACT))
         .filter(Column::Redacted.eq(false))
         .exec(txn)
         .await?;
-    let entry = AuditEntry {
-        action: REDACT,
-        payload: serde_json::json!({"reason": reason, "through_sequence": last.sequence}),
-        ..entry
-    };
+    let payload = serde_json::json!({"reason": reason, "through_sequence": last.sequence});
+    let entry = AuditEntry::new(actor, entity_type, entity_id, REDACT, at, payload);
     record(txn, keys, entry).await?;
     Ok(result.rows_affected)
 }
