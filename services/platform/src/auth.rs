@@ -89,6 +89,11 @@ impl Caller {
         }
     }
 
+    /// The actor of what a service does when identity's feed says a person was anonymised.
+    pub fn identity_feed() -> Self {
+        Self::system("identity-feed")
+    }
+
     /// Whether the caller holds `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)

@@ -301,6 +301,21 @@ pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> Result<Database
     Ok(db)
 }
 
+/// A read-only transaction whose reads all see one moment: REPEATABLE READ on PostgreSQL; on SQLite a
+/// deferred transaction, whose first read fixes its snapshot (WAL). For a check that reads in several
+/// queries while others write, such as verifying an audit chain.
+pub async fn read_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.begin_with_config(
+            Some(sea_orm::IsolationLevel::RepeatableRead),
+            Some(sea_orm::AccessMode::ReadOnly),
+        )
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
 /// Serialises, across replicas, the transactions that take the lock named `name` until they end: a
 /// transaction-scoped advisory lock on PostgreSQL; SQLite writes one transaction at a time anyway.
 pub async fn advisory_lock(txn: &impl ConnectionTrait, name: &str) -> Result<(), DbErr> {

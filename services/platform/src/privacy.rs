@@ -126,7 +126,7 @@ async fn audit_actions(
     after: &str,
     limit: u64,
 ) -> Result<Vec<PersonalRecord>, Error> {
-    // Audit ids are numbers, zero-padded in the records so that they sort as text like every id.
+    // Audit ids are numbers: the records carry them zero-padded, so a page token's id reads back.
     let after: i64 = if after.is_empty() {
         0
     } else {

@@ -90,13 +90,28 @@ pub trait AuditTrail: Send + Sync + 'static {
         let author = format!("{USER_SUBJECT_PREFIX}{user_id}");
         let erased = crate::pii::ERASED_AUTHOR_TEXT;
         let owners = crate::db::erase_author(txn, &columns, &author, erased).await?;
-        let feed = Caller::system("identity-feed");
-        for owner in &owners {
-            let payload = serde_json::json!({"user_id": user_id, "erased": columns.what});
+        self.audit_erased(txn, user_id, entity_type, &owners, columns.what)
+            .await?;
+        Ok(owners)
+    }
+
+    /// Audits `erase person` by the identity feed on each `entity_type` of `owners`, saying what of the
+    /// anonymised user `user_id`'s was erased there (`what`, never the words), in `txn`.
+    async fn audit_erased(
+        &self,
+        txn: &impl ConnectionTrait,
+        user_id: &str,
+        entity_type: &'static str,
+        owners: &[String],
+        what: &str,
+    ) -> Result<(), Error> {
+        let feed = Caller::identity_feed();
+        for owner in owners {
+            let payload = serde_json::json!({"user_id": user_id, "erased": what});
             self.audit(txn, &feed, entity_type, owner, "erase person", payload)
                 .await?;
         }
-        Ok(owners)
+        Ok(())
     }
 
     /// Whether `caller` may read the trail of the entity `entity_type` `entity_id` (a valid id of a

@@ -719,12 +719,8 @@ impl Registry {
             .await?;
         let rated =
             crate::store::ratings::erase_comments_of(&txn, user_id, domain::ERASED_TEXT).await?;
-        let feed = Caller::system("identity-feed");
-        for case_id in &rated {
-            let payload = json!({"user_id": user_id, "erased": "rating comment"});
-            self.audit(&txn, &feed, "case", case_id, "erase person", payload)
-                .await?;
-        }
+        self.audit_erased(&txn, user_id, "case", &rated, "rating comment")
+            .await?;
         txn.commit().await?;
         tracing::info!(
             user_id,

@@ -2,10 +2,8 @@
 //! reasons they gave for steps and the text answers of the orders they placed lose their words. The
 //! orders, their steps and the audit chain stay (they name the person by id only).
 
-use serde_json::json;
-
 use kommune_platform::Error;
-use kommune_platform::auth::{Caller, USER_SUBJECT_PREFIX};
+use kommune_platform::auth::USER_SUBJECT_PREFIX;
 use kommune_platform::db::update_versioned;
 use kommune_platform::pii::ERASED_AUTHOR_TEXT;
 use kommune_platform::records::AuditTrail;
@@ -24,8 +22,7 @@ impl Registry {
         let stepped = self
             .erase_words_of(&txn, user_id, order_steps::AUTHORED, "order")
             .await?;
-        let feed = Caller::system("identity-feed");
-        let mut answered = 0;
+        let mut answered = Vec::new();
         let orderer = format!("{USER_SUBJECT_PREFIX}{user_id}");
         for mut order in orders::placed_by(&txn, &orderer).await? {
             let Some(answers) = domain::erase_text_answers(&order.answers()?, ERASED_AUTHOR_TEXT)
@@ -34,16 +31,14 @@ impl Registry {
             };
             order.answers = serde_json::to_string(&answers).map_err(Error::internal)?;
             order.version += 1;
-            let order = update_versioned(&txn, order).await?;
-            let payload = json!({"user_id": user_id, "erased": "text answers"});
-            self.audit(&txn, &feed, "order", &order.id, "erase person", payload)
-                .await?;
-            answered += 1;
+            answered.push(update_versioned(&txn, order).await?.id);
         }
+        self.audit_erased(&txn, user_id, "order", &answered, "text answers")
+            .await?;
         txn.commit().await?;
         tracing::info!(
             user_id,
-            orders = commented.len() + stepped.len() + answered,
+            orders = commented.len() + stepped.len() + answered.len(),
             "erased an anonymised person's words"
         );
         Ok(())

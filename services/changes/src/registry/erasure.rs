@@ -46,8 +46,8 @@ impl Registry {
         if fields.workaround {
             cr.workaround = ERASED_TEXT.to_owned();
         }
-        publications::republish_texts(&txn, &cr.key, &cr.title, &cr.description, &cr.workaround)
-            .await?;
+        let named = (fields.title, fields.description, fields.workaround);
+        publications::erase_texts(&txn, &cr.key, named, ERASED_TEXT).await?;
         self.redact(&txn, caller, "change_request", id, reason)
             .await?;
         let payload = json!({

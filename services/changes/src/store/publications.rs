@@ -329,32 +329,43 @@ pub struct Filter {
     pub terms: Vec<String>,
 }
 
-/// Erasure: every published row of the change request `key` takes its texts as they are now
-/// (`title`, `description`, `workaround`, erased where they were), and so does what search matches on.
-pub async fn republish_texts(
+/// Erasure: in every published row of the change request `key`, the texts named become `erased`, and
+/// what search matches on follows.
+pub async fn erase_texts(
     txn: &impl ConnectionTrait,
     key: &str,
-    title: &str,
-    description: &str,
-    workaround: &str,
+    (title, description, workaround): (bool, bool, bool),
+    erased: &str,
 ) -> Result<(), Error> {
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-    let search_text = crate::domain::publication::search_text(title, description);
-    items::Entity::update_many()
-        .col_expr(items::Column::Title, Expr::value(title))
-        .col_expr(items::Column::Description, Expr::value(description))
-        .col_expr(items::Column::Workaround, Expr::value(workaround))
-        .col_expr(items::Column::SearchText, Expr::value(search_text.clone()))
+    let rows = items::Entity::find()
         .filter(items::Column::Key.eq(key))
-        .exec(txn)
+        .all(txn)
         .await?;
-    if is_sqlite(txn) {
-        let indexed = Query::update()
-            .table(Alias::new(SEARCH_TABLE))
-            .value(Alias::new("search_text"), search_text)
-            .and_where(Expr::col(Alias::new("key")).eq(key))
-            .to_owned();
-        txn.execute(&indexed).await?;
+    for mut row in rows {
+        if title {
+            row.title = erased.to_owned();
+        }
+        if description {
+            row.description = erased.to_owned();
+        }
+        if workaround {
+            row.workaround = erased.to_owned();
+        }
+        row.search_text = crate::domain::publication::search_text(&row.title, &row.description);
+        if is_sqlite(txn) {
+            let indexed = Query::update()
+                .table(Alias::new(SEARCH_TABLE))
+                .value(Alias::new("search_text"), row.search_text.clone())
+                .and_where(Expr::col(Alias::new("key")).eq(key))
+                .and_where(Expr::col(Alias::new("publication_id")).eq(row.publication_id.clone()))
+                .to_owned();
+            txn.execute(&indexed).await?;
+        }
+        items::ActiveModel::from(row)
+            .reset_all()
+            .update(txn)
+            .await?;
     }
     Ok(())
 }

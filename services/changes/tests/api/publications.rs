@@ -625,6 +625,10 @@ async fn a_persons_words_are_erased_from_a_change_request_and_every_publication_
         .find(|r| r.case_id == cr.key)
         .unwrap();
     assert_eq!(row.title, "[slettet / erased]");
+    assert_eq!(
+        row.description, cr.description,
+        "only what was named, here too"
+    );
     let searched = published(
         &t,
         pb::ListPublishedChangeRequestsRequest {

@@ -186,11 +186,13 @@ impl AuditTrail for Registry {
         &self,
         caller: &Caller,
         entity_type: &str,
-        _: &str,
+        id: &str,
     ) -> Result<(), Error> {
         match entity_type {
-            // How guides changed is for everyone who reads them.
-            "guide" => Ok(()),
+            // How a guide changed is for everyone who may read it.
+            "guide" => readable_guide(&self.db, caller, id, "entity_id")
+                .await
+                .map(|_| ()),
             _ => caller.require_any_role(&KEEPERS, "reading what came of suggestions"),
         }
     }

@@ -4,7 +4,7 @@
 use kommune_platform::Error;
 use kommune_platform::paging::Page;
 use kommune_proto::common::v1::PageResponse;
-use kommune_proto::guides::v1::GuideState;
+use kommune_proto::guides::v1::{Audience, GuideState};
 
 use kommune_platform::auth::Caller;
 
@@ -67,7 +67,7 @@ impl Registry {
         system_id: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<GuideView>, PageResponse), Error> {
-        let with_supplier_guides = caller.is_suite_wide();
+        let with_supplier_guides = crate::domain::may_read(caller, Audience::Supplier);
         let (found, next) =
             guides::list(&self.db, state, system_id, with_supplier_guides, page).await?;
         let mut versions =

@@ -11,6 +11,7 @@ use kommune_platform::calendar::month_of;
 use kommune_platform::records::AuditTrail as _;
 use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1::CaseFiled;
+use kommune_proto::guides::v1::Audience;
 
 use super::{Registry, SectionView};
 use crate::domain;
@@ -38,10 +39,10 @@ impl Registry {
         system_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Hit>, Error> {
-        let hits = self
+        let (hits, matched) = self
             .find(caller, query.to_owned(), system_id, limit)
             .await?;
-        if hits.is_empty() {
+        if !matched {
             let now = self.clock.now();
             let txn = kommune_platform::db::begin(&self.db).await?;
             unanswered_searches::insert(
@@ -61,26 +62,35 @@ impl Registry {
     }
 
     /// The best hits for `query` that `caller` may read (the supplier's own guides only for the
-    /// suite-wide roles).
+    /// suite-wide roles), at most `limit`; and whether anything matched at all, whoever asked.
     async fn find(
         &self,
         caller: &Caller,
         query: String,
         system_id: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Hit>, Error> {
+    ) -> Result<(Vec<Hit>, bool), Error> {
+        let reads_all = domain::may_read(caller, Audience::Supplier);
+        // Hits the caller may not read are dropped after the search: ask for more to fill the page.
+        let asked = if reads_all {
+            limit
+        } else {
+            limit.saturating_mul(4)
+        };
         let index = self.index.clone();
         let system_id = system_id.map(str::to_owned);
         let mut hits =
-            tokio::task::spawn_blocking(move || index.search(&query, system_id.as_deref(), limit))
+            tokio::task::spawn_blocking(move || index.search(&query, system_id.as_deref(), asked))
                 .await
                 .map_err(Error::internal)??;
-        if !caller.is_suite_wide() && !hits.is_empty() {
+        let matched = !hits.is_empty();
+        if !reads_all && matched {
             let guides = hits.iter().map(|h| h.section.guide_id.clone()).collect();
             let hidden = guides::supplier_only(&self.db, guides).await?;
             hits.retain(|h| !hidden.contains(&h.section.guide_id));
         }
-        Ok(hits)
+        hits.truncate(limit);
+        Ok((hits, matched))
     }
 
     /// Suggests sections for a case being written about `system_id`, and records the suggestion.
@@ -96,7 +106,7 @@ impl Registry {
         let hits = if query.is_empty() {
             Vec::new()
         } else {
-            self.find(caller, query, Some(system_id), limit).await?
+            self.find(caller, query, Some(system_id), limit).await?.0
         };
         let now = self.clock.now();
         let month = month_of(now);

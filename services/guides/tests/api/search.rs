@@ -173,6 +173,18 @@ async fn the_suppliers_own_guides_are_read_by_the_suite_wide_roles_only() {
         .await
         .unwrap_err();
     assert_eq!(sections.code(), Code::NotFound);
+    let trail = pb::audit_service_client::AuditServiceClient::new(t.guides.clone())
+        .list_audit_records(bearer(
+            pb::ListAuditRecordsRequest {
+                entity_type: "guide".into(),
+                entity_id: own.guide_id.clone(),
+                page: None,
+            },
+            &t.caseworkers[0],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(trail.code(), Code::NotFound);
 }
 
 #[tokio::test]

@@ -462,13 +462,19 @@ impl Registry {
         let own_leader = caller.has_role(Role::MunicipalProjectLeader)
             && caller.municipality_id == Some(municipality);
         if caller.has_role(Role::ConsortiumAdmin) || own_leader {
-            Ok(())
-        } else {
-            Err(Error::PermissionDenied(
-                Reason::OtherMunicipality,
-                "a municipality is enrolled by its own project leader or a consortium admin".into(),
-            ))
+            return Ok(());
         }
+        // A project leader of another municipality reaches past their own; without one, the role
+        // is what is missing.
+        let reason = if caller.municipality_id.is_some() {
+            Reason::OtherMunicipality
+        } else {
+            Reason::RoleRequired
+        };
+        Err(Error::PermissionDenied(
+            reason,
+            "a municipality is enrolled by its own project leader or a consortium admin".into(),
+        ))
     }
 
     /// Checks with identity, on the caller's behalf, that the municipality exists and the project

@@ -19,7 +19,7 @@ impl Registry {
         let templates = self
             .erase_words_of(&txn, user_id, review_comments::AUTHORED, "template")
             .await?;
-        let system = Caller::system("identity-feed");
+        let system = Caller::identity_feed();
         let led = enrolments::led_by(&txn, user_id).await?;
         for mut enrolment in led.clone() {
             enrolment.project_leader_user_id = String::new();

@@ -411,7 +411,7 @@ impl Registry {
     /// go, their notifications keep no address and no text, and what still waited is never sent.
     /// Running it twice changes nothing more.
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
-        let actor = Caller::system("identity-feed");
+        let actor = Caller::identity_feed();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let removed = subscriptions::delete_of_user(&txn, user_id).await?;
         let erased = notifications::erase_recipient(&txn, user_id).await?;

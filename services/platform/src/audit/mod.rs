@@ -240,11 +240,24 @@ pub async fn list(
 }
 
 /// Verifies an entity's chain (seals, links, redactions), read in pages so a chain of any length
-/// keeps memory flat; the latest checkpoint's signature; that the chain's highest anchored record is
-/// included in it (its hash commits to every record before it, so the chain's anchored part is); and
-/// that no anchored record of the service is missing (which is how a removed tail or a deleted chain
-/// shows). NOT_FOUND when the entity has no records and none is missing.
+/// keeps memory flat; the latest checkpoint's signature; that every anchored record of the entity is
+/// included in it; and that no anchored record of the service is missing (which is how a removed tail
+/// or a deleted chain shows). Reads one snapshot, so writes meanwhile (an erasure, a checkpoint) are
+/// not mistaken for tampering. NOT_FOUND when the entity has no records and none is missing.
 pub async fn verify(
+    db: &DatabaseConnection,
+    keys: &AuditKeys,
+    service: &str,
+    entity_type: &str,
+    entity_id: &str,
+) -> Result<AuditChainVerification, Error> {
+    let snapshot = crate::db::read_snapshot(db).await?;
+    let verified = verify_in(&snapshot, keys, service, entity_type, entity_id).await;
+    snapshot.rollback().await?;
+    verified
+}
+
+async fn verify_in(
     db: &impl ConnectionTrait,
     keys: &AuditKeys,
     service: &str,
@@ -259,6 +272,10 @@ pub async fn verify(
     };
     let checkpoint = log::latest(db).await?;
     let size = checkpoint.as_ref().map_or(0, |c| c.tree_size as u64);
+    let root = checkpoint
+        .as_ref()
+        .and_then(|c| <merkle::Hash>::try_from(hex::decode(&c.root_hash).ok()?).ok())
+        .unwrap_or_default();
     let (missing, stray) = log::unaccounted(db, size).await?;
     let redactions = chain()
         .filter(Column::Action.eq(REDACT))
@@ -266,8 +283,9 @@ pub async fn verify(
         .all(db)
         .await?;
     let mut check = ChainCheck::new(keys, &redactions);
-    let mut highest_anchored: Option<Model> = None;
     let mut anchored = 0;
+    // The first anchored record the checkpoint does not include: (sequence, position).
+    let mut unsigned: Option<(i64, u64)> = None;
     loop {
         let page = chain()
             .filter(Column::Sequence.gt(check.checked as i64))
@@ -276,16 +294,36 @@ pub async fn verify(
             .all(db)
             .await?;
         let full = page.len() as u64 == PAGE;
-        for row in page {
-            if let Some(invalid) = check.next(&row) {
-                let mut verification = invalid;
-                verification.checkpoint = checkpoint.as_ref().map(|c| log::to_proto(service, c));
-                return Ok(verification);
+        for row in &page {
+            if let Some(mut invalid) = check.next(row) {
+                invalid.checkpoint = checkpoint.as_ref().map(|c| log::to_proto(service, c));
+                return Ok(invalid);
             }
-            if row.log_index.is_some_and(|i| (i as u64) < size) {
-                anchored += 1;
-                highest_anchored = Some(row);
-            }
+        }
+        let positions: Vec<(i64, u64, &str)> = page
+            .iter()
+            .filter_map(|r| {
+                let index = r.log_index.map(|i| i as u64).filter(|i| *i < size)?;
+                Some((r.sequence, index, r.record_hash.as_str()))
+            })
+            .collect();
+        anchored += positions.len() as u64;
+        if unsigned.is_none() && !positions.is_empty() {
+            let mut wanted: Vec<merkle::Subtree> = positions
+                .iter()
+                .flat_map(|(_, index, _)| {
+                    merkle::needed(|s| merkle::inclusion_proof(*index, size, s))
+                })
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            let mut subtrees = log::subtrees(db, &wanted).await?;
+            unsigned = positions.iter().find_map(|(sequence, index, hash)| {
+                let proof = merkle::inclusion_proof(*index, size, &mut subtrees);
+                let leaf = log::leaf_of(hash);
+                (!merkle::verify_inclusion(&leaf, *index, size, &proof, &root))
+                    .then_some((*sequence, *index))
+            });
         }
         if !full {
             break;
@@ -328,45 +366,9 @@ pub async fn verify(
         );
         return Ok(fail(verification, 0, reason));
     }
-    let root = <merkle::Hash>::try_from(hex::decode(&checkpoint.root_hash).unwrap_or_default())
-        .unwrap_or_default();
-    let included = async |row: &Model| -> Result<bool, Error> {
-        let Some(index) = row.log_index.map(|i| i as u64).filter(|i| *i < size) else {
-            return Ok(false);
-        };
-        let wanted = merkle::needed(|s| merkle::inclusion_proof(index, size, s));
-        let mut subtrees = log::subtrees(db, &wanted).await?;
-        let proof = merkle::inclusion_proof(index, size, &mut subtrees);
-        Ok(merkle::verify_inclusion(
-            &log::leaf_of(&row.record_hash),
-            index,
-            size,
-            &proof,
-            &root,
-        ))
-    };
-    if let Some(highest) = highest_anchored
-        && !included(&highest).await?
-    {
-        // From the first record no longer as signed on, none is (each hash commits to those before
-        // it): find it by halving.
-        let (mut good, mut bad) = (0, highest.sequence);
-        while bad - good > 1 {
-            let middle = good + (bad - good) / 2;
-            let row = chain().filter(Column::Sequence.eq(middle)).one(db).await?;
-            match row {
-                Some(row) if included(&row).await? => good = middle,
-                _ => bad = middle,
-            }
-        }
-        let position = chain()
-            .filter(Column::Sequence.eq(bad))
-            .one(db)
-            .await?
-            .and_then(|r| r.log_index)
-            .unwrap_or_default();
-        let reason = format!("is not in the signed audit log at position {position}");
-        return Ok(fail(verification, bad, reason));
+    if let Some((sequence, index)) = unsigned {
+        let reason = format!("is not in the signed audit log at position {index}");
+        return Ok(fail(verification, sequence, reason));
     }
     verification.records_anchored = anchored;
     Ok(verification)
