@@ -128,8 +128,11 @@ async fn every_rpc_admits_exactly_the_roles_its_access_names() {
 }
 
 /// The descriptors of every kommune RPC, to call any of them in JSON.
-fn descriptors() -> prost_reflect::DescriptorPool {
-    prost_reflect::DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET).unwrap()
+fn descriptors() -> &'static prost_reflect::DescriptorPool {
+    static POOL: std::sync::OnceLock<prost_reflect::DescriptorPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        prost_reflect::DescriptorPool::decode(kommune_proto::FILE_DESCRIPTOR_SET).unwrap()
+    })
 }
 
 /// Calls the RPC at `path` with `request` in proto JSON; its answer in proto JSON (proto field names).
@@ -177,6 +180,38 @@ pub(crate) fn text(answer: &serde_json::Value, pointer: &str) -> String {
         .and_then(serde_json::Value::as_str)
         .unwrap_or_else(|| panic!("no {pointer} in {answer}"))
         .to_owned()
+}
+
+/// A system ("KY", in the chain) and an area of a second-line team, made by the admin: what filing a
+/// case needs. Their ids.
+pub(crate) async fn system_and_area(suite: &Suite) -> (String, String) {
+    use serde_json::json;
+    let admin = &suite.admin_token;
+    let team = made(
+        suite,
+        "/kommune.cases.v1.ReferenceService/CreateTeam",
+        admin,
+        json!({"team": {"name": "Ydelser", "line": "SUPPORT_LINE_SECOND"}}),
+    )
+    .await;
+    let area = made(
+        suite,
+        "/kommune.cases.v1.ReferenceService/CreateArea",
+        admin,
+        json!({"area": {"name": "Udbetaling", "team_id": text(&team, "/team/team_id")}}),
+    )
+    .await;
+    let system = made(
+        suite,
+        "/kommune.cases.v1.ReferenceService/CreateSystem",
+        admin,
+        json!({"system": {"name": "KY", "chain_responsibility": true}}),
+    )
+    .await;
+    (
+        text(&system, "/system/system_id"),
+        text(&area, "/area/area_id"),
+    )
 }
 
 /// A call of a municipality-scoped RPC about Aarhus's data, made by a user of Odense and then by the
@@ -246,29 +281,7 @@ async fn no_municipality_reaches_anothers_data_through_any_rpc() {
     )
     .await;
 
-    let team = made(
-        &suite,
-        "/kommune.cases.v1.ReferenceService/CreateTeam",
-        &admin,
-        json!({"team": {"name": "Ydelser", "line": "SUPPORT_LINE_SECOND"}}),
-    )
-    .await;
-    let area = made(
-        &suite,
-        "/kommune.cases.v1.ReferenceService/CreateArea",
-        &admin,
-        json!({"area": {"name": "Udbetaling", "team_id": text(&team, "/team/team_id")}}),
-    )
-    .await;
-    let area = text(&area, "/area/area_id");
-    let system = made(
-        &suite,
-        "/kommune.cases.v1.ReferenceService/CreateSystem",
-        &admin,
-        json!({"system": {"name": "KY", "chain_responsibility": true}}),
-    )
-    .await;
-    let system = text(&system, "/system/system_id");
+    let (system, area) = system_and_area(&suite).await;
     let filing = json!({"title": "Forkert beløb", "description": "Se rapport YDE-114", "kind": "CASE_KIND_FAULT",
         "severity": "SEVERITY_NORMAL", "system_id": system, "area_id": area});
     let case = made(

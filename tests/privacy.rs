@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::access::{call_json, made, text};
+use super::access::{call_json, made, system_and_area, text};
 use super::*;
 
 /// Every service, by package: each serves `PrivacyService/ExportPersonalData`.
@@ -85,32 +85,11 @@ async fn a_persons_data_is_exported_from_every_service_then_erased_from_all() {
         json!({"user_id": karen.user_id, "municipality_id": aarhus, "valid_from": today.format("%Y-%m-%d").to_string()})).await;
 
     // Karen works in every service.
-    let team = made(
-        &suite,
-        "/kommune.cases.v1.ReferenceService/CreateTeam",
-        &admin,
-        json!({"team": {"name": "Ydelser", "line": "SUPPORT_LINE_SECOND"}}),
-    )
-    .await;
-    let area = made(
-        &suite,
-        "/kommune.cases.v1.ReferenceService/CreateArea",
-        &admin,
-        json!({"area": {"name": "Udbetaling", "team_id": text(&team, "/team/team_id")}}),
-    )
-    .await;
-    let system = made(
-        &suite,
-        "/kommune.cases.v1.ReferenceService/CreateSystem",
-        &admin,
-        json!({"system": {"name": "KY", "chain_responsibility": true}}),
-    )
-    .await;
-    let system = text(&system, "/system/system_id");
+    let (system, area) = system_and_area(&suite).await;
     let case = made(&suite, "/kommune.cases.v1.CaseService/FileCase", &token, json!({
         "title": "Karen Kildegaards udbetaling", "description": "Karen Kildegaard ringede om beløbet",
         "kind": "CASE_KIND_FAULT", "severity": "SEVERITY_NORMAL", "system_id": system,
-        "area_id": text(&area, "/area/area_id")})).await;
+        "area_id": area})).await;
     let case = text(&case, "/case/case_id");
     made(&suite, "/kommune.cases.v1.CaseService/AddComment", &token,
         json!({"case_id": case, "text": "Karens kommentar om beløbet", "visibility": "COMMENT_VISIBILITY_PUBLIC"})).await;

@@ -53,6 +53,37 @@ pub fn record(
     }
 }
 
+/// Where one kind of personal record is kept: the rows of `E` whose `owner` column names the person,
+/// paged by the `id` column.
+pub struct Owned<E: EntityTrait> {
+    /// The column naming the person (their user id or subject).
+    pub owner: E::Column,
+    /// The rows' id column.
+    pub id: E::Column,
+}
+
+impl<E: EntityTrait> Owned<E> {
+    /// Up to `limit` records of `kind` after the id `after`, of the rows whose owner is `person`, each
+    /// described by `describe` as its id, when it was made and its content.
+    pub async fn records(
+        self,
+        db: &DatabaseConnection,
+        kind: &str,
+        person: &str,
+        (after, limit): (&str, u64),
+        describe: impl Fn(E::Model) -> (String, DateTime<Utc>, serde_json::Value),
+    ) -> Result<Vec<PersonalRecord>, Error> {
+        Ok(rows_of::<E>(db, self.owner, person, self.id, after, limit)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let (id, made, content) = describe(row);
+                record(kind, id, made, content)
+            })
+            .collect())
+    }
+}
+
 /// Up to `limit` rows of the entity `E` whose `owner` column holds `value`, in order of the `id`
 /// column, after `after`: one page of one kind of personal record.
 pub async fn rows_of<E: EntityTrait>(

@@ -1,7 +1,6 @@
 //! `ReferenceService`: systems, teams and areas.
 
 use super::*;
-use kommune_proto::identity::v1::Role;
 
 #[tonic::async_trait]
 impl pb::reference_service_server::ReferenceService for CasesApi {
@@ -87,8 +86,7 @@ impl pb::reference_service_server::ReferenceService for CasesApi {
         request: Request<pb::ListSystemsRequest>,
     ) -> Result<Response<pb::ListSystemsResponse>, Status> {
         let caller = caller(&request)?;
-        // The supplier's contacts are for those who mail the supplier: supporters and services.
-        let sees_contacts = domain::is_supporter(&caller) || caller.has_role(Role::Service);
+        let sees_contacts = domain::sees_supplier_contacts(&caller);
         Ok(Response::new(pb::ListSystemsResponse {
             systems: self
                 .registry

@@ -126,6 +126,12 @@ pub fn sees_personal_id(caller: &Caller) -> bool {
     caller.has_any_role(&[Role::SupplierSecondLine, Role::ThirdLineSpecialist])
 }
 
+/// Whether the caller sees a system's supplier contacts: those who mail the supplier, the supporters
+/// and services.
+pub fn sees_supplier_contacts(caller: &Caller) -> bool {
+    is_supporter(caller) || caller.has_role(Role::Service)
+}
+
 /// Whether the caller works cases (moves them along, writes internal comments).
 pub fn is_supporter(caller: &Caller) -> bool {
     caller.has_any_role(&[

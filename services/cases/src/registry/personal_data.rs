@@ -7,7 +7,7 @@ use serde_json::json;
 
 use kommune_platform::Error;
 use kommune_platform::auth::USER_SUBJECT_PREFIX;
-use kommune_platform::privacy::{PersonalData, record, rows_of};
+use kommune_platform::privacy::{Owned, PersonalData, record, rows_of};
 use kommune_proto::common::v1::PersonalRecord;
 
 use super::Registry;
@@ -67,25 +67,20 @@ impl PersonalData for Registry {
                     })
                     .collect()
             }
-            "comment_written" => rows_of::<comments::Entity>(
-                db,
-                comments::Column::Author,
-                &format!("{USER_SUBJECT_PREFIX}{user_id}"),
-                comments::Column::Id,
-                after,
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|c| {
-                record(
-                    kind,
-                    &c.id,
-                    c.created_at,
-                    json!({"case_id": c.case_id, "text": c.text, "visibility": c.visibility}),
-                )
-            })
-            .collect(),
+            "comment_written" => {
+                let owned = Owned::<comments::Entity> {
+                    owner: comments::Column::Author,
+                    id: comments::Column::Id,
+                };
+                let author = format!("{USER_SUBJECT_PREFIX}{user_id}");
+                owned
+                    .records(db, kind, &author, (after, limit), |c| {
+                        let content =
+                            json!({"case_id": c.case_id, "text": c.text, "visibility": c.visibility});
+                        (c.id, c.created_at, content)
+                    })
+                    .await?
+            }
             _ => rows_of::<surveys::respondents::Entity>(
                 db,
                 surveys::respondents::Column::UserId,

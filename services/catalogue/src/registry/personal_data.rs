@@ -5,7 +5,7 @@ use serde_json::json;
 
 use kommune_platform::Error;
 use kommune_platform::auth::USER_SUBJECT_PREFIX;
-use kommune_platform::privacy::{PersonalData, record, rows_of};
+use kommune_platform::privacy::{Owned, PersonalData};
 use kommune_proto::common::v1::PersonalRecord;
 
 use super::Registry;
@@ -22,43 +22,46 @@ impl PersonalData for Registry {
         after: &str,
         limit: u64,
     ) -> Result<Vec<PersonalRecord>, Error> {
-        let db = &self.db;
+        let page = (after, limit);
         let subject = format!("{USER_SUBJECT_PREFIX}{user_id}");
-        Ok(match kind {
-            "order_placed" => rows_of::<orders::Entity>(
-                db,
-                orders::Column::OrderedBy,
-                &subject,
-                orders::Column::Id,
-                after,
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|o| {
-                record(kind, &o.id, o.created_at, json!({
-                    "number": o.number,
-                    "item_id": o.item_id,
-                    "item_name_da": o.item_name_da,
-                    "municipality_id": o.municipality_id,
-                    "quantity": o.quantity,
-                    "answers": serde_json::from_str::<serde_json::Value>(&o.answers).unwrap_or_default(),
-                    "state": o.state,
-                }))
-            })
-            .collect(),
-            _ => rows_of::<order_comments::Entity>(
-                db,
-                order_comments::Column::Author,
-                &subject,
-                order_comments::Column::Id,
-                after,
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|c| record(kind, &c.id, c.created_at, json!({"order_id": c.order_id, "text": c.text})))
-            .collect(),
-        })
+        match kind {
+            "order_placed" => {
+                let owned = Owned::<orders::Entity> {
+                    owner: orders::Column::OrderedBy,
+                    id: orders::Column::Id,
+                };
+                owned
+                    .records(&self.db, kind, &subject, page, |o| {
+                        let answers: serde_json::Value =
+                            serde_json::from_str(&o.answers).unwrap_or_default();
+                        let content = json!({
+                            "number": o.number,
+                            "item_id": o.item_id,
+                            "item_name_da": o.item_name_da,
+                            "municipality_id": o.municipality_id,
+                            "quantity": o.quantity,
+                            "answers": answers,
+                            "state": o.state,
+                        });
+                        (o.id, o.created_at, content)
+                    })
+                    .await
+            }
+            _ => {
+                let owned = Owned::<order_comments::Entity> {
+                    owner: order_comments::Column::Author,
+                    id: order_comments::Column::Id,
+                };
+                owned
+                    .records(&self.db, kind, &subject, page, |c| {
+                        (
+                            c.id,
+                            c.created_at,
+                            json!({"order_id": c.order_id, "text": c.text}),
+                        )
+                    })
+                    .await
+            }
+        }
     }
 }

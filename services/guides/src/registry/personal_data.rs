@@ -5,7 +5,7 @@ use serde_json::json;
 
 use kommune_platform::Error;
 use kommune_platform::auth::USER_SUBJECT_PREFIX;
-use kommune_platform::privacy::{PersonalData, record, rows_of};
+use kommune_platform::privacy::{Owned, PersonalData};
 use kommune_proto::common::v1::PersonalRecord;
 
 use super::Registry;
@@ -22,29 +22,21 @@ impl PersonalData for Registry {
         after: &str,
         limit: u64,
     ) -> Result<Vec<PersonalRecord>, Error> {
-        Ok(rows_of::<suggestions::Entity>(
-            &self.db,
-            suggestions::Column::Subject,
-            &format!("{USER_SUBJECT_PREFIX}{user_id}"),
-            suggestions::Column::Id,
-            after,
-            limit,
-        )
-        .await?
-        .into_iter()
-        .map(|s| {
-            record(
-                kind,
-                &s.id,
-                s.created_at,
-                json!({
+        let owned = Owned::<suggestions::Entity> {
+            owner: suggestions::Column::Subject,
+            id: suggestions::Column::Id,
+        };
+        let subject = format!("{USER_SUBJECT_PREFIX}{user_id}");
+        owned
+            .records(&self.db, kind, &subject, (after, limit), |s| {
+                let content = json!({
                     "system_id": s.system_id,
                     "hit_count": s.hit_count,
                     "answered_section_id": s.answered_section_id,
                     "filed_case_id": s.filed_case_id,
-                }),
-            )
-        })
-        .collect())
+                });
+                (s.id, s.created_at, content)
+            })
+            .await
     }
 }

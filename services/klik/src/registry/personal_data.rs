@@ -5,7 +5,7 @@ use serde_json::json;
 
 use kommune_platform::Error;
 use kommune_platform::auth::USER_SUBJECT_PREFIX;
-use kommune_platform::privacy::{PersonalData, record, rows_of};
+use kommune_platform::privacy::{Owned, PersonalData};
 use kommune_proto::common::v1::PersonalRecord;
 
 use super::Registry;
@@ -22,54 +22,41 @@ impl PersonalData for Registry {
         after: &str,
         limit: u64,
     ) -> Result<Vec<PersonalRecord>, Error> {
-        let db = &self.db;
-        Ok(match kind {
-            "enrolment_led" => rows_of::<enrolments::Entity>(
-                db,
-                enrolments::Column::ProjectLeaderUserId,
-                user_id,
-                enrolments::Column::Id,
-                after,
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|e| {
-                record(
-                    kind,
-                    &e.id,
-                    e.created_at,
-                    json!({
-                        "project_id": e.project_id,
-                        "municipality_id": e.municipality_id,
-                        "wave_id": e.wave_id,
-                    }),
-                )
-            })
-            .collect(),
-            _ => rows_of::<review_comments::Entity>(
-                db,
-                review_comments::Column::Author,
-                &format!("{USER_SUBJECT_PREFIX}{user_id}"),
-                review_comments::Column::Id,
-                after,
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|c| {
-                record(
-                    kind,
-                    &c.id,
-                    c.created_at,
-                    json!({
-                        "template_id": c.template_id,
-                        "template_version": c.version,
-                        "text": c.text,
-                    }),
-                )
-            })
-            .collect(),
-        })
+        let page = (after, limit);
+        match kind {
+            "enrolment_led" => {
+                let owned = Owned::<enrolments::Entity> {
+                    owner: enrolments::Column::ProjectLeaderUserId,
+                    id: enrolments::Column::Id,
+                };
+                owned
+                    .records(&self.db, kind, user_id, page, |e| {
+                        let content = json!({
+                            "project_id": e.project_id,
+                            "municipality_id": e.municipality_id,
+                            "wave_id": e.wave_id,
+                        });
+                        (e.id, e.created_at, content)
+                    })
+                    .await
+            }
+            _ => {
+                let owned = Owned::<review_comments::Entity> {
+                    owner: review_comments::Column::Author,
+                    id: review_comments::Column::Id,
+                };
+                let author = format!("{USER_SUBJECT_PREFIX}{user_id}");
+                owned
+                    .records(&self.db, kind, &author, page, |c| {
+                        let content = json!({
+                            "template_id": c.template_id,
+                            "template_version": c.version,
+                            "text": c.text,
+                        });
+                        (c.id, c.created_at, content)
+                    })
+                    .await
+            }
+        }
     }
 }

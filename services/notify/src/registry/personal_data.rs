@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use kommune_platform::Error;
-use kommune_platform::privacy::{PersonalData, record, rows_of};
+use kommune_platform::privacy::{Owned, PersonalData};
 use kommune_proto::common::v1::PersonalRecord;
 
 use super::Registry;
@@ -21,63 +21,49 @@ impl PersonalData for Registry {
         after: &str,
         limit: u64,
     ) -> Result<Vec<PersonalRecord>, Error> {
-        let db = &self.db;
-        Ok(match kind {
-            "subscription" => rows_of::<subscriptions::Entity>(
-                db,
-                subscriptions::Column::UserId,
-                user_id,
-                subscriptions::Column::Id,
-                after,
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|s| {
-                record(
-                    kind,
-                    &s.id,
-                    s.created_at,
-                    json!({
-                        "topic_kind": s.topic_kind,
-                        "topic_target": s.topic_target,
-                        "channel": s.channel,
-                        "email_address": s.email_address,
-                        "webhook_url": s.webhook_url,
-                        "language": s.language,
-                        "opted_out": s.opted_out,
-                    }),
-                )
-            })
-            .collect(),
-            _ => rows_of::<notifications::Entity>(
-                db,
-                notifications::Column::UserId,
-                user_id,
-                notifications::Column::Id,
-                after,
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|n| {
-                record(
-                    kind,
-                    &n.id,
-                    n.created_at,
-                    json!({
-                        "channel": n.channel,
-                        "kind": n.kind,
-                        "address": n.address,
-                        "subject": n.subject,
-                        "text": n.text,
-                        "state": n.state,
-                        "delivered_at": n.delivered_at,
-                        "read_at": n.read_at,
-                    }),
-                )
-            })
-            .collect(),
-        })
+        let page = (after, limit);
+        match kind {
+            "subscription" => {
+                let owned = Owned::<subscriptions::Entity> {
+                    owner: subscriptions::Column::UserId,
+                    id: subscriptions::Column::Id,
+                };
+                owned
+                    .records(&self.db, kind, user_id, page, |s| {
+                        let content = json!({
+                            "topic_kind": s.topic_kind,
+                            "topic_target": s.topic_target,
+                            "channel": s.channel,
+                            "email_address": s.email_address,
+                            "webhook_url": s.webhook_url,
+                            "language": s.language,
+                            "opted_out": s.opted_out,
+                        });
+                        (s.id, s.created_at, content)
+                    })
+                    .await
+            }
+            _ => {
+                let owned = Owned::<notifications::Entity> {
+                    owner: notifications::Column::UserId,
+                    id: notifications::Column::Id,
+                };
+                owned
+                    .records(&self.db, kind, user_id, page, |n| {
+                        let content = json!({
+                            "channel": n.channel,
+                            "kind": n.kind,
+                            "address": n.address,
+                            "subject": n.subject,
+                            "text": n.text,
+                            "state": n.state,
+                            "delivered_at": n.delivered_at,
+                            "read_at": n.read_at,
+                        });
+                        (n.id, n.created_at, content)
+                    })
+                    .await
+            }
+        }
     }
 }
