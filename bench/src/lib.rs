@@ -3,6 +3,7 @@
 //! `cargo bench -p kommune-bench`.
 
 pub mod desk;
+pub mod pgbench;
 
 use std::future::Future;
 use std::num::NonZeroU32;

@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
 use kommune_bench::desk::{Desk, SPREAD_SYSTEMS};
+use kommune_bench::pgbench;
 use kommune_bench::{Load, Row, UNLIMITED, measure, print_row};
 use kommune_platform::BoxError;
 use kommune_platform::clock::SystemClock;
@@ -68,12 +69,12 @@ struct Args {
     #[arg(long)]
     cases_process: bool,
     /// What `--cases-process` starts: cases alone, against the identity at this URL, with its
-    /// database in `--data-dir`; it prints its address and serves until killed.
-    #[arg(long, hide = true, requires = "data_dir")]
+    /// database at `--cases-database`; it prints its address and serves until killed.
+    #[arg(long, hide = true, requires = "cases_database")]
     serve_cases_for: Option<String>,
-    /// Where the cases started by `--cases-process` keeps its database.
+    /// The database of the cases started by `--cases-process`.
     #[arg(long, hide = true)]
-    data_dir: Option<PathBuf>,
+    cases_database: Option<String>,
     /// Only the rows whose name holds one of these (e.g. `echo`, `GetCase, direct`; comma-separated):
     /// for counting one call's instructions under callgrind, or measuring the reports alone.
     #[arg(long, value_delimiter = ',')]
@@ -87,6 +88,8 @@ struct Servers {
     gateway: SocketAddr,
     /// The cases process, with `--cases-process` (killed when dropped).
     cases_process: Option<Child>,
+    /// The cases database's URL.
+    cases_database: String,
 }
 
 #[global_allocator]
@@ -94,8 +97,8 @@ static ALLOCATOR: kommune_platform::Allocator = kommune_platform::Allocator;
 
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    if let (Some(identity_url), Some(data)) = (&args.serve_cases_for, &args.data_dir) {
-        return serve_cases_alone(identity_url, data);
+    if let (Some(identity_url), Some(database)) = (&args.serve_cases_for, &args.cases_database) {
+        return serve_cases_alone(identity_url, database);
     }
     let data = std::env::temp_dir().join(format!("kommune-bench-{}", uuid::Uuid::new_v4()));
     let servers = start_servers(data.clone(), args.cases_process)?;
@@ -159,11 +162,12 @@ async fn serve_all(data: &Path, cases_process: bool) -> Result<Servers, BoxError
     let identity_config = config.clone();
     background(async move { identity.serve(listener, &identity_config, never()).await });
 
+    let cases_database = database_url(data, "cases").await;
     let (cases_addr, cases_process) = if cases_process {
-        let (addr, child) = cases_in_a_process(data, &identity_url).await?;
+        let (addr, child) = cases_in_a_process(&cases_database, &identity_url).await?;
         (addr, Some(child))
     } else {
-        let cases = build_cases(data, &identity_url).await?;
+        let cases = build_cases(&cases_database, &identity_url).await?;
         let (listener, addr) = loopback_listener().await;
         let cases_config = config.clone();
         background(async move { cases.serve(listener, &cases_config, never()).await });
@@ -197,12 +201,16 @@ async fn serve_all(data: &Path, cases_process: bool) -> Result<Servers, BoxError
         cases: cases_addr,
         gateway,
         cases_process,
+        cases_database,
     })
 }
 
-async fn build_cases(data: &Path, identity_url: &str) -> Result<kommune_cases::Cases, BoxError> {
+async fn build_cases(
+    database_url: &str,
+    identity_url: &str,
+) -> Result<kommune_cases::Cases, BoxError> {
     kommune_cases::Cases::build(kommune_cases::Options::new(
-        database_url(data, "cases").await,
+        database_url.to_owned(),
         identity_url.to_owned(),
         kommune_cases::vault::Vault::generate_key()?,
         Arc::new(SystemClock),
@@ -212,14 +220,14 @@ async fn build_cases(data: &Path, identity_url: &str) -> Result<kommune_cases::C
 
 /// Starts this program again as the cases server alone and waits for the address it listens on.
 async fn cases_in_a_process(
-    data: &Path,
+    database_url: &str,
     identity_url: &str,
 ) -> Result<(SocketAddr, Child), BoxError> {
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .arg("--serve-cases-for")
         .arg(identity_url)
-        .arg("--data-dir")
-        .arg(data)
+        .arg("--cases-database")
+        .arg(database_url)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
@@ -234,12 +242,12 @@ async fn cases_in_a_process(
 
 /// The cases server alone on one thread (what `--cases-process` starts): prints its address, then
 /// serves until the process is killed.
-fn serve_cases_alone(identity_url: &str, data: &Path) -> Result<(), BoxError> {
+fn serve_cases_alone(identity_url: &str, database_url: &str) -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let cases = build_cases(data, identity_url).await?;
+        let cases = build_cases(database_url, identity_url).await?;
         let (listener, address) = loopback_listener().await;
         println!("{address}");
         cases
@@ -553,6 +561,15 @@ async fn run(args: Args, servers: Servers) -> Result<(), BoxError> {
             if wanted(what) {
                 print_row(in_flight, what, &row.await, &echo);
             }
+        }
+    }
+    // Last, as its filings would join the windows of the rows above.
+    if on_postgres() && wanted(pgbench::ROW) {
+        let yardstick = pgbench::Yardstick::prepare(&servers.cases_database, &desk).await?;
+        println!();
+        pgbench::print_header();
+        for &in_flight in &args.concurrency {
+            yardstick.run(in_flight, args.seconds).await?;
         }
     }
     let cases_status = servers

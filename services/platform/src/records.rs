@@ -60,6 +60,22 @@ pub trait AuditTrail: Send + Sync + 'static {
         crate::audit::record(txn, self.audit_keys(), entry).await
     }
 
+    /// Records `actor`'s creation (`action`) of the entity `entity_type` `id`, new in `txn`: the first
+    /// record of its chain (see [`crate::audit::record_first`]).
+    async fn audit_created(
+        &self,
+        txn: &impl ConnectionTrait,
+        actor: &Caller,
+        entity_type: impl Into<&'static str> + Send,
+        id: &str,
+        action: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), Error> {
+        let now = self.audit_clock().now();
+        let entry = AuditEntry::new(actor, entity_type.into(), id, action, now, payload);
+        crate::audit::record_first(txn, self.audit_keys(), entry).await
+    }
+
     /// Erasure in the mutation's transaction `txn`: removes the payloads of the entity's records so
     /// far, recording `actor`'s redaction and its `reason` (no personal data in it) in the chain
     /// (see [`crate::audit::redact`]).

@@ -120,3 +120,49 @@ async fn replicas_starting_together_migrate_one_at_a_time() {
         replica.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_chain_started_without_reading_its_head_verifies_and_cannot_be_started_twice() {
+    use kommune_platform::audit::{self, AuditEntry, AuditKeys};
+    use kommune_platform::auth::Caller;
+    use kommune_platform::error::{Error, Reason};
+
+    let db = database().await;
+    let keys = AuditKeys::random();
+    let admin = Caller::system("test");
+    let entry = |action| {
+        AuditEntry::new(
+            &admin,
+            "case",
+            "c1",
+            action,
+            Utc::now(),
+            serde_json::json!({}),
+        )
+    };
+
+    let txn = kommune_platform::db::begin(&db).await.unwrap();
+    audit::record_first(&txn, &keys, entry("file"))
+        .await
+        .unwrap();
+    audit::record(&txn, &keys, entry("comment")).await.unwrap();
+    txn.commit().await.unwrap();
+    let verified = audit::verify(&db, &keys, "cases", "case", "c1")
+        .await
+        .unwrap();
+    assert!(verified.valid, "{verified:?}");
+    assert_eq!(verified.records_checked, 2);
+
+    // A second "first" record collides with the chain's first position: nothing is written.
+    let txn = kommune_platform::db::begin(&db).await.unwrap();
+    let twice = audit::record_first(&txn, &keys, entry("file")).await;
+    assert!(
+        matches!(twice, Err(Error::Aborted(Reason::ConcurrentChange, _))),
+        "{twice:?}"
+    );
+    txn.rollback().await.unwrap();
+    let verified = audit::verify(&db, &keys, "cases", "case", "c1")
+        .await
+        .unwrap();
+    assert_eq!(verified.records_checked, 2);
+}

@@ -22,6 +22,7 @@ mod m20261207_000180_held_mails;
 mod m20261207_000190_case_citations;
 mod m20261207_000200_personal_id_erasure;
 mod m20261207_000210_retention_indexes;
+mod m20261207_000220_filings_by_system;
 
 /// Every migration of the cases database, oldest first.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261207_000190_case_citations::Migration));
         migrations.push(Box::new(m20261207_000200_personal_id_erasure::Migration));
         migrations.push(Box::new(m20261207_000210_retention_indexes::Migration));
+        migrations.push(Box::new(m20261207_000220_filings_by_system::Migration));
         migrations
     }
 }

@@ -350,14 +350,16 @@ impl Registry {
                 )
             })?
             .to_owned();
-        let system = systems::find(&self.db, &new.system_id)
-            .await?
-            .ok_or_else(|| Error::not_found_field("system", &new.system_id, "system_id"))?;
-        areas::find(&self.db, &new.area_id)
-            .await?
-            .ok_or_else(|| Error::not_found_field("area", &new.area_id, "area_id"))?;
-        self.require_eligible(caller, &reporter, municipality)
-            .await?;
+        // Asked together (the eligibility is a call to identity), judged in this order.
+        let (system, area, eligible) = tokio::join!(
+            systems::find(&self.db, &new.system_id),
+            areas::find(&self.db, &new.area_id),
+            self.require_eligible(caller, &reporter, municipality),
+        );
+        let system =
+            system?.ok_or_else(|| Error::not_found_field("system", &new.system_id, "system_id"))?;
+        area?.ok_or_else(|| Error::not_found_field("area", &new.area_id, "area_id"))?;
+        eligible?;
         let cited = if new.cited_section_ids.is_empty() && new.suggestion_id.is_none() {
             Vec::new()
         } else {
@@ -459,7 +461,7 @@ impl Registry {
                     Classification::Alone => None,
                 };
                 let case = cases::insert(txn, case).await?;
-                filings::count(txn, case.created_at, &case.municipality_id, &case.area_id).await?;
+                filings::count(txn, &case).await?;
                 for file in &new.attachments {
                     attachments::insert(
                         txn,
@@ -487,7 +489,7 @@ impl Registry {
                     "incident_id": case.incident_id,
                     "attachments": new.attachments.len(),
                 });
-                self.audit(txn, caller, "case", &case.id, "file", payload)
+                self.audit_created(txn, caller, "case", &case.id, "file", payload)
                     .await?;
                 let event = pb::CaseFiled {
                     case_id: case.id.clone(),

@@ -30,7 +30,7 @@ impl Registry {
             "chain_responsibility": system.chain_responsibility,
             "where_to_turn": system.where_to_turn,
         });
-        self.audit(&txn, caller, "system", &system.id, "create", payload)
+        self.audit_created(&txn, caller, "system", &system.id, "create", payload)
             .await?;
         txn.commit().await?;
         Ok(system)

@@ -91,7 +91,7 @@ impl Registry {
                 )
                 .await?;
                 let payload = json!({"title": survey.title, "questions": new.questions.len()});
-                self.audit(txn, caller, "survey", &survey.id, "create", payload)
+                self.audit_created(txn, caller, "survey", &survey.id, "create", payload)
                     .await?;
                 Ok(survey)
             },
@@ -280,7 +280,7 @@ impl Registry {
         )
         .await?;
         let payload = json!({"title": area.title, "owner_user_id": area.owner_user_id, "status": area.status});
-        self.audit(&txn, caller, "focus_area", &area.id, "create", payload)
+        self.audit_created(&txn, caller, "focus_area", &area.id, "create", payload)
             .await?;
         txn.commit().await?;
         Ok(area)

@@ -1,6 +1,8 @@
-//! Filings counted per hour and place as they happen (in the filing's transaction), so the monthly
-//! counts sum a few rows per place and hour instead of counting every case of a month. A case's
-//! municipality and area never change after filing, so the counts stay exact.
+//! Filings counted per hour, place and system as they happen (in the filing's transaction), so the
+//! monthly counts sum a few rows per place and hour instead of counting every case of a month. A case's
+//! municipality, area and system never change after filing, so the counts stay exact. The system is in
+//! the key so that a count row is only ever updated under its system's turn for filing (which the
+//! filing holds already): filings of different systems never wait for each other's counts.
 
 use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
@@ -9,7 +11,7 @@ use sea_orm::{QuerySelect, Set};
 
 use kommune_platform::Error;
 
-/// One place's filings in one hour.
+/// One place's filings of one system in one hour.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "filings_by_hour")]
 pub struct Model {
@@ -22,6 +24,9 @@ pub struct Model {
     /// The area filed in.
     #[sea_orm(primary_key, auto_increment = false)]
     pub area_id: String,
+    /// The system filed about (empty in the counts made before systems were counted apart).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub system_id: String,
     /// Cases filed.
     pub filed: i64,
 }
@@ -44,24 +49,25 @@ fn hour_from(at: DateTimeUtc) -> i64 {
     (at.timestamp() + SECONDS_PER_HOUR - 1).div_euclid(SECONDS_PER_HOUR)
 }
 
-/// Counts one filing at `at` in the place.
-pub async fn count(
-    txn: &impl ConnectionTrait,
-    at: DateTimeUtc,
-    municipality_id: &str,
-    area_id: &str,
-) -> Result<(), Error> {
+/// Counts the filing of `case`, in its transaction `txn` (which holds the system's turn for filing).
+pub async fn count(txn: &impl ConnectionTrait, case: &super::cases::Model) -> Result<(), Error> {
     let filing = ActiveModel {
-        hour: Set(hour_of(at)),
-        municipality_id: Set(municipality_id.to_owned()),
-        area_id: Set(area_id.to_owned()),
+        hour: Set(hour_of(case.created_at)),
+        municipality_id: Set(case.municipality_id.clone()),
+        area_id: Set(case.area_id.clone()),
+        system_id: Set(case.system_id.clone()),
         filed: Set(1),
     };
     Entity::insert(filing)
         .on_conflict(
-            OnConflict::columns([Column::Hour, Column::MunicipalityId, Column::AreaId])
-                .value(Column::Filed, Expr::col((Entity, Column::Filed)).add(1))
-                .to_owned(),
+            OnConflict::columns([
+                Column::Hour,
+                Column::MunicipalityId,
+                Column::AreaId,
+                Column::SystemId,
+            ])
+            .value(Column::Filed, Expr::col((Entity, Column::Filed)).add(1))
+            .to_owned(),
         )
         .exec_without_returning(txn)
         .await?;

@@ -354,7 +354,7 @@ impl Registry {
         )
         .await?;
         let payload = json!({"item_id": order.item_id, "billing_month": month});
-        self.audit(txn, caller, "order", &order.id, "place", payload)
+        self.audit_created(txn, caller, "order", &order.id, "place", payload)
             .await?;
         Ok(order)
     }

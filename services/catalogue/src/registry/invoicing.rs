@@ -206,7 +206,7 @@ impl Registry {
                     "order_count": run.order_count,
                     "amount_ore": run.amount_ore,
                 });
-                self.audit(txn, caller, "invoicing_run", &run.id, "create", payload)
+                self.audit_created(txn, caller, "invoicing_run", &run.id, "create", payload)
                     .await?;
                 Ok(run)
             },

@@ -61,7 +61,7 @@ impl Registry {
                 )
                 .await?;
                 let version = item_versions::insert(txn, &item.id, 1, &content, now).await?;
-                self.audit(txn, caller, "item", &item.id, "create", json!(content))
+                self.audit_created(txn, caller, "item", &item.id, "create", json!(content))
                     .await?;
                 announce(txn, &item, &content, now).await?;
                 Ok(ItemView { item, version })

@@ -182,7 +182,7 @@ impl Registry {
                     "answers": new.answers,
                     "amount_ore": order.amount_ore,
                 });
-                self.audit(txn, caller, "order", &order.id, "place", payload)
+                self.audit_created(txn, caller, "order", &order.id, "place", payload)
                     .await?;
                 self.announce_step(txn, &order, &content, OrderState::Unspecified, caller, "")
                     .await?;

@@ -392,7 +392,7 @@ impl Registry {
                     "asking_municipality_id": cr.asking_municipality_id,
                     "source_case_id": cr.source_case_id,
                 });
-                self.audit(txn, caller, "change_request", &cr.id, "create", payload)
+                self.audit_created(txn, caller, "change_request", &cr.id, "create", payload)
                     .await?;
                 let event = pb::ChangeRequestCreated {
                     change_request_id: cr.id.clone(),

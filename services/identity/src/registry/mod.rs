@@ -387,7 +387,7 @@ impl Registry {
                     "email": u.email,
                     "roles": role_names(&new.roles),
                 });
-                self.audit(txn, caller, AuditedEntity::User, &u.id, "create", payload)
+                self.audit_created(txn, caller, AuditedEntity::User, &u.id, "create", payload)
                     .await?;
                 let event = pb::UserCreated {
                     user_id: u.id.clone(),

@@ -151,7 +151,7 @@ impl Registry {
                 .await?;
                 let payload =
                     json!({"name": project.name, "frozen_zone_days": project.frozen_zone_days});
-                self.audit(txn, caller, "project", &project.id, "create", payload)
+                self.audit_created(txn, caller, "project", &project.id, "create", payload)
                     .await?;
                 Ok(project)
             },
@@ -384,7 +384,7 @@ impl Registry {
             "project_leader_user_id": enrolment.project_leader_user_id,
             "debtor_system": enrolment.debtor_system,
         });
-        self.audit(&txn, caller, "enrolment", &enrolment.id, "create", payload)
+        self.audit_created(&txn, caller, "enrolment", &enrolment.id, "create", payload)
             .await?;
         let municipalities = [municipality_id];
         let created = self
