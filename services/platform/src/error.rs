@@ -201,6 +201,32 @@ impl Error {
         }
     }
 
+    /// Optimistic concurrency: `ABORTED` (`STALE_VERSION`) unless the `entity` is still at the
+    /// `expected` version the caller read, so no write overwrites a change its caller has not seen.
+    pub fn require_version(entity: &str, current: i64, expected: i64) -> Result<(), Self> {
+        Self::require_unchanged(entity, "version", current, expected)
+    }
+
+    /// [`Error::require_version`] for what counts its changes as revisions (drafts, items, guides).
+    pub fn require_revision(entity: &str, current: i64, expected: i64) -> Result<(), Self> {
+        Self::require_unchanged(entity, "revision", current, expected)
+    }
+
+    fn require_unchanged(
+        entity: &str,
+        counter: &str,
+        current: i64,
+        expected: i64,
+    ) -> Result<(), Self> {
+        if current == expected {
+            return Ok(());
+        }
+        Err(Self::Aborted(
+            Reason::StaleVersion,
+            format!("the {entity} is at {counter} {current}, not {expected}; read it again"),
+        ))
+    }
+
     /// A domain rule refusing a move from the entity's current state (`FAILED_PRECONDITION`,
     /// `WRONG_STATE`), in the rule's own words.
     pub fn wrong_state(why: impl std::fmt::Display) -> Self {

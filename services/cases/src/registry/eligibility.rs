@@ -29,15 +29,7 @@ impl Registry {
             ));
         }
         let case = self.get_case(caller, id).await?;
-        if case.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the case is at version {}, not {expected_version}",
-                    case.version
-                ),
-            ));
-        }
+        Error::require_version("case", case.version, expected_version)?;
         let asked = case.eligibility_change();
         eligibility::may_approve(*case.state, asked.as_ref())
             .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why.to_string()))?;

@@ -528,16 +528,8 @@ impl Registry {
         let incident = incidents::find_for_update(txn, id)
             .await?
             .ok_or_else(|| Error::not_found("incident", id))?;
-        if let Some(expected) = expected_version
-            && incident.version != expected
-        {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the incident is at version {}, not {expected}",
-                    incident.version
-                ),
-            ));
+        if let Some(expected) = expected_version {
+            Error::require_version("incident", incident.version, expected)?;
         }
         if !rules::is_open(*incident.status) {
             return Err(Error::FailedPrecondition(

@@ -4,13 +4,13 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use kommune_platform::Error;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::{Txn, update_versioned};
 use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail;
-use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1::{self as pb, KnownIssueStatus};
 use kommune_proto::common::v1::PageResponse;
 
@@ -199,15 +199,7 @@ impl Registry {
         let mut issue = known_issues::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("known issue", id))?;
-        if issue.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the known issue is at version {}, not {expected_version}",
-                    issue.version
-                ),
-            ));
-        }
+        Error::require_version("known issue", issue.version, expected_version)?;
         let from = *issue.status;
         issue.title_da = content.title_da;
         issue.symptom_da = content.symptom_da;

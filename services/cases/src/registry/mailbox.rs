@@ -169,18 +169,21 @@ impl Registry {
     /// The case or incident a mail answers: by a Message-ID of the desk's mails to a supplier among
     /// those it answers, else by the number in its subject.
     async fn thread_of(&self, mail: &InboundMail) -> Result<Option<Thread>, Error> {
+        // One query for every mail it answers, then the latest first.
+        let sent = supplier_mails::by_message_ids(&self.db, &mail.replies_to).await?;
         for message_id in &mail.replies_to {
-            if let Some(sent) = supplier_mails::by_message_id(&self.db, message_id).await? {
-                if let Some(case_id) = &sent.case_id {
-                    return Ok(cases::find(&self.db, case_id)
-                        .await?
-                        .map(|c| Thread::Case(Box::new(c))));
-                }
-                if let Some(incident_id) = &sent.incident_id {
-                    return Ok(incidents::find(&self.db, incident_id)
-                        .await?
-                        .map(|i| Thread::Incident(Box::new(i))));
-                }
+            let Some(sent) = sent.iter().find(|m| &m.message_id == message_id) else {
+                continue;
+            };
+            if let Some(case_id) = &sent.case_id {
+                return Ok(cases::find(&self.db, case_id)
+                    .await?
+                    .map(|c| Thread::Case(Box::new(c))));
+            }
+            if let Some(incident_id) = &sent.incident_id {
+                return Ok(incidents::find(&self.db, incident_id)
+                    .await?
+                    .map(|i| Thread::Incident(Box::new(i))));
             }
         }
         Ok(match suppliers::number_in_subject(&mail.subject) {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use kommune_platform::Error;
 use kommune_platform::auth::Caller;
 use kommune_platform::db::Txn;
 use kommune_platform::db::update_versioned;
@@ -13,7 +14,6 @@ use kommune_platform::idempotency::{self, IdempotencyKey};
 use kommune_platform::outbox;
 use kommune_platform::paging::Page;
 use kommune_platform::records::AuditTrail as _;
-use kommune_platform::{Error, Reason};
 use kommune_proto::cases::v1 as pb;
 use kommune_proto::common::v1::PageResponse;
 use pb::{IncidentScope, OperationalMessageState};
@@ -158,15 +158,7 @@ impl Registry {
         let message = messages::find(txn, id)
             .await?
             .ok_or_else(|| Error::not_found("operational message", id))?;
-        if message.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the operational message is at version {}, not {expected_version}",
-                    message.version
-                ),
-            ));
-        }
+        Error::require_version("operational message", message.version, expected_version)?;
         Ok(message)
     }
 

@@ -268,13 +268,8 @@ impl Registry {
             .await?
             .ok_or_else(|| Error::not_found("case", id))?;
         Self::require_sees(caller, &case)?;
-        if let Some(expected) = expected_version
-            && case.version != expected
-        {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!("the case is at version {}, not {expected}", case.version),
-            ));
+        if let Some(expected) = expected_version {
+            Error::require_version("case", case.version, expected)?;
         }
         Ok(case)
     }

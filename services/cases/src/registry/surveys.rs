@@ -299,15 +299,7 @@ impl Registry {
         let mut area = store::find_focus_area(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("focus area", id))?;
-        if area.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the focus area is at version {}, not {expected_version}",
-                    area.version
-                ),
-            ));
-        }
+        Error::require_version("focus area", area.version, expected_version)?;
         area.status = focus_area_status(content.status, Some(*area.status)).into();
         area.title = content.title;
         area.owner_user_id = content.owner_user_id;

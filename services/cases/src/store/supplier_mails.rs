@@ -86,13 +86,20 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
-/// The mail with this Message-ID, if the desk sent it.
-pub async fn by_message_id(
+/// The mails sent with any of `message_ids` (asked in chunks, well inside every database's limit of
+/// bound parameters).
+pub async fn by_message_ids(
     db: &impl ConnectionTrait,
-    message_id: &str,
-) -> Result<Option<Model>, Error> {
-    Ok(Entity::find()
-        .filter(Column::MessageId.eq(message_id))
-        .one(db)
-        .await?)
+    message_ids: &[String],
+) -> Result<Vec<Model>, Error> {
+    let mut found = Vec::new();
+    for chunk in message_ids.chunks(1_000) {
+        found.extend(
+            Entity::find()
+                .filter(Column::MessageId.is_in(chunk))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
 }

@@ -194,15 +194,7 @@ impl Registry {
         let item = items::find(txn, id)
             .await?
             .ok_or_else(|| Error::not_found_field("item", id, "item_id"))?;
-        if item.revision != expected {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the item is at revision {}, not {expected}; read it again",
-                    item.revision
-                ),
-            ));
-        }
+        Error::require_revision("item", item.revision, expected)?;
         Ok(item)
     }
 }

@@ -159,15 +159,7 @@ impl Registry {
                 "an order of extra support-eligible users is settled by kommune itself".into(),
             ));
         }
-        if order.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the order is at version {}, not {expected_version}; read it again",
-                    order.version
-                ),
-            ));
-        }
+        Error::require_version("order", order.version, expected_version)?;
         let previous = *order.state;
         let next = domain::after(previous, step, content.needs())
             .map_err(|why| Error::FailedPrecondition(Reason::WrongState, why))?;

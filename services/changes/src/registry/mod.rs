@@ -433,15 +433,7 @@ impl Registry {
         let cr = change_requests::find(txn, id)
             .await?
             .ok_or_else(|| Error::not_found("change request", id))?;
-        if cr.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the change request is at version {}, not {expected_version}",
-                    cr.version
-                ),
-            ));
-        }
+        Error::require_version("change request", cr.version, expected_version)?;
         Ok(cr)
     }
 

@@ -242,15 +242,7 @@ impl Registry {
     ) -> Result<(guides::Model, Vec<Earlier>), Error> {
         guides::find_for_update(txn, id).await?;
         let mut guide = existing_guide(txn, id, "options.guide_id").await?;
-        if guide.revision != request.expected_revision {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the guide is at revision {}, not {}; read it again",
-                    guide.revision, request.expected_revision
-                ),
-            ));
-        }
+        Error::require_revision("guide", guide.revision, request.expected_revision)?;
         let earlier = sections::of_version(txn, &guide.id, guide.version)
             .await?
             .into_iter()
@@ -339,15 +331,7 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         guides::find_for_update(&txn, id).await?;
         let mut guide = existing_guide(&txn, id, "guide_id").await?;
-        if guide.revision != expected_revision {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the guide is at revision {}, not {expected_revision}; read it again",
-                    guide.revision
-                ),
-            ));
-        }
+        Error::require_revision("guide", guide.revision, expected_revision)?;
         if *guide.state == state {
             return Err(Error::FailedPrecondition(
                 Reason::WrongState,

@@ -77,13 +77,6 @@ fn parse_uuid(value: Option<&str>) -> Option<Uuid> {
     value.and_then(|v| Uuid::parse_str(v).ok())
 }
 
-fn stale(entity: &str, version: i64, expected: i64) -> Error {
-    Error::Aborted(
-        Reason::StaleVersion,
-        format!("the {entity} is at version {version}, not {expected}; read it again"),
-    )
-}
-
 impl Registry {
     /// The outbox, whose feeds the server closes on shutdown.
     pub fn outbox(&self) -> Outbox {
@@ -297,9 +290,7 @@ impl Registry {
         let mut m = municipalities::find(&txn, id)
             .await?
             .ok_or_else(|| Error::not_found("municipality", id))?;
-        if m.version != expected_version {
-            return Err(stale("municipality", m.version, expected_version));
-        }
+        Error::require_version("municipality", m.version, expected_version)?;
         let payload = json!({
             "name": changes.name,
             "cvr_number": changes.cvr_number,
@@ -474,9 +465,7 @@ impl Registry {
         let txn = kommune_platform::db::begin(&self.db).await?;
         let (mut u, municipality) = Self::user_seen_by(&txn, caller, id).await?;
         domain::may_manage_user(caller, municipality, &store::decode_roles(&u.roles))?;
-        if u.version != expected_version {
-            return Err(stale("user", u.version, expected_version));
-        }
+        Error::require_version("user", u.version, expected_version)?;
         if let Some(roles) = &changes.roles {
             let roles = domain::check_roles(roles, municipality, false)
                 .map_err(|d| Error::invalid("roles.roles", d))?;

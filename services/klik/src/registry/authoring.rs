@@ -110,15 +110,7 @@ impl Registry {
                 "open draft",
             )
         } else {
-            if latest.revision != expected_revision {
-                return Err(Error::Aborted(
-                    Reason::StaleVersion,
-                    format!(
-                        "the draft is at revision {}, not {expected_revision}",
-                        latest.revision
-                    ),
-                ));
-            }
+            Error::require_revision("draft", latest.revision, expected_revision)?;
             let changed = template_versions::Model {
                 content: encoded,
                 revision: latest.revision + 1,
@@ -216,15 +208,7 @@ impl Registry {
                 )
             })?
             .clone();
-        if draft.revision != expected_revision {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the draft is at revision {}, not {expected_revision}",
-                    draft.revision
-                ),
-            ));
-        }
+        Error::require_revision("draft", draft.revision, expected_revision)?;
         let content = draft.content()?;
         // K98 tasks go to every active municipality, asked of identity before the transaction opens.
         let everyone = if content.k98 {

@@ -263,15 +263,7 @@ impl Registry {
         let now = self.clock.now();
         let txn = kommune_platform::db::begin(&self.db).await?;
         let (mut wave, project) = self.wave(&txn, id, "wave_id").await?;
-        if wave.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the wave is at version {}, not {expected_version}",
-                    wave.version
-                ),
-            ));
-        }
+        Error::require_version("wave", wave.version, expected_version)?;
         self.require_outside_frozen_zone(&wave, &project)?;
         let moved_to = waves::Model {
             go_live,
@@ -413,15 +405,7 @@ impl Registry {
             .ok_or_else(|| Error::not_found("enrolment", id))?;
         let municipality = Uuid::parse_str(&enrolment.municipality_id).map_err(Error::internal)?;
         Self::require_enrols(caller, municipality)?;
-        if enrolment.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the enrolment is at version {}, not {expected_version}",
-                    enrolment.version
-                ),
-            ));
-        }
+        Error::require_version("enrolment", enrolment.version, expected_version)?;
         let (from, project) = self.wave(&txn, &enrolment.wave_id, "wave_id").await?;
         let (to, _) = self.wave(&txn, wave_id, "wave_id").await?;
         if to.project_id != project.id {

@@ -134,15 +134,7 @@ impl Registry {
             .await?
             .ok_or_else(|| Error::not_found("task", id))?;
         caller.require_sees(&task.municipality_id, "tasks")?;
-        if task.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the task is at version {}, not {expected_version}",
-                    task.version
-                ),
-            ));
-        }
+        Error::require_version("task", task.version, expected_version)?;
         if status == pb::TaskStatus::Done
             && let Some(package) = packages::of_task(&txn, id).await?
         {

@@ -247,15 +247,7 @@ impl Registry {
         input: SubscriptionInput,
     ) -> Result<subscriptions::Model, Error> {
         let found = self.own_subscription(caller, id).await?;
-        if found.version != expected_version {
-            return Err(Error::Aborted(
-                Reason::StaleVersion,
-                format!(
-                    "the subscription is at version {}, not {expected_version}",
-                    found.version
-                ),
-            ));
-        }
+        Error::require_version("subscription", found.version, expected_version)?;
         let webhook_secret = if input.webhook_secret.is_empty() {
             found.webhook_secret.clone()
         } else {
