@@ -6,6 +6,7 @@ mod m20261207_000010_catalogue_tables;
 mod m20261207_000020_invoicing;
 mod m20261207_000030_extra_users;
 mod m20261207_000040_order_attachments;
+mod m20261207_000050_orders_by_orderer;
 
 /// Every migration of the catalogue database, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(m20261207_000020_invoicing::Migration));
         migrations.push(Box::new(m20261207_000030_extra_users::Migration));
         migrations.push(Box::new(m20261207_000040_order_attachments::Migration));
+        migrations.push(Box::new(m20261207_000050_orders_by_orderer::Migration));
         migrations
     }
 }

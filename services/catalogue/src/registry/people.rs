@@ -12,6 +12,9 @@ use super::Registry;
 use crate::domain;
 use crate::store::{order_comments, order_steps, orders};
 
+/// Orders read at a time.
+const PAGE: u64 = 500;
+
 impl Registry {
     /// Acts on identity's `UserAnonymized`; running it twice changes nothing more.
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
@@ -24,14 +27,25 @@ impl Registry {
             .await?;
         let mut answered = Vec::new();
         let orderer = format!("{USER_SUBJECT_PREFIX}{user_id}");
-        for mut order in orders::placed_by(&txn, &orderer).await? {
-            let Some(answers) = domain::erase_text_answers(&order.answers()?, ERASED_AUTHOR_TEXT)
-            else {
-                continue;
-            };
-            order.answers = serde_json::to_string(&answers).map_err(Error::internal)?;
-            order.version += 1;
-            answered.push(update_versioned(&txn, order).await?.id);
+        // In pages: a service account may have placed orders for many.
+        let mut after: Option<String> = None;
+        loop {
+            let page = orders::placed_by(&txn, &orderer, after.as_deref(), PAGE).await?;
+            let last_page = (page.len() as u64) < PAGE;
+            after = page.last().map(|o| o.id.clone());
+            for mut order in page {
+                let Some(answers) =
+                    domain::erase_text_answers(&order.answers()?, ERASED_AUTHOR_TEXT)
+                else {
+                    continue;
+                };
+                order.answers = serde_json::to_string(&answers).map_err(Error::internal)?;
+                order.version += 1;
+                answered.push(update_versioned(&txn, order).await?.id);
+            }
+            if last_page {
+                break;
+            }
         }
         self.audit_erased(&txn, user_id, "order", &answered, "text answers")
             .await?;

@@ -317,10 +317,20 @@ pub async fn lock_month(
     Ok(kommune_platform::db::advisory_lock(txn, &name).await?)
 }
 
-/// The orders `orderer` (a subject) placed, for erasing what they wrote; a person places few.
-pub async fn placed_by(db: &impl ConnectionTrait, orderer: &str) -> Result<Vec<Model>, Error> {
-    Ok(Entity::find()
+/// A page of at most `limit` of the orders `orderer` (a caller's subject) placed, by id, after the
+/// order `after`.
+pub async fn placed_by(
+    db: &impl ConnectionTrait,
+    orderer: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
+    let mut query = Entity::find()
         .filter(Column::OrderedBy.eq(orderer))
-        .all(db)
-        .await?)
+        .order_by_asc(Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(Column::Id.gt(after));
+    }
+    Ok(query.all(db).await?)
 }

@@ -107,16 +107,10 @@ impl Registry {
             .into_iter()
             .map(|s| (s.section_id.clone(), s.title()))
             .collect();
-        let mut guide_titles = HashMap::new();
-        for row in &rows {
-            if !guide_titles.contains_key(&row.guide_id) {
-                let title = guides::find(&self.db, &row.guide_id)
-                    .await?
-                    .map(|g| g.title)
-                    .unwrap_or_default();
-                guide_titles.insert(row.guide_id.clone(), title);
-            }
-        }
+        let mut guide_ids: Vec<String> = rows.iter().map(|r| r.guide_id.clone()).collect();
+        guide_ids.sort_unstable();
+        guide_ids.dedup();
+        let guide_titles = guides::titles(&self.db, guide_ids).await?;
         let stats: Vec<SectionStatistics> = rows
             .into_iter()
             .map(|sums| SectionStatistics {

@@ -66,6 +66,22 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, 
     Ok(Entity::find_by_id(id).one(db).await?)
 }
 
+/// The titles of the guides `ids`, by id.
+pub async fn titles(
+    db: &impl ConnectionTrait,
+    ids: Vec<String>,
+) -> Result<std::collections::HashMap<String, String>, Error> {
+    let titles: Vec<(String, String)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::Title)
+        .filter(Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(titles.into_iter().collect())
+}
+
 /// One guide, locked until the transaction ends (PostgreSQL; SQLite writes one at a time anyway).
 pub async fn find_for_update(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, Error> {
     Ok(Entity::find_by_id(id).lock_exclusive().one(db).await?)
