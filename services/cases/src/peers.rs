@@ -6,6 +6,7 @@ use tonic::transport::Channel;
 
 use kommune_platform::auth::Caller;
 use kommune_platform::client::on_behalf_of;
+use kommune_platform::error::field_violations;
 use kommune_platform::{Error, Reason};
 use kommune_proto::changes::v1 as changes;
 use kommune_proto::guides::v1 as guides;
@@ -39,28 +40,46 @@ fn refused_by_identity(status: tonic::Status) -> Error {
     }
 }
 
-/// guides' refusal of a case's citations, on the filing's fields: `section_ids[2]: …` becomes
-/// `cited_section_ids[2]`; a suggestion guides does not find for the reporter is `suggestion_id`.
+/// guides' refusal of a case's citations, on the filing's fields (read from the refusal's field
+/// violations): `section_ids[2]` becomes `cited_section_ids[2]`; a suggestion guides does not find for
+/// the reporter is `suggestion_id`.
 fn refused_citation(status: tonic::Status) -> Error {
-    let message = status.message();
     match status.code() {
         tonic::Code::InvalidArgument => {
-            let (field, why) = message.split_once(": ").unwrap_or(("", message));
-            let field = if field.starts_with("section_ids") {
-                format!("cited_{field}")
-            } else if field == "suggestion_id" {
-                field.to_owned()
-            } else {
-                "cited_section_ids".to_owned()
-            };
-            Error::invalid(field, why)
+            let violations = field_violations(&status);
+            if violations.is_empty() {
+                return Error::invalid("cited_section_ids", status.message());
+            }
+            Error::InvalidArgument(
+                violations
+                    .into_iter()
+                    .map(|mut v| {
+                        v.field = cited_field(&v.field);
+                        v
+                    })
+                    .collect(),
+            )
         }
         tonic::Code::NotFound => Error::invalid("suggestion_id", "names no suggestion of yours"),
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => Error::PermissionDenied(
             Reason::RoleRequired,
-            format!("guides refused to check the cited sections: {message}"),
+            format!(
+                "guides refused to check the cited sections: {}",
+                status.message()
+            ),
         ),
         _ => Error::from(status),
+    }
+}
+
+/// The filing's field for a field of guides' `ResolveCitations`.
+fn cited_field(field: &str) -> String {
+    if field.starts_with("section_ids") {
+        format!("cited_{field}")
+    } else if field == "suggestion_id" {
+        field.to_owned()
+    } else {
+        "cited_section_ids".to_owned()
     }
 }
 

@@ -257,6 +257,21 @@ impl From<sea_orm::TransactionError<Error>> for Error {
 
 /// A failed call to another service: unreachable or overloaded is UNAVAILABLE (retry), anything else
 /// is internal to this service (logged here).
+/// The fields another service's INVALID_ARGUMENT names (its `BadRequest` details), to refuse a request
+/// of this service's own on its fields; none when the refusal carries no details.
+pub fn field_violations(status: &Status) -> Vec<FieldViolation> {
+    status
+        .get_details_bad_request()
+        .map(|found| {
+            found
+                .field_violations
+                .into_iter()
+                .map(|v| FieldViolation::new(v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl From<Status> for Error {
     fn from(status: Status) -> Self {
         match status.code() {
