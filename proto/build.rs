@@ -41,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("&{public_methods:?}"),
     )?;
     fs::write(out.join("method_access.rs"), method_access(&pool)?)?;
+    fs::write(out.join("suite_wide_roles.rs"), suite_wide_literal(&pool)?)?;
 
     // Every kommune package becomes a module and every service a name, so a new package needs no
     // hand-kept list here.
@@ -110,12 +111,7 @@ fn method_access(
     let scope_enum = pool
         .get_enum_by_name("kommune.common.v1.AccessScope")
         .ok_or("enum kommune.common.v1.AccessScope is missing")?;
-    const SUITE_WIDE: [&str; 4] = [
-        "ROLE_SUPPLIER_SECOND_LINE",
-        "ROLE_THIRD_LINE_SPECIALIST",
-        "ROLE_CONSORTIUM_ADMIN",
-        "ROLE_SERVICE",
-    ];
+    let suite_wide = suite_wide_roles(pool)?;
     let mut entries = Vec::new();
     for service in pool
         .services()
@@ -159,9 +155,7 @@ fn method_access(
                 .filter(|v| v.number() != 0)
                 .ok_or_else(|| format!("{path} declares no access scope"))?;
             let suite = scope.name() == "ACCESS_SCOPE_SUITE";
-            if suite
-                && (roles.is_empty() || roles.iter().any(|r| !SUITE_WIDE.contains(&r.as_str())))
-            {
+            if suite && (roles.is_empty() || roles.iter().any(|r| !suite_wide.contains(r))) {
                 return Err(
                     format!("{path}: ACCESS_SCOPE_SUITE admits only suite-wide roles").into(),
                 );
@@ -188,6 +182,41 @@ fn method_access(
     }
     literals.push(']');
     Ok(literals)
+}
+
+/// The names of the `kommune.identity.v1.Role` values marked `(kommune.common.v1.suite_wide)`.
+fn suite_wide_roles(
+    pool: &prost_reflect::DescriptorPool,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let marked = pool
+        .get_extension_by_name("kommune.common.v1.suite_wide")
+        .ok_or("extension kommune.common.v1.suite_wide is missing")?;
+    let roles = pool
+        .get_enum_by_name("kommune.identity.v1.Role")
+        .ok_or("enum kommune.identity.v1.Role is missing")?;
+    Ok(roles
+        .values()
+        .filter(|role| role.options().get_extension(&marked).as_bool() == Some(true))
+        .map(|role| role.name().to_owned())
+        .collect())
+}
+
+/// The suite-wide roles as a Rust slice of `identity::v1::Role` (`ROLE_CONSORTIUM_ADMIN` is
+/// `Role::ConsortiumAdmin`, as prost names it).
+fn suite_wide_literal(
+    pool: &prost_reflect::DescriptorPool,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let variants: Vec<String> = suite_wide_roles(pool)?
+        .iter()
+        .map(|name| {
+            let words = name.trim_start_matches("ROLE_").split('_');
+            let variant: String = words
+                .map(|w| w[..1].to_owned() + &w[1..].to_lowercase())
+                .collect();
+            format!("crate::identity::v1::Role::{variant}")
+        })
+        .collect();
+    Ok(format!("&[{}]", variants.join(", ")))
 }
 
 fn collect_protos(dir: &PathBuf, protos: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -29,6 +29,11 @@ pub struct MethodAccess {
 /// The access of every RPC that is not public, sorted by path.
 pub const METHOD_ACCESS: &[MethodAccess] = include!(concat!(env!("OUT_DIR"), "/method_access.rs"));
 
+/// The roles that see every municipality: the `kommune.identity.v1.Role` values marked
+/// `(kommune.common.v1.suite_wide)`.
+pub const SUITE_WIDE_ROLES: &[identity::v1::Role] =
+    include!(concat!(env!("OUT_DIR"), "/suite_wide_roles.rs"));
+
 /// The declared access of the RPC at a gRPC path; `None` for a public RPC or a path kommune does not
 /// serve.
 pub fn access_of(path: &str) -> Option<&'static MethodAccess> {

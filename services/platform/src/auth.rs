@@ -69,13 +69,11 @@ pub struct Caller {
     pub token: String,
 }
 
-/// Roles that see every municipality.
-const SUITE_WIDE_ROLES: [Role; 4] = [
-    Role::SupplierSecondLine,
-    Role::ThirdLineSpecialist,
-    Role::ConsortiumAdmin,
-    Role::Service,
-];
+/// Whether `role` acts only within its principal's own municipality: a role the contract does not
+/// mark suite-wide ([`kommune_proto::SUITE_WIDE_ROLES`]).
+pub fn is_municipal(role: Role) -> bool {
+    role != Role::Unspecified && !kommune_proto::SUITE_WIDE_ROLES.contains(&role)
+}
 
 impl Caller {
     /// The actor of what a service does by itself (a detection, a feed it follows, its delivery),
@@ -107,7 +105,7 @@ impl Caller {
     /// Suite-wide callers (supplier, specialists, consortium admins, services) see every municipality;
     /// municipal users see only their own.
     pub fn is_suite_wide(&self) -> bool {
-        self.has_any_role(&SUITE_WIDE_ROLES)
+        self.has_any_role(kommune_proto::SUITE_WIDE_ROLES)
     }
 
     /// Whether the caller may see the data of municipality `municipality_id`.
@@ -621,6 +619,27 @@ mod tests {
             roles,
             token: String::new(),
         }
+    }
+
+    #[test]
+    fn the_contract_marks_every_role_but_the_municipal_ones_suite_wide() {
+        let municipal: Vec<Role> = [
+            Role::MunicipalCaseworker,
+            Role::MunicipalProjectLeader,
+            Role::SupplierSecondLine,
+            Role::ThirdLineSpecialist,
+            Role::ConsortiumAdmin,
+            Role::Service,
+            Role::Unspecified,
+        ]
+        .into_iter()
+        .filter(|r| is_municipal(*r))
+        .collect();
+        assert_eq!(
+            municipal,
+            [Role::MunicipalCaseworker, Role::MunicipalProjectLeader]
+        );
+        assert_eq!(kommune_proto::SUITE_WIDE_ROLES.len(), 4);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use kommune_platform::auth::is_municipal;
 use kommune_platform::db::Named;
 use kommune_proto::catalogue::v1::{PriceModel, QuestionKind};
 use kommune_proto::identity::v1::Role;
@@ -27,8 +28,6 @@ pub const HOURS_MAX: f64 = 10_000.0;
 
 /// The municipal roles that may order an item when it names none.
 pub const DEFAULT_ORDERERS: [Role; 1] = [Role::MunicipalProjectLeader];
-/// The roles an item may name as orderers: a municipality's own.
-pub const MUNICIPAL_ROLES: [Role; 2] = [Role::MunicipalCaseworker, Role::MunicipalProjectLeader];
 
 /// An item's price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,11 +167,7 @@ impl ItemContent {
                 "must be at most 250 working days",
             );
         }
-        if self
-            .orderable_by
-            .iter()
-            .any(|role| !MUNICIPAL_ROLES.contains(role))
-        {
+        if self.orderable_by.iter().any(|role| !is_municipal(**role)) {
             fault(
                 "content.orderable_by".into(),
                 "must name municipal roles only (caseworker, project leader)",

@@ -5,14 +5,11 @@ pub mod eligibility;
 
 use chrono::{DateTime, Utc};
 use kommune_platform::Reason;
-use kommune_platform::auth::Caller;
+use kommune_platform::auth::{Caller, is_municipal};
 use kommune_platform::error::Error;
 use kommune_proto::identity::v1::{DebtorSystem, Role};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-/// Roles that act within one municipality.
-pub const MUNICIPAL_ROLES: [Role; 2] = [Role::MunicipalCaseworker, Role::MunicipalProjectLeader];
 
 /// Checks a principal's roles against its municipality: at least one role; municipal roles need a
 /// municipality and suite-wide roles forbid one (so a principal is never both). `ROLE_SERVICE` is
@@ -37,10 +34,7 @@ pub fn check_roles(
     if unique.is_empty() {
         return Err("must name at least one role".into());
     }
-    let municipal = unique
-        .iter()
-        .filter(|r| MUNICIPAL_ROLES.contains(r))
-        .count();
+    let municipal = unique.iter().filter(|r| is_municipal(**r)).count();
     if municipal > 0 && municipal < unique.len() {
         return Err("must not mix municipal and suite-wide roles".into());
     }
@@ -66,7 +60,7 @@ pub fn may_manage_user(
     let own = municipality_id.is_some() && municipality_id == caller.municipality_id;
     if caller.has_role(Role::MunicipalProjectLeader)
         && own
-        && roles.iter().all(|r| MUNICIPAL_ROLES.contains(r))
+        && roles.iter().all(|r| is_municipal(*r))
     {
         return Ok(());
     }

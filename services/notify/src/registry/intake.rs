@@ -3,7 +3,7 @@
 //! personal ID numbers and stored with the event's id in one transaction, so an event is handled once
 //! whichever replica or retry sees it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::{Message, Name};
@@ -191,8 +191,24 @@ impl Registry {
         if !first {
             return Ok(());
         }
+        // Whoever was anonymised while the event was planned (identity said active then) hears
+        // nothing: each recipient's turn is taken (in order, so intakes never deadlock) and the
+        // erasures recorded before it are read inside it.
+        let recipients: BTreeSet<String> = rows.iter().map(|r| r.user_id.clone()).collect();
+        for user_id in &recipients {
+            kommune_platform::db::advisory_lock(&txn, &super::person_turn(user_id)).await?;
+        }
+        let erased: HashSet<String> = kommune_platform::audit::with_action(
+            &txn,
+            super::PERSON,
+            recipients.into_iter().collect(),
+            super::ERASE,
+        )
+        .await?
+        .into_iter()
+        .collect();
         let guard = kommune_platform::auth::Caller::system("pii-guard");
-        for row in rows {
+        for row in rows.into_iter().filter(|r| !erased.contains(&r.user_id)) {
             let row = notifications::insert(&txn, row).await?;
             if *row.state == DeliveryState::Dead {
                 let payload = json!({

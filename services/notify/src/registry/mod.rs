@@ -86,6 +86,16 @@ fn is_operator(caller: &Caller) -> bool {
     ])
 }
 
+/// The audit record of an anonymised person's erasure (`person`, `erase`): it also tells the intake
+/// whom never to notify again.
+pub(crate) const PERSON: &str = "person";
+pub(crate) const ERASE: &str = "erase";
+
+/// The advisory lock that orders a person's erasure and the storing of notifications for them.
+pub(crate) fn person_turn(user_id: &str) -> String {
+    format!("notify person {user_id}")
+}
+
 impl Registry {
     /// The service over its database, clock, peers and senders.
     pub fn new(
@@ -405,14 +415,16 @@ impl Registry {
     pub async fn erase_person(&self, user_id: &str) -> Result<(), Error> {
         let actor = Caller::identity_feed();
         let txn = kommune_platform::db::begin(&self.db).await?;
+        // The person's turn: an event's intake planned meanwhile stores nothing for them after this.
+        kommune_platform::db::advisory_lock(&txn, &person_turn(user_id)).await?;
         let removed = subscriptions::delete_of_user(&txn, user_id).await?;
         let erased = notifications::erase_recipient(&txn, user_id).await?;
         self.audit(
             &txn,
             &actor,
-            "person",
+            PERSON,
             user_id,
-            "erase",
+            ERASE,
             json!({"subscriptions": removed, "notifications": erased}),
         )
         .await?;

@@ -128,6 +128,26 @@ async fn head(
         .await?)
 }
 
+/// Which of the entities `ids` of `entity_type` have a record of `action` (e.g. the people a service
+/// has erased: `person`, `erase`), in one query.
+pub async fn with_action(
+    db: &impl ConnectionTrait,
+    entity_type: &str,
+    ids: Vec<String>,
+    action: &str,
+) -> Result<Vec<String>, Error> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::EntityId)
+        .distinct()
+        .filter(Column::EntityType.eq(entity_type))
+        .filter(Column::EntityId.is_in(ids))
+        .filter(Column::Action.eq(action))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Appends a record to the entity's chain inside the caller's transaction, sealed with the current
 /// audit key. Two transactions appending to the same entity at once collide on the chain position;
 /// the later fails with ABORTED.
